@@ -1,0 +1,253 @@
+"""The one filesystem seam: every byte the store reads or writes goes through `StoreFS`.
+
+A local folder and any fsspec URL (``s3://``, ``memory://``, ...) are the same code above this
+module. Publishing is atomic: a local file is written under a temporary name and renamed into
+place; ``if_absent`` publishes only when no file of that name exists (put-if-absent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from reporter.errors import NotFoundError, UnsupportedURIError
+
+if TYPE_CHECKING:
+    import pyarrow.fs
+
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file found by a listing: its path (relative to the store root), size and mtime."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+def supported_schemes() -> list[str]:
+    """Return the URI schemes this installation can open, local ones first."""
+    import fsspec
+
+    known = ["file", "memory"]
+    for name in ("s3", "gs", "gcs", "az", "abfs"):
+        try:
+            fsspec.get_filesystem_class(name)
+        except (ImportError, ValueError):
+            continue
+        known.append(name)
+    return known
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """Return (scheme, location) of a tracking URI; a plain path is scheme ``file``."""
+    if "://" in uri:
+        scheme, _, rest = uri.partition("://")
+        return scheme.lower(), rest
+    if uri.startswith("file:"):
+        return "file", uri[len("file:") :]
+    if len(uri) > 2 and uri[1] == ":" and uri[0].isalpha() and uri[2] in "\\/":
+        return "file", uri  # a Windows drive letter, not a scheme
+    if ":" in uri.split("/", 1)[0] and not uri.startswith(("/", ".")):
+        return uri.split(":", 1)[0].lower(), uri.split(":", 1)[1]
+    return "file", uri
+
+
+class StoreFS:
+    """Read, list and atomically publish files below one store root."""
+
+    def __init__(self, uri: str) -> None:
+        scheme, location = split_uri(uri)
+        self.scheme = scheme
+        self.local = scheme == "file"
+        if self.local:
+            self.root = os.path.abspath(os.path.expanduser(location or "."))
+            self.fs: Any = None
+            self.uri = self.root
+            return
+        import fsspec
+
+        try:
+            fsspec.get_filesystem_class(scheme)
+        except (ImportError, ValueError) as exc:
+            raise UnsupportedURIError(
+                f"Cannot open tracking URI {uri!r}: scheme {scheme!r} is not supported here "
+                f"({exc}). Supported schemes: {', '.join(supported_schemes())} "
+                "(a plain path means a local folder; `pip install tracker-report[s3]` adds s3://)."
+            ) from None
+        self.fs, root = fsspec.core.url_to_fs(uri)
+        self.root = root.rstrip("/")
+        self.uri = uri.rstrip("/")
+
+    # paths ---------------------------------------------------------------------------------
+    def full(self, rel: str) -> str:
+        """Return the backend path of a store-relative path."""
+        if self.local:
+            return os.path.join(self.root, *rel.split("/")) if rel else self.root
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def url(self, rel: str) -> str:
+        """Return a URL a user can paste (a local absolute path, or scheme://...)."""
+        if self.local:
+            return self.full(rel)
+        return f"{self.uri}/{rel}" if rel else self.uri
+
+    @staticmethod
+    def join(*parts: str) -> str:
+        """Join store-relative path parts with '/'."""
+        return posixpath.join(*[p for p in parts if p])
+
+    # reading -------------------------------------------------------------------------------
+    def read_bytes(self, rel: str) -> bytes:
+        """Return a file's content; NotFoundError when it does not exist."""
+        try:
+            if self.local:
+                with open(self.full(rel), "rb") as handle:
+                    return handle.read()
+            return bytes(self.fs.cat_file(self.full(rel)))
+        except FileNotFoundError:
+            raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
+
+    def exists(self, rel: str) -> bool:
+        """Return True when a file or folder exists."""
+        if self.local:
+            return os.path.exists(self.full(rel))
+        return bool(self.fs.exists(self.full(rel)))
+
+    def list_dirs(self, rel: str) -> list[str]:
+        """Return the names of the sub-folders of a folder (empty when it does not exist)."""
+        if self.local:
+            try:
+                with os.scandir(self.full(rel)) as entries:
+                    return sorted(e.name for e in entries if e.is_dir() and e.name[0] != ".")
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+        try:
+            infos = self.fs.ls(self.full(rel), detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            posixpath.basename(i["name"].rstrip("/")) for i in infos if i["type"] == "directory"
+        )
+
+    def list_files(self, rel: str) -> list[FileInfo]:
+        """Return every file below a folder, recursively, skipping temporary files."""
+        if self.local:
+            return self._list_local(rel)
+        try:
+            found = self.fs.find(self.full(rel), detail=True)
+        except FileNotFoundError:
+            return []
+        strip = len(self.root) + 1
+        out = []
+        for name, info in found.items():
+            if posixpath.basename(name).startswith(TMP_PREFIX):
+                continue
+            mtime = info.get("mtime") or info.get("LastModified") or 0
+            if hasattr(mtime, "timestamp"):
+                mtime = mtime.timestamp()
+            out.append(FileInfo(name[strip:], int(info.get("size") or 0), float(mtime)))
+        return sorted(out, key=lambda f: f.path)
+
+    def _list_local(self, rel: str) -> list[FileInfo]:
+        """List a local folder recursively with os.scandir (fast path of `list_files`)."""
+        out: list[FileInfo] = []
+        stack = [rel]
+        while stack:
+            current = stack.pop()
+            try:
+                with os.scandir(self.full(current)) as entries:
+                    for entry in entries:
+                        if entry.name.startswith(TMP_PREFIX):
+                            continue
+                        child = f"{current}/{entry.name}" if current else entry.name
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(child)
+                        elif entry.is_file(follow_symlinks=False):
+                            st = entry.stat()
+                            out.append(FileInfo(child, st.st_size, st.st_mtime))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return sorted(out, key=lambda f: f.path)
+
+    # writing -------------------------------------------------------------------------------
+    def write_atomic(self, rel: str, data: bytes, *, if_absent: bool = False) -> bool:
+        """Publish `data` at `rel` atomically; with if_absent, return False if it exists."""
+        if not self.local:
+            return self._write_remote(rel, data, if_absent=if_absent)
+        target = self.full(rel)
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        try:
+            if if_absent:
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    return False
+            else:
+                os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return True
+
+    def _write_remote(self, rel: str, data: bytes, *, if_absent: bool) -> bool:
+        """Publish on an fsspec filesystem (an object PUT is atomic by itself)."""
+        path = self.full(rel)
+        if if_absent and self.fs.exists(path):
+            return False
+        self.fs.pipe_file(path, data)
+        return True
+
+    def delete(self, rel: str) -> None:
+        """Delete a file; a file already gone is fine."""
+        try:
+            if self.local:
+                os.unlink(self.full(rel))
+            else:
+                self.fs.rm_file(self.full(rel))
+        except FileNotFoundError:
+            pass
+
+    def put_file(self, local_path: str, rel: str) -> None:
+        """Copy a local file into the store atomically."""
+        if self.local:
+            import shutil
+
+            target = self.full(rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(target), f"{TMP_PREFIX}{uuid.uuid4().hex}")
+            shutil.copyfile(local_path, tmp)
+            os.replace(tmp, target)
+            return
+        self.fs.put_file(local_path, self.full(rel))
+
+    def get_file(self, rel: str, local_path: str) -> None:
+        """Copy a store file to a local path."""
+        os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
+        if self.local:
+            import shutil
+
+            try:
+                shutil.copyfile(self.full(rel), local_path)
+            except FileNotFoundError:
+                raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
+            return
+        self.fs.get_file(self.full(rel), local_path)
+
+    def arrow(self) -> tuple[pyarrow.fs.FileSystem, str]:
+        """Return a pyarrow filesystem and the root path on it, for dataset reads."""
+        import pyarrow.fs as pafs
+
+        if self.local:
+            return pafs.LocalFileSystem(), self.root
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs)), self.root

@@ -1,0 +1,490 @@
+"""The Parquet store: experiments as JSON records, runs as an append-only event log.
+
+Layout (docs/store-format.md):
+    store.json                                   format name and version
+    experiments/<experiment_id>.json             name, tags, description, lifecycle
+    runs/<experiment_id>/<run_id>/run.json       marker written once when the run is created
+    runs/<experiment_id>/<run_id>/parts/*.parquet   immutable event batches
+    runs/<experiment_id>/<run_id>/heartbeat      refreshed while the run's process is alive
+    runs/<experiment_id>/<run_id>/artifacts/...  files
+    runs/<experiment_id>/_compacted/*.parquet    merged parts of finished runs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+from reporter.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from reporter.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    ParamConflictError,
+    StoreFormatError,
+)
+from reporter.store import compaction, events, reader, schema
+from reporter.store.base import AbstractStore
+from reporter.store.fs import StoreFS
+from reporter.store.writer import PartWriter
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+def heartbeat_timeout() -> float:
+    """Seconds without a heartbeat after which a RUNNING run reads as KILLED."""
+    import os
+
+    try:
+        value = float(os.environ.get("TRACKER_HEARTBEAT_TIMEOUT", "60"))
+    except ValueError:
+        return 60.0
+    return value if value > 0 else 60.0
+
+
+def experiment_id_for(name: str, salt: int = 0) -> str:
+    """Return the stable id of an experiment name (a decimal string, like MLflow's)."""
+    if name == DEFAULT_EXPERIMENT_NAME and salt == 0:
+        return DEFAULT_EXPERIMENT_ID
+    text = name if salt == 0 else f"{name}\x00{salt}"
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return str(int.from_bytes(digest[:8], "big") % 10**18 + 10**17)
+
+
+def _now_ms() -> int:
+    """Return the wall clock in milliseconds."""
+    return int(time.time() * 1000)
+
+
+class ParquetStore(AbstractStore):
+    """A store in a local folder or at any fsspec URL."""
+
+    def __init__(self, uri: str) -> None:
+        self.fs = StoreFS(uri)
+        self.uri = self.fs.uri
+        self.writer = PartWriter(self.fs)
+        self._run_exp: dict[str, str] = {}
+        self._params: dict[str, dict[str, str]] = {}
+        self._initialised = False
+        self._lock = threading.Lock()
+
+    # store file ----------------------------------------------------------------------------
+    def _ensure_store(self) -> None:
+        """Create store.json once (put-if-absent) and check a found one's version."""
+        if self._initialised:
+            return
+        record = {"format": schema.FORMAT_NAME, "version": schema.FORMAT_VERSION}
+        if not self.fs.write_atomic(schema.STORE_FILE, json.dumps(record).encode(), if_absent=True):
+            self.check_format()
+        self._initialised = True
+
+    def check_format(self) -> None:
+        """Raise StoreFormatError if store.json is unreadable or of a newer version."""
+        try:
+            data = json.loads(self.fs.read_bytes(schema.STORE_FILE))
+            version = int(data["version"])
+        except NotFoundError:
+            return
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreFormatError(
+                f"{self.fs.url(schema.STORE_FILE)} is not a valid store file ({exc})"
+            ) from None
+        if version > schema.FORMAT_VERSION:
+            raise StoreFormatError(
+                f"{self.fs.url('')} has store format version {version}; this version of "
+                f"tracker-report reads up to {schema.FORMAT_VERSION}. Upgrade tracker-report."
+            )
+
+    # experiments ---------------------------------------------------------------------------
+    def _experiment_path(self, experiment_id: str) -> str:
+        """Return the record path of an experiment."""
+        return self.fs.join(schema.EXPERIMENTS_FOLDER, f"{experiment_id}.json")
+
+    def _read_experiment(self, experiment_id: str) -> Experiment | None:
+        """Read one experiment record; None if absent, a warning if damaged."""
+        rel = self._experiment_path(experiment_id)
+        try:
+            data = json.loads(self.fs.read_bytes(rel))
+            exp = Experiment.from_dict(data)
+        except NotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            reader.warn_skip(self.fs, rel, f"invalid experiment record ({exc})")
+            return None
+        return exp
+
+    def _write_experiment(self, exp: Experiment, *, if_absent: bool = False) -> bool:
+        """Publish an experiment record."""
+        self._ensure_store()
+        data = json.dumps(exp.to_dict(), sort_keys=True, indent=1).encode()
+        return self.fs.write_atomic(
+            self._experiment_path(exp.experiment_id), data, if_absent=if_absent
+        )
+
+    def create_experiment(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> str:
+        """Create an experiment; its id is derived from its name, so racers agree."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidArgumentError(f"Experiment name must be a non-empty string, got {name!r}")
+        for salt in range(1000):
+            exp_id = experiment_id_for(name, salt)
+            existing = self._read_experiment(exp_id)
+            if existing is not None:
+                if existing.name == name:
+                    if existing.lifecycle_stage == LifecycleStage.DELETED:
+                        raise InvalidArgumentError(
+                            f"Experiment {name!r} exists but is deleted; restore it with "
+                            f"restore_experiment({exp_id!r}) or choose another name."
+                        )
+                    return exp_id
+                continue  # the id belongs to an experiment since renamed
+            now = _now_ms()
+            exp = Experiment(
+                experiment_id=exp_id,
+                name=name,
+                artifact_location=self.fs.url(self.fs.join(schema.RUNS_FOLDER, exp_id)),
+                tags=dict(tags or {}),
+                creation_time=now,
+                last_update_time=now,
+                description=description or "",
+            )
+            if self._write_experiment(exp, if_absent=True):
+                return exp_id
+            raced = self._read_experiment(exp_id)
+            if raced is not None and raced.name == name:
+                return exp_id
+        raise InvalidArgumentError(f"Could not find a free experiment id for {name!r}")
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return an experiment by id (the Default experiment is made on first use)."""
+        experiment_id = str(experiment_id)
+        exp = self._read_experiment(experiment_id)
+        if exp is None and experiment_id == DEFAULT_EXPERIMENT_ID:
+            self.create_experiment(DEFAULT_EXPERIMENT_NAME)
+            exp = self._read_experiment(experiment_id)
+        if exp is None:
+            known = ", ".join(f"{e.experiment_id} ({e.name})" for e in self.list_experiments())
+            raise NotFoundError(
+                f"No experiment with id {experiment_id!r} in {self.uri}. "
+                f"Known experiments: {known or 'none'}"
+            )
+        return exp
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment of that name, or None."""
+        for salt in range(3):
+            exp = self._read_experiment(experiment_id_for(name, salt))
+            if exp is not None and exp.name == name:
+                return exp
+        for exp in self.list_experiments():  # renamed experiments
+            if exp.name == name:
+                return exp
+        if name == DEFAULT_EXPERIMENT_NAME:
+            return self.get_experiment(DEFAULT_EXPERIMENT_ID)
+        return None
+
+    def list_experiments(self) -> list[Experiment]:
+        """Return every experiment record in the store."""
+        out = []
+        for info in self.fs.list_files(schema.EXPERIMENTS_FOLDER):
+            name = info.path.rsplit("/", 1)[-1]
+            if name.endswith(".json"):
+                exp = self._read_experiment(name[: -len(".json")])
+                if exp is not None:
+                    out.append(exp)
+        return out
+
+    def update_experiment(self, experiment: Experiment) -> None:
+        """Replace an experiment record atomically."""
+        self._write_experiment(experiment)
+
+    # runs: writing ------------------------------------------------------------------------
+    def _rows(self, run_id: str, rows: list[events.Row]) -> None:
+        """Queue rows for a run."""
+        self.writer.append(run_id, self.experiment_of(run_id), rows)
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run: a marker file now, its first events with the next flush."""
+        exp = self.get_experiment(experiment_id)
+        if exp.lifecycle_stage == LifecycleStage.DELETED:
+            raise InvalidArgumentError(
+                f"Experiment {exp.name!r} ({exp.experiment_id}) is deleted; restore it first."
+            )
+        run_id = uuid.uuid4().hex
+        marker = {"run_id": run_id, "experiment_id": exp.experiment_id, "created": start_time}
+        base = self.fs.join(schema.RUNS_FOLDER, exp.experiment_id, run_id)
+        self.fs.write_atomic(self.fs.join(base, schema.RUN_MARKER_FILE), json.dumps(marker).encode())
+        self._run_exp[run_id] = exp.experiment_id
+        self._params[run_id] = {}
+        self.writer.open_run(run_id, exp.experiment_id)
+        attrs = {
+            "run_name": run_name,
+            "status": RunStatus.RUNNING,
+            "start_time": str(start_time),
+            "user_id": user_id,
+            "lifecycle_stage": LifecycleStage.ACTIVE,
+            "parent_run_id": parent_run_id,
+        }
+        rows: list[events.Row] = [
+            (schema.KIND_ATTR, k, None, v, 0, start_time) for k, v in attrs.items() if v is not None
+        ]
+        rows += [(schema.KIND_TAG, t.key, None, t.value, 0, start_time) for t in tags]
+        self._rows(run_id, rows)
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=exp.experiment_id,
+            run_name=run_name,
+            user_id=user_id,
+            status=RunStatus.RUNNING,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=self.artifact_uri(run_id),
+            parent_run_id=parent_run_id,
+        )
+        return Run(info, RunData(tags={t.key: t.value for t in tags}))
+
+    def resume_run(self, run_id: str) -> Run:
+        """Reopen a run for logging and mark it RUNNING again."""
+        run = self.get_run(run_id)
+        self._params[run_id] = dict(run.data.params)
+        self.writer.open_run(run_id, run.info.experiment_id)
+        self.set_attributes(run_id, status=RunStatus.RUNNING)
+        return self.get_run(run_id)
+
+    def set_attributes(self, run_id: str, **attrs: str | int | None) -> None:
+        """Record new attribute values (None is skipped)."""
+        bad = sorted(set(attrs) - set(schema.ATTRIBUTES))
+        if bad:
+            raise InvalidArgumentError(
+                f"Unknown run attributes {bad}; valid: {', '.join(schema.ATTRIBUTES)}"
+            )
+        now = _now_ms()
+        rows: list[events.Row] = [
+            (schema.KIND_ATTR, k, None, str(v), 0, now) for k, v in attrs.items() if v is not None
+        ]
+        self._rows(run_id, rows)
+
+    def _known_params(self, run_id: str) -> dict[str, str]:
+        """Return the params already logged to a run (loaded once per process)."""
+        known = self._params.get(run_id)
+        if known is None:
+            known = self._params[run_id] = dict(self.get_run(run_id).data.params)
+        return known
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Check params against earlier values, then queue every row."""
+        rows: list[events.Row] = []
+        if params:
+            known = self._known_params(run_id)
+            fresh: dict[str, str] = {}
+            for p in params:
+                old = known.get(p.key, fresh.get(p.key))
+                if old is not None and old != p.value:
+                    raise ParamConflictError(
+                        f"Param {p.key!r} of run {run_id} was already logged as {old!r}; "
+                        f"cannot change it to {p.value!r}. Params are immutable: log a new key, "
+                        "or start a new run."
+                    )
+                if old is None:
+                    fresh[p.key] = p.value
+            now = _now_ms()
+            rows += [(schema.KIND_PARAM, k, None, v, 0, now) for k, v in fresh.items()]
+            known.update(fresh)
+        if tags:
+            now = _now_ms()
+            rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]
+        if metrics:
+            rows += [(schema.KIND_METRIC, m.key, m.value, None, m.step, m.timestamp) for m in metrics]
+        if rows:
+            self._rows(run_id, rows)
+
+    def log_metric_fast(self, run_id: str, key: str, value: float, step: int, ts: int) -> None:
+        """Queue one metric point (the hot path of `log_metric`)."""
+        exp_id = self._run_exp.get(run_id) or self.experiment_of(run_id)
+        self.writer.append(run_id, exp_id, [(schema.KIND_METRIC, key, value, None, step, ts)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Queue a tag deletion (a tag event with no value)."""
+        if key not in self.get_run(run_id).data.tags:
+            raise NotFoundError(f"Run {run_id} has no tag {key!r}")
+        self._rows(run_id, [(schema.KIND_TAG, key, None, None, 0, _now_ms())])
+
+    def end_run(self, run_id: str, status: str, end_time: int) -> None:
+        """Record the terminal status and flush the run's rows."""
+        self.set_attributes(run_id, status=status, end_time=end_time)
+        self.writer.close_run(run_id)
+        if self.writer.errors:
+            errors, self.writer.errors = self.writer.errors, []
+            raise StoreFormatError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
+
+    def flush(self) -> None:
+        """Write every buffered row now."""
+        self.writer.flush()
+
+    # runs: reading ------------------------------------------------------------------------
+    def experiment_of(self, run_id: str) -> str:
+        """Return the experiment id of a run; NotFoundError if no experiment has it."""
+        exp_id = self._run_exp.get(run_id)
+        if exp_id is not None:
+            return exp_id
+        if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith("."):
+            raise NotFoundError(f"Run id {run_id!r} is not valid")
+        for exp_id in self.fs.list_dirs(schema.RUNS_FOLDER):
+            marker = self.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
+            if self.fs.exists(marker):
+                self._run_exp[run_id] = exp_id
+                return exp_id
+        raise NotFoundError(f"No run with id {run_id!r} in {self.uri}")
+
+    def get_run(self, run_id: str) -> Run:
+        """Return a run, including rows this process has not flushed yet."""
+        exp_id = self.experiment_of(run_id)
+        self.writer.flush(run_id)
+        listing, table = reader.read_events(self.fs, exp_id, run_id)
+        runs = self._runs_from(exp_id, listing, events.reduce_events(table))
+        if not runs:
+            raise NotFoundError(f"Run {run_id} in {self.uri} has no readable events yet")
+        return runs[0]
+
+    def _runs_from(self, exp_id: str, listing: reader.Listing, snap: events.Snapshot) -> list[Run]:
+        """Turn a Snapshot into Run entities (KILLED if the heartbeat stopped)."""
+        now = _now_ms()
+        timeout_ms = heartbeat_timeout() * 1000
+        out = []
+        for run_id, attrs in snap.attrs.items():
+            status = attrs.get("status", RunStatus.RUNNING)
+            if status == RunStatus.RUNNING:
+                seen = max(snap.last_seen.get(run_id, 0), listing.heartbeats.get(run_id, 0) * 1000)
+                if now - seen > timeout_ms:
+                    status = RunStatus.KILLED
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=exp_id,
+                run_name=attrs.get("run_name", ""),
+                user_id=attrs.get("user_id", ""),
+                status=status,
+                start_time=_int_or_none(attrs.get("start_time")),
+                end_time=_int_or_none(attrs.get("end_time")),
+                artifact_uri=self.artifact_uri_in(exp_id, run_id),
+                lifecycle_stage=attrs.get("lifecycle_stage", LifecycleStage.ACTIVE),
+                parent_run_id=attrs.get("parent_run_id"),
+            )
+            data = RunData(
+                metrics=snap.metrics.get(run_id, {}),
+                params=snap.params.get(run_id, {}),
+                tags=snap.tags.get(run_id, {}),
+            )
+            out.append(Run(info, data))
+        return out
+
+    def list_runs(self, experiment_ids: Sequence[str]) -> list[Run]:
+        """Return every run of these experiments as entities (deleted ones included)."""
+        self.writer.flush()
+        out: list[Run] = []
+        for exp_id in experiment_ids:
+            listing, table = reader.read_events(self.fs, str(exp_id))
+            out += self._runs_from(str(exp_id), listing, events.reduce_events(table))
+        return out
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Return every point of one metric of a run, by step then timestamp."""
+        import pyarrow.compute as pc
+
+        exp_id = self.experiment_of(run_id)
+        self.writer.flush(run_id)
+        _, table = reader.read_events(self.fs, exp_id, run_id)
+        mask = pc.and_(
+            pc.equal(pc.cast(table.column("kind"), "string"), schema.KIND_METRIC),
+            pc.equal(pc.cast(table.column("key"), "string"), key),
+        )
+        sub = table.filter(mask).select(["value", "step", "timestamp"])
+        order = pc.sort_indices(sub, sort_keys=[("step", "ascending"), ("timestamp", "ascending")])
+        sub = sub.take(order)
+        return [
+            Metric(key, float(v), int(t), int(s))
+            for v, s, t in zip(
+                sub.column("value").to_pylist(),
+                sub.column("step").to_pylist(),
+                sub.column("timestamp").to_pylist(),
+            )
+        ]
+
+    # artifacts -----------------------------------------------------------------------------
+    def _artifact_rel(self, run_id: str, path: str | None = None) -> str:
+        """Return the store-relative artifact folder of a run (or a path in it)."""
+        base = self.fs.join(
+            schema.RUNS_FOLDER, self.experiment_of(run_id), run_id, schema.ARTIFACTS_FOLDER
+        )
+        return self.fs.join(base, path) if path else base
+
+    def artifact_uri_in(self, exp_id: str, run_id: str) -> str:
+        """Return a run's artifact URI when its experiment is known."""
+        rel = self.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER)
+        return self.fs.url(rel)
+
+    def artifact_uri(self, run_id: str, path: str | None = None) -> str:
+        """Return where a run's artifacts (or one of them) live."""
+        return self.fs.url(self._artifact_rel(run_id, path))
+
+    def log_artifact_file(self, run_id: str, local_path: str, artifact_path: str) -> None:
+        """Copy one local file into a run's artifacts."""
+        self.fs.put_file(local_path, self._artifact_rel(run_id, artifact_path))
+
+    def write_artifact_bytes(self, run_id: str, artifact_path: str, data: bytes) -> None:
+        """Write bytes as a run artifact."""
+        self.fs.write_atomic(self._artifact_rel(run_id, artifact_path), data)
+
+    def list_artifact_files(self, run_id: str) -> list[tuple[str, int]]:
+        """Return (relative path, size) of every artifact file of a run."""
+        base = self._artifact_rel(run_id)
+        return [(i.path[len(base) + 1 :], i.size) for i in self.fs.list_files(base)]
+
+    def download_artifact_file(self, run_id: str, path: str, local_path: str) -> None:
+        """Copy one artifact file to a local path."""
+        self.fs.get_file(self._artifact_rel(run_id, path), local_path)
+
+    # maintenance ---------------------------------------------------------------------------
+    def compact(self, experiment_ids: Sequence[str] | None = None) -> list[compaction.CompactionResult]:
+        """Merge finished runs' part files, experiment by experiment."""
+        self.writer.flush()
+        ids = list(experiment_ids) if experiment_ids else self.fs.list_dirs(schema.RUNS_FOLDER)
+        return [compaction.compact_experiment(self.fs, str(i)) for i in ids]
+
+
+def _int_or_none(text: str | None) -> int | None:
+    """Parse an int attribute stored as text."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None

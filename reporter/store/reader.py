@@ -1,0 +1,196 @@
+"""Find and read an experiment's event files: raw parts and compacted files.
+
+Every part id is read from exactly one file, so a reader never sees a row twice, even while a
+compaction races with it: compacted files are written before the parts they replace are deleted,
+and a file deleted between listing and reading makes the reader list again.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reporter.errors import NotFoundError
+from reporter.store import events, schema
+from reporter.store.fs import FileInfo, StoreFS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 5
+
+
+class StoreWarning(UserWarning):
+    """A store file was skipped (damaged, foreign or unreadable); the rest was read."""
+
+
+def warn_skip(fs: StoreFS, rel: str, reason: str) -> None:
+    """Warn that a file was skipped, naming it and why."""
+    warnings.warn(StoreWarning(f"Skipped {fs.url(rel)}: {reason}"), stacklevel=3)
+
+
+@dataclass
+class Listing:
+    """What one listing of an experiment folder found."""
+
+    runs: set[str] = field(default_factory=set)  # run ids with a run marker
+    parts: dict[str, FileInfo] = field(default_factory=dict)  # part id -> raw part file
+    compacted: list[FileInfo] = field(default_factory=list)
+    heartbeats: dict[str, float] = field(default_factory=dict)  # run id -> mtime (s)
+
+
+def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> Listing:
+    """List an experiment's runs folder (or one run's folder plus the compacted files)."""
+    base = fs.join(schema.RUNS_FOLDER, exp_id)
+    infos = fs.list_files(fs.join(base, run_id) if run_id else base)
+    if run_id:
+        infos += fs.list_files(fs.join(base, schema.COMPACTED_FOLDER))
+    out = Listing()
+    strip = len(base) + 1
+    for info in infos:
+        pieces = info.path[strip:].split("/")
+        if pieces[0] == schema.COMPACTED_FOLDER:
+            if len(pieces) == 2 and pieces[1].endswith(".parquet"):
+                out.compacted.append(info)
+            continue
+        if len(pieces) == 2 and pieces[1] == schema.RUN_MARKER_FILE:
+            out.runs.add(pieces[0])
+        elif len(pieces) == 2 and pieces[1] == schema.HEARTBEAT_FILE:
+            out.heartbeats[pieces[0]] = info.mtime
+        elif len(pieces) == 3 and pieces[1] == schema.PARTS_FOLDER:
+            if pieces[2].endswith(".parquet"):
+                out.parts[f"{pieces[0]}/{pieces[2][: -len('.parquet')]}"] = info
+    return out
+
+
+class FooterCache:
+    """Remember which part ids each compacted file holds (keyed by path, size and mtime)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[tuple[str, int, float], list[str]] = OrderedDict()
+        self._size = size
+
+    def get(self, fs: StoreFS, info: FileInfo) -> list[str] | None:
+        """Return the part ids in a compacted file, or None if it cannot be read."""
+        key = (info.path, info.size, info.mtime)
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            data = fs.read_bytes(info.path)
+            meta = pq.read_metadata(pa.BufferReader(data)).schema.to_arrow_schema().metadata
+        except NotFoundError:
+            raise
+        except Exception as exc:
+            warn_skip(fs, info.path, f"unreadable Parquet footer ({exc})")
+            return None
+        parts = events.parts_of(meta, info.path)
+        self._items[key] = parts
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return parts
+
+
+FOOTERS = FooterCache()
+
+
+@dataclass
+class ReadPlan:
+    """Which file to read for every part id: whole files, and filtered compacted files."""
+
+    whole: list[FileInfo] = field(default_factory=list)
+    filtered: list[tuple[FileInfo, list[str]]] = field(default_factory=list)
+    covered: dict[str, str] = field(default_factory=dict)  # part id -> file path
+
+
+def make_plan(fs: StoreFS, listing: Listing, run_id: str | None = None) -> ReadPlan:
+    """Choose one file per part id, biggest compacted files first."""
+    plan = ReadPlan()
+    holders = []
+    for info in listing.compacted:
+        parts = FOOTERS.get(fs, info)
+        if parts is None:
+            continue
+        if run_id is not None:
+            parts = [p for p in parts if p.startswith(run_id + "/")]
+        if parts:
+            holders.append((info, parts))
+    holders.sort(key=lambda item: (-len(item[1]), item[0].path))
+    for info, parts in holders:
+        new = [p for p in parts if p not in plan.covered]
+        if not new:
+            continue
+        if len(new) == len(parts) and run_id is None:
+            plan.whole.append(info)
+        else:
+            plan.filtered.append((info, new))
+        plan.covered.update(dict.fromkeys(new, info.path))
+    for part, info in sorted(listing.parts.items()):
+        if part not in plan.covered:
+            plan.whole.append(info)
+            plan.covered[part] = info.path
+    return plan
+
+
+def _read_file(fs: StoreFS, info: FileInfo, only_parts: list[str] | None) -> pa.Table | None:
+    """Read one event file (optionally only some part ids); None and a warning if damaged."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    data = fs.read_bytes(info.path)  # NotFoundError propagates: the caller lists again
+    try:
+        table = events.conform(pq.read_table(pa.BufferReader(data)))
+    except Exception as exc:
+        warn_skip(fs, info.path, str(exc) or type(exc).__name__)
+        return None
+    if only_parts is not None:
+        mask = pc.is_in(pc.cast(table.column("part"), "string"), pa.array(only_parts))
+        table = table.filter(mask)
+    return table
+
+
+def read_plan(fs: StoreFS, plan: ReadPlan) -> pa.Table:
+    """Read every file of a plan into one event table."""
+    import pyarrow as pa
+
+    tables = []
+    for info in plan.whole:
+        table = _read_file(fs, info, None)
+        if table is not None:
+            tables.append(table)
+    for info, parts in plan.filtered:
+        table = _read_file(fs, info, parts)
+        if table is not None:
+            tables.append(table)
+    if not tables:
+        return schema.event_schema().empty_table()
+    return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+
+
+def read_events(fs: StoreFS, exp_id: str, run_id: str | None = None) -> tuple[Listing, pa.Table]:
+    """List and read an experiment's (or one run's) events, listing again on a lost race."""
+    for _attempt in range(MAX_RETRIES):
+        listing = list_experiment(fs, exp_id, run_id)
+        try:
+            plan = make_plan(fs, listing, run_id)
+            table = read_plan(fs, plan)
+        except NotFoundError:
+            log.debug("a file vanished while reading %s; listing again", exp_id)
+            continue
+        if run_id is not None:
+            import pyarrow.compute as pc
+
+            table = table.filter(pc.equal(pc.cast(table.column("run_id"), "string"), run_id))
+        return listing, table
+    raise NotFoundError(
+        f"Files kept vanishing while reading experiment {exp_id} ({MAX_RETRIES} attempts); "
+        "is a compaction running in a loop?"
+    )

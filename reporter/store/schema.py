@@ -1,0 +1,79 @@
+"""The store's on-disk format: folder names, the Parquet event schema, its version.
+
+Documented for users in docs/store-format.md; change both together and bump FORMAT_VERSION.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMAT_NAME = "tracker-report-store"
+FORMAT_VERSION = 1
+STORE_FILE = "store.json"
+EXPERIMENTS_FOLDER = "experiments"
+RUNS_FOLDER = "runs"
+PARTS_FOLDER = "parts"
+COMPACTED_FOLDER = "_compacted"
+ARTIFACTS_FOLDER = "artifacts"
+RUN_MARKER_FILE = "run.json"
+HEARTBEAT_FILE = "heartbeat"
+PARTS_METADATA_KEY = b"tracker.parts"
+VERSION_METADATA_KEY = b"tracker.format_version"
+
+# Event kinds: one row of the event log each.
+KIND_METRIC = "metric"  # key, value, step, timestamp
+KIND_PARAM = "param"  # key, text (first value wins)
+KIND_TAG = "tag"  # key, text (last event wins; a null text deletes the tag)
+KIND_ATTR = "attr"  # key in ATTRIBUTES, text (last event wins)
+KINDS = (KIND_METRIC, KIND_PARAM, KIND_TAG, KIND_ATTR)
+
+ATTRIBUTES = (
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+    "user_id",
+    "lifecycle_stage",
+    "parent_run_id",
+)
+
+COLUMNS = ("run_id", "kind", "key", "value", "text", "step", "timestamp", "part")
+
+# System tags, set at run start, all under one prefix.
+SYSTEM_TAG_PREFIX = "reporter."
+TAG_USER = "reporter.user"
+TAG_HOST = "reporter.host"
+TAG_SOURCE_NAME = "reporter.source.name"
+TAG_SOURCE_TYPE = "reporter.source.type"
+TAG_GIT_COMMIT = "reporter.source.git.commit"
+TAG_GIT_BRANCH = "reporter.source.git.branch"
+TAG_GIT_DIRTY = "reporter.source.git.dirty"
+TAG_GIT_REMOTE = "reporter.source.git.repoURL"
+TAG_PYTHON = "reporter.python.version"
+TAG_RUN_NAME = "reporter.runName"
+TAG_PARENT_RUN_ID = "reporter.parentRunId"
+TAG_NOTE = "reporter.note.content"
+MLFLOW_NOTE = "mlflow.note.content"
+ENVIRONMENT_ARTIFACT = "environment/requirements.txt"
+
+
+def event_schema() -> pa.Schema:
+    """Return the Arrow schema of an event part file (format version 1)."""
+    import pyarrow as pa
+
+    text = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema(
+        [
+            pa.field("run_id", text, nullable=False),
+            pa.field("kind", text, nullable=False),
+            pa.field("key", text, nullable=False),
+            pa.field("value", pa.float64()),
+            pa.field("text", pa.string()),
+            pa.field("step", pa.int64(), nullable=False),
+            pa.field("timestamp", pa.int64(), nullable=False),
+            pa.field("part", text, nullable=False),
+        ]
+    )

@@ -1,0 +1,206 @@
+"""Buffered logging: callers append rows in memory; a background thread publishes part files.
+
+`append` never touches the disk. The flusher wakes every `flush_interval` seconds (default 1 s,
+env TRACKER_FLUSH_INTERVAL) or when a buffer grows large, and writes one immutable part file per
+run with pending rows. It also refreshes the heartbeat file of every open run, so a reader can
+tell a run whose process died (it reads as KILLED) from one that is quietly training.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field
+
+from reporter.store import events, schema
+from reporter.store.fs import StoreFS
+
+log = logging.getLogger(__name__)
+
+BIG_BUFFER = 200_000  # rows: wake the flusher early
+
+
+def _env_float(name: str, default: float) -> float:
+    """Read a positive float from the environment, falling back to a default."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def flush_interval() -> float:
+    """Seconds between background flushes (TRACKER_FLUSH_INTERVAL, default 1)."""
+    return _env_float("TRACKER_FLUSH_INTERVAL", 1.0)
+
+
+def heartbeat_interval() -> float:
+    """Seconds between heartbeats of an open run (TRACKER_HEARTBEAT_INTERVAL, default 10)."""
+    return _env_float("TRACKER_HEARTBEAT_INTERVAL", 10.0)
+
+
+@dataclass
+class _RunBuffer:
+    """Pending rows of one run and where its parts go."""
+
+    exp_id: str
+    rows: list[events.Row] = field(default_factory=list)
+    open: bool = True
+    last_heartbeat: float = 0.0
+
+
+class PartWriter:
+    """Per-store, per-process buffer of event rows with a background flusher thread."""
+
+    def __init__(self, fs: StoreFS) -> None:
+        self.fs = fs
+        self.writer_id = uuid.uuid4().hex[:12]
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._runs: dict[str, _RunBuffer] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.errors: list[str] = []
+        _WRITERS.add(self)
+
+    # caller side ---------------------------------------------------------------------------
+    def open_run(self, run_id: str, exp_id: str) -> None:
+        """Start buffering for a run (also used to resume one)."""
+        with self._lock:
+            buf = self._runs.get(run_id)
+            if buf is None:
+                self._runs[run_id] = _RunBuffer(exp_id)
+            else:
+                buf.open = True
+        self._ensure_thread()
+
+    def append(self, run_id: str, exp_id: str, rows: list[events.Row]) -> None:
+        """Queue rows for a run; never waits on the disk."""
+        with self._lock:
+            buf = self._runs.get(run_id)
+            if buf is None:
+                buf = self._runs[run_id] = _RunBuffer(exp_id, open=False)
+            buf.rows.extend(rows)
+            big = len(buf.rows) >= BIG_BUFFER
+        if big:
+            self._wake.set()
+        self._ensure_thread()
+
+    def close_run(self, run_id: str) -> None:
+        """Flush a run's rows now and stop its heartbeat."""
+        self.flush(run_id)
+        with self._lock:
+            buf = self._runs.get(run_id)
+            if buf is not None and not buf.rows:
+                del self._runs[run_id]
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write pending rows (of one run, or of all) before returning."""
+        with self._write_lock:
+            self._flush_locked(run_id)
+
+    # flusher side --------------------------------------------------------------------------
+    def _take(self, run_id: str | None) -> list[tuple[str, str, list[events.Row]]]:
+        """Swap out pending rows under the lock."""
+        taken = []
+        with self._lock:
+            ids = [run_id] if run_id is not None else list(self._runs)
+            for rid in ids:
+                buf = self._runs.get(rid)
+                if buf is not None and buf.rows:
+                    taken.append((rid, buf.exp_id, buf.rows))
+                    buf.rows = []
+                    if not buf.open:
+                        del self._runs[rid]
+        return taken
+
+    def _flush_locked(self, run_id: str | None) -> None:
+        """Publish one part file per run with pending rows."""
+        for rid, exp_id, rows in self._take(run_id):
+            self._seq += 1
+            name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}"
+            part = f"{rid}/{name}"
+            table = events.rows_to_table(rid, part, rows)
+            data = events.table_to_parquet(table, [part])
+            rel = self.fs.join(schema.RUNS_FOLDER, exp_id, rid, schema.PARTS_FOLDER, name)
+            self.fs.write_atomic(rel + ".parquet", data)
+
+    def _heartbeats(self) -> None:
+        """Refresh the heartbeat file of open runs that are due."""
+        now = time.time()
+        every = heartbeat_interval()
+        with self._lock:
+            due = [
+                (rid, buf)
+                for rid, buf in self._runs.items()
+                if buf.open and now - buf.last_heartbeat >= every
+            ]
+        for rid, buf in due:
+            rel = self.fs.join(schema.RUNS_FOLDER, buf.exp_id, rid, schema.HEARTBEAT_FILE)
+            self.fs.write_atomic(rel, str(int(now * 1000)).encode())
+            buf.last_heartbeat = now
+
+    def _ensure_thread(self) -> None:
+        """Start the flusher thread on first use (and again after a fork)."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="reporter-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        """Flush and heartbeat until closed; never raises (errors are kept and logged)."""
+        while not self._closed:
+            self._wake.wait(flush_interval())
+            self._wake.clear()
+            try:
+                self.flush()
+                self._heartbeats()
+            except Exception as exc:  # keep logging alive; the caller sees it at end_run
+                log.warning("background flush to %s failed: %s", self.fs.url(""), exc)
+                self.errors.append(str(exc))
+
+    def close(self) -> None:
+        """Flush everything and stop the thread."""
+        self.flush()
+        self._closed = True
+        self._wake.set()
+
+
+_WRITERS: weakref.WeakSet[PartWriter] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Flush every writer of this process (at interpreter exit)."""
+    for writer in list(_WRITERS):
+        try:
+            writer.flush()
+        except Exception as exc:  # at exit there is nobody left to raise to
+            log.warning("final flush to %s failed: %s", writer.fs.url(""), exc)
+
+
+def _forget_in_child() -> None:
+    """After fork the parent still owns the pending rows: the child must not write them too."""
+    for writer in list(_WRITERS):
+        writer._runs = {}
+        writer._lock = threading.Lock()
+        writer._write_lock = threading.Lock()
+        writer._thread = None
+        writer.writer_id = uuid.uuid4().hex[:12]
+
+
+atexit.register(flush_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -1,0 +1,67 @@
+"""Checks on user input, each failing with a message that names the key and what is valid."""
+
+from __future__ import annotations
+
+import numbers
+import posixpath
+from typing import Any
+
+from reporter.errors import InvalidArgumentError
+
+
+def metric_value(key: str, value: Any) -> float:
+    """Return a metric value as float: ints, floats, bools and numpy scalars; else TypeError."""
+    if type(value) is float:
+        return value
+    if isinstance(value, (int, float, numbers.Real)):
+        return float(value)
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(value, "ndim", 1) == 0 and dtype.kind in "biuf":
+        return float(value)
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise TypeError(
+        f"Metric {key!r}: value must be a number (int, float, bool or a numpy scalar), "
+        f"got {type(value).__name__} {shown}"
+    )
+
+
+def metric_step(key: str, step: Any) -> int:
+    """Return a step as int; TypeError for anything that is not an integer."""
+    if type(step) is int:
+        return step
+    if isinstance(step, numbers.Integral) or (
+        getattr(step, "dtype", None) is not None and step.dtype.kind in "iu"
+    ):
+        return int(step)
+    raise TypeError(f"Metric {key!r}: step must be an integer, got {type(step).__name__} {step!r}")
+
+
+def key_name(kind: str, key: Any) -> str:
+    """Return a param/metric/tag key; it must be a non-empty string."""
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(f"{kind} key must be a non-empty string, got {key!r}")
+    if any(ord(c) < 32 for c in key):
+        raise InvalidArgumentError(f"{kind} key {key!r} contains control characters")
+    return key
+
+
+def artifact_path(path: str | None, what: str = "artifact_path") -> str:
+    """Return a normalised relative artifact path; refuse absolute paths and '..'."""
+    if path is None or path == "":
+        return ""
+    if not isinstance(path, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(path).__name__}")
+    text = path.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        raise InvalidArgumentError(
+            f"{what} {path!r} is absolute; artifact paths are relative to the run's artifact "
+            "folder, e.g. 'plots' or 'model/weights.bin'"
+        )
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgumentError(
+            f"{what} {path!r} contains '..'; artifact paths must stay inside the run's "
+            "artifact folder"
+        )
+    return posixpath.join(*parts) if parts else ""
