@@ -73,6 +73,11 @@ class PartWriter:
     # caller side ---------------------------------------------------------------------------
     def open_run(self, run_id: str, exp_id: str) -> None:
         """Start buffering for a run (also used to resume one)."""
+        # Import the Parquet writer (and pandas, which pyarrow loads on first use) now:
+        # importing them first at interpreter exit fails, as both register exit hooks.
+        import pandas  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+
         with self._lock:
             buf = self._runs.get(run_id)
             if buf is None:
@@ -155,10 +160,12 @@ class PartWriter:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._thread = threading.Thread(
-                target=self._loop, name="reporter-flusher", daemon=True
-            )
-            self._thread.start()
+            thread = threading.Thread(target=self._loop, name="reporter-flusher", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutdown: close_run/flush write synchronously
+                return
+            self._thread = thread
 
     def _loop(self) -> None:
         """Flush and heartbeat until closed; never raises (errors are kept and logged)."""
