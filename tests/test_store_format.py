@@ -1,0 +1,81 @@
+"""The store is plain Parquet: the documented recipes read it without our code."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import reporter
+import reporter as mlflow
+from reporter.store import schema
+
+
+@pytest.fixture
+def logged(store_uri):
+    """Two finished runs, one of them compacted, one resumed after compaction."""
+    mlflow.set_experiment("fmt")
+    ids = []
+    for depth in (4, 8):
+        with mlflow.start_run() as run:
+            mlflow.log_param("depth", depth)
+            for step in range(5):
+                mlflow.log_metric("loss", 1.0 / (step + depth), step=step)
+        ids.append(run.info.run_id)
+    reporter.Client().compact()
+    with mlflow.start_run(run_id=ids[0]):
+        mlflow.log_metric("loss", 0.01, step=5)
+    return ids
+
+
+def test_layout_and_version_file(store_uri, logged):
+    root = Path(store_uri)
+    meta = json.loads((root / schema.STORE_FILE).read_text())
+    assert meta == {"format": schema.FORMAT_NAME, "version": schema.FORMAT_VERSION}
+    exp = mlflow.get_experiment_by_name("fmt")
+    record = json.loads((root / "experiments" / f"{exp.experiment_id}.json").read_text())
+    assert record["name"] == "fmt"
+    assert len(list((root / "runs" / exp.experiment_id / "_compacted").glob("*.parquet"))) == 1
+    for run_id in logged:
+        assert (root / "runs" / exp.experiment_id / run_id / "run.json").is_file()
+
+
+def test_pandas_recipe_from_the_docs(store_uri, logged):
+    files = glob.glob(f"{store_uri}/runs/*/**/*.parquet", recursive=True)
+    events = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    assert list(events.columns) == list(schema.COLUMNS)
+    metrics = events[events["kind"] == "metric"][["run_id", "key", "value", "step", "timestamp"]]
+    assert len(metrics) == 11 and not metrics.duplicated(["run_id", "step"]).any()
+    params = (
+        events[events["kind"] == "param"]
+        .drop_duplicates(["run_id", "key"], keep="first")
+        .pivot(index="run_id", columns="key", values="text")
+    )
+    assert params.loc[logged[0], "depth"] == "4" and params.loc[logged[1], "depth"] == "8"
+
+
+def test_duckdb_recipe_from_the_docs(store_uri, logged):
+    rows = duckdb.sql(
+        f"""
+        SELECT run_id, key, arg_max(value, (step, timestamp)) AS latest, count(*) AS points
+        FROM read_parquet('{store_uri}/runs/*/**/*.parquet', union_by_name = true)
+        WHERE kind = 'metric'
+        GROUP BY run_id, key ORDER BY run_id, key
+        """
+    ).fetchall()
+    expected = sorted([(logged[0], "loss", 0.01, 6), (logged[1], "loss", 1.0 / 12, 5)])
+    assert [(r[0], r[1], round(r[2], 9), r[3]) for r in rows] == [
+        (a, b, round(c, 9), d) for a, b, c, d in expected
+    ]
+
+
+def test_newer_store_version_is_refused_with_a_hint(store_uri, logged):
+    path = Path(store_uri) / schema.STORE_FILE
+    path.write_text(json.dumps({"format": schema.FORMAT_NAME, "version": 99}))
+    store = reporter.store.parquet.ParquetStore(store_uri)
+    with pytest.raises(reporter.StoreFormatError, match="Upgrade"):
+        store.check_format()
