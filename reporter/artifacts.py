@@ -45,8 +45,16 @@ def image_bytes(image: Any, artifact_file: str) -> bytes:
     if not isinstance(image, Image.Image):
         image = _array_to_image(image, Image)
     ext = _extension(artifact_file) or "png"
-    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP",
-           "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}.get(ext)
+    fmt = {
+        "jpg": "JPEG",
+        "jpeg": "JPEG",
+        "png": "PNG",
+        "gif": "GIF",
+        "webp": "WEBP",
+        "bmp": "BMP",
+        "tif": "TIFF",
+        "tiff": "TIFF",
+    }.get(ext)
     if fmt is None:
         raise InvalidArgumentError(
             f"log_image: unknown image type {ext!r} in {artifact_file!r}; "
@@ -97,6 +105,4 @@ def table_bytes(data: Any, artifact_file: str) -> bytes:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
         return buffer.getvalue()
-    raise InvalidArgumentError(
-        f"log_table: {artifact_file!r} must end in .json, .csv or .parquet"
-    )
+    raise InvalidArgumentError(f"log_table: {artifact_file!r} must end in .json, .csv or .parquet")

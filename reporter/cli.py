@@ -16,15 +16,27 @@ from reporter.errors import ReporterError
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
 def cli(verbose: bool) -> None:
     """Track ML experiments into a Parquet store and publish them as a static site."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @cli.command()
-@click.option("--store", "store_uri", envvar="TRACKER_TRACKING_URI", default="./tracker-store",
-              show_default=True, help="Store folder or URL, e.g. ./tracker-store or s3://b/p.")
-@click.option("--experiment", "experiments", multiple=True,
-              help="Compact only this experiment (name or id); repeatable.")
+@click.option(
+    "--store",
+    "store_uri",
+    envvar="TRACKER_TRACKING_URI",
+    default="./tracker-store",
+    show_default=True,
+    help="Store folder or URL, e.g. ./tracker-store or s3://b/p.",
+)
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    help="Compact only this experiment (name or id); repeatable.",
+)
 def compact(store_uri: str, experiments: tuple[str, ...]) -> None:
     """Merge finished runs' part files into one file per experiment.
 

@@ -32,14 +32,64 @@ if TYPE_CHECKING:
     from reporter.store.compaction import CompactionResult
     from reporter.store.parquet import ParquetStore
 
-_ADJECTIVES = (
-    "bright brave calm clever eager gentle honest jolly keen lively merry noble proud quick "
-    "quiet rapid sharp shiny smart steady sunny swift tidy vivid wise".split()
-)
-_NOUNS = (
-    "ant bass bear crow deer dove eagle finch fox hare hawk heron lark lynx mole moth newt "
-    "otter owl panda robin seal shrew snail swan toad trout wolf wren".split()
-)
+_ADJECTIVES = [
+    "bright",
+    "brave",
+    "calm",
+    "clever",
+    "eager",
+    "gentle",
+    "honest",
+    "jolly",
+    "keen",
+    "lively",
+    "merry",
+    "noble",
+    "proud",
+    "quick",
+    "quiet",
+    "rapid",
+    "sharp",
+    "shiny",
+    "smart",
+    "steady",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "wise",
+]
+_NOUNS = [
+    "ant",
+    "bass",
+    "bear",
+    "crow",
+    "deer",
+    "dove",
+    "eagle",
+    "finch",
+    "fox",
+    "hare",
+    "hawk",
+    "heron",
+    "lark",
+    "lynx",
+    "mole",
+    "moth",
+    "newt",
+    "otter",
+    "owl",
+    "panda",
+    "robin",
+    "seal",
+    "shrew",
+    "snail",
+    "swan",
+    "toad",
+    "trout",
+    "wolf",
+    "wren",
+]
 
 
 def generate_run_name() -> str:
@@ -137,14 +187,20 @@ class Client:
         exps.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         for clause in reversed(list(order_by or [])):
             field, _, direction = clause.strip().partition(" ")
-            attr = {"name": "name", "creation_time": "creation_time",
-                    "last_update_time": "last_update_time", "experiment_id": "experiment_id"}
+            attr = {
+                "name": "name",
+                "creation_time": "creation_time",
+                "last_update_time": "last_update_time",
+                "experiment_id": "experiment_id",
+            }
             if field not in attr:
                 raise InvalidArgumentError(
                     f"Cannot order experiments by {field!r}; valid: {', '.join(attr)}"
                 )
-            exps.sort(key=lambda e, f=attr[field]: getattr(e, f) or 0,  # type: ignore[misc]
-                      reverse=direction.strip().upper() == "DESC")
+            exps.sort(
+                key=lambda e, f=attr[field]: getattr(e, f) or 0,  # type: ignore[misc]
+                reverse=direction.strip().upper() == "DESC",
+            )
         return exps[:max_results] if max_results is not None else exps
 
     def _update_experiment(self, experiment_id: str, **changes: Any) -> None:
@@ -410,7 +466,8 @@ class Client:
         rel = validation.artifact_path(path)
         dst = dst_path or tempfile.mkdtemp(prefix="reporter-artifacts-")
         files = [
-            (p, s) for p, s in self.store.list_artifact_files(run_id)
+            (p, s)
+            for p, s in self.store.list_artifact_files(run_id)
             if not rel or p == rel or p.startswith(rel + "/")
         ]
         if not files:
@@ -444,8 +501,9 @@ class Client:
         """Save a matplotlib figure (by extension) or an Altair chart (.html or .json)."""
         from reporter import artifacts
 
-        self._write_artifact(run_id, artifact_file, artifacts.figure_bytes(figure, artifact_file,
-                                                                          **save_kwargs))
+        self._write_artifact(
+            run_id, artifact_file, artifacts.figure_bytes(figure, artifact_file, **save_kwargs)
+        )
 
     def log_image(self, run_id: str, image: Any, artifact_file: str) -> None:
         """Save a numpy array or PIL image as an image file (PNG by default)."""

@@ -6,6 +6,7 @@ only leaves a tag out and logs at debug level, it never breaks a run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import getpass
@@ -97,10 +98,8 @@ def system_tags() -> dict[str, str]:
         schema.TAG_SOURCE_TYPE: "LOCAL",
         schema.TAG_PYTHON: platform.python_version(),
     }
-    try:
+    with contextlib.suppress(OSError):
         tags[schema.TAG_HOST] = socket.gethostname()
-    except OSError:
-        pass
     try:
         tags.update(git_info(source_folder()))
     except Exception as exc:  # a broken git never breaks a run

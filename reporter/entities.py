@@ -102,7 +102,9 @@ class RunTag:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunTag:
         """Build from a dict made by `to_dict`."""
-        return cls(key=_require(data, "key", "RunTag"), value=str(_require(data, "value", "RunTag")))
+        return cls(
+            key=_require(data, "key", "RunTag"), value=str(_require(data, "value", "RunTag"))
+        )
 
 
 ExperimentTag = RunTag

@@ -104,8 +104,9 @@ def set_experiment(
     global _experiment_id
     client = _client()
     if (experiment_name is None) == (experiment_id is None):
-        raise InvalidArgumentError("set_experiment takes exactly one of experiment_name or "
-                                   "experiment_id")
+        raise InvalidArgumentError(
+            "set_experiment takes exactly one of experiment_name or experiment_id"
+        )
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:
@@ -321,8 +322,9 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     return _client().log_param(_run_id(), key, value)
 
 
-def log_params(params: Mapping[str, Any], synchronous: bool | None = None,
-               run_id: str | None = None) -> None:
+def log_params(
+    params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> None:
     """Record several params."""
     items = [Param(validation.key_name("Param", k), str(v)) for k, v in params.items()]
     _client().store.log_batch(run_id or _run_id(), params=items)
@@ -345,14 +347,16 @@ def delete_tag(key: str) -> None:
 
 
 # artifacts ------------------------------------------------------------------------------
-def log_artifact(local_path: str, artifact_path: str | None = None, run_id: str | None = None
-                 ) -> None:
+def log_artifact(
+    local_path: str, artifact_path: str | None = None, run_id: str | None = None
+) -> None:
     """Copy a local file into the active run's artifacts."""
     _client().log_artifact(run_id or _run_id(), local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str, artifact_path: str | None = None, run_id: str | None = None
-                  ) -> None:
+def log_artifacts(
+    local_dir: str, artifact_path: str | None = None, run_id: str | None = None
+) -> None:
     """Copy a local folder's files into the active run's artifacts."""
     _client().log_artifacts(run_id or _run_id(), local_dir, artifact_path)
 
@@ -367,14 +371,25 @@ def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> 
     _client().log_dict(run_id or _run_id(), dictionary, artifact_file)
 
 
-def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None,
-               run_id: str | None = None) -> None:
+def log_figure(
+    figure: Any,
+    artifact_file: str,
+    *,
+    save_kwargs: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> None:
     """Save a matplotlib figure or an Altair chart."""
     _client().log_figure(run_id or _run_id(), figure, artifact_file, **(save_kwargs or {}))
 
 
-def log_image(image: Any, artifact_file: str | None = None, key: str | None = None,
-              step: int | None = None, run_id: str | None = None, **_ignored: Any) -> None:
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    run_id: str | None = None,
+    **_ignored: Any,
+) -> None:
     """Save a numpy array or PIL image (artifact_file, or key+step as images/<key>/step_<n>.png)."""
     if artifact_file is None:
         if key is None:
@@ -447,8 +462,7 @@ def _install_exit_hooks() -> None:
     _hooks_installed = True
     previous = sys.excepthook
 
-    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-             ) -> None:
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         global _exit_status
         is_interrupt = issubclass(exc_type, KeyboardInterrupt)
         _exit_status = RunStatus.KILLED if is_interrupt else RunStatus.FAILED

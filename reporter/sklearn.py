@@ -44,8 +44,13 @@ def save_model(sk_model: Any, path: str) -> None:
     cls = type(sk_model)
     versions = _versions()
     meta = {
-        "flavors": {"sklearn": {"pickled_model": MODEL_FILE, "serialization_format": "joblib",
-                                "sklearn_version": versions.get("scikit-learn")}},
+        "flavors": {
+            "sklearn": {
+                "pickled_model": MODEL_FILE,
+                "serialization_format": "joblib",
+                "sklearn_version": versions.get("scikit-learn"),
+            }
+        },
         "estimator_class": f"{cls.__module__}.{cls.__qualname__}",
         "params": {k: repr(v) for k, v in sorted(sk_model.get_params(deep=False).items())},
         "library_versions": versions,

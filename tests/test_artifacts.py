@@ -89,7 +89,7 @@ def test_log_figure_matplotlib_and_altair():
         mlflow.log_figure(fig, "plots/line.png")
         mlflow.log_figure(fig, "plots/line.svg")
         mlflow.log_figure(chart, "plots/chart.json")
-        with pytest.raises(reporter.InvalidArgumentError, match=".html or .json"):
+        with pytest.raises(reporter.InvalidArgumentError, match=r"\.html or \.json"):
             mlflow.log_figure(chart, "plots/chart.png")
         with pytest.raises(reporter.InvalidArgumentError, match="matplotlib"):
             mlflow.log_figure(object(), "x.png")
@@ -134,7 +134,7 @@ def test_log_table_formats():
         mlflow.log_table(frame, "t/table.json")
         mlflow.log_table({"a": [1, 2], "b": ["x", "y"]}, "t/table.csv")
         mlflow.log_table(frame, "t/table.parquet")
-        with pytest.raises(reporter.InvalidArgumentError, match=".json, .csv or .parquet"):
+        with pytest.raises(reporter.InvalidArgumentError, match=r"\.json, \.csv or \.parquet"):
             mlflow.log_table(frame, "t/table.xlsx")
     rid = run.info.run_id
     data = json.loads(read_artifact(rid, "t/table.json"))

@@ -72,9 +72,7 @@ def test_default_experiment_and_search_experiments(client):
     mlflow.create_experiment("beta")
     names = {e.name for e in mlflow.search_experiments()}
     assert names == {"Default", "alpha", "beta"}
-    assert [e.name for e in mlflow.search_experiments(filter_string="name LIKE 'al%'")] == [
-        "alpha"
-    ]
+    assert [e.name for e in mlflow.search_experiments(filter_string="name LIKE 'al%'")] == ["alpha"]
     assert [e.name for e in mlflow.search_experiments(filter_string="tags.k = 'v'")] == ["alpha"]
     assert mlflow.get_experiment_by_name("nope") is None
 
@@ -245,15 +243,20 @@ def _run_script(folder: Path, body: str, **env: str) -> subprocess.CompletedProc
     script = folder / "train.py"
     script.write_text(textwrap.dedent(body))
     return subprocess.run(
-        [PYTHON, str(script)], cwd=folder, env=python_env(**env), capture_output=True,
-        text=True, timeout=120,
+        [PYTHON, str(script)],
+        cwd=folder,
+        env=python_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def _git(folder: Path, *args: str) -> str:
     """Run git in a folder and return its output."""
-    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
@@ -267,11 +270,15 @@ def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
     _git(repo, "add", "README")
     _git(repo, "commit", "-qm", "init")
     commit = _git(repo, "rev-parse", "HEAD")
-    out = _run_script(repo, """
+    out = _run_script(
+        repo,
+        """
         import reporter as mlflow
         with mlflow.start_run(run_name="train-{git_short}") as run:
             print(run.info.run_id)
-    """, TRACKER_TRACKING_URI=store_uri)
+    """,
+        TRACKER_TRACKING_URI=store_uri,
+    )
     assert out.returncode == 0, out.stderr
     run = stored(out.stdout.strip())
     assert run.info.run_name == f"train-{commit[:7]}"
@@ -289,12 +296,17 @@ def test_a_broken_git_never_breaks_a_run(tmp_path, store_uri):
     (fake / "git").chmod(0o755)
     import os
 
-    out = _run_script(tmp_path, """
+    out = _run_script(
+        tmp_path,
+        """
         import reporter as mlflow
         with mlflow.start_run(run_name="x-{git_short}") as run:
             mlflow.log_metric("m", 1)
             print(run.info.run_id)
-    """, TRACKER_TRACKING_URI=store_uri, PATH=f"{fake}{os.pathsep}{os.environ['PATH']}")
+    """,
+        TRACKER_TRACKING_URI=store_uri,
+        PATH=f"{fake}{os.pathsep}{os.environ['PATH']}",
+    )
     assert out.returncode == 0, out.stderr
     run = stored(out.stdout.strip())
     assert run.info.run_name == "x-nogit" and run.data.metrics == {"m": 1.0}
@@ -302,18 +314,26 @@ def test_a_broken_git_never_breaks_a_run(tmp_path, store_uri):
 
 
 def test_unfinished_runs_end_at_exit_finished_or_failed(tmp_path, store_uri):
-    ok = _run_script(tmp_path, """
+    ok = _run_script(
+        tmp_path,
+        """
         import reporter as mlflow
         run = mlflow.start_run()
         mlflow.log_metric("m", 1)
         print(run.info.run_id)
-    """, TRACKER_TRACKING_URI=store_uri)
-    crash = _run_script(tmp_path, """
+    """,
+        TRACKER_TRACKING_URI=store_uri,
+    )
+    crash = _run_script(
+        tmp_path,
+        """
         import reporter as mlflow
         run = mlflow.start_run()
         print(run.info.run_id, flush=True)
         raise SystemError("boom")
-    """, TRACKER_TRACKING_URI=store_uri)
+    """,
+        TRACKER_TRACKING_URI=store_uri,
+    )
     assert ok.returncode == 0 and crash.returncode == 1
     assert stored(ok.stdout.strip()).info.status == "FINISHED"
     assert stored(ok.stdout.strip()).data.metrics == {"m": 1.0}
@@ -344,8 +364,17 @@ def test_search_runs_frame_shape_filter_order_and_limit():
             mlflow.set_tag("family", "rf" if depth < 16 else "gbm")
         ids[(depth, rmse)] = run.info.run_id
     frame = mlflow.search_runs()
-    for col in ("run_id", "experiment_id", "status", "start_time", "end_time", "artifact_uri",
-                "metrics.rmse", "params.max_depth", "tags.family"):
+    for col in (
+        "run_id",
+        "experiment_id",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "metrics.rmse",
+        "params.max_depth",
+        "tags.family",
+    ):
         assert col in frame.columns
     assert str(frame["start_time"].dtype).startswith("datetime64") and len(frame) == 4
     # default order: newest first
@@ -359,8 +388,9 @@ def test_search_runs_frame_shape_filter_order_and_limit():
     assert list(either["run_id"]) == [ids[(16, 0.1)], ids[(4, 0.9)]]
     top = mlflow.search_runs(order_by=["metrics.rmse DESC"], max_results=2)
     assert list(top["run_id"]) == [ids[(4, 0.9)], ids[(8, 0.6)]]
-    runs = mlflow.search_runs(experiment_names=["search"], output_format="list",
-                              filter_string="tags.family LIKE 'g%'")
+    runs = mlflow.search_runs(
+        experiment_names=["search"], output_format="list", filter_string="tags.family LIKE 'g%'"
+    )
     assert [r.info.run_id for r in runs] == [ids[(16, 0.1)]]
 
 
@@ -374,8 +404,11 @@ def test_search_runs_errors_name_the_problem():
 
 
 def test_import_is_lazy():
-    code = "import sys, reporter; print(sorted(m for m in ('pandas','pyarrow','altair','numpy') " \
-           "if m in sys.modules))"
-    out = subprocess.run([PYTHON, "-c", code], env=python_env(), capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, reporter; print(sorted(m for m in ('pandas','pyarrow','altair','numpy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", code], env=python_env(), capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"

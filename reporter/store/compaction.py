@@ -45,14 +45,12 @@ def compact_experiment(fs: StoreFS, exp_id: str, *, min_parts: int = 2) -> Compa
     table = reader.read_plan(fs, plan)
     snap = events.reduce_events(table)
     done = {
-        rid
-        for rid, attrs in snap.attrs.items()
-        if RunStatus.is_terminated(attrs.get("status", ""))
+        rid for rid, attrs in snap.attrs.items() if RunStatus.is_terminated(attrs.get("status", ""))
     }
     raw_parts = [p for p in listing.parts if p.split("/", 1)[0] in done]
-    if len(raw_parts) + len(listing.compacted) < min_parts or not raw_parts and len(
-        listing.compacted
-    ) < 2:
+    if len(raw_parts) + len(listing.compacted) < min_parts or (
+        not raw_parts and len(listing.compacted) < 2
+    ):
         return CompactionResult(exp_id, 0, 0, 0, None)
     keep_parts = set(raw_parts)
     for info in plan.whole + [info for info, _ in plan.filtered]:
@@ -61,10 +59,7 @@ def compact_experiment(fs: StoreFS, exp_id: str, *, min_parts: int = 2) -> Compa
     part_col = pc.cast(table.column("part"), "string")
     merged = table.filter(pc.is_in(part_col, pa.array(sorted(keep_parts))))
     keys = pa.table(
-        {
-            name: pc.cast(merged.column(name), "string")
-            for name in ("run_id", "kind", "key", "part")
-        }
+        {name: pc.cast(merged.column(name), "string") for name in ("run_id", "kind", "key", "part")}
     ).append_column("row", pa.array(range(merged.num_rows), pa.int64()))
     order = pc.sort_indices(
         keys, sort_keys=[(name, "ascending") for name in ("run_id", "kind", "key", "part", "row")]

@@ -146,7 +146,9 @@ def reduce_events(table: pa.Table) -> Snapshot:
     snap.attrs = _nested(attrs[attrs["text"].notna()], "text")
     snap.metrics = _nested(latest_metrics(frames[schema.KIND_METRIC]), "value")
     stamps = _plain(table.select(["run_id", "timestamp"]))
-    snap.last_seen = {k: int(v) for k, v in stamps.groupby("run_id")["timestamp"].max().items()}
+    snap.last_seen = {
+        str(k): int(v) for k, v in stamps.groupby("run_id")["timestamp"].max().items()
+    }
     return snap
 
 

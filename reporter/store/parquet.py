@@ -236,7 +236,9 @@ class ParquetStore(AbstractStore):
         run_id = uuid.uuid4().hex
         marker = {"run_id": run_id, "experiment_id": exp.experiment_id, "created": start_time}
         base = self.fs.join(schema.RUNS_FOLDER, exp.experiment_id, run_id)
-        self.fs.write_atomic(self.fs.join(base, schema.RUN_MARKER_FILE), json.dumps(marker).encode())
+        self.fs.write_atomic(
+            self.fs.join(base, schema.RUN_MARKER_FILE), json.dumps(marker).encode()
+        )
         self._run_exp[run_id] = exp.experiment_id
         self._params[run_id] = {}
         self.writer.open_run(run_id, exp.experiment_id)
@@ -323,7 +325,9 @@ class ParquetStore(AbstractStore):
             now = _now_ms()
             rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]
         if metrics:
-            rows += [(schema.KIND_METRIC, m.key, m.value, None, m.step, m.timestamp) for m in metrics]
+            rows += [
+                (schema.KIND_METRIC, m.key, m.value, None, m.step, m.timestamp) for m in metrics
+            ]
         if rows:
             self._rows(run_id, rows)
 
@@ -473,7 +477,9 @@ class ParquetStore(AbstractStore):
         self.fs.get_file(self._artifact_rel(run_id, path), local_path)
 
     # maintenance ---------------------------------------------------------------------------
-    def compact(self, experiment_ids: Sequence[str] | None = None) -> list[compaction.CompactionResult]:
+    def compact(
+        self, experiment_ids: Sequence[str] | None = None
+    ) -> list[compaction.CompactionResult]:
         """Merge finished runs' part files, experiment by experiment."""
         self.writer.flush()
         ids = list(experiment_ids) if experiment_ids else self.fs.list_dirs(schema.RUNS_FOLDER)

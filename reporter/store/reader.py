@@ -61,9 +61,10 @@ def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> List
             out.runs.add(pieces[0])
         elif len(pieces) == 2 and pieces[1] == schema.HEARTBEAT_FILE:
             out.heartbeats[pieces[0]] = info.mtime
-        elif len(pieces) == 3 and pieces[1] == schema.PARTS_FOLDER:
-            if pieces[2].endswith(".parquet"):
-                out.parts[f"{pieces[0]}/{pieces[2][: -len('.parquet')]}"] = info
+        elif (
+            len(pieces) == 3 and pieces[1] == schema.PARTS_FOLDER and pieces[2].endswith(".parquet")
+        ):
+            out.parts[f"{pieces[0]}/{pieces[2][: -len('.parquet')]}"] = info
     return out
 
 
