@@ -1,13 +1,15 @@
-"""Merge the part files of finished runs into one compacted file per experiment.
+"""Merge part files of finished runs into compacted files, and compacted files into one.
 
-Safe while others write and while other compactions run, with no lock:
-1. list and read the experiment (the same plan readers use: each part id from one file);
-2. keep the rows of runs that are terminal (FINISHED, FAILED, KILLED) plus every row already
-   in a compacted file, and publish them as a new compacted file whose footer lists its part ids;
-3. only then delete the raw parts and older compacted files that the new file fully holds.
-A reader that lists between 2 and 3 sees both and reads each part id once; one that lists before
-2 and reads after 3 finds a file gone and lists again. Two racing compactions publish two files
-that overlap; readers take each part id once, and the next compaction merges them.
+Safe while others write and while other compactions run, with no lock. Every step is
+"publish the merged file, then delete what it holds":
+* `compact_parts` merges raw part files of terminal runs (FINISHED, FAILED, KILLED) into one new
+  file under `_compacted/`, whose footer lists the part ids it holds;
+* `merge_compacted` merges compacted files into one when there are many (a small LSM tree, so
+  no compaction rewrites the whole experiment every time).
+A reader that lists between publish and delete sees both and reads each part id from one file
+(reader.make_plan); one that lists before and reads after finds a file gone and lists again.
+Two racing compactions publish overlapping files; readers still take each part id once, and
+the next merge removes the overlap.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reporter.entities import RunStatus
 from reporter.store import events, reader, schema
-from reporter.store.fs import StoreFS
+from reporter.store.fs import FileInfo, StoreFS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
+MAX_COMPACTED_FILES = 8
+SORT_KEYS = ("run_id", "kind", "key", "part")
 
 
 @dataclass(frozen=True)
@@ -35,47 +44,141 @@ class CompactionResult:
     path: str | None
 
 
-def compact_experiment(fs: StoreFS, exp_id: str, *, min_parts: int = 2) -> CompactionResult:
-    """Compact the finished runs of one experiment; a no-op below `min_parts` raw parts."""
+def _sorted_for_storage(table: pa.Table) -> pa.Table:
+    """Sort rows by run, kind, key, part, keeping the order inside a part (compresses well)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    listing = reader.list_experiment(fs, exp_id)
-    plan = reader.make_plan(fs, listing)
-    table = reader.read_plan(fs, plan)
-    snap = events.reduce_events(table)
-    done = {
-        rid for rid, attrs in snap.attrs.items() if RunStatus.is_terminated(attrs.get("status", ""))
-    }
-    raw_parts = [p for p in listing.parts if p.split("/", 1)[0] in done]
-    if len(raw_parts) + len(listing.compacted) < min_parts or (
-        not raw_parts and len(listing.compacted) < 2
-    ):
-        return CompactionResult(exp_id, 0, 0, 0, None)
-    keep_parts = set(raw_parts)
-    for info in plan.whole + [info for info, _ in plan.filtered]:
-        if info.path.split("/")[-2] == schema.COMPACTED_FOLDER:
-            keep_parts.update(p for p, path in plan.covered.items() if path == info.path)
-    part_col = pc.cast(table.column("part"), "string")
-    merged = table.filter(pc.is_in(part_col, pa.array(sorted(keep_parts))))
-    keys = pa.table(
-        {name: pc.cast(merged.column(name), "string") for name in ("run_id", "kind", "key", "part")}
-    ).append_column("row", pa.array(range(merged.num_rows), pa.int64()))
-    order = pc.sort_indices(
-        keys, sort_keys=[(name, "ascending") for name in ("run_id", "kind", "key", "part", "row")]
-    )
-    merged = merged.take(order)
+    keys = pa.table({name: pc.cast(table.column(name), "string") for name in SORT_KEYS})
+    keys = keys.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+    order = pc.sort_indices(keys, sort_keys=[(n, "ascending") for n in (*SORT_KEYS, "row")])
+    return table.take(order)
+
+
+def _publish(fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str]) -> str:
+    """Write a compacted file holding `parts` and return its path."""
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
     rel = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER, name)
-    fs.write_atomic(rel, events.table_to_parquet(merged, keep_parts))
+    fs.write_atomic(rel, events.table_to_parquet(_sorted_for_storage(table), parts))
+    return rel
+
+
+def compact_parts(fs: StoreFS, exp_id: str, parts: dict[str, FileInfo]) -> CompactionResult:
+    """Merge these raw part files (of terminal runs) into one compacted file."""
+    import pyarrow as pa
+
+    tables, held = [], []
+    for part, info in sorted(parts.items()):
+        try:
+            data = fs.read_bytes(info.path)
+        except Exception:  # gone: another compaction took it
+            continue
+        table = _read_table(fs, info, data)
+        if table is not None:
+            tables.append(table)
+            held.append(part)
+    if not tables:
+        return CompactionResult(exp_id, 0, 0, 0, None)
+    merged = pa.concat_tables(tables).unify_dictionaries()
+    rel = _publish(fs, exp_id, merged, held)
+    for part in held:
+        fs.delete(parts[part].path)
+    log.debug("compacted %d parts of %s into %s", len(held), exp_id, rel)
+    return CompactionResult(exp_id, len(held), len(held), merged.num_rows, rel)
+
+
+def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
+    """Parse a part file; damaged files are skipped with a warning and left in place."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return events.conform(pq.read_table(pa.BufferReader(data)))
+    except Exception as exc:
+        reader.warn_skip(fs, info.path, str(exc) or type(exc).__name__)
+        return None
+
+
+def merge_compacted(fs: StoreFS, exp_id: str, listing: reader.Listing) -> CompactionResult:
+    """Merge all compacted files of an experiment into one (each part id once)."""
+    only = reader.Listing(compacted=listing.compacted)
+    plan = reader.make_plan(fs, only)
+    table = reader.read_plan(fs, plan)
+    rel = _publish(fs, exp_id, table, list(plan.covered))
     deleted = 0
-    for part in raw_parts:
-        fs.delete(listing.parts[part].path)
-        deleted += 1
     for info in listing.compacted:
         held = reader.FOOTERS.get(fs, info)
-        if held is not None and set(held) <= keep_parts:
+        if held is not None and set(held) <= set(plan.covered):
             fs.delete(info.path)
             deleted += 1
-    log.debug("compacted %s: %d parts into %s", exp_id, len(keep_parts), rel)
-    return CompactionResult(exp_id, len(raw_parts), deleted, merged.num_rows, rel)
+    return CompactionResult(exp_id, 0, deleted, table.num_rows, rel)
+
+
+def terminal_runs(fs: StoreFS, listing: reader.Listing, timeout_s: float) -> set[str]:
+    """Return runs whose raw parts say they ended (or whose heartbeat stopped)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tables = []
+    for info in listing.parts.values():
+        try:
+            data = fs.read_bytes(info.path)
+        except Exception:
+            continue
+        table = _read_table(fs, info, data)
+        if table is not None:
+            kind = pc.cast(table.column("kind"), "string")
+            tables.append(table.filter(pc.equal(kind, schema.KIND_ATTR)))
+    if not tables:
+        return set()
+    snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
+    now_ms = time.time() * 1000
+    done = set()
+    runs_with_parts = {p.split("/", 1)[0] for p in listing.parts}
+    for run_id in runs_with_parts:
+        status = snap.attrs.get(run_id, {}).get("status")
+        if status is None or RunStatus.is_terminated(status):
+            done.add(run_id)  # no status event in raw parts: the run was compacted when ended
+        else:
+            seen = listing.heartbeats.get(run_id, 0) * 1000
+            if now_ms - seen > timeout_s * 1000 and now_ms - _newest(listing, run_id) > (
+                timeout_s * 1000
+            ):
+                done.add(run_id)  # its process died: it reads as KILLED
+    return done
+
+
+def _newest(listing: reader.Listing, run_id: str) -> float:
+    """Return the newest part mtime of a run, in ms."""
+    prefix = run_id + "/"
+    return max(
+        (i.mtime * 1000 for p, i in listing.parts.items() if p.startswith(prefix)), default=0
+    )
+
+
+def compact_experiment(
+    fs: StoreFS, exp_id: str, *, timeout_s: float = 60.0, min_parts: int = 1
+) -> CompactionResult:
+    """Compact the finished runs' parts of one experiment, then merge if many files remain."""
+    listing = reader.list_experiment(fs, exp_id)
+    plan = reader.make_plan(fs, listing)
+    raw_paths = {info.path for info in listing.parts.values()}
+    already = {p for p, path in plan.covered.items() if path not in raw_paths}
+    for part in already & set(listing.parts):  # left behind by an interrupted compaction
+        fs.delete(listing.parts.pop(part).path)
+    done = terminal_runs(fs, listing, timeout_s)
+    todo = {p: i for p, i in listing.parts.items() if p.split("/", 1)[0] in done}
+    result = CompactionResult(exp_id, 0, 0, 0, None)
+    if len(todo) >= min_parts:
+        result = compact_parts(fs, exp_id, todo)
+    listing = reader.list_experiment(fs, exp_id)
+    if len(listing.compacted) > 1 and (len(listing.compacted) > MAX_COMPACTED_FILES or todo):
+        merged = merge_compacted(fs, exp_id, listing)
+        result = CompactionResult(
+            exp_id,
+            result.parts_merged,
+            result.files_deleted + merged.files_deleted,
+            merged.rows,
+            merged.path,
+        )
+    return result

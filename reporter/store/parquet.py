@@ -483,7 +483,8 @@ class ParquetStore(AbstractStore):
         """Merge finished runs' part files, experiment by experiment."""
         self.writer.flush()
         ids = list(experiment_ids) if experiment_ids else self.fs.list_dirs(schema.RUNS_FOLDER)
-        return [compaction.compact_experiment(self.fs, str(i)) for i in ids]
+        timeout = heartbeat_timeout()
+        return [compaction.compact_experiment(self.fs, str(i), timeout_s=timeout) for i in ids]
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -68,6 +68,13 @@ def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> List
     return out
 
 
+def list_compacted(fs: StoreFS, exp_id: str) -> Listing:
+    """List only an experiment's compacted files."""
+    folder = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER)
+    infos = [i for i in fs.list_files(folder) if i.path.endswith(".parquet")]
+    return Listing(compacted=infos)
+
+
 class FooterCache:
     """Remember which part ids each compacted file holds (keyed by path, size and mtime)."""
 

@@ -39,6 +39,17 @@ def flush_interval() -> float:
     return _env_float("TRACKER_FLUSH_INTERVAL", 1.0)
 
 
+def auto_compact_parts() -> int:
+    """Finished-run parts this process writes before it compacts them (TRACKER_AUTO_COMPACT).
+
+    0 turns automatic compaction off; the default is 32.
+    """
+    try:
+        return max(0, int(os.environ.get("TRACKER_AUTO_COMPACT", "32")))
+    except ValueError:
+        return 32
+
+
 def heartbeat_interval() -> float:
     """Seconds between heartbeats of an open run (TRACKER_HEARTBEAT_INTERVAL, default 10)."""
     return _env_float("TRACKER_HEARTBEAT_INTERVAL", 10.0)
@@ -67,6 +78,8 @@ class PartWriter:
         self._runs: dict[str, _RunBuffer] = {}
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._published: dict[str, list[tuple[str, str]]] = {}  # run -> [(part id, path)]
+        self._finished: dict[str, dict[str, str]] = {}  # experiment -> {part id: path}
         self.errors: list[str] = []
         _WRITERS.add(self)
 
@@ -99,12 +112,19 @@ class PartWriter:
         self._ensure_thread()
 
     def close_run(self, run_id: str) -> None:
-        """Flush a run's rows now and stop its heartbeat."""
+        """Flush a run's rows now, stop its heartbeat, and queue its parts for compaction."""
         self.flush(run_id)
         with self._lock:
             buf = self._runs.get(run_id)
+            exp_id = buf.exp_id if buf is not None else None
             if buf is not None and not buf.rows:
                 del self._runs[run_id]
+            parts = self._published.pop(run_id, [])
+            if exp_id is not None and parts:
+                self._finished.setdefault(exp_id, {}).update(parts)
+                threshold = auto_compact_parts()
+                if threshold and len(self._finished[exp_id]) >= threshold:
+                    self._wake.set()
 
     def flush(self, run_id: str | None = None) -> None:
         """Write pending rows (of one run, or of all) before returning."""
@@ -136,6 +156,27 @@ class PartWriter:
             data = events.table_to_parquet(table, [part])
             rel = self.fs.join(schema.RUNS_FOLDER, exp_id, rid, schema.PARTS_FOLDER, name)
             self.fs.write_atomic(rel + ".parquet", data)
+            with self._lock:
+                self._published.setdefault(rid, []).append((part, rel + ".parquet"))
+
+    def _auto_compact(self) -> None:
+        """Compact the parts of this process's finished runs once there are enough of them."""
+        from reporter.store import compaction, reader
+        from reporter.store.fs import FileInfo
+
+        threshold = auto_compact_parts()
+        if not threshold:
+            return
+        with self._lock:
+            due = {e: p for e, p in self._finished.items() if len(p) >= threshold}
+            for exp_id in due:
+                del self._finished[exp_id]
+        for exp_id, parts in due.items():
+            infos = {part: FileInfo(path, 0, 0.0) for part, path in parts.items()}
+            compaction.compact_parts(self.fs, exp_id, infos)
+            listing = reader.list_compacted(self.fs, exp_id)
+            if len(listing.compacted) > compaction.MAX_COMPACTED_FILES:
+                compaction.merge_compacted(self.fs, exp_id, listing)
 
     def _heartbeats(self) -> None:
         """Refresh the heartbeat file of open runs that are due."""
@@ -175,6 +216,7 @@ class PartWriter:
             try:
                 self.flush()
                 self._heartbeats()
+                self._auto_compact()
             except Exception as exc:  # keep logging alive; the caller sees it at end_run
                 log.warning("background flush to %s failed: %s", self.fs.url(""), exc)
                 self.errors.append(str(exc))
@@ -202,6 +244,8 @@ def _forget_in_child() -> None:
     """After fork the parent still owns the pending rows: the child must not write them too."""
     for writer in list(_WRITERS):
         writer._runs = {}
+        writer._published = {}
+        writer._finished = {}
         writer._lock = threading.Lock()
         writer._write_lock = threading.Lock()
         writer._thread = None

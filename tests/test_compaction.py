@@ -1,0 +1,147 @@
+"""Compaction: fewer files, same data, each row once, running runs left alone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import reporter
+import reporter as mlflow
+from reporter.store import compaction, events, reader, schema
+
+
+def parquet_files(store: str, folder: str) -> list[Path]:
+    """Return the Parquet files in a store whose path contains `folder`."""
+    return sorted(p for p in Path(store).rglob("*.parquet") if folder in p.parts)
+
+
+def log_runs(count: int, points: int = 3) -> list[str]:
+    """Log finished runs with a param and a metric history each."""
+    ids = []
+    for i in range(count):
+        with mlflow.start_run() as run:
+            mlflow.log_param("i", i)
+            for step in range(points):
+                mlflow.log_metric("m", i * 100 + step, step=step)
+        ids.append(run.info.run_id)
+    return ids
+
+
+def snapshot(client: reporter.Client, ids: list[str]) -> dict[str, tuple]:
+    """Return everything readable about runs, to compare before and after compaction."""
+    out = {}
+    for rid in ids:
+        run = client.get_run(rid)
+        history = [(m.step, m.value) for m in client.get_metric_history(rid, "m")]
+        out[rid] = (run.info.status, dict(run.data.params), dict(run.data.metrics), history)
+    return out
+
+
+def test_explicit_compaction_keeps_every_value_and_leaves_one_file(store_uri, client):
+    mlflow.set_experiment("c")
+    ids = log_runs(5)
+    before = snapshot(client, ids)
+    assert len(parquet_files(store_uri, schema.PARTS_FOLDER)) == 5
+    (result,) = client.compact()
+    assert result.parts_merged == 5
+    assert parquet_files(store_uri, schema.PARTS_FOLDER) == []
+    assert len(parquet_files(store_uri, schema.COMPACTED_FOLDER)) == 1
+    assert snapshot(client, ids) == before
+    # more runs, compact again: still one file, still everything
+    ids += log_runs(2)
+    before = snapshot(client, ids)
+    client.compact()
+    assert len(parquet_files(store_uri, schema.COMPACTED_FOLDER)) == 1
+    assert snapshot(client, ids) == before
+    assert len(mlflow.search_runs()) == 7
+
+
+def test_running_runs_are_not_compacted(store_uri, client):
+    mlflow.set_experiment("c")
+    done = log_runs(1)
+    live = mlflow.start_run()
+    mlflow.log_metric("m", 1.0)
+    client.flush()
+    client.compact()
+    parts = parquet_files(store_uri, schema.PARTS_FOLDER)
+    assert [p.parts[-3] for p in parts] == [live.info.run_id]
+    mlflow.end_run()
+    client.compact()
+    assert parquet_files(store_uri, schema.PARTS_FOLDER) == []
+    assert client.get_run(live.info.run_id).data.metrics == {"m": 1.0}
+    assert client.get_run(done[0]).info.status == "FINISHED"
+
+
+def test_automatic_compaction_of_this_process_runs(store_uri, client, monkeypatch):
+    monkeypatch.setenv("TRACKER_AUTO_COMPACT", "4")
+    mlflow.set_experiment("auto")
+    ids = log_runs(4)
+    deadline = time.time() + 10
+    while parquet_files(store_uri, schema.PARTS_FOLDER) and time.time() < deadline:
+        time.sleep(0.05)
+    assert parquet_files(store_uri, schema.PARTS_FOLDER) == []
+    assert len(parquet_files(store_uri, schema.COMPACTED_FOLDER)) == 1
+    assert {r: s[1] for r, s in snapshot(client, ids).items()} == {
+        rid: {"i": str(i)} for i, rid in enumerate(ids)
+    }
+
+
+def test_interrupted_compaction_never_doubles_rows(store_uri, client):
+    """A compactor killed after publishing, before deleting, leaves both: read once."""
+    mlflow.set_experiment("c")
+    ids = log_runs(3)
+    before = snapshot(client, ids)
+    exp_id = client.get_run(ids[0]).info.experiment_id
+    listing = reader.list_experiment(client.store.fs, exp_id)
+    table = reader.read_plan(client.store.fs, reader.make_plan(client.store.fs, listing))
+    compaction._publish(client.store.fs, exp_id, table, list(listing.parts))  # no deletes
+    assert len(parquet_files(store_uri, schema.PARTS_FOLDER)) == 3
+    assert snapshot(client, ids) == before
+    assert len(mlflow.search_runs()) == 3
+    client.compact()  # the next compaction removes the leftovers
+    assert parquet_files(store_uri, schema.PARTS_FOLDER) == []
+    assert snapshot(client, ids) == before
+
+
+def test_overlapping_compacted_files_are_read_once_then_merged(store_uri, client):
+    mlflow.set_experiment("c")
+    ids = log_runs(3)
+    before = snapshot(client, ids)
+    fs = client.store.fs
+    exp_id = client.get_run(ids[0]).info.experiment_id
+    listing = reader.list_experiment(fs, exp_id)
+    parts = sorted(listing.parts)
+    plan = reader.make_plan(fs, listing)
+    table = reader.read_plan(fs, plan)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def only(keep: list[str]) -> pa.Table:
+        return table.filter(pc.is_in(pc.cast(table.column("part"), "string"), pa.array(keep)))
+
+    # two racing compactors: one took parts 0-1, the other 1-2; both deleted what they took
+    compaction._publish(fs, exp_id, only(parts[:2]), parts[:2])
+    compaction._publish(fs, exp_id, only(parts[1:]), parts[1:])
+    for info in listing.parts.values():
+        fs.delete(info.path)
+    assert snapshot(client, ids) == before
+    merged = compaction.merge_compacted(fs, exp_id, reader.list_compacted(fs, exp_id))
+    assert merged.files_deleted == 2
+    assert len(parquet_files(store_uri, schema.COMPACTED_FOLDER)) == 1
+    assert snapshot(client, ids) == before
+
+
+def test_compacted_file_lists_its_parts_and_is_smaller(store_uri, client):
+    import pyarrow.parquet as pq
+
+    mlflow.set_experiment("c")
+    log_runs(4, points=2000)
+    raw_files = parquet_files(store_uri, schema.PARTS_FOLDER)
+    raw = sum(p.stat().st_size for p in raw_files)
+    raw_rows = sum(pq.read_metadata(p).num_rows for p in raw_files)
+    client.compact()
+    (path,) = parquet_files(store_uri, schema.COMPACTED_FOLDER)
+    meta = pq.read_schema(path).metadata
+    assert len(events.parts_of(meta, "")) == 4
+    assert path.stat().st_size < raw
+    assert pq.read_metadata(path).num_rows == raw_rows
