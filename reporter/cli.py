@@ -47,6 +47,7 @@ def compact(store_uri: str, experiments: tuple[str, ...]) -> None:
     from reporter.client import Client
 
     client = Client(store_uri)
+    client.store.require_existing()
     ids = []
     for name in experiments:
         exp = client.get_experiment_by_name(name)

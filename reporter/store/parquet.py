@@ -92,6 +92,16 @@ class ParquetStore(AbstractStore):
             self.check_format()
         self._initialised = True
 
+    def require_existing(self) -> None:
+        """Raise NotFoundError unless a store exists here (for commands that only read)."""
+        if not self.fs.exists(schema.STORE_FILE):
+            raise NotFoundError(
+                f"No tracker-report store at {self.uri} (no {schema.STORE_FILE} there). "
+                "Pass --store with the folder or URL your runs were logged to "
+                "(default ./tracker-store, or $TRACKER_TRACKING_URI)."
+            )
+        self.check_format()
+
     def check_format(self) -> None:
         """Raise StoreFormatError if store.json is unreadable or of a newer version."""
         try:

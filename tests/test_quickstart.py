@@ -1,0 +1,35 @@
+"""The quickstart example, end to end, in its own process."""
+
+from __future__ import annotations
+
+import subprocess
+
+import reporter
+import reporter as mlflow
+from tests.conftest import PYTHON, REPO, python_env
+
+
+def test_quickstart_logs_three_complete_runs(store_uri, tmp_path):
+    out = subprocess.run(
+        [PYTHON, str(REPO / "examples" / "quickstart.py")],
+        cwd=tmp_path,
+        env=python_env(TRACKER_TRACKING_URI=store_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Logged 3 runs" in out.stdout
+    runs = mlflow.search_runs(experiment_names=["diabetes_forest"], order_by=["metrics.rmse"])
+    assert len(runs) == 3 and set(runs["status"]) == {"FINISHED"}
+    assert sorted(runs["params.n_estimators"]) == ["100", "200", "50"]
+    assert runs["metrics.rmse"].between(30, 90).all()  # diabetes targets span ~25-346
+    assert f"Best run: {runs['run_name'][0]}" in out.stdout
+    client = reporter.Client()
+    for run_id, n in zip(runs["run_id"], runs["params.n_estimators"], strict=True):
+        history = client.get_metric_history(run_id, "rmse")
+        assert [m.step for m in history] == list(range(int(n) // 10))
+        names = {f.path for f in client.list_artifacts(run_id, "model")}
+        assert names == {"model/MLmodel", "model/model.pkl", "model/requirements.txt"}
+    exp = mlflow.get_experiment_by_name("diabetes_forest")
+    assert "diabetes" in exp.description
