@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reporter.entities import RunStatus
+from reporter.errors import NotFoundError
 from reporter.store import events, reader, schema
 from reporter.store.fs import FileInfo, StoreFS
 
@@ -102,8 +103,11 @@ def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
 def merge_compacted(fs: StoreFS, exp_id: str, listing: reader.Listing) -> CompactionResult:
     """Merge all compacted files of an experiment into one (each part id once)."""
     only = reader.Listing(compacted=listing.compacted)
-    plan = reader.make_plan(fs, only)
-    table = reader.read_plan(fs, plan)
+    try:
+        plan = reader.make_plan(fs, only)
+        table = reader.read_plan(fs, plan)
+    except NotFoundError:  # another compaction is merging these files right now
+        return CompactionResult(exp_id, 0, 0, 0, None)
     rel = _publish(fs, exp_id, table, list(plan.covered))
     deleted = 0
     for info in listing.compacted:
@@ -157,11 +161,19 @@ def _newest(listing: reader.Listing, run_id: str) -> float:
 
 
 def compact_experiment(
-    fs: StoreFS, exp_id: str, *, timeout_s: float = 60.0, min_parts: int = 1
+    fs: StoreFS,
+    exp_id: str,
+    *,
+    timeout_s: float = 60.0,
+    min_parts: int = 1,
+    merge_all: bool = True,
 ) -> CompactionResult:
-    """Compact the finished runs' parts of one experiment, then merge if many files remain."""
+    """Compact finished runs' parts, then merge compacted files (all, or when many)."""
     listing = reader.list_experiment(fs, exp_id)
-    plan = reader.make_plan(fs, listing)
+    try:
+        plan = reader.make_plan(fs, listing)
+    except NotFoundError:  # another compaction replaced a file: leave this round to it
+        return CompactionResult(exp_id, 0, 0, 0, None)
     raw_paths = {info.path for info in listing.parts.values()}
     already = {p for p, path in plan.covered.items() if path not in raw_paths}
     for part in already & set(listing.parts):  # left behind by an interrupted compaction
@@ -172,7 +184,8 @@ def compact_experiment(
     if len(todo) >= min_parts:
         result = compact_parts(fs, exp_id, todo)
     listing = reader.list_experiment(fs, exp_id)
-    if len(listing.compacted) > 1 and (len(listing.compacted) > MAX_COMPACTED_FILES or todo):
+    many = len(listing.compacted) > MAX_COMPACTED_FILES
+    if len(listing.compacted) > 1 and (merge_all or many):
         merged = merge_compacted(fs, exp_id, listing)
         result = CompactionResult(
             exp_id,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
-MAX_RETRIES = 5
+MAX_RETRIES = 50
 
 
 class StoreWarning(UserWarning):
@@ -117,10 +117,23 @@ class ReadPlan:
     filtered: list[tuple[FileInfo, list[str]]] = field(default_factory=list)
     covered: dict[str, str] = field(default_factory=dict)  # part id -> file path
 
+    def steps(self) -> list[tuple[FileInfo, list[str] | None, list[str]]]:
+        """Return (file, only these parts or None for all, part ids it provides) to read."""
+        provides: dict[str, list[str]] = {}
+        for part, path in self.covered.items():
+            provides.setdefault(path, []).append(part)
+        out: list[tuple[FileInfo, list[str] | None, list[str]]] = []
+        out += [(info, None, provides.get(info.path, [])) for info in self.whole]
+        out += [(info, parts, parts) for info, parts in self.filtered]
+        return out
 
-def make_plan(fs: StoreFS, listing: Listing, run_id: str | None = None) -> ReadPlan:
-    """Choose one file per part id, biggest compacted files first."""
+
+def make_plan(
+    fs: StoreFS, listing: Listing, run_id: str | None = None, exclude: set[str] | None = None
+) -> ReadPlan:
+    """Choose one file per part id (biggest compacted files first), skipping `exclude`."""
     plan = ReadPlan()
+    done = exclude or set()
     holders = []
     for info in listing.compacted:
         parts = FOOTERS.get(fs, info)
@@ -132,7 +145,7 @@ def make_plan(fs: StoreFS, listing: Listing, run_id: str | None = None) -> ReadP
             holders.append((info, parts))
     holders.sort(key=lambda item: (-len(item[1]), item[0].path))
     for info, parts in holders:
-        new = [p for p in parts if p not in plan.covered]
+        new = [p for p in parts if p not in plan.covered and p not in done]
         if not new:
             continue
         if len(new) == len(parts) and run_id is None:
@@ -141,7 +154,7 @@ def make_plan(fs: StoreFS, listing: Listing, run_id: str | None = None) -> ReadP
             plan.filtered.append((info, new))
         plan.covered.update(dict.fromkeys(new, info.path))
     for part, info in sorted(listing.parts.items()):
-        if part not in plan.covered:
+        if part not in plan.covered and part not in done:
             plan.whole.append(info)
             plan.covered[part] = info.path
     return plan
@@ -166,33 +179,45 @@ def _read_file(fs: StoreFS, info: FileInfo, only_parts: list[str] | None) -> pa.
 
 
 def read_plan(fs: StoreFS, plan: ReadPlan) -> pa.Table:
-    """Read every file of a plan into one event table."""
+    """Read every file of a plan into one event table (NotFoundError if one vanished)."""
+    tables = []
+    for info, only, _parts in plan.steps():
+        table = _read_file(fs, info, only)
+        if table is not None:
+            tables.append(table)
+    return _concat(tables)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate event tables (an empty event table when there are none)."""
     import pyarrow as pa
 
-    tables = []
-    for info in plan.whole:
-        table = _read_file(fs, info, None)
-        if table is not None:
-            tables.append(table)
-    for info, parts in plan.filtered:
-        table = _read_file(fs, info, parts)
-        if table is not None:
-            tables.append(table)
     if not tables:
         return schema.event_schema().empty_table()
     return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
 
 
 def read_events(fs: StoreFS, exp_id: str, run_id: str | None = None) -> tuple[Listing, pa.Table]:
-    """List and read an experiment's (or one run's) events, listing again on a lost race."""
+    """List and read an experiment's (or one run's) events, each part id exactly once.
+
+    When a file vanishes (a compaction replaced it), list again and read only the part ids
+    not read yet, from wherever they now are: every retry makes progress.
+    """
+    tables: list[pa.Table] = []
+    done: set[str] = set()
     for _attempt in range(MAX_RETRIES):
         listing = list_experiment(fs, exp_id, run_id)
         try:
-            plan = make_plan(fs, listing, run_id)
-            table = read_plan(fs, plan)
+            plan = make_plan(fs, listing, run_id, exclude=done)
+            for info, only, parts in plan.steps():
+                table = _read_file(fs, info, only)
+                if table is not None:
+                    tables.append(table)
+                done.update(parts)
         except NotFoundError:
             log.debug("a file vanished while reading %s; listing again", exp_id)
             continue
+        table = _concat(tables)
         if run_id is not None:
             import pyarrow.compute as pc
 

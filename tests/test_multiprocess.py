@@ -1,0 +1,246 @@
+"""The store's promises under real concurrency: many processes, SIGKILL, racing compaction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import reporter
+from reporter.store import schema
+from tests.conftest import PYTHON, python_env
+
+pytestmark = pytest.mark.slow
+
+
+def spawn(code: str, **env: str) -> subprocess.Popen[str]:
+    """Start a child Python running `code` with this checkout's reporter."""
+    return subprocess.Popen(
+        [PYTHON, "-c", textwrap.dedent(code)],
+        env=python_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 240) -> str:
+    """Wait for a child and return its stdout; fail with its stderr if it failed."""
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out
+
+
+WRITER = """
+    import sys
+    import reporter as mlflow
+    proc, runs, points = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    mlflow.set_experiment("shared")
+    for r in range(runs):
+        with mlflow.start_run(run_name=f"p{proc}-r{r}"):
+            mlflow.log_param("proc", proc)
+            for step in range(points):
+                mlflow.log_metric("m", proc * 1e6 + r * 1e3 + step, step=step)
+"""
+
+
+def test_four_processes_log_at_once_and_every_point_is_found_once(store_uri):
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-c", textwrap.dedent(WRITER), str(p), "25", "1000"],
+            env=python_env(TRACKER_TRACKING_URI=store_uri, TRACKER_LOG_ENVIRONMENT="0"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(4)
+    ]
+    for proc in procs:
+        finish(proc)
+    client = reporter.Client(store_uri)
+    runs = client.search_runs_frame([reporter.get_experiment_by_name("shared").experiment_id])
+    assert len(runs) == 100 and set(runs["status"]) == {"FINISHED"}
+    for row in runs.itertuples():
+        proc, r = (int(x[1:]) for x in row.run_name.split("-"))
+        history = client.get_metric_history(row.run_id, "m")
+        assert [m.step for m in history] == list(range(1000))
+        assert [m.value for m in history] == [proc * 1e6 + r * 1e3 + s for s in range(1000)]
+    # the same, read as plain Parquet after compaction, with no duplicate (run, step)
+    client.compact()
+    files = list(Path(store_uri).rglob("*.parquet"))
+    events = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    metrics = events[events["kind"] == "metric"]
+    assert len(metrics) == 100_000
+    assert not metrics.duplicated(["run_id", "step"]).any()
+
+
+KILLED_WRITER = """
+    import reporter as mlflow
+    mlflow.set_experiment("victim")
+    run = mlflow.start_run()
+    print(run.info.run_id, flush=True)
+    step = 0
+    while True:
+        for _ in range(500):
+            mlflow.log_metric("m", float(step), step=step)
+            step += 1
+        if step == 5000:
+            mlflow.Client().flush()
+            print(step, flush=True)
+"""
+
+
+def test_sigkill_loses_at_most_the_last_flush_and_the_run_reads_killed(store_uri, monkeypatch):
+    proc = spawn(
+        KILLED_WRITER,
+        TRACKER_TRACKING_URI=store_uri,
+        TRACKER_FLUSH_INTERVAL="0.2",
+        TRACKER_HEARTBEAT_INTERVAL="0.2",
+        TRACKER_LOG_ENVIRONMENT="0",
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    flushed = int(proc.stdout.readline())
+    time.sleep(0.6)  # let a few more background flushes and heartbeats happen
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)  # reap it and close the pipes
+    client = reporter.Client(store_uri)
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
+    assert client.get_run(run_id).info.status == "RUNNING"  # heartbeat still fresh
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "1")
+    deadline = time.time() + 10
+    while client.get_run(run_id).info.status != "KILLED" and time.time() < deadline:
+        time.sleep(0.2)
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED"
+    steps = [m.step for m in client.get_metric_history(run_id, "m")]
+    assert steps == list(range(len(steps)))  # a prefix: nothing torn, nothing twice
+    assert len(steps) >= flushed
+    # the store stays readable and the dead run can be compacted
+    assert len(client.search_runs_frame([run.info.experiment_id])) == 1
+    client.compact()
+    assert not list(Path(store_uri).rglob("parts/*.parquet"))
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == steps
+    assert client.get_run(run_id).info.status == "KILLED"
+
+
+CHURN_WRITER = """
+    import sys, time
+    import reporter as mlflow
+    proc, runs = int(sys.argv[1]), int(sys.argv[2])
+    mlflow.set_experiment("churn")
+    for r in range(runs):
+        with mlflow.start_run(run_name=f"p{proc}-r{r}"):
+            for step in range(50):
+                mlflow.log_metric("m", step, step=step)
+            mlflow.Client().flush()
+            for step in range(50, 100):
+                mlflow.log_metric("m", step, step=step)
+"""
+
+COMPACTOR = """
+    import sys, time
+    import reporter
+    client = reporter.Client()
+    end = time.time() + float(sys.argv[1])
+    n = 0
+    while time.time() < end:
+        client.compact()
+        n += 1
+    print(n)
+"""
+
+
+def _check_no_duplicates(client: reporter.Client, exp_id: str) -> int:
+    """Read all runs; fail on a run seen twice or a history with repeated steps."""
+    runs = client.store.list_runs([exp_id])
+    ids = [r.info.run_id for r in runs]
+    assert len(ids) == len(set(ids))
+    for run in runs:
+        if run.info.status == "FINISHED":
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, "m")]
+            assert steps == list(range(100)), run.info.run_name
+    return len(ids)
+
+
+def test_compaction_racing_writers_and_readers(store_uri):
+    env = {
+        "TRACKER_TRACKING_URI": store_uri,
+        "TRACKER_LOG_ENVIRONMENT": "0",
+        "TRACKER_AUTO_COMPACT": "3",
+    }
+    writers = [
+        subprocess.Popen(
+            [PYTHON, "-c", textwrap.dedent(CHURN_WRITER), str(p), "30"],
+            env=python_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(2)
+    ]
+    compactors = [
+        subprocess.Popen(
+            [PYTHON, "-c", textwrap.dedent(COMPACTOR), "6"],
+            env=python_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    client = reporter.Client(store_uri)
+    exp_id = None
+    reads = 0
+    while any(w.poll() is None for w in writers):
+        exp = client.get_experiment_by_name("churn")
+        if exp is not None:
+            exp_id = exp.experiment_id
+            _check_no_duplicates(client, exp_id)
+            reads += 1
+    for proc in writers + compactors:
+        finish(proc)
+    assert exp_id is not None and reads > 0
+    client.compact()
+    assert _check_no_duplicates(client, exp_id) == 60
+    assert not list(Path(store_uri).rglob("parts/*.parquet"))
+    assert len(list(Path(store_uri).rglob(f"{schema.COMPACTED_FOLDER}/*.parquet"))) == 1
+
+
+def test_experiment_created_by_racing_processes_gets_one_id(store_uri):
+    code = """
+        import reporter as mlflow
+        print(mlflow.set_experiment("race").experiment_id)
+    """
+    procs = [spawn(code, TRACKER_TRACKING_URI=store_uri) for _ in range(4)]
+    ids = {finish(p).strip() for p in procs}
+    assert len(ids) == 1
+    assert [
+        e.name for e in reporter.Client(store_uri).search_experiments() if e.name == "race"
+    ] == ["race"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+def test_forked_child_does_not_write_the_parents_pending_rows(store_uri):
+    code = """
+        import os
+        import reporter as mlflow
+        with mlflow.start_run() as run:
+            mlflow.log_metric("m", 1.0, step=0)   # pending in the parent's buffer
+            pid = os.fork()
+            if pid == 0:
+                mlflow.Client().flush()
+                os._exit(0)
+            os.waitpid(pid, 0)
+        print(run.info.run_id)
+    """
+    run_id = finish(spawn(code, TRACKER_TRACKING_URI=store_uri)).strip()
+    history = reporter.Client(store_uri).get_metric_history(run_id, "m")
+    assert [(m.step, m.value) for m in history] == [(0, 1.0)]
