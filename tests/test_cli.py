@@ -34,7 +34,7 @@ def test_compact_merges_and_reports(store_uri):
     out = cli("compact", "--store", store_uri, "--experiment", "cli")
     assert out.returncode == 0, out.stderr
     assert "Compacted 3 part files in 1 experiments" in out.stdout
-    assert not list(Path(store_uri).rglob("parts/*.parquet"))
+    assert not list(Path(store_uri).rglob("_parts/*.parquet"))
 
 
 def test_missing_store_is_exit_1_with_a_clear_message(tmp_path):

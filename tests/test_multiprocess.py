@@ -126,7 +126,7 @@ def test_sigkill_loses_at_most_the_last_flush_and_the_run_reads_killed(store_uri
     # the store stays readable and the dead run can be compacted
     assert len(client.search_runs_frame([run.info.experiment_id])) == 1
     client.compact()
-    assert not list(Path(store_uri).rglob("parts/*.parquet"))
+    assert not list(Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/*.parquet"))
     assert [m.step for m in client.get_metric_history(run_id, "m")] == steps
     assert client.get_run(run_id).info.status == "KILLED"
 
@@ -210,7 +210,7 @@ def test_compaction_racing_writers_and_readers(store_uri):
     assert exp_id is not None and reads > 0
     client.compact()
     assert _check_no_duplicates(client, exp_id) == 60
-    assert not list(Path(store_uri).rglob("parts/*.parquet"))
+    assert not list(Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/*.parquet"))
     assert len(list(Path(store_uri).rglob(f"{schema.COMPACTED_FOLDER}/*.parquet"))) == 1
 
 

@@ -45,7 +45,7 @@ def test_layout_and_version_file(store_uri, logged):
 
 
 def test_pandas_recipe_from_the_docs(store_uri, logged):
-    files = glob.glob(f"{store_uri}/runs/*/**/*.parquet", recursive=True)
+    files = glob.glob(f"{store_uri}/runs/*/_*/*.parquet")
     events = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     assert list(events.columns) == list(schema.COLUMNS)
     metrics = events[events["kind"] == "metric"][["run_id", "key", "value", "step", "timestamp"]]
@@ -62,7 +62,7 @@ def test_duckdb_recipe_from_the_docs(store_uri, logged):
     rows = duckdb.sql(
         f"""
         SELECT run_id, key, arg_max(value, (step, timestamp)) AS latest, count(*) AS points
-        FROM read_parquet('{store_uri}/runs/*/**/*.parquet', union_by_name = true)
+        FROM read_parquet('{store_uri}/runs/*/_*/*.parquet', union_by_name = true)
         WHERE kind = 'metric'
         GROUP BY run_id, key ORDER BY run_id, key
         """

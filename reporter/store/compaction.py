@@ -118,7 +118,7 @@ def merge_compacted(fs: StoreFS, exp_id: str, listing: reader.Listing) -> Compac
     return CompactionResult(exp_id, 0, deleted, table.num_rows, rel)
 
 
-def terminal_runs(fs: StoreFS, listing: reader.Listing, timeout_s: float) -> set[str]:
+def terminal_runs(fs: StoreFS, exp_id: str, listing: reader.Listing, timeout_s: float) -> set[str]:
     """Return runs whose raw parts say they ended (or whose heartbeat stopped)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -136,19 +136,18 @@ def terminal_runs(fs: StoreFS, listing: reader.Listing, timeout_s: float) -> set
     if not tables:
         return set()
     snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
+    timeout_ms = timeout_s * 1000
     now_ms = time.time() * 1000
     done = set()
-    runs_with_parts = {p.split("/", 1)[0] for p in listing.parts}
-    for run_id in runs_with_parts:
+    for run_id in {p.split("/", 1)[0] for p in listing.parts}:
         status = snap.attrs.get(run_id, {}).get("status")
         if status is None or RunStatus.is_terminated(status):
             done.add(run_id)  # no status event in raw parts: the run was compacted when ended
-        else:
-            seen = listing.heartbeats.get(run_id, 0) * 1000
-            if now_ms - seen > timeout_s * 1000 and now_ms - _newest(listing, run_id) > (
-                timeout_s * 1000
-            ):
-                done.add(run_id)  # its process died: it reads as KILLED
+        elif (
+            now_ms - max(_newest(listing, run_id), snap.last_seen.get(run_id, 0)) > timeout_ms
+            and now_ms - reader.heartbeat_ms(fs, exp_id, run_id) > timeout_ms
+        ):
+            done.add(run_id)  # its process died: it reads as KILLED
     return done
 
 
@@ -178,7 +177,7 @@ def compact_experiment(
     already = {p for p, path in plan.covered.items() if path not in raw_paths}
     for part in already & set(listing.parts):  # left behind by an interrupted compaction
         fs.delete(listing.parts.pop(part).path)
-    done = terminal_runs(fs, listing, timeout_s)
+    done = terminal_runs(fs, exp_id, listing, timeout_s)
     todo = {p: i for p, i in listing.parts.items() if p.split("/", 1)[0] in done}
     result = CompactionResult(exp_id, 0, 0, 0, None)
     if len(todo) >= min_parts:

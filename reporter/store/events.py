@@ -109,7 +109,8 @@ def ordered(frame: pd.DataFrame) -> pd.DataFrame:
 def _nested(frame: pd.DataFrame, value: str) -> dict[str, dict[str, Any]]:
     """Turn (run_id, key, value) rows into {run_id: {key: value}}."""
     out: dict[str, dict[str, Any]] = {}
-    for run_id, key, val in zip(frame["run_id"], frame["key"], frame[value]):
+    columns = (frame["run_id"].tolist(), frame["key"].tolist(), frame[value].tolist())
+    for run_id, key, val in zip(*columns):
         out.setdefault(run_id, {})[key] = val
     return out
 

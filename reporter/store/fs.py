@@ -120,6 +120,17 @@ class StoreFS:
             return os.path.exists(self.full(rel))
         return bool(self.fs.exists(self.full(rel)))
 
+    def mtime(self, rel: str) -> float | None:
+        """Return a file's modification time in seconds, or None if it does not exist."""
+        try:
+            if self.local:
+                return os.stat(self.full(rel)).st_mtime
+            info = self.fs.info(self.full(rel))
+        except FileNotFoundError:
+            return None
+        mtime = info.get("mtime") or info.get("LastModified") or 0
+        return float(mtime.timestamp() if hasattr(mtime, "timestamp") else mtime)
+
     def list_dirs(self, rel: str) -> list[str]:
         """Return the names of the sub-folders of a folder (empty when it does not exist)."""
         if self.local:
@@ -136,10 +147,13 @@ class StoreFS:
             posixpath.basename(i["name"].rstrip("/")) for i in infos if i["type"] == "directory"
         )
 
-    def list_files(self, rel: str) -> list[FileInfo]:
-        """Return every file below a folder, recursively, skipping temporary files."""
+    def list_files(self, rel: str, skip: frozenset[str] = frozenset()) -> list[FileInfo]:
+        """Return every file below a folder, recursively, skipping temporary files.
+
+        Folders named in `skip` are not descended into (where the backend allows it).
+        """
         if self.local:
-            return self._list_local(rel)
+            return self._list_local(rel, skip)
         try:
             found = self.fs.find(self.full(rel), detail=True)
         except FileNotFoundError:
@@ -149,13 +163,15 @@ class StoreFS:
         for name, info in found.items():
             if posixpath.basename(name).startswith(TMP_PREFIX):
                 continue
+            if skip and skip.intersection(name[len(self.root) + 1 :].split("/")[:-1]):
+                continue
             mtime = info.get("mtime") or info.get("LastModified") or 0
             if hasattr(mtime, "timestamp"):
                 mtime = mtime.timestamp()
             out.append(FileInfo(name[strip:], int(info.get("size") or 0), float(mtime)))
         return sorted(out, key=lambda f: f.path)
 
-    def _list_local(self, rel: str) -> list[FileInfo]:
+    def _list_local(self, rel: str, skip: frozenset[str] = frozenset()) -> list[FileInfo]:
         """List a local folder recursively with os.scandir (fast path of `list_files`)."""
         out: list[FileInfo] = []
         stack = [rel]
@@ -168,7 +184,8 @@ class StoreFS:
                             continue
                         child = f"{current}/{entry.name}" if current else entry.name
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(child)
+                            if entry.name not in skip:
+                                stack.append(child)
                         elif entry.is_file(follow_symlinks=False):
                             st = entry.stat()
                             out.append(FileInfo(child, st.st_size, st.st_mtime))

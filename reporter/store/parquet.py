@@ -3,11 +3,11 @@
 Layout (docs/store-format.md):
     store.json                                   format name and version
     experiments/<experiment_id>.json             name, tags, description, lifecycle
+    runs/<experiment_id>/_parts/<run_id>-<part>.parquet   immutable event batches
+    runs/<experiment_id>/_compacted/*.parquet    merged parts of finished runs
     runs/<experiment_id>/<run_id>/run.json       marker written once when the run is created
-    runs/<experiment_id>/<run_id>/parts/*.parquet   immutable event batches
     runs/<experiment_id>/<run_id>/heartbeat      refreshed while the run's process is alive
     runs/<experiment_id>/<run_id>/artifacts/...  files
-    runs/<experiment_id>/_compacted/*.parquet    merged parts of finished runs
 """
 
 from __future__ import annotations
@@ -393,11 +393,14 @@ class ParquetStore(AbstractStore):
         """Turn a Snapshot into Run entities (KILLED if the heartbeat stopped)."""
         now = _now_ms()
         timeout_ms = heartbeat_timeout() * 1000
+        uri_base = self.fs.url(self.fs.join(schema.RUNS_FOLDER, exp_id))
         out = []
         for run_id, attrs in snap.attrs.items():
             status = attrs.get("status", RunStatus.RUNNING)
             if status == RunStatus.RUNNING:
-                seen = max(snap.last_seen.get(run_id, 0), listing.heartbeats.get(run_id, 0) * 1000)
+                seen = float(snap.last_seen.get(run_id, 0))
+                if now - seen > timeout_ms:
+                    seen = max(seen, reader.heartbeat_ms(self.fs, exp_id, run_id))
                 if now - seen > timeout_ms:
                     status = RunStatus.KILLED
             info = RunInfo(
@@ -408,7 +411,7 @@ class ParquetStore(AbstractStore):
                 status=status,
                 start_time=_int_or_none(attrs.get("start_time")),
                 end_time=_int_or_none(attrs.get("end_time")),
-                artifact_uri=self.artifact_uri_in(exp_id, run_id),
+                artifact_uri=f"{uri_base}/{run_id}/{schema.ARTIFACTS_FOLDER}",
                 lifecycle_stage=attrs.get("lifecycle_stage", LifecycleStage.ACTIVE),
                 parent_run_id=attrs.get("parent_run_id"),
             )

@@ -35,37 +35,30 @@ def warn_skip(fs: StoreFS, rel: str, reason: str) -> None:
 
 @dataclass
 class Listing:
-    """What one listing of an experiment folder found."""
+    """What one listing of an experiment's event folders found."""
 
-    runs: set[str] = field(default_factory=set)  # run ids with a run marker
     parts: dict[str, FileInfo] = field(default_factory=dict)  # part id -> raw part file
     compacted: list[FileInfo] = field(default_factory=list)
-    heartbeats: dict[str, float] = field(default_factory=dict)  # run id -> mtime (s)
 
 
 def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> Listing:
-    """List an experiment's runs folder (or one run's folder plus the compacted files)."""
+    """List an experiment's raw parts (or one run's) and its compacted files."""
     base = fs.join(schema.RUNS_FOLDER, exp_id)
-    infos = fs.list_files(fs.join(base, run_id) if run_id else base)
-    if run_id:
-        infos += fs.list_files(fs.join(base, schema.COMPACTED_FOLDER))
-    out = Listing()
-    strip = len(base) + 1
-    for info in infos:
-        pieces = info.path[strip:].split("/")
-        if pieces[0] == schema.COMPACTED_FOLDER:
-            if len(pieces) == 2 and pieces[1].endswith(".parquet"):
-                out.compacted.append(info)
-            continue
-        if len(pieces) == 2 and pieces[1] == schema.RUN_MARKER_FILE:
-            out.runs.add(pieces[0])
-        elif len(pieces) == 2 and pieces[1] == schema.HEARTBEAT_FILE:
-            out.heartbeats[pieces[0]] = info.mtime
-        elif (
-            len(pieces) == 3 and pieces[1] == schema.PARTS_FOLDER and pieces[2].endswith(".parquet")
-        ):
-            out.parts[f"{pieces[0]}/{pieces[2][: -len('.parquet')]}"] = info
+    out = list_compacted(fs, exp_id)
+    prefix = f"{run_id}-" if run_id else ""
+    for info in fs.list_files(fs.join(base, schema.PARTS_FOLDER)):
+        file_name = info.path.rsplit("/", 1)[-1]
+        if file_name.startswith(prefix):
+            part = schema.part_id_of_file(file_name)
+            if part is not None:
+                out.parts[part] = info
     return out
+
+
+def heartbeat_ms(fs: StoreFS, exp_id: str, run_id: str) -> float:
+    """Return when a run's process last showed it was alive (ms), 0 if never."""
+    mtime = fs.mtime(fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.HEARTBEAT_FILE))
+    return (mtime or 0.0) * 1000
 
 
 def list_compacted(fs: StoreFS, exp_id: str) -> Listing:

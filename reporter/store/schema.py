@@ -15,7 +15,7 @@ FORMAT_VERSION = 1
 STORE_FILE = "store.json"
 EXPERIMENTS_FOLDER = "experiments"
 RUNS_FOLDER = "runs"
-PARTS_FOLDER = "parts"
+PARTS_FOLDER = "_parts"
 COMPACTED_FOLDER = "_compacted"
 ARTIFACTS_FOLDER = "artifacts"
 RUN_MARKER_FILE = "run.json"
@@ -58,6 +58,19 @@ TAG_PARENT_RUN_ID = "reporter.parentRunId"
 TAG_NOTE = "reporter.note.content"
 MLFLOW_NOTE = "mlflow.note.content"
 ENVIRONMENT_ARTIFACT = "environment/requirements.txt"
+
+
+def part_file_name(run_id: str, name: str) -> str:
+    """Return the file name of a raw part: `<run_id>-<name>.parquet` (run ids have no '-')."""
+    return f"{run_id}-{name}.parquet"
+
+
+def part_id_of_file(file_name: str) -> str | None:
+    """Return the part id (`<run_id>/<name>`) of a raw part file name, or None."""
+    if not file_name.endswith(".parquet") or "-" not in file_name:
+        return None
+    run_id, _, name = file_name[: -len(".parquet")].partition("-")
+    return f"{run_id}/{name}" if run_id and name else None
 
 
 def event_schema() -> pa.Schema:

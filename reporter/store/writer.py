@@ -154,10 +154,12 @@ class PartWriter:
             part = f"{rid}/{name}"
             table = events.rows_to_table(rid, part, rows)
             data = events.table_to_parquet(table, [part])
-            rel = self.fs.join(schema.RUNS_FOLDER, exp_id, rid, schema.PARTS_FOLDER, name)
-            self.fs.write_atomic(rel + ".parquet", data)
+            rel = self.fs.join(
+                schema.RUNS_FOLDER, exp_id, schema.PARTS_FOLDER, schema.part_file_name(rid, name)
+            )
+            self.fs.write_atomic(rel, data)
             with self._lock:
-                self._published.setdefault(rid, []).append((part, rel + ".parquet"))
+                self._published.setdefault(rid, []).append((part, rel))
 
     def _auto_compact(self) -> None:
         """Compact the parts of this process's finished runs once there are enough of them."""
