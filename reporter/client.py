@@ -382,10 +382,8 @@ class Client:
         """Return the matching runs as a frame (times in ms; see `search.to_mlflow_frame`)."""
         from reporter import search
 
-        runs = self.store.list_runs([str(i) for i in experiment_ids])
-        return search.search_frame(
-            search.runs_to_frame(runs), filter_string, order_by, run_view_type, max_results
-        )
+        frame = self.store.runs_frame([str(i) for i in experiment_ids])
+        return search.search_frame(frame, filter_string, order_by, run_view_type, max_results)
 
     def search_runs(
         self,

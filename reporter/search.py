@@ -8,22 +8,12 @@ from typing import TYPE_CHECKING, Any
 from reporter.entities import LifecycleStage, Run, ViewType
 from reporter.errors import InvalidArgumentError
 from reporter.store import filter as run_filter
+from reporter.store import schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-RUN_COLUMNS = (
-    "run_id",
-    "experiment_id",
-    "run_name",
-    "status",
-    "artifact_uri",
-    "start_time",
-    "end_time",
-    "user_id",
-    "lifecycle_stage",
-    "parent_run_id",
-)
+RUN_COLUMNS = schema.RUN_COLUMNS
 
 
 def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from reporter.store import schema
 
 if TYPE_CHECKING:
-    import pandas as pd
     import pyarrow as pa
 
 # (kind, key, value, text, step, timestamp)
@@ -101,65 +100,148 @@ class Snapshot:
     last_seen: dict[str, int] = field(default_factory=dict)
 
 
-def ordered(frame: pd.DataFrame) -> pd.DataFrame:
-    """Sort events by (run_id, key, part) keeping position order inside a part."""
-    return frame.sort_values(["run_id", "key", "part"], kind="stable")
+@dataclass
+class Reduced:
+    """Events reduced per (run_id, key), as Arrow tables with plain string columns."""
+
+    attrs: pa.Table  # run_id, key, text: the last value
+    params: pa.Table  # run_id, key, text: the first value
+    tags: pa.Table  # run_id, key, text: the last value (deleted tags removed)
+    metrics: pa.Table  # run_id, key, value, step, timestamp: the latest point
+    last_seen: pa.Table  # run_id, timestamp: the newest event of each run
 
 
-def _nested(frame: pd.DataFrame, value: str) -> dict[str, dict[str, Any]]:
+def _strings(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """Select columns, with dictionary columns cast to plain strings."""
+    import pyarrow as pa
+
+    cols = []
+    for name in names:
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(pa.string())
+        cols.append(col)
+    return pa.table(cols, names=list(names))
+
+
+def _pick(table: pa.Table, which: str) -> pa.Table:
+    """Keep the first or last text of each (run_id, key) in (part, position) order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+    order = pc.sort_indices(table, sort_keys=[("part", "ascending"), ("pos", "ascending")])
+    table = table.take(order)
+    options = pc.ScalarAggregateOptions(skip_nulls=False)
+    grouped = table.group_by(["run_id", "key"], use_threads=False).aggregate(
+        [("text", which, options)]
+    )
+    return grouped.rename_columns(["run_id", "key", "text"])
+
+
+def _latest(metrics: pa.Table) -> pa.Table:
+    """Return each (run_id, key)'s latest point: max step, then timestamp, then value."""
+    import pyarrow.compute as pc
+
+    if metrics.num_rows == 0:
+        return metrics
+    top = metrics.group_by(["run_id", "key"]).aggregate([("step", "max")])
+    top = top.rename_columns(["run_id", "key", "top_step"])
+    cand = metrics.join(top, ["run_id", "key"])
+    cand = cand.filter(pc.equal(cand.column("step"), cand.column("top_step")))
+    order = pc.sort_indices(
+        cand,
+        sort_keys=[
+            ("run_id", "ascending"),
+            ("key", "ascending"),
+            ("timestamp", "ascending"),
+            ("value", "ascending"),
+        ],
+    )
+    cand = cand.take(order).drop_columns(["top_step"])
+    return (
+        cand.group_by(["run_id", "key"], use_threads=False)
+        .aggregate([("value", "last"), ("step", "last"), ("timestamp", "last")])
+        .rename_columns(["run_id", "key", "value", "step", "timestamp"])
+    )
+
+
+def reduce_table(table: pa.Table) -> Reduced:
+    """Reduce an event table of any number of runs, with Arrow (no Python loop over rows)."""
+    import pyarrow.compute as pc
+
+    kind = pc.cast(table.column("kind"), "string")
+    other = ["run_id", "key", "text", "part"]
+
+    def subset(name: str, cols: list[str]) -> pa.Table:
+        return _strings(table.filter(pc.equal(kind, name)), cols)
+
+    tags = _pick(subset(schema.KIND_TAG, other), "last")
+    attrs = _pick(subset(schema.KIND_ATTR, other), "last")
+    metrics = subset(schema.KIND_METRIC, ["run_id", "key", "value", "step", "timestamp"])
+    stamps = _strings(table, ["run_id", "timestamp"])
+    return Reduced(
+        attrs=attrs.filter(pc.is_valid(attrs.column("text"))),
+        params=_pick(subset(schema.KIND_PARAM, other), "first"),
+        tags=tags.filter(pc.is_valid(tags.column("text"))),
+        metrics=_latest(metrics),
+        last_seen=stamps.group_by("run_id")
+        .aggregate([("timestamp", "max")])
+        .rename_columns(["run_id", "timestamp"]),
+    )
+
+
+def pivot(table: pa.Table, value: str, runs: pa.Array) -> dict[str, Any]:
+    """Spread (run_id, key, value) rows into one numpy column per key, aligned with `runs`.
+
+    Absent cells are NaN for numbers and None for strings.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, Any] = {}
+    if table.num_rows == 0:
+        return out
+    rows = pc.index_in(table.column("run_id"), value_set=runs).to_numpy(zero_copy_only=False)
+    keys = pc.dictionary_encode(table.column("key")).combine_chunks()
+    codes = keys.indices.to_numpy(zero_copy_only=False)
+    col = table.column(value).combine_chunks()
+    numeric = pa.types.is_floating(col.type)
+    values = col.to_numpy(zero_copy_only=False)
+    for code, key in enumerate(keys.dictionary.to_pylist()):
+        mask = codes == code
+        cells = np.full(len(runs), np.nan) if numeric else np.full(len(runs), None, dtype=object)
+        cells[rows[mask]] = values[mask]
+        out[key] = cells
+    return out
+
+
+def _nested(table: pa.Table, value: str) -> dict[str, dict[str, Any]]:
     """Turn (run_id, key, value) rows into {run_id: {key: value}}."""
     out: dict[str, dict[str, Any]] = {}
-    columns = (frame["run_id"].tolist(), frame["key"].tolist(), frame[value].tolist())
+    columns = (
+        table.column("run_id").to_pylist(),
+        table.column("key").to_pylist(),
+        table.column(value).to_pylist(),
+    )
     for run_id, key, val in zip(*columns):
         out.setdefault(run_id, {})[key] = val
     return out
 
 
-def latest_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Return each (run_id, key)'s latest point: max step, then timestamp, then value."""
-    if metrics.empty:
-        return metrics
-    frame = metrics.sort_values(["run_id", "key", "step", "timestamp", "value"], kind="stable")
-    return frame.drop_duplicates(["run_id", "key"], keep="last")
-
-
 def reduce_events(table: pa.Table) -> Snapshot:
-    """Reduce an event table (any number of runs) to a Snapshot."""
-    import pyarrow.compute as pc
-
-    snap = Snapshot()
+    """Reduce an event table (any number of runs) to a Snapshot of Python dicts."""
     if table.num_rows == 0:
-        return snap
-    table = table.combine_chunks() if table.num_rows else table
-    kind = pc.cast(table.column("kind"), "string")
-    frames = {}
-    for name in schema.KINDS:
-        sub = table.filter(pc.equal(kind, name))
-        cols = ["run_id", "key", "value", "step", "timestamp"]
-        if name != schema.KIND_METRIC:
-            cols = ["run_id", "key", "text", "part"]
-        frames[name] = _plain(sub.select(cols))
-    params = ordered(frames[schema.KIND_PARAM]).drop_duplicates(["run_id", "key"], keep="first")
-    snap.params = _nested(params, "text")
-    tags = ordered(frames[schema.KIND_TAG]).drop_duplicates(["run_id", "key"], keep="last")
-    snap.tags = _nested(tags[tags["text"].notna()], "text")
-    attrs = ordered(frames[schema.KIND_ATTR]).drop_duplicates(["run_id", "key"], keep="last")
-    snap.attrs = _nested(attrs[attrs["text"].notna()], "text")
-    snap.metrics = _nested(latest_metrics(frames[schema.KIND_METRIC]), "value")
-    stamps = _plain(table.select(["run_id", "timestamp"]))
-    snap.last_seen = {
-        str(k): int(v) for k, v in stamps.groupby("run_id")["timestamp"].max().items()
-    }
-    return snap
-
-
-def _plain(table: pa.Table) -> pd.DataFrame:
-    """Convert to pandas with dictionary columns as plain strings."""
-    import pyarrow as pa
-
-    cols = []
-    for col in table.columns:
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(pa.string())
-        cols.append(col)
-    return pa.table(cols, names=table.column_names).to_pandas()
+        return Snapshot()
+    red = reduce_table(table)
+    seen = red.last_seen
+    return Snapshot(
+        attrs=_nested(red.attrs, "text"),
+        params=_nested(red.params, "text"),
+        tags=_nested(red.tags, "text"),
+        metrics=_nested(red.metrics, "value"),
+        last_seen=dict(
+            zip(seen.column("run_id").to_pylist(), seen.column("timestamp").to_pylist())
+        ),
+    )

@@ -18,6 +18,10 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from reporter.entities import (
     Experiment,
@@ -81,6 +85,8 @@ class ParquetStore(AbstractStore):
         self._params: dict[str, dict[str, str]] = {}
         self._initialised = False
         self._lock = threading.Lock()
+        # experiment id -> (listing key, frame, newest event of each RUNNING run)
+        self._frames: dict[str, tuple[object, pd.DataFrame, dict[str, int]]] = {}
 
     # store file ----------------------------------------------------------------------------
     def _ensure_store(self) -> None:
@@ -389,6 +395,103 @@ class ParquetStore(AbstractStore):
             raise NotFoundError(f"Run {run_id} in {self.uri} has no readable events yet")
         return runs[0]
 
+    def _is_dead(
+        self, exp_id: str, run_id: str, last_event_ms: float, now: float, timeout_ms: float
+    ) -> bool:
+        """Return True if a RUNNING run's process stopped logging and heart-beating."""
+        if now - last_event_ms <= timeout_ms:
+            return False
+        return now - reader.heartbeat_ms(self.fs, exp_id, run_id) > timeout_ms
+
+    def runs_frame(self, experiment_ids: Sequence[str]) -> pd.DataFrame:
+        """Return one row per run (search_runs shape, times in ms), built with no row loop."""
+        import pandas as pd
+
+        self.writer.flush()
+        frames = []
+        for exp_id in map(str, experiment_ids):
+            frame, running = self._cached_frame(exp_id)
+            if running:
+                frame = self._with_liveness(exp_id, frame, running)
+            if len(frame):
+                frames.append(frame)
+        if not frames:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in schema.RUN_COLUMNS})
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def _cached_frame(self, exp_id: str) -> tuple[pd.DataFrame, dict[str, int]]:
+        """Return an experiment's frame, rebuilt only when its set of event files changed.
+
+        Event files are immutable and never reuse a name, so the same listing means the same
+        content; the cache is checked against a fresh listing on every call.
+        """
+        listing = reader.list_experiment(self.fs, exp_id)
+        key = _listing_key(listing)
+        hit = self._frames.get(exp_id)
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        listing, table = reader.read_events(self.fs, exp_id)
+        red = events.reduce_table(table)
+        frame, running = self._wide(exp_id, red)
+        self._frames[exp_id] = (_listing_key(listing), frame, running)
+        if len(self._frames) > 16:
+            self._frames.pop(next(iter(self._frames)))
+        return frame, running
+
+    def _with_liveness(
+        self, exp_id: str, frame: pd.DataFrame, running: dict[str, int]
+    ) -> pd.DataFrame:
+        """Mark RUNNING runs whose process stopped logging and heart-beating as KILLED."""
+        now, timeout_ms = _now_ms(), heartbeat_timeout() * 1000
+        dead = {r for r, seen in running.items() if self._is_dead(exp_id, r, seen, now, timeout_ms)}
+        if not dead:
+            return frame
+        frame = frame.copy()
+        frame.loc[frame["run_id"].isin(dead), "status"] = RunStatus.KILLED
+        return frame
+
+    def _wide(self, exp_id: str, red: events.Reduced) -> tuple[pd.DataFrame, dict[str, int]]:
+        """Pivot reduced events of one experiment into the wide search_runs frame.
+
+        Also returns the newest event time of each RUNNING run, for the liveness check.
+        """
+        import pandas as pd
+
+        if red.attrs.num_rows == 0:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in schema.RUN_COLUMNS}), {}
+        runs = red.attrs.column("run_id").unique()
+        attrs = pd.DataFrame(events.pivot(red.attrs, "text", runs), index=runs.to_pylist())
+        for name in schema.ATTRIBUTES:
+            if name not in attrs.columns:
+                attrs[name] = None
+        attrs["status"] = attrs["status"].fillna(RunStatus.RUNNING)
+        running: dict[str, int] = {}
+        if (attrs["status"] == RunStatus.RUNNING).any():
+            seen = dict(
+                zip(
+                    red.last_seen.column("run_id").to_pylist(),
+                    red.last_seen.column("timestamp").to_pylist(),
+                )
+            )
+            ids = attrs.index[attrs["status"] == RunStatus.RUNNING]
+            running = {r: int(seen.get(r, 0)) for r in ids}
+        attrs["lifecycle_stage"] = attrs["lifecycle_stage"].fillna(LifecycleStage.ACTIVE)
+        for name in ("start_time", "end_time"):
+            attrs[name] = pd.to_numeric(attrs[name], errors="coerce").astype("float64")
+        uri_base = self.fs.url(self.fs.join(schema.RUNS_FOLDER, exp_id))
+        attrs["artifact_uri"] = [f"{uri_base}/{r}/{schema.ARTIFACTS_FOLDER}" for r in attrs.index]
+        attrs["experiment_id"] = exp_id
+        attrs["run_id"] = attrs.index
+        columns: dict[str, Any] = {name: attrs[name].to_numpy() for name in schema.RUN_COLUMNS}
+        for table, value, prefix in (
+            (red.metrics, "value", "metrics."),
+            (red.params, "text", "params."),
+            (red.tags, "text", "tags."),
+        ):
+            pivoted = events.pivot(table, value, runs)
+            columns.update({f"{prefix}{key}": pivoted[key] for key in sorted(pivoted)})
+        return pd.DataFrame(columns), running
+
     def _runs_from(self, exp_id: str, listing: reader.Listing, snap: events.Snapshot) -> list[Run]:
         """Turn a Snapshot into Run entities (KILLED if the heartbeat stopped)."""
         now = _now_ms()
@@ -397,12 +500,10 @@ class ParquetStore(AbstractStore):
         out = []
         for run_id, attrs in snap.attrs.items():
             status = attrs.get("status", RunStatus.RUNNING)
-            if status == RunStatus.RUNNING:
-                seen = float(snap.last_seen.get(run_id, 0))
-                if now - seen > timeout_ms:
-                    seen = max(seen, reader.heartbeat_ms(self.fs, exp_id, run_id))
-                if now - seen > timeout_ms:
-                    status = RunStatus.KILLED
+            if status == RunStatus.RUNNING and self._is_dead(
+                exp_id, run_id, snap.last_seen.get(run_id, 0), now, timeout_ms
+            ):
+                status = RunStatus.KILLED
             info = RunInfo(
                 run_id=run_id,
                 experiment_id=exp_id,
@@ -498,6 +599,12 @@ class ParquetStore(AbstractStore):
         ids = list(experiment_ids) if experiment_ids else self.fs.list_dirs(schema.RUNS_FOLDER)
         timeout = heartbeat_timeout()
         return [compaction.compact_experiment(self.fs, str(i), timeout_s=timeout) for i in ids]
+
+
+def _listing_key(listing: reader.Listing) -> object:
+    """Return what identifies the content of a listing: its file paths and sizes."""
+    files = [*listing.parts.values(), *listing.compacted]
+    return frozenset((info.path, info.size) for info in files)
 
 
 def _int_or_none(text: str | None) -> int | None:

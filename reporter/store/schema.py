@@ -40,6 +40,20 @@ ATTRIBUTES = (
     "parent_run_id",
 )
 
+# The attribute columns of a search_runs frame, in order (metrics.*, params.*, tags.* follow).
+RUN_COLUMNS = (
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "status",
+    "artifact_uri",
+    "start_time",
+    "end_time",
+    "user_id",
+    "lifecycle_stage",
+    "parent_run_id",
+)
+
 COLUMNS = ("run_id", "kind", "key", "value", "text", "step", "timestamp", "part")
 
 # System tags, set at run start, all under one prefix.
