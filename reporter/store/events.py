@@ -191,29 +191,27 @@ def reduce_table(table: pa.Table) -> Reduced:
     )
 
 
-def pivot(table: pa.Table, value: str, runs: pa.Array) -> dict[str, Any]:
-    """Spread (run_id, key, value) rows into one numpy column per key, aligned with `runs`.
+def pivot(table: pa.Table, value: str, runs: pa.Array) -> dict[str, pa.Array]:
+    """Spread (run_id, key, value) rows into one Arrow column per key, aligned with `runs`.
 
-    Absent cells are NaN for numbers and None for strings.
+    Each (run_id, key) appears at most once in `table`; absent cells are null.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    out: dict[str, Any] = {}
+    out: dict[str, pa.Array] = {}
     if table.num_rows == 0:
         return out
     rows = pc.index_in(table.column("run_id"), value_set=runs).to_numpy(zero_copy_only=False)
     keys = pc.dictionary_encode(table.column("key")).combine_chunks()
     codes = keys.indices.to_numpy(zero_copy_only=False)
     col = table.column(value).combine_chunks()
-    numeric = pa.types.is_floating(col.type)
-    values = col.to_numpy(zero_copy_only=False)
     for code, key in enumerate(keys.dictionary.to_pylist()):
-        mask = codes == code
-        cells = np.full(len(runs), np.nan) if numeric else np.full(len(runs), None, dtype=object)
-        cells[rows[mask]] = values[mask]
-        out[key] = cells
+        where = np.flatnonzero(codes == code)
+        positions = np.full(len(runs), -1, dtype=np.int64)
+        positions[rows[where]] = where
+        out[key] = col.take(pa.array(positions, mask=positions < 0))
     return out
 
 

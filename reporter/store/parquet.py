@@ -18,10 +18,11 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 from reporter.entities import (
     Experiment,
@@ -438,6 +439,11 @@ class ParquetStore(AbstractStore):
             self._frames.pop(next(iter(self._frames)))
         return frame, running
 
+    def clear_cache(self) -> None:
+        """Forget cached experiment frames (they are rebuilt from the files on next read)."""
+        self._frames.clear()
+        reader.FOOTERS.clear()
+
     def _with_liveness(
         self, exp_id: str, frame: pd.DataFrame, running: dict[str, int]
     ) -> pd.DataFrame:
@@ -459,38 +465,46 @@ class ParquetStore(AbstractStore):
 
         if red.attrs.num_rows == 0:
             return pd.DataFrame({name: pd.Series(dtype=object) for name in schema.RUN_COLUMNS}), {}
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         runs = red.attrs.column("run_id").unique()
-        attrs = pd.DataFrame(events.pivot(red.attrs, "text", runs), index=runs.to_pylist())
-        for name in schema.ATTRIBUTES:
-            if name not in attrs.columns:
-                attrs[name] = None
-        attrs["status"] = attrs["status"].fillna(RunStatus.RUNNING)
+        attrs = events.pivot(red.attrs, "text", runs)
+        empty = pa.nulls(len(runs), pa.string())
+        cols = {name: attrs.get(name, empty) for name in schema.ATTRIBUTES}
+        cols["status"] = pc.fill_null(cols["status"], RunStatus.RUNNING)
+        cols["lifecycle_stage"] = pc.fill_null(cols["lifecycle_stage"], LifecycleStage.ACTIVE)
+        for name in ("start_time", "end_time"):
+            cols[name] = _as_float(cols[name])
         running: dict[str, int] = {}
-        if (attrs["status"] == RunStatus.RUNNING).any():
+        is_running = pc.equal(cols["status"], RunStatus.RUNNING)
+        if pc.any(is_running).as_py():
             seen = dict(
                 zip(
                     red.last_seen.column("run_id").to_pylist(),
                     red.last_seen.column("timestamp").to_pylist(),
                 )
             )
-            ids = attrs.index[attrs["status"] == RunStatus.RUNNING]
+            ids = runs.filter(is_running).to_pylist()
             running = {r: int(seen.get(r, 0)) for r in ids}
-        attrs["lifecycle_stage"] = attrs["lifecycle_stage"].fillna(LifecycleStage.ACTIVE)
-        for name in ("start_time", "end_time"):
-            attrs[name] = pd.to_numeric(attrs[name], errors="coerce").astype("float64")
         uri_base = self.fs.url(self.fs.join(schema.RUNS_FOLDER, exp_id))
-        attrs["artifact_uri"] = [f"{uri_base}/{r}/{schema.ARTIFACTS_FOLDER}" for r in attrs.index]
-        attrs["experiment_id"] = exp_id
-        attrs["run_id"] = attrs.index
-        columns: dict[str, Any] = {name: attrs[name].to_numpy() for name in schema.RUN_COLUMNS}
+        cols["artifact_uri"] = pc.binary_join_element_wise(
+            uri_base, runs, schema.ARTIFACTS_FOLDER, "/"
+        )
+        cols["experiment_id"] = pa.array([exp_id] * len(runs), pa.string())
+        cols["run_id"] = runs
+        names = list(schema.RUN_COLUMNS)
+        arrays = [cols[name] for name in names]
         for table, value, prefix in (
             (red.metrics, "value", "metrics."),
             (red.params, "text", "params."),
             (red.tags, "text", "tags."),
         ):
             pivoted = events.pivot(table, value, runs)
-            columns.update({f"{prefix}{key}": pivoted[key] for key in sorted(pivoted)})
-        return pd.DataFrame(columns), running
+            for key in sorted(pivoted):
+                names.append(f"{prefix}{key}")
+                arrays.append(pivoted[key])
+        return pa.table(arrays, names=names).to_pandas(), running
 
     def _runs_from(self, exp_id: str, listing: reader.Listing, snap: events.Snapshot) -> list[Run]:
         """Turn a Snapshot into Run entities (KILLED if the heartbeat stopped)."""
@@ -599,6 +613,17 @@ class ParquetStore(AbstractStore):
         ids = list(experiment_ids) if experiment_ids else self.fs.list_dirs(schema.RUNS_FOLDER)
         timeout = heartbeat_timeout()
         return [compaction.compact_experiment(self.fs, str(i), timeout_s=timeout) for i in ids]
+
+
+def _as_float(column: pa.Array) -> pa.Array:
+    """Parse a text column of integers (ms) into float64, unparseable values as null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(pc.cast(column, pa.int64()), pa.float64())
+    except pa.ArrowInvalid:
+        return pa.array([_int_or_none(v) for v in column.to_pylist()], pa.float64())
 
 
 def _listing_key(listing: reader.Listing) -> object:

@@ -75,6 +75,10 @@ class FooterCache:
         self._items: OrderedDict[tuple[str, int, float], list[str]] = OrderedDict()
         self._size = size
 
+    def clear(self) -> None:
+        """Forget every cached footer."""
+        self._items.clear()
+
     def get(self, fs: StoreFS, info: FileInfo) -> list[str] | None:
         """Return the part ids in a compacted file, or None if it cannot be read."""
         key = (info.path, info.size, info.mtime)
