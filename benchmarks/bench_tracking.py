@@ -137,13 +137,13 @@ def bench_search(tmp: Path, repeat: int, quick: bool, big: int, mlflow_big: bool
     """search_runs with a filter over 1,000 runs (and `big` runs for the growth check)."""
     small = 100 if quick else 1_000
     rows = []
-    stores: dict[tuple[str, int], Path] = {}
     sizes = [(small, ("reporter", "reporter-uncompacted", "mlflow-sqlite", "mlflow-file"))]
     big_impls: tuple[str, ...] = ("reporter",)
     if mlflow_big:
         big_impls += ("mlflow-sqlite", "mlflow-file")
     sizes.append((big // 10 if quick else big, big_impls))
     counts: dict[str, int] = {}
+    extras: dict[str, dict[str, float]] = {}
     for runs, impls in sizes:
         row = Row(
             f"search_runs, filter, {runs:,} runs (warm)",
@@ -153,23 +153,29 @@ def bench_search(tmp: Path, repeat: int, quick: bool, big: int, mlflow_big: bool
         for impl in impls:
             real = "reporter" if impl.startswith("reporter") else impl
             folder = fresh(tmp)
-            env_compact = "0" if impl == "reporter-uncompacted" else "32"
-            os.environ["TRACKER_AUTO_COMPACT"] = env_compact
-            built = run_workload(real, "search_build", folder, "--n", str(runs))
-            if impl == "reporter-uncompacted":
-                shutil.rmtree(folder / "store" / "runs", ignore_errors=True)
-                built = run_workload(real, "search_build", fresh(tmp), "--n", str(runs))
+            uncompacted = impl == "reporter-uncompacted"
+            os.environ["TRACKER_AUTO_COMPACT"] = "0" if uncompacted else "32"
+            extra = ["--no-compact"] if uncompacted else []
+            built = run_workload(real, "search_build", folder, "--n", str(runs), *extra)
             print(f"  built {runs} runs for {impl} in {built['build_seconds']:.1f} s", flush=True)
-            stores[(impl, runs)] = folder
-            samples = []
+            samples, warm, first = [], [], []
             for _ in range(repeat):
                 res = run_workload(real, "search_time", folder, "--repeat", "5")
                 samples.append(res["seconds"])
+                warm.append(res["warm_seconds"])
+                first.append(res["first_seconds"])
                 counts[f"{impl}/{runs}"] = res["rows"]
             row.samples[impl] = samples
+            extras[f"{impl}/{runs}"] = {
+                "first call in process": statistics.median(first),
+                "warm (reporter: cached)": statistics.median(warm),
+            }
         os.environ["TRACKER_AUTO_COMPACT"] = "32"
         rows.append(row)
     print(f"  rows returned: {counts}", flush=True)
+    for name, figures in extras.items():
+        text = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in figures.items())
+        print(f"  {name}: {text}", flush=True)
     return rows
 
 

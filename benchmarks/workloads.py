@@ -89,7 +89,7 @@ def runs300(mlflow: Any, runs: int) -> dict[str, Any]:
 SEARCH_FILTER = "metrics.rmse < 0.5 and params.max_depth = '8'"
 
 
-def search_build(impl: str, mlflow: Any, runs: int) -> dict[str, Any]:
+def search_build(impl: str, mlflow: Any, runs: int, compact: bool = True) -> dict[str, Any]:
     """Build (untimed) an experiment of `runs` runs with 5 params, 3 metrics, 2 tags each."""
     client = client_of(impl, mlflow)
     exp_id = client.create_experiment("bench-search")
@@ -117,7 +117,7 @@ def search_build(impl: str, mlflow: Any, runs: int) -> dict[str, Any]:
         )
         client.set_terminated(rid)
     build = time.perf_counter() - start
-    if impl == "reporter":
+    if impl == "reporter" and compact:
         client.compact()
     return {"runs": runs, "build_seconds": build}
 
@@ -238,6 +238,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keys", type=int, default=10)
     parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--no-compact", action="store_true", help="search_build: leave parts")
     args = parser.parse_args(argv)
     if args.workload == "pyarrow":
         result = pyarrow_limit(args.n)
@@ -248,7 +249,7 @@ def main(argv: list[str]) -> None:
         elif args.workload == "runs300":
             result = runs300(mlflow, args.n)
         elif args.workload == "search_build":
-            result = search_build(args.impl, mlflow, args.n)
+            result = search_build(args.impl, mlflow, args.n, not args.no_compact)
         elif args.workload == "search_time":
             result = search_time(args.impl, mlflow, args.repeat)
         else:
