@@ -1,0 +1,74 @@
+"""A damaged file is skipped with a warning naming it; the rest reads; nothing is deleted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import reporter
+import reporter as mlflow
+from reporter.store import schema
+from reporter.store.reader import StoreWarning
+
+
+@pytest.fixture
+def three_runs(store_uri):
+    mlflow.set_experiment("damaged")
+    ids = []
+    for i in range(3):
+        with mlflow.start_run() as run:
+            mlflow.log_param("i", i)
+            mlflow.log_metric("m", float(i))
+        ids.append(run.info.run_id)
+    return ids
+
+
+def part_of(store_uri: str, run_id: str) -> Path:
+    """Return the raw part file of a run."""
+    (path,) = Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/{run_id}-*.parquet")
+    return path
+
+
+def test_truncated_and_foreign_parts_are_skipped_and_kept(store_uri, three_runs):
+    truncated = part_of(store_uri, three_runs[0])
+    truncated.write_bytes(truncated.read_bytes()[:50])
+    foreign = truncated.parent / f"{three_runs[1]}-0000-foreign-000001.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(foreign)
+    client = reporter.Client(store_uri)
+    with pytest.warns(StoreWarning) as caught:
+        frame = mlflow.search_runs()
+    messages = " ".join(str(w.message) for w in caught)
+    assert truncated.name in messages and foreign.name in messages
+    assert "missing columns" in messages
+    assert sorted(frame["params.i"]) == ["1", "2"]  # run 0's only part is unreadable
+    with pytest.warns(StoreWarning):
+        client.compact()
+    assert truncated.exists() and foreign.exists()  # never deleted
+    assert client.get_run(three_runs[2]).data.params == {"i": "2"}  # no warning: not its file
+    with pytest.warns(StoreWarning, match=truncated.name), pytest.raises(reporter.NotFoundError):
+        client.get_run(three_runs[0])
+
+
+def test_invalid_experiment_json_is_skipped_with_its_name(store_uri, three_runs):
+    bad = Path(store_uri) / schema.EXPERIMENTS_FOLDER / "123.json"
+    bad.write_text("{not json")
+    with pytest.warns(StoreWarning, match="123.json"):
+        names = {e.name for e in mlflow.search_experiments()}
+    assert "damaged" in names
+    assert bad.read_text() == "{not json"
+
+
+def test_unknown_store_version_is_a_clear_error(store_uri, three_runs):
+    (Path(store_uri) / schema.STORE_FILE).write_text(json.dumps({"version": 7}))
+    store = reporter.store.parquet.ParquetStore(store_uri)
+    with pytest.raises(reporter.StoreFormatError, match="version 7"):
+        store.require_existing()
+
+
+def test_temporary_files_of_an_interrupted_write_are_ignored(store_uri, three_runs):
+    folder = part_of(store_uri, three_runs[0]).parent
+    (folder / ".tmp-deadbeef").write_bytes(b"partial")
+    assert len(mlflow.search_runs()) == 3
