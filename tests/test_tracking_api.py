@@ -334,7 +334,18 @@ def test_unfinished_runs_end_at_exit_finished_or_failed(tmp_path, store_uri):
     """,
         TRACKER_TRACKING_URI=store_uri,
     )
-    assert ok.returncode == 0 and crash.returncode == 1
+    interrupted = _run_script(
+        tmp_path,
+        """
+        import reporter as mlflow
+        run = mlflow.start_run()
+        print(run.info.run_id, flush=True)
+        raise KeyboardInterrupt  # what Ctrl-C raises
+    """,
+        TRACKER_TRACKING_URI=store_uri,
+    )
+    assert ok.returncode == 0 and crash.returncode == 1 and interrupted.returncode != 0
+    assert stored(interrupted.stdout.strip()).info.status == "KILLED"
     assert stored(ok.stdout.strip()).info.status == "FINISHED"
     assert stored(ok.stdout.strip()).data.metrics == {"m": 1.0}
     assert stored(crash.stdout.strip()).info.status == "FAILED"
