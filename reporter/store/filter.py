@@ -4,27 +4,63 @@
     or_expr    := and_expr ("OR" and_expr)*
     and_expr   := atom ("AND" atom)*
     atom       := "(" or_expr ")" | comparison
-    comparison := identifier comparator value
-                | identifier ("IN" | "NOT IN") "(" string ("," string)* ")"
+    comparison := identifier ("=" | "!=" | "<" | "<=" | ">" | ">=") value
+                | identifier ["NOT"] ("LIKE" | "ILIKE") string
+                | identifier ["NOT"] "IN" "(" string ("," string)* ")"
                 | identifier "IS" ["NOT"] "NULL"
-    identifier := entity "." key        entity: metrics params tags attributes (and aliases)
+    identifier := entity "." key | attribute
+    entity     := metrics | metric | params | param | tags | tag | attributes | attribute
+                | attr | run
+    key        := bare characters (dots allowed), or quoted with `backticks` or "double quotes"
 
-A key may be quoted with backticks or double quotes. Metrics compare with numbers; params and
-tags with strings; attributes by their type. A comparison on a missing value is false (as in SQL),
-except IS NULL. `matches` is the reference semantics; `evaluate` is the vectorised form.
+Keywords and entity names are case-insensitive. A bare attribute name (`status`) is an
+attribute, as in MLflow. Metrics and start_time/end_time compare with numbers; params, tags and
+the other attributes with strings. LIKE uses SQL's % and _ (case-sensitive); ILIKE ignores case.
+
+Missing values follow SQL: an absent value matches no comparison, only IS NULL; a column the
+frame does not have is absent in every row. A logged NaN metric matches no comparison either
+(not even !=), but it is not absent: IS NOT NULL holds. A plain float64 column cannot tell a
+logged NaN from an absent value, so there NaN reads as absent; columns of a nullable dtype
+(Float64, double[pyarrow]) keep them apart (<NA> absent, NaN logged). In a row dict given to
+`matches`, None, pd.NA or a missing key is absent, and NaN is absent except in metrics.
+
+`matches` is the reference semantics on one row; `evaluate` is the vectorised form.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import numbers
+import operator
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from reporter.errors import InvalidFilterError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
+
+__all__ = [
+    "And",
+    "Comparison",
+    "Node",
+    "Or",
+    "column_for",
+    "evaluate",
+    "filter_frame",
+    "like_regex",
+    "matches",
+    "parse_filter",
+    "parse_order_by",
+    "sort_frame",
+    "tokenize",
+]
 
 ENTITIES = {
     "metrics": "metrics",
@@ -40,7 +76,7 @@ ENTITIES = {
     "attr": "attributes",
     "run": "attributes",
 }
-ATTRIBUTE_ALIASES = {"run_uuid": "run_id", "created": "start_time", "Created": "start_time"}
+ENTITY_NAMES = "metrics, params, tags, attributes (or metric, param, tag, attribute, attr, run)"
 STRING_ATTRIBUTES = (
     "run_id",
     "run_name",
@@ -52,16 +88,34 @@ STRING_ATTRIBUTES = (
     "parent_run_id",
 )
 NUMERIC_ATTRIBUTES = ("start_time", "end_time")
+ATTRIBUTES = STRING_ATTRIBUTES + NUMERIC_ATTRIBUTES
+ATTRIBUTE_ALIASES = {
+    "run_uuid": "run_id",
+    "created": "start_time",
+    "Created": "start_time",
+    "run name": "run_name",
+    "Run name": "run_name",
+    "Run Name": "run_name",
+}
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
-STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
-LIST_OPS = ("IN", "NOT IN")
+STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT IN")
 NULL_OPS = ("IS NULL", "IS NOT NULL")
-ALL_OPS = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL"
+NEGATED_OPS = ("!=", "NOT LIKE", "NOT ILIKE", "NOT IN")
+COMPARATORS = "=, !=, <, <=, >, >=, LIKE, ILIKE, NOT LIKE, NOT ILIKE, IN, NOT IN, IS NULL"
+_NUMERIC_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
+# nodes --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Comparison:
-    """`entity.key op value`; value is a float, a str, a tuple of str, or None (IS NULL)."""
+    """`entity.key op value`; value is a float, a str, a tuple of str, or None (IS [NOT] NULL)."""
 
     entity: str
     key: str
@@ -71,8 +125,12 @@ class Comparison:
 
     @property
     def column(self) -> str:
-        """The frame column this comparison reads."""
+        """Return the frame column this comparison reads."""
         return column_for(self.entity, self.key)
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Return True if one row satisfies this comparison."""
+        return matches(self, row)
 
 
 @dataclass(frozen=True)
@@ -89,124 +147,167 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Comparison | And | Or
+Node: TypeAlias = Comparison | And | Or
 
 
 def column_for(entity: str, key: str) -> str:
-    """Return the frame column of an identifier: metrics.rmse, or status for an attribute."""
-    return key if entity == "attributes" else f"{entity}.{key}"
+    """Return an identifier's frame column: ('metrics', 'rmse') -> 'metrics.rmse'."""
+    canonical = ENTITIES.get(entity.lower())
+    if canonical is None:
+        raise InvalidFilterError(f"Unknown entity {entity!r}; valid: {ENTITY_NAMES}")
+    if canonical == "attributes":
+        return ATTRIBUTE_ALIASES.get(key, key)
+    return f"{canonical}.{key}"
 
 
-# tokens ------------------------------------------------------------------------------------
+# tokens -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Token:
-    """A lexical token: kind is one of word, number, string, op, lparen, rparen, comma, end."""
+    """A lexical token: kind is ident, word, number, string, op, (, ), comma or end."""
 
     kind: str
     text: str
     position: int
-    quoted: bool = False
+    value: str = ""
+    key_position: int = 0
 
 
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<space>\s+)
-  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
-  | (?P<op><=|>=|!=|<>|==|=|<|>)
-  | (?P<lparen>\()
-  | (?P<rparen>\))
-  | (?P<comma>,)
-  | (?P<word>[A-Za-z_][\w\-]*(?:\.(?:[\w\-]+|`[^`]*`|"[^"]*"))*(?:\.)?)
-    """,
-    re.VERBOSE,
-)
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_WORD_RE = re.compile(r"[^\W\d]\w*")
+_BARE_KEY_RE = re.compile(r"""[^\s()<>=!,'"`]+""")
+_OP_RE = re.compile(r"<=|>=|!=|<>|==|=|<|>")
+_PUNCTUATION = {"(": "(", ")": ")", ",": "comma"}
+_QUOTES = "'\"`"
 
 
-def _fail(text: str, position: int, message: str) -> InvalidFilterError:
-    """Build an error naming the position, with a caret under it."""
-    caret = f"\n  {text}\n  {' ' * position}^"
+def _fail(text: str, position: int, message: str, label: str = "filter") -> InvalidFilterError:
+    """Build an error naming the position, with the text and a caret under it."""
+    shown = re.sub(r"\s", " ", text)
     return InvalidFilterError(
-        f"Invalid filter at position {position}: {message}{caret}", text=text, position=position
+        f"Invalid {label} at position {position}: {message}\n  {shown}\n  {' ' * position}^",
+        text=text,
+        position=position,
     )
 
 
-def _read_quoted(text: str, pos: int) -> tuple[str, int]:
-    """Read a quoted string starting at pos; return (value, end)."""
-    quote = text[pos]
-    out = []
-    i = pos + 1
+def _read_quoted(text: str, start: int, label: str) -> tuple[str, int]:
+    """Read a quoted run at start ('' or a backslash escapes the quote); return (value, end)."""
+    quote = text[start]
+    out: list[str] = []
+    i = start + 1
     while i < len(text):
         ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in (quote, "\\"):
-            out.append(text[i + 1])
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if ch == "\\" and nxt in (quote, "\\"):
+            out.append(nxt)
             i += 2
-            continue
-        if ch == quote:
-            if i + 1 < len(text) and text[i + 1] == quote:
-                out.append(quote)
-                i += 2
-                continue
+        elif ch == quote and nxt == quote:
+            out.append(quote)
+            i += 2
+        elif ch == quote:
             return "".join(out), i + 1
-        out.append(ch)
-        i += 1
-    raise _fail(text, pos, f"unterminated string starting with {quote}")
+        else:
+            out.append(ch)
+            i += 1
+    raise _fail(text, start, f"unterminated {quote}-quoted text", label)
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split a filter into tokens."""
+def _read_number(text: str, start: int, label: str) -> Token:
+    """Read a number such as 3, -0.5, .5 or 1e-3."""
+    match = _NUMBER_RE.match(text, start)
+    end = match.end() if match else start
+    if match is None or (end < len(text) and (text[end].isalnum() or text[end] in "._")):
+        raise _fail(text, start, "malformed number", label)
+    return Token("number", match.group(), start, match.group())
+
+
+def _read_word(text: str, start: int, label: str) -> Token:
+    """Read a keyword or bare attribute, or an identifier `entity.key`."""
+    match = _WORD_RE.match(text, start)
+    assert match is not None
+    end = match.end()
+    if end >= len(text) or text[end] != ".":
+        return Token("word", match.group(), start, match.group())
+    key_start = end + 1
+    if key_start < len(text) and text[key_start] in _QUOTES:
+        key, key_end = _read_quoted(text, key_start, label)
+    else:
+        bare = _BARE_KEY_RE.match(text, key_start)
+        if bare is None:
+            raise _fail(text, key_start, f"expected a key after '{match.group()}.'", label)
+        key, key_end = bare.group(), bare.end()
+    if not key:
+        raise _fail(text, key_start, "empty key", label)
+    return Token("ident", text[start:key_end], start, key, key_start)
+
+
+def _next_token(text: str, pos: int, label: str) -> Token:
+    """Read the token that starts at pos (not whitespace)."""
+    ch = text[pos]
+    nxt = text[pos + 1] if pos + 1 < len(text) else ""
+    if ch in "'\"":
+        value, end = _read_quoted(text, pos, label)
+        return Token("string", text[pos:end], pos, value)
+    if ch in _PUNCTUATION:
+        return Token(_PUNCTUATION[ch], ch, pos, ch)
+    op = _OP_RE.match(text, pos)
+    if op is not None:
+        return Token("op", op.group(), pos, {"==": "=", "<>": "!="}.get(op.group(), op.group()))
+    if ch.isdigit() or (ch in "-+." and (nxt.isdigit() or (nxt == "." and ch != "."))):
+        return _read_number(text, pos, label)
+    if _WORD_RE.match(ch):
+        return _read_word(text, pos, label)
+    if ch == "`":
+        raise _fail(text, pos, "a backtick-quoted key must follow its entity: metrics.`a b`", label)
+    raise _fail(text, pos, f"unexpected character {ch!r}", label)
+
+
+def tokenize(text: str, label: str = "filter") -> list[Token]:
+    """Split a filter (or order_by clause) into tokens, ending with an `end` token."""
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
-        ch = text[pos]
-        if ch in "'\"":
-            value, end = _read_quoted(text, pos)
-            tokens.append(Token("string", value, pos, quoted=True))
-            pos = end
+        if text[pos].isspace():
+            pos += 1
             continue
-        if ch == "`":
-            end = text.find("`", pos + 1)
-            if end < 0:
-                raise _fail(text, pos, "unterminated backtick-quoted key")
-            tokens.append(Token("word", text[pos : end + 1], pos))
-            pos = end + 1
-            continue
-        match = _TOKEN_RE.match(text, pos)
-        if match is None or match.end() == pos:
-            raise _fail(text, pos, f"unexpected character {ch!r}")
-        kind = match.lastgroup or ""
-        if (
-            kind == "word"
-            and match.group().endswith(".")
-            and match.end() < len(text)
-            and (text[match.end()] in '`"')
-        ):
-            # entity."quoted key"
-            start = match.end()
-            if text[start] == "`":
-                end = text.find("`", start + 1)
-                if end < 0:
-                    raise _fail(text, start, "unterminated backtick-quoted key")
-                tokens.append(Token("word", text[pos : end + 1], pos))
-                pos = end + 1
-            else:
-                _value, end = _read_quoted(text, start)
-                tokens.append(Token("word", text[pos:end], pos))
-                pos = end
-            continue
-        if kind != "space":
-            tokens.append(Token(kind, match.group(), pos))
-        pos = match.end()
+        tok = _next_token(text, pos, label)
+        tokens.append(tok)
+        pos = tok.position + len(tok.text)
     tokens.append(Token("end", "", len(text)))
     return tokens
 
 
-# parser ------------------------------------------------------------------------------------
+def _describe(tok: Token) -> str:
+    """Describe a token for an error message."""
+    if tok.kind == "end":
+        return "end of text"
+    if tok.kind == "string":
+        return f"string {tok.value!r}"
+    if tok.kind == "number":
+        return f"number {tok.text}"
+    return repr(tok.text)
+
+
+# parser -------------------------------------------------------------------------------------
+def _allowed_ops(entity: str, key: str) -> tuple[str, ...]:
+    """Return the comparators an identifier supports."""
+    if _is_numeric(entity, key):
+        return NUMERIC_OPS + NULL_OPS
+    return STRING_OPS + NULL_OPS
+
+
+def _is_numeric(entity: str, key: str) -> bool:
+    """Return True for identifiers compared with numbers (metrics, start_time, end_time)."""
+    return entity == "metrics" or (entity == "attributes" and key in NUMERIC_ATTRIBUTES)
+
+
 class _Parser:
     """Recursive descent over the token list."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, label: str = "filter") -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.label = label
+        self.tokens = tokenize(text, label)
         self.i = 0
 
     def peek(self, offset: int = 0) -> Token:
@@ -215,32 +316,34 @@ class _Parser:
 
     def take(self) -> Token:
         """Consume and return the next token."""
-        tok = self.tokens[self.i]
+        tok = self.peek()
         self.i = min(self.i + 1, len(self.tokens) - 1)
         return tok
 
-    def keyword(self, word: str, offset: int = 0) -> bool:
+    def is_keyword(self, word: str, offset: int = 0) -> bool:
         """Return True if the token ahead is this keyword (any case)."""
         tok = self.peek(offset)
         return tok.kind == "word" and tok.text.upper() == word
 
-    def error(self, tok: Token, expected: str) -> InvalidFilterError:
+    def fail(self, position: int, message: str) -> InvalidFilterError:
+        """Build an error at a position of this text."""
+        return _fail(self.text, position, message, self.label)
+
+    def expected(self, tok: Token, what: str) -> InvalidFilterError:
         """Build an 'expected X, got Y' error at a token."""
-        got = "end of filter" if tok.kind == "end" else repr(tok.text)
-        return _fail(self.text, tok.position, f"expected {expected}, got {got}")
+        return self.fail(tok.position, f"expected {what}, got {_describe(tok)}")
 
     def parse(self) -> Node:
-        """Parse the whole filter."""
+        """Parse a whole filter."""
         node = self.or_expr()
-        tok = self.peek()
-        if tok.kind != "end":
-            raise self.error(tok, "AND, OR or the end of the filter")
+        if self.peek().kind != "end":
+            raise self.expected(self.peek(), "AND, OR or the end of the filter")
         return node
 
     def or_expr(self) -> Node:
         """Parse and_expr (OR and_expr)*."""
         children = [self.and_expr()]
-        while self.keyword("OR"):
+        while self.is_keyword("OR"):
             self.take()
             children.append(self.and_expr())
         return children[0] if len(children) == 1 else Or(tuple(children))
@@ -248,291 +351,310 @@ class _Parser:
     def and_expr(self) -> Node:
         """Parse atom (AND atom)*."""
         children = [self.atom()]
-        while self.keyword("AND"):
+        while self.is_keyword("AND"):
             self.take()
             children.append(self.atom())
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def atom(self) -> Node:
         """Parse a parenthesised expression or a comparison."""
-        tok = self.peek()
-        if tok.kind == "lparen":
-            self.take()
-            node = self.or_expr()
-            close = self.peek()
-            if close.kind != "rparen":
-                raise self.error(close, "')'")
-            self.take()
-            return node
-        return self.comparison()
+        if self.peek().kind != "(":
+            return self.comparison()
+        self.take()
+        node = self.or_expr()
+        if self.peek().kind != ")":
+            raise self.expected(self.peek(), "AND, OR or ')'")
+        self.take()
+        return node
 
     def identifier(self) -> tuple[str, str, Token]:
-        """Parse entity.key and return (entity, key, token)."""
+        """Parse entity.key (or a bare attribute); return (entity, key, token)."""
         tok = self.take()
-        if tok.kind != "word" or "." not in tok.text or tok.text.startswith("`"):
-            expected = "an identifier such as metrics.rmse, params.depth or tags.team"
-            raise self.error(tok, expected)
-        prefix, _, key = tok.text.partition(".")
+        if tok.kind == "word" and ATTRIBUTE_ALIASES.get(tok.text, tok.text) in ATTRIBUTES:
+            return "attributes", ATTRIBUTE_ALIASES.get(tok.text, tok.text), tok
+        if tok.kind != "ident":
+            what = "an identifier such as metrics.rmse, params.depth, tags.team or status"
+            raise self.expected(tok, what)
+        prefix = tok.text.split(".", 1)[0]
         entity = ENTITIES.get(prefix.lower())
         if entity is None:
-            raise _fail(
-                self.text,
-                tok.position,
-                f"unknown entity {prefix!r}; valid: metrics, params, tags, attributes "
-                "(or metric, param, tag, attribute, attr, run)",
-            )
-        if len(key) >= 2 and key[0] == key[-1] and key[0] in '`"':
-            key = key[1:-1]
-        if not key:
-            raise _fail(self.text, tok.position + len(prefix) + 1, "expected a key after '.'")
+            raise self.fail(tok.position, f"unknown entity {prefix!r}; valid: {ENTITY_NAMES}")
+        key = tok.value
         if entity == "attributes":
             key = ATTRIBUTE_ALIASES.get(key, key)
-            if key not in STRING_ATTRIBUTES + NUMERIC_ATTRIBUTES:
-                valid = ", ".join(STRING_ATTRIBUTES + NUMERIC_ATTRIBUTES)
-                raise _fail(
-                    self.text, tok.position, f"unknown attribute {key!r}; valid attributes: {valid}"
-                )
+            if key not in ATTRIBUTES:
+                valid = ", ".join(ATTRIBUTES)
+                raise self.fail(tok.key_position, f"unknown attribute {key!r}; valid: {valid}")
         return entity, key, tok
 
     def comparator(self) -> tuple[str, Token]:
-        """Parse a comparator, including two-word ones (NOT IN, IS NOT NULL)."""
+        """Parse a comparator, including the two- and three-word ones."""
         tok = self.peek()
+        word = tok.text.upper() if tok.kind == "word" else ""
         if tok.kind == "op":
             self.take()
-            return {"==": "=", "<>": "!="}.get(tok.text, tok.text), tok
-        if tok.kind == "word":
-            word = tok.text.upper()
-            if word in ("LIKE", "ILIKE", "IN"):
+            return tok.value, tok
+        if word in ("LIKE", "ILIKE", "IN"):
+            self.take()
+            return word, tok
+        if word == "NOT" and any(self.is_keyword(w, 1) for w in ("LIKE", "ILIKE", "IN")):
+            self.take()
+            return f"NOT {self.take().text.upper()}", tok
+        if word == "IS":
+            self.take()
+            negated = self.is_keyword("NOT")
+            if negated:
                 self.take()
-                return word, tok
-            if word == "NOT" and self.peek(1).kind == "word":
-                nxt = self.peek(1).text.upper()
-                if nxt in ("LIKE", "ILIKE", "IN"):
-                    self.take()
-                    self.take()
-                    return f"NOT {nxt}", tok
-            if word == "IS":
-                self.take()
-                if self.keyword("NOT") and self.keyword("NULL", 1):
-                    self.take()
-                    self.take()
-                    return "IS NOT NULL", tok
-                if self.keyword("NULL"):
-                    self.take()
-                    return "IS NULL", tok
-                raise self.error(self.peek(), "NULL or NOT NULL after IS")
-        raise self.error(tok, f"a comparator ({ALL_OPS})")
+            if not self.is_keyword("NULL"):
+                raise self.expected(self.peek(), "NULL" if negated else "NULL or NOT NULL")
+            self.take()
+            return ("IS NOT NULL" if negated else "IS NULL"), tok
+        raise self.expected(tok, f"a comparator ({COMPARATORS})")
 
     def comparison(self) -> Comparison:
         """Parse identifier comparator value."""
         entity, key, ident = self.identifier()
         op, op_tok = self.comparator()
-        name = f"{ident.text}"
-        if op in NULL_OPS:
-            return Comparison(entity, key, op, None, ident.position)
-        numeric = entity == "metrics" or (entity == "attributes" and key in NUMERIC_ATTRIBUTES)
-        allowed = NUMERIC_OPS if numeric else STRING_OPS + LIST_OPS
-        if numeric and entity == "attributes":
-            allowed = NUMERIC_OPS
-        if entity == "attributes" and key == "run_id":
-            allowed = ("=", "!=", "IN", "NOT IN", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
-        if op not in allowed + NULL_OPS:
-            raise _fail(
-                self.text,
-                op_tok.position,
-                f"{name} does not support {op}; valid: {', '.join(allowed + NULL_OPS)}",
-            )
-        if op in LIST_OPS:
-            return Comparison(entity, key, op, self.string_list(), ident.position)
+        allowed = _allowed_ops(entity, key)
+        if op not in allowed:
+            message = f"{ident.text} does not support {op}; valid: {', '.join(allowed)}"
+            raise self.fail(op_tok.position, message)
+        value: float | str | tuple[str, ...] | None = None
+        if op in ("IN", "NOT IN"):
+            value = self.string_list()
+        elif op not in NULL_OPS:
+            value = self.scalar(ident.text, _is_numeric(entity, key))
+        return Comparison(entity, key, op, value, ident.position)
+
+    def scalar(self, name: str, numeric: bool) -> float | str:
+        """Parse the value of a comparison: a number, or a quoted string."""
         tok = self.take()
-        if numeric:
-            if tok.kind != "number":
-                got = "end of filter" if tok.kind == "end" else f"{tok.kind} {tok.text!r}"
-                raise _fail(self.text, tok.position, f"{name} expects a number, got {got}")
-            return Comparison(entity, key, op, float(tok.text), ident.position)
-        if tok.kind != "string":
-            got = "end of filter" if tok.kind == "end" else f"{tok.kind} {tok.text!r}"
-            raise _fail(
-                self.text, tok.position, f"{name} expects a quoted string such as '8', got {got}"
-            )
-        return Comparison(entity, key, op, tok.text, ident.position)
+        if numeric and tok.kind == "number":
+            return float(tok.value)
+        if not numeric and tok.kind == "string":
+            return tok.value
+        what = "a number" if numeric else "a quoted string such as '8'"
+        raise self.fail(tok.position, f"{name} expects {what}, got {_describe(tok)}")
 
     def string_list(self) -> tuple[str, ...]:
         """Parse ('a', 'b', ...)."""
         tok = self.take()
-        if tok.kind != "lparen":
-            raise self.error(tok, "'(' to start a list of strings")
-        values = []
+        if tok.kind != "(":
+            raise self.expected(tok, "'(' to start a list of quoted strings")
+        values: list[str] = []
         while True:
             item = self.take()
             if item.kind != "string":
-                raise self.error(item, "a quoted string")
-            values.append(item.text)
+                raise self.expected(item, "a quoted string")
+            values.append(item.value)
             sep = self.take()
-            if sep.kind == "rparen":
+            if sep.kind == ")":
                 return tuple(values)
             if sep.kind != "comma":
-                raise self.error(sep, "',' or ')'")
+                raise self.expected(sep, "',' or ')'")
 
 
 def parse_filter(text: str | None) -> Node | None:
-    """Parse a filter string; None or blank means no filter."""
-    if text is None or not text.strip():
+    """Parse a filter string; None or a blank string means no filter."""
+    if text is None:
         return None
     if not isinstance(text, str):
         raise InvalidFilterError(f"filter_string must be a string, got {type(text).__name__}")
+    if not text.strip():
+        return None
     return _Parser(text).parse()
 
 
-# evaluation -------------------------------------------------------------------------------
-def like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """Translate a SQL LIKE pattern (% and _) into an anchored regex."""
-    parts = ["^"]
-    for ch in pattern:
-        parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-    parts.append("$")
+# row-wise reference semantics ---------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """Translate a SQL LIKE pattern (% any run, _ one character) into a regex for fullmatch."""
+    parts = (".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
-def _is_missing(value: Any) -> bool:
-    """Return True for None and NaN (absent values)."""
-    return value is None or (isinstance(value, float) and value != value)
+def _is_nan(value: Any) -> bool:
+    """Return True for a float NaN (numpy floats included)."""
+    return isinstance(value, numbers.Real) and math.isnan(value)
 
 
-def _compare(op: str, left: Any, right: Any) -> bool:
-    """Apply a comparator to two present values."""
-    if op == "=":
-        return bool(left == right)
-    if op == "!=":
-        return bool(left != right)
-    if op == "<":
-        return bool(left < right)
-    if op == "<=":
-        return bool(left <= right)
-    if op == ">":
-        return bool(left > right)
-    if op == ">=":
-        return bool(left >= right)
-    if op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
-        hit = like_regex(str(right), "ILIKE" in op).match(str(left)) is not None
-        return hit if not op.startswith("NOT") else not hit
-    if op == "IN":
-        return str(left) in right
-    if op == "NOT IN":
-        return str(left) not in right
-    raise AssertionError(op)
+def _is_absent(value: Any, entity: str) -> bool:
+    """Return True for None, pd.NA/NaT, and NaN outside metrics (a logged NaN is a value)."""
+    if value is None:
+        return True
+    pd = sys.modules.get("pandas")
+    if pd is not None and (value is pd.NA or value is pd.NaT):
+        return True
+    return entity != "metrics" and _is_nan(value)
+
+
+def _compare_number(op: str, value: Any, target: float) -> bool:
+    """Compare a present value numerically; NaN and non-numbers never match."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return not math.isnan(number) and bool(_NUMERIC_FUNCS[op](number, target))
+
+
+def _compare_text(op: str, text: str, target: str | tuple[str, ...]) -> bool:
+    """Compare a present value as a string."""
+    if op in ("IN", "NOT IN"):
+        hit = text in target
+    elif op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
+        hit = like_regex(str(target), "ILIKE" in op).fullmatch(text) is not None
+    else:
+        hit = text == target
+    return hit != (op in NEGATED_OPS)
 
 
 def matches(node: Node, row: Mapping[str, Any]) -> bool:
-    """Evaluate a filter on one row (the reference semantics)."""
+    """Evaluate a filter on one row keyed like the frame's columns (the reference semantics)."""
     if isinstance(node, And):
         return all(matches(child, row) for child in node.children)
     if isinstance(node, Or):
         return any(matches(child, row) for child in node.children)
     value = row.get(node.column)
-    if node.op == "IS NULL":
-        return _is_missing(value)
-    if node.op == "IS NOT NULL":
-        return not _is_missing(value)
-    if _is_missing(value):
+    absent = _is_absent(value, node.entity)
+    if node.op in NULL_OPS:
+        return absent == (node.op == "IS NULL")
+    if absent:
         return False
     if isinstance(node.value, float):
-        try:
-            return _compare(node.op, float(value), node.value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return False
-    return _compare(node.op, str(value), node.value)
+        return _compare_number(node.op, value, node.value)
+    assert node.value is not None
+    return _compare_text(node.op, str(value), node.value)
+
+
+# vectorised evaluation ----------------------------------------------------------------------
+def _absent_mask(col: pd.Series, entity: str) -> npt.NDArray[np.bool_]:
+    """Return where a column is absent: NA for its dtype, and NaN outside metrics."""
+    import numpy as np
+    import pandas as pd
+
+    absent = col.isna().to_numpy(dtype=bool)
+    if entity != "metrics" and pd.api.types.is_float_dtype(col.dtype):
+        absent = absent | np.isnan(col.to_numpy(dtype="float64", na_value=np.nan))
+    return absent
+
+
+def _numeric_hits(col: pd.Series, op: str, target: float) -> npt.NDArray[np.bool_]:
+    """Compare a column numerically; NaN and non-numbers never match."""
+    import numpy as np
+    import pandas as pd
+
+    numbers_ = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        hits = np.asarray(_NUMERIC_FUNCS[op](numbers_, target), dtype=bool)
+    valid: npt.NDArray[np.bool_] = hits & ~np.isnan(numbers_)
+    return valid
+
+
+def _text_hits(col: pd.Series, op: str, target: str | tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """Compare a column as strings (absent rows are masked by the caller)."""
+    import pandas as pd
+
+    texts = pd.Series([str(v) for v in col.to_numpy(dtype=object)], dtype=object)
+    if op in ("IN", "NOT IN"):
+        hits = texts.isin(list(target))
+    elif op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
+        regex = like_regex(str(target), "ILIKE" in op)
+        hits = texts.str.fullmatch(regex.pattern, flags=regex.flags)
+    else:
+        hits = texts == target
+    mask = hits.to_numpy(dtype=bool, na_value=False)
+    return ~mask if op in NEGATED_OPS else mask
+
+
+def _mask(values: bool | npt.NDArray[np.bool_], frame: pd.DataFrame) -> pd.Series:
+    """Return a boolean Series aligned to the frame's index."""
+    import pandas as pd
+
+    return cast("pd.Series", pd.Series(values, index=frame.index, dtype=bool))
+
+
+def _evaluate_comparison(node: Comparison, frame: pd.DataFrame) -> pd.Series:
+    """Return the mask of one comparison."""
+    if node.column not in frame.columns:
+        return _mask(node.op == "IS NULL", frame)
+    col = frame[node.column]
+    absent = _absent_mask(col, node.entity)
+    if node.op in NULL_OPS:
+        hits = absent if node.op == "IS NULL" else ~absent
+    elif isinstance(node.value, float):
+        hits = _numeric_hits(col, node.op, node.value) & ~absent
+    else:
+        assert node.value is not None
+        hits = _text_hits(col, node.op, node.value) & ~absent
+    return _mask(hits, frame)
 
 
 def evaluate(node: Node | None, frame: pd.DataFrame) -> pd.Series:
-    """Return a boolean mask of the frame's rows that satisfy the filter."""
-    import pandas as pd
-
+    """Return a boolean mask, aligned to frame.index, of the rows that satisfy the filter."""
     if node is None:
-        return pd.Series(True, index=frame.index)
-    if isinstance(node, (And, Or)):
-        masks = [evaluate(child, frame) for child in node.children]
-        out = masks[0]
-        for mask in masks[1:]:
-            out = (out & mask) if isinstance(node, And) else (out | mask)
-        return out
-    if node.column not in frame.columns:
-        return pd.Series(node.op == "IS NULL", index=frame.index)
-    col = frame[node.column]
-    missing = col.isna()
-    if node.op == "IS NULL":
-        return missing
-    if node.op == "IS NOT NULL":
-        return ~missing
-    if isinstance(node.value, float):
-        values = pd.to_numeric(col, errors="coerce")
-        ops = {
-            "=": values.eq,
-            "!=": values.ne,
-            "<": values.lt,
-            "<=": values.le,
-            ">": values.gt,
-            ">=": values.ge,
-        }
-        return ops[node.op](node.value).fillna(False).astype(bool) & values.notna()
-    text = col.where(~missing, "").astype(str)
-    if node.op in ("=", "!="):
-        hit = text == node.value
-    elif node.op in ("IN", "NOT IN"):
-        assert isinstance(node.value, tuple)
-        hit = text.isin(node.value)
-    else:
-        regex = like_regex(str(node.value), "ILIKE" in node.op)
-        hit = text.map(lambda v: regex.match(v) is not None).astype(bool)
-    if node.op in ("!=", "NOT IN", "NOT LIKE", "NOT ILIKE"):
-        hit = ~hit
-    return hit & ~missing
+        return _mask(True, frame)
+    if isinstance(node, Comparison):
+        return _evaluate_comparison(node, frame)
+    masks = [evaluate(child, frame) for child in node.children]
+    combine = operator.and_ if isinstance(node, And) else operator.or_
+    return functools.reduce(combine, masks)
 
 
 def filter_frame(frame: pd.DataFrame, text: str | None) -> pd.DataFrame:
     """Return the rows of a frame that satisfy a filter string."""
-    return frame[evaluate(parse_filter(text), frame)]
+    return cast("pd.DataFrame", frame[evaluate(parse_filter(text), frame)])
 
 
 # order_by -----------------------------------------------------------------------------------
+def _parse_order_clause(clause: str) -> tuple[str, bool]:
+    """Parse one `identifier [ASC|DESC]` clause into (column, ascending)."""
+    if not isinstance(clause, str):
+        raise InvalidFilterError(f"order_by clauses must be strings, got {type(clause).__name__}")
+    parser = _Parser(clause, label="order_by clause")
+    entity, key, _ident = parser.identifier()
+    ascending = True
+    if parser.is_keyword("ASC") or parser.is_keyword("DESC"):
+        ascending = parser.take().text.upper() == "ASC"
+    if parser.peek().kind != "end":
+        raise parser.expected(parser.peek(), "ASC, DESC or the end of the clause")
+    return column_for(entity, key), ascending
+
+
 def parse_order_by(clauses: Sequence[str] | None) -> list[tuple[str, bool]]:
     """Parse MLflow order_by clauses into (column, ascending) pairs."""
-    out: list[tuple[str, bool]] = []
-    for clause in clauses or []:
-        if not isinstance(clause, str) or not clause.strip():
-            raise InvalidFilterError(f"order_by clause must be a non-empty string, got {clause!r}")
-        parser = _Parser(clause)
-        entity, key, _tok = parser.identifier()
-        ascending = True
-        tok = parser.peek()
-        if tok.kind == "word" and tok.text.upper() in ("ASC", "DESC"):
-            ascending = tok.text.upper() == "ASC"
-            parser.take()
-            tok = parser.peek()
-        if tok.kind != "end":
-            raise parser.error(tok, "ASC, DESC or the end of the order_by clause")
-        out.append((column_for(entity, key), ascending))
-    return out
+    return [_parse_order_clause(clause) for clause in clauses or []]
+
+
+def _sort_codes(col: pd.Series) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Return (missing flags, dense ranks) of a column: numbers numerically, else as strings."""
+    import numpy as np
+    import pandas as pd
+
+    absent = col.isna().to_numpy(dtype=bool)
+    present: npt.NDArray[Any]
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        absent = absent | np.isnan(values)
+        present = values[~absent]
+    else:
+        values = col.to_numpy(dtype=object)
+        present = np.array([str(v) for v in values[~absent]], dtype=object)
+    codes = np.zeros(len(col), dtype=np.int64)
+    if present.size:
+        codes[~absent] = np.unique(present, return_inverse=True)[1]
+    return absent.astype(np.int8), codes
 
 
 def sort_frame(frame: pd.DataFrame, clauses: Sequence[str] | None) -> pd.DataFrame:
-    """Sort by the clauses (missing values last), then newest start_time, then run_id."""
-    import pandas as pd
+    """Sort stably by the clauses (missing values last), then newest start_time, then run_id."""
+    import numpy as np
 
     order = [*parse_order_by(clauses), ("start_time", False), ("run_id", True)]
-    if frame.empty:
-        return frame
-    # apply keys from least to most significant with a stable sort
-    result = frame
+    keys: list[npt.NDArray[Any]] = []
     for column, ascending in reversed(order):
-        if column not in result.columns:
-            continue
-        col = result[column]
-        numeric = pd.api.types.is_numeric_dtype(col)
-        key = col if numeric else col.where(col.isna(), col.astype(str))
-        result = result.iloc[
-            key.reset_index(drop=True)
-            .sort_values(ascending=ascending, na_position="last", kind="stable")
-            .index
-        ]
-    return result
+        if column in frame.columns:
+            missing, codes = _sort_codes(frame[column])
+            keys += [codes if ascending else -codes, missing]
+    if not keys or len(frame) < 2:
+        return frame
+    return cast("pd.DataFrame", frame.iloc[np.lexsort(keys)])
