@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= ./tracker-store
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest bench clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,18 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .bench site tracker-store .pytest_cache .mypy_cache .ruff_cache
+
+## vendor: refresh vega, vega-lite and vega-embed in the default theme (versions from Altair)
+VENDOR := themes/default/static/vendor
+vendor: install
+	@set -e; VL=$$($(BIN)/python -c 'import altair; print(altair.VEGALITE_VERSION)'); \
+	tmp=$$(mktemp -d); cd $$tmp; \
+	npm pack -q vega@6 vega-lite@$$VL vega-embed@7 >/dev/null; \
+	for f in *.tgz; do mkdir -p $${f%.tgz}; tar xzf $$f -C $${f%.tgz}; done; cd - >/dev/null; \
+	for pkg in vega vega-lite vega-embed; do \
+	  dir=$$(ls -d $$tmp/$$pkg-[0-9]*); \
+	  sed 's|^//# sourceMappingURL=.*$$||' $$dir/package/build/$$pkg.min.js > $(VENDOR)/$$pkg.min.js; \
+	  cp $$dir/package/LICENSE $(VENDOR)/LICENSE-$$pkg.txt; \
+	done; \
+	$(BIN)/python -c "import json,sys,glob; print(json.dumps({p: json.load(open(glob.glob('$$tmp/'+p+'-[0-9]*/package/package.json')[0]))['version'] for p in ['vega','vega-lite','vega-embed']}))" > $(VENDOR)/VERSIONS.json; \
+	rm -rf $$tmp; cat $(VENDOR)/VERSIONS.json

@@ -1,15 +1,21 @@
-"""One benchmark workload in this process; prints one JSON line of results.
+"""One benchmark workload in this process; prints one JSON line of results on stdout.
 
-The same code runs against reporter and MLflow (the API is the same), each in its own virtual
-environment:
+The same code runs against reporter and MLflow (the API is the same), each from its own
+virtual environment; `bench_tracking.py` runs it in fresh processes and takes medians:
 
-    python benchmarks/workloads.py --impl reporter --workload log_metric --dir /tmp/x --n 200000
-    .bench/mlflow-venv/bin/python benchmarks/workloads.py --impl mlflow-sqlite --workload runs300
+    .venv/bin/python benchmarks/workloads.py --impl reporter --workload log_metric \\
+        --dir .bench/scratch/x --n 200000
+    .bench/mlflow-venv/bin/python benchmarks/workloads.py --impl mlflow-sqlite \\
+        --workload runs300 --dir .bench/scratch/y --runs 300
+
+Implementations: `reporter` (store in DIR/store), `mlflow-sqlite` (DIR/mlflow.db) and
+`mlflow-file` (DIR/mlruns, MLflow's file store). Every setting is the library's default.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import random
@@ -20,10 +26,22 @@ from pathlib import Path
 from typing import Any
 
 IMPLS = ("reporter", "mlflow-sqlite", "mlflow-file")
+WORKLOADS = (
+    "log_metric",
+    "runs300",
+    "search_build",
+    "compact",
+    "search_time",
+    "bytes_per_point",
+    "pyarrow",
+)
+SEARCH_EXPERIMENT = "bench-search"
+SEARCH_FILTER = "metrics.rmse < 0.5 and params.max_depth = '8'"
+BASE_MS = 1_700_000_000_000  # fixed timestamps where the workload chooses them
 
 
 def load(impl: str, folder: Path) -> Any:
-    """Import the tracking module for an implementation and point it at a store in folder."""
+    """Import the tracking module of an implementation and point it at a store in folder."""
     folder.mkdir(parents=True, exist_ok=True)
     if impl == "reporter":
         import reporter as mlflow
@@ -31,15 +49,14 @@ def load(impl: str, folder: Path) -> Any:
         mlflow.set_tracking_uri(str(folder / "store"))
         return mlflow
     if impl == "mlflow-file":
-        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 refuses the file store else
     import logging
     import warnings
 
     warnings.filterwarnings("ignore")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.ERROR)
-    import mlflow
-
+    mlflow = importlib.import_module("mlflow")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     if impl == "mlflow-sqlite":
         mlflow.set_tracking_uri("sqlite:///" + str(folder / "mlflow.db"))
     else:
@@ -48,7 +65,7 @@ def load(impl: str, folder: Path) -> Any:
 
 
 def client_of(impl: str, mlflow: Any) -> Any:
-    """Return the explicit client (MlflowClient / reporter.Client)."""
+    """Return the explicit client: reporter.Client or MlflowClient."""
     if impl == "reporter":
         return mlflow.Client()
     from mlflow.tracking import MlflowClient
@@ -56,8 +73,17 @@ def client_of(impl: str, mlflow: Any) -> Any:
     return MlflowClient()
 
 
+def entities(impl: str) -> tuple[Any, Any, Any]:
+    """Return the (Metric, Param, RunTag) entity classes of an implementation."""
+    module = importlib.import_module(
+        "reporter.entities" if impl == "reporter" else "mlflow.entities"
+    )
+    return module.Metric, module.Param, module.RunTag
+
+
+# workloads -------------------------------------------------------------------------------------
 def log_metric(mlflow: Any, n: int) -> dict[str, Any]:
-    """N single log_metric calls in one run, until end_run has made them durable."""
+    """N single log_metric calls in one run, timed until end_run has made them durable."""
     mlflow.set_experiment("bench-log-metric")
     mlflow.start_run()
     start = time.perf_counter()
@@ -69,7 +95,7 @@ def log_metric(mlflow: Any, n: int) -> dict[str, Any]:
 
 
 def runs300(mlflow: Any, runs: int) -> dict[str, Any]:
-    """Runs of 20 params, 5 tags and 5 metrics x 50 steps, each logged call by call."""
+    """Runs of 20 params, 5 tags and 5 metrics x 50 steps, each metric point its own call."""
     mlflow.set_experiment("bench-runs")
     params = {f"param_{i}": i * 3 for i in range(20)}
     tags = {f"tag_{i}": f"value-{i}" for i in range(5)}
@@ -83,29 +109,27 @@ def runs300(mlflow: Any, runs: int) -> dict[str, Any]:
                 mlflow.log_metric(key, step * 0.1 + r, step=step)
         mlflow.end_run()
     seconds = time.perf_counter() - start
-    return {"runs": runs, "seconds": seconds}
+    return {"runs": runs, "seconds": seconds, "seconds_per_run": seconds / runs}
 
 
-SEARCH_FILTER = "metrics.rmse < 0.5 and params.max_depth = '8'"
+def search_build(impl: str, mlflow: Any, folder: Path, runs: int) -> dict[str, Any]:
+    """Build (untimed by the driver) `runs` finished runs of 5 params, 3 metrics and 2 tags.
 
-
-def search_build(impl: str, mlflow: Any, runs: int, compact: bool = True) -> dict[str, Any]:
-    """Build (untimed) an experiment of `runs` runs with 5 params, 3 metrics, 2 tags each."""
+    The data come from a seeded generator, so every implementation holds the same runs and a
+    search must return the same number of rows from each.
+    """
+    Metric, Param, RunTag = entities(impl)
     client = client_of(impl, mlflow)
-    exp_id = client.create_experiment("bench-search")
+    exp_id = client.create_experiment(SEARCH_EXPERIMENT)
     rng = random.Random(42)
-    if impl == "reporter":
-        from reporter.entities import Metric, Param, RunTag
-    else:
-        from mlflow.entities import Metric, Param, RunTag
     start = time.perf_counter()
     for r in range(runs):
         run = client.create_run(exp_id, run_name=f"run-{r}")
         rid = run.info.run_id
-        now = int(time.time() * 1000)
+        ts = BASE_MS + r
         client.log_batch(
             rid,
-            metrics=[Metric(k, rng.random(), now, 0) for k in ("rmse", "mae", "r2")],
+            metrics=[Metric(k, rng.random(), ts, 0) for k in ("rmse", "mae", "r2")],
             params=[
                 Param("max_depth", str(rng.choice([2, 4, 8, 16]))),
                 Param("n_estimators", str(rng.choice([50, 100, 200]))),
@@ -116,142 +140,172 @@ def search_build(impl: str, mlflow: Any, runs: int, compact: bool = True) -> dic
             tags=[RunTag("team", rng.choice(["a", "b"])), RunTag("batch", str(r // 100))],
         )
         client.set_terminated(rid)
-    build = time.perf_counter() - start
-    if impl == "reporter" and compact:
-        client.compact()
-    return {"runs": runs, "build_seconds": build}
+    seconds = time.perf_counter() - start
+    return {"runs": runs, "build_seconds": seconds, **event_files(impl, folder)}
 
 
-def search_time(impl: str, mlflow: Any, repeat: int) -> dict[str, Any]:
-    """Time search_runs with a filter: first call in the process, warm calls, and (reporter)
-    calls with its in-process cache cleared, i.e. reading and reducing every file again."""
+def event_files(impl: str, folder: Path) -> dict[str, int]:
+    """Count reporter's event files (part files and compacted files); {} for MLflow."""
+    if impl != "reporter":
+        return {}
+    root = folder / "store"
+    return {
+        "part_files": sum(1 for _ in root.glob("runs/*/_parts/*.parquet")),
+        "compacted_files": sum(1 for _ in root.glob("runs/*/_compacted/*.parquet")),
+    }
+
+
+def compact(impl: str, mlflow: Any, folder: Path) -> dict[str, Any]:
+    """reporter only: merge every finished run's part files once (Client().compact())."""
+    if impl != "reporter":
+        raise SystemExit("compact is a reporter workload")
+    before = event_files(impl, folder)
+    start = time.perf_counter()
+    mlflow.Client().compact()
+    seconds = time.perf_counter() - start
+    after = event_files(impl, folder)
+    return {"compact_seconds": seconds, "before": before, **after}
+
+
+def search_time(impl: str, mlflow: Any, calls: int) -> dict[str, Any]:
+    """Time search_runs with a filter: the first call in the process (a warm-up), then the
+    median of `calls` more; for reporter also the median with its in-process cache of the
+    experiment's runs cleared before each call, i.e. reading and reducing every file again."""
 
     def once() -> tuple[float, int]:
         start = time.perf_counter()
-        frame = mlflow.search_runs(experiment_names=["bench-search"], filter_string=SEARCH_FILTER)
+        frame = mlflow.search_runs(
+            experiment_names=[SEARCH_EXPERIMENT], filter_string=SEARCH_FILTER
+        )
         return time.perf_counter() - start, len(frame)
 
     first, rows = once()
-    warm = statistics.median(once()[0] for _ in range(repeat))
-    uncached = warm
+    warm = []
+    for _ in range(calls):
+        seconds, n = once()
+        warm.append(seconds)
+        if n != rows:
+            raise SystemExit(f"search returned {n} rows, then {rows}")
+    result = {"first_seconds": first, "seconds": statistics.median(warm), "rows": rows}
     if impl == "reporter":
         store = mlflow.Client().store
-        times = []
-        for _ in range(repeat):
+        cold = []
+        for _ in range(calls):
             store.clear_cache()
-            times.append(once()[0])
-        uncached = statistics.median(times)
-    return {"first_seconds": first, "warm_seconds": warm, "seconds": uncached, "rows": rows}
+            cold.append(once()[0])
+        result["uncached_seconds"] = statistics.median(cold)
+    return result
 
 
-def store_bytes(impl: str, folder: Path) -> int:
-    """Bytes of the store's metric-bearing files (no artifacts, no environment file)."""
+def store_bytes(impl: str, folder: Path) -> dict[str, int]:
+    """Bytes of a store: its data files (Parquet, SQLite), and every file but artifacts.
+
+    MLflow's file store has no data files of that kind: both figures count its metric, param,
+    tag and meta.yaml files.
+    """
     if impl == "mlflow-sqlite":
-        return sum(p.stat().st_size for p in folder.glob("mlflow.db*"))
+        size = sum(p.stat().st_size for p in folder.glob("mlflow.db*"))
+        return {"data": size, "all": size}
     root = folder / ("store" if impl == "reporter" else "mlruns")
-    total = 0
-    for path in root.rglob("*"):
-        if path.is_file() and "artifacts" not in path.parts:
-            total += path.stat().st_size
-    return total
+    files = [p for p in root.rglob("*") if p.is_file() and "artifacts" not in p.parts]
+    every = sum(p.stat().st_size for p in files)
+    if impl == "reporter":
+        parquet = sum(p.stat().st_size for p in files if p.suffix == ".parquet")
+        return {"data": parquet, "all": every}
+    return {"data": every, "all": every}
 
 
 def bytes_per_point(impl: str, mlflow: Any, folder: Path, keys: int, steps: int) -> dict[str, Any]:
-    """Bytes on disk per metric point for one run of keys x steps random values."""
+    """Bytes on disk per metric point: one run of keys x steps seeded random values.
+
+    Written with log_batch in batches of 1,000 points (MLflow's limit per call), identically
+    for every implementation: MLflow's SQLite store takes minutes for 100,000 single calls.
+    Timestamps are fixed (50 ms per step) so the bytes do not depend on the machine's speed.
+    """
+    Metric, _, _ = entities(impl)
     rng = random.Random(7)
     mlflow.set_experiment("bench-bytes")
     client = client_of(impl, mlflow)
     with mlflow.start_run() as run:
         rid = run.info.run_id
-        if impl == "reporter":
-            for step in range(steps):
-                for k in range(keys):
-                    mlflow.log_metric(f"metric_{k}", rng.random(), step=step)
-        else:  # MLflow call by call takes far too long; its batches store the same rows
-            from mlflow.entities import Metric
-
-            now = int(time.time() * 1000)
-            batch = []
-            for step in range(steps):
-                for k in range(keys):
-                    batch.append(Metric(f"metric_{k}", rng.random(), now + step, step))
-                if len(batch) >= 1000:
-                    client.log_batch(rid, metrics=batch)
-                    batch = []
-            if batch:
+        batch = []
+        for step in range(steps):
+            ts = BASE_MS + 50 * step
+            for k in range(keys):
+                batch.append(Metric(f"metric_{k}", rng.random(), ts, step))
+            if len(batch) >= 1000:
                 client.log_batch(rid, metrics=batch)
+                batch = []
+        if batch:
+            client.log_batch(rid, metrics=batch)
+    points = keys * steps
     before = store_bytes(impl, folder)
     after = before
     if impl == "reporter":
         client.compact()
         after = store_bytes(impl, folder)
-    points = keys * steps
     return {
         "points": points,
-        "bytes_before": before,
-        "bytes": after,
-        "bytes_per_point": after / points,
-        "bytes_per_point_uncompacted": before / points,
+        "bytes": after["data"],
+        "bytes_all_files": after["all"],
+        "bytes_per_point": after["data"] / points,
+        "bytes_per_point_uncompacted": before["data"] / points,
     }
 
 
-def pyarrow_limit(rows: int) -> dict[str, Any]:
-    """Write a metric-shaped Arrow table with pyarrow alone: the floor for this work."""
-    import tempfile
-
+def pyarrow_limit(rows: int, folder: Path) -> dict[str, Any]:
+    """Write a metric-batch-shaped Arrow table with pyarrow alone: the floor for this work."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    steps = np.arange(rows, dtype=np.int64)
     table = pa.table(
         {
-            "key": pa.array(["loss"] * rows),
-            "value": pa.array([float(i) for i in range(rows)], pa.float64()),
-            "step": pa.array(range(rows), pa.int64()),
-            "timestamp": pa.array([1_700_000_000_000 + i // 100 for i in range(rows)], pa.int64()),
+            "key": pa.array(["loss"] * rows, pa.string()),
+            "value": pa.array(steps.astype(np.float64)),
+            "step": pa.array(steps),
+            "timestamp": pa.array(BASE_MS + steps // 100),
         }
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        pq.write_table(table, os.path.join(tmp, "x.parquet"))
-        seconds = time.perf_counter() - start
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "limit.parquet"
+    start = time.perf_counter()
+    pq.write_table(table, path)
+    seconds = time.perf_counter() - start
     return {"rows": rows, "seconds": seconds, "per_second": rows / seconds}
 
 
 def main(argv: list[str]) -> None:
     """Parse arguments, run one workload, print its JSON result."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--impl", choices=[*IMPLS, "pyarrow"], required=True)
-    parser.add_argument(
-        "--workload",
-        required=True,
-        choices=[
-            "log_metric",
-            "runs300",
-            "search_build",
-            "search_time",
-            "bytes_per_point",
-            "pyarrow",
-        ],
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dir", type=Path, required=True)
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--keys", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=10_000)
-    parser.add_argument("--no-compact", action="store_true", help="search_build: leave parts")
+    parser.add_argument("--impl", choices=[*IMPLS, "pyarrow"], required=True)
+    parser.add_argument("--workload", choices=WORKLOADS, required=True)
+    parser.add_argument("--dir", type=Path, required=True, help="folder for the store")
+    parser.add_argument("--n", type=int, default=10_000, help="log_metric calls")
+    parser.add_argument("--runs", type=int, default=300, help="runs (runs300, search_build)")
+    parser.add_argument("--calls", type=int, default=5, help="timed search calls")
+    parser.add_argument("--keys", type=int, default=10, help="metric keys (bytes_per_point)")
+    parser.add_argument("--steps", type=int, default=10_000, help="steps (bytes_per_point)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows (pyarrow)")
     args = parser.parse_args(argv)
+    result: dict[str, Any]
     if args.workload == "pyarrow":
-        result = pyarrow_limit(args.n)
+        result = pyarrow_limit(args.rows, args.dir)
     else:
         mlflow = load(args.impl, args.dir)
         if args.workload == "log_metric":
             result = log_metric(mlflow, args.n)
         elif args.workload == "runs300":
-            result = runs300(mlflow, args.n)
+            result = runs300(mlflow, args.runs)
         elif args.workload == "search_build":
-            result = search_build(args.impl, mlflow, args.n, not args.no_compact)
+            result = search_build(args.impl, mlflow, args.dir, args.runs)
+        elif args.workload == "compact":
+            result = compact(args.impl, mlflow, args.dir)
         elif args.workload == "search_time":
-            result = search_time(args.impl, mlflow, args.repeat)
+            result = search_time(args.impl, mlflow, args.calls)
         else:
             result = bytes_per_point(args.impl, mlflow, args.dir, args.keys, args.steps)
     print(json.dumps({"impl": args.impl, "workload": args.workload, **result}))

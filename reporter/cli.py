@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -55,6 +56,119 @@ def compact(store_uri: str, experiments: tuple[str, ...]) -> None:
     results = client.compact(ids or None)
     merged = sum(r.parts_merged for r in results)
     click.echo(f"Compacted {merged} part files in {len(results)} experiments of {store_uri}")
+
+
+@cli.command()
+@click.option(
+    "--store",
+    "store_uri",
+    help="Store folder or URL [default: $TRACKER_TRACKING_URI "
+    "or ./tracker-store]. Example: --store ./tracker-store",
+)
+@click.option("--out", help="Output folder [default: ./site]. Example: --out public")
+@click.option("--title", help="Site title shown on every page. Example: --title 'Forecasting'")
+@click.option(
+    "--base-url",
+    help="Public URL of the site; adds canonical links and sitemap.xml. "
+    "Example: --base-url https://org.github.io/project/",
+)
+@click.option(
+    "--theme",
+    help="Built-in theme name or a theme folder [default: default]. Example: --theme ./my-theme",
+)
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    help="Only this experiment (name or id); repeatable. Example: --experiment churn",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Settings file [default: tracker-report.toml, else [tool.tracker-report] in "
+    "pyproject.toml]. Example: --config ci/report.toml",
+)
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=10),
+    help="Points per chart series before downsampling [default: 1000].",
+)
+@click.option(
+    "--artifacts",
+    type=click.Choice(["copy", "link", "skip"]),
+    help="Copy artifacts into the site, link to the store, or leave them out [default: copy].",
+)
+@click.option("--strict", is_flag=True, default=None, help="Fail (exit 1) if there are warnings.")
+@click.option(
+    "--clean",
+    is_flag=True,
+    default=None,
+    help="Delete files of earlier builds that this build no longer makes.",
+)
+def build(
+    store_uri: str | None,
+    out: str | None,
+    title: str | None,
+    base_url: str | None,
+    theme: str | None,
+    experiments: tuple[str, ...],
+    config_file: str | None,
+    max_points: int | None,
+    artifacts: str | None,
+    strict: bool | None,
+    clean: bool | None,
+) -> None:
+    """Build the static HTML report site from a store.
+
+    Example: tracker-report build --store ./tracker-store --out site --title "Our models"
+    """
+    from reporter.site.build import build as run_build
+    from reporter.site.config import load_config
+
+    flags = {
+        "store": store_uri,
+        "out": out,
+        "title": title,
+        "base_url": base_url,
+        "theme": theme,
+        "experiments": experiments,
+        "max_points": max_points,
+        "artifacts": artifacts,
+        "strict": strict,
+        "clean": clean,
+    }
+    config = load_config(flags, config_file)
+    result = run_build(config, progress=_progress())
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.summary())
+    if result.warnings and config.strict:
+        click.echo(f"Error: {len(result.warnings)} warnings and --strict is set", err=True)
+        sys.exit(1)
+
+
+def _progress() -> Callable[[str, int, int], None]:
+    """Return a progress reporter: a bar on a terminal, a few plain lines otherwise."""
+    tty = sys.stderr.isatty()
+    last: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if tty:
+            width = 30
+            filled = int(width * done / total) if total else width
+            click.echo(
+                f"\r{stage:>14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+                err=True,
+                nl=done >= total,
+            )
+            return
+        step = max(1, total // 4)
+        if done in (0, total) or done // step != last.get(stage, -1):
+            last[stage] = done // step
+            click.echo(f"{stage}: {done}/{total}", err=True)
+
+    return report
 
 
 def main() -> None:

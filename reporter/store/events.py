@@ -111,7 +111,7 @@ class Reduced:
     last_seen: pa.Table  # run_id, timestamp: the newest event of each run
 
 
-def _strings(table: pa.Table, names: Sequence[str]) -> pa.Table:
+def strings(table: pa.Table, names: Sequence[str]) -> pa.Table:
     """Select columns, with dictionary columns cast to plain strings."""
     import pyarrow as pa
 
@@ -174,12 +174,12 @@ def reduce_table(table: pa.Table) -> Reduced:
     other = ["run_id", "key", "text", "part"]
 
     def subset(name: str, cols: list[str]) -> pa.Table:
-        return _strings(table.filter(pc.equal(kind, name)), cols)
+        return strings(table.filter(pc.equal(kind, name)), cols)
 
     tags = _pick(subset(schema.KIND_TAG, other), "last")
     attrs = _pick(subset(schema.KIND_ATTR, other), "last")
     metrics = subset(schema.KIND_METRIC, ["run_id", "key", "value", "step", "timestamp"])
-    stamps = _strings(table, ["run_id", "timestamp"])
+    stamps = strings(table, ["run_id", "timestamp"])
     return Reduced(
         attrs=attrs.filter(pc.is_valid(attrs.column("text"))),
         params=_pick(subset(schema.KIND_PARAM, other), "first"),

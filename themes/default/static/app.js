@@ -1,0 +1,120 @@
+/* tracker-report page script: runs table (sort, filter, columns) and metric charts.
+   Everything works from file:// — no fetch(), data comes from inline JSON blocks. */
+(function () {
+  "use strict";
+
+  function readJson(el) {
+    try { return JSON.parse(el.textContent); } catch (e) { return null; }
+  }
+
+  // ---- runs table ------------------------------------------------------------------------
+  function sortKey(td, numeric) {
+    var raw = td ? td.getAttribute("data-sort") : "";
+    if (raw === null || raw === "") return null;
+    if (numeric) { var n = parseFloat(raw); return isNaN(n) ? null : n; }
+    return raw.toLowerCase();
+  }
+
+  function setupTable(table) {
+    var tbody = table.tBodies[0];
+    var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+    headers.forEach(function (th, col) {
+      var button = th.querySelector("button");
+      if (!button) return;
+      button.addEventListener("click", function () {
+        var dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
+        headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", dir);
+        var numeric = th.classList.contains("num");
+        var rows = Array.prototype.slice.call(tbody.rows);
+        rows.sort(function (a, b) {
+          var x = sortKey(a.cells[col], numeric), y = sortKey(b.cells[col], numeric);
+          if (x === null && y === null) return 0;
+          if (x === null) return 1;   // missing values last in both directions
+          if (y === null) return -1;
+          var c = x < y ? -1 : x > y ? 1 : 0;
+          return dir === "ascending" ? c : -c;
+        });
+        rows.forEach(function (r) { tbody.appendChild(r); });
+      });
+    });
+    var section = table.closest("section") || document;
+    var filter = section.querySelector(".table-filter");
+    var empty = section.querySelector(".empty-note");
+    if (filter) {
+      filter.addEventListener("input", function () {
+        var q = filter.value.trim().toLowerCase();
+        var shown = 0;
+        Array.prototype.forEach.call(tbody.rows, function (row) {
+          var hit = !q || row.textContent.toLowerCase().indexOf(q) !== -1;
+          row.hidden = !hit;
+          if (hit) shown += 1;
+        });
+        if (empty) empty.hidden = shown !== 0;
+      });
+    }
+    Array.prototype.forEach.call(section.querySelectorAll(".column-picker input[data-col]"),
+      function (box) {
+        box.addEventListener("change", function () {
+          var col = parseInt(box.getAttribute("data-col"), 10);
+          Array.prototype.forEach.call(table.rows, function (row) {
+            if (row.cells[col]) row.cells[col].classList.toggle("hidden-col", !box.checked);
+          });
+        });
+      });
+  }
+
+  // ---- charts ----------------------------------------------------------------------------
+  var X_FIELDS = {
+    step: { field: "step", type: "quantitative", title: "step" },
+    time: { field: "time", type: "temporal", title: "wall time" },
+    relative: { field: "relative", type: "quantitative", title: "relative time (s)" }
+  };
+
+  function rowsOf(data) {
+    var rows = [];
+    data.series.forEach(function (s) {
+      var start = s.start != null ? s.start : (s.time.length ? s.time[0] : 0);
+      for (var i = 0; i < s.step.length; i++) {
+        rows.push({ run: s.run, run_id: s.run_id, step: s.step[i], value: s.value[i],
+                    time: s.time[i], relative: (s.time[i] - start) / 1000 });
+      }
+    });
+    return rows;
+  }
+
+  function drawChart(figure, baseSpec, xName) {
+    var dataEl = figure.querySelector("script.chart-data");
+    var view = figure.querySelector(".chart-view");
+    var data = dataEl && readJson(dataEl);
+    if (!data || !view || typeof vegaEmbed !== "function") return;
+    var spec = JSON.parse(JSON.stringify(baseSpec));
+    var x = X_FIELDS[xName] || X_FIELDS.step;
+    spec.encoding.x = { field: x.field, type: x.type, title: x.title };
+    spec.encoding.y.title = data.key;
+    spec.data = { values: rowsOf(data) };
+    if (data.series.length < 2) { spec.encoding.color.legend = null; }
+    vegaEmbed(view, spec, { actions: false, renderer: "svg" })
+      .then(function () { figure.setAttribute("data-drawn", "true"); })
+      .catch(function (err) { view.textContent = "Chart failed: " + err; });
+  }
+
+  function setupCharts() {
+    var specEl = document.getElementById("spec-metric");
+    if (!specEl) return;
+    var baseSpec = readJson(specEl);
+    var figures = Array.prototype.slice.call(document.querySelectorAll("figure.chart"));
+    var select = document.querySelector("select.x-axis");
+    function drawAll() {
+      var xName = select ? select.value : "step";
+      figures.forEach(function (f) { drawChart(f, baseSpec, xName); });
+    }
+    if (select) select.addEventListener("change", drawAll);
+    drawAll();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), setupTable);
+    setupCharts();
+  });
+})();
