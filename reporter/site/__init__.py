@@ -1,0 +1,1 @@
+"""The static report site: gather (loader, model), then write (render)."""

@@ -1,0 +1,113 @@
+"""Chart specs: each kind is defined once with Altair; pages inject data per chart.
+
+A chart on a page is a small JSON block: the kind's Vega-Lite spec is embedded once per page and
+the page script zips each chart's columnar series into the spec's named dataset `points`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASET = "points"
+
+
+@functools.lru_cache(maxsize=None)
+def metric_spec() -> dict[str, Any]:
+    """Return the Vega-Lite spec of a metric line chart (runs as colours)."""
+    import altair as alt
+
+    chart = (
+        alt.Chart(alt.NamedData(name=DATASET))
+        .mark_line(point=False, interpolate="linear")
+        .encode(
+            x=alt.X("step:Q", title="step"),
+            y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", title="run", legend=alt.Legend(orient="bottom")),
+            tooltip=[
+                alt.Tooltip("run:N", title="run"),
+                alt.Tooltip("step:Q", title="step"),
+                alt.Tooltip("value:Q", title="value", format=".6~g"),
+                alt.Tooltip("time:T", title="time", format="%Y-%m-%d %H:%M:%S"),
+            ],
+        )
+        .properties(width="container", height=220)
+    )
+    spec = chart.to_dict()
+    spec.pop("datasets", None)
+    return spec
+
+
+def scatter_spec() -> dict[str, Any]:
+    """Return the Vega-Lite spec of a run scatter (used by the exploration views)."""
+    import altair as alt
+
+    chart = (
+        alt.Chart(alt.NamedData(name=DATASET))
+        .mark_point(filled=True)
+        .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), tooltip=[alt.Tooltip("run:N")])
+        .properties(width="container", height=260)
+    )
+    spec = chart.to_dict()
+    spec.pop("datasets", None)
+    return spec
+
+
+def _num(value: float) -> float | None:
+    """Round for display (7 significant digits); NaN and infinities become null."""
+    if value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return float(f"{value:.7g}")
+
+
+@dataclass
+class Series:
+    """One run's points of one metric, already downsampled."""
+
+    run: str
+    run_id: str
+    start: int | None
+    step: list[int]
+    value: list[float | None]
+    time: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the columnar form the page script expects."""
+        return {"run": self.run, "run_id": self.run_id, "start": self.start,
+                "step": self.step, "value": self.value, "time": self.time}
+
+
+@dataclass
+class ChartData:
+    """What one chart shows: its metric, series, and how many points were kept of how many."""
+
+    key: str
+    series: list[Series] = field(default_factory=list)
+    shown: int = 0
+    total: int = 0
+    csv: list[tuple[str, str]] = field(default_factory=list)  # (run name, site-relative path)
+
+    @property
+    def downsampled(self) -> bool:
+        """True when some points were left out."""
+        return self.shown < self.total
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the chart's JSON block (without the spec)."""
+        return {"key": self.key, "shown": self.shown, "total": self.total,
+                "series": [s.to_json() for s in self.series]}
+
+
+def make_series(run: str, run_id: str, start: int | None, steps: Any, values: Any, times: Any,
+                keep: Any) -> Series:
+    """Build a Series from numpy columns and the indices to keep."""
+    return Series(
+        run=run,
+        run_id=run_id,
+        start=start,
+        step=[int(s) for s in steps[keep]],
+        value=[_num(float(v)) for v in values[keep]],
+        time=[int(t) for t in times[keep]],
+    )

@@ -1,0 +1,130 @@
+"""Build settings: defaults, then tracker-report.toml or [tool.tracker-report], then flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reporter.errors import InvalidArgumentError
+
+ARTIFACT_MODES = ("copy", "link", "skip")
+CONFIG_FILE = "tracker-report.toml"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything `tracker-report build` needs to know."""
+
+    store: str = "./tracker-store"
+    out: str = "site"
+    title: str = "Experiment report"
+    base_url: str | None = None
+    theme: str = "default"
+    experiments: tuple[str, ...] = ()
+    max_points: int = 1000
+    artifacts: str = "copy"
+    max_artifact_mb: float = 50.0
+    strict: bool = False
+    clean: bool = False
+    top_runs: int = 10
+    primary_metric: dict[str, str] = field(default_factory=dict)  # experiment name -> metric
+    config_file: str | None = None
+
+    def validate(self) -> BuildConfig:
+        """Return self, or raise InvalidArgumentError naming the bad setting and what is valid."""
+        if self.artifacts not in ARTIFACT_MODES:
+            raise InvalidArgumentError(
+                f"artifacts = {self.artifacts!r} is not valid; choose one of "
+                f"{', '.join(ARTIFACT_MODES)}"
+            )
+        if not isinstance(self.max_points, int) or self.max_points < 10:
+            raise InvalidArgumentError(f"max_points must be an integer >= 10, got {self.max_points!r}")
+        if not isinstance(self.top_runs, int) or self.top_runs < 1:
+            raise InvalidArgumentError(f"top_runs must be an integer >= 1, got {self.top_runs!r}")
+        if self.max_artifact_mb < 0:
+            raise InvalidArgumentError("max_artifact_mb must be >= 0")
+        return self
+
+
+KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file"}
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; errors name the file and the line."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgumentError(f"Cannot read config {path}: {exc}") from None
+    except OSError as exc:
+        raise InvalidArgumentError(f"Cannot read config {path}: {exc.strerror}") from None
+
+
+def find_config(explicit: str | None, cwd: Path) -> tuple[Path | None, dict[str, Any]]:
+    """Return the config file used and its build settings."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise InvalidArgumentError(f"Config file {explicit} does not exist")
+        data = _toml(path)
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("tracker-report", {})
+        return path, data
+    own = cwd / CONFIG_FILE
+    if own.is_file():
+        return own, _toml(own)
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        section = _toml(pyproject).get("tool", {}).get("tracker-report")
+        if section is not None:
+            return pyproject, section
+    return None, {}
+
+
+def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """Check a config mapping: known keys, right types; `build` sub-table allowed."""
+    data = {**data, **data.pop("build", {})} if isinstance(data.get("build"), dict) else data
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    extra = {k: data.pop(k) for k in ("compare", "reports", "profile") if k in data}
+    del extra  # used by later features; accepted here
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        raise InvalidArgumentError(
+            f"Unknown setting(s) {', '.join(unknown)} in {path}; valid settings: "
+            f"{', '.join(sorted(KEYS))}"
+        )
+    if "experiments" in data:
+        data["experiments"] = tuple(data["experiments"])
+    defaults = BuildConfig()
+    for key, value in data.items():
+        expected = type(getattr(defaults, key))
+        if key in ("base_url",) or expected is tuple:
+            continue
+        if expected is float and isinstance(value, int):
+            continue
+        if not isinstance(value, expected):
+            raise InvalidArgumentError(
+                f"Setting {key} in {path} must be {expected.__name__}, got {value!r}"
+            )
+    return data
+
+
+def load_config(flags: dict[str, Any], config: str | None = None, cwd: str | None = None
+                ) -> BuildConfig:
+    """Merge defaults, the config file and the flags that were given (flags win)."""
+    where = Path(cwd or os.getcwd())
+    path, data = find_config(config, where)
+    settings = settings_from(data, path)
+    store_env = os.environ.get("TRACKER_TRACKING_URI")
+    if store_env and "store" not in settings:
+        settings["store"] = store_env
+    settings.update({k: v for k, v in flags.items() if v is not None and v != ()})
+    return BuildConfig(**settings, config_file=str(path) if path else None).validate()

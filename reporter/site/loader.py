@@ -1,0 +1,91 @@
+"""Read a store into memory for the build: the only part of the build that reads the store.
+
+Reading never writes: no store file, no experiment record, no cache file is created.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reporter.entities import Experiment, LifecycleStage
+from reporter.errors import NotFoundError
+from reporter.store import schema
+from reporter.store.parquet import ParquetStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+
+@dataclass
+class ExperimentData:
+    """One experiment: its record, its runs (search_runs shape) and its metric points."""
+
+    experiment: Experiment
+    runs: pd.DataFrame
+    metrics: pa.Table  # run_id, key, value, step, timestamp; ordered by run, key, step
+
+
+@dataclass
+class StoreSnapshot:
+    """Everything the site shows, read once."""
+
+    uri: str
+    experiments: list[ExperimentData]
+    artifacts: dict[str, list[tuple[str, int]]]  # run id -> [(path, size)]
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_store(uri: str) -> ParquetStore:
+    """Open an existing store for reading; NotFoundError with a hint if there is none."""
+    store = ParquetStore(uri)
+    store.require_existing()
+    return store
+
+
+def select_experiments(store: ParquetStore, wanted: tuple[str, ...]) -> list[Experiment]:
+    """Return the active experiments, or the ones named (by name or id) in `wanted`."""
+    every = sorted(store.list_experiments(), key=lambda e: e.name.lower())
+    active = [e for e in every if e.lifecycle_stage == LifecycleStage.ACTIVE]
+    if not wanted:
+        return active
+    chosen: list[Experiment] = []
+    for item in wanted:
+        match = [e for e in every if item in (e.name, e.experiment_id)]
+        if not match:
+            names = ", ".join(repr(e.name) for e in active) or "none"
+            raise NotFoundError(f"No experiment {item!r} in {store.uri}; available: {names}")
+        chosen.extend(m for m in match if m not in chosen)
+    return chosen
+
+
+def load(store: ParquetStore, wanted: tuple[str, ...] = ()) -> StoreSnapshot:
+    """Read the chosen experiments' runs, metric points and artifact listings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exps = select_experiments(store, wanted)
+        data = []
+        artifacts: dict[str, list[tuple[str, int]]] = {}
+        for exp in exps:
+            frame, metrics = store.read_experiment(exp.experiment_id)
+            if len(frame):
+                frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
+                frame = frame.reset_index(drop=True)
+            data.append(ExperimentData(exp, frame, metrics))
+            artifacts.update(_artifacts(store, exp.experiment_id))
+    notes = [str(w.message) for w in caught]
+    return StoreSnapshot(store.uri, data, artifacts, notes)
+
+
+def _artifacts(store: ParquetStore, exp_id: str) -> dict[str, list[tuple[str, int]]]:
+    """List every run's artifact files of an experiment with one recursive listing."""
+    base = store.fs.join(schema.RUNS_FOLDER, exp_id)
+    skip = frozenset({schema.PARTS_FOLDER, schema.COMPACTED_FOLDER})
+    out: dict[str, list[tuple[str, int]]] = {}
+    for info in store.fs.list_files(base, skip):
+        pieces = info.path[len(base) + 1 :].split("/")
+        if len(pieces) >= 3 and pieces[1] == schema.ARTIFACTS_FOLDER:
+            out.setdefault(pieces[0], []).append(("/".join(pieces[2:]), info.size))
+    return out

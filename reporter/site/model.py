@@ -1,0 +1,755 @@
+"""The site model: pure functions from a store snapshot to pages, with typed contexts.
+
+Nothing here reads the store or writes a file: `make_site` takes what the loader read and
+returns every page (template + context) and every extra file (data, copies) to write.
+The dataclasses below are the contract with the templates (tests render each template with
+each context under StrictUndefined).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from reporter.entities import RunStatus
+from reporter.site import charts, text
+from reporter.site.config import BuildConfig
+from reporter.site.loader import ExperimentData, StoreSnapshot
+from reporter.store import schema
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+SYSTEM_PREFIX = schema.SYSTEM_TAG_PREFIX
+PREVIEW_BYTES = 256 * 1024
+IMAGE_TYPES = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"}
+TEXT_TYPES = {"txt", "log", "py", "cfg", "ini", "toml", "sh", "r", "sql", "xml", "out", "err"}
+
+
+# --- the contract with the templates -------------------------------------------------------
+@dataclass(frozen=True)
+class Crumb:
+    """One breadcrumb: label and site-relative path (None for the current page)."""
+
+    label: str
+    path: str | None
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What every page shows about the whole site."""
+
+    title: str
+    version: str
+    build_time: str
+    base_url: str | None
+
+
+@dataclass
+class PageInfo:
+    """What every page has: its path, title and breadcrumbs."""
+
+    path: str
+    title: str
+    crumbs: list[Crumb]
+    kind: str
+
+
+@dataclass
+class ExperimentSummary:
+    """A line of the index page."""
+
+    name: str
+    path: str
+    description: Markup
+    runs: int
+    by_status: dict[str, int]
+    last_activity: str
+    primary_metric: str | None
+    best_value: str
+    best_run: Crumb | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the runs table."""
+
+    key: str
+    label: str
+    group: str  # attributes, params, metrics
+    numeric: bool
+
+
+@dataclass
+class Cell:
+    """A cell: shown text, sort key, optional link."""
+
+    text: str
+    sort: str
+    link: str | None = None
+
+
+@dataclass
+class RunRow:
+    """A row of the runs table."""
+
+    run_id: str
+    name: str
+    path: str
+    status: str
+    depth: int
+    parent: str | None
+    cells: list[Cell]
+
+
+@dataclass
+class ChartBlock:
+    """A chart on a page: its id, title, JSON data and the full-series downloads."""
+
+    id: str
+    title: str
+    data: Markup  # JSON, safe inside <script type="application/json">
+    note: str  # "N of M points" when downsampled, else ""
+    downloads: list[Crumb]
+
+
+@dataclass
+class ExperimentPageContext:
+    """The experiment page."""
+
+    experiment_id: str
+    name: str
+    description: Markup
+    columns: list[Column]
+    rows: list[RunRow]
+    charts: list[ChartBlock]
+    primary_metric: str | None
+    chart_note: str
+
+
+@dataclass
+class MetricStat:
+    """A line of the run page's metrics table."""
+
+    key: str
+    last: str
+    min: str
+    max: str
+    steps: int
+
+
+@dataclass
+class ArtifactNode:
+    """A file or folder of a run's artifacts, with an optional inline preview."""
+
+    name: str
+    path: str
+    is_dir: bool
+    size: str
+    link: str | None
+    preview: str  # image, text, table, markdown, model, none
+    content: Any = None  # lines, rows, Markup or model metadata
+    children: list[ArtifactNode] = field(default_factory=list)
+
+
+@dataclass
+class RunPageContext:
+    """The run page."""
+
+    run_id: str
+    name: str
+    status: str
+    experiment: Crumb
+    start: str
+    end: str
+    duration: str
+    user: str
+    source: str
+    commit: str
+    commit_link: str | None
+    parent: Crumb | None
+    children: list[Crumb]
+    params: list[tuple[str, str]]
+    metrics: list[MetricStat]
+    charts: list[ChartBlock]
+    tags: list[tuple[str, str]]
+    system_tags: list[tuple[str, str]]
+    notes: Markup
+    artifacts: list[ArtifactNode]
+    artifact_mode: str
+
+
+@dataclass
+class IndexPageContext:
+    """The index page."""
+
+    experiments: list[ExperimentSummary]
+    total_runs: int
+
+
+@dataclass
+class Page:
+    """A page to render: template, output path, typed context."""
+
+    template: str
+    info: PageInfo
+    context: Any
+
+
+@dataclass
+class OutFile:
+    """A non-template file: bytes to write, or a run's artifact to copy from the store."""
+
+    path: str
+    data: bytes | None = None
+    artifact: tuple[str, str] | None = None  # (run id, artifact path)
+
+
+@dataclass
+class Site:
+    """All pages and files of a build, and what the model warned about."""
+
+    info: SiteInfo
+    pages: list[Page]
+    files: list[OutFile]
+    warnings: list[str]
+    experiments: int
+    runs: int
+
+
+# --- paths --------------------------------------------------------------------------------
+def run_path(run_id: str) -> str:
+    """Return a run page's path (stable across builds)."""
+    return f"runs/{run_id}/index.html"
+
+
+def experiment_slugs(names: dict[str, str]) -> dict[str, str]:
+    """Map experiment ids to unique slugs from their names."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for exp_id, name in sorted(names.items(), key=lambda kv: (kv[1], kv[0])):
+        slug = text.slugify(name, "experiment")
+        if slug in used:
+            slug = f"{slug}-{exp_id[:6]}"
+        used.add(slug)
+        out[exp_id] = slug
+    return out
+
+
+def json_block(value: Any) -> Markup:
+    """Serialise for an inline <script type="application/json"> (no '</' can break out)."""
+    raw = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    safe = raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(safe.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))  # noqa: S704
+
+
+# --- metric series ------------------------------------------------------------------------
+@dataclass
+class MetricIndex:
+    """Fast access to an experiment's metric points by (run_id, key)."""
+
+    slices: dict[tuple[str, str], tuple[int, int]]
+    value: np.ndarray
+    step: np.ndarray
+    time: np.ndarray
+
+    def keys_of(self, run_id: str) -> list[str]:
+        """Return the metric keys of a run, sorted."""
+        return sorted(k for r, k in self.slices if r == run_id)
+
+
+def index_metrics(data: ExperimentData) -> MetricIndex:
+    """Group the metric table (ordered by run, key, step) into contiguous slices."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    table = data.metrics
+    if table.num_rows == 0:
+        empty = np.zeros(0)
+        return MetricIndex({}, empty, empty.astype(np.int64), empty.astype(np.int64))
+    runs = pc.dictionary_encode(table.column("run_id")).combine_chunks()
+    keys = pc.dictionary_encode(table.column("key")).combine_chunks()
+    rcode = runs.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    kcode = keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    combined = rcode * (len(keys.dictionary) + 1) + kcode
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(combined)) + 1])
+    stops = np.concatenate([starts[1:], [len(combined)]])
+    run_names = runs.dictionary.to_pylist()
+    key_names = keys.dictionary.to_pylist()
+    slices = {
+        (run_names[rcode[a]], key_names[kcode[a]]): (int(a), int(b))
+        for a, b in zip(starts, stops, strict=True)
+    }
+    return MetricIndex(
+        slices,
+        table.column("value").to_numpy(),
+        table.column("step").to_numpy(),
+        table.column("timestamp").to_numpy(),
+    )
+
+
+def make_chart(
+    chart_id: str, key: str, runs: list[tuple[str, str, int | None]], metrics: MetricIndex,
+    max_points: int, files: list[OutFile],
+) -> ChartBlock | None:
+    """Build one chart of a metric over some runs: (run_id, run name, start ms) each."""
+    from reporter.site.downsample import minmax_indices
+
+    data = charts.ChartData(key=key)
+    downloads = []
+    for run_id, name, start in runs:
+        where = metrics.slices.get((run_id, key))
+        if where is None:
+            continue
+        a, b = where
+        values = metrics.value[a:b]
+        keep = minmax_indices(values, max_points)
+        data.series.append(charts.make_series(
+            name, run_id, start, metrics.step[a:b], values, metrics.time[a:b], keep))
+        data.shown += len(keep)
+        data.total += b - a
+        if len(keep) < b - a:
+            path = csv_path(run_id, key)
+            if not any(f.path == path for f in files):
+                files.append(OutFile(path, series_csv(metrics, a, b)))
+            downloads.append(Crumb(f"{name}: full series (CSV)", path))
+    if not data.series:
+        return None
+    note = f"{data.shown:,} of {data.total:,} points" if data.downsampled else ""
+    return ChartBlock(chart_id, key, json_block(data.to_json()), note, downloads)
+
+
+def csv_path(run_id: str, key: str) -> str:
+    """Return the path of a metric's full-series CSV."""
+    digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+    return f"runs/{run_id}/metrics/{text.slugify(key, 'metric')}-{digest}.csv"
+
+
+def series_csv(metrics: MetricIndex, a: int, b: int) -> bytes:
+    """Return a full series as CSV bytes (step, value, timestamp)."""
+    lines = ["step,value,timestamp"]
+    lines += [
+        f"{int(s)},{float(v)!r},{int(t)}"
+        for s, v, t in zip(metrics.step[a:b], metrics.value[a:b], metrics.time[a:b], strict=True)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# --- index and experiment pages ------------------------------------------------------------
+def primary_metric(data: ExperimentData, config: BuildConfig) -> str | None:
+    """Return the experiment's primary metric: configured, else the first one logged."""
+    configured = config.primary_metric.get(data.experiment.name)
+    if configured:
+        return configured
+    if data.metrics.num_rows == 0:
+        return None
+    import pyarrow.compute as pc
+
+    first = pc.index(data.metrics.column("timestamp"), pc.min(data.metrics.column("timestamp")))
+    return str(data.metrics.column("key")[first.as_py()].as_py())
+
+
+def ranked_runs(frame: pd.DataFrame, metric: str | None) -> list[str]:
+    """Return run ids, best first by the primary metric (then newest)."""
+    if frame.empty:
+        return []
+    col = f"metrics.{metric}" if metric else None
+    if col and col in frame.columns:
+        ordered = frame.sort_values(
+            [col, "start_time"], ascending=[text.lower_is_better(metric or ""), False],
+            na_position="last", kind="stable",
+        )
+    else:
+        ordered = frame.sort_values("start_time", ascending=False, kind="stable")
+    return list(ordered["run_id"])
+
+
+def summarize(data: ExperimentData, slug: str, config: BuildConfig) -> ExperimentSummary:
+    """Build the index line of an experiment."""
+    frame = data.runs
+    metric = primary_metric(data, config)
+    by_status = {s: int((frame["status"] == s).sum()) for s in RunStatus.ALL} if len(frame) else {}
+    last = ""
+    if len(frame):
+        stamps = frame[["start_time", "end_time"]].max(axis=1, skipna=True)
+        last = text.fmt_time(stamps.max())
+    best_value, best_run = "", None
+    col = f"metrics.{metric}"
+    if metric and col in frame.columns and frame[col].notna().any():
+        ranked = ranked_runs(frame, metric)[0]
+        row = frame[frame["run_id"] == ranked].iloc[0]
+        best_value = text.fmt_number(row[col])
+        best_run = Crumb(str(row["run_name"]), run_path(ranked))
+    return ExperimentSummary(
+        name=data.experiment.name,
+        path=f"experiments/{slug}/index.html",
+        description=text.markdown(data.experiment.description),
+        runs=len(frame),
+        by_status={k: v for k, v in by_status.items() if v},
+        last_activity=last,
+        primary_metric=metric,
+        best_value=best_value,
+        best_run=best_run,
+    )
+
+
+def table_columns(frame: pd.DataFrame) -> list[Column]:
+    """Return the runs table's columns: attributes, every param, every metric."""
+    cols = [
+        Column("name", "Run", "attributes", False),
+        Column("status", "Status", "attributes", False),
+        Column("start", "Start (UTC)", "attributes", False),
+        Column("duration", "Duration", "attributes", True),
+        Column("user", "User", "attributes", False),
+        Column("commit", "Commit", "attributes", False),
+    ]
+    params = sorted(c for c in frame.columns if c.startswith("params."))
+    metrics = sorted(c for c in frame.columns if c.startswith("metrics."))
+    cols += [Column(c, c.split(".", 1)[1], "params", False) for c in params]
+    cols += [Column(c, c.split(".", 1)[1], "metrics", True) for c in metrics]
+    return cols
+
+
+def _sortable_number(value: Any) -> str:
+    """Return a sort key string for a number ('' for missing)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if number != number else repr(number)
+
+
+def _cell(frame_row: dict[str, Any], col: Column) -> Cell:
+    """Build one cell of the runs table."""
+    if col.key == "name":
+        return Cell(str(frame_row["run_name"] or frame_row["run_id"]), str(frame_row["run_name"]),
+                    run_path(frame_row["run_id"]))
+    if col.key == "status":
+        return Cell(frame_row["status"], frame_row["status"])
+    if col.key == "start":
+        return Cell(text.fmt_time(frame_row["start_time"]), _sortable_number(frame_row["start_time"]))
+    if col.key == "duration":
+        start, end = frame_row["start_time"], frame_row["end_time"]
+        seconds = (end - start) / 1000 if end == end and start == start else None
+        return Cell(text.fmt_duration(start, end), _sortable_number(seconds))
+    if col.key == "user":
+        return Cell(str(frame_row["user_id"] or ""), str(frame_row["user_id"] or ""))
+    if col.key == "commit":
+        commit = frame_row.get(f"tags.{schema.TAG_GIT_COMMIT}") or ""
+        return Cell(str(commit)[:7], str(commit))
+    value = frame_row.get(col.key)
+    if col.numeric:
+        return Cell(text.fmt_number(value) if value == value else "", _sortable_number(value))
+    shown = "" if value is None or value != value else str(value)
+    return Cell(shown, shown)
+
+
+def run_rows(frame: pd.DataFrame, columns: list[Column]) -> list[RunRow]:
+    """Return table rows, newest first, each child run right below its parent."""
+    records = frame.sort_values("start_time", ascending=False, kind="stable").to_dict("records")
+    ids = {r["run_id"] for r in records}
+    children: dict[str, list[dict[str, Any]]] = {}
+    top = []
+    for rec in records:
+        parent = rec.get("parent_run_id")
+        if isinstance(parent, str) and parent in ids:
+            children.setdefault(parent, []).append(rec)
+        else:
+            top.append(rec)
+    rows: list[RunRow] = []
+
+    def add(rec: dict[str, Any], depth: int) -> None:
+        parent = rec.get("parent_run_id")
+        rows.append(RunRow(
+            run_id=rec["run_id"], name=str(rec["run_name"] or rec["run_id"]),
+            path=run_path(rec["run_id"]), status=rec["status"], depth=depth,
+            parent=parent if isinstance(parent, str) else None,
+            cells=[_cell(rec, c) for c in columns],
+        ))
+        for child in children.get(rec["run_id"], []):
+            add(child, depth + 1)
+
+    for rec in top:
+        add(rec, 0)
+    return rows
+
+
+def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
+                    files: list[OutFile]) -> Page:
+    """Build an experiment's page: runs table and one overlay chart per metric."""
+    frame = data.runs
+    metric = primary_metric(data, config)
+    columns = table_columns(frame)
+    metrics = index_metrics(data)
+    top = ranked_runs(frame, metric)[: config.top_runs]
+    names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
+    starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if len(frame) else {}
+    chosen = [(r, str(names[r]), _int(starts[r])) for r in top]
+    keys = sorted({k for _, k in metrics.slices})
+    blocks = []
+    for i, key in enumerate(keys):
+        block = make_chart(f"chart-{i}", key, chosen, metrics, config.max_points, files)
+        if block is not None:
+            blocks.append(block)
+    note = ""
+    if len(frame) > len(top):
+        note = f"Charts show the top {len(top)} of {len(frame)} runs by {metric or 'start time'}."
+    context = ExperimentPageContext(
+        experiment_id=data.experiment.experiment_id,
+        name=data.experiment.name,
+        description=text.markdown(data.experiment.description),
+        columns=columns,
+        rows=run_rows(frame, columns) if len(frame) else [],
+        charts=blocks,
+        primary_metric=metric,
+        chart_note=note,
+    )
+    path = f"experiments/{slug}/index.html"
+    info = PageInfo(path, data.experiment.name,
+                    [Crumb("Experiments", "index.html"), Crumb(data.experiment.name, None)],
+                    "experiment")
+    return Page("experiment.html", info, context)
+
+
+def _int(value: Any) -> int | None:
+    """Return an int, or None for missing/NaN."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else int(number)
+
+
+# --- run pages -----------------------------------------------------------------------------
+def metric_stats(run_id: str, metrics: MetricIndex) -> list[MetricStat]:
+    """Return last, min, max and step count of each metric of a run."""
+    import numpy as np
+
+    out = []
+    for key in metrics.keys_of(run_id):
+        a, b = metrics.slices[(run_id, key)]
+        values = metrics.value[a:b]
+        finite = values[~np.isnan(values)]
+        out.append(MetricStat(
+            key=key,
+            last=text.fmt_number(values[-1]),
+            min=text.fmt_number(finite.min()) if len(finite) else "NaN",
+            max=text.fmt_number(finite.max()) if len(finite) else "NaN",
+            steps=int(b - a),
+        ))
+    return out
+
+
+PreviewReader = Callable[[str, str], bytes | None]  # (run_id, artifact path) -> bytes
+
+
+def artifact_tree(run_id: str, files: list[tuple[str, int]], config: BuildConfig,
+                  read: PreviewReader, artifact_url: Callable[[str, str], str | None],
+                  warnings: list[str]) -> list[ArtifactNode]:
+    """Build the artifact tree of a run, with previews of small files."""
+    root = ArtifactNode("", "", True, "", None, "none")
+    folders: dict[str, ArtifactNode] = {"": root}
+    limit = config.max_artifact_mb * 1024 * 1024
+    for path, size in sorted(files):
+        parent = ""
+        for part in path.split("/")[:-1]:
+            here = f"{parent}/{part}" if parent else part
+            if here not in folders:
+                node = ArtifactNode(part, here, True, "", None, "none")
+                folders[parent].children.append(node)
+                folders[here] = node
+            parent = here
+        link = artifact_url(run_id, path)
+        if link and config.artifacts == "copy" and size > limit:
+            warnings.append(f"Artifact {path} of run {run_id} is {text.fmt_size(size)}, over the "
+                            f"{config.max_artifact_mb:g} MB limit: listed, not copied")
+            link = None
+        node = ArtifactNode(path.rsplit("/", 1)[-1], path, False, text.fmt_size(size), link,
+                            "none")
+        if size <= PREVIEW_BYTES:
+            _preview(node, read(run_id, path) if _wants_bytes(path) else None)
+        if node.preview == "none" and link and _ext(path) in IMAGE_TYPES:
+            node.preview = "image"
+        folders[parent].children.append(node)
+    for folder in folders.values():
+        meta = next((c for c in folder.children if c.name == "MLmodel" and not c.is_dir), None)
+        if meta is not None and isinstance(meta.content, dict):
+            folder.preview, folder.content = "model", meta.content
+    return root.children
+
+
+def _ext(path: str) -> str:
+    """Return the lower-case extension of a path."""
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _wants_bytes(path: str) -> bool:
+    """Return True for files whose preview needs their content."""
+    ext = _ext(path)
+    name = path.rsplit("/", 1)[-1]
+    return ext in TEXT_TYPES | {"json", "yaml", "yml", "md", "csv"} or name == "MLmodel"
+
+
+def _preview(node: ArtifactNode, data: bytes | None) -> None:
+    """Fill a node's preview from its content."""
+    if data is None:
+        return
+    content = data.decode("utf-8", errors="replace")
+    ext = _ext(node.path)
+    if node.name == "MLmodel":
+        import yaml
+
+        try:
+            meta = yaml.safe_load(content)
+        except yaml.YAMLError:
+            meta = None
+        node.preview, node.content = "text", content.splitlines()[:40]
+        if isinstance(meta, dict):
+            node.content = {
+                "class": str(meta.get("estimator_class", "")),
+                "params": {str(k): str(v) for k, v in (meta.get("params") or {}).items()},
+                "versions": {str(k): str(v) for k, v in
+                             (meta.get("library_versions") or {}).items()},
+            }
+        return
+    if ext == "md":
+        node.preview, node.content = "markdown", text.markdown(content)
+    elif ext == "csv":
+        import csv
+        import io
+
+        rows = list(csv.reader(io.StringIO(content)))[:21]
+        node.preview, node.content = "table", rows
+    elif ext == "json":
+        try:
+            content = json.dumps(json.loads(content), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+        node.preview, node.content = "text", content.splitlines()[:60]
+    else:
+        node.preview, node.content = "text", content.splitlines()[:60]
+
+
+def run_page(row: dict[str, Any], data: ExperimentData, exp_crumb: Crumb, metrics: MetricIndex,
+             children: list[Crumb], parent: Crumb | None, artifacts: list[ArtifactNode],
+             config: BuildConfig, files: list[OutFile]) -> Page:
+    """Build a run's page."""
+    run_id = row["run_id"]
+    tags = {k[len("tags."):]: str(v) for k, v in row.items()
+            if k.startswith("tags.") and isinstance(v, str)}
+    params = sorted((k[len("params."):], str(v)) for k, v in row.items()
+                    if k.startswith("params.") and isinstance(v, str))
+    start = _int(row["start_time"])
+    blocks = []
+    for i, key in enumerate(metrics.keys_of(run_id)):
+        block = make_chart(f"chart-{i}", key, [(run_id, str(row["run_name"]), start)], metrics,
+                           config.max_points, files)
+        if block is not None:
+            blocks.append(block)
+    commit = tags.get(schema.TAG_GIT_COMMIT, "")
+    context = RunPageContext(
+        run_id=run_id,
+        name=str(row["run_name"] or run_id),
+        status=row["status"],
+        experiment=exp_crumb,
+        start=text.fmt_time(row["start_time"]),
+        end=text.fmt_time(row["end_time"]),
+        duration=text.fmt_duration(row["start_time"], row["end_time"]),
+        user=str(row["user_id"] or ""),
+        source=tags.get(schema.TAG_SOURCE_NAME, ""),
+        commit=commit,
+        commit_link=text.commit_url(tags.get(schema.TAG_GIT_REMOTE), commit),
+        parent=parent,
+        children=children,
+        params=params,
+        metrics=metric_stats(run_id, metrics),
+        charts=blocks,
+        tags=sorted((k, v) for k, v in tags.items() if not k.startswith(SYSTEM_PREFIX)),
+        system_tags=sorted((k, v) for k, v in tags.items() if k.startswith(SYSTEM_PREFIX)),
+        notes=text.markdown(tags.get(schema.TAG_NOTE)),
+        artifacts=artifacts,
+        artifact_mode=config.artifacts,
+    )
+    info = PageInfo(run_path(run_id), context.name,
+                    [Crumb("Experiments", "index.html"), exp_crumb, Crumb(context.name, None)],
+                    "run")
+    return Page("run.html", info, context)
+
+
+# --- the whole site ------------------------------------------------------------------------
+def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
+              read: PreviewReader, store_url: Callable[[str, str], str]) -> Site:
+    """Build every page and file of the site from a snapshot (no I/O)."""
+    slugs = experiment_slugs({d.experiment.experiment_id: d.experiment.name
+                              for d in snapshot.experiments})
+    pages: list[Page] = []
+    files: list[OutFile] = []
+    warnings = list(snapshot.warnings)
+
+    def artifact_url(run_id: str, path: str) -> str | None:
+        if config.artifacts == "copy":
+            return f"runs/{run_id}/artifacts/{path}"
+        if config.artifacts == "link":
+            return store_url(run_id, path)
+        return None
+
+    summaries = []
+    total_runs = 0
+    for data in snapshot.experiments:
+        slug = slugs[data.experiment.experiment_id]
+        summaries.append(summarize(data, slug, config))
+        pages.append(experiment_page(data, slug, config, files))
+        exp_crumb = Crumb(data.experiment.name, f"experiments/{slug}/index.html")
+        metrics = index_metrics(data)
+        records: list[dict[str, Any]] = (
+            [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
+            if len(data.runs) else []
+        )
+        by_id = {r["run_id"]: r for r in records}
+        kids: dict[str, list[Crumb]] = {}
+        for rec in records:
+            parent = rec.get("parent_run_id")
+            if isinstance(parent, str) and parent in by_id:
+                kids.setdefault(parent, []).append(
+                    Crumb(str(rec["run_name"]), run_path(rec["run_id"])))
+        for rec in records:
+            run_id = rec["run_id"]
+            parent_id = rec.get("parent_run_id")
+            parent = (Crumb(str(by_id[parent_id]["run_name"]), run_path(parent_id))
+                      if isinstance(parent_id, str) and parent_id in by_id else None)
+            listing = snapshot.artifacts.get(run_id, [])
+            tree = artifact_tree(run_id, listing, config, read, artifact_url, warnings)
+            pages.append(run_page(rec, data, exp_crumb, metrics, kids.get(run_id, []), parent,
+                                  tree, config, files))
+            if config.artifacts == "copy":
+                limit = config.max_artifact_mb * 1024 * 1024
+                files += [OutFile(f"runs/{run_id}/artifacts/{p}", artifact=(run_id, p))
+                          for p, size in listing if size <= limit]
+        total_runs += len(records)
+    index = IndexPageContext(summaries, total_runs)
+    pages.insert(0, Page("index.html", PageInfo("index.html", site.title,
+                                                 [Crumb("Experiments", None)], "index"), index))
+    pages.append(Page("404.html", PageInfo("404.html", "Page not found",
+                                           [Crumb("Experiments", "index.html"),
+                                            Crumb("Not found", None)], "404"), None))
+    return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
+
+
+def relative_url(target: str, page_path: str) -> str:
+    """Return target (site-relative) as a link relative to the page at page_path."""
+    if "://" in target or target.startswith(("#", "mailto:", "data:")):
+        return target
+    base = posixpath.dirname(page_path)
+    path, _, fragment = target.partition("#")
+    rel = posixpath.relpath(path, base or ".")
+    if path.endswith("/"):
+        rel += "/"
+    return rel + (f"#{fragment}" if fragment else "")

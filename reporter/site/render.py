@@ -1,0 +1,165 @@
+"""Render the site model with the theme and write it: the only writer of the output folder.
+
+Writes are atomic (temporary file, then rename), unchanged files are left untouched (so a
+rebuild rewrites only what changed), and two outputs at one path are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reporter.errors import InvalidArgumentError, ReporterError
+from reporter.site import charts
+from reporter.site.model import Page, Site, json_block, relative_url
+from reporter.site.theme import Theme
+
+MARKER = ".tracker-report-site"
+
+
+@dataclass
+class WriteStats:
+    """What a build wrote."""
+
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    bytes: int = 0
+
+
+class SiteWriter:
+    """Publish files under one folder: atomically, only when changed, each path once."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.seen: set[str] = set()
+        self.stats = WriteStats()
+
+    def write(self, rel: str, data: bytes) -> None:
+        """Write data at rel unless the file already holds exactly that."""
+        if rel in self.seen:
+            raise ReporterError(f"Two outputs want the same path {rel!r}; refusing to overwrite")
+        self.seen.add(rel)
+        target = self.out / rel
+        self.stats.bytes += len(data)
+        try:
+            if target.stat().st_size == len(data) and target.read_bytes() == data:
+                self.stats.unchanged += 1
+                return
+        except FileNotFoundError:
+            pass
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        self.stats.written += 1
+
+    def clean(self) -> None:
+        """Remove files of an earlier build that this build did not produce."""
+        for path in sorted(self.out.rglob("*"), reverse=True):
+            rel = path.relative_to(self.out).as_posix()
+            if path.is_file() and rel not in self.seen and rel != MARKER:
+                path.unlink()
+                self.stats.removed += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse to write into a non-empty folder that is not a tracker-report site."""
+    if out.exists() and not out.is_dir():
+        raise InvalidArgumentError(f"Output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise InvalidArgumentError(
+            f"Output folder {out} is not empty and was not made by tracker-report; "
+            "choose another --out or empty it first (nothing was written)"
+        )
+
+
+def make_environment(theme: Theme) -> Any:
+    """Return the Jinja environment: theme search path, autoescape, StrictUndefined."""
+    import jinja2
+
+    default = jinja2.FileSystemLoader(str(theme.default_dir))
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
+         jinja2.PrefixLoader({"default": default})]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+    @jinja2.pass_context
+    def url(ctx: Any, target: str) -> str:
+        """Make a site-relative path relative to the page being rendered."""
+        return relative_url(target, ctx["page"].path)
+
+    env.filters["url"] = url
+    env.globals["metric_spec"] = json_block(charts.metric_spec())
+    return env
+
+
+def render_page(env: Any, page: Page, site: Site) -> bytes:
+    """Render one page to bytes."""
+    template = env.get_template(page.template)
+    html = template.render(page=page.info, ctx=page.context, site=site.info)
+    return str(html).encode("utf-8")
+
+
+def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, str], bytes],
+           clean: bool = False, progress: Callable[[str, int, int], None] | None = None
+           ) -> WriteStats:
+    """Write every page, static file, data file and artifact of the site into out."""
+    check_out_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    writer = SiteWriter(out)
+    env = make_environment(theme)
+    total = len(site.pages)
+    for done, page in enumerate(site.pages, 1):
+        writer.write(page.info.path, render_page(env, page, site))
+        if progress:
+            progress("pages", done, total)
+    statics: dict[str, Path] = {}
+    for folder in theme.static_dirs:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                statics[f"static/{path.relative_to(folder).as_posix()}"] = path
+    for rel, path in sorted(statics.items()):
+        writer.write(rel, path.read_bytes())
+    for i, item in enumerate(site.files, 1):
+        if item.data is not None:
+            writer.write(item.path, item.data)
+        elif item.artifact is not None:
+            writer.write(item.path, copy_artifact(*item.artifact))
+        if progress:
+            progress("files", i, len(site.files))
+    if site.info.base_url:
+        writer.write("sitemap.xml", sitemap(site))
+    writer.write(MARKER, b"made by tracker-report build; --clean may delete files here\n")
+    if clean:
+        writer.clean()
+    return writer.stats
+
+
+def sitemap(site: Site) -> bytes:
+    """Return a sitemap.xml of every page under the base URL."""
+    from xml.sax.saxutils import escape
+
+    base = (site.info.base_url or "").rstrip("/") + "/"
+    urls = "".join(
+        f"  <url><loc>{escape(base + p.info.path)}</loc></url>\n"
+        for p in site.pages if p.info.kind != "404"
+    )
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+            ).encode()
+

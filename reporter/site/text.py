@@ -1,0 +1,116 @@
+"""Text helpers for pages: slugs, times, durations, numbers, sanitised markdown, git links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+from markupsafe import Markup
+
+LOWER_IS_BETTER = re.compile(
+    r"(loss|err|error|rmse|mse|mae|mape|smape|perplexity|latency|duration|time|cost|wer|cer)",
+    re.IGNORECASE,
+)
+
+
+def slugify(text: str, fallback: str = "item") -> str:
+    """Return a URL-safe lower-case slug."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:80] or fallback
+
+
+def fmt_time(ms: Any) -> str:
+    """Format epoch milliseconds as 'YYYY-MM-DD HH:MM:SS' UTC, or '' when missing."""
+    if ms is None or (isinstance(ms, float) and math.isnan(ms)):
+        return ""
+    stamp = dt.datetime.fromtimestamp(float(ms) / 1000, tz=dt.timezone.utc)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(start: Any, end: Any) -> str:
+    """Format the time between two epoch-ms values as '1h 02m', '3m 05s' or '4.2s'."""
+    if start is None or end is None or any(isinstance(v, float) and math.isnan(v) for v in
+                                           (start, end)):
+        return ""
+    seconds = max(0.0, (float(end) - float(start)) / 1000)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def fmt_number(value: Any) -> str:
+    """Format a metric value compactly (6 significant digits; NaN and inf spelled out)."""
+    if value is None:
+        return ""
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return f"{number:.6g}"
+
+
+def fmt_size(size: int) -> str:
+    """Format a byte count for people."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def lower_is_better(metric: str) -> bool:
+    """Guess a metric's direction from its name (loss, error, rmse, ... are lower-is-better)."""
+    return bool(LOWER_IS_BETTER.search(metric))
+
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "dd", "dl", "dt", "em", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub",
+    "sup", "table", "tbody", "td", "th", "thead", "tr", "ul", "span", "div",
+}
+
+
+def markdown(text: str | None) -> Markup:
+    """Render markdown, then sanitise it (no scripts, event handlers or javascript: URLs)."""
+    if not text:
+        return Markup("")
+    import markdown as md
+    import nh3
+
+    html = md.markdown(str(text), extensions=["fenced_code", "tables", "sane_lists"])
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"align"},
+                    "th": {"align"}, "code": {"class"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+
+
+KNOWN_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
+
+
+def commit_url(remote: str | None, commit: str | None) -> str | None:
+    """Return a web link to a commit when the remote is on a known host, else None."""
+    if not remote or not commit or not re.fullmatch(r"[0-9a-f]{7,40}", commit):
+        return None
+    match = re.match(r"^(?:https?://|ssh://)?(?:[^@/]+@)?([^/:]+)[:/](.+?)(?:\.git)?/?$", remote)
+    if not match or match.group(1).lower() not in KNOWN_HOSTS:
+        return None
+    host, path = match.group(1).lower(), match.group(2)
+    if not re.fullmatch(r"[\w.\-/]+", path):
+        return None
+    middle = "commits" if host == "bitbucket.org" else "commit"
+    if host == "gitlab.com":
+        middle = "-/commit"
+    return f"https://{host}/{path}/{middle}/{commit}"
