@@ -16,8 +16,11 @@ LOWER_IS_BETTER = re.compile(
 
 
 def slugify(text: str, fallback: str = "item") -> str:
-    """Return a URL-safe lower-case slug."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """Return a URL-safe lower-case slug (accents dropped: 'Ünïcode' -> 'unicode')."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
     return slug[:80] or fallback
 
 

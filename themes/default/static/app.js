@@ -93,6 +93,8 @@
     spec.encoding.x = { field: x.field, type: x.type, title: x.title };
     spec.encoding.y.title = data.key;
     spec.data = { values: rowsOf(data) };
+    var longest = Math.max.apply(null, data.series.map(function (s) { return s.step.length; }));
+    if (longest <= 60 && typeof spec.mark === "object") spec.mark.point = true;  // short series
     if (data.series.length < 2) { spec.encoding.color.legend = null; }
     vegaEmbed(view, spec, { actions: false, renderer: "svg" })
       .then(function () { figure.setAttribute("data-drawn", "true"); })

@@ -1,0 +1,161 @@
+"""The site as data: the model built from a store, and the chart specs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from reporter.site import charts, loader, model, theme
+from reporter.site.build import build_time
+from reporter.site.config import BuildConfig
+from reporter.site.downsample import minmax_indices
+from tests.site.conftest import EVIL
+
+
+def make(store: str, **config: object) -> model.Site:
+    """Build the site model of a store without writing anything."""
+    cfg = BuildConfig(store=store, max_points=200, **config)  # type: ignore[arg-type]
+    snap = loader.load(loader.open_store(store))
+    info = model.SiteInfo("T", "0", build_time(), None)
+    return model.make_site(snap, cfg, info, lambda r, p: None, lambda r, p: f"file:///{p}")
+
+
+def page(site: model.Site, path: str) -> model.Page:
+    """Return the page at a path."""
+    return next(p for p in site.pages if p.info.path == path)
+
+
+def test_index_summarises_each_experiment(site_store):
+    site = make(site_store["store"])
+    index = page(site, "index.html").context
+    assert [e.name for e in index.experiments] == ["forecast", "vision"]
+    forecast = index.experiments[0]
+    assert forecast.runs == 3  # the deleted run is hidden
+    assert forecast.by_status == {"FINISHED": 3}
+    assert forecast.primary_metric == "loss"  # the first metric logged
+    assert forecast.best_value == "0.0002" and forecast.best_run.label == "parent"
+    assert "<strong>load</strong>" in forecast.description
+    assert "<script>" not in forecast.description  # sanitised
+    assert index.total_runs == 4 and site.runs == 4 and site.experiments == 2
+
+
+def test_primary_metric_is_configurable(site_store):
+    site = make(site_store["store"], primary_metric={"forecast": "rmse"})
+    forecast = page(site, "index.html").context.experiments[0]
+    assert (forecast.primary_metric, forecast.best_value, forecast.best_run.label) == (
+        "rmse", "2.5", "child")
+
+
+def test_experiment_page_table_and_charts(site_store):
+    site = make(site_store["store"])
+    exp = page(site, "experiments/forecast/index.html").context
+    labels = [c.label for c in exp.columns]
+    assert labels[:6] == ["Run", "Status", "Start (UTC)", "Duration", "User", "Commit"]
+    assert labels[6:] == ["depth", "lr", "loss", "rmse"]
+    names = [r.name for r in exp.rows]
+    assert names.index("child") == names.index("parent") + 1  # nested under its parent
+    child = exp.rows[names.index("child")]
+    assert child.depth == 1 and child.parent == site_store["parent"]
+    assert "deleted" not in names
+    loss = next(c for c in exp.charts if c.title == "loss")
+    data = json.loads(str(loss.data))
+    assert data["total"] == 5000 and data["shown"] <= 200
+    assert loss.note == f"{data['shown']:,} of 5,000 points"
+    assert max(v for v in data["series"][0]["value"] if v is not None) == 1.0
+    assert 1.0 / 2501 + 0.5 == pytest.approx(sorted(data["series"][0]["value"])[-2], rel=1e-6)
+    csv = next(f for f in site.files if f.path == loss.downloads[0].path)
+    assert csv.data is not None and csv.data.decode().count("\n") == 5001
+
+
+def test_run_page_context(site_store):
+    site = make(site_store["store"])
+    run = page(site, f"runs/{site_store['parent']}/index.html").context
+    assert run.name == "parent" and run.status == "FINISHED"
+    assert run.params == [("depth", "8"), ("lr", "0.1")]
+    stats = {m.key: (m.last, m.min, m.max, m.steps) for m in run.metrics}
+    assert stats["loss"] == ("0.0002", "0.0002", "1", 5000)
+    assert stats["rmse"] == ("3.25", "3.25", "3.25", 1)
+    assert [c.label for c in run.children] == ["child"]
+    assert ("team", "grid") in run.tags
+    assert all(k.startswith("reporter.") for k, _ in run.system_tags)
+    names = {n.name for n in run.artifacts}
+    assert {"config.json", "notes", "data", "plots", "blobs", "environment"} <= names
+    child = page(site, f"runs/{site_store['child']}/index.html").context
+    assert child.parent.label == "parent"
+
+
+def test_untrusted_strings_stay_data(site_store):
+    site = make(site_store["store"])
+    run = page(site, f"runs/{site_store['evil']}/index.html").context
+    assert run.name == EVIL  # the model keeps the text; templates escape it
+    assert "<script>" not in str(run.notes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(0, 3000), elements=st.floats(-1e9, 1e9)),
+       st.integers(10, 500))
+def test_downsampling_keeps_extremes_and_ends(values, max_points):
+    keep = minmax_indices(values, max_points)
+    assert len(keep) <= max(max_points, 0) or len(values) <= max_points
+    assert list(keep) == sorted(set(keep.tolist()))
+    if len(values):
+        assert keep[0] == 0 and keep[-1] == len(values) - 1
+        assert values[keep].min() == values.min() and values[keep].max() == values.max()
+    assert (minmax_indices(values, max_points) == keep).all()  # deterministic
+
+
+def test_metric_spec_is_valid_vega_lite_with_a_named_dataset():
+    spec = charts.metric_spec()
+    assert spec["$schema"].endswith(f"v{alt.SCHEMA_VERSION.lstrip('v')}.json")
+    assert spec["data"] == {"name": charts.DATASET}
+    assert spec["encoding"]["x"]["field"] == "step"
+    assert {t["field"] for t in spec["encoding"]["tooltip"]} == {"run", "step", "value", "time"}
+
+
+def test_vendored_vega_matches_altair():
+    versions = json.loads(
+        (theme.themes_root() / "default/static/vendor/VERSIONS.json").read_text())
+    assert versions["vega-lite"] == alt.VEGALITE_VERSION
+    assert versions["vega"].split(".")[0] == alt.VEGA_VERSION.split(".")[0]
+    assert versions["vega-embed"].split(".")[0] == alt.VEGAEMBED_VERSION.split(".")[0]
+    vendor = theme.themes_root() / "default/static/vendor"
+    # the bundles themselves carry the versions the file names
+    assert f'"{versions["vega-lite"]}"' in (vendor / "vega-lite.min.js").read_text()
+    assert f'"{versions["vega-embed"]}"' in (vendor / "vega-embed.min.js").read_text()
+    assert f'version="{versions["vega"]}"' in (vendor / "vega.min.js").read_text()
+    for name in ("vega", "vega-lite", "vega-embed"):
+        assert (vendor / f"LICENSE-{name}.txt").read_text().strip()
+
+
+def test_relative_urls():
+    assert model.relative_url("index.html", "runs/abc/index.html") == "../../index.html"
+    assert model.relative_url("static/app.js", "index.html") == "static/app.js"
+    assert model.relative_url("experiments/x/index.html#c", "experiments/x/index.html") == \
+        "index.html#c"
+    assert model.relative_url("https://example.com/a", "index.html") == "https://example.com/a"
+
+
+def test_json_block_cannot_close_its_script_tag():
+    block = str(model.json_block({"name": "</script><script>alert(1)</script>"}))
+    assert "</" not in block and "<" not in block
+    assert json.loads(block)["name"] == "</script><script>alert(1)</script>"
+
+
+def test_slugs_are_unique_and_stable():
+    slugs = model.experiment_slugs({"1": "A b", "2": "a-b", "3": "Ünïcode!"})
+    assert slugs["1"] == "a-b" and slugs["2"].startswith("a-b-") and slugs["3"] == "unicode"
+    assert slugs == model.experiment_slugs({"3": "Ünïcode!", "2": "a-b", "1": "A b"})
+
+
+def test_loader_never_writes_to_the_store(site_store):
+    before = {p: p.stat().st_mtime_ns for p in Path(site_store["store"]).rglob("*")}
+    make(site_store["store"])
+    after = {p: p.stat().st_mtime_ns for p in Path(site_store["store"]).rglob("*")}
+    assert before == after
