@@ -13,7 +13,7 @@ import reporter as mlflow
 from reporter.site.build import BuildResult, build
 from reporter.site.config import BuildConfig
 
-EVIL = '<script>window.__pwned=1</script>"\'&'
+EVIL = "<script>window.__pwned=1</script>\"'&"
 
 
 @pytest.fixture
@@ -65,6 +65,7 @@ def site_store(store_uri: str, tmp_path: Path) -> dict[str, str]:
 def built(site_store: dict[str, str], tmp_path: Path) -> tuple[BuildResult, Path]:
     """Build the example store into tmp_path/site."""
     out = tmp_path / "site"
-    config = BuildConfig(store=site_store["store"], out=str(out), max_points=200,
-                         max_artifact_mb=0.1)
+    config = BuildConfig(
+        store=site_store["store"], out=str(out), max_points=200, max_artifact_mb=0.1
+    )
     return build(config), out

@@ -50,7 +50,10 @@ def test_primary_metric_is_configurable(site_store):
     site = make(site_store["store"], primary_metric={"forecast": "rmse"})
     forecast = page(site, "index.html").context.experiments[0]
     assert (forecast.primary_metric, forecast.best_value, forecast.best_run.label) == (
-        "rmse", "2.5", "child")
+        "rmse",
+        "2.5",
+        "child",
+    )
 
 
 def test_experiment_page_table_and_charts(site_store):
@@ -69,7 +72,7 @@ def test_experiment_page_table_and_charts(site_store):
     assert data["total"] == 5000 and data["shown"] <= 200
     assert loss.note == f"{data['shown']:,} of 5,000 points"
     assert max(v for v in data["series"][0]["value"] if v is not None) == 1.0
-    assert 1.0 / 2501 + 0.5 == pytest.approx(sorted(data["series"][0]["value"])[-2], rel=1e-6)
+    assert pytest.approx(sorted(data["series"][0]["value"])[-2], rel=1e-6) == 1.0 / 2501 + 0.5
     csv = next(f for f in site.files if f.path == loss.downloads[0].path)
     assert csv.data is not None and csv.data.decode().count("\n") == 5001
 
@@ -99,8 +102,9 @@ def test_untrusted_strings_stay_data(site_store):
 
 
 @settings(max_examples=200, deadline=None)
-@given(arrays(np.float64, st.integers(0, 3000), elements=st.floats(-1e9, 1e9)),
-       st.integers(10, 500))
+@given(
+    arrays(np.float64, st.integers(0, 3000), elements=st.floats(-1e9, 1e9)), st.integers(10, 500)
+)
 def test_downsampling_keeps_extremes_and_ends(values, max_points):
     keep = minmax_indices(values, max_points)
     assert len(keep) <= max(max_points, 0) or len(values) <= max_points
@@ -120,8 +124,7 @@ def test_metric_spec_is_valid_vega_lite_with_a_named_dataset():
 
 
 def test_vendored_vega_matches_altair():
-    versions = json.loads(
-        (theme.themes_root() / "default/static/vendor/VERSIONS.json").read_text())
+    versions = json.loads((theme.themes_root() / "default/static/vendor/VERSIONS.json").read_text())
     assert versions["vega-lite"] == alt.VEGALITE_VERSION
     assert versions["vega"].split(".")[0] == alt.VEGA_VERSION.split(".")[0]
     assert versions["vega-embed"].split(".")[0] == alt.VEGAEMBED_VERSION.split(".")[0]
@@ -137,8 +140,10 @@ def test_vendored_vega_matches_altair():
 def test_relative_urls():
     assert model.relative_url("index.html", "runs/abc/index.html") == "../../index.html"
     assert model.relative_url("static/app.js", "index.html") == "static/app.js"
-    assert model.relative_url("experiments/x/index.html#c", "experiments/x/index.html") == \
-        "index.html#c"
+    assert (
+        model.relative_url("experiments/x/index.html#c", "experiments/x/index.html")
+        == "index.html#c"
+    )
     assert model.relative_url("https://example.com/a", "index.html") == "https://example.com/a"
 
 

@@ -1,0 +1,317 @@
+"""`tracker-report build` end to end: files, links, escaping, config, exit codes, rebuilds."""
+
+from __future__ import annotations
+
+import html.parser
+import os
+import posixpath
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from reporter.site.build import build
+from reporter.site.config import BuildConfig, load_config
+from tests.conftest import PYTHON, python_env
+
+
+class LinkParser(html.parser.HTMLParser):
+    """Collect href/src attributes, script bodies and text of one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def pages(out: Path) -> list[Path]:
+    """Every HTML page of a built site."""
+    return sorted(out.rglob("*.html"))
+
+
+def parse(path: Path) -> LinkParser:
+    """Parse one page."""
+    parser = LinkParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_build_writes_every_page_and_the_closing_line(built, site_store):
+    result, out = built
+    assert (result.experiments, result.runs) == (2, 4)
+    assert result.pages == 1 + 2 + 4 + 1
+    for run in ("parent", "child", "evil", "cnn"):
+        assert (out / "runs" / site_store[run] / "index.html").is_file()
+    assert not (out / "runs" / site_store["deleted"]).exists()
+    assert (out / "experiments/forecast/index.html").is_file()
+    assert (out / "404.html").is_file()
+    assert result.summary().startswith("Built 2 experiments, 4 runs, 8 pages in ")
+    assert result.summary().endswith(f"-> {out / 'index.html'}")
+
+
+def test_every_link_resolves_to_a_file_in_the_site(built):
+    _, out = built
+    checked = 0
+    for page in pages(out):
+        for link in parse(page).links:
+            parts = urlsplit(link)
+            if parts.scheme in ("http", "https", "mailto") or link.startswith("#"):
+                continue  # outbound links (a commit on GitHub) and in-page anchors
+            assert not parts.scheme and not link.startswith("/"), f"{page}: {link} not relative"
+            target = posixpath.normpath(
+                posixpath.join(page.parent.relative_to(out).as_posix(), unquote(parts.path))
+            )
+            assert (out / target).is_file(), f"{page.relative_to(out)} links to missing {link}"
+            checked += 1
+    assert checked > 50
+
+
+def test_no_page_loads_anything_from_the_network(built):
+    _, out = built
+    for page in pages(out):
+        text = page.read_text(encoding="utf-8")
+        for tag in ('<script src="http', '<link rel="stylesheet" href="http', 'src="//'):
+            assert tag not in text, page
+    for js in (out / "static").rglob("*.js"):
+        assert "sourceMappingURL" not in js.read_text(encoding="utf-8")
+
+
+def test_untrusted_strings_are_escaped_everywhere(built, site_store):
+    _, out = built
+    evil_page = out / "runs" / site_store["evil"] / "index.html"
+    for page in (evil_page, out / "experiments/forecast/index.html", out / "index.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "<script>window.__pwned" not in text, page
+        for body in parse(page).scripts:
+            assert "</script" not in body.lower()
+    text = evil_page.read_text(encoding="utf-8")
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in text  # shown as text
+
+
+def test_markdown_is_rendered_and_sanitised(built):
+    _, out = built
+    text = (out / "experiments/forecast/index.html").read_text(encoding="utf-8")
+    assert "<strong>load</strong>" in text and "<script>alert(1)</script>" not in text
+
+
+def test_artifacts_copied_previewed_and_size_limited(built, site_store):
+    result, out = built
+    arts = out / "runs" / site_store["parent"] / "artifacts"
+    assert (arts / "config.json").is_file() and (arts / "plots/blank.png").is_file()
+    assert not (arts / "blobs/big.bin").exists()
+    assert any("blobs/big.bin" in w and "not copied" in w for w in result.warnings)
+    text = (out / "runs" / site_store["parent"] / "index.html").read_text(encoding="utf-8")
+    assert '<img src="artifacts/plots/blank.png"' in text
+    assert '<th scope="col">x</th>' in text  # CSV preview as a table
+    assert "<h1>Notes</h1>" in text  # markdown artifact rendered
+
+
+def test_rebuild_rewrites_nothing_and_same_store_gives_same_bytes(
+    site_store, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    config = BuildConfig(store=site_store["store"], out=str(tmp_path / "a"))
+    first = build(config)
+    again = build(config)
+    assert first.stats.written > 0 and again.stats.written == 0
+    assert again.stats.unchanged == first.stats.written
+    other = build(BuildConfig(store=site_store["store"], out=str(tmp_path / "b")))
+    files_a = {
+        p.relative_to(tmp_path / "a"): p.read_bytes()
+        for p in (tmp_path / "a").rglob("*")
+        if p.is_file()
+    }
+    files_b = {
+        p.relative_to(tmp_path / "b"): p.read_bytes()
+        for p in (tmp_path / "b").rglob("*")
+        if p.is_file()
+    }
+    assert files_a == files_b and other.stats.written == len(files_b)
+    assert "2023-11-14 22:13 UTC" in (tmp_path / "a/index.html").read_text()
+
+
+def test_build_never_writes_to_the_store(site_store, tmp_path):
+    root = Path(site_store["store"])
+    before = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+    build(BuildConfig(store=site_store["store"], out=str(tmp_path / "s")))
+    after = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+    assert before == after
+
+
+def test_clean_removes_stale_files_only_in_a_site_folder(site_store, tmp_path):
+    out = tmp_path / "s"
+    build(BuildConfig(store=site_store["store"], out=str(out)))
+    (out / "stale.html").write_text("old")
+    build(BuildConfig(store=site_store["store"], out=str(out)))
+    assert (out / "stale.html").exists()
+    build(BuildConfig(store=site_store["store"], out=str(out), clean=True))
+    assert not (out / "stale.html").exists() and (out / "index.html").exists()
+
+
+def test_link_and_skip_artifact_modes(site_store, tmp_path):
+    out = tmp_path / "link"
+    build(BuildConfig(store=site_store["store"], out=str(out), artifacts="link"))
+    text = (out / "runs" / site_store["parent"] / "index.html").read_text(encoding="utf-8")
+    assert not (out / "runs" / site_store["parent"] / "artifacts").exists()
+    assert Path(site_store["store"]).resolve().as_uri() in text
+    out = tmp_path / "skip"
+    build(BuildConfig(store=site_store["store"], out=str(out), artifacts="skip"))
+    text = (out / "runs" / site_store["parent"] / "index.html").read_text(encoding="utf-8")
+    assert "config.json" in text and 'href="artifacts/' not in text
+
+
+def test_config_file_and_pyproject_with_flags_winning(tmp_path, monkeypatch):
+    monkeypatch.delenv("TRACKER_TRACKING_URI")
+    (tmp_path / "tracker-report.toml").write_text('title = "From file"\nmax_points = 50\n')
+    config = load_config({"title": None, "max_points": 70}, cwd=str(tmp_path))
+    assert (config.title, config.max_points, config.store) == ("From file", 70, "./tracker-store")
+    other = tmp_path / "p"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[tool.tracker-report]\nout = "public"\n')
+    assert load_config({}, cwd=str(other)).out == "public"
+
+
+def test_user_theme_overrides_one_template_and_adds_static(site_store, tmp_path):
+    theme = tmp_path / "theme"
+    (theme / "templates").mkdir(parents=True)
+    (theme / "static").mkdir()
+    (theme / "templates" / "base.html").write_text(
+        '{% extends "default/base.html" %}{% block head %}'
+        '<link rel="stylesheet" href="{{ \'static/extra.css\' | url }}">{% endblock %}'
+    )
+    (theme / "static" / "extra.css").write_text("body { color: red; }")
+    out = tmp_path / "s"
+    build(BuildConfig(store=site_store["store"], out=str(out), theme=str(theme)))
+    run_page = (out / "runs" / site_store["parent"] / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../static/extra.css"' in run_page and "Metric charts" in run_page
+    assert (out / "static/extra.css").is_file() and (out / "static/style.css").is_file()
+
+
+# --- the command line ----------------------------------------------------------------------
+def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `tracker-report ARGS`."""
+    return subprocess.run(
+        [PYTHON, "-c", "from reporter.cli import main; main()", *args],
+        cwd=cwd,
+        env=python_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_build_success_and_strict(site_store, tmp_path):
+    out = cli(
+        "build",
+        "--store",
+        site_store["store"],
+        "--out",
+        str(tmp_path / "s"),
+        "--title",
+        "Report & co",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Built 2 experiments, 4 runs, 8 pages" in out.stdout
+    assert "Report &amp; co" in (tmp_path / "s/index.html").read_text()
+    strict = cli(
+        "build",
+        "--store",
+        site_store["store"],
+        "--out",
+        str(tmp_path / "t"),
+        "--strict",
+        cwd=tmp_path,
+    )
+    assert strict.returncode == 0  # no warnings in this store at the default size limit
+    (tmp_path / "tracker-report.toml").write_text("max_artifact_mb = 0.1\n")
+    strict = cli(
+        "build",
+        "--store",
+        site_store["store"],
+        "--out",
+        str(tmp_path / "t"),
+        "--strict",
+        cwd=tmp_path,
+    )
+    assert strict.returncode == 1 and "big.bin" in strict.stderr and "--strict" in strict.stderr
+
+
+def test_cli_errors_are_clear_with_the_right_exit_codes(site_store, tmp_path):
+    missing = cli("build", "--store", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x"))
+    assert missing.returncode == 1 and "No tracker-report store at" in missing.stderr
+    theme = cli("build", "--store", site_store["store"], "--theme", "nope")
+    assert theme.returncode == 1 and "Built-in themes: default" in theme.stderr
+    (tmp_path / "bad.toml").write_text("title = \n")
+    bad = cli("build", "--store", site_store["store"], "--config", str(tmp_path / "bad.toml"))
+    assert bad.returncode == 1 and "line 1" in bad.stderr
+    (tmp_path / "unknown.toml").write_text("colour = 1\n")
+    unknown = cli("build", "--config", str(tmp_path / "unknown.toml"))
+    assert unknown.returncode == 1 and "colour" in unknown.stderr and "max_points" in unknown.stderr
+    exp = cli(
+        "build",
+        "--store",
+        site_store["store"],
+        "--experiment",
+        "nope",
+        "--out",
+        str(tmp_path / "y"),
+    )
+    assert exp.returncode == 1 and "'forecast'" in exp.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("keep")
+    full = cli("build", "--store", site_store["store"], "--out", str(tmp_path / "full"))
+    assert full.returncode == 1 and "not empty" in full.stderr
+    assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
+    usage = cli("build", "--artifacts", "maybe")
+    assert usage.returncode == 2 and "copy" in usage.stderr
+    for result in (missing, theme, bad, unknown, exp, full, usage):
+        assert "Traceback" not in result.stderr
+
+
+def test_help_explains_every_option_with_an_example():
+    out = cli("build", "--help")
+    assert out.returncode == 0
+    for option in (
+        "--store",
+        "--out",
+        "--title",
+        "--base-url",
+        "--theme",
+        "--experiment",
+        "--config",
+        "--max-points",
+        "--artifacts",
+        "--strict",
+        "--clean",
+    ):
+        assert option in out.stdout
+    assert out.stdout.count("Example") >= 6
+
+
+def test_base_url_adds_canonical_links_and_a_sitemap(site_store, tmp_path):
+    out = tmp_path / "s"
+    build(
+        BuildConfig(
+            store=site_store["store"], out=str(out), base_url="https://org.github.io/project/"
+        )
+    )
+    sitemap = (out / "sitemap.xml").read_text()
+    assert "https://org.github.io/project/runs/" in sitemap
+    assert (
+        '<link rel="canonical" href="https://org.github.io/project/index.html">'
+        in (out / "index.html").read_text()
+    )
+    assert os.path.exists(out / "static/app.js")
