@@ -315,3 +315,15 @@ def test_base_url_adds_canonical_links_and_a_sitemap(site_store, tmp_path):
         in (out / "index.html").read_text()
     )
     assert os.path.exists(out / "static/app.js")
+
+
+def test_the_example_theme_builds(site_store, tmp_path):
+    from tests.conftest import REPO
+
+    out = tmp_path / "s"
+    build(
+        BuildConfig(store=site_store["store"], out=str(out), theme=str(REPO / "examples" / "theme"))
+    )
+    assert "Nothing here" in (out / "404.html").read_text()
+    assert 'href="static/brand.css"' in (out / "index.html").read_text()
+    assert (out / "static/brand.css").is_file()
