@@ -7,7 +7,6 @@ from pathlib import Path
 
 import altair as alt
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -71,8 +70,11 @@ def test_experiment_page_table_and_charts(site_store):
     data = json.loads(str(loss.data))
     assert data["total"] == 5000 and data["shown"] <= 200
     assert loss.note == f"{data['shown']:,} of 5,000 points"
-    assert max(v for v in data["series"][0]["value"] if v is not None) == 1.0
-    assert pytest.approx(sorted(data["series"][0]["value"])[-2], rel=1e-6) == 1.0 / 2501 + 0.5
+    values = charts.decode(data["series"][0]["value"])
+    steps = charts.decode(data["series"][0]["step"])
+    assert len(values) == len(steps) == data["series"][0]["n"] == data["shown"]
+    assert max(values) == 1.0 and 2500 in steps  # the spike at step 2500 is kept
+    assert sorted(values)[-2] == 1.0 / 2501 + 0.5
     csv = next(f for f in site.files if f.path == loss.downloads[0].path)
     assert csv.data is not None and csv.data.decode().count("\n") == 5001
 

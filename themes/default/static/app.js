@@ -71,13 +71,23 @@
     relative: { field: "relative", type: "quantitative", title: "relative time (s)" }
   };
 
+  // A column is base64 of little-endian float64 values (see reporter/site/charts.py).
+  function decode(text) {
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Float64Array(bytes.buffer);
+  }
+
+  function finite(v) { return isFinite(v) ? v : null; }
+
   function rowsOf(data) {
     var rows = [];
     data.series.forEach(function (s) {
-      var start = s.start != null ? s.start : (s.time.length ? s.time[0] : 0);
-      for (var i = 0; i < s.step.length; i++) {
-        rows.push({ run: s.run, run_id: s.run_id, step: s.step[i], value: s.value[i],
-                    time: s.time[i], relative: (s.time[i] - start) / 1000 });
+      var step = decode(s.step), value = decode(s.value), time = decode(s.time);
+      var start = s.start != null ? s.start : (time.length ? time[0] : 0);
+      for (var i = 0; i < step.length; i++) {
+        rows.push({ run: s.run, run_id: s.run_id, step: step[i], value: finite(value[i]),
+                    time: time[i], relative: (time[i] - start) / 1000 });
       }
     });
     return rows;
@@ -93,7 +103,7 @@
     spec.encoding.x = { field: x.field, type: x.type, title: x.title };
     spec.encoding.y.title = data.key;
     spec.data = { values: rowsOf(data) };
-    var longest = Math.max.apply(null, data.series.map(function (s) { return s.step.length; }));
+    var longest = Math.max.apply(null, data.series.map(function (s) { return s.n; }));
     if (longest <= 60 && typeof spec.mark === "object") spec.mark.point = true;  // short series
     if (data.series.length < 2) { spec.encoding.color.legend = null; }
     vegaEmbed(view, spec, { actions: false, renderer: "svg" })
