@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from reporter.errors import NotFoundError
 from reporter.site import loader, model, render, theme
 from reporter.site.config import BuildConfig
 from reporter.store import schema
+from reporter.store.parquet import ParquetStore
 
 Progress = Callable[[str, int, int], None]
 
@@ -51,13 +55,46 @@ def build_time() -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def fingerprint(config: BuildConfig, chosen: theme.Theme, store: ParquetStore) -> str:
+    """Return a digest of everything a build depends on: version, settings, theme, store files.
+
+    Store files are immutable and uniquely named (experiment records are replaced with new
+    mtimes), so an unchanged listing means unchanged content.
+    """
+    digest = hashlib.sha256()
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("clean", "strict", "out", "config_file")}
+    digest.update(json.dumps([__version__, settings, os.environ.get("SOURCE_DATE_EPOCH")],
+                             sort_keys=True, default=str).encode())
+    for folder in (*chosen.template_dirs, *chosen.static_dirs):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for info in store.fs.list_files(""):
+        digest.update(f"{info.path}\0{info.size}\0{info.mtime}\n".encode())
+    return digest.hexdigest()
+
+
 def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
-    """Build the site described by config."""
+    """Build the site described by config (nothing to do when no input changed)."""
     started = time.perf_counter()
     chosen_theme = theme.resolve_theme(config.theme)
     out = Path(config.out)
     render.check_out_folder(out)
     store = loader.open_store(config.store)
+    stamp = fingerprint(config, chosen_theme, store)
+    previous, files = render.previous_build(out)
+    if previous == stamp and all((out / f).is_file() for f in files):
+        summary = json.loads((out / render.MARKER).read_text(encoding="utf-8")).get("summary", {})
+        stats = render.WriteStats(unchanged=len(files))
+        if config.clean:
+            writer = render.SiteWriter(out)
+            writer.seen = set(files)
+            writer.clean()
+            stats.removed = writer.stats.removed
+        return BuildResult(int(summary.get("experiments", 0)), int(summary.get("runs", 0)),
+                           int(summary.get("pages", 0)), time.perf_counter() - started, out,
+                           stats, [])
     if progress:
         progress("reading store", 0, 1)
     snapshot = loader.load(store, config.experiments)
@@ -81,7 +118,8 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
     site = model.make_site(snapshot, config, info, read_preview, store_url)
     stats = render.render(
         site, chosen_theme, out, lambda r, p: fs.read_bytes(artifact_rel(r, p)),
-        clean=config.clean, progress=progress,
+        clean=config.clean, progress=progress, fingerprint=stamp,
+        summary={"experiments": site.experiments, "runs": site.runs, "pages": len(site.pages)},
     )
     return BuildResult(site.experiments, site.runs, len(site.pages),
                        time.perf_counter() - started, out, stats, site.warnings)

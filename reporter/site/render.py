@@ -6,6 +6,7 @@ rebuild rewrites only what changed), and two outputs at one path are refused.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -69,6 +70,15 @@ class SiteWriter:
                 path.rmdir()
 
 
+def previous_build(out: Path) -> tuple[str, list[str]]:
+    """Return the fingerprint and file list of the build in out ('' and [] if none)."""
+    try:
+        manifest = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        return str(manifest["fingerprint"]), list(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "", []
+
+
 def check_out_folder(out: Path) -> None:
     """Refuse to write into a non-empty folder that is not a tracker-report site."""
     if out.exists() and not out.is_dir():
@@ -116,8 +126,8 @@ def render_page(env: Any, page: Page, site: Site) -> bytes:
 
 
 def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, str], bytes],
-           clean: bool = False, progress: Callable[[str, int, int], None] | None = None
-           ) -> WriteStats:
+           clean: bool = False, progress: Callable[[str, int, int], None] | None = None,
+           fingerprint: str = "", summary: dict[str, int] | None = None) -> WriteStats:
     """Write every page, static file, data file and artifact of the site into out."""
     check_out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +154,10 @@ def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, st
             progress("files", i, len(site.files))
     if site.info.base_url:
         writer.write("sitemap.xml", sitemap(site))
-    writer.write(MARKER, b"made by tracker-report build; --clean may delete files here\n")
+    manifest = {"note": "made by tracker-report build; --clean may delete files here",
+                "fingerprint": fingerprint, "summary": summary or {},
+                "files": sorted(writer.seen | {MARKER})}
+    writer.write(MARKER, json.dumps(manifest, indent=0).encode())
     if clean:
         writer.clean()
     return writer.stats
