@@ -13,9 +13,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 
-## demo: install, log the example experiments into ./tracker-store
+## demo: install, log the example experiments into ./tracker-store, build ./site
 demo: install
 	TRACKER_TRACKING_URI=$(STORE) $(BIN)/python examples/quickstart.py
+	$(BIN)/tracker-report build --store $(STORE) --out site
 
 ## test: install, lint, type-check and run every test
 test: install lint typecheck pytest
