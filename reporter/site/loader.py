@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from reporter.entities import Experiment, LifecycleStage
 from reporter.errors import NotFoundError
 from reporter.store import schema
+from reporter.store.events import MetricPoints
 from reporter.store.parquet import ParquetStore
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ExperimentData:
 
     experiment: Experiment
     runs: pd.DataFrame
-    metrics: pa.Table  # run_id, key, value, step, timestamp; ordered by run, key, step
+    metrics: MetricPoints  # every point, sorted by run, key, step
 
 
 @dataclass

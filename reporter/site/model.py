@@ -110,17 +110,6 @@ class RunRow:
 
 
 @dataclass
-class ChartBlock:
-    """A chart on a page: its id, title, JSON data and the full-series downloads."""
-
-    id: str
-    title: str
-    data: Markup  # JSON, safe inside <script type="application/json">
-    note: str  # "N of M points" when downsampled, else ""
-    downloads: list[Crumb]
-
-
-@dataclass
 class ExperimentPageContext:
     """The experiment page."""
 
@@ -266,64 +255,72 @@ class MetricIndex:
 
 
 def index_metrics(data: ExperimentData) -> MetricIndex:
-    """Group the metric table (ordered by run, key, step) into contiguous slices."""
-    import numpy as np
-    import pyarrow.compute as pc
+    """Index the experiment's sorted metric points by series."""
+    points = data.metrics
+    return MetricIndex(points.slices(), points.value, points.step, points.time)
 
-    table = data.metrics
-    if table.num_rows == 0:
-        empty = np.zeros(0)
-        return MetricIndex({}, empty, empty.astype(np.int64), empty.astype(np.int64))
-    runs = pc.dictionary_encode(table.column("run_id")).combine_chunks()
-    keys = pc.dictionary_encode(table.column("key")).combine_chunks()
-    rcode = runs.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    kcode = keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    combined = rcode * (len(keys.dictionary) + 1) + kcode
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(combined)) + 1])
-    stops = np.concatenate([starts[1:], [len(combined)]])
-    run_names = runs.dictionary.to_pylist()
-    key_names = keys.dictionary.to_pylist()
-    slices = {
-        (run_names[rcode[a]], key_names[kcode[a]]): (int(a), int(b))
-        for a, b in zip(starts, stops, strict=True)
-    }
-    return MetricIndex(
-        slices,
-        table.column("value").to_numpy(),
-        table.column("step").to_numpy(),
-        table.column("timestamp").to_numpy(),
-    )
+
+@dataclass
+class ChartBlock:
+    """A chart on a page: its id, title, the series it draws and the full-series downloads.
+
+    The chart's JSON is made when the template asks for `data`, so the whole site's chart
+    data is never held in memory at once.
+    """
+
+    id: str
+    title: str
+    note: str  # "N of M points" when downsampled, else ""
+    downloads: list[Crumb]
+    series: list[tuple[str, str, int | None, int, int]]  # run name, run id, start, a, b
+    metrics: MetricIndex
+    max_points: int
+
+    @property
+    def data(self) -> Markup:
+        """The chart's JSON block, safe inside <script type="application/json">."""
+        from reporter.site.downsample import minmax_indices
+
+        chart = charts.ChartData(key=self.title)
+        m = self.metrics
+        for name, run_id, start, a, b in self.series:
+            keep = minmax_indices(m.value[a:b], self.max_points)
+            chart.series.append(charts.make_series(
+                name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep))
+            chart.shown += len(keep)
+            chart.total += b - a
+        return json_block(chart.to_json())
 
 
 def make_chart(
     chart_id: str, key: str, runs: list[tuple[str, str, int | None]], metrics: MetricIndex,
     max_points: int, files: list[OutFile],
 ) -> ChartBlock | None:
-    """Build one chart of a metric over some runs: (run_id, run name, start ms) each."""
+    """Plan one chart of a metric over some runs: (run_id, run name, start ms) each."""
     from reporter.site.downsample import minmax_indices
 
-    data = charts.ChartData(key=key)
+    series = []
+    shown = total = 0
     downloads = []
     for run_id, name, start in runs:
         where = metrics.slices.get((run_id, key))
         if where is None:
             continue
         a, b = where
-        values = metrics.value[a:b]
-        keep = minmax_indices(values, max_points)
-        data.series.append(charts.make_series(
-            name, run_id, start, metrics.step[a:b], values, metrics.time[a:b], keep))
-        data.shown += len(keep)
-        data.total += b - a
-        if len(keep) < b - a:
+        kept = b - a if b - a <= max_points else len(minmax_indices(metrics.value[a:b],
+                                                                     max_points))
+        series.append((name, run_id, start, a, b))
+        shown += kept
+        total += b - a
+        if kept < b - a:
             path = csv_path(run_id, key)
             if not any(f.path == path for f in files):
                 files.append(OutFile(path, series_csv(metrics, a, b)))
             downloads.append(Crumb(f"{name}: full series (CSV)", path))
-    if not data.series:
+    if not series:
         return None
-    note = f"{data.shown:,} of {data.total:,} points" if data.downsampled else ""
-    return ChartBlock(chart_id, key, json_block(data.to_json()), note, downloads)
+    note = f"{shown:,} of {total:,} points" if shown < total else ""
+    return ChartBlock(chart_id, key, note, downloads, series, metrics, max_points)
 
 
 def csv_path(run_id: str, key: str) -> str:
@@ -348,12 +345,12 @@ def primary_metric(data: ExperimentData, config: BuildConfig) -> str | None:
     configured = config.primary_metric.get(data.experiment.name)
     if configured:
         return configured
-    if data.metrics.num_rows == 0:
+    points = data.metrics
+    if not len(points):
         return None
-    import pyarrow.compute as pc
+    import numpy as np
 
-    first = pc.index(data.metrics.column("timestamp"), pc.min(data.metrics.column("timestamp")))
-    return str(data.metrics.column("key")[first.as_py()].as_py())
+    return points.keys[int(points.key[int(np.argmin(points.time))])]
 
 
 def ranked_runs(frame: pd.DataFrame, metric: str | None) -> list[str]:

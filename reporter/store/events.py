@@ -101,6 +101,40 @@ class Snapshot:
 
 
 @dataclass
+class MetricPoints:
+    """Every metric point of some runs as numpy columns, sorted by run, key, step, time, value.
+
+    `run` and `key` are integer codes into `runs` and `keys`; each (run, key) is one
+    contiguous slice (see `slices`).
+    """
+
+    runs: list[str]
+    keys: list[str]
+    run: Any
+    key: Any
+    value: Any
+    step: Any
+    time: Any
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def slices(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Return {(run_id, key): (start, stop)} of every series."""
+        import numpy as np
+
+        if not len(self):
+            return {}
+        combined = self.run.astype(np.int64) * (len(self.keys) + 1) + self.key
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(combined)) + 1])
+        stops = np.concatenate([starts[1:], [len(combined)]])
+        return {
+            (self.runs[self.run[a]], self.keys[self.key[a]]): (int(a), int(b))
+            for a, b in zip(starts, stops)
+        }
+
+
+@dataclass
 class Reduced:
     """Events reduced per (run_id, key), as Arrow tables with plain string columns."""
 
@@ -109,6 +143,68 @@ class Reduced:
     tags: pa.Table  # run_id, key, text: the last value (deleted tags removed)
     metrics: pa.Table  # run_id, key, value, step, timestamp: the latest point
     last_seen: pa.Table  # run_id, timestamp: the newest event of each run
+    points: MetricPoints
+
+
+def codes(column: pa.ChunkedArray | pa.Array) -> tuple[Any, list[str]]:
+    """Return integer codes and the distinct values of a string (or dictionary) column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.to_pylist()
+
+
+def metric_points(table: pa.Table) -> MetricPoints:
+    """Return the metric events of a table as sorted numpy columns (no string copies)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    kind = pc.cast(table.column("kind"), "string")
+    sub = table.filter(pc.equal(kind, schema.KIND_METRIC))
+    run, runs = codes(sub.column("run_id"))
+    key, keys = codes(sub.column("key"))
+    value = sub.column("value").to_numpy()
+    step = sub.column("step").to_numpy()
+    time = sub.column("timestamp").to_numpy()
+    del sub
+    order = np.lexsort((value, time, step, key, run))
+    return MetricPoints(runs, keys, run[order], key[order], value[order], step[order], time[order])
+
+
+def _latest(points: MetricPoints) -> pa.Table:
+    """Return each (run_id, key)'s latest point: max step, then timestamp, then value."""
+    import numpy as np
+    import pyarrow as pa
+
+    names = ["run_id", "key", "value", "step", "timestamp"]
+    if not len(points):
+        return pa.table(
+            [
+                pa.array([], pa.string()),
+                pa.array([], pa.string()),
+                pa.array([], pa.float64()),
+                pa.array([], pa.int64()),
+                pa.array([], pa.int64()),
+            ],
+            names=names,
+        )
+    combined = points.run.astype(np.int64) * (len(points.keys) + 1) + points.key
+    ends = np.concatenate([np.flatnonzero(np.diff(combined)), [len(combined) - 1]])
+    runs = pa.array(points.runs, pa.string()).take(pa.array(points.run[ends]))
+    keys = pa.array(points.keys, pa.string()).take(pa.array(points.key[ends]))
+    return pa.table(
+        [
+            runs,
+            keys,
+            pa.array(points.value[ends]),
+            pa.array(points.step[ends]),
+            pa.array(points.time[ends]),
+        ],
+        names=names,
+    )
 
 
 def strings(table: pa.Table, names: Sequence[str]) -> pa.Table:
@@ -139,55 +235,37 @@ def _pick(table: pa.Table, which: str) -> pa.Table:
     return grouped.rename_columns(["run_id", "key", "text"])
 
 
-def _latest(metrics: pa.Table) -> pa.Table:
-    """Return each (run_id, key)'s latest point: max step, then timestamp, then value."""
-    import pyarrow.compute as pc
-
-    if metrics.num_rows == 0:
-        return metrics
-    top = metrics.group_by(["run_id", "key"]).aggregate([("step", "max")])
-    top = top.rename_columns(["run_id", "key", "top_step"])
-    cand = metrics.join(top, ["run_id", "key"])
-    cand = cand.filter(pc.equal(cand.column("step"), cand.column("top_step")))
-    order = pc.sort_indices(
-        cand,
-        sort_keys=[
-            ("run_id", "ascending"),
-            ("key", "ascending"),
-            ("timestamp", "ascending"),
-            ("value", "ascending"),
-        ],
-    )
-    cand = cand.take(order).drop_columns(["top_step"])
-    return (
-        cand.group_by(["run_id", "key"], use_threads=False)
-        .aggregate([("value", "last"), ("step", "last"), ("timestamp", "last")])
-        .rename_columns(["run_id", "key", "value", "step", "timestamp"])
-    )
-
-
 def reduce_table(table: pa.Table) -> Reduced:
-    """Reduce an event table of any number of runs, with Arrow (no Python loop over rows)."""
+    """Reduce an event table of any number of runs, with Arrow and numpy (no row loop)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = pc.cast(table.column("kind"), "string")
     other = ["run_id", "key", "text", "part"]
 
-    def subset(name: str, cols: list[str]) -> pa.Table:
-        return strings(table.filter(pc.equal(kind, name)), cols)
+    def subset(name: str) -> pa.Table:
+        return strings(table.filter(pc.equal(kind, name)), other)
 
-    tags = _pick(subset(schema.KIND_TAG, other), "last")
-    attrs = _pick(subset(schema.KIND_ATTR, other), "last")
-    metrics = subset(schema.KIND_METRIC, ["run_id", "key", "value", "step", "timestamp"])
-    stamps = strings(table, ["run_id", "timestamp"])
+    tags = _pick(subset(schema.KIND_TAG), "last")
+    attrs = _pick(subset(schema.KIND_ATTR), "last")
+    points = metric_points(table)
+    run, runs = codes(table.column("run_id"))
+    seen = (
+        pa.table({"r": run, "t": table.column("timestamp")}).group_by("r").aggregate([("t", "max")])
+    )
+    last_seen = pa.table(
+        {
+            "run_id": pa.array(runs, pa.string()).take(seen.column("r")),
+            "timestamp": seen.column("t_max"),
+        }
+    )
     return Reduced(
         attrs=attrs.filter(pc.is_valid(attrs.column("text"))),
-        params=_pick(subset(schema.KIND_PARAM, other), "first"),
+        params=_pick(subset(schema.KIND_PARAM), "first"),
         tags=tags.filter(pc.is_valid(tags.column("text"))),
-        metrics=_latest(metrics),
-        last_seen=stamps.group_by("run_id")
-        .aggregate([("timestamp", "max")])
-        .rename_columns(["run_id", "timestamp"]),
+        metrics=_latest(points),
+        last_seen=last_seen,
+        points=points,
     )
 
 

@@ -439,29 +439,15 @@ class ParquetStore(AbstractStore):
             self._frames.pop(next(iter(self._frames)))
         return frame, running
 
-    def read_experiment(self, exp_id: str) -> tuple[pd.DataFrame, pa.Table]:
-        """Return an experiment's runs frame and its metric events, from one read.
-
-        The metric table has run_id, key, value, step, timestamp (plain strings), ordered by
-        run, key, step and timestamp.
-        """
-        import pyarrow.compute as pc
-
+    def read_experiment(self, exp_id: str) -> tuple[pd.DataFrame, events.MetricPoints]:
+        """Return an experiment's runs frame and all its metric points, from one read."""
         _, table = reader.read_events(self.fs, exp_id)
         red = events.reduce_table(table)
+        del table
         frame, running = self._wide(exp_id, red)
         if running:
             frame = self._with_liveness(exp_id, frame, running)
-        kind = pc.cast(table.column("kind"), "string")
-        cols = ["run_id", "key", "value", "step", "timestamp"]
-        metrics = events.strings(table.filter(pc.equal(kind, schema.KIND_METRIC)), cols)
-        order = [
-            ("run_id", "ascending"),
-            ("key", "ascending"),
-            ("step", "ascending"),
-            ("timestamp", "ascending"),
-        ]
-        return frame, metrics.take(pc.sort_indices(metrics, sort_keys=order))
+        return frame, red.points
 
     def clear_cache(self) -> None:
         """Forget cached experiment frames (they are rebuilt from the files on next read)."""
