@@ -248,10 +248,17 @@ class MetricIndex:
     value: np.ndarray
     step: np.ndarray
     time: np.ndarray
+    by_run: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for run_id, key in self.slices:
+            self.by_run.setdefault(run_id, []).append(key)
+        for keys in self.by_run.values():
+            keys.sort()
 
     def keys_of(self, run_id: str) -> list[str]:
         """Return the metric keys of a run, sorted."""
-        return sorted(k for r, k in self.slices if r == run_id)
+        return self.by_run.get(run_id, [])
 
 
 def index_metrics(data: ExperimentData) -> MetricIndex:

@@ -157,21 +157,50 @@ def codes(column: pa.ChunkedArray | pa.Array) -> tuple[Any, list[str]]:
     return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.to_pylist()
 
 
-def metric_points(table: pa.Table) -> MetricPoints:
-    """Return the metric events of a table as sorted numpy columns (no string copies)."""
-    import numpy as np
+def kind_mask(table: pa.Table, kind: str) -> pa.ChunkedArray:
+    """Return a boolean mask of the rows of one kind (compares dictionary codes, not text)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    kind = pc.cast(table.column("kind"), "string")
-    sub = table.filter(pc.equal(kind, schema.KIND_METRIC))
+    column = table.column("kind")
+    if not pa.types.is_dictionary(column.type):
+        return pc.equal(column, kind)
+    chunks = []
+    for chunk in column.chunks:
+        where = chunk.dictionary.index(kind).as_py()  # -1 when absent: matches no row
+        chunks.append(pc.equal(chunk.indices, where))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def metric_points(table: pa.Table) -> MetricPoints:
+    """Return the metric events of a table as sorted numpy columns (no string copies).
+
+    Event files keep each series in logging order, so the usual case is a near-sorted input:
+    a stable sort by series is close to linear, and the full lexicographic sort by step, time
+    and value runs only when a series is out of order.
+    """
+    import numpy as np
+
+    sub = table.filter(kind_mask(table, schema.KIND_METRIC))
     run, runs = codes(sub.column("run_id"))
     key, keys = codes(sub.column("key"))
     value = sub.column("value").to_numpy()
     step = sub.column("step").to_numpy()
     time = sub.column("timestamp").to_numpy()
     del sub
-    order = np.lexsort((value, time, step, key, run))
-    return MetricPoints(runs, keys, run[order], key[order], value[order], step[order], time[order])
+    combined = run.astype(np.int64) * (len(keys) + 1) + key
+    order = np.argsort(combined, kind="stable")
+    combined, step, time, value = combined[order], step[order], time[order], value[order]
+    run, key = run[order], key[order]
+    same = combined[1:] == combined[:-1]
+    later = (step[1:] > step[:-1]) | (
+        (step[1:] == step[:-1])
+        & ((time[1:] > time[:-1]) | ((time[1:] == time[:-1]) & ~(value[1:] < value[:-1])))
+    )
+    if (same & ~later).any():
+        order = np.lexsort((value, time, step, combined))
+        run, key, value, step, time = run[order], key[order], value[order], step[order], time[order]
+    return MetricPoints(runs, keys, run, key, value, step, time)
 
 
 def _latest(points: MetricPoints) -> pa.Table:
@@ -240,11 +269,10 @@ def reduce_table(table: pa.Table) -> Reduced:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    kind = pc.cast(table.column("kind"), "string")
     other = ["run_id", "key", "text", "part"]
 
     def subset(name: str) -> pa.Table:
-        return strings(table.filter(pc.equal(kind, name)), other)
+        return strings(table.filter(kind_mask(table, name)), other)
 
     tags = _pick(subset(schema.KIND_TAG), "last")
     attrs = _pick(subset(schema.KIND_ATTR), "last")
