@@ -625,7 +625,7 @@ def _preview(node: ArtifactNode, data: bytes | None) -> None:
             }
         return
     if ext == "md":
-        node.preview, node.content = "markdown", text.markdown(content)
+        node.preview, node.content = "markdown", text.markdown(content, demote=3)
     elif ext == "csv":
         import csv
         import io

@@ -81,14 +81,20 @@ ALLOWED_TAGS = {
 }
 
 
-def markdown(text: str | None) -> Markup:
-    """Render markdown, then sanitise it (no scripts, event handlers or javascript: URLs)."""
+def markdown(text: str | None, demote: int = 0) -> Markup:
+    """Render markdown, then sanitise it (no scripts, event handlers or javascript: URLs).
+
+    `demote` lowers headings (an artifact's `# Title` becomes an h4 inside the run page).
+    """
     if not text:
         return Markup("")
     import markdown as md
     import nh3
 
     html = md.markdown(str(text), extensions=["fenced_code", "tables", "sane_lists"])
+    if demote:
+        html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + demote)}",
+                      html)
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -68,7 +68,7 @@ def test_every_link_resolves_to_a_file_in_the_site(built):
     for page in pages(out):
         for link in parse(page).links:
             parts = urlsplit(link)
-            if parts.scheme in ("http", "https", "mailto") or link.startswith("#"):
+            if parts.scheme in ("http", "https", "mailto", "data") or link.startswith("#"):
                 continue  # outbound links (a commit on GitHub) and in-page anchors
             assert not parts.scheme and not link.startswith("/"), f"{page}: {link} not relative"
             target = posixpath.normpath(
@@ -116,7 +116,7 @@ def test_artifacts_copied_previewed_and_size_limited(built, site_store):
     text = (out / "runs" / site_store["parent"] / "index.html").read_text(encoding="utf-8")
     assert '<img src="artifacts/plots/blank.png"' in text
     assert '<th scope="col">x</th>' in text  # CSV preview as a table
-    assert "<h1>Notes</h1>" in text  # markdown artifact rendered
+    assert "<h4>Notes</h4>" in text  # markdown artifact rendered, headings demoted
 
 
 def test_rebuild_rewrites_nothing_and_same_store_gives_same_bytes(

@@ -102,6 +102,9 @@
     var x = X_FIELDS[xName] || X_FIELDS.step;
     spec.encoding.x = { field: x.field, type: x.type, title: x.title };
     spec.encoding.y.title = data.key;
+    spec.description = "Chart of " + data.key;  // vega uses it as the chart's accessible name
+    spec.encoding.x.axis = { format: x.type === "temporal" ? undefined : "~g" };
+    spec.encoding.y.axis = { format: "~g" };
     spec.data = { values: rowsOf(data) };
     var longest = Math.max.apply(null, data.series.map(function (s) { return s.n; }));
     if (longest <= 60 && typeof spec.mark === "object") spec.mark.point = true;  // short series
