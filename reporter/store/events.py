@@ -181,7 +181,8 @@ def metric_points(table: pa.Table) -> MetricPoints:
     """
     import numpy as np
 
-    sub = table.filter(kind_mask(table, schema.KIND_METRIC))
+    columns = ["run_id", "key", "value", "step", "timestamp"]
+    sub = table.select(columns).filter(kind_mask(table, schema.KIND_METRIC))
     run, runs = codes(sub.column("run_id"))
     key, keys = codes(sub.column("key"))
     value = sub.column("value").to_numpy()
@@ -190,8 +191,14 @@ def metric_points(table: pa.Table) -> MetricPoints:
     del sub
     combined = run.astype(np.int64) * (len(keys) + 1) + key
     order = np.argsort(combined, kind="stable")
-    combined, step, time, value = combined[order], step[order], time[order], value[order]
-    run, key = run[order], key[order]
+    # one column at a time, so that only one extra copy is alive at once
+    combined = combined[order]
+    step = step[order]
+    time = time[order]
+    value = value[order]
+    run = run[order]
+    key = key[order]
+    del order
     same = combined[1:] == combined[:-1]
     later = (step[1:] > step[:-1]) | (
         (step[1:] == step[:-1])
@@ -199,7 +206,8 @@ def metric_points(table: pa.Table) -> MetricPoints:
     )
     if (same & ~later).any():
         order = np.lexsort((value, time, step, combined))
-        run, key, value, step, time = run[order], key[order], value[order], step[order], time[order]
+        run, key, value, step, time = (a[order] for a in (run, key, value, step, time))
+    del same, later, combined
     return MetricPoints(runs, keys, run, key, value, step, time)
 
 
