@@ -13,6 +13,7 @@ pyarrow than ours). Scratch stores go under .bench/scratch and are deleted at th
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -48,7 +49,7 @@ class Sizes:
         default_factory=lambda: {"reporter": 200_000, "mlflow-sqlite": 2_000, "mlflow-file": 20_000}
     )
     runs: int = 300
-    runs_sqlite: int = 50  # MLflow+SQLite takes ~1.5 s a run: measured on fewer, scaled up
+    runs_sqlite: int = 30  # MLflow+SQLite takes ~1.5 s a run: measured on fewer, scaled up
     search: tuple[int, ...] = (1_000, 10_000)
     mlflow_search_max: int = 1_000  # MLflow stores are built only up to this many runs
     search_calls: int = 5
@@ -84,9 +85,20 @@ def mlflow_python() -> str:
     return str(python)
 
 
+def our_python() -> str:
+    """Return the interpreter with reporter and our pyarrow: this one if it imports reporter
+    (e.g. `.venv/bin/python benchmarks/bench_tracking.py`), else the repo's .venv."""
+    if importlib.util.find_spec("reporter") is not None:
+        return sys.executable
+    venv = REPO / ".venv" / "bin" / "python"
+    if not venv.exists():
+        raise SystemExit(f"reporter is not importable here and {venv} is missing: make install")
+    return str(venv)
+
+
 def python_for(impl: str) -> str:
     """Return the interpreter that has this implementation installed."""
-    return mlflow_python() if impl.startswith("mlflow") else sys.executable
+    return mlflow_python() if impl.startswith("mlflow") else our_python()
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -97,19 +109,29 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_workload(
-    impl: str, workload: str, folder: Path, env: dict[str, str] | None = None, **sizes: int
+    impl: str, workload: str, folder: Path, *, env: dict[str, str] | None = None, **sizes: int
 ) -> dict[str, Any]:
     """Run one workload in a fresh process and return its JSON result."""
     cmd = [python_for(impl), str(WORKLOADS), "--impl", impl, "--workload", workload]
     cmd += ["--dir", str(folder)]
     for name, value in sizes.items():
-        cmd += [f"--{name}", str(value)]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, env=child_env(env), cwd=REPO, timeout=TIMEOUT
-    )
+        cmd += [f"--{name.replace('_', '-')}", str(value)]
+    try:
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, env=child_env(env), cwd=REPO, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise WorkloadError(f"{impl} {workload} timed out after {TIMEOUT:g} s: {cmd}") from exc
     if out.returncode != 0:
-        raise SystemExit(f"{impl} {workload} failed ({' '.join(cmd)}):\n{out.stderr[-4000:]}")
+        raise WorkloadError(
+            f"{impl} {workload} failed, exit {out.returncode}\n  command: {' '.join(cmd)}\n"
+            f"  stderr (last 4000 characters):\n{out.stderr[-4000:]}"
+        )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+class WorkloadError(Exception):
+    """A workload process failed: its command and stderr, reported at the end of the run."""
 
 
 class Scratch:
@@ -207,7 +229,7 @@ def bench_log_metric(sizes: Sizes, scratch: Scratch) -> Row:
         rounds(sizes.repeat, IMPLS, sample, "calls/s", "log_metric"),
         higher_is_better=True,
         target=">= 100x sqlite, >= 20x file",
-        check=at_least(100, 20),
+        check=at_least(sqlite=100, file=20),
         note=f"calls per process: {ns}",
     )
 
@@ -234,7 +256,7 @@ def bench_runs300(sizes: Sizes, scratch: Scratch) -> Row:
         "s",
         rounds(sizes.repeat, IMPLS, sample, "s", "runs"),
         target=">= 20x sqlite, >= 5x file",
-        check=at_least(20, 5),
+        check=at_least(sqlite=20, file=5),
         note=note,
     )
 
@@ -251,14 +273,18 @@ def bench_search(sizes: Sizes, scratch: Scratch) -> list[Row]:
         # reporter: one build with automatic compaction off (one part file per run), copied;
         # the copy is compacted once, as a store that `tracker-report compact` has merged.
         raw = scratch.new(f"search-{n}-reporter-uncompacted")
-        built = run_workload("reporter", "search_build", raw, {"TRACKER_AUTO_COMPACT": "0"}, runs=n)
-        print(f"    reporter: {built['build_seconds']:.1f} s, {built['part_files']} part files")
+        built = run_workload(
+            "reporter", "search_build", raw, env={"TRACKER_AUTO_COMPACT": "0"}, runs=n
+        )
+        parts = built.get("part_files", "?")
+        print(f"    reporter: {built['build_seconds']:.1f} s, {parts} part files")
         merged = scratch.new(f"search-{n}-reporter")
         shutil.copytree(raw, merged)
         done = run_workload("reporter", "compact", merged)
         print(
             f"    reporter compact(): {done['compact_seconds']:.2f} s -> "
-            f"{done['part_files']} part files, {done['compacted_files']} compacted files"
+            f"{done.get('part_files', '?')} part files, "
+            f"{done.get('compacted_files', '?')} compacted files {done.get('note', '')}"
         )
         stores["reporter"], stores["reporter-uncompacted"] = merged, raw
         for impl in impls:
@@ -267,14 +293,17 @@ def bench_search(sizes: Sizes, scratch: Scratch) -> list[Row]:
             print(f"    {impl}: {built['build_seconds']:.1f} s", flush=True)
 
         results: dict[str, list[dict[str, Any]]] = {k: [] for k in stores}
+        cold = sizes.search_calls if n <= 1_000 else 1  # a cold read of 10,000 part files: 13 s
         for r in range(sizes.repeat):
             for variant, folder in stores.items():
                 impl = "reporter" if variant.startswith("reporter") else variant
-                res = run_workload(impl, "search_time", folder, calls=sizes.search_calls)
+                res = run_workload(  # cold_calls: reporter only (cache cleared)
+                    impl, "search_time", folder, calls=sizes.search_calls, cold_calls=cold
+                )
                 results[variant].append(res)
                 extra = (
                     f" (cache cleared {res['uncached_seconds']:.4f} s)"
-                    if impl == "reporter"
+                    if "uncached_seconds" in res
                     else ""
                 )
                 print(
@@ -294,16 +323,17 @@ def bench_search(sizes: Sizes, scratch: Scratch) -> list[Row]:
         def col(
             variant: str, key: str, results: dict[str, list[dict[str, Any]]] = results
         ) -> list[float]:
-            return [float(res[key]) for res in results.get(variant, [])]
+            return [float(res[key]) for res in results.get(variant, []) if key in res]
 
         mlflow_warm = {impl: col(impl, "seconds") for impl in impls}
         label = f"search {n:,} runs"
         calls = f"median of {sizes.search_calls} calls after a warm-up call"
         if n == smallest:
-            target, official, check = ">= 10x file, >= 2x sqlite", True, at_least(10, 2)
+            target, official = ">= 10x file, >= 2x sqlite", True
+            check: Callable[[Row], bool] | None = at_least(sqlite=2, file=10)
         else:
             target, official, check = "", True, None
-        variants = [
+        variants: list[tuple[str, dict[str, list[float]], bool, str]] = [
             ("warm, compacted", {"reporter": col("reporter", "seconds")}, official, calls),
             (
                 "warm, uncompacted",
@@ -315,7 +345,8 @@ def bench_search(sizes: Sizes, scratch: Scratch) -> list[Row]:
                 "cache cleared, compacted",
                 {"reporter": col("reporter", "uncached_seconds")},
                 False,
-                "reporter: its in-process cache cleared before each call; MLflow: warm calls",
+                f"reporter: its in-process cache cleared before each call ({cold} per "
+                "process); MLflow: warm calls",
             ),
             (
                 "cache cleared, uncompacted",
@@ -339,23 +370,26 @@ def bench_search(sizes: Sizes, scratch: Scratch) -> list[Row]:
                 if not agree:
                     row.check = lambda _: False
             rows.append(row)
-        first = Row(
-            f"{label}, first call in a fresh process",
-            "s",
-            {
-                "reporter": col("reporter", "first_seconds"),
-                **{impl: col(impl, "first_seconds") for impl in impls},
-            },
-            note="includes the libraries' lazy imports and opening the store",
-        )
-        rows.append(first)
+        mlflow_first = {impl: col(impl, "first_seconds") for impl in impls}
+        for name, variant in (("compacted", "reporter"), ("uncompacted", "reporter-uncompacted")):
+            rows.append(
+                Row(
+                    f"{label}, first call in a fresh process, {name}",
+                    "s",
+                    {"reporter": col(variant, "first_seconds"), **mlflow_first},
+                    official=False,
+                    note="includes lazy imports and opening the store"
+                    if name == "compacted"
+                    else "",
+                )
+            )
         if n == smallest:
             base = {r.name.split(", ", 1)[1]: r for r in rows}
         else:  # growth from the smallest size, for each reporter variant shown
             grow = n / smallest
-            for row in rows[-len(variants) - 1 :]:
+            for row in rows[-len(variants) - 2 :]:
                 small = base.get(row.name.split(", ", 1)[1])
-                if small is None or row.name.endswith("fresh process"):
+                if small is None or "first call" in row.name:
                     continue
                 got = (row.median("reporter") or 0) / (small.median("reporter") or 1)
                 row.target = f"{'' if row.official else 'info: '}<= {grow:g}x {smallest:,}-run time"
@@ -417,6 +451,8 @@ def bench_bytes(sizes: Sizes, scratch: Scratch) -> list[Row]:
         samples[impl].append(float(res["bytes_per_point"]))
         if impl == "reporter":
             before.append(float(res["bytes_per_point_uncompacted"]))
+            if res.get("note"):
+                print(f"  note: {res['note']}", flush=True)
         progress(f"bytes_per_point {impl}", res["bytes_per_point"], "B")
     points = sizes.keys * sizes.steps
     mlflow = {k: v for k, v in samples.items() if k != "reporter"}
@@ -529,11 +565,15 @@ def versions() -> str:
     theirs = subprocess.run(
         [mlflow_python(), "-c", code], capture_output=True, text=True, env=child_env()
     ).stdout.split()
-    import pyarrow
-
+    ours = subprocess.run(
+        [our_python(), "-c", "import pyarrow; print(pyarrow.__version__)"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+    ).stdout.strip()
     mlflow, their_arrow = theirs if len(theirs) == 2 else ("?", "?")
     return (
-        f"reporter at {code_version()}, pyarrow {pyarrow.__version__}; "
+        f"reporter at {code_version()}, pyarrow {ours or '?'}; "
         f"mlflow {mlflow} (pyarrow {their_arrow}); python {platform.python_version()}"
     )
 
@@ -585,25 +625,25 @@ def main() -> None:
     scratch = Scratch(SCRATCH / f"run-{os.getpid()}")
     rows: list[Row] = []
     limit: list[float] = []
+    errors: dict[str, str] = {}  # workload -> error of the process that failed
+    sections: list[tuple[str, Callable[[], Any]]] = [
+        ("log_metric", lambda: rows.append(bench_log_metric(sizes, scratch))),
+        ("pyarrow", lambda: limit.extend(bench_pyarrow(sizes, scratch))),
+        ("runs300", lambda: rows.append(bench_runs300(sizes, scratch))),
+        ("search", lambda: rows.extend(bench_search(sizes, scratch))),
+        ("import", lambda: rows.extend(bench_import(sizes))),
+        ("bytes_per_point", lambda: rows.extend(bench_bytes(sizes, scratch))),
+    ]
     try:
-        if "log_metric" in only:
-            print("log_metric ...", flush=True)
-            rows.append(bench_log_metric(sizes, scratch))
-        if "pyarrow" in only:
-            print("raw pyarrow limit ...", flush=True)
-            limit = bench_pyarrow(sizes, scratch)
-        if "runs300" in only:
-            print("runs300 ...", flush=True)
-            rows.append(bench_runs300(sizes, scratch))
-        if "search" in only:
-            print("search ...", flush=True)
-            rows += bench_search(sizes, scratch)
-        if "import" in only:
-            print("import ...", flush=True)
-            rows += bench_import(sizes)
-        if "bytes_per_point" in only:
-            print("bytes_per_point ...", flush=True)
-            rows += bench_bytes(sizes, scratch)
+        for name, section in sections:
+            if name not in only:
+                continue
+            print(f"{name} ...", flush=True)
+            try:
+                section()
+            except WorkloadError as exc:  # report it, go on with the other workloads
+                errors[name] = str(exc)
+                print(f"  ERROR in {name}: {exc}", flush=True)
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
     took = time.time() - started
@@ -628,6 +668,8 @@ def main() -> None:
     print(f"\ntargets: {len(official) - len(failed)} of {len(official)} pass")
     for name in failed:
         print(f"  FAIL: {name}")
+    for name, error in errors.items():
+        print(f"\nERROR: workload {name} did not finish:\n{error}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
@@ -647,11 +689,14 @@ def main() -> None:
                         for r in rows
                     },
                     "pyarrow_rows_per_second": limit,
+                    "errors": errors,
                 },
                 indent=1,
             )
         )
         print(f"raw samples written to {args.json}")
+    if errors:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -322,7 +322,9 @@ class Client:
         metric = Metric(
             validation.key_name("Metric", key),
             validation.metric_value(key, value),
-            timestamp if timestamp is not None else int(time.time() * 1000),
+            validation.metric_step(key, timestamp, "timestamp")
+            if timestamp is not None
+            else int(time.time() * 1000),
             validation.metric_step(key, step) if step is not None else 0,
         )
         self.store.log_batch(run_id, metrics=(metric,))
@@ -353,7 +355,7 @@ class Client:
             Metric(
                 validation.key_name("Metric", m.key),
                 validation.metric_value(m.key, m.value),
-                int(m.timestamp),
+                validation.metric_step(m.key, m.timestamp, "timestamp"),
                 validation.metric_step(m.key, m.step),
             )
             for m in metrics

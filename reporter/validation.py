@@ -26,15 +26,37 @@ def metric_value(key: str, value: Any) -> float:
     )
 
 
-def metric_step(key: str, step: Any) -> int:
-    """Return a step as int; TypeError for anything that is not an integer."""
-    if type(step) is int:
-        return step
-    if isinstance(step, numbers.Integral) or (
-        getattr(step, "dtype", None) is not None and step.dtype.kind in "iu"
-    ):
-        return int(step)
-    raise TypeError(f"Metric {key!r}: step must be an integer, got {type(step).__name__} {step!r}")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def metric_step(key: str, step: Any, what: str = "step") -> int:
+    """Return a step (or timestamp) as int; TypeError if not an integer, error if not int64."""
+    if type(step) is not int:
+        if isinstance(step, numbers.Integral) or (
+            getattr(step, "dtype", None) is not None and step.dtype.kind in "iu"
+        ):
+            step = int(step)
+        else:
+            raise TypeError(
+                f"Metric {key!r}: {what} must be an integer, got {type(step).__name__} {step!r}"
+            )
+    if not INT64_MIN <= step <= INT64_MAX:
+        raise InvalidArgumentError(
+            f"Metric {key!r}: {what} {step} is outside the 64-bit integer range the store keeps"
+        )
+    return int(step)
+
+
+def text(kind: str, value: str) -> str:
+    """Return value if it can be stored as UTF-8 (no lone surrogates), else raise."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{kind} {value[:60]!r} cannot be stored as UTF-8 ({exc.reason} at position "
+            f"{exc.start})"
+        ) from None
+    return value
 
 
 def key_name(kind: str, key: Any) -> str:
@@ -43,7 +65,7 @@ def key_name(kind: str, key: Any) -> str:
         raise InvalidArgumentError(f"{kind} key must be a non-empty string, got {key!r}")
     if any(ord(c) < 32 for c in key):
         raise InvalidArgumentError(f"{kind} key {key!r} contains control characters")
-    return key
+    return text(f"{kind} key", key)
 
 
 def artifact_path(path: str | None, what: str = "artifact_path") -> str:

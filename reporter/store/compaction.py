@@ -100,22 +100,30 @@ def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
         return None
 
 
-def merge_compacted(fs: StoreFS, exp_id: str, listing: reader.Listing) -> CompactionResult:
-    """Merge all compacted files of an experiment into one (each part id once)."""
+def merge_compacted(
+    fs: StoreFS, exp_id: str, listing: reader.Listing
+) -> tuple[CompactionResult, set[str]]:
+    """Merge the readable compacted files of an experiment into one (each part id once).
+
+    Returns what it did and the part ids it read. A file is deleted only when every part id it
+    holds was read from a readable file: a damaged or foreign file is left in place.
+    """
     only = reader.Listing(compacted=listing.compacted)
     try:
         plan = reader.make_plan(fs, only)
-        table = reader.read_plan(fs, plan)
+        table, read, files = reader.read_plan(fs, plan)
     except NotFoundError:  # another compaction is merging these files right now
-        return CompactionResult(exp_id, 0, 0, 0, None)
-    rel = _publish(fs, exp_id, table, list(plan.covered))
+        return CompactionResult(exp_id, 0, 0, 0, None), set()
+    if not files:
+        return CompactionResult(exp_id, 0, 0, 0, None), set()
+    rel = _publish(fs, exp_id, table, sorted(read))
     deleted = 0
-    for info in listing.compacted:
+    for info in listing.compacted:  # every file whose rows the new one now holds
         held = reader.FOOTERS.get(fs, info)
-        if held is not None and set(held) <= set(plan.covered):
+        if held is not None and set(held) <= read:
             fs.delete(info.path)
             deleted += 1
-    return CompactionResult(exp_id, 0, deleted, table.num_rows, rel)
+    return CompactionResult(exp_id, 0, deleted, table.num_rows, rel), read
 
 
 def terminal_runs(fs: StoreFS, exp_id: str, listing: reader.Listing, timeout_s: float) -> set[str]:
@@ -173,24 +181,27 @@ def compact_experiment(
         plan = reader.make_plan(fs, listing)
     except NotFoundError:  # another compaction replaced a file: leave this round to it
         return CompactionResult(exp_id, 0, 0, 0, None)
-    raw_paths = {info.path for info in listing.parts.values()}
-    already = {p for p, path in plan.covered.items() if path not in raw_paths}
-    for part in already & set(listing.parts):  # left behind by an interrupted compaction
-        fs.delete(listing.parts.pop(part).path)
-    done = terminal_runs(fs, exp_id, listing, timeout_s)
-    todo = {p: i for p, i in listing.parts.items() if p.split("/", 1)[0] in done}
+    # raw parts that a compacted file already holds: left by an interrupted compaction
+    leftovers = {p for p, info in listing.parts.items() if plan.covered.get(p) != info.path}
+    raw = {p: i for p, i in listing.parts.items() if p not in leftovers}
+    done = terminal_runs(fs, exp_id, reader.Listing(parts=raw), timeout_s)
+    todo = {p: i for p, i in raw.items() if p.split("/", 1)[0] in done}
     result = CompactionResult(exp_id, 0, 0, 0, None)
     if len(todo) >= min_parts:
         result = compact_parts(fs, exp_id, todo)
-    listing = reader.list_experiment(fs, exp_id)
-    many = len(listing.compacted) > MAX_COMPACTED_FILES
-    if len(listing.compacted) > 1 and (merge_all or many):
-        merged = merge_compacted(fs, exp_id, listing)
+    compacted = reader.list_compacted(fs, exp_id)
+    many = len(compacted.compacted) > MAX_COMPACTED_FILES
+    if (len(compacted.compacted) > 1 and (merge_all or many)) or leftovers:
+        merged, read = merge_compacted(fs, exp_id, compacted)
+        removed = 0
+        for part in sorted(leftovers & read):  # now safely held by the merged file
+            fs.delete(listing.parts[part].path)
+            removed += 1
         result = CompactionResult(
             exp_id,
             result.parts_merged,
-            result.files_deleted + merged.files_deleted,
-            merged.rows,
-            merged.path,
+            result.files_deleted + merged.files_deleted + removed,
+            merged.rows or result.rows,
+            merged.path or result.path,
         )
     return result

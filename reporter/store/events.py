@@ -67,13 +67,16 @@ def table_to_parquet(table: pa.Table, parts: Iterable[str]) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-def parts_of(metadata: dict[bytes, bytes] | None, fallback: str) -> list[str]:
-    """Return the part ids a file's metadata says it holds (a raw part holds itself)."""
+def parts_of(metadata: dict[bytes, bytes] | None) -> list[str] | None:
+    """Return the part ids a compacted file's metadata says it holds (None if it says none)."""
     if metadata and schema.PARTS_METADATA_KEY in metadata:
-        value = json.loads(metadata[schema.PARTS_METADATA_KEY])
+        try:
+            value = json.loads(metadata[schema.PARTS_METADATA_KEY])
+        except ValueError:
+            return None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
-    return [fallback]
+    return None
 
 
 def conform(table: pa.Table) -> pa.Table:
@@ -285,9 +288,15 @@ def reduce_table(table: pa.Table) -> Reduced:
     tags = _pick(subset(schema.KIND_TAG), "last")
     attrs = _pick(subset(schema.KIND_ATTR), "last")
     points = metric_points(table)
-    run, runs = codes(table.column("run_id"))
+    # liveness counts only events the store stamped itself, not user-given metric times
+    stamped = table.select(["run_id", "timestamp"]).filter(
+        pc.invert(kind_mask(table, schema.KIND_METRIC))
+    )
+    run, runs = codes(stamped.column("run_id"))
     seen = (
-        pa.table({"r": run, "t": table.column("timestamp")}).group_by("r").aggregate([("t", "max")])
+        pa.table({"r": run, "t": stamped.column("timestamp")})
+        .group_by("r")
+        .aggregate([("t", "max")])
     )
     last_seen = pa.table(
         {

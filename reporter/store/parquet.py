@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+from reporter import validation
 from reporter.entities import (
     Experiment,
     LifecycleStage,
@@ -250,6 +251,10 @@ class ParquetStore(AbstractStore):
             raise InvalidArgumentError(
                 f"Experiment {exp.name!r} ({exp.experiment_id}) is deleted; restore it first."
             )
+        for item in tags:
+            validation.text("Tag", item.key)
+            validation.text("Tag value", item.value)
+        validation.text("Run name", run_name)
         run_id = uuid.uuid4().hex
         marker = {"run_id": run_id, "experiment_id": exp.experiment_id, "created": start_time}
         base = self.fs.join(schema.RUNS_FOLDER, exp.experiment_id, run_id)
@@ -322,6 +327,10 @@ class ParquetStore(AbstractStore):
     ) -> None:
         """Check params against earlier values, then queue every row."""
         rows: list[events.Row] = []
+        for param in params:
+            validation.text("Param value", param.value)
+        for tag in tags:
+            validation.text("Tag value", tag.value)
         if params:
             known = self._known_params(run_id)
             fresh: dict[str, str] = {}
@@ -347,11 +356,6 @@ class ParquetStore(AbstractStore):
             ]
         if rows:
             self._rows(run_id, rows)
-
-    def log_metric_fast(self, run_id: str, key: str, value: float, step: int, ts: int) -> None:
-        """Queue one metric point (the hot path of `log_metric`)."""
-        exp_id = self._run_exp.get(run_id) or self.experiment_of(run_id)
-        self.writer.append(run_id, exp_id, [(schema.KIND_METRIC, key, value, None, step, ts)])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Queue a tag deletion (a tag event with no value)."""

@@ -42,16 +42,25 @@ class Listing:
 
 
 def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> Listing:
-    """List an experiment's raw parts (or one run's) and its compacted files."""
+    """List an experiment's raw parts (or one run's), then its compacted files.
+
+    The order matters: a compaction publishes its file before it deletes the parts it holds,
+    so a part missing from the first listing is in a compacted file of the second.
+    """
     base = fs.join(schema.RUNS_FOLDER, exp_id)
-    out = list_compacted(fs, exp_id)
+    parts: dict[str, FileInfo] = {}
     prefix = f"{run_id}-" if run_id else ""
     for info in fs.list_files(fs.join(base, schema.PARTS_FOLDER)):
         file_name = info.path.rsplit("/", 1)[-1]
-        if file_name.startswith(prefix):
-            part = schema.part_id_of_file(file_name)
-            if part is not None:
-                out.parts[part] = info
+        if not file_name.startswith(prefix):
+            continue
+        part = schema.part_id_of_file(file_name)
+        if part is not None:
+            parts[part] = info
+        elif not run_id:
+            warn_skip(fs, info.path, "not a part file name (<run_id>-<part>.parquet)")
+    out = list_compacted(fs, exp_id)
+    out.parts = parts
     return out
 
 
@@ -96,7 +105,10 @@ class FooterCache:
         except Exception as exc:
             warn_skip(fs, info.path, f"unreadable Parquet footer ({exc})")
             return None
-        parts = events.parts_of(meta, info.path)
+        parts = events.parts_of(meta)
+        if parts is None:
+            warn_skip(fs, info.path, "no tracker.parts metadata: not a compacted event file")
+            return None
         self._items[key] = parts
         if len(self._items) > self._size:
             self._items.popitem(last=False)
@@ -175,14 +187,22 @@ def _read_file(fs: StoreFS, info: FileInfo, only_parts: list[str] | None) -> pa.
     return table
 
 
-def read_plan(fs: StoreFS, plan: ReadPlan) -> pa.Table:
-    """Read every file of a plan into one event table (NotFoundError if one vanished)."""
+def read_plan(fs: StoreFS, plan: ReadPlan) -> tuple[pa.Table, set[str], list[FileInfo]]:
+    """Read every file of a plan: the events, the part ids read, the files read.
+
+    Damaged files are skipped with a warning (and are not among the files read);
+    NotFoundError if a file vanished.
+    """
     tables = []
-    for info, only, _parts in plan.steps():
+    read: set[str] = set()
+    files = []
+    for info, only, parts in plan.steps():
         table = _read_file(fs, info, only)
         if table is not None:
             tables.append(table)
-    return _concat(tables)
+            read.update(parts)
+            files.append(info)
+    return _concat(tables), read, files
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -197,22 +217,34 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 def read_events(fs: StoreFS, exp_id: str, run_id: str | None = None) -> tuple[Listing, pa.Table]:
     """List and read an experiment's (or one run's) events, each part id exactly once.
 
-    When a file vanishes (a compaction replaced it), list again and read only the part ids
-    not read yet, from wherever they now are: every retry makes progress.
+    When a file vanishes (a compaction replaced it), list again and read only the part ids not
+    read yet, from wherever they now are: every retry makes progress. A compacted file that
+    cannot be read is skipped with a warning and its part ids are read from their raw parts
+    if those still exist.
     """
     tables: list[pa.Table] = []
     done: set[str] = set()
+    bad: set[str] = set()
     for _attempt in range(MAX_RETRIES):
         listing = list_experiment(fs, exp_id, run_id)
+        listing.compacted = [i for i in listing.compacted if i.path not in bad]
+        raw_paths = {info.path for info in listing.parts.values()}
+        again = False
         try:
             plan = make_plan(fs, listing, run_id, exclude=done)
             for info, only, parts in plan.steps():
                 table = _read_file(fs, info, only)
+                if table is None and info.path not in raw_paths:
+                    bad.add(info.path)  # its parts may still exist as raw parts
+                    again = True
+                    continue
                 if table is not None:
                     tables.append(table)
                 done.update(parts)
         except NotFoundError:
             log.debug("a file vanished while reading %s; listing again", exp_id)
+            continue
+        if again:
             continue
         table = _concat(tables)
         if run_id is not None:

@@ -94,9 +94,10 @@ class PartWriter:
         with self._lock:
             buf = self._runs.get(run_id)
             if buf is None:
-                self._runs[run_id] = _RunBuffer(exp_id)
+                buf = self._runs[run_id] = _RunBuffer(exp_id)
             else:
                 buf.open = True
+        self._beat(run_id, buf)  # alive from the start, whatever start_time the caller gave
         self._ensure_thread()
 
     def append(self, run_id: str, exp_id: str, rows: list[events.Row]) -> None:
@@ -149,17 +150,28 @@ class PartWriter:
     def _flush_locked(self, run_id: str | None) -> None:
         """Publish one part file per run with pending rows."""
         for rid, exp_id, rows in self._take(run_id):
-            self._seq += 1
-            name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}"
-            part = f"{rid}/{name}"
-            table = events.rows_to_table(rid, part, rows)
-            data = events.table_to_parquet(table, [part])
-            rel = self.fs.join(
-                schema.RUNS_FOLDER, exp_id, schema.PARTS_FOLDER, schema.part_file_name(rid, name)
-            )
-            self.fs.write_atomic(rel, data)
-            with self._lock:
-                self._published.setdefault(rid, []).append((part, rel))
+            try:
+                self._write_part(rid, exp_id, rows)
+            except Exception as exc:  # keep the rows: the next flush tries again
+                with self._lock:
+                    buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
+                    buf.rows[:0] = rows
+                self.errors.append(f"run {rid}: {type(exc).__name__}: {exc}")
+                log.warning("writing a part of run %s failed (kept for retry): %s", rid, exc)
+
+    def _write_part(self, rid: str, exp_id: str, rows: list[events.Row]) -> None:
+        """Publish one part file of a run's rows."""
+        self._seq += 1
+        name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}"
+        part = f"{rid}/{name}"
+        table = events.rows_to_table(rid, part, rows)
+        data = events.table_to_parquet(table, [part])
+        rel = self.fs.join(
+            schema.RUNS_FOLDER, exp_id, schema.PARTS_FOLDER, schema.part_file_name(rid, name)
+        )
+        self.fs.write_atomic(rel, data)
+        with self._lock:
+            self._published.setdefault(rid, []).append((part, rel))
 
     def _auto_compact(self) -> None:
         """Compact the parts of this process's finished runs once there are enough of them."""
@@ -191,9 +203,14 @@ class PartWriter:
                 if buf.open and now - buf.last_heartbeat >= every
             ]
         for rid, buf in due:
-            rel = self.fs.join(schema.RUNS_FOLDER, buf.exp_id, rid, schema.HEARTBEAT_FILE)
-            self.fs.write_atomic(rel, str(int(now * 1000)).encode())
-            buf.last_heartbeat = now
+            self._beat(rid, buf)
+
+    def _beat(self, run_id: str, buf: _RunBuffer) -> None:
+        """Refresh one run's heartbeat file."""
+        now = time.time()
+        rel = self.fs.join(schema.RUNS_FOLDER, buf.exp_id, run_id, schema.HEARTBEAT_FILE)
+        self.fs.write_atomic(rel, str(int(now * 1000)).encode())
+        buf.last_heartbeat = now
 
     def _ensure_thread(self) -> None:
         """Start the flusher thread on first use (and again after a fork)."""

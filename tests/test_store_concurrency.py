@@ -1,0 +1,487 @@
+"""The store under real concurrency: many writers, SIGKILL, compactions racing writers, readers
+and each other, and damaged files. Real processes and real files in each test's tmp_path."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import reporter
+from reporter.store import reader, schema
+from reporter.store.reader import StoreWarning
+from tests.conftest import PYTHON, python_env
+
+CHILD_ENV = {"TRACKER_LOG_ENVIRONMENT": "0"}
+
+
+def value_of(proc: int, run: int, step: int) -> float:
+    """The value a child logs at a step: the test can tell every point apart."""
+    return proc * 1e6 + run * 1e3 + step
+
+
+# child processes ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def children() -> Iterator[list[subprocess.Popen[str]]]:
+    """Track started children; any still running when the test ends is killed (by its pid)."""
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+def spawn(procs: list, code: str, *args: object, **env: str) -> subprocess.Popen[str]:
+    """Start `python -c code args...` with this checkout's reporter."""
+    proc = subprocess.Popen(
+        [PYTHON, "-c", textwrap.dedent(code), *map(str, args)],
+        env=python_env(**CHILD_ENV, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(proc)
+    return proc
+
+
+def read_line(proc: subprocess.Popen[str]) -> str:
+    """Read one line a child printed; fail with its stderr if it died instead."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        _, err = proc.communicate(timeout=60)
+        pytest.fail(f"child exited with {proc.returncode} before printing:\n{err}")
+    return line.strip()
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Wait for a child; return the rest of its stdout; fail with its stderr if it failed."""
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out
+
+
+def start_together(procs: list[subprocess.Popen[str]], go: Path) -> None:
+    """Wait until every child has printed 'ready', then let them all go at once."""
+    for proc in procs:
+        assert read_line(proc) == "ready"
+    go.touch()
+
+
+WAIT_FOR_GO = """
+    def wait_for_go(path):
+        print("ready", flush=True)
+        while not os.path.exists(path):
+            time.sleep(0.002)
+"""
+
+
+# reading the files without reporter -----------------------------------------------------------
+def event_files(store: str, folder: str = "") -> list[Path]:
+    """Return the Parquet files of a store (only those in `folder` if given)."""
+    return sorted(p for p in Path(store).rglob("*.parquet") if not folder or folder in p.parts)
+
+
+def all_events(store: str) -> pd.DataFrame:
+    """Read every Parquet file of a store with plain pandas."""
+    frames = [pd.read_parquet(f) for f in event_files(store)]
+    events = pd.concat(frames, ignore_index=True)
+    for name in ("run_id", "kind", "key", "part"):
+        events[name] = events[name].astype(str)
+    return events
+
+
+def assert_fully_compacted(store: str) -> None:
+    """No raw part is left and the experiment's events are in one compacted file."""
+    assert event_files(store, schema.PARTS_FOLDER) == []
+    assert len(event_files(store, schema.COMPACTED_FOLDER)) == 1
+
+
+# 1. four processes log into one experiment at once --------------------------------------------
+SHARED_WRITER = (
+    """
+    import os, sys, time
+    import reporter
+"""
+    + WAIT_FOR_GO
+    + """
+    store, proc, runs, points, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \\
+        int(sys.argv[4]), sys.argv[5]
+    reporter.set_tracking_uri(store)
+    exp_id = reporter.set_experiment("shared").experiment_id  # created by four racers
+    client = reporter.Client(store)
+    wait_for_go(go)
+    for r in range(runs):
+        tags = {"proc": proc, "run": r}
+        if proc % 2:  # the client API
+            rid = client.create_run(exp_id, tags=tags).info.run_id
+            for step in range(points):
+                client.log_metric(rid, "m", proc * 1e6 + r * 1e3 + step, step=step)
+            client.set_terminated(rid)
+        else:  # the fluent API
+            with reporter.start_run(tags=tags):
+                for step in range(points):
+                    reporter.log_metric("m", proc * 1e6 + r * 1e3 + step, step=step)
+"""
+)
+
+
+@pytest.mark.slow
+def test_four_processes_log_at_once_and_every_point_is_found_once(tmp_path):
+    store = str(tmp_path / "store")
+    procs_, runs, points = 4, 25, 1000
+    with children() as procs:
+        for p in range(procs_):
+            spawn(procs, SHARED_WRITER, store, p, runs, points, tmp_path / "go")
+        start_together(procs, tmp_path / "go")
+        for proc in procs:
+            finish(proc)
+
+    client = reporter.Client(store)
+    (exp,) = [e for e in client.search_experiments() if e.name == "shared"]
+    frame = client.search_runs_frame([exp.experiment_id])
+    assert len(frame) == procs_ * runs and frame["run_id"].is_unique
+    assert set(frame["status"]) == {"FINISHED"}
+    owner = {
+        rid: (int(p), int(r)) for rid, p, r in frame[["run_id", "tags.proc", "tags.run"]].to_numpy()
+    }
+    assert sorted(owner.values()) == [(p, r) for p in range(procs_) for r in range(runs)]
+
+    def check_histories() -> None:
+        for rid, (p, r) in owner.items():
+            history = client.get_metric_history(rid, "m")
+            assert [m.step for m in history] == list(range(points))
+            assert [m.value for m in history] == [value_of(p, r, s) for s in range(points)]
+
+    check_histories()
+    client.compact()
+    assert_fully_compacted(store)
+    check_histories()
+    # the same, read as plain Parquet: every point once, with its value
+    events = all_events(store)
+    metrics = events[events["kind"] == "metric"]
+    assert len(metrics) == procs_ * runs * points
+    assert not metrics.duplicated(["run_id", "step"]).any()
+    proc_of = metrics["run_id"].map(lambda rid: owner[rid][0])
+    run_of = metrics["run_id"].map(lambda rid: owner[rid][1])
+    assert (metrics["value"] == proc_of * 1e6 + run_of * 1e3 + metrics["step"]).all()
+
+
+# 2. SIGKILL -----------------------------------------------------------------------------------
+KILLED_WRITER = """
+    import sys, time
+    import reporter
+    store, flushed_after = sys.argv[1], int(sys.argv[2])
+    client = reporter.Client(store)
+    exp_id = client.create_experiment("victim")
+    rid = client.create_run(exp_id).info.run_id
+    print(rid, flush=True)
+    step = 0
+    while True:
+        client.log_metric(rid, "m", step * 0.5, step=step)
+        step += 1
+        if step == flushed_after:
+            reporter.Client().flush()  # the same store object (TRACKER_TRACKING_URI)
+            print(step, flush=True)
+        if step % 100 == 0:
+            time.sleep(0.001)  # keep logging, at a pace that lets the flusher run
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_sigkill_keeps_flushed_points_and_the_run_reads_killed(tmp_path, monkeypatch):
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "1")  # read at call time
+    with children() as procs:
+        proc = spawn(
+            procs,
+            KILLED_WRITER,
+            store,
+            3000,
+            TRACKER_TRACKING_URI=store,
+            TRACKER_FLUSH_INTERVAL="0.2",
+            TRACKER_HEARTBEAT_INTERVAL="0.2",
+        )
+        run_id = read_line(proc)
+        flushed = int(read_line(proc))
+        # let the background flusher publish at least one more part, then kill mid-stream
+        parts = lambda: event_files(store, schema.PARTS_FOLDER)  # noqa: E731
+        seen = len(parts())
+        deadline = time.monotonic() + 10
+        while len(parts()) == seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(parts()) > seen, "the flusher wrote nothing after the explicit flush"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    client = reporter.Client(store)
+    (heartbeat,) = Path(store, schema.RUNS_FOLDER).glob(f"*/{run_id}/{schema.HEARTBEAT_FILE}")
+    # right after the kill the heartbeat is fresh: the run still reads as RUNNING
+    age = time.time() - heartbeat.stat().st_mtime
+    assert client.get_run(run_id).info.status == "RUNNING", f"heartbeat {age:.2f} s old"
+    # once the heartbeat is older than the timeout, the run reads as KILLED
+    deadline = time.monotonic() + 15
+    while (status := client.get_run(run_id).info.status) == "RUNNING":
+        assert time.monotonic() < deadline, "the dead run never read as KILLED"
+        time.sleep(0.1)
+    assert status == "KILLED"
+    assert time.time() - heartbeat.stat().st_mtime > 1.0
+
+    history = client.get_metric_history(run_id, "m")
+    steps = [m.step for m in history]
+    assert len(steps) >= flushed
+    assert steps == list(range(len(steps)))  # a prefix: nothing torn, nothing twice
+    assert [m.value for m in history] == [s * 0.5 for s in steps]
+    # the store stays readable and the dead run can be compacted
+    exp_id = client.get_run(run_id).info.experiment_id
+    frame = client.search_runs_frame([exp_id])
+    assert list(frame["run_id"]) == [run_id] and list(frame["status"]) == ["KILLED"]
+    (result,) = client.compact()
+    assert result.parts_merged >= 2
+    assert_fully_compacted(store)
+    assert client.get_metric_history(run_id, "m") == history
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert list(client.search_runs_frame([exp_id])["status"]) == ["KILLED"]
+
+
+# 3. compaction racing writers and readers -----------------------------------------------------
+CHURN_WRITER = (
+    """
+    import os, sys, time
+    import reporter
+"""
+    + WAIT_FOR_GO
+    + """
+    store, exp_id, proc, runs, points, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), \\
+        int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+    client = reporter.Client(store)
+    wait_for_go(go)
+    for r in range(runs):
+        rid = client.create_run(exp_id, tags={"proc": proc, "run": r}).info.run_id
+        for step in range(points):
+            client.log_metric(rid, "m", proc * 1e6 + r * 1e3 + step, step=step)
+            if step % 40 == 39:
+                client.flush()  # several parts per run
+        client.set_terminated(rid)
+"""
+)
+
+COMPACTOR = (
+    """
+    import os, sys, time
+    import reporter
+"""
+    + WAIT_FOR_GO
+    + """
+    store, go, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+    client = reporter.Client(store)
+    wait_for_go(go)
+    rounds = merged = 0
+    while not os.path.exists(stop):
+        merged += sum(result.parts_merged for result in client.compact())
+        rounds += 1
+    print(rounds, merged, flush=True)
+"""
+)
+
+
+@pytest.mark.slow
+def test_compaction_racing_writers_and_a_reader(tmp_path):
+    store = str(tmp_path / "store")
+    client = reporter.Client(store)
+    exp_id = client.create_experiment("churn")
+    writers_, runs, points = 2, 25, 100
+    go, stop = tmp_path / "go", tmp_path / "stop"
+    reads = finished_reads = 0
+    with children() as procs:
+        writers = [
+            # one writer also compacts its own finished runs, the other leaves that to others
+            spawn(procs, CHURN_WRITER, store, exp_id, p, runs, points, go, TRACKER_AUTO_COMPACT=a)
+            for p, a in zip(range(writers_), ("3", "0"))
+        ]
+        compactor = spawn(procs, COMPACTOR, store, go, stop)
+        start_together(procs, go)
+        while any(w.poll() is None for w in writers):
+            frame = client.search_runs_frame([exp_id])
+            assert frame["run_id"].is_unique, "a run appeared twice"
+            reads += 1
+            for rid, status in frame[["run_id", "status"]].to_numpy():
+                assert status in ("RUNNING", "FINISHED")
+                if status == "FINISHED":
+                    steps = [m.step for m in client.get_metric_history(rid, "m")]
+                    assert len(steps) == len(set(steps)), "a point appeared twice"
+                    assert len(steps) <= points
+                    finished_reads += 1
+        for writer in writers:
+            finish(writer)
+        stop.touch()
+        rounds, merged = map(int, finish(compactor).split())
+    assert reads > 0 and finished_reads > 0
+    assert rounds > 0 and merged > 0  # the compactor did race the writers
+
+    client.compact()
+    assert_fully_compacted(store)
+    frame = client.search_runs_frame([exp_id])
+    assert len(frame) == writers_ * runs and frame["run_id"].is_unique
+    assert set(frame["status"]) == {"FINISHED"}
+    owner = {
+        rid: (int(p), int(r)) for rid, p, r in frame[["run_id", "tags.proc", "tags.run"]].to_numpy()
+    }
+    assert sorted(owner.values()) == [(p, r) for p in range(writers_) for r in range(runs)]
+    for rid, (p, r) in owner.items():
+        history = client.get_metric_history(rid, "m")
+        assert [(m.step, m.value) for m in history] == [
+            (s, value_of(p, r, s)) for s in range(points)
+        ]
+    metrics = all_events(store).query("kind == 'metric'")
+    assert len(metrics) == writers_ * runs * points
+    assert not metrics.duplicated(["run_id", "step"]).any()
+
+
+# 4. two compactors racing each other ----------------------------------------------------------
+PREPARE = """
+    import os, sys
+    import reporter
+    store, runs, points = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    client = reporter.Client(store)
+    exp_id = client.create_experiment("two compactors")
+    for r in range(runs):
+        if r == runs // 2:  # auto-compaction makes compacted files of the first half only
+            os.environ["TRACKER_AUTO_COMPACT"] = "0"
+        rid = client.create_run(exp_id, tags={"run": r}).info.run_id
+        client.log_param(rid, "run", r)
+        for step in range(points):
+            client.log_metric(rid, "m", r * 1e3 + step, step=step)
+            if step == points // 2:
+                client.flush()
+        client.set_terminated(rid)
+    print(exp_id)
+"""
+
+
+def count_rows(client: reporter.Client, exp_id: str) -> tuple[int, int, int]:
+    """Read an experiment the way the store does: (rows, metric rows, distinct points)."""
+    _, table = reader.read_events(client.store.fs, exp_id)
+    events = table.select(["run_id", "kind", "step"]).to_pandas()
+    metrics = events[events["kind"] == "metric"]
+    distinct = len(metrics.drop_duplicates(["run_id", "step"]))
+    return table.num_rows, len(metrics), distinct
+
+
+@pytest.mark.slow
+def test_two_compactors_racing_never_lose_or_duplicate_a_row(tmp_path):
+    store = str(tmp_path / "store")
+    runs, points = 80, 200
+    with children() as procs:
+        # a writer that compacts its own finished runs every 7 parts, then stops doing so: the
+        # store starts with several compacted files and many raw parts
+        exp_id = finish(
+            spawn(procs, PREPARE, store, runs, points, TRACKER_AUTO_COMPACT="7")
+        ).strip()
+    client = reporter.Client(store)
+    rows, metric_rows, distinct = count_rows(client, exp_id)
+    assert metric_rows == distinct == runs * points
+    raw_before = len(event_files(store, schema.PARTS_FOLDER))
+    assert raw_before > 0
+
+    go, stop = tmp_path / "go", tmp_path / "stop"
+    reads = 0
+    with children() as procs:
+        compactors = [spawn(procs, COMPACTOR, store, go, stop) for _ in range(2)]
+        start_together(procs, go)
+        deadline = time.monotonic() + 30
+        settled = 0  # reads after the store was seen fully compacted
+        while settled < 3:
+            assert time.monotonic() < deadline, "the compactors never finished"
+            assert count_rows(client, exp_id)[1:] == (metric_rows, distinct)
+            reads += 1
+            done = not event_files(store, schema.PARTS_FOLDER)
+            settled += done and len(event_files(store, schema.COMPACTED_FOLDER)) == 1
+        stop.touch()
+        results = [tuple(map(int, finish(c).split())) for c in compactors]
+    assert reads > 3
+    assert all(rounds > 0 for rounds, _ in results)
+    assert sum(merged for _, merged in results) > 0
+
+    client.compact()
+    assert_fully_compacted(store)
+    assert count_rows(client, exp_id) == (rows, metric_rows, distinct)
+    events = all_events(store)
+    assert len(events) == rows
+    metrics = events[events["kind"] == "metric"]
+    assert len(metrics) == runs * points and not metrics.duplicated(["run_id", "step"]).any()
+    frame = client.search_runs_frame([exp_id])
+    assert len(frame) == runs and frame["run_id"].is_unique
+    assert sorted(frame["params.run"].astype(int)) == list(range(runs))
+
+
+# 5. damaged files -----------------------------------------------------------------------------
+def test_truncated_and_foreign_parts_are_skipped_with_a_warning_and_kept(store_uri, client):
+    exp_id = client.create_experiment("damaged")
+    ids = []
+    for i in range(3):
+        rid = client.create_run(exp_id, tags={"i": str(i)}).info.run_id
+        client.log_param(rid, "i", i)
+        for step in range(20):
+            client.log_metric(rid, "m", float(step), step=step)
+            if step == 9:
+                client.flush()  # at least two parts per run
+        client.set_terminated(rid)
+        ids.append(rid)
+    a, b, c = ids
+    parts = Path(store_uri, schema.RUNS_FOLDER, exp_id, schema.PARTS_FOLDER)
+    first_of_a = sorted(parts.glob(f"{a}-*.parquet"))[0]
+    events = pd.read_parquet(first_of_a)
+    lost = set(events.loc[events["kind"] == "metric", "step"])  # the steps that part holds
+    kept = [s for s in range(20) if s not in lost]
+    assert 19 in kept and 0 not in kept  # the run ended in a later part
+    first_of_a.write_bytes(first_of_a.read_bytes()[:100])  # truncated
+    foreign = parts / f"{b}-foreign.parquet"  # named like a part of run b
+    pd.DataFrame({"x": [1]}).to_parquet(foreign)
+    damaged = {first_of_a: first_of_a.read_bytes(), foreign: foreign.read_bytes()}
+
+    def named(record: pytest.WarningsRecorder, path: Path) -> bool:
+        return any(path.name in str(w.message) for w in record)
+
+    def check_reads() -> None:
+        with pytest.warns(StoreWarning) as record:
+            run = client.get_run(a)  # the rest of run a reads
+        assert named(record, first_of_a)
+        assert run.info.status == "FINISHED" and run.data.metrics == {"m": 19.0}
+        with pytest.warns(StoreWarning, match=re.escape(first_of_a.name)):
+            history = client.get_metric_history(a, "m")
+        assert [m.step for m in history] == kept
+        with pytest.warns(StoreWarning, match=re.escape(foreign.name)):
+            assert client.get_run(b).data.params == {"i": "1"}
+        assert client.get_run(c).data.params == {"i": "2"}  # no warning: not its files
+        assert len(client.get_metric_history(c, "m")) == 20
+        client.store.clear_cache()  # the frame is cached per listing: read the files again
+        with pytest.warns(StoreWarning) as record:
+            frame = client.search_runs_frame([exp_id])
+        assert named(record, first_of_a) and named(record, foreign)
+        assert sorted(frame["run_id"]) == sorted(ids)
+        assert frame.set_index("run_id").loc[[b, c], "params.i"].tolist() == ["1", "2"]
+
+    check_reads()
+    for _ in range(2):
+        with pytest.warns(StoreWarning) as record:
+            client.compact()
+        assert named(record, first_of_a) and named(record, foreign)
+        assert {p: p.read_bytes() for p in damaged} == damaged  # never deleted nor changed
+        check_reads()
+    assert set(parts.glob("*.parquet")) == set(damaged)  # only the damaged files stay raw
