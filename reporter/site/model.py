@@ -121,6 +121,17 @@ class ExperimentPageContext:
     charts: list[ChartBlock]
     primary_metric: str | None
     chart_note: str
+    compare_path: str
+
+
+@dataclass
+class ComparePageContext:
+    """The compare page of an experiment: everything else comes from its data scripts."""
+
+    name: str
+    experiment_path: str
+    runs_js: str
+    site_root: str  # the site root, relative to the compare page (for series.js and images)
 
 
 @dataclass
@@ -199,6 +210,7 @@ class OutFile:
     path: str
     data: bytes | None = None
     artifact: tuple[str, str] | None = None  # (run id, artifact path)
+    make: Callable[[], bytes] | None = None  # made when written (large generated data)
 
 
 @dataclass
@@ -514,6 +526,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
         charts=blocks,
         primary_metric=metric,
         chart_note=note,
+        compare_path=f"experiments/{slug}/compare.html",
     )
     path = f"experiments/{slug}/index.html"
     info = PageInfo(path, data.experiment.name,
@@ -738,6 +751,7 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
                 files += [OutFile(f"runs/{run_id}/artifacts/{p}", artifact=(run_id, p))
                           for p, size in listing if size <= limit]
         total_runs += len(records)
+        add_compare(data, slug, records, metrics, snapshot, artifact_url, pages, files)
     index = IndexPageContext(summaries, total_runs)
     pages.insert(0, Page("index.html", PageInfo("index.html", site.title,
                                                  [Crumb("Experiments", None)], "index"), index))
@@ -745,6 +759,43 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
                                            [Crumb("Experiments", "index.html"),
                                             Crumb("Not found", None)], "404"), None))
     return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
+
+
+def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
+                metrics: MetricIndex, snapshot: StoreSnapshot,
+                artifact_url: Callable[[str, str], str | None], pages: list[Page],
+                files: list[OutFile]) -> None:
+    """Add an experiment's compare page, its runs.js and every run's series.js."""
+    from reporter.site import compare
+
+    images: dict[str, list[tuple[str, str]]] = {}
+    for rec in records:
+        run_id = rec["run_id"]
+        for path in compare.image_paths(snapshot.artifacts.get(run_id, [])):
+            url = artifact_url(run_id, path)
+            if url and "://" not in url:
+                images.setdefault(run_id, []).append((path, url))
+    keys = sorted({k for _, k in metrics.slices})
+    base = f"experiments/{slug}"
+    files.append(OutFile(f"{base}/runs.js", compare.runs_js(
+        data.experiment.name, records, keys, images, text.lower_is_better)))
+    for rec in records:
+        run_id = rec["run_id"]
+        run_keys = metrics.keys_of(run_id)
+
+        def make(rec: dict[str, Any] = rec, run_keys: list[str] = run_keys) -> bytes:
+            return compare.series_js(rec["run_id"], str(rec["run_name"] or rec["run_id"]),
+                                     _int(rec["start_time"]), run_keys, metrics.slices,
+                                     metrics.value, metrics.step, metrics.time)
+
+        files.append(OutFile(f"runs/{run_id}/series.js", make=make))
+    context = ComparePageContext(data.experiment.name, f"{base}/index.html", f"{base}/runs.js",
+                                 "../..")
+    info = PageInfo(f"{base}/compare.html", f"Compare runs · {data.experiment.name}",
+                    [Crumb("Experiments", "index.html"),
+                     Crumb(data.experiment.name, f"{base}/index.html"), Crumb("Compare", None)],
+                    "compare")
+    pages.append(Page("compare.html", info, context))
 
 
 def relative_url(target: str, page_path: str) -> str:

@@ -150,6 +150,8 @@ def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, st
             writer.write(item.path, item.data)
         elif item.artifact is not None:
             writer.write(item.path, copy_artifact(*item.artifact))
+        elif item.make is not None:
+            writer.write(item.path, item.make())
         if progress:
             progress("files", i, len(site.files))
     if site.info.base_url:

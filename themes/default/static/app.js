@@ -114,6 +114,24 @@
       .catch(function (err) { view.textContent = "Chart failed: " + err; });
   }
 
+  window.TrackerCharts = { draw: drawChart, read: readJson };
+
+  function setupCompareLink() {
+    var link = document.querySelector("a.compare-link");
+    if (!link) return;
+    var base = link.getAttribute("data-base");
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("input.run-pick"));
+    function update() {
+      var ids = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
+      link.href = base + (ids.length ? "#runs=" + ids.join(",") : "");
+      link.setAttribute("aria-disabled", ids.length < 2 ? "true" : "false");
+      var count = link.querySelector(".compare-count");
+      if (count) count.textContent = String(ids.length);
+    }
+    boxes.forEach(function (b) { b.addEventListener("change", update); });
+    update();
+  }
+
   function setupCharts() {
     var specEl = document.getElementById("spec-metric");
     if (!specEl) return;
@@ -130,6 +148,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), setupTable);
-    setupCharts();
+    setupCompareLink();
+    if (!document.getElementById("compare")) setupCharts();
   });
 })();

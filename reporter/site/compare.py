@@ -1,0 +1,76 @@
+"""The client-side comparison: data files the compare page loads with <script src>.
+
+`fetch()` is blocked on file://, so the compare page gets its data from scripts:
+`experiments/<slug>/runs.js` (every run's params, latest metrics, tags and images) and, for
+the runs being compared, `runs/<run_id>/series.js` (their metric series, downsampled).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from reporter.site import charts, text
+from reporter.site.downsample import minmax_indices
+from reporter.store import schema
+
+COMPARE_POINTS = 300
+IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "svg")
+
+
+def _js_json(value: Any) -> str:
+    """Serialise for a .js file: JSON, with <, > and & escaped like in HTML blocks."""
+    raw = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _clean(value: Any) -> Any:
+    """Return a JSON-able value: NaN and infinities as strings, numbers as floats."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return text.fmt_number(value)
+    return value
+
+
+def runs_js(experiment: str, records: list[dict[str, Any]], metrics: list[str],
+            images: dict[str, list[tuple[str, str]]], lower_better: Callable[[str], bool]) -> bytes:
+    """Return experiments/<slug>/runs.js: what the compare page shows of every run."""
+    runs = []
+    for rec in records:
+        run_id = rec["run_id"]
+        runs.append({
+            "id": run_id,
+            "name": str(rec["run_name"] or run_id),
+            "status": rec["status"],
+            "start": text.fmt_time(rec["start_time"]),
+            "params": {k[7:]: v for k, v in rec.items()
+                       if k.startswith("params.") and isinstance(v, str)},
+            "metrics": {k[8:]: _clean(float(v)) for k, v in rec.items()
+                        if k.startswith("metrics.") and v is not None and v == v},
+            "tags": {k[5:]: v for k, v in rec.items() if k.startswith("tags.")
+                     and isinstance(v, str) and not k[5:].startswith(schema.SYSTEM_TAG_PREFIX)},
+            "images": dict(images.get(run_id, [])),
+        })
+    payload = {"experiment": experiment, "runs": runs,
+               "lower_is_better": {m: lower_better(m) for m in metrics}}
+    return f"window.TRACKER_EXPERIMENT = {_js_json(payload)};\n".encode()
+
+
+def series_js(run_id: str, name: str, start: int | None, keys: list[str],
+              slices: dict[tuple[str, str], tuple[int, int]], value: Any, step: Any,
+              time: Any) -> bytes:
+    """Return runs/<run_id>/series.js: every metric of one run, downsampled for comparing."""
+    out = {}
+    for key in keys:
+        a, b = slices[(run_id, key)]
+        keep = minmax_indices(value[a:b], COMPARE_POINTS)
+        out[key] = charts.make_series(name, run_id, start, step[a:b], value[a:b], time[a:b],
+                                      keep).to_json()
+    body = _js_json(out)
+    return (f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{json.dumps(run_id)}] = "
+            f"{body};\n").encode()
+
+
+def image_paths(listing: list[tuple[str, int]]) -> list[str]:
+    """Return the artifact paths of a run that are images."""
+    return [p for p, _ in listing if p.rsplit(".", 1)[-1].lower() in IMAGE_TYPES]

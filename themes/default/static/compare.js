@@ -1,0 +1,204 @@
+/* tracker-report compare page: runs chosen in the URL hash (#runs=a,b,...), side by side.
+   Data comes from runs.js and each run's series.js, loaded with <script src> (works from
+   file://, where fetch() is blocked). The first run is the baseline. */
+(function () {
+  "use strict";
+  var root = document.getElementById("compare");
+  var data = window.TRACKER_EXPERIMENT;
+  if (!root || !data) return;
+  var siteRoot = root.getAttribute("data-root");
+  var byId = {};
+  data.runs.forEach(function (r) { byId[r.id] = r; });
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text != null) node.textContent = String(text);
+    return node;
+  }
+
+  function chosenIds() {
+    var match = /(?:^|[#&])runs=([^&]*)/.exec(window.location.hash);
+    if (!match) return [];
+    return decodeURIComponent(match[1]).split(",").filter(function (s) { return s; });
+  }
+
+  function showError(text) {
+    var p = root.querySelector(".compare-error");
+    p.textContent = text;
+    p.hidden = !text;
+  }
+
+  function keysOf(runs, field) {
+    var keys = {};
+    runs.forEach(function (r) { Object.keys(r[field]).forEach(function (k) { keys[k] = true; }); });
+    return Object.keys(keys).sort();
+  }
+
+  function headerRow(table, runs, first) {
+    var tr = el("tr");
+    tr.appendChild(el("th", { scope: "col" }, first));
+    runs.forEach(function (r, i) {
+      var th = el("th", { scope: "col" });
+      var a = el("a", { href: siteRoot + "/runs/" + r.id + "/index.html" }, r.name);
+      th.appendChild(a);
+      if (i === 0) th.appendChild(el("small", {}, " (baseline)"));
+      tr.appendChild(th);
+    });
+    var thead = el("thead");
+    thead.appendChild(tr);
+    table.appendChild(thead);
+  }
+
+  function valueTable(table, runs, field) {
+    table.textContent = "";
+    headerRow(table, runs, "Name");
+    var tbody = el("tbody");
+    keysOf(runs, field).forEach(function (key) {
+      var values = runs.map(function (r) { return r[field][key]; });
+      var differs = values.some(function (v) { return v !== values[0]; });
+      var tr = el("tr", { "data-key": key });
+      if (differs) tr.className = "diff";
+      tr.appendChild(el("td", {}, key));
+      values.forEach(function (v) { tr.appendChild(el("td", {}, v == null ? "–" : v)); });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+  }
+
+  function fmt(v) {
+    if (typeof v !== "number") return v == null ? "–" : String(v);
+    return Number(v.toPrecision(6)).toString();
+  }
+
+  function metricTable(table, runs) {
+    table.textContent = "";
+    headerRow(table, runs, "Metric");
+    var tbody = el("tbody");
+    keysOf(runs, "metrics").forEach(function (key) {
+      var lower = !!data.lower_is_better[key];
+      var base = runs[0].metrics[key];
+      var tr = el("tr", { "data-key": key });
+      tr.appendChild(el("td", {}, key + (lower ? " ↓" : " ↑")));
+      runs.forEach(function (r, i) {
+        var v = r.metrics[key];
+        var td = el("td", { class: "num" }, fmt(v));
+        if (i > 0 && typeof v === "number" && typeof base === "number") {
+          var delta = v - base;
+          var pct = base !== 0 ? (delta / Math.abs(base)) * 100 : null;
+          var text = " (" + (delta >= 0 ? "+" : "") + fmt(delta) +
+            (pct === null ? "" : ", " + (pct >= 0 ? "+" : "") + pct.toFixed(1) + "%") + ")";
+          var span = el("span", {}, text);
+          if (delta !== 0) span.className = (delta < 0) === lower ? "better" : "worse";
+          td.appendChild(span);
+        }
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+  }
+
+  function images(holder, runs) {
+    holder.textContent = "";
+    keysOf(runs, "images").forEach(function (path) {
+      var block = el("div", { class: "image-row" });
+      block.appendChild(el("h3", {}, path));
+      var row = el("div", { class: "row" });
+      runs.forEach(function (r) {
+        var fig = el("figure");
+        if (r.images[path]) {
+          fig.appendChild(el("img", { src: siteRoot + "/" + r.images[path], alt: r.name + ": " + path,
+                                      loading: "lazy" }));
+        } else {
+          fig.appendChild(el("p", { class: "note" }, "–"));
+        }
+        fig.appendChild(el("figcaption", {}, r.name));
+        row.appendChild(fig);
+      });
+      block.appendChild(row);
+      holder.appendChild(block);
+    });
+    if (!holder.childNodes.length) holder.appendChild(el("p", {}, "None."));
+  }
+
+  function loadSeries(ids, done) {
+    var series = window.TRACKER_SERIES = window.TRACKER_SERIES || {};
+    var left = ids.filter(function (id) { return !series[id]; });
+    if (!left.length) { done(); return; }
+    var pending = left.length;
+    left.forEach(function (id) {
+      var script = el("script", { src: siteRoot + "/runs/" + id + "/series.js" });
+      script.onload = script.onerror = function () { pending -= 1; if (!pending) done(); };
+      document.body.appendChild(script);
+    });
+  }
+
+  function drawCharts(runs) {
+    var holder = root.querySelector(".cmp-charts-list");
+    holder.textContent = "";
+    var spec = window.TrackerCharts.read(document.getElementById("spec-metric"));
+    var select = root.querySelector("select.x-axis");
+    var metricKeys = keysOf(runs.map(function (r) {
+      return { s: (window.TRACKER_SERIES || {})[r.id] || {} };
+    }), "s");
+    var figures = metricKeys.map(function (key) {
+      var chart = { key: key, shown: 0, total: 0, series: [] };
+      runs.forEach(function (r) {
+        var s = (window.TRACKER_SERIES[r.id] || {})[key];
+        if (s) { chart.series.push(s); chart.shown += s.n; chart.total += s.n; }
+      });
+      var fig = el("figure", { class: "chart" });
+      fig.appendChild(el("figcaption", {}, key));
+      fig.appendChild(el("div", { class: "chart-view", role: "img", "aria-label": "Chart of " + key }));
+      var block = el("script", { type: "application/json", class: "chart-data" });
+      block.textContent = JSON.stringify(chart);
+      fig.appendChild(block);
+      holder.appendChild(fig);
+      return fig;
+    });
+    function drawAll() {
+      figures.forEach(function (f) { window.TrackerCharts.draw(f, spec, select.value); });
+    }
+    select.onchange = drawAll;
+    drawAll();
+  }
+
+  function render() {
+    var ids = chosenIds();
+    var unknown = ids.filter(function (id) { return !byId[id]; });
+    var runs = ids.filter(function (id) { return byId[id]; }).map(function (id) { return byId[id]; });
+    showError(unknown.length ? "Unknown run ids (not in this experiment's report): " + unknown.join(", ") : "");
+    root.querySelector(".compare-empty").hidden = runs.length > 0;
+    root.querySelector(".compare-body").hidden = runs.length === 0;
+    if (!runs.length) return;
+    var info = root.querySelector(".cmp-runs");
+    info.textContent = "";
+    headerRow(info, runs, "");
+    var tbody = el("tbody");
+    [["Status", "status"], ["Start (UTC)", "start"]].forEach(function (pair) {
+      var tr = el("tr");
+      tr.appendChild(el("td", {}, pair[0]));
+      runs.forEach(function (r) { tr.appendChild(el("td", {}, r[pair[1]])); });
+      tbody.appendChild(tr);
+    });
+    info.appendChild(tbody);
+    valueTable(root.querySelector(".cmp-params"), runs, "params");
+    metricTable(root.querySelector(".cmp-metrics"), runs);
+    valueTable(root.querySelector(".cmp-tags"), runs, "tags");
+    images(root.querySelector(".cmp-images"), runs);
+    applyOnlyDiff();
+    loadSeries(ids, function () { drawCharts(runs); });
+  }
+
+  function applyOnlyDiff() {
+    var only = root.querySelector(".only-diff").checked;
+    Array.prototype.forEach.call(root.querySelectorAll(".cmp-params tbody tr"), function (tr) {
+      tr.hidden = only && !tr.classList.contains("diff");
+    });
+  }
+
+  root.querySelector(".only-diff").addEventListener("change", applyOnlyDiff);
+  window.addEventListener("hashchange", render);
+  document.addEventListener("DOMContentLoaded", render);
+})();
