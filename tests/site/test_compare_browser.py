@@ -1,0 +1,78 @@
+"""The compare view in a real browser: choose runs on the experiment page, compare them, and
+share the view as a link (it works from file://, with data from <script src> files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.site.browser import Recorder, launch, open_page, wait_for_charts
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless chromium for the module (fails on CI, skips elsewhere, when missing)."""
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
+    """A fresh page and its recorder."""
+    with open_page(browser) as opened:
+        yield opened
+
+
+def test_select_two_runs_and_compare(page, built, site_store):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    link = tab.locator("a.compare-link")
+    expect(link).to_have_attribute("aria-disabled", "true")
+    tab.locator(f"input.run-pick[value='{site_store['parent']}']").check()
+    tab.locator(f"input.run-pick[value='{site_store['child']}']").check()
+    expect(link).to_have_attribute("aria-disabled", "false")
+    expect(link.locator(".compare-count")).to_have_text("2")
+    link.click()
+    tab.wait_for_url("**/compare.html#runs=*")
+    heads = tab.locator(".cmp-params thead th a")
+    expect(heads).to_have_text(["parent", "child"])  # in table order: the parent first
+    depth = tab.locator(".cmp-params tr[data-key='depth']")
+    expect(depth).to_have_class("diff")
+    expect(depth.locator("td")).to_have_text(["depth", "8", "4"])
+    lr = tab.locator(".cmp-params tr[data-key='lr']")
+    expect(lr.locator("td")).to_have_text(["lr", "0.1", "–"])
+    rmse = tab.locator(".cmp-metrics tr[data-key='rmse'] td")
+    expect(rmse.nth(2)).to_contain_text("2.5 (-0.75, -23.1%)")
+    expect(rmse.nth(2).locator("span")).to_have_class("better")  # rmse: lower is better
+    assert wait_for_charts(tab) >= 2  # loss and rmse, drawn from series.js files
+    assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []
+
+
+def test_only_differences_and_the_link_restores_the_view(page, built, site_store):
+    tab, rec = page
+    _, out = built
+    ids = f"{site_store['parent']},{site_store['evil']}"
+    url = (out / "experiments/forecast/compare.html").resolve().as_uri() + f"#runs={ids}"
+    tab.goto(url)
+    rows = tab.locator(".cmp-params tbody tr")
+    expect(rows).to_have_count(2)  # depth differs, lr is only in parent: both differ
+    tab.reload()
+    expect(tab.locator(".cmp-params thead th a")).to_have_text(
+        ["parent", "<script>window.__pwned=1</script>\"'&"]
+    )
+    assert tab.evaluate("typeof window.__pwned") == "undefined"
+    same = url.split("#")[0] + f"#runs={site_store['parent']},{site_store['parent']}"
+    tab.goto(same)
+    expect(tab.locator(".cmp-params tbody tr")).to_have_count(2)
+    tab.locator("input.only-diff").check()
+    expect(tab.locator(".cmp-params tbody tr:visible")).to_have_count(0)  # nothing differs
+    tab.locator("input.only-diff").uncheck()
+    expect(tab.locator(".cmp-params tbody tr:visible")).to_have_count(2)
+    tab.goto(url.split("#")[0] + "#runs=nope")
+    expect(tab.locator(".compare-error")).to_contain_text("Unknown run ids")
+    expect(tab.locator(".compare-empty")).to_be_visible()
+    assert rec.errors == []
