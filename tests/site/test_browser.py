@@ -178,8 +178,13 @@ def test_every_page_and_link_works_under_an_http_sub_path(page, site):
             assert tab.request.get(target).status == 200, target
         assert rec.problems(server.url) == []
     runs = [site.ids[k] for k in ("parent", "child", "evil", "cnn")]
-    expected = {"index.html", "experiments/forecast/index.html", "experiments/vision/index.html",
-                "experiments/forecast/compare.html", "experiments/vision/compare.html"}
+    expected = {
+        "index.html",
+        "experiments/forecast/index.html",
+        "experiments/vision/index.html",
+        "experiments/forecast/compare.html",
+        "experiments/vision/compare.html",
+    }
     expected |= {f"runs/{r}/index.html" for r in runs}
     assert {p[len(server.url) :] for p in pages} == expected  # the deleted run is not linked
     assert any(f.endswith(".csv") for f in files) and any("/artifacts/" in f for f in files)
