@@ -16,6 +16,55 @@ CONFIG_FILE = "tracker-report.toml"
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """A named comparison (a `[[compare]]` table): chosen runs, or a filter, on its own page."""
+
+    name: str
+    experiment: str | None = None  # experiment name; None: every experiment it selects runs in
+    runs: tuple[str, ...] = ()  # run ids or names
+    filter: str | None = None  # search_runs grammar
+    order_by: tuple[str, ...] = ()
+    limit: int = 10
+    description: str = ""
+
+    @classmethod
+    def from_table(cls, table: Any, where: str) -> Comparison:
+        """Build from a config table; errors name the setting and what is valid."""
+        if not isinstance(table, dict):
+            raise InvalidArgumentError(f"Each [[compare]] in {where} must be a table")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise InvalidArgumentError(
+                f"Unknown [[compare]] setting(s) {', '.join(unknown)} in {where}; valid: "
+                f"{', '.join(sorted(known))}"
+            )
+        name = table.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidArgumentError(f"A [[compare]] in {where} needs a name")
+        if bool(table.get("runs")) == bool(table.get("filter")):
+            raise InvalidArgumentError(
+                f"[[compare]] {name!r} in {where} needs exactly one of runs = [...] or filter"
+            )
+        from reporter.store import filter as run_filter
+
+        run_filter.parse_filter(table.get("filter"))  # a bad filter fails the build early
+        run_filter.parse_order_by(list(table.get("order_by", [])))
+        limit = table.get("limit", 10)
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidArgumentError(f"[[compare]] {name!r}: limit must be an integer >= 1")
+        return cls(
+            name=name,
+            experiment=table.get("experiment"),
+            runs=tuple(str(r) for r in table.get("runs", [])),
+            filter=table.get("filter"),
+            order_by=tuple(table.get("order_by", [])),
+            limit=limit,
+            description=str(table.get("description", "")),
+        )
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     """Everything `tracker-report build` needs to know."""
 
@@ -32,6 +81,7 @@ class BuildConfig:
     clean: bool = False
     top_runs: int = 10
     primary_metric: dict[str, str] = field(default_factory=dict)  # experiment name -> metric
+    compare: tuple[Comparison, ...] = ()
     config_file: str | None = None
 
     def validate(self) -> BuildConfig:
@@ -50,7 +100,7 @@ class BuildConfig:
         return self
 
 
-KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file"}
+KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file", "compare"}
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -93,8 +143,12 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
     """Check a config mapping: known keys, right types; `build` sub-table allowed."""
     data = {**data, **data.pop("build", {})} if isinstance(data.get("build"), dict) else data
     data = {k.replace("-", "_"): v for k, v in data.items()}
-    extra = {k: data.pop(k) for k in ("compare", "reports", "profile") if k in data}
-    del extra  # used by later features; accepted here
+    where = str(path or "settings")
+    compare = data.pop("compare", [])
+    if not isinstance(compare, list):
+        raise InvalidArgumentError(f"compare in {where} must be a list of [[compare]] tables")
+    for later in ("reports", "profile"):  # read by later features
+        data.pop(later, None)
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise InvalidArgumentError(
@@ -103,10 +157,12 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
         )
     if "experiments" in data:
         data["experiments"] = tuple(data["experiments"])
+    if compare:
+        data["compare"] = tuple(Comparison.from_table(t, where) for t in compare)
     defaults = BuildConfig()
     for key, value in data.items():
         expected = type(getattr(defaults, key))
-        if key in ("base_url",) or expected is tuple:
+        if key in ("base_url", "compare") or expected is tuple:
             continue
         if expected is float and isinstance(value, int):
             continue

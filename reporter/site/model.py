@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from reporter.entities import RunStatus
 from reporter.site import charts, text
-from reporter.site.config import BuildConfig
+from reporter.site.config import BuildConfig, Comparison
 from reporter.site.loader import ExperimentData, StoreSnapshot
 from reporter.store import schema
 
@@ -122,6 +122,7 @@ class ExperimentPageContext:
     primary_metric: str | None
     chart_note: str
     compare_path: str
+    comparisons: list[Crumb] = field(default_factory=list)  # curated comparison pages
 
 
 @dataclass
@@ -132,6 +133,9 @@ class ComparePageContext:
     experiment_path: str
     runs_js: str
     site_root: str  # the site root, relative to the compare page (for series.js and images)
+    title: str = "Compare runs"
+    description: Markup = field(default_factory=lambda: Markup(""))
+    fixed_runs: list[str] = field(default_factory=list)  # a curated comparison's runs
 
 
 @dataclass
@@ -751,7 +755,9 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
                 files += [OutFile(f"runs/{run_id}/artifacts/{p}", artifact=(run_id, p))
                           for p, size in listing if size <= limit]
         total_runs += len(records)
-        add_compare(data, slug, records, metrics, snapshot, artifact_url, pages, files)
+        exp_page = next(p for p in pages if p.info.path == f"experiments/{slug}/index.html")
+        exp_page.context.comparisons = add_compare(data, slug, records, metrics, snapshot,
+                                                   artifact_url, pages, files, config, warnings)
     index = IndexPageContext(summaries, total_runs)
     pages.insert(0, Page("index.html", PageInfo("index.html", site.title,
                                                  [Crumb("Experiments", None)], "index"), index))
@@ -761,11 +767,31 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
     return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
 
 
+def curated_runs(spec: Comparison, data: ExperimentData, records: list[dict[str, Any]]
+                 ) -> list[str]:
+    """Return the run ids a curated comparison selects in an experiment, in its order."""
+    from reporter import search
+
+    if spec.runs:
+        by_key: dict[str, str] = {}
+        for rec in records:
+            by_key.setdefault(str(rec["run_name"]), rec["run_id"])
+            by_key[rec["run_id"]] = rec["run_id"]
+        return [by_key[r] for r in spec.runs if r in by_key]
+    if data.runs.empty:
+        return []
+    frame = search.search_frame(data.runs, spec.filter, list(spec.order_by) or None,
+                                max_results=spec.limit)
+    return list(frame["run_id"])
+
+
 def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
                 metrics: MetricIndex, snapshot: StoreSnapshot,
                 artifact_url: Callable[[str, str], str | None], pages: list[Page],
-                files: list[OutFile]) -> None:
-    """Add an experiment's compare page, its runs.js and every run's series.js."""
+                files: list[OutFile], config: BuildConfig, warnings: list[str]) -> list[Crumb]:
+    """Add an experiment's compare page, curated comparison pages, runs.js and series.js.
+
+    Returns links to the curated comparisons, for the experiment page."""
     from reporter.site import compare
 
     images: dict[str, list[tuple[str, str]]] = {}
@@ -796,6 +822,25 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
                      Crumb(data.experiment.name, f"{base}/index.html"), Crumb("Compare", None)],
                     "compare")
     pages.append(Page("compare.html", info, context))
+    links = []
+    for spec in config.compare:
+        if spec.experiment not in (None, data.experiment.name):
+            continue
+        chosen = curated_runs(spec, data, records)
+        if not chosen:
+            if spec.experiment is not None:
+                warnings.append(f"Comparison {spec.name!r} selects no run in experiment "
+                                f"{data.experiment.name!r}")
+            continue
+        path = f"{base}/compare/{text.slugify(spec.name, 'comparison')}.html"
+        curated = ComparePageContext(
+            data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../../..",
+            title=spec.name, description=text.markdown(spec.description), fixed_runs=chosen)
+        crumbs = [Crumb("Experiments", "index.html"),
+                  Crumb(data.experiment.name, f"{base}/index.html"), Crumb(spec.name, None)]
+        pages.append(Page("compare.html", PageInfo(path, spec.name, crumbs, "compare"), curated))
+        links.append(Crumb(spec.name, path))
+    return links
 
 
 def relative_url(target: str, page_path: str) -> str:

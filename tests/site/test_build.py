@@ -9,6 +9,9 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
+
+import reporter
 from reporter.site.build import build
 from reporter.site.config import BuildConfig, load_config
 from tests.conftest import PYTHON, python_env
@@ -328,3 +331,42 @@ def test_the_example_theme_builds(site_store, tmp_path):
     assert "Nothing here" in (out / "404.html").read_text()
     assert 'href="static/brand.css"' in (out / "index.html").read_text()
     assert (out / "static/brand.css").is_file()
+
+
+def test_curated_comparisons_become_pages(site_store, tmp_path):
+    (tmp_path / "tracker-report.toml").write_text(
+        '[[compare]]\nname = "Best two by rmse"\nexperiment = "forecast"\n'
+        'filter = "metrics.rmse < 5"\norder_by = ["metrics.rmse ASC"]\nlimit = 2\n'
+        'description = "The **decision**."\n\n'
+        '[[compare]]\nname = "Parent vs child"\nruns = ["parent", "child"]\n'
+    )
+    config = load_config(
+        {"store": site_store["store"], "out": str(tmp_path / "s")}, cwd=str(tmp_path)
+    )
+    assert [c.name for c in config.compare] == ["Best two by rmse", "Parent vs child"]
+    result = build(config)
+    out = tmp_path / "s"
+    best = (out / "experiments/forecast/compare/best-two-by-rmse.html").read_text()
+    assert f'data-runs="{site_store["child"]},{site_store["parent"]}"' in best  # rmse 2.5, 3.25
+    assert "<strong>decision</strong>" in best
+    pair = (out / "experiments/forecast/compare/parent-vs-child.html").read_text()
+    assert f'data-runs="{site_store["parent"]},{site_store["child"]}"' in pair
+    page = (out / "experiments/forecast/index.html").read_text()
+    assert 'href="compare/best-two-by-rmse.html"' in page and "Parent vs child" in page
+    assert not (out / "experiments/vision/compare").exists()  # selects nothing there
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[[compare]]\nruns = ["a"]\n', "needs a name"),
+        ('[[compare]]\nname = "x"\n', "exactly one of runs"),
+        ('[[compare]]\nname = "x"\nfilter = "metrics.rmse <"\n', "position"),
+        ('[[compare]]\nname = "x"\nruns = ["a"]\ncolour = 1\n', "colour"),
+    ],
+)
+def test_bad_comparisons_fail_with_a_clear_message(tmp_path, table, message):
+    (tmp_path / "tracker-report.toml").write_text(table)
+    with pytest.raises(reporter.InvalidArgumentError, match=message):
+        load_config({}, cwd=str(tmp_path))

@@ -76,3 +76,20 @@ def test_only_differences_and_the_link_restores_the_view(page, built, site_store
     expect(tab.locator(".compare-error")).to_contain_text("Unknown run ids")
     expect(tab.locator(".compare-empty")).to_be_visible()
     assert rec.errors == []
+
+
+def test_a_curated_comparison_page_shows_its_runs(page, site_store, tmp_path):
+    from reporter.site.build import build
+    from reporter.site.config import load_config
+
+    tab, rec = page
+    (tmp_path / "tracker-report.toml").write_text(
+        '[[compare]]\nname = "Parent vs child"\nruns = ["parent", "child"]\n'
+    )
+    out = tmp_path / "s"
+    build(load_config({"store": site_store["store"], "out": str(out)}, cwd=str(tmp_path)))
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    tab.get_by_role("link", name="Parent vs child").click()
+    expect(tab.locator(".cmp-params thead th a")).to_have_text(["parent", "child"])
+    assert wait_for_charts(tab) >= 2
+    assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []

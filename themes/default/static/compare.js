@@ -19,7 +19,8 @@
 
   function chosenIds() {
     var match = /(?:^|[#&])runs=([^&]*)/.exec(window.location.hash);
-    if (!match) return [];
+    var fixed = root.getAttribute("data-runs");
+    if (!match) return fixed ? fixed.split(",") : [];
     return decodeURIComponent(match[1]).split(",").filter(function (s) { return s; });
   }
 
