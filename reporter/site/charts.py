@@ -18,10 +18,13 @@ def metric_spec() -> dict[str, Any]:
     """Return the Vega-Lite spec of a metric line chart (runs as colours)."""
     import altair as alt
 
+    legend = alt.selection_point(fields=["run"], bind="legend", name="shown_runs")
     chart = (
         alt.Chart(alt.NamedData(name=DATASET))
         .mark_line(point=False, interpolate="linear")
+        .add_params(legend)
         .encode(
+            opacity=alt.condition(legend, alt.value(1.0), alt.value(0.12)),
             x=alt.X("step:Q", title="step"),
             y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
             color=alt.Color("run:N", title="run", legend=alt.Legend(orient="bottom")),
@@ -39,15 +42,60 @@ def metric_spec() -> dict[str, Any]:
     return spec
 
 
+@functools.lru_cache(maxsize=None)
 def scatter_spec() -> dict[str, Any]:
-    """Return the Vega-Lite spec of a run scatter (used by the exploration views)."""
+    """Return the Vega-Lite spec of the run scatter: any param or metric against another.
+
+    The page names the axes (`x`, `y` fields hold the chosen columns' values)."""
     import altair as alt
 
     chart = (
         alt.Chart(alt.NamedData(name=DATASET))
-        .mark_point(filled=True)
-        .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), tooltip=[alt.Tooltip("run:N")])
-        .properties(width="container", height=260)
+        .mark_point(filled=True, size=60, cursor="pointer")
+        .encode(
+            x=alt.X("x:Q", title="x", scale=alt.Scale(zero=False)),
+            y=alt.Y("y:Q", title="y", scale=alt.Scale(zero=False)),
+            color=alt.Color("status:N", title="status"),
+            tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("x:Q", format=".6~g"),
+                     alt.Tooltip("y:Q", format=".6~g")],
+        )
+        .properties(width="container", height=300)
+    )
+    spec = chart.to_dict()
+    spec.pop("datasets", None)
+    return spec
+
+
+def parallel_spec(fields: list[tuple[str, str]], color: str | None) -> dict[str, Any]:
+    """Return a parallel-coordinates spec over (row field, label) pairs, coloured by `color`.
+
+    Each axis is scaled to its own min..max; a line is a run (click opens it)."""
+    import json
+
+    import altair as alt
+
+    names = [f for f, _ in fields]
+    labels = json.dumps({f: label for f, label in fields})
+    encode: dict[str, Any] = {
+        "x": alt.X("key:N", title=None, sort=names,
+                   axis=alt.Axis(labelExpr=f"{labels}[datum.value]", labelAngle=0)),
+        "y": alt.Y("norm:Q", axis=None),
+        "detail": alt.Detail("index:N"),
+        "tooltip": [alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".6~g")],
+    }
+    if color:
+        encode["color"] = alt.Color(f"{color}:Q", title="primary metric",
+                                    scale=alt.Scale(scheme="viridis"))
+    chart = (
+        alt.Chart(alt.NamedData(name=DATASET))
+        .transform_window(index="count()")
+        .transform_fold(names, as_=["key", "value"])
+        .transform_joinaggregate(lo="min(value)", hi="max(value)", groupby=["key"])
+        .transform_calculate(norm="datum.hi > datum.lo ? (datum.value - datum.lo) / "
+                                  "(datum.hi - datum.lo) : 0.5")
+        .mark_line(opacity=0.6, cursor="pointer")
+        .encode(**encode)
+        .properties(width="container", height=300)
     )
     spec = chart.to_dict()
     spec.pop("datasets", None)

@@ -123,6 +123,10 @@ class ExperimentPageContext:
     chart_note: str
     compare_path: str
     comparisons: list[Crumb] = field(default_factory=list)  # curated comparison pages
+    runs_js: str = ""
+    explore: Markup = field(default_factory=lambda: Markup("null"))  # fields for the views
+    scatter_spec: Markup = field(default_factory=lambda: Markup("null"))
+    parallel_spec: Markup = field(default_factory=lambda: Markup("null"))
 
 
 @dataclass
@@ -531,12 +535,50 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
         primary_metric=metric,
         chart_note=note,
         compare_path=f"experiments/{slug}/compare.html",
+        runs_js=f"experiments/{slug}/runs.js",
     )
+    explore_views(context, frame, metric)
     path = f"experiments/{slug}/index.html"
     info = PageInfo(path, data.experiment.name,
                     [Crumb("Experiments", "index.html"), Crumb(data.experiment.name, None)],
                     "experiment")
     return Page("experiment.html", info, context)
+
+
+def _numeric(column: pd.Series) -> bool:
+    """Return True if some value of a column reads as a number (the views skip the rest)."""
+    import pandas as pd
+
+    return bool(pd.to_numeric(column.dropna(), errors="coerce").notna().any())
+
+
+def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: str | None
+                  ) -> None:
+    """Describe the scatter (any param or metric) and parallel coordinates (numeric params
+    against the primary metric) of an experiment page."""
+    if frame.empty:
+        return
+    choices = [
+        {"id": f"f{i}", "kind": col.split(".", 1)[0], "key": col.split(".", 1)[1],
+         "label": f"{col.split('.', 1)[1]} ({col.split('.', 1)[0]})",
+         "numeric": _numeric(frame[col])}
+        for i, col in enumerate(sorted(c for c in frame.columns
+                                       if c.startswith(("params.", "metrics."))))
+    ]
+    numeric = [c for c in choices if c["numeric"]]
+    if not numeric:
+        return
+    primary = next((c for c in numeric if c["kind"] == "metrics" and c["key"] == metric), None)
+    axes = [c for c in numeric if c["kind"] == "params"][:12]
+    if primary is not None:
+        axes.append(primary)
+    context.explore = json_block({"choices": numeric, "parallel": [c["id"] for c in axes],
+                                  "color": primary["id"] if primary else None})
+    context.scatter_spec = json_block(charts.scatter_spec())
+    if len(axes) >= 2:
+        spec = charts.parallel_spec([(str(c["id"]), str(c["key"])) for c in axes],
+                                    str(primary["id"]) if primary else None)
+        context.parallel_spec = json_block(spec)
 
 
 def _int(value: Any) -> int | None:

@@ -48,7 +48,8 @@ def test_select_two_runs_and_compare(page, built, site_store):
     rmse = tab.locator(".cmp-metrics tr[data-key='rmse'] td")
     expect(rmse.nth(2)).to_contain_text("2.5 (-0.75, -23.1%)")
     expect(rmse.nth(2).locator("span")).to_have_class("better")  # rmse: lower is better
-    assert wait_for_charts(tab) >= 2  # loss and rmse, drawn from series.js files
+    expect(tab.locator("figure.chart")).to_have_count(2)  # loss and rmse, once series.js loaded
+    assert wait_for_charts(tab) == 2  # loss and rmse, drawn from series.js files
     assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []
 
 
@@ -91,5 +92,6 @@ def test_a_curated_comparison_page_shows_its_runs(page, site_store, tmp_path):
     tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
     tab.get_by_role("link", name="Parent vs child").click()
     expect(tab.locator(".cmp-params thead th a")).to_have_text(["parent", "child"])
-    assert wait_for_charts(tab) >= 2
+    expect(tab.locator("figure.chart")).to_have_count(2)  # loss and rmse, once series.js loaded
+    assert wait_for_charts(tab) == 2
     assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []

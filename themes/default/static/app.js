@@ -80,20 +80,29 @@
 
   function finite(v) { return isFinite(v) ? v : null; }
 
-  function rowsOf(data) {
+  // smooth: exponential moving average weight in [0, 1) (0 = raw values), as TensorBoard's
+  function rowsOf(data, smooth) {
     var rows = [];
     data.series.forEach(function (s) {
       var step = decode(s.step), value = decode(s.value), time = decode(s.time);
       var start = s.start != null ? s.start : (time.length ? time[0] : 0);
+      var last = null;
       for (var i = 0; i < step.length; i++) {
-        rows.push({ run: s.run, run_id: s.run_id, step: step[i], value: finite(value[i]),
+        var v = finite(value[i]), shown = v;
+        if (smooth > 0 && v !== null) {
+          last = last === null ? v : last * smooth + (1 - smooth) * v;
+          shown = last;
+        }
+        rows.push({ run: s.run, run_id: s.run_id, step: step[i], value: shown, raw: v,
                     time: time[i], relative: (time[i] - start) / 1000 });
       }
     });
     return rows;
   }
 
-  function drawChart(figure, baseSpec, xName) {
+  function drawChart(figure, baseSpec, options) {
+    var opts = typeof options === "string" ? { x: options } : (options || {});
+    var xName = opts.x || "step";
     var dataEl = figure.querySelector("script.chart-data");
     var view = figure.querySelector(".chart-view");
     var data = dataEl && readJson(dataEl);
@@ -105,7 +114,12 @@
     spec.description = "Chart of " + data.key;  // vega uses it as the chart's accessible name
     spec.encoding.x.axis = { format: x.type === "temporal" ? undefined : "~g" };
     spec.encoding.y.axis = { format: "~g" };
-    spec.data = { values: rowsOf(data) };
+    spec.data = { values: rowsOf(data, opts.smooth || 0) };
+    if (opts.log) spec.encoding.y.scale = { type: "log" };  // values <= 0 are not drawn
+    if (opts.smooth > 0) {
+      spec.encoding.tooltip.push({ field: "raw", type: "quantitative", title: "raw value",
+                                   format: ".6~g" });
+    }
     var longest = Math.max.apply(null, data.series.map(function (s) { return s.n; }));
     if (longest <= 60 && typeof spec.mark === "object") spec.mark.point = true;  // short series
     if (data.series.length < 2) { spec.encoding.color.legend = null; }
@@ -138,11 +152,17 @@
     var baseSpec = readJson(specEl);
     var figures = Array.prototype.slice.call(document.querySelectorAll("figure.chart"));
     var select = document.querySelector("select.x-axis");
+    var smooth = document.querySelector("input.smoothing");
+    var smoothOut = document.querySelector("output.smoothing-value");
+    var log = document.querySelector("input.log-scale");
     function drawAll() {
-      var xName = select ? select.value : "step";
-      figures.forEach(function (f) { drawChart(f, baseSpec, xName); });
+      var opts = { x: select ? select.value : "step",
+                   smooth: smooth ? parseFloat(smooth.value) || 0 : 0,
+                   log: !!(log && log.checked) };
+      if (smoothOut) smoothOut.textContent = opts.smooth.toFixed(2);
+      figures.forEach(function (f) { drawChart(f, baseSpec, opts); });
     }
-    if (select) select.addEventListener("change", drawAll);
+    [select, smooth, log].forEach(function (c) { if (c) c.addEventListener("change", drawAll); });
     drawAll();
   }
 

@@ -1,0 +1,89 @@
+"""Exploration on the experiment page in a real browser: the scatter with axis menus, parallel
+coordinates, and the metric charts' smoothing, log scale and legend highlighting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.site.browser import Recorder, launch, open_page, wait_for_charts
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless chromium for the module (fails on CI, skips elsewhere, when missing)."""
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
+    """A fresh page and its recorder."""
+    with open_page(browser) as opened:
+        yield opened
+
+
+def scatter_points(tab: Any) -> int:
+    """Return how many points the scatter drew."""
+    tab.wait_for_selector("figure.explore-scatter[data-drawn='true'] svg")
+    return int(tab.locator("figure.explore-scatter svg g.role-mark path").count())
+
+
+def test_scatter_menus_redraw_and_a_click_opens_the_run(page, built, site_store):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    # y defaults to the primary metric (loss); only the parent has loss and rmse
+    assert scatter_points(tab) == 1
+    tab.get_by_label("Scatter: vertical").select_option(label="rmse (metrics)")
+    tab.get_by_label("Scatter: horizontal").select_option(label="depth (params)")
+    tab.wait_for_function(
+        "() => document.querySelectorAll('figure.explore-scatter svg g.role-mark path').length"
+        " === 2"
+    )  # parent (8) and child (4); the evil run's depth is not a number
+    title = tab.locator("figure.explore-scatter svg g.role-axis-title text")
+    expect(title.first).to_have_text("depth (params)")
+    tab.locator("figure.explore-scatter svg g.role-mark path").first.click(force=True)
+    tab.wait_for_url("**/runs/*/index.html")
+    assert tab.url.split("/runs/")[1].split("/")[0] in (site_store["parent"], site_store["child"])
+    assert rec.errors == []
+
+
+def test_parallel_coordinates_draw_one_line_per_complete_run(page, built):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    tab.wait_for_selector("figure.explore-parallel[data-drawn='true'] svg")
+    lines = tab.locator("figure.explore-parallel svg g.mark-line.role-mark path")
+    expect(lines).to_have_count(1)  # depth and loss are both numbers only for the parent
+    assert rec.errors == []
+
+
+def test_smoothing_log_scale_and_legend(page, built):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    wait_for_charts(tab)
+    loss = tab.locator("figure.chart").filter(has_text="loss")
+    path = loss.locator("svg g.mark-line.role-mark path").first
+    raw = path.get_attribute("d")
+    tab.locator("input.smoothing").fill("0.9")
+    tab.locator("input.smoothing").dispatch_event("change")
+    tab.wait_for_function(
+        "d => { const p = [...document.querySelectorAll('figure.chart')].find(f =>"
+        " f.textContent.includes('loss')).querySelector('svg g.mark-line.role-mark path');"
+        " return p && p.getAttribute('d') !== d; }",
+        arg=raw,
+    )
+    expect(tab.locator("output.smoothing-value")).to_have_text("0.90")
+    tab.locator("input.log-scale").check()
+    tab.wait_for_function(
+        "() => [...document.querySelectorAll('figure.chart svg')].every(s =>"
+        " s.querySelector('g.role-axis[aria-label^=\"Y-axis\"]') !== null)"
+    )
+    labels = loss.locator("svg g.role-axis[aria-label^='Y-axis'] g.role-axis-label text")
+    assert any(t in ("0.001", "0.01", "0.1", "1") for t in labels.all_text_contents())
+    assert rec.errors == []
