@@ -94,7 +94,7 @@ def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
     import pyarrow.parquet as pq
 
     try:
-        return events.conform(pq.read_table(pa.BufferReader(data)))
+        return events.conform(pq.ParquetFile(pa.BufferReader(data)).read())
     except Exception as exc:
         reader.warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None

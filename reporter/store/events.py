@@ -86,6 +86,8 @@ def conform(table: pa.Table) -> pa.Table:
     if missing:
         raise ValueError(f"not an event file: missing columns {missing}")
     table = table.select(list(schema.COLUMNS))
+    if table.schema.equals(sch, check_metadata=False):
+        return table  # our own files: nothing to cast
     try:
         return table.cast(sch)
     except Exception as exc:  # pyarrow raises several types for a bad cast

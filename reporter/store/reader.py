@@ -177,7 +177,7 @@ def _read_file(fs: StoreFS, info: FileInfo, only_parts: list[str] | None) -> pa.
 
     data = fs.read_bytes(info.path)  # NotFoundError propagates: the caller lists again
     try:
-        table = events.conform(pq.read_table(pa.BufferReader(data)))
+        table = events.conform(pq.ParquetFile(pa.BufferReader(data)).read())
     except Exception as exc:
         warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None

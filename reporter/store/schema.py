@@ -5,6 +5,7 @@ Documented for users in docs/store-format.md; change both together and bump FORM
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def part_id_of_file(file_name: str) -> str | None:
     return f"{run_id}/{name}" if run_id and name else None
 
 
+@functools.lru_cache(maxsize=1)
 def event_schema() -> pa.Schema:
     """Return the Arrow schema of an event part file (format version 1)."""
     import pyarrow as pa
