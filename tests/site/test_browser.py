@@ -345,7 +345,7 @@ def test_phone_viewport_does_not_scroll_sideways(browser, site, kind, tmp_path):
         assert rec.errors == []
 
 
-# --- regressions: bugs these tests found ------------------------------------------------------------
+# --- regressions: bugs these tests found -----------------------------------------------
 def test_404_page_works_when_served_for_a_missing_url(browser, site_store, tmp_path):
     out = tmp_path / "site"
     with serve(tmp_path, f"/{out.name}/", not_found_page=out / "404.html") as server:

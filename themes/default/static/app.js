@@ -15,53 +15,115 @@
     return raw.toLowerCase();
   }
 
+  // The view (sort, filter, hidden columns) lives in the URL hash, so a link restores it:
+  // #sort=<column>:<asc|desc>&q=<text>&hide=<column>,<column>
+  function readHash() {
+    var state = {};
+    window.location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+      var eq = part.indexOf("=");
+      if (eq > 0) state[part.slice(0, eq)] = decodeURIComponent(part.slice(eq + 1));
+    });
+    return state;
+  }
+
+  function writeHash(changes) {
+    var state = readHash();
+    Object.keys(changes).forEach(function (k) {
+      if (changes[k] === "" || changes[k] == null) delete state[k]; else state[k] = changes[k];
+    });
+    var text = Object.keys(state).map(function (k) {
+      return k + "=" + encodeURIComponent(state[k]).replace(/%2C/g, ",").replace(/%3A/g, ":");
+    }).join("&");
+    history.replaceState(null, "", text ? "#" + text : window.location.pathname + window.location.search);
+  }
+
   function setupTable(table) {
     var tbody = table.tBodies[0];
     var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+    var section = table.closest("section") || document;
+    var filter = section.querySelector(".table-filter");
+    var empty = section.querySelector(".empty-note");
+    var boxes = Array.prototype.slice.call(section.querySelectorAll(".column-picker input[data-col]"));
+
+    function sortBy(col, dir) {
+      var th = headers[col];
+      if (!th || !th.querySelector("button")) return;
+      headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+      th.setAttribute("aria-sort", dir === "desc" ? "descending" : "ascending");
+      var numeric = th.classList.contains("num");
+      var keyed = Array.prototype.map.call(tbody.rows, function (row) {
+        return { row: row, key: sortKey(row.cells[col], numeric) };
+      });
+      keyed.sort(function (a, b) {
+        var x = a.key, y = b.key;
+        if (x === null && y === null) return 0;
+        if (x === null) return 1;   // missing values last in both directions
+        if (y === null) return -1;
+        var c = x < y ? -1 : x > y ? 1 : 0;
+        return dir === "desc" ? -c : c;
+      });
+      var frag = document.createDocumentFragment();
+      keyed.forEach(function (k) { frag.appendChild(k.row); });
+      tbody.appendChild(frag);
+    }
+
+    function applyFilter(text) {
+      var q = text.trim().toLowerCase();
+      var shown = 0;
+      Array.prototype.forEach.call(tbody.rows, function (row) {
+        var hit = !q || row.textContent.toLowerCase().indexOf(q) !== -1;
+        row.hidden = !hit;
+        if (hit) shown += 1;
+      });
+      if (empty) empty.hidden = shown !== 0;
+    }
+
+    function setHidden(col, hidden) {
+      Array.prototype.forEach.call(table.rows, function (row) {
+        if (row.cells[col]) row.cells[col].classList.toggle("hidden-col", hidden);
+      });
+    }
+
+    function hiddenCols() {
+      return boxes.filter(function (b) { return !b.checked; })
+        .map(function (b) { return b.getAttribute("data-col"); }).join(",");
+    }
+
     headers.forEach(function (th, col) {
       var button = th.querySelector("button");
       if (!button) return;
       button.addEventListener("click", function () {
-        var dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
-        headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
-        th.setAttribute("aria-sort", dir);
-        var numeric = th.classList.contains("num");
-        var rows = Array.prototype.slice.call(tbody.rows);
-        rows.sort(function (a, b) {
-          var x = sortKey(a.cells[col], numeric), y = sortKey(b.cells[col], numeric);
-          if (x === null && y === null) return 0;
-          if (x === null) return 1;   // missing values last in both directions
-          if (y === null) return -1;
-          var c = x < y ? -1 : x > y ? 1 : 0;
-          return dir === "ascending" ? c : -c;
-        });
-        rows.forEach(function (r) { tbody.appendChild(r); });
+        var dir = th.getAttribute("aria-sort") === "ascending" ? "desc" : "asc";
+        sortBy(col, dir);
+        writeHash({ sort: col + ":" + dir });
       });
     });
-    var section = table.closest("section") || document;
-    var filter = section.querySelector(".table-filter");
-    var empty = section.querySelector(".empty-note");
     if (filter) {
       filter.addEventListener("input", function () {
-        var q = filter.value.trim().toLowerCase();
-        var shown = 0;
-        Array.prototype.forEach.call(tbody.rows, function (row) {
-          var hit = !q || row.textContent.toLowerCase().indexOf(q) !== -1;
-          row.hidden = !hit;
-          if (hit) shown += 1;
-        });
-        if (empty) empty.hidden = shown !== 0;
+        applyFilter(filter.value);
+        writeHash({ q: filter.value });
       });
     }
-    Array.prototype.forEach.call(section.querySelectorAll(".column-picker input[data-col]"),
-      function (box) {
-        box.addEventListener("change", function () {
-          var col = parseInt(box.getAttribute("data-col"), 10);
-          Array.prototype.forEach.call(table.rows, function (row) {
-            if (row.cells[col]) row.cells[col].classList.toggle("hidden-col", !box.checked);
-          });
-        });
+    boxes.forEach(function (box) {
+      box.addEventListener("change", function () {
+        setHidden(parseInt(box.getAttribute("data-col"), 10), !box.checked);
+        writeHash({ hide: hiddenCols() });
       });
+    });
+
+    // restore a shared view
+    var state = readHash();
+    if (state.hide) {
+      state.hide.split(",").forEach(function (c) {
+        var box = boxes.filter(function (b) { return b.getAttribute("data-col") === c; })[0];
+        if (box) { box.checked = false; setHidden(parseInt(c, 10), true); }
+      });
+    }
+    if (state.sort) {
+      var parts = state.sort.split(":");
+      sortBy(parseInt(parts[0], 10), parts[1] === "desc" ? "desc" : "asc");
+    }
+    if (state.q && filter) { filter.value = state.q; applyFilter(state.q); }
   }
 
   // ---- charts ----------------------------------------------------------------------------
