@@ -43,6 +43,27 @@ def metric_spec() -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=None)
+def band_spec() -> dict[str, Any]:
+    """Return the spec of a grouped metric chart: the mean line and min-max band per group."""
+    import altair as alt
+
+    base = alt.Chart(alt.NamedData(name=DATASET)).encode(
+        x=alt.X("x:Q", title="step"),
+        color=alt.Color("group:N", title="group", legend=alt.Legend(orient="bottom")),
+    )
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", title="value"), y2="hi:Q")
+    line = base.mark_line().encode(
+        y=alt.Y("mean:Q", title="value", scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("x:Q", title="x"),
+                 alt.Tooltip("mean:Q", format=".6~g"), alt.Tooltip("lo:Q", format=".6~g"),
+                 alt.Tooltip("hi:Q", format=".6~g"), alt.Tooltip("runs:Q")],
+    )
+    spec = alt.layer(band, line).properties(width="container", height=220).to_dict()
+    spec.pop("datasets", None)
+    return spec
+
+
+@functools.lru_cache(maxsize=None)
 def scatter_spec() -> dict[str, Any]:
     """Return the Vega-Lite spec of the run scatter: any param or metric against another.
 

@@ -124,6 +124,7 @@ class ExperimentPageContext:
     compare_path: str
     comparisons: list[Crumb] = field(default_factory=list)  # curated comparison pages
     runs_js: str = ""
+    group_choices: list[tuple[str, str]] = field(default_factory=list)  # (params|tags, key)
     explore: Markup = field(default_factory=lambda: Markup("null"))  # fields for the views
     scatter_spec: Markup = field(default_factory=lambda: Markup("null"))
     parallel_spec: Markup = field(default_factory=lambda: Markup("null"))
@@ -538,6 +539,11 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
         runs_js=f"experiments/{slug}/runs.js",
     )
     explore_views(context, frame, metric)
+    context.group_choices = [
+        (c.split(".", 1)[0], c.split(".", 1)[1]) for c in sorted(frame.columns)
+        if c.startswith("params.")
+        or (c.startswith("tags.") and not c.startswith(f"tags.{schema.SYSTEM_TAG_PREFIX}"))
+    ]
     path = f"experiments/{slug}/index.html"
     info = PageInfo(path, data.experiment.name,
                     [Crumb("Experiments", "index.html"), Crumb(data.experiment.name, None)],

@@ -115,6 +115,7 @@ def make_environment(theme: Theme) -> Any:
 
     env.filters["url"] = url
     env.globals["metric_spec"] = json_block(charts.metric_spec())
+    env.globals["band_spec"] = json_block(charts.band_spec())
     return env
 
 

@@ -108,3 +108,22 @@ def test_sort_filter_and_columns_live_in_the_url(page, built):
     expect(header).to_have_attribute("aria-sort", "ascending")
     expect(tab.locator("table.runs thead th").filter(has_text="User")).to_be_hidden()
     assert rec.errors == []
+
+
+def test_grouping_runs_draws_a_mean_line_and_band_per_group(page, built):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    wait_for_charts(tab)
+    tab.get_by_label("group runs by").select_option(value="params:depth")
+    rmse = tab.locator("figure.chart").filter(has_text="rmse")
+    lines = rmse.locator("svg g.mark-line.role-mark path")
+    expect(lines).to_have_count(3)  # depth 8, 4 and the evil run's text: one line each
+    expect(rmse.locator("svg g.mark-area.role-mark path")).to_have_count(3)
+    legend = rmse.locator("svg g.role-legend-label text").all_text_contents()
+    assert sorted(legend)[:2] == ["4", "8"]  # the third, the evil text, is cut with an ellipsis
+    assert sorted(legend)[2].startswith("<script>window.__pwned=1")
+    assert tab.evaluate("typeof window.__pwned") == "undefined"
+    tab.get_by_label("group runs by").select_option(value="")
+    expect(rmse.locator("svg g.mark-area.role-mark path")).to_have_count(0)
+    assert rec.errors == []

@@ -162,9 +162,29 @@
     return rows;
   }
 
+  // Mean and min-max band per group of runs, for each x value (runs grouped by a param/tag).
+  function bandRows(rows, groupOf, xField) {
+    var cells = {};
+    rows.forEach(function (r) {
+      if (r.value === null) return;
+      var g = groupOf(r.run_id);
+      var id = g + "\u0000" + r[xField];
+      var c = cells[id] || (cells[id] = { group: g, x: r[xField], sum: 0, n: 0, lo: r.value,
+                                          hi: r.value });
+      c.sum += r.value; c.n += 1;
+      if (r.value < c.lo) c.lo = r.value;
+      if (r.value > c.hi) c.hi = r.value;
+    });
+    return Object.keys(cells).map(function (k) {
+      var c = cells[k];
+      return { group: c.group, x: c.x, mean: c.sum / c.n, lo: c.lo, hi: c.hi, runs: c.n };
+    });
+  }
+
   function drawChart(figure, baseSpec, options) {
     var opts = typeof options === "string" ? { x: options } : (options || {});
     var xName = opts.x || "step";
+    if (opts.groupOf && opts.bandSpec) return drawBand(figure, opts);
     var dataEl = figure.querySelector("script.chart-data");
     var view = figure.querySelector(".chart-view");
     var data = dataEl && readJson(dataEl);
@@ -185,6 +205,25 @@
     var longest = Math.max.apply(null, data.series.map(function (s) { return s.n; }));
     if (longest <= 60 && typeof spec.mark === "object") spec.mark.point = true;  // short series
     if (data.series.length < 2) { spec.encoding.color.legend = null; }
+    vegaEmbed(view, spec, { actions: false, renderer: "svg" })
+      .then(function () { figure.setAttribute("data-drawn", "true"); })
+      .catch(function (err) { view.textContent = "Chart failed: " + err; });
+  }
+
+  function drawBand(figure, opts) {
+    var data = readJson(figure.querySelector("script.chart-data"));
+    var view = figure.querySelector(".chart-view");
+    if (!data || !view) return;
+    var x = X_FIELDS[opts.x] || X_FIELDS.step;
+    var spec = JSON.parse(JSON.stringify(opts.bandSpec));
+    var rows = bandRows(rowsOf(data, opts.smooth || 0), opts.groupOf, x.field);
+    spec.data = { values: rows };
+    spec.description = "Chart of " + data.key + " by group";
+    spec.layer.forEach(function (layer) {
+      layer.encoding.x = { field: "x", type: x.type, title: x.title };
+    });
+    spec.layer[1].encoding.y.title = data.key;
+    if (opts.log) spec.layer.forEach(function (l) { l.encoding.y.scale = { type: "log" }; });
     vegaEmbed(view, spec, { actions: false, renderer: "svg" })
       .then(function () { figure.setAttribute("data-drawn", "true"); })
       .catch(function (err) { view.textContent = "Chart failed: " + err; });
@@ -217,14 +256,30 @@
     var smooth = document.querySelector("input.smoothing");
     var smoothOut = document.querySelector("output.smoothing-value");
     var log = document.querySelector("input.log-scale");
+    var group = document.querySelector("select.group-by");
+    var bandSpec = readJson(document.getElementById("spec-band") || document.createElement("i"));
+    function groupOf() {
+      var choice = group && group.value;
+      var exp = window.TRACKER_EXPERIMENT;
+      if (!choice || !exp) return null;
+      var kind = choice.split(":")[0], key = choice.slice(kind.length + 1);
+      var byId = {};
+      exp.runs.forEach(function (r) { byId[r.id] = r; });
+      return function (runId) {
+        var value = ((byId[runId] || {})[kind] || {})[key];
+        return value == null ? "(none)" : String(value);
+      };
+    }
     function drawAll() {
       var opts = { x: select ? select.value : "step",
                    smooth: smooth ? parseFloat(smooth.value) || 0 : 0,
-                   log: !!(log && log.checked) };
+                   log: !!(log && log.checked), groupOf: groupOf(), bandSpec: bandSpec };
       if (smoothOut) smoothOut.textContent = opts.smooth.toFixed(2);
       figures.forEach(function (f) { drawChart(f, baseSpec, opts); });
     }
-    [select, smooth, log].forEach(function (c) { if (c) c.addEventListener("change", drawAll); });
+    [select, smooth, log, group].forEach(function (c) {
+      if (c) c.addEventListener("change", drawAll);
+    });
     drawAll();
   }
 
