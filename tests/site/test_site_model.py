@@ -166,3 +166,23 @@ def test_loader_never_writes_to_the_store(site_store):
     make(site_store["store"])
     after = {p: p.stat().st_mtime_ns for p in Path(site_store["store"]).rglob("*")}
     assert before == after
+
+
+def test_exploration_specs_and_fields(site_store):
+    band = charts.band_spec()
+    assert [layer["mark"]["type"] for layer in band["layer"]] == ["area", "line"]
+    assert band["layer"][0]["encoding"]["y2"]["field"] == "hi"
+    scatter = charts.scatter_spec()
+    assert scatter["data"] == {"name": charts.DATASET}
+    parallel = charts.parallel_spec([("f0", "depth"), ("f1", "loss")], "f1")
+    assert parallel["transform"][1]["fold"] == ["f0", "f1"]
+    assert '"f0": "depth"' in parallel["encoding"]["x"]["axis"]["labelExpr"]
+    site = make(site_store["store"])
+    exp = page(site, "experiments/forecast/index.html").context
+    fields = json.loads(str(exp.explore))
+    labels = {c["label"] for c in fields["choices"]}
+    assert {"depth (params)", "lr (params)", "loss (metrics)", "rmse (metrics)"} <= labels
+    color = next(c for c in fields["choices"] if c["id"] == fields["color"])
+    assert (color["kind"], color["key"]) == ("metrics", "loss")  # the primary metric
+    assert ("params", "depth") in exp.group_choices and ("tags", "team") in exp.group_choices
+    assert not any(key.startswith("reporter.") for _, key in exp.group_choices)
