@@ -127,7 +127,8 @@ def merge_compacted(
 
 
 def terminal_runs(fs: StoreFS, exp_id: str, listing: reader.Listing, timeout_s: float) -> set[str]:
-    """Return runs whose raw parts say they ended (or whose heartbeat stopped)."""
+    """Return runs whose raw parts say they ended, or that read as KILLED (same rule as
+    readers: no heartbeat and no store-stamped event within the timeout)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -138,9 +139,8 @@ def terminal_runs(fs: StoreFS, exp_id: str, listing: reader.Listing, timeout_s: 
         except Exception:
             continue
         table = _read_table(fs, info, data)
-        if table is not None:
-            kind = pc.cast(table.column("kind"), "string")
-            tables.append(table.filter(pc.equal(kind, schema.KIND_ATTR)))
+        if table is not None:  # the rows the store stamps itself (not user metric times)
+            tables.append(table.filter(pc.invert(events.kind_mask(table, schema.KIND_METRIC))))
     if not tables:
         return set()
     snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
@@ -152,19 +152,11 @@ def terminal_runs(fs: StoreFS, exp_id: str, listing: reader.Listing, timeout_s: 
         if status is None or RunStatus.is_terminated(status):
             done.add(run_id)  # no status event in raw parts: the run was compacted when ended
         elif (
-            now_ms - max(_newest(listing, run_id), snap.last_seen.get(run_id, 0)) > timeout_ms
+            now_ms - snap.last_seen.get(run_id, 0) > timeout_ms
             and now_ms - reader.heartbeat_ms(fs, exp_id, run_id) > timeout_ms
         ):
-            done.add(run_id)  # its process died: it reads as KILLED
+            done.add(run_id)  # its process died: it reads as KILLED (the readers' own rule)
     return done
-
-
-def _newest(listing: reader.Listing, run_id: str) -> float:
-    """Return the newest part mtime of a run, in ms."""
-    prefix = run_id + "/"
-    return max(
-        (i.mtime * 1000 for p, i in listing.parts.items() if p.startswith(prefix)), default=0
-    )
 
 
 def compact_experiment(
