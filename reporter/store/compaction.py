@@ -64,20 +64,30 @@ def _publish(fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str]) ->
     return rel
 
 
-def compact_parts(fs: StoreFS, exp_id: str, parts: dict[str, FileInfo]) -> CompactionResult:
-    """Merge these raw part files (of terminal runs) into one compacted file."""
-    import pyarrow as pa
-
-    tables, held = [], []
+def read_parts(fs: StoreFS, parts: dict[str, FileInfo]) -> dict[str, pa.Table]:
+    """Read raw part files once; vanished ones (another compaction took them) and damaged
+    ones (skipped with a warning, left in place) are left out."""
+    out = {}
     for part, info in sorted(parts.items()):
         try:
             data = fs.read_bytes(info.path)
-        except Exception:  # gone: another compaction took it
+        except Exception:
             continue
         table = _read_table(fs, info, data)
         if table is not None:
-            tables.append(table)
-            held.append(part)
+            out[part] = table
+    return out
+
+
+def compact_parts(
+    fs: StoreFS, exp_id: str, parts: dict[str, FileInfo], read: dict[str, pa.Table] | None = None
+) -> CompactionResult:
+    """Merge these raw part files (of terminal runs) into one compacted file."""
+    import pyarrow as pa
+
+    read = read_parts(fs, parts) if read is None else read
+    held = [p for p in sorted(parts) if p in read]
+    tables = [read[p] for p in held]
     if not tables:
         return CompactionResult(exp_id, 0, 0, 0, None)
     merged = pa.concat_tables(tables).unify_dictionaries()
@@ -126,28 +136,23 @@ def merge_compacted(
     return CompactionResult(exp_id, 0, deleted, table.num_rows, rel), read
 
 
-def terminal_runs(fs: StoreFS, exp_id: str, listing: reader.Listing, timeout_s: float) -> set[str]:
+def terminal_runs(
+    fs: StoreFS, exp_id: str, read: dict[str, pa.Table], timeout_s: float
+) -> set[str]:
     """Return runs whose raw parts say they ended, or that read as KILLED (same rule as
     readers: no heartbeat and no store-stamped event within the timeout)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    tables = []
-    for info in listing.parts.values():
-        try:
-            data = fs.read_bytes(info.path)
-        except Exception:
-            continue
-        table = _read_table(fs, info, data)
-        if table is not None:  # the rows the store stamps itself (not user metric times)
-            tables.append(table.filter(pc.invert(events.kind_mask(table, schema.KIND_METRIC))))
+    # the rows the store stamps itself (not user metric times)
+    tables = [t.filter(pc.invert(events.kind_mask(t, schema.KIND_METRIC))) for t in read.values()]
     if not tables:
         return set()
     snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
     timeout_ms = timeout_s * 1000
     now_ms = time.time() * 1000
     done = set()
-    for run_id in {p.split("/", 1)[0] for p in listing.parts}:
+    for run_id in {p.split("/", 1)[0] for p in read}:
         status = snap.attrs.get(run_id, {}).get("status")
         if status is None or RunStatus.is_terminated(status):
             done.add(run_id)  # no status event in raw parts: the run was compacted when ended
@@ -176,11 +181,12 @@ def compact_experiment(
     # raw parts that a compacted file already holds: left by an interrupted compaction
     leftovers = {p for p, info in listing.parts.items() if plan.covered.get(p) != info.path}
     raw = {p: i for p, i in listing.parts.items() if p not in leftovers}
-    done = terminal_runs(fs, exp_id, reader.Listing(parts=raw), timeout_s)
+    tables = read_parts(fs, raw)  # each part read once, for the status and for the merge
+    done = terminal_runs(fs, exp_id, tables, timeout_s)
     todo = {p: i for p, i in raw.items() if p.split("/", 1)[0] in done}
     result = CompactionResult(exp_id, 0, 0, 0, None)
     if len(todo) >= min_parts:
-        result = compact_parts(fs, exp_id, todo)
+        result = compact_parts(fs, exp_id, todo, tables)
     compacted = reader.list_compacted(fs, exp_id)
     many = len(compacted.compacted) > MAX_COMPACTED_FILES
     if (len(compacted.compacted) > 1 and (merge_all or many)) or leftovers:
