@@ -314,6 +314,8 @@ EXTRA_TEXTS = [
     # values read from rows of other types (EXTRA_ROWS)
     "attributes.start_time > 5",
     "attributes.start_time = 10",
+    "attributes.start_time < 2",
+    "attributes.start_time >= 12",
     "attributes.start_time IS NULL",
     "attributes.status = '3'",
     "attributes.status IN ('True', '0.5', '1e+16', '-2', 'nan', 'inf')",

@@ -580,7 +580,7 @@
   function floatRepr(x) {
     var m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(x.toExponential());
     var sign = m[1], digits = m[2] + (m[3] || ""), exp = parseInt(m[4], 10);
-    if (exp < -4 || exp >= 21) {
+    if (exp < -4 || exp >= 16) {
       var mantissa = digits.charAt(0) + (digits.length > 1 ? "." + digits.slice(1) : "");
       var abs = Math.abs(exp);
       return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + (abs < 10 ? "0" : "") + abs;
