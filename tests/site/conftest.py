@@ -4,7 +4,9 @@ every kind of artifact, and names that would break HTML if they were not escaped
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,3 +71,21 @@ def built(site_store: dict[str, str], tmp_path: Path) -> tuple[BuildResult, Path
         store=site_store["store"], out=str(out), max_points=200, max_artifact_mb=0.1
     )
     return build(config), out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless chromium per test module (fails on CI, skips elsewhere, when missing)."""
+    from tests.site.browser import launch
+
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, Any]]:
+    """A fresh desktop-sized page (own context) and its recorder."""
+    from tests.site.browser import open_page
+
+    with open_page(browser) as opened:
+        yield opened

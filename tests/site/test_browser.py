@@ -9,10 +9,8 @@ One browser per module, a fresh context and page per test. See tests/site/browse
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -22,11 +20,9 @@ from reporter.site.build import build
 from reporter.site.config import BuildConfig
 from tests.site.browser import (
     PHONE,
-    Recorder,
     chart_state,
     horizontal_overflow,
     inline_scripts,
-    launch,
     open_page,
     run_order,
     serve,
@@ -66,20 +62,6 @@ class Site:
     def url(self, kind: str) -> str:
         """Return the file:// URL of a page type (see PAGES)."""
         return self.root + page_path(kind, self.ids)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless chromium for the module (fails on CI, skips elsewhere, when missing)."""
-    with launch() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
-    """A fresh desktop-sized page (own context) and its recorder."""
-    with open_page(browser) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -3,27 +3,11 @@ coordinates, and the metric charts' smoothing, log scale and legend highlighting
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.site.browser import Recorder, launch, open_page, wait_for_charts
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless chromium for the module (fails on CI, skips elsewhere, when missing)."""
-    with launch() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
-    """A fresh page and its recorder."""
-    with open_page(browser) as opened:
-        yield opened
+from tests.site.browser import wait_for_charts
 
 
 def scatter_points(tab: Any) -> int:
