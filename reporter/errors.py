@@ -6,6 +6,11 @@ from __future__ import annotations
 class ReporterError(Exception):
     """Base class of every error this package raises on purpose."""
 
+    @property
+    def message(self) -> str:
+        """The error's text, as MLflow's `MlflowException.message`."""
+        return str(self.args[0]) if self.args else ""
+
 
 class InvalidArgumentError(ReporterError, ValueError):
     """A caller passed a value that is not valid here; the message says what is."""

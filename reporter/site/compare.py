@@ -16,10 +16,13 @@ from reporter.site.downsample import minmax_indices
 from reporter.store import schema
 
 COMPARE_POINTS = 300
+# Run attributes the page's filter box can test (status and id are in the run itself).
+FILTER_ATTRIBUTES = ("run_name", "start_time", "end_time", "user_id", "artifact_uri",
+                     "lifecycle_stage", "experiment_id", "parent_run_id")
 IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "svg")
 
 
-def _js_json(value: Any) -> str:
+def js_json(value: Any) -> str:
     """Serialise for a .js file: JSON, with <, > and & escaped like in HTML blocks."""
     raw = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     return raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -30,6 +33,15 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return text.fmt_number(value)
     return value
+
+
+def _attr(value: Any) -> Any:
+    """Return a run attribute for the page's filter: ints for times, None for missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    return str(value)
 
 
 def runs_js(experiment: str, records: list[dict[str, Any]], metrics: list[str],
@@ -47,13 +59,14 @@ def runs_js(experiment: str, records: list[dict[str, Any]], metrics: list[str],
                        if k.startswith("params.") and isinstance(v, str)},
             "metrics": {k[8:]: _clean(float(v)) for k, v in rec.items()
                         if k.startswith("metrics.") and v is not None and v == v},
+            "attrs": {k: _attr(rec.get(k)) for k in FILTER_ATTRIBUTES},
             "tags": {k[5:]: v for k, v in rec.items() if k.startswith("tags.")
                      and isinstance(v, str) and not k[5:].startswith(schema.SYSTEM_TAG_PREFIX)},
             "images": dict(images.get(run_id, [])),
         })
     payload = {"experiment": experiment, "runs": runs,
                "lower_is_better": {m: lower_better(m) for m in metrics}}
-    return f"window.TRACKER_EXPERIMENT = {_js_json(payload)};\n".encode()
+    return f"window.TRACKER_EXPERIMENT = {js_json(payload)};\n".encode()
 
 
 def series_js(run_id: str, name: str, start: int | None, keys: list[str],
@@ -66,7 +79,7 @@ def series_js(run_id: str, name: str, start: int | None, keys: list[str],
         keep = minmax_indices(value[a:b], COMPARE_POINTS)
         out[key] = charts.make_series(name, run_id, start, step[a:b], value[a:b], time[a:b],
                                       keep).to_json()
-    body = _js_json(out)
+    body = js_json(out)
     return (f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{json.dumps(run_id)}] = "
             f"{body};\n").encode()
 

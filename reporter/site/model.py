@@ -124,6 +124,8 @@ class ExperimentPageContext:
     compare_path: str
     comparisons: list[Crumb] = field(default_factory=list)  # curated comparison pages
     runs_js: str = ""
+    table_js: str = ""  # every row (table.js); `rows` holds only the first ones
+    total_rows: int = 0
     group_choices: list[tuple[str, str]] = field(default_factory=list)  # (params|tags, key)
     explore: Markup = field(default_factory=lambda: Markup("null"))  # fields for the views
     scatter_spec: Markup = field(default_factory=lambda: Markup("null"))
@@ -526,12 +528,18 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
     note = ""
     if len(frame) > len(top):
         note = f"Charts show the top {len(top)} of {len(frame)} runs by {metric or 'start time'}."
+    from reporter.site import table
+
+    rows = run_rows(frame, columns) if len(frame) else []
+    files.append(OutFile(f"experiments/{slug}/table.js", table.table_js(columns, rows)))
     context = ExperimentPageContext(
         experiment_id=data.experiment.experiment_id,
         name=data.experiment.name,
         description=text.markdown(data.experiment.description),
         columns=columns,
-        rows=run_rows(frame, columns) if len(frame) else [],
+        rows=rows[: table.FIRST_ROWS],
+        total_rows=len(rows),
+        table_js=f"experiments/{slug}/table.js",
         charts=blocks,
         primary_metric=metric,
         chart_note=note,

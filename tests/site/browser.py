@@ -119,10 +119,11 @@ class Recorder:
 
 @contextmanager
 def open_page(
-    browser: Any, viewport: dict[str, int] | None = None, mobile: bool = False
+    browser: Any, viewport: dict[str, int] | None = None, mobile: bool = False,
+    javascript: bool = True,
 ) -> Iterator[tuple[Any, Recorder]]:
     """Open a page in a fresh context (own cache and storage) with a recorder attached."""
-    options: dict[str, Any] = {"viewport": viewport or DESKTOP}
+    options: dict[str, Any] = {"viewport": viewport or DESKTOP, "java_script_enabled": javascript}
     if mobile:
         options.update(is_mobile=True, has_touch=True, device_scale_factor=1)
     context = browser.new_context(**options)

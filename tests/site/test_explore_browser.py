@@ -73,27 +73,6 @@ def test_smoothing_log_scale_and_legend(page, built):
     assert rec.errors == []
 
 
-def test_sort_filter_and_columns_live_in_the_url(page, built):
-    tab, rec = page
-    _, out = built
-    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
-    tab.locator("table.runs thead th").filter(has_text="rmse").locator("button").click()
-    tab.locator("input.table-filter").fill("a")
-    tab.locator(".column-picker summary").click()
-    tab.locator(".column-picker label").filter(has_text="User").locator("input").uncheck()
-    shared = tab.url
-    assert "sort=" in shared and "q=a" in shared and "hide=" in shared
-    visible = tab.locator("table.runs tbody tr:visible td:nth-child(2)").all_text_contents()
-    tab.goto("about:blank")
-    tab.goto(shared)
-    expect(tab.locator("input.table-filter")).to_have_value("a")
-    assert tab.locator("table.runs tbody tr:visible td:nth-child(2)").all_text_contents() == visible
-    header = tab.locator("table.runs thead th").filter(has_text="rmse")
-    expect(header).to_have_attribute("aria-sort", "ascending")
-    expect(tab.locator("table.runs thead th").filter(has_text="User")).to_be_hidden()
-    assert rec.errors == []
-
-
 def test_grouping_runs_draws_a_mean_line_and_band_per_group(page, built):
     tab, rec = page
     _, out = built

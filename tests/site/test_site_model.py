@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import reporter as mlflow
 from reporter.site import charts, loader, model, theme
 from reporter.site.build import build_time
 from reporter.site.config import BuildConfig
@@ -186,3 +187,51 @@ def test_exploration_specs_and_fields(site_store):
     assert (color["kind"], color["key"]) == ("metrics", "loss")  # the primary metric
     assert ("params", "depth") in exp.group_choices and ("tags", "team") in exp.group_choices
     assert not any(key.startswith("reporter.") for _, key in exp.group_choices)
+
+
+def script_json(data: bytes, name: str) -> dict:  # type: ignore[type-arg]
+    """Return the object a data script assigns to window.<name>."""
+    prefix = f"window.{name} = "
+    text = data.decode()
+    assert text.startswith(prefix) and text.endswith(";\n")
+    return json.loads(text[len(prefix):-2])  # type: ignore[no-any-return]
+
+
+def test_table_js_holds_every_row_as_shown_and_as_sorted(site_store):
+    mlflow.set_experiment("forecast")
+    with mlflow.start_run(run_name="infinite") as run:
+        mlflow.log_metric("rmse", float("inf"))
+    run_id = run.info.run_id
+    site = make(site_store["store"])
+    exp = page(site, "experiments/forecast/index.html").context
+    table = next(f for f in site.files if f.path == "experiments/forecast/table.js")
+    assert table.data is not None
+    rows = script_json(table.data, "TRACKER_TABLE")["rows"]
+    assert exp.total_rows == len(rows) == 4
+    assert [r[0] for r in rows] == [r.run_id for r in exp.rows]  # same default order
+    by_id = {r[0]: r for r in rows}
+    child = by_id[site_store["child"]]
+    assert child[1] == site_store["parent"] and child[2] == 1
+    rmse = [c.label for c in exp.columns].index("rmse")
+    assert child[3][rmse] == ["2.5", 2.5]  # numeric: shown text and a number to sort by
+    assert by_id[run_id][3][rmse] == ["inf", "Infinity"]  # JSON has no infinity; JS Number() does
+    assert by_id[site_store["parent"]][3][0] == "parent"  # text that sorts as itself
+    assert by_id[site_store["evil"]][3][0] == EVIL  # data, escaped by the JSON writer
+    assert "<" not in table.data.decode()
+
+
+def test_first_rows_only_in_the_page(site_store):
+    from reporter.site import table
+
+    site = make(site_store["store"])
+    exp = page(site, "experiments/forecast/index.html").context
+    assert len(exp.rows) == exp.total_rows <= table.FIRST_ROWS
+    runs = next(f for f in site.files if f.path == "experiments/forecast/runs.js")
+    assert runs.data is not None
+    parent = next(r for r in script_json(runs.data, "TRACKER_EXPERIMENT")["runs"]
+                  if r["id"] == site_store["parent"])
+    # what the filter box tests besides params, metrics and tags
+    assert parent["attrs"]["run_name"] == "parent"
+    assert isinstance(parent["attrs"]["start_time"], int)
+    assert parent["attrs"]["lifecycle_stage"] == "active"
+    assert parent["attrs"]["parent_run_id"] is None

@@ -8,20 +8,21 @@
   }
 
   // ---- runs table ------------------------------------------------------------------------
-  function sortKey(td, numeric) {
-    var raw = td ? td.getAttribute("data-sort") : "";
-    if (raw === null || raw === "") return null;
-    if (numeric) { var n = parseFloat(raw); return isNaN(n) ? null : n; }
-    return raw.toLowerCase();
-  }
+  // The page's HTML holds the first rows only; table.js (window.TRACKER_TABLE) holds them all,
+  // and the script renders the reader's view of them (filter, sort) a chunk at a time, so an
+  // experiment of 10,000 runs opens and answers as quickly as one of ten.
+  //
+  // The view lives in the URL hash, so a link restores it:
+  // #sort=<column>:<asc|desc>&filter=<text>&hide=<column>,<column>
+  var CHUNK = 100;
 
-  // The view (sort, filter, hidden columns) lives in the URL hash, so a link restores it:
-  // #sort=<column>:<asc|desc>&q=<text>&hide=<column>,<column>
   function readHash() {
     var state = {};
     window.location.hash.replace(/^#/, "").split("&").forEach(function (part) {
       var eq = part.indexOf("=");
-      if (eq > 0) state[part.slice(0, eq)] = decodeURIComponent(part.slice(eq + 1));
+      if (eq > 0) {
+        try { state[part.slice(0, eq)] = decodeURIComponent(part.slice(eq + 1)); } catch (e) { /* a mangled link: ignore that part */ }
+      }
     });
     return state;
   }
@@ -37,50 +38,222 @@
     history.replaceState(null, "", text ? "#" + text : window.location.pathname + window.location.search);
   }
 
+  // Text with an operator is a search_runs filter; other text is looked for in every column.
+  function isGrammar(text) {
+    return /[=<>!]/.test(text) ||
+      /(^|[\s)])(i?like|is\s+(not\s+)?null|(not\s+)?in\s*\()/i.test(text);
+  }
+
+  function cellText(cell) { return typeof cell === "string" ? cell : cell[0]; }
+
+  // A run of runs.js as the filter grammar sees it: keyed like the search_runs frame.
+  function filterRow(run) {
+    var row = { run_id: run.id, status: run.status };
+    Object.keys(run.attrs || {}).forEach(function (k) { row[k] = run.attrs[k]; });
+    ["metrics", "params", "tags"].forEach(function (kind) {
+      var values = run[kind] || {};
+      Object.keys(values).forEach(function (k) { row[kind + "." + k] = values[k]; });
+    });
+    return row;
+  }
+
   function setupTable(table) {
+    var data = window.TRACKER_TABLE;
     var tbody = table.tBodies[0];
     var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
     var section = table.closest("section") || document;
     var filter = section.querySelector(".table-filter");
+    var message = section.querySelector(".filter-message");
     var empty = section.querySelector(".empty-note");
+    var status = section.querySelector(".table-status");
+    var moreBox = section.querySelector(".more-rows");
     var boxes = Array.prototype.slice.call(section.querySelectorAll(".column-picker input[data-col]"));
+    var link = table.getAttribute("data-run-link") || "";
+    var numeric = headers.map(function (th) { return th.classList.contains("num"); });
+    var selected = {};
+    var hidden = {};
 
-    function sortBy(col, dir) {
+    tbody.addEventListener("change", function (event) {
+      var box = event.target;
+      if (!box.classList || !box.classList.contains("run-pick")) return;
+      if (box.checked) selected[box.value] = true; else delete selected[box.value];
+      updateCompareLink(selected);
+    });
+    if (!data || !data.rows) return;  // table.js missing: the first rows stay as they are
+
+    var rows = data.rows.map(function (r, i) {
+      return { index: i, id: r[0], parent: r[1], depth: r[2], cells: r[3] };
+    });
+    var byId = null, sortKeys = {}, texts = null;
+    var view = rows, shown = 0, sort = null, tree = true;
+
+    function runsById() {
+      if (byId) return byId;
+      byId = {};
+      ((window.TRACKER_EXPERIMENT || {}).runs || []).forEach(function (run) {
+        byId[run.id] = filterRow(run);
+      });
+      return byId;
+    }
+
+    // Sort keys of a column, computed once: numbers (or null) for numeric columns, else
+    // lower-case text (or null when empty).
+    function keysOf(col) {
+      if (sortKeys[col]) return sortKeys[col];
+      var keys = rows.map(function (r) {
+        var cell = r.cells[col - 1];
+        if (cell == null) return null;
+        var raw = typeof cell === "string" ? cell : cell[1];
+        if (raw === null || raw === "") return null;
+        if (numeric[col]) { var n = Number(raw); return isNaN(n) ? null : n; }
+        return String(raw).toLowerCase();
+      });
+      sortKeys[col] = keys;
+      return keys;
+    }
+
+    function rowTexts() {
+      if (!texts) {
+        texts = rows.map(function (r) { return r.cells.map(cellText).join("\u0000").toLowerCase(); });
+      }
+      return texts;
+    }
+
+    function renderRow(r) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-run", r.id);
+      if (r.parent) tr.setAttribute("data-parent", r.parent);
+      tr.className = "depth-" + (tree ? r.depth : 0);
+      var pick = document.createElement("td");
+      pick.className = "pick";
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "run-pick";
+      box.value = r.id;
+      box.checked = !!selected[r.id];
+      box.setAttribute("aria-label", "Select " + cellText(r.cells[0]) + " to compare");
+      pick.appendChild(box);
+      tr.appendChild(pick);
+      for (var k = 0; k < r.cells.length; k++) {
+        var td = document.createElement("td"), text = cellText(r.cells[k]), col = k + 1;
+        var names = [];
+        if (numeric[col]) names.push("num");
+        if (hidden[col]) names.push("hidden-col");
+        if (names.length) td.className = names.join(" ");
+        if (k === 0) {
+          var a = document.createElement("a");
+          a.href = link.replace("RUN_ID", encodeURIComponent(r.id));
+          a.textContent = text;
+          td.appendChild(a);
+        } else if (k === 1) {
+          var badge = document.createElement("span");
+          badge.className = "badge status-" + text.toLowerCase();
+          badge.textContent = text;
+          td.appendChild(badge);
+        } else {
+          td.textContent = text;
+        }
+        tr.appendChild(td);
+      }
+      return tr;
+    }
+
+    function showMore(count) {
+      var frag = document.createDocumentFragment();
+      var end = Math.min(view.length, shown + count);
+      for (var i = shown; i < end; i++) frag.appendChild(renderRow(view[i]));
+      tbody.appendChild(frag);
+      shown = end;
+      if (status) {
+        var total = rows.length, n = view.length;
+        if (n === total) status.textContent = shown < n ? "Showing " + shown + " of " + n + " runs." : "";
+        else if (shown < n) status.textContent = "Showing " + shown + " of " + n + " matching runs (" + total + " in all).";
+        else status.textContent = n + " of " + total + " runs match.";
+      }
+      if (moreBox) moreBox.hidden = shown >= view.length;
+      if (empty) empty.hidden = view.length !== 0;
+      table.setAttribute("data-shown", String(shown));
+    }
+
+    function render() {
+      tbody.textContent = "";
+      shown = 0;
+      showMore(CHUNK);
+    }
+
+    function showMessage(text) {
+      if (message) { message.textContent = text; message.hidden = !text; }
+      if (filter) {
+        if (text) filter.setAttribute("aria-invalid", "true"); else filter.removeAttribute("aria-invalid");
+      }
+    }
+
+    // The rows the filter keeps, in default order; null when the filter text is invalid.
+    function filtered(text) {
+      var q = text.trim();
+      if (!q) return rows;
+      if (isGrammar(q) && window.TrackerFilter) {
+        var node;
+        try {
+          node = window.TrackerFilter.parse(q);
+        } catch (err) {
+          if (!(err instanceof window.TrackerFilter.FilterError)) throw err;
+          showMessage("Invalid filter: " + err.message);
+          return null;
+        }
+        var runs = runsById();
+        return rows.filter(function (r) {
+          var run = runs[r.id];
+          return !!run && window.TrackerFilter.matches(node, run);
+        });
+      }
+      var needle = q.toLowerCase(), all = rowTexts();
+      return rows.filter(function (r) { return all[r.index].indexOf(needle) !== -1; });
+    }
+
+    function ordered(list) {
+      if (!sort) return list;
+      var keys = keysOf(sort.col), desc = sort.dir === "desc";
+      return list.slice().sort(function (a, b) {
+        var x = keys[a.index], y = keys[b.index];
+        if (x === null || y === null) {
+          if (x === y) return a.index - b.index;
+          return x === null ? 1 : -1;  // missing values last in both directions
+        }
+        var c = x < y ? -1 : x > y ? 1 : 0;
+        if (c === 0) return a.index - b.index;
+        return desc ? -c : c;
+      });
+    }
+
+    var lastKept = rows;
+    function update(typing) {
+      var kept = filtered(filter ? filter.value : "");
+      if (kept === null) {
+        if (typing) return;  // keep the last valid view while the filter is being typed
+        kept = lastKept;
+      } else {
+        showMessage("");
+        lastKept = kept;
+      }
+      tree = !sort;
+      view = ordered(kept);
+      render();
+    }
+
+    function setSort(col, dir) {
       var th = headers[col];
-      if (!th || !th.querySelector("button")) return;
+      if (!th || !th.querySelector("button")) return false;
       headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
       th.setAttribute("aria-sort", dir === "desc" ? "descending" : "ascending");
-      var numeric = th.classList.contains("num");
-      var keyed = Array.prototype.map.call(tbody.rows, function (row) {
-        return { row: row, key: sortKey(row.cells[col], numeric) };
-      });
-      keyed.sort(function (a, b) {
-        var x = a.key, y = b.key;
-        if (x === null && y === null) return 0;
-        if (x === null) return 1;   // missing values last in both directions
-        if (y === null) return -1;
-        var c = x < y ? -1 : x > y ? 1 : 0;
-        return dir === "desc" ? -c : c;
-      });
-      var frag = document.createDocumentFragment();
-      keyed.forEach(function (k) { frag.appendChild(k.row); });
-      tbody.appendChild(frag);
+      sort = { col: col, dir: dir };
+      return true;
     }
 
-    function applyFilter(text) {
-      var q = text.trim().toLowerCase();
-      var shown = 0;
-      Array.prototype.forEach.call(tbody.rows, function (row) {
-        var hit = !q || row.textContent.toLowerCase().indexOf(q) !== -1;
-        row.hidden = !hit;
-        if (hit) shown += 1;
-      });
-      if (empty) empty.hidden = shown !== 0;
-    }
-
-    function setHidden(col, hidden) {
+    function setHidden(col, hide) {
+      if (hide) hidden[col] = true; else delete hidden[col];
       Array.prototype.forEach.call(table.rows, function (row) {
-        if (row.cells[col]) row.cells[col].classList.toggle("hidden-col", hidden);
+        if (row.cells[col]) row.cells[col].classList.toggle("hidden-col", hide);
       });
     }
 
@@ -94,14 +267,15 @@
       if (!button) return;
       button.addEventListener("click", function () {
         var dir = th.getAttribute("aria-sort") === "ascending" ? "desc" : "asc";
-        sortBy(col, dir);
+        setSort(col, dir);
+        update();
         writeHash({ sort: col + ":" + dir });
       });
     });
     if (filter) {
       filter.addEventListener("input", function () {
-        applyFilter(filter.value);
-        writeHash({ q: filter.value });
+        update(true);
+        writeHash({ filter: filter.value });
       });
     }
     boxes.forEach(function (box) {
@@ -110,6 +284,19 @@
         writeHash({ hide: hiddenCols() });
       });
     });
+    if (moreBox) {
+      var more = moreBox.querySelector(".show-more"), all = moreBox.querySelector(".show-all");
+      if (more) more.addEventListener("click", function () { showMore(CHUNK * 5); });
+      if (all) all.addEventListener("click", function () { showMore(view.length); });
+      // Scrolling to the end of the table brings the next rows.
+      if (more && typeof IntersectionObserver === "function") {
+        new IntersectionObserver(function (entries) {
+          if (entries.some(function (e) { return e.isIntersecting; }) && shown < view.length) {
+            showMore(CHUNK);
+          }
+        }, { rootMargin: "200px" }).observe(more);
+      }
+    }
 
     // restore a shared view
     var state = readHash();
@@ -121,9 +308,11 @@
     }
     if (state.sort) {
       var parts = state.sort.split(":");
-      sortBy(parseInt(parts[0], 10), parts[1] === "desc" ? "desc" : "asc");
+      setSort(parseInt(parts[0], 10), parts[1] === "desc" ? "desc" : "asc");
     }
-    if (state.q && filter) { filter.value = state.q; applyFilter(state.q); }
+    if (state.filter && filter) filter.value = state.filter;
+    update();
+    table.setAttribute("data-ready", "true");
   }
 
   // ---- charts ----------------------------------------------------------------------------
@@ -231,20 +420,14 @@
 
   window.TrackerCharts = { draw: drawChart, read: readJson };
 
-  function setupCompareLink() {
+  function updateCompareLink(selected) {
     var link = document.querySelector("a.compare-link");
     if (!link) return;
-    var base = link.getAttribute("data-base");
-    var boxes = Array.prototype.slice.call(document.querySelectorAll("input.run-pick"));
-    function update() {
-      var ids = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
-      link.href = base + (ids.length ? "#runs=" + ids.join(",") : "");
-      link.setAttribute("aria-disabled", ids.length < 2 ? "true" : "false");
-      var count = link.querySelector(".compare-count");
-      if (count) count.textContent = String(ids.length);
-    }
-    boxes.forEach(function (b) { b.addEventListener("change", update); });
-    update();
+    var ids = Object.keys(selected);
+    link.href = link.getAttribute("data-base") + (ids.length ? "#runs=" + ids.join(",") : "");
+    link.setAttribute("aria-disabled", ids.length < 2 ? "true" : "false");
+    var count = link.querySelector(".compare-count");
+    if (count) count.textContent = String(ids.length);
   }
 
   function setupCharts() {
@@ -285,7 +468,6 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), setupTable);
-    setupCompareLink();
     if (!document.getElementById("compare")) setupCharts();
   });
 })();
