@@ -235,3 +235,36 @@ def test_first_rows_only_in_the_page(site_store):
     assert isinstance(parent["attrs"]["start_time"], int)
     assert parent["attrs"]["lifecycle_stage"] == "active"
     assert parent["attrs"]["parent_run_id"] is None
+
+
+def test_a_million_steps_are_drawn_from_max_points_keeping_extremes(store_uri):
+    """A 1,000,000-step metric: at most max_points points, the same ones every build, the
+    extremes and both ends kept, and the chart says how many of how many."""
+    from reporter.entities import Metric
+
+    client = mlflow.Client(store_uri)
+    run_id = client.create_run(client.create_experiment("long"), run_name="long").info.run_id
+    n, low, high = 1_000_000, 123_456, 777_777
+    steps = np.arange(n)
+    values = np.sin(steps / 1000.0)
+    values[low], values[high] = -5.0, 5.0  # one-point spikes the downsampling must keep
+    for a in range(0, n, 200_000):
+        client.log_batch(run_id, metrics=[
+            Metric("loss", float(values[s]), 1_700_000_000_000 + s, s) for s in range(a, a + 200_000)
+        ])
+    client.set_terminated(run_id)
+    drawn = []
+    for _ in range(2):
+        site = make(store_uri)  # max_points=200
+        chart = page(site, f"runs/{run_id}/index.html").context.charts[0]
+        drawn.append(str(chart.data))
+    assert drawn[0] == drawn[1]  # deterministic
+    data = json.loads(drawn[0])
+    assert data["total"] == n and 2 <= data["shown"] <= 200
+    assert chart.note == f"{data['shown']:,} of 1,000,000 points"
+    kept_steps = np.asarray(charts.decode(data["series"][0]["step"]))
+    kept_values = np.asarray(charts.decode(data["series"][0]["value"]))
+    assert {0, low, high, n - 1} <= set(kept_steps.astype(int))
+    assert kept_values.min() == -5.0 and kept_values.max() == 5.0
+    assert list(kept_steps) == sorted(kept_steps)
+    np.testing.assert_array_equal(kept_values, values[kept_steps.astype(int)])

@@ -272,3 +272,21 @@ def test_rows_drawn_by_the_script_match_the_rows_in_the_html(browser, big_site):
         assert rec.errors == []
     assert len(without_script) == FIRST_ROWS
     assert with_script == without_script
+
+
+def test_many_runs_draw_the_explore_views_on_canvas_when_they_come_into_view(page, big_site):
+    tab, rec = page
+    _, out, _ = big_site
+    tab.goto(page_url(out, "many"))
+    table_ready(tab)
+    figures = tab.locator("figure.explore-chart")
+    expect(figures).to_have_count(2)
+    tab.wait_for_timeout(300)
+    for i in range(2):  # below the fold: not drawn yet
+        assert figures.nth(i).get_attribute("data-drawn") is None
+    figures.first.scroll_into_view_if_needed()
+    for i in range(2):
+        expect(figures.nth(i)).to_have_attribute("data-drawn", "true")
+        expect(figures.nth(i)).to_have_attribute("data-renderer", "canvas")
+        expect(figures.nth(i).locator("canvas")).to_have_count(1)
+    assert rec.errors == []

@@ -26,10 +26,26 @@
     });
   }
 
+  // Past MANY runs the views draw on a canvas (an SVG of thousands of marks makes every
+  // layout of the page slow) and only when they come near the screen.
+  var MANY = 200;
+
+  function whenNear(el, draw) {
+    if (typeof IntersectionObserver !== "function") { draw(); return; }
+    var seen = new IntersectionObserver(function (entries) {
+      if (!entries.some(function (e) { return e.isIntersecting; })) return;
+      seen.disconnect();
+      draw();
+    }, { rootMargin: "400px" });
+    seen.observe(el);
+  }
+
   function embed(figure, spec, rows, done) {
     var view = figure.querySelector(".chart-view");
     spec.data = { values: rows };
-    vegaEmbed(view, spec, { actions: false, renderer: "svg" })
+    var renderer = rows.length > MANY ? "canvas" : "svg";
+    figure.setAttribute("data-renderer", renderer);
+    vegaEmbed(view, spec, { actions: false, renderer: renderer })
       .then(function (result) {
         openOnClick(result);
         figure.setAttribute("data-drawn", "true");
@@ -75,7 +91,8 @@
     }
     xs.addEventListener("change", drawScatter);
     ys.addEventListener("change", drawScatter);
-    drawScatter();
+    var many = data.runs.length > MANY;
+    if (many) whenNear(scatter, drawScatter); else drawScatter();
 
     var parallel = section.querySelector("figure.explore-parallel");
     var pspec = readJson("spec-parallel");
@@ -88,7 +105,8 @@
         return fields.parallel.every(function (id) { return row[id] !== null; });
       });
       pspec.description = "Parallel coordinates of the runs' parameters";
-      embed(parallel, pspec, rows);
+      if (many) whenNear(parallel, function () { embed(parallel, pspec, rows); });
+      else embed(parallel, pspec, rows);
     }
   }
 
