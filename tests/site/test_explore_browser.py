@@ -1,5 +1,5 @@
 """Exploration on the experiment page in a real browser: the scatter with axis menus, parallel
-coordinates, and the metric charts' smoothing, log scale and legend highlighting."""
+coordinates, and the metric charts' smoothing, log scale, grouping and the legend that hides runs."""
 
 from __future__ import annotations
 
@@ -89,4 +89,40 @@ def test_grouping_runs_draws_a_mean_line_and_band_per_group(page, built):
     assert tab.evaluate("typeof window.__pwned") == "undefined"
     tab.get_by_label("group runs by").select_option(value="")
     expect(rmse.locator("svg g.mark-area.role-mark path")).to_have_count(0)
+    assert rec.errors == []
+
+
+def test_the_run_legend_hides_a_run_in_every_chart_and_the_link_keeps_it(page, built, site_store):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
+    wait_for_charts(tab)
+    toggles = tab.locator(".run-legend button.run-toggle")
+    expect(toggles).to_have_count(3)  # every run in some chart, named once
+    child = toggles.filter(has_text="child")
+    expect(child).to_have_attribute("aria-pressed", "true")
+    rmse = tab.locator("figure.chart").filter(has_text="rmse")
+    lines = rmse.locator("svg g.mark-line.role-mark path")
+    expect(lines).to_have_count(3)
+    colour_before = tab.evaluate(
+        "() => [...document.querySelectorAll('.run-toggle .swatch')].map(s => s.style.backgroundColor)"
+    )
+    child.click()
+    expect(child).to_have_attribute("aria-pressed", "false")
+    expect(lines).to_have_count(2)
+    assert f"hidden={site_store['child']}" in tab.url
+    # the evil run name is text in its button, never markup
+    evil = toggles.filter(has_text="<script>")
+    expect(evil).to_have_count(1)
+    assert tab.evaluate("typeof window.__pwned") == "undefined"
+    tab.reload()
+    wait_for_charts(tab)
+    expect(toggles.filter(has_text="child")).to_have_attribute("aria-pressed", "false")
+    expect(lines).to_have_count(2)
+    toggles.filter(has_text="child").click()
+    expect(lines).to_have_count(3)
+    colour_after = tab.evaluate(
+        "() => [...document.querySelectorAll('.run-toggle .swatch')].map(s => s.style.backgroundColor)"
+    )
+    assert colour_after == colour_before and len(set(colour_before)) == 3
     assert rec.errors == []

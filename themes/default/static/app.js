@@ -385,7 +385,17 @@
     spec.description = "Chart of " + data.key;  // vega uses it as the chart's accessible name
     spec.encoding.x.axis = { format: x.type === "temporal" ? undefined : "~g" };
     spec.encoding.y.axis = { format: "~g" };
-    spec.data = { values: rowsOf(data, opts.smooth || 0) };
+    var rows = rowsOf(data, opts.smooth || 0);
+    if (opts.colors) {
+      // the page's own legend names the runs and hides them; colours stay put when runs hide
+      var hidden = opts.hidden || {};
+      rows = rows.filter(function (r) { return !hidden[r.run_id]; });
+      delete spec.params;
+      delete spec.encoding.opacity;
+      spec.encoding.color = { field: "run_id", type: "nominal", legend: null,
+                              scale: { domain: opts.colors.domain, range: opts.colors.range } };
+    }
+    spec.data = { values: rows };
     if (opts.log) spec.encoding.y.scale = { type: "log" };  // values <= 0 are not drawn
     if (opts.smooth > 0) {
       spec.encoding.tooltip.push({ field: "raw", type: "quantitative", title: "raw value",
@@ -405,7 +415,10 @@
     if (!data || !view) return;
     var x = X_FIELDS[opts.x] || X_FIELDS.step;
     var spec = JSON.parse(JSON.stringify(opts.bandSpec));
-    var rows = bandRows(rowsOf(data, opts.smooth || 0), opts.groupOf, x.field);
+    var hidden = opts.hidden || {};
+    var rows = bandRows(rowsOf(data, opts.smooth || 0).filter(function (r) {
+      return !hidden[r.run_id];
+    }), opts.groupOf, x.field);
     spec.data = { values: rows };
     spec.description = "Chart of " + data.key + " by group";
     spec.layer.forEach(function (layer) {
@@ -428,6 +441,55 @@
     link.setAttribute("aria-disabled", ids.length < 2 ? "true" : "false");
     var count = link.querySelector(".compare-count");
     if (count) count.textContent = String(ids.length);
+  }
+
+  // Vega's default category colours (tableau10), cycled.
+  var PALETTE = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
+                 "#ff9da6", "#9d755d", "#bab0ac"];
+
+  // One legend for every chart of the page: a button per run that hides or shows it in all of
+  // them. Hidden runs are kept in the URL hash (#hidden=<id>,<id>).
+  function runLegend(figures, changed) {
+    var box = document.querySelector(".run-legend");
+    if (!box) return null;
+    var names = {}, ids = [];
+    figures.forEach(function (f) {
+      var data = readJson(f.querySelector("script.chart-data") || document.createElement("i"));
+      ((data && data.series) || []).forEach(function (s) {
+        if (!Object.prototype.hasOwnProperty.call(names, s.run_id)) {
+          names[s.run_id] = s.run;
+          ids.push(s.run_id);
+        }
+      });
+    });
+    if (ids.length < 2) return null;
+    var state = { hidden: {}, colors: { domain: ids, range: ids.map(function (_, i) {
+      return PALETTE[i % PALETTE.length]; }) } };
+    (readHash().hidden || "").split(",").forEach(function (id) {
+      if (Object.prototype.hasOwnProperty.call(names, id)) state.hidden[id] = true;
+    });
+    ids.forEach(function (id, i) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "run-toggle";
+      button.setAttribute("data-run", id);
+      button.setAttribute("aria-pressed", state.hidden[id] ? "false" : "true");
+      button.title = "Show or hide this run in every chart";
+      var swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.backgroundColor = state.colors.range[i];
+      button.appendChild(swatch);
+      button.appendChild(document.createTextNode(names[id]));
+      button.addEventListener("click", function () {
+        if (state.hidden[id]) delete state.hidden[id]; else state.hidden[id] = true;
+        button.setAttribute("aria-pressed", state.hidden[id] ? "false" : "true");
+        writeHash({ hidden: Object.keys(state.hidden).join(",") });
+        changed();
+      });
+      box.appendChild(button);
+    });
+    box.hidden = false;
+    return state;
   }
 
   function setupCharts() {
@@ -453,10 +515,12 @@
         return value == null ? "(none)" : String(value);
       };
     }
+    var legend = runLegend(figures, function () { drawAll(); });
     function drawAll() {
       var opts = { x: select ? select.value : "step",
                    smooth: smooth ? parseFloat(smooth.value) || 0 : 0,
-                   log: !!(log && log.checked), groupOf: groupOf(), bandSpec: bandSpec };
+                   log: !!(log && log.checked), groupOf: groupOf(), bandSpec: bandSpec,
+                   colors: legend && legend.colors, hidden: legend ? legend.hidden : {} };
       if (smoothOut) smoothOut.textContent = opts.smooth.toFixed(2);
       figures.forEach(function (f) { drawChart(f, baseSpec, opts); });
     }
