@@ -71,19 +71,21 @@ def runs_js(experiment: str, records: list[dict[str, Any]], metrics: list[str],
 
 def series_js(run_id: str, name: str, start: int | None, keys: list[str],
               slices: dict[tuple[str, str], tuple[int, int]], value: Any, step: Any,
-              time: Any) -> bytes:
-    """Return runs/<run_id>/series.js: every metric of one run, downsampled for comparing."""
+              time: Any, artifacts: list[tuple[str, int, str | None]]) -> bytes:
+    """Return runs/<run_id>/series.js: every metric of one run, downsampled for comparing,
+    and its artifacts as [path, size, link or null] (site-relative, or a URL in link mode)."""
     out = {}
     for key in keys:
         a, b = slices[(run_id, key)]
         keep = minmax_indices(value[a:b], COMPARE_POINTS)
         out[key] = charts.make_series(name, run_id, start, step[a:b], value[a:b], time[a:b],
                                       keep).to_json()
-    body = js_json(out)
-    return (f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{json.dumps(run_id)}] = "
-            f"{body};\n").encode()
+    key = json.dumps(run_id)
+    return (f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{key}] = {js_json(out)};\n"
+            f"(window.TRACKER_ARTIFACTS = window.TRACKER_ARTIFACTS || {{}})[{key}] = "
+            f"{js_json([list(a) for a in artifacts])};\n").encode()
 
 
-def image_paths(listing: list[tuple[str, int]]) -> list[str]:
-    """Return the artifact paths of a run that are images."""
-    return [p for p, _ in listing if p.rsplit(".", 1)[-1].lower() in IMAGE_TYPES]
+def is_image(path: str) -> bool:
+    """Return True if an artifact path names an image the compare page shows."""
+    return path.rsplit(".", 1)[-1].lower() in IMAGE_TYPES

@@ -12,6 +12,7 @@ from typing import Any
 from reporter.errors import InvalidArgumentError
 
 ARTIFACT_MODES = ("copy", "link", "skip")
+DIRECTIONS = ("min", "max")  # metric_direction values: lower or higher is better
 CONFIG_FILE = "tracker-report.toml"
 
 
@@ -81,6 +82,7 @@ class BuildConfig:
     clean: bool = False
     top_runs: int = 10
     primary_metric: dict[str, str] = field(default_factory=dict)  # experiment name -> metric
+    metric_direction: dict[str, str] = field(default_factory=dict)  # metric -> "min" or "max"
     compare: tuple[Comparison, ...] = ()
     config_file: str | None = None
 
@@ -97,7 +99,22 @@ class BuildConfig:
             raise InvalidArgumentError(f"top_runs must be an integer >= 1, got {self.top_runs!r}")
         if self.max_artifact_mb < 0:
             raise InvalidArgumentError("max_artifact_mb must be >= 0")
+        bad = {k: v for k, v in self.metric_direction.items() if v not in DIRECTIONS}
+        if bad:
+            metric, value = next(iter(bad.items()))
+            raise InvalidArgumentError(
+                f"metric_direction for {metric!r} is {value!r}; valid: \"min\" (lower is "
+                f"better) or \"max\" (higher is better)"
+            )
         return self
+
+    def lower_is_better(self, metric: str) -> bool:
+        """Return True if lower values of a metric are better: as configured in
+        metric_direction, else guessed from its name (loss, error, rmse, mae, ...)."""
+        from reporter.site import text
+
+        direction = self.metric_direction.get(metric)
+        return direction == "min" if direction else text.lower_is_better(metric)
 
 
 KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file", "compare"}

@@ -383,14 +383,14 @@ def primary_metric(data: ExperimentData, config: BuildConfig) -> str | None:
     return points.keys[int(points.key[int(np.argmin(points.time))])]
 
 
-def ranked_runs(frame: pd.DataFrame, metric: str | None) -> list[str]:
+def ranked_runs(frame: pd.DataFrame, metric: str | None, config: BuildConfig) -> list[str]:
     """Return run ids, best first by the primary metric (then newest)."""
     if frame.empty:
         return []
     col = f"metrics.{metric}" if metric else None
     if col and col in frame.columns:
         ordered = frame.sort_values(
-            [col, "start_time"], ascending=[text.lower_is_better(metric or ""), False],
+            [col, "start_time"], ascending=[config.lower_is_better(metric or ""), False],
             na_position="last", kind="stable",
         )
     else:
@@ -410,7 +410,7 @@ def summarize(data: ExperimentData, slug: str, config: BuildConfig) -> Experimen
     best_value, best_run = "", None
     col = f"metrics.{metric}"
     if metric and col in frame.columns and frame[col].notna().any():
-        ranked = ranked_runs(frame, metric)[0]
+        ranked = ranked_runs(frame, metric, config)[0]
         row = frame[frame["run_id"] == ranked].iloc[0]
         best_value = text.fmt_number(row[col])
         best_run = Crumb(str(row["run_name"]), run_path(ranked))
@@ -515,7 +515,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
     metric = primary_metric(data, config)
     columns = table_columns(frame)
     metrics = index_metrics(data)
-    top = ranked_runs(frame, metric)[: config.top_runs]
+    top = ranked_runs(frame, metric, config)[: config.top_runs]
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
     starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if len(frame) else {}
     chosen = [(r, str(names[r]), _int(starts[r])) for r in top]
@@ -850,25 +850,34 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
     Returns links to the curated comparisons, for the experiment page."""
     from reporter.site import compare
 
+    limit = config.max_artifact_mb * 1024 * 1024
+
+    def link(run_id: str, path: str, size: int) -> str | None:
+        url = artifact_url(run_id, path)
+        return None if url and config.artifacts == "copy" and size > limit else url
+
     images: dict[str, list[tuple[str, str]]] = {}
     for rec in records:
         run_id = rec["run_id"]
-        for path in compare.image_paths(snapshot.artifacts.get(run_id, [])):
-            url = artifact_url(run_id, path)
+        for path, size in snapshot.artifacts.get(run_id, []):
+            url = link(run_id, path, size) if compare.is_image(path) else None
             if url and "://" not in url:
                 images.setdefault(run_id, []).append((path, url))
     keys = sorted({k for _, k in metrics.slices})
     base = f"experiments/{slug}"
     files.append(OutFile(f"{base}/runs.js", compare.runs_js(
-        data.experiment.name, records, keys, images, text.lower_is_better)))
+        data.experiment.name, records, keys, images, config.lower_is_better)))
     for rec in records:
         run_id = rec["run_id"]
         run_keys = metrics.keys_of(run_id)
 
         def make(rec: dict[str, Any] = rec, run_keys: list[str] = run_keys) -> bytes:
-            return compare.series_js(rec["run_id"], str(rec["run_name"] or rec["run_id"]),
+            run_id = rec["run_id"]
+            listing = [(p, size, link(run_id, p, size))
+                       for p, size in sorted(snapshot.artifacts.get(run_id, []))]
+            return compare.series_js(run_id, str(rec["run_name"] or run_id),
                                      _int(rec["start_time"]), run_keys, metrics.slices,
-                                     metrics.value, metrics.step, metrics.time)
+                                     metrics.value, metrics.step, metrics.time, listing)
 
         files.append(OutFile(f"runs/{run_id}/series.js", make=make))
     context = ComparePageContext(data.experiment.name, f"{base}/index.html", f"{base}/runs.js",

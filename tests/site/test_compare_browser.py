@@ -3,8 +3,11 @@ share the view as a link (it works from file://, with data from <script src> fil
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
+import reporter
 from tests.site.browser import wait_for_charts
 
 
@@ -77,3 +80,33 @@ def test_a_curated_comparison_page_shows_its_runs(page, site_store, tmp_path):
     expect(tab.locator("figure.chart")).to_have_count(2)  # loss and rmse, once series.js loaded
     assert wait_for_charts(tab) == 2
     assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []
+
+
+def test_artifacts_side_by_side_link_to_the_copied_files(page, built, site_store):
+    tab, rec = page
+    _, out = built
+    ids = f"{site_store['parent']},{site_store['child']}"
+    tab.goto((out / "experiments/forecast/compare.html").resolve().as_uri() + f"#runs={ids}")
+    table = tab.locator(".cmp-artifacts")
+    config = table.locator("tr[data-key='config.json']")
+    expect(config).to_have_class("diff")  # only the parent has it
+    expect(config.locator("td")).to_have_text(["config.json", re.compile(r"^\d+ B$"), "–"])
+    href = config.locator("td a").get_attribute("href") or ""
+    target = (out / "experiments/forecast" / href).resolve()
+    assert target.is_file() and target.read_bytes().startswith(b"{")
+    # over max_artifact_mb (0.1 in this build): listed, with no link
+    big = table.locator("tr[data-key='blobs/big.bin'] td").nth(1)
+    expect(big).to_have_text("195.3 KB (not copied)")
+    expect(big.locator("a")).to_have_count(0)
+    paths = table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.key)")
+    client = reporter.Client(site_store["store"])
+
+    def listing(run_id: str, path: str | None = None) -> set[str]:
+        found = set()
+        for info in client.list_artifacts(run_id, path):
+            found |= listing(run_id, info.path) if info.is_dir else {info.path}
+        return found
+
+    assert set(paths) == listing(site_store["parent"]) | listing(site_store["child"])
+    assert paths == sorted(paths)
+    assert rec.errors == []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import altair as alt
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -54,6 +55,19 @@ def test_primary_metric_is_configurable(site_store):
         "2.5",
         "child",
     )
+
+
+def test_metric_direction_is_configurable(site_store):
+    site = make(site_store["store"], primary_metric={"forecast": "rmse"},
+                metric_direction={"rmse": "max"})
+    forecast = page(site, "index.html").context.experiments[0]
+    assert (forecast.best_value, forecast.best_run.label) == ("4", EVIL)  # higher is better now
+    runs = next(f for f in site.files if f.path == "experiments/forecast/runs.js")
+    assert runs.data is not None
+    directions = script_json(runs.data, "TRACKER_EXPERIMENT")["lower_is_better"]
+    assert directions == {"loss": True, "rmse": False}  # loss guessed from its name
+    with pytest.raises(ValueError, match=r"metric_direction for 'rmse' is 'up'; valid: \"min\""):
+        BuildConfig(store=site_store["store"], metric_direction={"rmse": "up"}).validate()
 
 
 def test_experiment_page_table_and_charts(site_store):

@@ -123,6 +123,48 @@
     if (!holder.childNodes.length) holder.appendChild(el("p", {}, "None."));
   }
 
+  function fmtSize(bytes) {
+    var units = ["B", "KB", "MB", "GB"], value = bytes, i = 0;
+    while (value >= 1024 && i < units.length - 1) { value /= 1024; i += 1; }
+    return (i ? value.toFixed(1) : String(value)) + " " + units[i];
+  }
+
+  // Artifacts side by side (from each run's series.js): a row per path, a link per run that
+  // has it; a row is marked when a run lacks the file or the sizes differ.
+  function artifacts(table, runs) {
+    table.textContent = "";
+    headerRow(table, runs, "Path");
+    var lists = window.TRACKER_ARTIFACTS || {}, byRun = {}, paths = {};
+    runs.forEach(function (r) {
+      var files = byRun[r.id] = {};
+      (lists[r.id] || []).forEach(function (f) { files[f[0]] = f; paths[f[0]] = true; });
+    });
+    var tbody = el("tbody");
+    Object.keys(paths).sort().forEach(function (path) {
+      var cells = runs.map(function (r) { return byRun[r.id][path] || null; });
+      var differs = cells.some(function (f) { return !f || f[1] !== cells[0][1]; }) || !cells[0];
+      var tr = el("tr", { "data-key": path });
+      if (differs) tr.className = "diff";
+      tr.appendChild(el("td", {}, path));
+      cells.forEach(function (f) {
+        var td = el("td", { class: "num" });
+        if (!f) td.textContent = "–";
+        else if (f[2]) {
+          var href = f[2].indexOf("://") >= 0 ? f[2] : siteRoot + "/" + f[2];
+          td.appendChild(el("a", { href: href }, fmtSize(f[1])));
+        } else td.textContent = fmtSize(f[1]) + " (not copied)";
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+    if (!tbody.childNodes.length) {
+      var none = el("tr");
+      none.appendChild(el("td", { colspan: String(runs.length + 1) }, "None."));
+      tbody.appendChild(none);
+    }
+  }
+
   function loadSeries(ids, done) {
     var series = window.TRACKER_SERIES = window.TRACKER_SERIES || {};
     var left = ids.filter(function (id) { return !series[id]; });
@@ -189,7 +231,10 @@
     valueTable(root.querySelector(".cmp-tags"), runs, "tags");
     images(root.querySelector(".cmp-images"), runs);
     applyOnlyDiff();
-    loadSeries(ids, function () { drawCharts(runs); });
+    loadSeries(ids, function () {
+      artifacts(root.querySelector(".cmp-artifacts"), runs);
+      drawCharts(runs);
+    });
   }
 
   function applyOnlyDiff() {
