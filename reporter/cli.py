@@ -99,6 +99,17 @@ def compact(store_uri: str, experiments: tuple[str, ...]) -> None:
     type=click.Choice(["copy", "link", "skip"]),
     help="Copy artifacts into the site, link to the store, or leave them out [default: copy].",
 )
+@click.option(
+    "--profile",
+    help="Publication profile: what to leave out of the site [built in: public, internal; more "
+    "as [profile.NAME] in the config]. Example: --profile public",
+)
+@click.option(
+    "--max-site-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Fail (exit 1, nothing written) if the site would be larger, listing the largest "
+    "files. Example: --max-site-mb 500",
+)
 @click.option("--strict", is_flag=True, default=None, help="Fail (exit 1) if there are warnings.")
 @click.option(
     "--clean",
@@ -116,6 +127,8 @@ def build(
     config_file: str | None,
     max_points: int | None,
     artifacts: str | None,
+    profile: str | None,
+    max_site_mb: float | None,
     strict: bool | None,
     clean: bool | None,
 ) -> None:
@@ -135,6 +148,8 @@ def build(
         "experiments": experiments,
         "max_points": max_points,
         "artifacts": artifacts,
+        "profile": profile,
+        "max_site_mb": max_site_mb,
         "strict": strict,
         "clean": clean,
     }

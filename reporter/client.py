@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reporter import tracking_uri, validation
+from reporter import secrets, tracking_uri, validation
 from reporter.entities import (
     Experiment,
     LifecycleStage,
@@ -259,6 +259,8 @@ class Client:
         from reporter.context import current_user
 
         tags = {validation.key_name("Tag", k): str(v) for k, v in (tags or {}).items()}
+        for key, value in tags.items():
+            secrets.check_logged("Tag", key, value)
         name = run_name or tags.get(schema.TAG_RUN_NAME) or generate_run_name()
         tags[schema.TAG_RUN_NAME] = name
         if parent_run_id:
@@ -331,12 +333,16 @@ class Client:
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Record a param; logging a key again with another value is an error."""
-        self.store.log_batch(run_id, params=(Param(validation.key_name("Param", key), str(value)),))
+        param = Param(validation.key_name("Param", key), str(value))
+        secrets.check_logged("Param", param.key, param.value)
+        self.store.log_batch(run_id, params=(param,))
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         """Set a tag on a run (the last value wins)."""
-        self.store.log_batch(run_id, tags=(RunTag(validation.key_name("Tag", key), str(value)),))
+        tag = RunTag(validation.key_name("Tag", key), str(value))
+        secrets.check_logged("Tag", tag.key, tag.value)
+        self.store.log_batch(run_id, tags=(tag,))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run."""
@@ -362,6 +368,10 @@ class Client:
         ]
         params = [Param(validation.key_name("Param", p.key), str(p.value)) for p in params]
         tags = [RunTag(validation.key_name("Tag", t.key), str(t.value)) for t in tags]
+        for param in params:
+            secrets.check_logged("Param", param.key, param.value)
+        for tag in tags:
+            secrets.check_logged("Tag", tag.key, tag.value)
         self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

@@ -94,10 +94,10 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
             stats.removed = writer.stats.removed
         return BuildResult(int(summary.get("experiments", 0)), int(summary.get("runs", 0)),
                            int(summary.get("pages", 0)), time.perf_counter() - started, out,
-                           stats, [])
+                           stats, [str(w) for w in summary.get("warnings", [])])
     if progress:
         progress("reading store", 0, 1)
-    snapshot = loader.load(store, config.experiments)
+    snapshot = loader.load(store, config)
     fs = store.fs
 
     def artifact_rel(run_id: str, path: str) -> str:
@@ -116,10 +116,15 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
 
     info = model.SiteInfo(config.title, __version__, build_time(), config.base_url)
     site = model.make_site(snapshot, config, info, read_preview, store_url)
+    def copy(run_id: str, path: str) -> bytes:
+        return fs.read_bytes(artifact_rel(run_id, path))
+
+    if config.max_site_mb is not None:
+        render.check_size(site, chosen_theme, copy, config.max_site_mb)
     stats = render.render(
-        site, chosen_theme, out, lambda r, p: fs.read_bytes(artifact_rel(r, p)),
-        clean=config.clean, progress=progress, fingerprint=stamp,
-        summary={"experiments": site.experiments, "runs": site.runs, "pages": len(site.pages)},
+        site, chosen_theme, out, copy, clean=config.clean, progress=progress, fingerprint=stamp,
+        summary={"experiments": site.experiments, "runs": site.runs, "pages": len(site.pages),
+                 "warnings": site.warnings},
     )
     return BuildResult(site.experiments, site.runs, len(site.pages),
                        time.perf_counter() - started, out, stats, site.warnings)

@@ -19,7 +19,7 @@ COMPARE_POINTS = 300
 # Run attributes the page's filter box can test (status and id are in the run itself).
 FILTER_ATTRIBUTES = ("run_name", "start_time", "end_time", "user_id", "artifact_uri",
                      "lifecycle_stage", "experiment_id", "parent_run_id")
-IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "svg")
+IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp")  # not svg: copied as text, never served raw
 
 
 def js_json(value: Any) -> str:

@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from reporter.errors import InvalidArgumentError
+from reporter.secrets import SecretRules
 
 ARTIFACT_MODES = ("copy", "link", "skip")
 DIRECTIONS = ("min", "max")  # metric_direction values: lower or higher is better
 CONFIG_FILE = "tracker-report.toml"
+# Built-in publication profiles (--profile NAME); a [profile.NAME] table in the config file
+# adds to or overrides them, or defines new ones. Secrets are masked in every profile.
+PROFILES: dict[str, dict[str, Any]] = {
+    "internal": {},
+    "public": {
+        "hide_users": True,
+        "exclude_tags": ("reporter.user", "reporter.host", "mlflow.user", "mlflow.source.host"),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,18 @@ class BuildConfig:
     primary_metric: dict[str, str] = field(default_factory=dict)  # experiment name -> metric
     metric_direction: dict[str, str] = field(default_factory=dict)  # metric -> "min" or "max"
     compare: tuple[Comparison, ...] = ()
+    # what to publish (usually set per profile, see PROFILES)
+    profile: str | None = None
+    exclude_experiments: tuple[str, ...] = ()  # experiment name globs
+    runs: str | None = None  # search_runs filter: only the runs it selects
+    exclude_params: tuple[str, ...] = ()  # key globs
+    exclude_tags: tuple[str, ...] = ()  # key globs
+    exclude_artifacts: tuple[str, ...] = ()  # artifact path globs
+    hide_users: bool = False  # blank the user of every run
+    mask_secrets: bool = True
+    secret_keys: tuple[str, ...] = ()  # extra key regexes whose values are masked
+    secret_allow: tuple[str, ...] = ()  # key globs never masked
+    max_site_mb: float | None = None  # fail when the site would be larger
     config_file: str | None = None
 
     def validate(self) -> BuildConfig:
@@ -99,6 +121,16 @@ class BuildConfig:
             raise InvalidArgumentError(f"top_runs must be an integer >= 1, got {self.top_runs!r}")
         if self.max_artifact_mb < 0:
             raise InvalidArgumentError("max_artifact_mb must be >= 0")
+        if self.max_site_mb is not None and not self.max_site_mb > 0:
+            raise InvalidArgumentError(f"max_site_mb must be > 0, got {self.max_site_mb!r}")
+        if self.runs:
+            from reporter.store import filter as run_filter
+
+            try:
+                run_filter.parse_filter(self.runs)
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"runs filter of the settings: {exc}") from None
+        self.secret_rules()  # a bad secret_keys pattern fails here
         bad = {k: v for k, v in self.metric_direction.items() if v not in DIRECTIONS}
         if bad:
             metric, value = next(iter(bad.items()))
@@ -107,6 +139,10 @@ class BuildConfig:
                 f"better) or \"max\" (higher is better)"
             )
         return self
+
+    def secret_rules(self) -> SecretRules:
+        """Return fresh masking rules for one build (they record what they masked)."""
+        return SecretRules(self.secret_keys, self.secret_allow, self.mask_secrets)
 
     def lower_is_better(self, metric: str) -> bool:
         """Return True if lower values of a metric are better: as configured in
@@ -118,6 +154,8 @@ class BuildConfig:
 
 
 KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file", "compare"}
+TUPLES = {f.name for f in dataclasses.fields(BuildConfig) if f.type.startswith("tuple")}
+OPTIONAL = {"base_url", "compare", "profile", "runs", "max_site_mb"}
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -164,24 +202,32 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
     compare = data.pop("compare", [])
     if not isinstance(compare, list):
         raise InvalidArgumentError(f"compare in {where} must be a list of [[compare]] tables")
-    for later in ("reports", "profile"):  # read by later features
-        data.pop(later, None)
+    data.pop("reports", None)  # read by a later feature
+    profiles = data.pop("profile", None)  # profile = "public" picks one; [profile.X] defines
+    if isinstance(profiles, str):
+        data["profile"] = profiles
+    elif profiles is not None and (not isinstance(profiles, dict)
+                                   or not all(isinstance(v, dict) for v in profiles.values())):
+        raise InvalidArgumentError(
+            f"profile in {where} must be a profile name or tables like [profile.public]")
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise InvalidArgumentError(
             f"Unknown setting(s) {', '.join(unknown)} in {path}; valid settings: "
             f"{', '.join(sorted(KEYS))}"
         )
-    if "experiments" in data:
-        data["experiments"] = tuple(data["experiments"])
+    for key in TUPLES & set(data):
+        if isinstance(data[key], str) or not isinstance(data[key], (list, tuple)):
+            raise InvalidArgumentError(f"Setting {key} in {where} must be a list, got {data[key]!r}")
+        data[key] = tuple(str(v) for v in data[key])
     if compare:
         data["compare"] = tuple(Comparison.from_table(t, where) for t in compare)
     defaults = BuildConfig()
     for key, value in data.items():
         expected = type(getattr(defaults, key))
-        if key in ("base_url", "compare") or expected is tuple:
+        if key in OPTIONAL or expected is tuple:
             continue
-        if expected is float and isinstance(value, int):
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
             continue
         if not isinstance(value, expected):
             raise InvalidArgumentError(
@@ -195,7 +241,23 @@ def load_config(flags: dict[str, Any], config: str | None = None, cwd: str | Non
     """Merge defaults, the config file and the flags that were given (flags win)."""
     where = Path(cwd or os.getcwd())
     path, data = find_config(config, where)
+    profiles = {**{k: dict(v) for k, v in PROFILES.items()}}
+    tables = data.get("profile")
+    for name, table in (tables.items() if isinstance(tables, dict) else ()):
+        if isinstance(table, dict):
+            profiles[name] = {**profiles.get(name, {}), **table}
     settings = settings_from(data, path)
+    name = flags.get("profile") or settings.get("profile")
+    if name:
+        if name not in profiles:
+            raise InvalidArgumentError(
+                f"Unknown profile {name!r}; valid: {', '.join(sorted(profiles))} (built in: "
+                f"internal, public; add others as [profile.NAME] in {path or CONFIG_FILE})"
+            )
+        chosen = settings_from({k: v for k, v in profiles[name].items() if k != "profile"},
+                               Path(f"[profile.{name}] of {path or 'the built-in profiles'}"))
+        settings.update(chosen)
+        settings["profile"] = name
     store_env = os.environ.get("TRACKER_TRACKING_URI")
     if store_env and "store" not in settings:
         settings["store"] = store_env

@@ -18,6 +18,8 @@ from reporter.store.parquet import ParquetStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from reporter.site.config import BuildConfig
+
 
 @dataclass
 class ExperimentData:
@@ -36,6 +38,7 @@ class StoreSnapshot:
     experiments: list[ExperimentData]
     artifacts: dict[str, list[tuple[str, int]]]  # run id -> [(path, size)]
     warnings: list[str] = field(default_factory=list)
+    withheld: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> {path: reason}
 
 
 def open_store(uri: str) -> ParquetStore:
@@ -61,22 +64,37 @@ def select_experiments(store: ParquetStore, wanted: tuple[str, ...]) -> list[Exp
     return chosen
 
 
-def load(store: ParquetStore, wanted: tuple[str, ...] = ()) -> StoreSnapshot:
-    """Read the chosen experiments' runs, metric points and artifact listings."""
+def load(store: ParquetStore, config: BuildConfig | None = None) -> StoreSnapshot:
+    """Read the chosen experiments' runs, metric points and artifact listings, keeping only
+    what the site may publish (see reporter.site.publish)."""
+    from reporter.site import publish
+    from reporter.site.config import BuildConfig
+
+    config = config or BuildConfig()
+    rules = config.secret_rules()
+    notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        exps = select_experiments(store, wanted)
+        exps = [e for e in select_experiments(store, config.experiments)
+                if not publish.matches(e.name, config.exclude_experiments)]
         data = []
         artifacts: dict[str, list[tuple[str, int]]] = {}
+        withheld: dict[str, dict[str, str]] = {}
         for exp in exps:
             frame, metrics = store.read_experiment(exp.experiment_id)
             if len(frame):
                 frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
                 frame = frame.reset_index(drop=True)
-            data.append(ExperimentData(exp, frame, metrics))
-            artifacts.update(_artifacts(store, exp.experiment_id))
-    notes = [str(w.message) for w in caught]
-    return StoreSnapshot(store.uri, data, artifacts, notes)
+            frame = publish.runs_frame(frame, config, rules)
+            kept = set(frame["run_id"]) if len(frame) else set()
+            metrics = publish.metric_points(metrics, kept)
+            data.append(ExperimentData(publish.experiment(exp, rules), frame, metrics))
+            listing = {r: f for r, f in _artifacts(store, exp.experiment_id).items() if r in kept}
+            withheld.update(publish.artifacts(store, exp.experiment_id, listing, config, rules,
+                                              notes))
+            artifacts.update(listing)
+    notes = [str(w.message) for w in caught] + notes + list(rules.report())
+    return StoreSnapshot(store.uri, data, artifacts, notes, withheld)
 
 
 def _artifacts(store: ParquetStore, exp_id: str) -> dict[str, list[tuple[str, int]]]:

@@ -31,6 +31,14 @@ SYSTEM_PREFIX = schema.SYSTEM_TAG_PREFIX
 PREVIEW_BYTES = 256 * 1024
 IMAGE_TYPES = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"}
 TEXT_TYPES = {"txt", "log", "py", "cfg", "ini", "toml", "sh", "r", "sql", "xml", "out", "err"}
+# Files a browser would run scripts in: copied as <name>.txt (served as text, never as a page
+# of the site's origin); HTML is previewed in a sandboxed iframe, SVG as an <img>.
+ACTIVE_TYPES = {"html", "htm", "shtml", "xhtml", "xht", "svg", "xml"}
+
+
+def site_artifact_path(path: str) -> str:
+    """Return where an artifact is copied in the site (active content gets a .txt suffix)."""
+    return f"{path}.txt" if _ext(path) in ACTIVE_TYPES else path
 
 
 # --- the contract with the templates -------------------------------------------------------
@@ -165,9 +173,10 @@ class ArtifactNode:
     is_dir: bool
     size: str
     link: str | None
-    preview: str  # image, text, table, markdown, model, none
-    content: Any = None  # lines, rows, Markup or model metadata
+    preview: str  # image, text, table, markdown, model, html, none
+    content: Any = None  # lines, rows, Markup, model metadata, html text or an image data URL
     children: list[ArtifactNode] = field(default_factory=list)
+    note: str = ""  # withheld, not copied, copied as text
 
 
 @dataclass
@@ -222,6 +231,7 @@ class OutFile:
     data: bytes | None = None
     artifact: tuple[str, str] | None = None  # (run id, artifact path)
     make: Callable[[], bytes] | None = None  # made when written (large generated data)
+    size: int | None = None  # an artifact's size, known before it is read
 
 
 @dataclass
@@ -629,10 +639,12 @@ PreviewReader = Callable[[str, str], bytes | None]  # (run_id, artifact path) ->
 
 def artifact_tree(run_id: str, files: list[tuple[str, int]], config: BuildConfig,
                   read: PreviewReader, artifact_url: Callable[[str, str], str | None],
-                  warnings: list[str]) -> list[ArtifactNode]:
+                  warnings: list[str], withheld: dict[str, str] | None = None
+                  ) -> list[ArtifactNode]:
     """Build the artifact tree of a run, with previews of small files."""
     root = ArtifactNode("", "", True, "", None, "none")
     folders: dict[str, ArtifactNode] = {"": root}
+    withheld = withheld or {}
     limit = config.max_artifact_mb * 1024 * 1024
     for path, size in sorted(files):
         parent = ""
@@ -643,23 +655,45 @@ def artifact_tree(run_id: str, files: list[tuple[str, int]], config: BuildConfig
                 folders[parent].children.append(node)
                 folders[here] = node
             parent = here
-        link = artifact_url(run_id, path)
-        if link and config.artifacts == "copy" and size > limit:
+        node = ArtifactNode(path.rsplit("/", 1)[-1], path, False, text.fmt_size(size), None,
+                            "none")
+        folders[parent].children.append(node)
+        reason = withheld.get(path)
+        if reason:
+            node.note = f"withheld: {reason}"
+            continue
+        node.link = artifact_url(run_id, path)
+        if node.link and config.artifacts == "copy" and size > limit:
             warnings.append(f"Artifact {path} of run {run_id} is {text.fmt_size(size)}, over the "
                             f"{config.max_artifact_mb:g} MB limit: listed, not copied")
-            link = None
-        node = ArtifactNode(path.rsplit("/", 1)[-1], path, False, text.fmt_size(size), link,
-                            "none")
+            node.link, node.note = None, "not copied: over the size limit"
+        if _ext(path) in ACTIVE_TYPES:
+            _active_preview(node, read(run_id, path) if size <= PREVIEW_BYTES else None)
+            continue
         if size <= PREVIEW_BYTES:
             _preview(node, read(run_id, path) if _wants_bytes(path) else None)
-        if node.preview == "none" and link and _ext(path) in IMAGE_TYPES:
+        if node.preview == "none" and node.link and _ext(path) in IMAGE_TYPES:
             node.preview = "image"
-        folders[parent].children.append(node)
     for folder in folders.values():
         meta = next((c for c in folder.children if c.name == "MLmodel" and not c.is_dir), None)
         if meta is not None and isinstance(meta.content, dict):
             folder.preview, folder.content = "model", meta.content
     return root.children
+
+
+def _active_preview(node: ArtifactNode, data: bytes | None) -> None:
+    """Preview HTML in a sandboxed iframe and SVG as an image, from their bytes."""
+    import base64
+
+    if node.link and "://" not in node.link:
+        node.note = "copied as text: a page of the site never runs an artifact's scripts"
+    if data is None:
+        return
+    if _ext(node.path) == "svg":
+        node.preview = "image"
+        node.content = "data:image/svg+xml;base64," + base64.b64encode(data).decode()
+    elif _ext(node.path) != "xml":
+        node.preview, node.content = "html", data.decode("utf-8", errors="replace")
 
 
 def _ext(path: str) -> str:
@@ -772,8 +806,10 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
     warnings = list(snapshot.warnings)
 
     def artifact_url(run_id: str, path: str) -> str | None:
+        if path in snapshot.withheld.get(run_id, {}):
+            return None
         if config.artifacts == "copy":
-            return f"runs/{run_id}/artifacts/{path}"
+            return f"runs/{run_id}/artifacts/{site_artifact_path(path)}"
         if config.artifacts == "link":
             return store_url(run_id, path)
         return None
@@ -803,13 +839,15 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
             parent = (Crumb(str(by_id[parent_id]["run_name"]), run_path(parent_id))
                       if isinstance(parent_id, str) and parent_id in by_id else None)
             listing = snapshot.artifacts.get(run_id, [])
-            tree = artifact_tree(run_id, listing, config, read, artifact_url, warnings)
+            hold = snapshot.withheld.get(run_id, {})
+            tree = artifact_tree(run_id, listing, config, read, artifact_url, warnings, hold)
             pages.append(run_page(rec, data, exp_crumb, metrics, kids.get(run_id, []), parent,
                                   tree, config, files))
             if config.artifacts == "copy":
                 limit = config.max_artifact_mb * 1024 * 1024
-                files += [OutFile(f"runs/{run_id}/artifacts/{p}", artifact=(run_id, p))
-                          for p, size in listing if size <= limit]
+                files += [OutFile(f"runs/{run_id}/artifacts/{site_artifact_path(p)}",
+                                  artifact=(run_id, p), size=size)
+                          for p, size in listing if size <= limit and p not in hold]
         total_runs += len(records)
         exp_page = next(p for p in pages if p.info.path == f"experiments/{slug}/index.html")
         exp_page.context.comparisons = add_compare(data, slug, records, metrics, snapshot,

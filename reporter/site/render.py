@@ -6,10 +6,12 @@ rebuild rewrites only what changed), and two outputs at one path are refused.
 
 from __future__ import annotations
 
+import functools
+import heapq
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,10 @@ class WriteStats:
     unchanged: int = 0
     removed: int = 0
     bytes: int = 0
+
+
+class SiteTooLargeError(InvalidArgumentError):
+    """The site is larger than --max-site-mb allows."""
 
 
 class SiteWriter:
@@ -126,17 +132,16 @@ def render_page(env: Any, page: Page, site: Site) -> bytes:
     return str(html).encode("utf-8")
 
 
-def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, str], bytes],
-           clean: bool = False, progress: Callable[[str, int, int], None] | None = None,
-           fingerprint: str = "", summary: dict[str, int] | None = None) -> WriteStats:
-    """Write every page, static file, data file and artifact of the site into out."""
-    check_out_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    writer = SiteWriter(out)
+Output = tuple[str, Callable[[], bytes], "int | None"]  # site path, its bytes, size if known
+
+
+def outputs(site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes],
+            progress: Callable[[str, int, int], None] | None = None) -> Iterator[Output]:
+    """Yield every file of the site (pages, static files, data files, artifacts), lazily."""
     env = make_environment(theme)
     total = len(site.pages)
     for done, page in enumerate(site.pages, 1):
-        writer.write(page.info.path, render_page(env, page, site))
+        yield page.info.path, functools.partial(render_page, env, page, site), None
         if progress:
             progress("pages", done, total)
     statics: dict[str, Path] = {}
@@ -145,18 +150,49 @@ def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, st
             if path.is_file():
                 statics[f"static/{path.relative_to(folder).as_posix()}"] = path
     for rel, path in sorted(statics.items()):
-        writer.write(rel, path.read_bytes())
+        yield rel, path.read_bytes, path.stat().st_size
     for i, item in enumerate(site.files, 1):
         if item.data is not None:
-            writer.write(item.path, item.data)
+            yield item.path, functools.partial(bytes, item.data), len(item.data)
         elif item.artifact is not None:
-            writer.write(item.path, copy_artifact(*item.artifact))
+            yield item.path, functools.partial(copy_artifact, *item.artifact), item.size
         elif item.make is not None:
-            writer.write(item.path, item.make())
+            yield item.path, item.make, None
         if progress:
             progress("files", i, len(site.files))
     if site.info.base_url:
-        writer.write("sitemap.xml", sitemap(site))
+        yield "sitemap.xml", functools.partial(sitemap, site), None
+
+
+def check_size(site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes],
+               max_mb: float) -> int:
+    """Measure the site without writing it; raise SiteTooLargeError (listing the largest
+    files) when it is over max_mb. Returns the size in bytes."""
+    sizes = []
+    for rel, data, size in outputs(site, theme, copy_artifact):
+        sizes.append((size if size is not None else len(data()), rel))
+    total = sum(size for size, _ in sizes)
+    if total > max_mb * 1024 * 1024:
+        largest = "\n".join(f"  {size / 1024 / 1024:9.2f} MB  {rel}"
+                            for size, rel in heapq.nlargest(10, sizes))
+        raise SiteTooLargeError(
+            f"The site would be {total / 1024 / 1024:.1f} MB, over --max-site-mb "
+            f"{max_mb:g}; nothing was written. Largest files:\n{largest}\nLeave out "
+            "artifacts (--artifacts link|skip, max_artifact_mb, exclude_artifacts), "
+            "experiments or runs (a --profile), or lower --max-points."
+        )
+    return total
+
+
+def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, str], bytes],
+           clean: bool = False, progress: Callable[[str, int, int], None] | None = None,
+           fingerprint: str = "", summary: dict[str, Any] | None = None) -> WriteStats:
+    """Write every page, static file, data file and artifact of the site into out."""
+    check_out_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    writer = SiteWriter(out)
+    for rel, data, _ in outputs(site, theme, copy_artifact, progress):
+        writer.write(rel, data())
     manifest = {"note": "made by tracker-report build; --clean may delete files here",
                 "fingerprint": fingerprint, "summary": summary or {},
                 "files": sorted(writer.seen | {MARKER})}

@@ -23,7 +23,7 @@ from tests.site.conftest import EVIL
 def make(store: str, **config: object) -> model.Site:
     """Build the site model of a store without writing anything."""
     cfg = BuildConfig(store=store, max_points=200, **config)  # type: ignore[arg-type]
-    snap = loader.load(loader.open_store(store))
+    snap = loader.load(loader.open_store(store), cfg)
     info = model.SiteInfo("T", "0", build_time(), None)
     return model.make_site(snap, cfg, info, lambda r, p: None, lambda r, p: f"file:///{p}")
 
