@@ -72,3 +72,16 @@ def test_temporary_files_of_an_interrupted_write_are_ignored(store_uri, three_ru
     folder = part_of(store_uri, three_runs[0]).parent
     (folder / ".tmp-deadbeef").write_bytes(b"partial")
     assert len(mlflow.search_runs()) == 3
+
+
+def test_a_part_from_a_newer_format_is_skipped_with_its_version(store_uri, three_runs):
+    import pyarrow.parquet as pq
+
+    path = part_of(store_uri, three_runs[0])
+    table = pq.read_table(path)
+    newer = table.replace_schema_metadata({schema.VERSION_METADATA_KEY: b"9"})
+    pq.write_table(newer, path)
+    with pytest.warns(StoreWarning, match=r"format version 9.*reads up to 1"):
+        frame = mlflow.search_runs()
+    assert sorted(frame["params.i"]) == ["1", "2"]
+    assert path.exists()

@@ -82,6 +82,14 @@ def parts_of(metadata: dict[bytes, bytes] | None) -> list[str] | None:
 def conform(table: pa.Table) -> pa.Table:
     """Cast a table read from disk to the event schema; raise ValueError if it is foreign."""
     sch = schema.event_schema()
+    raw = (table.schema.metadata or {}).get(schema.VERSION_METADATA_KEY, b"1")
+    try:
+        version = int(raw)
+    except ValueError:
+        raise ValueError(f"unreadable format version {raw!r}") from None
+    if version > schema.FORMAT_VERSION:
+        raise ValueError(f"written in format version {version}; this tracker-report reads up to "
+                         f"{schema.FORMAT_VERSION} (upgrade it to read this file)")
     missing = [name for name in schema.COLUMNS if name not in table.column_names]
     if missing:
         raise ValueError(f"not an event file: missing columns {missing}")
