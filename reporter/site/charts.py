@@ -91,15 +91,13 @@ def parallel_spec(fields: list[tuple[str, str]], color: str | None) -> dict[str,
     """Return a parallel-coordinates spec over (row field, label) pairs, coloured by `color`.
 
     Each axis is scaled to its own min..max; a line is a run (click opens it)."""
-    import json
-
     import altair as alt
 
     names = [f for f, _ in fields]
-    labels = json.dumps({f: label for f, label in fields})
+    # Axis names are user text: they travel as a parameter's value, never inside an expression
     encode: dict[str, Any] = {
         "x": alt.X("key:N", title=None, sort=names,
-                   axis=alt.Axis(labelExpr=f"{labels}[datum.value]", labelAngle=0)),
+                   axis=alt.Axis(labelExpr="axis_names[datum.value]", labelAngle=0)),
         "y": alt.Y("norm:Q", axis=None),
         "detail": alt.Detail("index:N"),
         "tooltip": [alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".6~g")],
@@ -120,6 +118,8 @@ def parallel_spec(fields: list[tuple[str, str]], color: str | None) -> dict[str,
     )
     spec = chart.to_dict()
     spec.pop("datasets", None)
+    spec.setdefault("params", []).append(
+        {"name": "axis_names", "value": {f: label for f, label in fields}})
     return spec
 
 

@@ -570,7 +570,8 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
 
 
 def _numeric(column: pd.Series) -> bool:
-    """Return True if some value of a column reads as a number (the views skip the rest)."""
+    """Return True if some value of a column reads as a number (the numeric views skip the
+    rest); a param column with none is text (categories on the scatter)."""
     import pandas as pd
 
     return bool(pd.to_numeric(column.dropna(), errors="coerce").notna().any())
@@ -592,11 +593,13 @@ def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: s
     numeric = [c for c in choices if c["numeric"]]
     if not numeric:
         return
+    # text params are categories on the scatter; metrics are always numbers
+    choices = [c for c in choices if c["numeric"] or c["kind"] == "params"]
     primary = next((c for c in numeric if c["kind"] == "metrics" and c["key"] == metric), None)
     axes = [c for c in numeric if c["kind"] == "params"][:12]
     if primary is not None:
         axes.append(primary)
-    context.explore = json_block({"choices": numeric, "parallel": [c["id"] for c in axes],
+    context.explore = json_block({"choices": choices, "parallel": [c["id"] for c in axes],
                                   "color": primary["id"] if primary else None})
     context.scatter_spec = json_block(charts.scatter_spec())
     if len(axes) >= 2:

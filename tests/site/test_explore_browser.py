@@ -126,3 +126,42 @@ def test_the_run_legend_hides_a_run_in_every_chart_and_the_link_keeps_it(page, b
     )
     assert colour_after == colour_before and len(set(colour_before)) == 3
     assert rec.errors == []
+
+
+def test_awkward_names_draw_and_text_params_are_categories(page, store_uri, tmp_path):
+    """Param and metric names that are words of Vega's expression language stay labels, a
+    text param is a category axis on the scatter, and a click on a line opens its run."""
+    import reporter as mlflow
+    from reporter.site.build import build
+    from reporter.site.config import BuildConfig
+
+    mlflow.set_experiment("awkward")
+    ids = []
+    for i, optimizer in enumerate(["adam", "sgd", "adam"]):
+        with mlflow.start_run(run_name=f"r{i}") as run:
+            mlflow.log_params({"if": i, "constructor": i * 2, "optimizer": optimizer})
+            mlflow.log_metric("toString", 0.5 + i / 10)
+        ids.append(run.info.run_id)
+    out = tmp_path / "site"
+    build(BuildConfig(store=store_uri, out=str(out)))
+    tab, rec = page
+    tab.goto((out / "experiments/awkward/index.html").resolve().as_uri())
+    parallel = tab.locator("figure.explore-parallel")
+    expect(parallel).to_have_attribute("data-drawn", "true")
+    labels = parallel.locator("svg g.role-axis-label text").all_text_contents()
+    assert {"if", "constructor", "toString"} <= set(labels)
+    expect(parallel.locator("svg g.role-mark path")).to_have_count(3)
+    tab.get_by_label("Scatter: horizontal").select_option(label="optimizer (params)")
+    tab.get_by_label("Scatter: vertical").select_option(label="toString (metrics)")
+    scatter = tab.locator("figure.explore-scatter")
+    expect(scatter.locator("svg g.role-axis-title text").first).to_have_text("optimizer (params)")
+    tab.wait_for_function(
+        "() => [...document.querySelectorAll('figure.explore-scatter svg g.role-axis-label text')]"
+        ".map(t => t.textContent).join(',').includes('sgd')"
+    )
+    expect(scatter.locator("svg g.role-mark path")).to_have_count(3)
+    assert "Chart failed" not in (tab.locator("#explore").text_content() or "")
+    parallel.locator("svg g.role-mark path").first.click(force=True)
+    tab.wait_for_url("**/runs/*/index.html")
+    assert tab.url.split("/runs/")[1].split("/")[0] in ids
+    assert rec.errors == []

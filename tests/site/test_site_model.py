@@ -191,7 +191,9 @@ def test_exploration_specs_and_fields(site_store):
     assert scatter["data"] == {"name": charts.DATASET}
     parallel = charts.parallel_spec([("f0", "depth"), ("f1", "loss")], "f1")
     assert parallel["transform"][1]["fold"] == ["f0", "f1"]
-    assert '"f0": "depth"' in parallel["encoding"]["x"]["axis"]["labelExpr"]
+    # axis names are data (a parameter), never part of an expression
+    assert parallel["encoding"]["x"]["axis"]["labelExpr"] == "axis_names[datum.value]"
+    assert {"name": "axis_names", "value": {"f0": "depth", "f1": "loss"}} in parallel["params"]
     site = make(site_store["store"])
     exp = page(site, "experiments/forecast/index.html").context
     fields = json.loads(str(exp.explore))

@@ -11,12 +11,15 @@
 
   function number(v) {
     if (v === null || v === undefined || v === "") return null;
-    var n = typeof v === "number" ? v : parseFloat(v);
+    var n = typeof v === "number" ? v : Number(v);  // "8 layers" is not a number
     return isFinite(n) ? n : null;
   }
 
+  // A numeric field's value as a number; a text param's value as its text.
   function valueOf(run, choice) {
-    return number((run[choice.kind] || {})[choice.key]);
+    var raw = (run[choice.kind] || {})[choice.key];
+    if (choice.numeric) return number(raw);
+    return raw === null || raw === undefined ? null : String(raw);
   }
 
   function openOnClick(result) {
@@ -83,6 +86,15 @@
       var spec = JSON.parse(JSON.stringify(readJson("spec-scatter")));
       spec.encoding.x.title = cx.label;
       spec.encoding.y.title = cy.label;
+      // a text param is an axis of categories
+      if (!cx.numeric) { spec.encoding.x.type = "nominal"; delete spec.encoding.x.scale; }
+      if (!cy.numeric) { spec.encoding.y.type = "nominal"; delete spec.encoding.y.scale; }
+      spec.encoding.tooltip.forEach(function (t) {
+        if ((t.field === "x" && !cx.numeric) || (t.field === "y" && !cy.numeric)) {
+          t.type = "nominal";
+          delete t.format;
+        }
+      });
       spec.description = "Scatter of " + cy.label + " against " + cx.label;
       var rows = data.runs.map(function (r) {
         return { x: valueOf(r, cx), y: valueOf(r, cy), run: r.name, status: r.status, url: url(r) };
