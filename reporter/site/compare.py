@@ -15,7 +15,6 @@ from reporter.site import charts, text
 from reporter.site.downsample import minmax_indices
 from reporter.store import schema
 
-COMPARE_POINTS = 300
 # Run attributes the page's filter box can test (status and id are in the run itself).
 FILTER_ATTRIBUTES = ("run_name", "start_time", "end_time", "user_id", "artifact_uri",
                      "lifecycle_stage", "experiment_id", "parent_run_id")
@@ -71,15 +70,17 @@ def runs_js(experiment: str, records: list[dict[str, Any]], metrics: list[str],
 
 def series_js(run_id: str, name: str, start: int | None, keys: list[str],
               slices: dict[tuple[str, str], tuple[int, int]], value: Any, step: Any,
-              time: Any, artifacts: list[tuple[str, int, str | None]]) -> bytes:
-    """Return runs/<run_id>/series.js: every metric of one run, downsampled for comparing,
+              time: Any, artifacts: list[tuple[str, int, str | None]], max_points: int
+              ) -> bytes:
+    """Return runs/<run_id>/series.js: every metric of one run, downsampled to max_points
+    (minima and maxima kept; "total" says of how many) for comparing,
     and its artifacts as [path, size, link or null] (site-relative, or a URL in link mode)."""
     out = {}
     for key in keys:
         a, b = slices[(run_id, key)]
-        keep = minmax_indices(value[a:b], COMPARE_POINTS)
-        out[key] = charts.make_series(name, run_id, start, step[a:b], value[a:b], time[a:b],
-                                      keep).to_json()
+        keep = minmax_indices(value[a:b], max_points)
+        out[key] = {**charts.make_series(name, run_id, start, step[a:b], value[a:b], time[a:b],
+                                         keep).to_json(), "total": b - a}
     key = json.dumps(run_id)
     return (f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{key}] = {js_json(out)};\n"
             f"(window.TRACKER_ARTIFACTS = window.TRACKER_ARTIFACTS || {{}})[{key}] = "

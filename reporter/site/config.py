@@ -222,6 +222,12 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
         data[key] = tuple(str(v) for v in data[key])
     if compare:
         data["compare"] = tuple(Comparison.from_table(t, where) for t in compare)
+        names = [c.name for c in data["compare"]]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidArgumentError(
+                f"[[compare]] names must be unique in {where}; used twice: "
+                f"{', '.join(map(repr, twice))}")
     defaults = BuildConfig()
     for key, value in data.items():
         expected = type(getattr(defaults, key))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -449,9 +450,17 @@ def table_columns(frame: pd.DataFrame) -> list[Column]:
     ]
     params = sorted(c for c in frame.columns if c.startswith("params."))
     metrics = sorted(c for c in frame.columns if c.startswith("metrics."))
-    cols += [Column(c, c.split(".", 1)[1], "params", False) for c in params]
+    cols += [Column(c, c.split(".", 1)[1], "params", _all_numbers(frame[c])) for c in params]
     cols += [Column(c, c.split(".", 1)[1], "metrics", True) for c in metrics]
     return cols
+
+
+def _all_numbers(column: pd.Series) -> bool:
+    """Return True if every logged value of a param column reads as a number (sort as such)."""
+    import pandas as pd
+
+    values = column.dropna()
+    return bool(len(values)) and bool(pd.to_numeric(values, errors="coerce").notna().all())
 
 
 def _sortable_number(value: Any) -> str:
@@ -482,6 +491,9 @@ def _cell(frame_row: dict[str, Any], col: Column) -> Cell:
         commit = frame_row.get(f"tags.{schema.TAG_GIT_COMMIT}") or ""
         return Cell(str(commit)[:7], str(commit))
     value = frame_row.get(col.key)
+    if col.group == "params":  # shown as logged; numbers sort as numbers
+        shown = "" if value is None or value != value else str(value)
+        return Cell(shown, _sortable_number(shown) if col.numeric else shown)
     if col.numeric:
         return Cell(text.fmt_number(value) if value == value else "", _sortable_number(value))
     shown = "" if value is None or value != value else str(value)
@@ -811,8 +823,8 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
     def artifact_url(run_id: str, path: str) -> str | None:
         if path in snapshot.withheld.get(run_id, {}):
             return None
-        if config.artifacts == "copy":
-            return f"runs/{run_id}/artifacts/{site_artifact_path(path)}"
+        if config.artifacts == "copy":  # a URL: 'a#1.png' must not end at the '#'
+            return f"runs/{run_id}/artifacts/{urllib.parse.quote(site_artifact_path(path))}"
         if config.artifacts == "link":
             return store_url(run_id, path)
         return None
@@ -864,17 +876,25 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
     return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
 
 
-def curated_runs(spec: Comparison, data: ExperimentData, records: list[dict[str, Any]]
-                 ) -> list[str]:
+def curated_runs(spec: Comparison, data: ExperimentData, records: list[dict[str, Any]],
+                 warnings: list[str]) -> list[str]:
     """Return the run ids a curated comparison selects in an experiment, in its order."""
     from reporter import search
 
     if spec.runs:
-        by_key: dict[str, str] = {}
-        for rec in records:
-            by_key.setdefault(str(rec["run_name"]), rec["run_id"])
-            by_key[rec["run_id"]] = rec["run_id"]
-        return [by_key[r] for r in spec.runs if r in by_key]
+        by_key: dict[str, list[str]] = {}
+        for rec in records:  # a name may be shared: it selects every run that has it
+            by_key.setdefault(str(rec["run_name"]), []).append(rec["run_id"])
+            by_key.setdefault(rec["run_id"], []).append(rec["run_id"])
+        chosen: list[str] = []
+        for key in spec.runs:
+            chosen += [r for r in by_key.get(key, []) if r not in chosen]
+        missing = [key for key in spec.runs if key not in by_key]
+        if missing and (chosen or spec.experiment == data.experiment.name):
+            warnings.append(f"Comparison {spec.name!r}: no run named (or with id) "
+                            f"{', '.join(map(repr, missing))} in experiment "
+                            f"{data.experiment.name!r}")
+        return chosen
     if data.runs.empty:
         return []
     frame = search.search_frame(data.runs, spec.filter, list(spec.order_by) or None,
@@ -918,7 +938,8 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
                        for p, size in sorted(snapshot.artifacts.get(run_id, []))]
             return compare.series_js(run_id, str(rec["run_name"] or run_id),
                                      _int(rec["start_time"]), run_keys, metrics.slices,
-                                     metrics.value, metrics.step, metrics.time, listing)
+                                     metrics.value, metrics.step, metrics.time, listing,
+                                     config.max_points)
 
         files.append(OutFile(f"runs/{run_id}/series.js", make=make))
     context = ComparePageContext(data.experiment.name, f"{base}/index.html", f"{base}/runs.js",
@@ -929,16 +950,21 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
                     "compare")
     pages.append(Page("compare.html", info, context))
     links = []
+    used: set[str] = set()
     for spec in config.compare:
         if spec.experiment not in (None, data.experiment.name):
             continue
-        chosen = curated_runs(spec, data, records)
+        chosen = curated_runs(spec, data, records, warnings)
         if not chosen:
             if spec.experiment is not None:
                 warnings.append(f"Comparison {spec.name!r} selects no run in experiment "
                                 f"{data.experiment.name!r}")
             continue
-        path = f"{base}/compare/{text.slugify(spec.name, 'comparison')}.html"
+        slug_ = text.slugify(spec.name, "comparison")
+        if slug_ in used:  # "Best runs" and "best-runs": both keep a stable permalink
+            slug_ += "-" + hashlib.sha1(spec.name.encode()).hexdigest()[:6]
+        used.add(slug_)
+        path = f"{base}/compare/{slug_}.html"
         curated = ComparePageContext(
             data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../../..",
             title=spec.name, description=text.markdown(spec.description), fixed_runs=chosen)

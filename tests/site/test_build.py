@@ -82,6 +82,24 @@ def test_every_link_resolves_to_a_file_in_the_site(built):
     assert checked > 50
 
 
+def test_artifact_names_with_url_characters_link_to_their_files(store_uri, tmp_path):
+    import reporter as mlflow
+
+    names = ["a#1.txt", "b?x.txt", "c%20d e.txt", "ü.txt"]
+    with mlflow.start_run() as run:
+        for name in names:
+            mlflow.log_text(f"content of {name}", f"odd/{name}")
+    out = tmp_path / "site"
+    build(BuildConfig(store=store_uri, out=str(out)))
+    page = out / "runs" / run.info.run_id / "index.html"
+    found = {}
+    for link in parse(page).links:
+        target = (page.parent / unquote(urlsplit(link).path)).resolve()
+        if "/odd/" in target.as_posix():
+            found[target.name] = target.read_text()
+    assert found == {name: f"content of {name}" for name in names}
+
+
 def test_no_page_loads_anything_from_the_network(built):
     _, out = built
     for page in pages(out):
@@ -357,6 +375,20 @@ def test_curated_comparisons_become_pages(site_store, tmp_path):
     assert result.warnings == []
 
 
+def test_comparisons_with_look_alike_names_and_unknown_runs(site_store, tmp_path):
+    (tmp_path / "tracker-report.toml").write_text(
+        '[[compare]]\nname = "Best runs"\nruns = ["parent", "nobody"]\n\n'
+        '[[compare]]\nname = "best-runs"\nexperiment = "forecast"\nruns = ["child"]\n'
+    )
+    config = load_config({"store": site_store["store"], "out": str(tmp_path / "s")},
+                         cwd=str(tmp_path))
+    result = build(config)
+    pages = sorted(p.name for p in (tmp_path / "s/experiments/forecast/compare").iterdir())
+    assert len(pages) == 2 and "best-runs.html" in pages  # the second gets a stable suffix
+    assert [w for w in result.warnings if "nobody" in w] == [
+        "Comparison 'Best runs': no run named (or with id) 'nobody' in experiment 'forecast'"]
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
@@ -364,6 +396,8 @@ def test_curated_comparisons_become_pages(site_store, tmp_path):
         ('[[compare]]\nname = "x"\n', "exactly one of runs"),
         ('[[compare]]\nname = "x"\nfilter = "metrics.rmse <"\n', "position"),
         ('[[compare]]\nname = "x"\nruns = ["a"]\ncolour = 1\n', "colour"),
+        ('[[compare]]\nname = "x"\nruns = ["a"]\n[[compare]]\nname = "x"\nruns = ["b"]\n',
+         "used twice: 'x'"),
     ],
 )
 def test_bad_comparisons_fail_with_a_clear_message(tmp_path, table, message):

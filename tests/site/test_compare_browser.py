@@ -17,6 +17,9 @@ def test_select_two_runs_and_compare(page, built, site_store):
     tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
     link = tab.locator("a.compare-link")
     expect(link).to_have_attribute("aria-disabled", "true")
+    link.click(force=True)  # fewer than two runs chosen: the link goes nowhere
+    tab.wait_for_timeout(200)
+    assert tab.url.endswith("/experiments/forecast/index.html")
     tab.locator(f"input.run-pick[value='{site_store['parent']}']").check()
     tab.locator(f"input.run-pick[value='{site_store['child']}']").check()
     expect(link).to_have_attribute("aria-disabled", "false")
@@ -109,4 +112,66 @@ def test_artifacts_side_by_side_link_to_the_copied_files(page, built, site_store
 
     assert set(paths) == listing(site_store["parent"]) | listing(site_store["child"])
     assert paths == sorted(paths)
+    assert rec.errors == []
+
+
+def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, store_uri,
+                                                                          tmp_path):
+    """Two runs with the same name stay two runs (own colour, own legend entry); tags and
+    images side by side; a worse metric is marked worse; the x axis can change; long series
+    say how many points they show."""
+    import numpy as np
+
+    import reporter as mlflow
+    from reporter.site.build import build
+    from reporter.site.config import BuildConfig
+
+    mlflow.set_experiment("twins")
+    ids = []
+    for i in range(2):
+        with mlflow.start_run(run_name="same") as run:
+            mlflow.set_tag("stage", f"s{i}")
+            for step in range(500):
+                mlflow.log_metric("rmse", 1.0 + i + 1 / (step + 1), step=step)
+            mlflow.log_metric("accuracy", 0.9 - i / 10)
+            mlflow.log_image(np.full((4, 4, 3), 60 * i, dtype=np.uint8), "plots/a.png")
+        ids.append(run.info.run_id)
+    out = tmp_path / "site"
+    build(BuildConfig(store=store_uri, out=str(out), max_points=100))
+    tab, rec = page
+    tab.goto((out / "experiments/twins/compare.html").resolve().as_uri() + f"#runs={ids[0]},{ids[1]}")
+    assert wait_for_charts(tab) == 2
+    legend = tab.locator("#compare .run-legend button.run-toggle")
+    expect(legend).to_have_count(2)
+    expect(legend).to_have_text(["same", "same"])
+    rmse = tab.locator("figure.chart").filter(has_text="rmse")
+    expect(rmse.locator("svg g.mark-line.role-mark path")).to_have_count(2)
+    expect(rmse.locator("figcaption .note")).to_have_text(re.compile(r"^\d+ of 1,000 points$"))
+    legend.nth(1).click()
+    expect(rmse.locator("svg g.mark-line.role-mark path")).to_have_count(1)
+    tab.locator("#compare select.x-axis").select_option("relative")
+    tab.wait_for_function(
+        "() => [...document.querySelectorAll('figure.chart svg g.role-axis-title text')]"
+        ".some(t => t.textContent === 'relative time (s)')"
+    )
+    stage = tab.locator(".cmp-tags tr[data-key='stage']")
+    expect(stage).to_have_class("diff")
+    expect(stage.locator("td")).to_have_text(["stage", "s0", "s1"])
+    worse = tab.locator(".cmp-metrics tr[data-key='rmse'] td").nth(2).locator("span")
+    expect(worse).to_have_class("worse")  # rmse went up: lower is better
+    acc = tab.locator(".cmp-metrics tr[data-key='accuracy'] td").nth(2).locator("span")
+    expect(acc).to_have_class("worse")  # accuracy went down: higher is better
+    images = tab.locator(".cmp-images .image-row").filter(has_text="plots/a.png").locator("img")
+    expect(images).to_have_count(2)
+    for i in range(2):
+        tab.wait_for_function("img => img.complete && img.naturalWidth === 4",
+                              arg=images.nth(i).element_handle())
+    assert rec.errors == []
+
+
+def test_a_mangled_compare_link_shows_a_message(page, built):
+    tab, rec = page
+    _, out = built
+    tab.goto((out / "experiments/forecast/compare.html").resolve().as_uri() + "#runs=abc,%E0")
+    expect(tab.locator(".compare-error")).to_contain_text("Unknown run ids")
     assert rec.errors == []

@@ -87,8 +87,18 @@ def test_grouping_runs_draws_a_mean_line_and_band_per_group(page, built):
     assert sorted(legend)[:2] == ["4", "8"]  # the third, the evil text, is cut with an ellipsis
     assert sorted(legend)[2].startswith("<script>window.__pwned=1")
     assert tab.evaluate("typeof window.__pwned") == "undefined"
+    note = tab.locator(".group-note")
+    expect(note).to_have_text("Each group's mean and min-max band over the runs in these charts "
+                              "(3 runs).")
+    tab.get_by_label("x axis").select_option("time")
+    expect(note).to_contain_text("wall time is shown as time since each run's start")
+    tab.wait_for_function(
+        "() => [...document.querySelectorAll('figure.chart svg g.role-axis-title text')]"
+        ".some(t => t.textContent === 'relative time (s)')"
+    )
     tab.get_by_label("group runs by").select_option(value="")
     expect(rmse.locator("svg g.mark-area.role-mark path")).to_have_count(0)
+    expect(note).to_be_hidden()
     assert rec.errors == []
 
 

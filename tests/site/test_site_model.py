@@ -284,3 +284,22 @@ def test_a_million_steps_are_drawn_from_max_points_keeping_extremes(store_uri):
     assert kept_values.min() == -5.0 and kept_values.max() == 5.0
     assert list(kept_steps) == sorted(kept_steps)
     np.testing.assert_array_equal(kept_values, values[kept_steps.astype(int)])
+
+
+def test_params_that_are_all_numbers_sort_as_numbers(store_uri):
+    mlflow.set_experiment("numbers")
+    for depth, mixed in (("8", "1"), ("10", "x"), ("100", "2"), ("9", "3")):
+        with mlflow.start_run():
+            mlflow.log_params({"depth": depth, "mixed": mixed})
+    site = make(store_uri)
+    exp = page(site, "experiments/numbers/index.html").context
+    columns = {c.label: (i, c) for i, c in enumerate(exp.columns)}
+    table = next(f for f in site.files if f.path == "experiments/numbers/table.js")
+    assert table.data is not None
+    rows = script_json(table.data, "TRACKER_TABLE")["rows"]
+    depth_at, depth = columns["depth"]
+    mixed_at, mixed = columns["mixed"]
+    assert depth.numeric and not mixed.numeric
+    assert sorted(r[3][depth_at][1] for r in rows) == [8.0, 9.0, 10.0, 100.0]
+    assert {r[3][depth_at][0] for r in rows} == {"8", "10", "100", "9"}  # shown as logged
+    assert {r[3][mixed_at] for r in rows} == {"1", "x", "2", "3"}  # text sorts as text

@@ -130,7 +130,8 @@ def test_filter_sort_and_columns_come_back_from_the_url(page, built, site_store,
     tab.locator(".column-picker label").filter(has_text="User").locator("input").uncheck()
     shared = tab.url
     fragment = shared.split("#", 1)[1]
-    assert re.search(r"(^|&)sort=\d+:asc(&|$)", fragment) and "hide=" in fragment
+    assert re.search(r"(^|&)sort=metrics\.rmse:asc(&|$)", fragment)
+    assert re.search(r"(^|&)hide=user(&|$)", fragment)
     assert "filter=" in fragment and " " not in fragment and "<" not in fragment
     order = run_order(tab)
     assert set(order) == python_ids(site_store["store"], "forecast", text)
@@ -158,6 +159,37 @@ def check_restored(tab: Any, text: str, order: list[str]) -> None:
               or "0")
     for cell in tab.locator(f"table.runs tbody tr > td:nth-child({col + 1})").all():
         expect(cell).to_be_hidden()
+
+
+def test_a_link_survives_a_rebuild_that_adds_columns_and_a_pasted_hash_applies(
+        page, built, site_store):
+    tab, rec = page
+    result, out = built
+    link = page_url(out, "forecast") + "#sort=metrics.rmse:desc&hide=user"
+    import reporter as mlflow
+
+    mlflow.set_experiment("forecast")
+    with mlflow.start_run(run_name="newcomer") as run:  # its param sorts before the others
+        mlflow.log_params({"aaa": 1})
+        mlflow.log_metric("rmse", 10.0)
+    build(BuildConfig(store=site_store["store"], out=str(out), max_points=200,
+                      max_artifact_mb=0.1))
+    tab.goto(link)
+    table_ready(tab)
+    rmse = tab.locator("table.runs thead th").filter(has_text="rmse")
+    expect(rmse).to_have_attribute("aria-sort", "descending")
+    assert run_order(tab) == [run.info.run_id, site_store["evil"], site_store["parent"],
+                              site_store["child"]]  # rmse 10, 4, 3.25, 2.5
+    expect(tab.locator("table.runs thead th[data-key='user']")).to_be_hidden()
+    # a pasted link that changes only the hash applies; older links name columns by number
+    col = rmse.get_attribute("data-col")
+    tab.evaluate(f"() => {{ location.hash = 'sort={col}:asc&filter=metrics.rmse%20%3C%204'; }}")
+    expect(rmse).to_have_attribute("aria-sort", "ascending")
+    expect(tab.locator("table.runs tbody tr")).to_have_count(2)
+    assert run_order(tab) == [site_store["child"], site_store["parent"]]
+    expect(tab.locator("table.runs thead th[data-key='user']")).to_be_visible()
+    expect(tab.get_by_role("searchbox", name="Filter runs")).to_have_value("metrics.rmse < 4")
+    assert rec.errors == []
 
 
 def test_picked_runs_stay_picked_through_sort_and_filter(page, built, site_store):

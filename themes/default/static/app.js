@@ -12,8 +12,9 @@
   // and the script renders the reader's view of them (filter, sort) a chunk at a time, so an
   // experiment of 10,000 runs opens and answers as quickly as one of ten.
   //
-  // The view lives in the URL hash, so a link restores it:
-  // #sort=<column>:<asc|desc>&filter=<text>&hide=<column>,<column>
+  // The view lives in the URL hash, so a link restores it; columns are named by key, so a
+  // link still works after a rebuild adds columns:
+  // #sort=metrics.rmse:asc&filter=<text>&hide=user,params.lr
   var CHUNK = 100;
 
   function readHash() {
@@ -73,6 +74,12 @@
     var selected = {};
     var hidden = {};
 
+    var compareLink = document.querySelector("a.compare-link");
+    if (compareLink) {
+      compareLink.addEventListener("click", function (event) {
+        if (compareLink.getAttribute("aria-disabled") === "true") event.preventDefault();
+      });
+    }
     tbody.addEventListener("change", function (event) {
       var box = event.target;
       if (!box.classList || !box.classList.contains("run-pick")) return;
@@ -257,9 +264,18 @@
       });
     }
 
+    function keyOf(el) { return encodeURIComponent(el.getAttribute("data-key") || ""); }
+
+    // a column named in a link: its key (or, in older links, its number)
+    function columnOf(name) {
+      var found = -1;
+      headers.forEach(function (th, col) { if (keyOf(th) === name) found = col; });
+      if (found < 0 && /^\d+$/.test(name)) found = parseInt(name, 10);
+      return found;
+    }
+
     function hiddenCols() {
-      return boxes.filter(function (b) { return !b.checked; })
-        .map(function (b) { return b.getAttribute("data-col"); }).join(",");
+      return boxes.filter(function (b) { return !b.checked; }).map(keyOf).join(",");
     }
 
     headers.forEach(function (th, col) {
@@ -269,7 +285,7 @@
         var dir = th.getAttribute("aria-sort") === "ascending" ? "desc" : "asc";
         setSort(col, dir);
         update();
-        writeHash({ sort: col + ":" + dir });
+        writeHash({ sort: keyOf(th) + ":" + dir });
       });
     });
     if (filter) {
@@ -298,20 +314,28 @@
       }
     }
 
-    // restore a shared view
-    var state = readHash();
-    if (state.hide) {
-      state.hide.split(",").forEach(function (c) {
-        var box = boxes.filter(function (b) { return b.getAttribute("data-col") === c; })[0];
-        if (box) { box.checked = false; setHidden(parseInt(c, 10), true); }
+    // restore a shared view (on load, and when a pasted link changes only the hash)
+    function restore() {
+      var state = readHash();
+      var hide = (state.hide || "").split(",");
+      boxes.forEach(function (box) {
+        var col = parseInt(box.getAttribute("data-col"), 10);
+        var off = hide.indexOf(keyOf(box)) >= 0 || hide.indexOf(String(col)) >= 0;
+        box.checked = !off;
+        setHidden(col, off);
       });
+      sort = null;
+      headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+      if (state.sort) {
+        var at = state.sort.lastIndexOf(":");
+        var name = at < 0 ? state.sort : state.sort.slice(0, at);
+        setSort(columnOf(name), state.sort.slice(at + 1) === "desc" ? "desc" : "asc");
+      }
+      if (filter) filter.value = state.filter || "";
+      update();
     }
-    if (state.sort) {
-      var parts = state.sort.split(":");
-      setSort(parseInt(parts[0], 10), parts[1] === "desc" ? "desc" : "asc");
-    }
-    if (state.filter && filter) filter.value = state.filter;
-    update();
+    window.addEventListener("hashchange", restore);
+    restore();
     table.setAttribute("data-ready", "true");
   }
 
@@ -413,7 +437,8 @@
     var data = readJson(figure.querySelector("script.chart-data"));
     var view = figure.querySelector(".chart-view");
     if (!data || !view) return;
-    var x = X_FIELDS[opts.x] || X_FIELDS.step;
+    // runs' wall times never line up: groups are drawn against relative time instead
+    var x = opts.x === "time" ? X_FIELDS.relative : (X_FIELDS[opts.x] || X_FIELDS.step);
     var spec = JSON.parse(JSON.stringify(opts.bandSpec));
     var hidden = opts.hidden || {};
     var rows = bandRows(rowsOf(data, opts.smooth || 0).filter(function (r) {
@@ -431,7 +456,8 @@
       .catch(function (err) { view.textContent = "Chart failed: " + err; });
   }
 
-  window.TrackerCharts = { draw: drawChart, read: readJson };
+  window.TrackerCharts = { draw: drawChart, read: readJson,
+                           legend: function (f, c, h) { return runLegend(f, c, h); } };
 
   function updateCompareLink(selected) {
     var link = document.querySelector("a.compare-link");
@@ -449,9 +475,11 @@
 
   // One legend for every chart of the page: a button per run that hides or shows it in all of
   // them. Hidden runs are kept in the URL hash (#hidden=<id>,<id>).
-  function runLegend(figures, changed) {
-    var box = document.querySelector(".run-legend");
+  function runLegend(figures, changed, holder) {
+    var box = holder || document.querySelector(".run-legend");
     if (!box) return null;
+    box.textContent = "";
+    box.hidden = true;
     var names = {}, ids = [];
     figures.forEach(function (f) {
       var data = readJson(f.querySelector("script.chart-data") || document.createElement("i"));
@@ -522,6 +550,13 @@
                    log: !!(log && log.checked), groupOf: groupOf(), bandSpec: bandSpec,
                    colors: legend && legend.colors, hidden: legend ? legend.hidden : {} };
       if (smoothOut) smoothOut.textContent = opts.smooth.toFixed(2);
+      var note = document.querySelector(".group-note");
+      if (note) {
+        note.hidden = !opts.groupOf;
+        note.textContent = opts.groupOf ? "Each group's mean and min-max band over the runs in " +
+          "these charts (" + (legend ? legend.colors.domain.length : 1) + " runs)" +
+          (opts.x === "time" ? "; wall time is shown as time since each run's start." : ".") : "";
+      }
       figures.forEach(function (f) { drawChart(f, baseSpec, opts); });
     }
     [select, smooth, log, group].forEach(function (c) {

@@ -21,7 +21,9 @@
     var match = /(?:^|[#&])runs=([^&]*)/.exec(window.location.hash);
     var fixed = root.getAttribute("data-runs");
     if (!match) return fixed ? fixed.split(",") : [];
-    return decodeURIComponent(match[1]).split(",").filter(function (s) { return s; });
+    var text = match[1];
+    try { text = decodeURIComponent(text); } catch (e) { /* a mangled link: use it as it is */ }
+    return text.split(",").filter(function (s) { return s; });
   }
 
   function showError(text) {
@@ -189,10 +191,16 @@
       var chart = { key: key, shown: 0, total: 0, series: [] };
       runs.forEach(function (r) {
         var s = (window.TRACKER_SERIES[r.id] || {})[key];
-        if (s) { chart.series.push(s); chart.shown += s.n; chart.total += s.n; }
+        if (s) { chart.series.push(s); chart.shown += s.n; chart.total += s.total || s.n; }
       });
       var fig = el("figure", { class: "chart" });
-      fig.appendChild(el("figcaption", {}, key));
+      var caption = el("figcaption", {}, key);
+      if (chart.shown < chart.total) {
+        caption.appendChild(document.createTextNode(" "));
+        caption.appendChild(el("span", { class: "note" }, chart.shown.toLocaleString("en-US") +
+          " of " + chart.total.toLocaleString("en-US") + " points"));
+      }
+      fig.appendChild(caption);
       fig.appendChild(el("div", { class: "chart-view", role: "img", "aria-label": "Chart of " + key }));
       var block = el("script", { type: "application/json", class: "chart-data" });
       block.textContent = JSON.stringify(chart);
@@ -200,8 +208,12 @@
       holder.appendChild(fig);
       return fig;
     });
+    // one legend for every chart, coloured by run id (two runs may share a name)
+    var legend = window.TrackerCharts.legend(figures, drawAll, root.querySelector(".run-legend"));
     function drawAll() {
-      figures.forEach(function (f) { window.TrackerCharts.draw(f, spec, select.value); });
+      var opts = { x: select.value, colors: legend && legend.colors,
+                   hidden: legend ? legend.hidden : {} };
+      figures.forEach(function (f) { window.TrackerCharts.draw(f, spec, opts); });
     }
     select.onchange = drawAll;
     drawAll();
