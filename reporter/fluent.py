@@ -327,7 +327,7 @@ def log_params(
 ) -> None:
     """Record several params."""
     items = [Param(validation.key_name("Param", k), str(v)) for k, v in params.items()]
-    _client().store.log_batch(run_id or _run_id(), params=items)
+    _client().log_batch(run_id or _run_id(), params=items)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
@@ -338,7 +338,7 @@ def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     """Set several tags on the active run."""
     items = [RunTag(validation.key_name("Tag", k), str(v)) for k, v in tags.items()]
-    _client().store.log_batch(_run_id(), tags=items)
+    _client().log_batch(_run_id(), tags=items)
 
 
 def delete_tag(key: str) -> None:

@@ -27,31 +27,98 @@ from typing import Any
 MASK = "[masked]"
 
 # A key is secret-looking when one of its words, or two adjacent words, is one of these.
-SECRET_WORDS = frozenset({
-    "password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "apikey",
-    "credential", "credentials", "auth", "authorization", "cookie", "privatekey", "accesskey",
-    "secretkey", "sessionkey", "clientsecret", "signingkey", "dsn",
-})
-SECRET_PAIRS = frozenset({
-    ("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"),
-    ("session", "key"), ("client", "secret"), ("signing", "key"), ("account", "key"),
-    ("access", "token"), ("refresh", "token"), ("auth", "token"),
-})
+SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "secrets",
+        "token",
+        "apikey",
+        "credential",
+        "credentials",
+        "auth",
+        "authorization",
+        "cookie",
+        "privatekey",
+        "accesskey",
+        "secretkey",
+        "sessionkey",
+        "clientsecret",
+        "signingkey",
+        "dsn",
+    }
+)
+SECRET_PAIRS = frozenset(
+    {
+        ("api", "key"),
+        ("access", "key"),
+        ("private", "key"),
+        ("secret", "key"),
+        ("session", "key"),
+        ("client", "secret"),
+        ("signing", "key"),
+        ("account", "key"),
+        ("access", "token"),
+        ("refresh", "token"),
+        ("auth", "token"),
+    }
+)
 # Artifact file names that hold secrets by convention (matched against the base name).
 SECRET_FILES = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
-    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", "_netrc", ".pgpass",
-    ".htpasswd", "credentials", "credentials.json", "*.kdbx", ".git-credentials", ".pypirc",
-    ".npmrc", "service-account*.json", "*secret*",
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    "_netrc",
+    ".pgpass",
+    ".htpasswd",
+    "credentials",
+    "credentials.json",
+    "*.kdbx",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    "service-account*.json",
+    "*secret*",
 )
 # detect-secrets plugins that recognise a credential by its shape (no entropy guesses).
 PLUGINS = (
-    "AWSKeyDetector", "ArtifactoryDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
-    "CloudantDetector", "DiscordBotTokenDetector", "GitHubTokenDetector", "GitLabTokenDetector",
-    "IbmCloudIamDetector", "IbmCosHmacDetector", "JwtTokenDetector", "MailchimpDetector",
-    "NpmDetector", "OpenAIDetector", "PrivateKeyDetector", "PypiTokenDetector",
-    "SendGridDetector", "SlackDetector", "SoftlayerDetector", "SquareOAuthDetector",
-    "StripeDetector", "TelegramBotTokenDetector", "TwilioKeyDetector",
+    "AWSKeyDetector",
+    "ArtifactoryDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "CloudantDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "IbmCloudIamDetector",
+    "IbmCosHmacDetector",
+    "JwtTokenDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PrivateKeyDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SoftlayerDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
 )
 BEARER = re.compile(r"\bbearer\s+[A-Za-z0-9\-._~+/]{12,}=*", re.IGNORECASE)
 PRIVATE_KEY_BLOCK = re.compile(
@@ -63,8 +130,9 @@ ASSIGNMENT = re.compile(
     r"""(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*[:=]\s*["']?"""
     r"""(?P<value>[^\s"',;#=:<>][^\s"',;#]{3,})"""
 )
-HARMLESS = re.compile(r"^(|none|null|true|false|[-+]?\d+(\.\d*)?([eE][-+]?\d+)?|\*+|x+)$",
-                      re.IGNORECASE)
+HARMLESS = re.compile(
+    r"^(|none|null|true|false|[-+]?\d+(\.\d*)?([eE][-+]?\d+)?|\*+|x+)$", re.IGNORECASE
+)
 SHORTEST = 8  # shorter values are never scanned for credential shapes
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -85,8 +153,9 @@ def key_looks_secret(key: str) -> bool:
     words = _words(key)
     if any(w in SECRET_WORDS for w in words):
         return True
-    return any((a, b) in SECRET_PAIRS or a + b in SECRET_WORDS
-               for a, b in itertools.pairwise(words))
+    return any(
+        (a, b) in SECRET_PAIRS or a + b in SECRET_WORDS for a, b in itertools.pairwise(words)
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,7 +23,8 @@ IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp")  # not svg: copied as text, 
 
 def js_json(value: Any) -> str:
     """Serialise for a .js file: JSON, with <, > and & escaped like in HTML blocks."""
-    raw = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    raw = text.show_controls(
+        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False))
     return raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

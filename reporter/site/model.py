@@ -268,7 +268,8 @@ def experiment_slugs(names: dict[str, str]) -> dict[str, str]:
 
 def json_block(value: Any) -> Markup:
     """Serialise for an inline <script type="application/json"> (no '</' can break out)."""
-    raw = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    raw = text.show_controls(
+        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False))
     safe = raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(safe.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))  # noqa: S704
 

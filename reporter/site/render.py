@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reporter.errors import InvalidArgumentError, ReporterError
-from reporter.site import charts
+from reporter.site import charts, text
 from reporter.site.model import Page, Site, json_block, relative_url
 from reporter.site.theme import Theme
 
@@ -112,6 +112,7 @@ def make_environment(theme: Theme) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=text.show_controls,  # every {{ value }}: bidi controls shown, not obeyed
     )
 
     @jinja2.pass_context

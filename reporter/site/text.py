@@ -15,6 +15,20 @@ LOWER_IS_BETTER = re.compile(
 )
 
 
+# Bidirectional embeddings, overrides and isolates: in a run name they can make text read
+# differently from what it is ("Trojan source"). The site shows them as visible codes.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def show_controls(value: Any) -> Any:
+    """Return a string with bidi control characters spelled out as [U+202E]; other values
+    (and strings without them) as they are. Markup stays Markup (the codes are plain text)."""
+    if not isinstance(value, str) or not BIDI_CONTROLS.search(value):
+        return value
+    shown = BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+    return Markup(shown) if isinstance(value, Markup) else shown  # noqa: S704 - no markup added
+
+
 def slugify(text: str, fallback: str = "item") -> str:
     """Return a URL-safe lower-case slug (accents dropped: 'Ünïcode' -> 'unicode')."""
     import unicodedata

@@ -88,8 +88,10 @@ def conform(table: pa.Table) -> pa.Table:
     except ValueError:
         raise ValueError(f"unreadable format version {raw!r}") from None
     if version > schema.FORMAT_VERSION:
-        raise ValueError(f"written in format version {version}; this tracker-report reads up to "
-                         f"{schema.FORMAT_VERSION} (upgrade it to read this file)")
+        raise ValueError(
+            f"written in format version {version}; this tracker-report reads up to "
+            f"{schema.FORMAT_VERSION} (upgrade it to read this file)"
+        )
     missing = [name for name in schema.COLUMNS if name not in table.column_names]
     if missing:
         raise ValueError(f"not an event file: missing columns {missing}")

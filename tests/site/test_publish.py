@@ -1,0 +1,197 @@
+"""Safe to publish: secrets logged anywhere are absent from every file of the built site;
+profiles leave out what they name; the size budget fails before writing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+import reporter as mlflow
+from reporter.secrets import SecretWarning
+from reporter.site.build import build
+from reporter.site.config import BuildConfig, load_config
+from tests.conftest import python_env
+
+SECRETS = {
+    "param api_key": "sk-proj-abcdef0123456789",
+    "param db_url": "hunter2-db-pass",  # inside postgres://trainer:<it>@db...
+    "tag token": "tok_9f8e7d6c5b4a",
+    "tag endpoint": "abcdefghijklmnopqrstuvwxyz012345",  # a bearer token
+    "run name": "AKIAIOSFODNN7EXAMPLE",
+    "note": "ghp_" + "a1B2" * 9,
+    "experiment description": "MIIEowIBAAKCAQEAsecretkeymaterial",
+    "experiment tag": "xoxb-1234567890-1234567890123-abcdefghijklmnopqrstuvwx",
+    ".env file": "ENV_FILE_SECRET_VALUE_42",
+    "id_rsa file": "RSA_FILE_SECRET_VALUE_43",
+    "config.json": "json-config-secret-44",
+    "notes.md": "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "git remote": "gitremotepass45",
+}
+
+
+@pytest.fixture
+def secret_store(store_uri: str, tmp_path: Path) -> str:
+    """A store where training code logged secrets everywhere it could."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecretWarning)  # logging warns; tested elsewhere
+        exp = mlflow.create_experiment(
+            "leaky",
+            tags={"slack": f"hook {SECRETS['experiment tag']}"},
+        )
+        mlflow.set_experiment(experiment_id=exp)
+        mlflow.set_experiment_description(
+            "Notes\n\n-----BEGIN RSA PRIVATE KEY-----\n"
+            f"{SECRETS['experiment description']}\n-----END RSA PRIVATE KEY-----\n")
+        with mlflow.start_run(run_name=f"run {SECRETS['run name']}",
+                              description=f"token {SECRETS['note']} in the note"):
+            mlflow.log_params({"api_key": SECRETS["param api_key"], "lr": 0.1,
+                               "db_url": f"postgres://trainer:{SECRETS['param db_url']}@db:5432/x"})
+            mlflow.set_tags({
+                "token": SECRETS["tag token"],
+                "endpoint": f"Authorization: Bearer {SECRETS['tag endpoint']}",
+                "reporter.source.git.repoURL":
+                    f"https://ci:{SECRETS['git remote']}@github.com/org/repo.git",
+                "team": "forecasting",
+            })
+            mlflow.log_metric("rmse", 0.5)
+            mlflow.log_text(f"API_TOKEN={SECRETS['.env file']}\n", ".env")
+            mlflow.log_text(f"{SECRETS['id_rsa file']}\n", "keys/id_rsa")
+            mlflow.log_dict({"model": "rf", "api_key": SECRETS["config.json"]}, "config.json")
+            mlflow.log_text(f"# Notes\n\nStripe: {SECRETS['notes.md']}\n", "notes.md")
+            mlflow.log_text("x,y\n1,2\n", "data/clean.csv")
+            mlflow.log_text("<h1>report</h1><script>window.__pwned=1</script>", "report.html")
+    return store_uri
+
+
+def site_bytes(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def leaks(out: Path) -> list[str]:
+    """Return 'what in which file' for every secret found in any form in the site."""
+    found = []
+    files = site_bytes(out)
+    for what, secret in SECRETS.items():
+        forms = {secret, quote(secret), json.dumps(secret)[1:-1]}
+        for rel, data in files.items():
+            if any(form.encode() in data for form in forms):
+                found.append(f"{what} in {rel}")
+    return found
+
+
+def test_no_secret_reaches_any_file_of_the_site(secret_store, tmp_path):
+    out = tmp_path / "site"
+    result = build(BuildConfig(store=secret_store, out=str(out)))
+    assert leaks(out) == []
+    # the build says what it masked and withheld: key names and reasons, never the values
+    text = "\n".join(result.warnings)
+    assert "Masked param values that look like secrets: api_key, db_url" in text
+    assert "Masked tag values that look like secrets:" in text and "token" in text
+    assert "Masked run name values" in text
+    for path in (".env", "keys/id_rsa", "config.json", "notes.md"):
+        assert f"Withheld artifact {path} of run" in text
+    assert not any(secret in text for secret in SECRETS.values())
+    # what stays is published: the clean CSV is copied, the HTML only as text
+    run_dir = next((out / "runs").iterdir())
+    assert (run_dir / "artifacts/data/clean.csv").read_text() == "x,y\n1,2\n"
+    assert not (run_dir / "artifacts/report.html").exists()
+    assert (run_dir / "artifacts/report.html.txt").read_text().startswith("<h1>report")
+    page = (run_dir / "index.html").read_text()
+    assert "[masked]" in page and "withheld: its name looks like a secrets file" in page
+    assert 'sandbox=""' in page and "srcdoc=" in page
+
+
+def test_the_leak_check_sees_secrets_when_masking_is_off(secret_store, tmp_path):
+    """The control: with masking off the same check finds the secrets (so it can see them)."""
+    out = tmp_path / "site"
+    build(BuildConfig(store=secret_store, out=str(out), mask_secrets=False))
+    found = leaks(out)
+    for what in ("param api_key", "tag token", "run name", "note", ".env file", "config.json"):
+        assert any(f.startswith(what + " in ") for f in found), (what, found)
+
+
+def test_allow_list_and_extra_patterns(secret_store, tmp_path):
+    out = tmp_path / "site"
+    build(BuildConfig(store=secret_store, out=str(out), secret_allow=("api_key",),
+                      secret_keys=("^team$",)))
+    found = leaks(out)
+    assert [f for f in found if f.startswith("param api_key")]  # allowed: shown
+    assert not [f for f in found if f.startswith("tag token")]  # still masked
+    run_dir = next((out / "runs").iterdir())
+    assert "forecasting" not in (run_dir / "index.html").read_text()  # team: an extra pattern
+
+
+def test_profiles_leave_out_what_they_name(secret_store, tmp_path):
+    mlflow.set_experiment("leaky")
+    with mlflow.start_run(run_name="draft"):
+        mlflow.set_tag("publish", "no")
+        mlflow.log_metric("rmse", 9.0)
+    mlflow.set_experiment("scratch")
+    with mlflow.start_run(run_name="tmp"):
+        mlflow.log_metric("x", 1.0)
+    (tmp_path / "tracker-report.toml").write_text(
+        '[profile.stakeholders]\n'
+        'runs = "metrics.rmse < 5"\n'
+        'exclude_experiments = ["scratch*"]\n'
+        'exclude_tags = ["team"]\n'
+        'exclude_params = ["lr"]\n'
+        'exclude_artifacts = ["data/*"]\n'
+    )
+    config = load_config({"store": secret_store, "out": str(tmp_path / "s"),
+                          "profile": "stakeholders"}, cwd=str(tmp_path))
+    result = build(config)
+    out = tmp_path / "s"
+    assert result.experiments == 1 and result.runs == 1  # no scratch, no draft
+    assert not (out / "experiments/scratch").exists()
+    run_dir = next((out / "runs").iterdir())
+    page = (run_dir / "index.html").read_text()
+    assert "forecasting" not in page and ">lr<" not in page and "draft" not in page
+    assert not (run_dir / "artifacts/data").exists()
+    # the built-in public profile hides who ran what, and where; internal keeps it
+    client = mlflow.Client(secret_store)
+    leaky = client.get_experiment_by_name("leaky")
+    assert leaky is not None
+    run = client.create_run(leaky.experiment_id, run_name="by-alice", user_id="alice-the-user",
+                            tags={"reporter.user": "alice-the-user",
+                                  "reporter.host": "gpu-host-xyz-123"})
+    client.set_terminated(run.info.run_id)
+    for profile, shown in (("public", False), ("internal", True)):
+        site = tmp_path / profile
+        build(load_config({"store": secret_store, "out": str(site), "profile": profile},
+                          cwd=str(tmp_path)))
+        files = {rel: data for rel, data in site_bytes(site).items()
+                 if not rel.startswith("static/")}
+        for who in ("alice-the-user", "gpu-host-xyz-123"):
+            assert any(who.encode() in data for data in files.values()) is shown, (profile, who)
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from reporter.cli import main; main()", *args],
+                          capture_output=True, text=True, cwd=cwd, env=python_env(), check=False)
+
+
+def test_cli_profile_budget_and_strict(secret_store, tmp_path):
+    unknown = cli("build", "--store", secret_store, "--profile", "everyone", cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert "Unknown profile 'everyone'; valid: internal, public" in unknown.stderr
+    tiny = cli("build", "--store", secret_store, "--out", "small", "--max-site-mb", "0.5",
+               cwd=tmp_path)
+    assert tiny.returncode == 1 and "over --max-site-mb 0.5; nothing was written" in tiny.stderr
+    assert "MB  static/vendor/vega" in tiny.stderr  # the largest files are listed
+    assert not (tmp_path / "small").exists()
+    usage = cli("build", "--store", secret_store, "--max-site-mb", "-3", cwd=tmp_path)
+    assert usage.returncode == 2
+    roomy = cli("build", "--store", secret_store, "--out", "site", "--max-site-mb", "50",
+                cwd=tmp_path)
+    assert roomy.returncode == 0, roomy.stderr
+    assert "warning: Masked param values that look like secrets: api_key, db_url" in roomy.stderr
+    strict = cli("build", "--store", secret_store, "--out", "site", "--strict", cwd=tmp_path)
+    assert strict.returncode == 1 and "--strict" in strict.stderr  # unchanged rebuild too
+    for result in (unknown, tiny, usage, roomy, strict):
+        assert "Traceback" not in result.stderr
