@@ -26,7 +26,7 @@ lint:
 	$(BIN)/ruff format --check reporter
 
 typecheck:
-	$(BIN)/mypy
+	$(BIN)/mypy --no-incremental
 
 pytest:
 	$(BIN)/pytest

@@ -163,9 +163,8 @@ def _patterns() -> tuple[re.Pattern[str], ...]:
     """The credential regexes of detect-secrets' shape plugins, and ours."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    by_name: dict[str, Any] = {
-        cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()
-    }
+    plugins: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    by_name = {plugin.__name__: plugin for plugin in plugins}
     found: list[re.Pattern[str]] = []
     for name in PLUGINS:
         found += getattr(by_name[name](), "denylist", ())

@@ -429,7 +429,7 @@ def summarize(data: ExperimentData, slug: str, config: BuildConfig) -> Experimen
     return ExperimentSummary(
         name=data.experiment.name,
         path=f"experiments/{slug}/index.html",
-        description=text.markdown(data.experiment.description),
+        description=text.markdown(data.experiment.description, demote=2),
         runs=len(frame),
         by_status={k: v for k, v in by_status.items() if v},
         last_activity=last,
@@ -558,7 +558,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
     context = ExperimentPageContext(
         experiment_id=data.experiment.experiment_id,
         name=data.experiment.name,
-        description=text.markdown(data.experiment.description),
+        description=text.markdown(data.experiment.description, demote=1),
         columns=columns,
         rows=rows[: table.FIRST_ROWS],
         total_rows=len(rows),
@@ -801,7 +801,7 @@ def run_page(row: dict[str, Any], data: ExperimentData, exp_crumb: Crumb, metric
         charts=blocks,
         tags=sorted((k, v) for k, v in tags.items() if not k.startswith(SYSTEM_PREFIX)),
         system_tags=sorted((k, v) for k, v in tags.items() if k.startswith(SYSTEM_PREFIX)),
-        notes=text.markdown(tags.get(schema.TAG_NOTE)),
+        notes=text.markdown(tags.get(schema.TAG_NOTE), demote=2),
         artifacts=artifacts,
         artifact_mode=config.artifacts,
     )
@@ -968,7 +968,7 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
         path = f"{base}/compare/{slug_}.html"
         curated = ComparePageContext(
             data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../../..",
-            title=spec.name, description=text.markdown(spec.description), fixed_runs=chosen)
+            title=spec.name, description=text.markdown(spec.description, demote=1), fixed_runs=chosen)
         crumbs = [Crumb("Experiments", "index.html"),
                   Crumb(data.experiment.name, f"{base}/index.html"), Crumb(spec.name, None)]
         pages.append(Page("compare.html", PageInfo(path, spec.name, crumbs, "compare"), curated))

@@ -114,10 +114,23 @@ def markdown(text: str | None, demote: int = 0) -> Markup:
         tags=ALLOWED_TAGS,
         attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"align"},
                     "th": {"align"}, "code": {"class"}},
-        url_schemes={"http", "https", "mailto"},
+        url_schemes={"http", "https", "mailto", "data"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_offline_images,
     )
     return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+
+
+def _offline_images(tag: str, attribute: str, value: str) -> str | None:
+    """Keep an image only from the site itself or a data:image URL (a page never loads
+    anything from the network); keep data: URLs nowhere else."""
+    scheme = value.split(":", 1)[0].lower().strip() if ":" in value.split("/", 1)[0] else ""
+    if tag == "img" and attribute == "src":
+        local = scheme == "" and not value.lstrip().startswith(("//", "\\", "/\\"))
+        return value if local or value.startswith("data:image/") else None
+    if scheme == "data":
+        return None
+    return value
 
 
 KNOWN_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")

@@ -303,3 +303,16 @@ def test_params_that_are_all_numbers_sort_as_numbers(store_uri):
     assert sorted(r[3][depth_at][1] for r in rows) == [8.0, 9.0, 10.0, 100.0]
     assert {r[3][depth_at][0] for r in rows} == {"8", "10", "100", "9"}  # shown as logged
     assert {r[3][mixed_at] for r in rows} == {"1", "x", "2", "3"}  # text sorts as text
+
+
+def test_markdown_keeps_only_images_of_the_site_itself():
+    from reporter.site import text
+
+    html = str(text.markdown(
+        "![a](https://tracker.example/p.png) ![b](//cdn.example/q.png) ![c](plots/loss.png) "
+        "![d](data:image/png;base64,iVBORw0KGgo=) [e](data:text/html,<script>x</script>) "
+        "[f](https://example.com/doc)"))
+    assert "tracker.example" not in html and "cdn.example" not in html
+    assert 'src="plots/loss.png"' in html and 'src="data:image/png;base64,iVBORw0KGgo="' in html
+    assert "data:text/html" not in html
+    assert 'href="https://example.com/doc"' in html  # links stay: they load nothing by themselves
