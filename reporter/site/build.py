@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,10 @@ def fingerprint(config: BuildConfig, chosen: theme.Theme, store: ParquetStore) -
             if path.is_file():
                 stat = path.stat()
                 digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    for info in store.fs.list_files(""):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped files are reported by the loader
+        listing = store.fs.list_files("")
+    for info in listing:
         digest.update(f"{info.path}\0{info.size}\0{info.mtime}\n".encode())
     return digest.hexdigest()
 

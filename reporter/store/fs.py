@@ -183,6 +183,9 @@ class StoreFS:
                         if entry.name.startswith(TMP_PREFIX):
                             continue
                         child = f"{current}/{entry.name}" if current else entry.name
+                        if entry.is_symlink():
+                            _skip_symlink(self.full(child))
+                            continue
                         if entry.is_dir(follow_symlinks=False):
                             if entry.name not in skip:
                                 stack.append(child)
@@ -268,3 +271,14 @@ class StoreFS:
         if self.local:
             return pafs.LocalFileSystem(), self.root
         return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs)), self.root
+
+
+def _skip_symlink(path: str) -> None:
+    """Warn that a symbolic link in the store is not read (the store holds plain files, and a
+    link could point anywhere, such as a file of the machine that builds the site)."""
+    import warnings
+
+    from reporter.store.reader import StoreWarning
+
+    warnings.warn(f"Skipped {path}: a symbolic link (to {os.readlink(path)!r}); the store holds "
+                  "plain files only", StoreWarning, stacklevel=3)

@@ -195,3 +195,22 @@ def test_cli_profile_budget_and_strict(secret_store, tmp_path):
     assert strict.returncode == 1 and "--strict" in strict.stderr  # unchanged rebuild too
     for result in (unknown, tiny, usage, roomy, strict):
         assert "Traceback" not in result.stderr
+
+
+def test_a_symlink_in_the_store_is_skipped_with_a_warning(store_uri, tmp_path):
+    import os
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("MACHINE_FILE_CONTENT_77")
+    with mlflow.start_run() as run:
+        mlflow.log_text("fine", "ok.txt")
+    artifacts = next(Path(store_uri).rglob(f"{run.info.run_id}/artifacts"))
+    os.symlink(outside, artifacts / "leak.txt")
+    os.symlink(tmp_path, artifacts / "folder")
+    out = tmp_path / "site"
+    result = build(BuildConfig(store=store_uri, out=str(out)))
+    skipped = [w for w in result.warnings if "a symbolic link" in w]
+    assert len(skipped) == 2 and any("leak.txt" in w for w in skipped)
+    assert not [rel for rel, data in site_bytes(out).items()
+                if b"MACHINE_FILE_CONTENT_77" in data]
+    assert (out / "runs" / run.info.run_id / "artifacts/ok.txt").read_text() == "fine"
