@@ -280,5 +280,9 @@ def _skip_symlink(path: str) -> None:
 
     from reporter.store.reader import StoreWarning
 
-    warnings.warn(f"Skipped {path}: a symbolic link (to {os.readlink(path)!r}); the store holds "
-                  "plain files only", StoreWarning, stacklevel=3)
+    warnings.warn(
+        f"Skipped {path}: a symbolic link (to {os.readlink(path)!r}); the store holds "
+        "plain files only",
+        StoreWarning,
+        stacklevel=3,
+    )
