@@ -85,3 +85,32 @@ def test_a_part_from_a_newer_format_is_skipped_with_its_version(store_uri, three
         frame = mlflow.search_runs()
     assert sorted(frame["params.i"]) == ["1", "2"]
     assert path.exists()
+
+
+def test_the_site_builds_around_damage_and_strict_fails(store_uri, three_runs, tmp_path):
+    import subprocess
+    import sys
+
+    from reporter.site.build import build
+    from reporter.site.config import BuildConfig
+    from tests.conftest import python_env
+
+    with mlflow.start_run() as run:
+        mlflow.log_text("kept", "a.txt")
+    (run_json,) = Path(store_uri).rglob(f"{run.info.run_id}/run.json")
+    run_json.unlink()  # a run folder missing its info: the run's events still tell its story
+    truncated = part_of(store_uri, three_runs[0])
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    before = {p: p.read_bytes() for p in Path(store_uri).rglob("*") if p.is_file()}
+    result = build(BuildConfig(store=store_uri, out=str(tmp_path / "site")))
+    assert result.runs == 3  # run 0's only part is unreadable; the rest are there
+    assert any(truncated.name in w for w in result.warnings)
+    assert (tmp_path / "site/runs" / run.info.run_id / "artifacts/a.txt").read_text() == "kept"
+    strict = subprocess.run(
+        [sys.executable, "-c", "from reporter.cli import main; main()", "build", "--store",
+         store_uri, "--out", str(tmp_path / "strict"), "--strict"],
+        capture_output=True, text=True, env=python_env(), check=False)
+    assert strict.returncode == 1 and truncated.name in strict.stderr
+    assert "Traceback" not in strict.stderr
+    after = {p: p.read_bytes() for p in Path(store_uri).rglob("*") if p.is_file()}
+    assert after == before  # nothing in the store was modified

@@ -104,8 +104,12 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
     snapshot = loader.load(store, config)
     fs = store.fs
 
+    # each run's experiment as read (a run whose run.json is damaged is still where it is)
+    experiment_of = {run_id: data.experiment.experiment_id for data in snapshot.experiments
+                     for run_id in (data.runs["run_id"] if len(data.runs) else ())}
+
     def artifact_rel(run_id: str, path: str) -> str:
-        exp_id = store.experiment_of(run_id)
+        exp_id = experiment_of.get(run_id) or store.experiment_of(run_id)
         return fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER, path)
 
     def read_preview(run_id: str, path: str) -> bytes | None:

@@ -80,12 +80,21 @@ def load(store: ParquetStore, config: BuildConfig | None = None) -> StoreSnapsho
         data = []
         artifacts: dict[str, list[tuple[str, int]]] = {}
         withheld: dict[str, dict[str, str]] = {}
+        seen: dict[str, str] = {}  # run id -> the experiment that shows it
         for exp in exps:
             frame, metrics = store.read_experiment(exp.experiment_id)
             if len(frame):
                 frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
                 frame = frame.reset_index(drop=True)
             frame = publish.runs_frame(frame, config, rules)
+            if len(frame):  # a file copied into another experiment's folder: show a run once
+                twice = frame["run_id"].isin(seen)
+                for run_id in frame.loc[twice, "run_id"]:
+                    notes.append(f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "
+                                 f"there only (a store file of one experiment was copied into "
+                                 f"the folder of {exp.name!r}?)")
+                frame = frame[~twice].reset_index(drop=True)
+                seen.update(dict.fromkeys(frame["run_id"], exp.name))
             kept = set(frame["run_id"]) if len(frame) else set()
             metrics = publish.metric_points(metrics, kept)
             data.append(ExperimentData(publish.experiment(exp, rules), frame, metrics))

@@ -214,3 +214,15 @@ def test_a_symlink_in_the_store_is_skipped_with_a_warning(store_uri, tmp_path):
     assert not [rel for rel, data in site_bytes(out).items()
                 if b"MACHINE_FILE_CONTENT_77" in data]
     assert (out / "runs" / run.info.run_id / "artifacts/ok.txt").read_text() == "fine"
+
+
+@pytest.mark.parametrize(
+    ("path", "safe"),
+    [("a/b.txt", True), ("model/MLmodel", True), ("../x", False), ("a/../../x", False),
+     ("/etc/passwd", False), ("C:/x", False), ("a\\b", False), ("a//b", False), ("./a", False),
+     ("", False)],
+)
+def test_only_plain_relative_artifact_paths_are_published(path, safe):
+    from reporter.site import publish
+
+    assert publish.safe_path(path) is safe
