@@ -66,7 +66,7 @@ def fingerprint(config: BuildConfig, chosen: theme.Theme, store: ParquetStore) -
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("clean", "strict", "out", "config_file")}
     digest.update(json.dumps([__version__, settings, os.environ.get("SOURCE_DATE_EPOCH")],
                              sort_keys=True, default=str).encode())
-    for folder in (*chosen.template_dirs, *chosen.static_dirs):
+    for folder in (*chosen.template_dirs, *chosen.static_dirs, config.reports_folder()):
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 stat = path.stat()

@@ -106,6 +106,7 @@ class BuildConfig:
     secret_keys: tuple[str, ...] = ()  # extra key regexes whose values are masked
     secret_allow: tuple[str, ...] = ()  # key globs never masked
     max_site_mb: float | None = None  # fail when the site would be larger
+    reports: str | None = None  # folder of Markdown reports (default ./reports, if it exists)
     config_file: str | None = None
 
     def validate(self) -> BuildConfig:
@@ -131,6 +132,10 @@ class BuildConfig:
             except InvalidArgumentError as exc:
                 raise InvalidArgumentError(f"runs filter of the settings: {exc}") from None
         self.secret_rules()  # a bad secret_keys pattern fails here
+        if self.reports is not None and not Path(self.reports).is_dir():
+            raise InvalidArgumentError(
+                f"reports = {self.reports!r}: no such folder (it holds the Markdown reports; "
+                "leave the setting out to use ./reports when it exists)")
         bad = {k: v for k, v in self.metric_direction.items() if v not in DIRECTIONS}
         if bad:
             metric, value = next(iter(bad.items()))
@@ -139,6 +144,10 @@ class BuildConfig:
                 f"better) or \"max\" (higher is better)"
             )
         return self
+
+    def reports_folder(self) -> Path:
+        """Return the folder of narrative reports (it may not exist when not configured)."""
+        return Path(self.reports or "reports")
 
     def secret_rules(self) -> SecretRules:
         """Return fresh masking rules for one build (they record what they masked)."""
@@ -155,7 +164,7 @@ class BuildConfig:
 
 KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file", "compare"}
 TUPLES = {f.name for f in dataclasses.fields(BuildConfig) if f.type.startswith("tuple")}
-OPTIONAL = {"base_url", "compare", "profile", "runs", "max_site_mb"}
+OPTIONAL = {"base_url", "compare", "profile", "runs", "max_site_mb", "reports"}
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -202,7 +211,6 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
     compare = data.pop("compare", [])
     if not isinstance(compare, list):
         raise InvalidArgumentError(f"compare in {where} must be a list of [[compare]] tables")
-    data.pop("reports", None)  # read by a later feature
     profiles = data.pop("profile", None)  # profile = "public" picks one; [profile.X] defines
     if isinstance(profiles, str):
         data["profile"] = profiles

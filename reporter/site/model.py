@@ -213,6 +213,7 @@ class IndexPageContext:
 
     experiments: list[ExperimentSummary]
     total_runs: int
+    reports: list[Any] = field(default_factory=list)  # reports.ReportSummary, listed first
 
 
 @dataclass
@@ -832,12 +833,13 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
 
     summaries = []
     total_runs = 0
+    metric_indexes: dict[str, MetricIndex] = {}
     for data in snapshot.experiments:
         slug = slugs[data.experiment.experiment_id]
         summaries.append(summarize(data, slug, config))
         pages.append(experiment_page(data, slug, config, files))
         exp_crumb = Crumb(data.experiment.name, f"experiments/{slug}/index.html")
-        metrics = index_metrics(data)
+        metrics = metric_indexes[data.experiment.experiment_id] = index_metrics(data)
         records: list[dict[str, Any]] = (
             [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
             if len(data.runs) else []
@@ -868,13 +870,46 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
         exp_page = next(p for p in pages if p.info.path == f"experiments/{slug}/index.html")
         exp_page.context.comparisons = add_compare(data, slug, records, metrics, snapshot,
                                                    artifact_url, pages, files, config, warnings)
-    index = IndexPageContext(summaries, total_runs)
+    index = IndexPageContext(summaries, total_runs,
+                             add_reports(snapshot, config, slugs, metric_indexes, artifact_url,
+                                         pages, files))
     pages.insert(0, Page("index.html", PageInfo("index.html", site.title,
                                                  [Crumb("Experiments", None)], "index"), index))
     pages.append(Page("404.html", PageInfo("404.html", "Page not found",
                                            [Crumb("Experiments", "index.html"),
                                             Crumb("Not found", None)], "404"), None))
     return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
+
+
+def add_reports(snapshot: StoreSnapshot, config: BuildConfig, slugs: dict[str, str],
+                metric_indexes: dict[str, MetricIndex],
+                artifact_url: Callable[[str, str], str | None], pages: list[Page],
+                files: list[OutFile]) -> list[Any]:
+    """Add a page per Markdown report of the reports folder; return their index entries."""
+    from reporter.site import reports
+
+    folder = config.reports_folder()
+    ctx = reports.Context(
+        snapshot.experiments, config,
+        lambda d: metric_indexes.get(d.experiment.experiment_id) or index_metrics(d),
+        artifact_url, snapshot.artifacts, files,
+        lambda d: f"experiments/{slugs[d.experiment.experiment_id]}/compare.html")
+    listed = []
+    used: set[str] = set()
+    for source in reports.find_reports(folder):
+        rel = source.relative_to(folder).as_posix()
+        slug = text.slugify(rel[:-3].replace("/", "-"), "report")
+        if slug in used:
+            slug += "-" + hashlib.sha1(rel.encode()).hexdigest()[:6]
+        used.add(slug)
+        path = f"reports/{slug}.html"
+        context = reports.build_report(source, f"{folder.as_posix()}/{rel}", ctx)
+        crumbs = [Crumb("Experiments", "index.html"), Crumb(context.title, None)]
+        pages.append(Page("report.html", PageInfo(path, context.title, crumbs, "report"),
+                          context))
+        listed.append(reports.summary(context, path))
+    by_title = sorted(listed, key=lambda r: r.title.lower())
+    return sorted(by_title, key=lambda r: r.date, reverse=True)  # newest first, undated last
 
 
 def curated_runs(spec: Comparison, data: ExperimentData, records: list[dict[str, Any]],
