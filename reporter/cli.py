@@ -186,6 +186,19 @@ def _progress() -> Callable[[str, int, int], None]:
     return report
 
 
+def _register() -> None:
+    """Add the commands that live in their own modules."""
+    from reporter.listing import experiments_command, runs_command
+    from reporter.serve import serve_command
+    from reporter.summary import summary_command
+
+    for command in (experiments_command, runs_command, summary_command, serve_command):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main() -> None:
     """Run the CLI: exit 1 with a message for our errors, 2 for usage errors."""
     try:
