@@ -25,11 +25,66 @@ def _reset_fluent() -> None:
     tracking_uri._uri = None
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a module's tests on every store kind it names in STORE_KINDS (local, s3)."""
+    kinds = getattr(metafunc.module, "STORE_KINDS", None)
+    if kinds and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", kinds, indirect=True)
+
+
+@pytest.fixture
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store a test runs on: a local folder, or a bucket on the S3 test server."""
+    return str(getattr(request, "param", "local"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto's) on 127.0.0.1, an ephemeral port, for the session."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}
+
+
+def new_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Create an empty bucket on the test server; point this process (and children) at it."""
+    import uuid
+
+    import s3fs
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TRACKER_S3_ENDPOINT_URL", endpoint)
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint}).mkdir(bucket)
+    return bucket
+
+
 @pytest.fixture(autouse=True)
-def store_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the tracking API at a fresh store folder for this test."""
+def store_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str,
+              request: pytest.FixtureRequest) -> Iterator[str]:
+    """Point the tracking API at a fresh store for this test: a folder, or an S3 bucket."""
     _reset_fluent()
-    uri = str(tmp_path / "store")
+    if store_kind == "s3":
+        if request.node.get_closest_marker("local_only"):
+            pytest.skip("reads or damages the store's files on disk directly")
+        bucket = new_bucket(request.getfixturevalue("s3_endpoint"), monkeypatch)
+        uri = f"s3://{bucket}/store"
+    else:
+        uri = str(tmp_path / "store")
     monkeypatch.setenv("TRACKER_TRACKING_URI", uri)
     monkeypatch.setenv("TRACKER_LOG_ENVIRONMENT", os.environ.get("TRACKER_LOG_ENVIRONMENT", "1"))
     yield uri
@@ -51,3 +106,14 @@ def python_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def store_files(uri: str, suffix: str = ".parquet", folder: str | None = None) -> dict[str, bytes]:
+    """Return {store-relative path: bytes} of the store's files ending in suffix (any store kind),
+    optionally only those inside a folder of that name."""
+    from reporter.store.fs import StoreFS
+
+    fs = StoreFS(uri)
+    return {info.path: fs.read_bytes(info.path) for info in fs.list_files("")
+            if info.path.endswith(suffix)
+            and (folder is None or folder in info.path.split("/")[:-1])}

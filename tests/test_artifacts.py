@@ -14,6 +14,8 @@ import yaml
 import reporter
 import reporter as mlflow
 
+STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
+
 
 def read_artifact(run_id: str, path: str) -> bytes:
     """Download one artifact and return its bytes."""

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import reporter
 from reporter.store import schema
-from tests.conftest import PYTHON, python_env
+from tests.conftest import PYTHON, python_env, store_files
 
 pytestmark = pytest.mark.slow
+
+STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
 
 def spawn(code: str, **env: str) -> subprocess.Popen[str]:
@@ -74,8 +76,8 @@ def test_four_processes_log_at_once_and_every_point_is_found_once(store_uri):
         assert [m.value for m in history] == [proc * 1e6 + r * 1e3 + s for s in range(1000)]
     # the same, read as plain Parquet after compaction, with no duplicate (run, step)
     client.compact()
-    files = list(Path(store_uri).rglob("*.parquet"))
-    events = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    files = store_files(store_uri).values()
+    events = pd.concat([pd.read_parquet(io.BytesIO(f)) for f in files], ignore_index=True)
     metrics = events[events["kind"] == "metric"]
     assert len(metrics) == 100_000
     assert not metrics.duplicated(["run_id", "step"]).any()
@@ -126,7 +128,7 @@ def test_sigkill_loses_at_most_the_last_flush_and_the_run_reads_killed(store_uri
     # the store stays readable and the dead run can be compacted
     assert len(client.search_runs_frame([run.info.experiment_id])) == 1
     client.compact()
-    assert not list(Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/*.parquet"))
+    assert not store_files(store_uri, folder=schema.PARTS_FOLDER)
     assert [m.step for m in client.get_metric_history(run_id, "m")] == steps
     assert client.get_run(run_id).info.status == "KILLED"
 
@@ -210,8 +212,8 @@ def test_compaction_racing_writers_and_readers(store_uri):
     assert exp_id is not None and reads > 0
     client.compact()
     assert _check_no_duplicates(client, exp_id) == 60
-    assert not list(Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/*.parquet"))
-    assert len(list(Path(store_uri).rglob(f"{schema.COMPACTED_FOLDER}/*.parquet"))) == 1
+    assert not store_files(store_uri, folder=schema.PARTS_FOLDER)
+    assert len(store_files(store_uri, folder=schema.COMPACTED_FOLDER)) == 1
 
 
 def test_experiment_created_by_racing_processes_gets_one_id(store_uri):

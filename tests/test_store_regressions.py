@@ -16,6 +16,8 @@ from reporter.store import compaction, schema
 from reporter.store.parquet import ParquetStore
 from reporter.store.reader import StoreWarning
 
+STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
+
 
 def finished_run(client: reporter.Client, exp: str, points: int, flush_each: bool = False) -> str:
     """Log a finished run with one metric of `points` steps."""
@@ -28,6 +30,7 @@ def finished_run(client: reporter.Client, exp: str, points: int, flush_each: boo
     return rid
 
 
+@pytest.mark.local_only  # inspects the files on disk
 def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
@@ -59,6 +62,7 @@ def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     assert [m.step for m in client.get_metric_history(rid, "m")] == list(range(10))
 
 
+@pytest.mark.local_only  # inspects the files on disk
 def test_merging_never_deletes_files_it_could_not_read(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
@@ -125,6 +129,7 @@ def test_liveness_does_not_trust_user_timestamps(store_uri, monkeypatch):
     assert client.get_run(dead).info.status == "KILLED"
 
 
+@pytest.mark.local_only  # inspects the files on disk
 def test_a_foreign_file_in_parts_is_reported(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")

@@ -34,6 +34,8 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
 START = 1_700_000_000_000
 END = 4_102_444_800_000  # 2100-01-01
 
+STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
+
 
 # a fresh store per example --------------------------------------------------------------------
 @contextlib.contextmanager
@@ -388,6 +390,7 @@ def test_deleted_tags_stay_deleted_through_compactions(store_uri, client):
     assert row["tags.c"] == "again"
 
 
+@pytest.mark.local_only  # inspects the files on disk
 def test_a_run_resumed_after_compaction_keeps_old_data_and_adds_new(store_uri, client):
     exp_id = client.create_experiment("resume")
     rid = client.create_run(exp_id, tags={"t": "old"}).info.run_id

@@ -15,6 +15,8 @@ import reporter as mlflow
 from reporter.store import schema
 from tests.conftest import PYTHON, python_env
 
+STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
+
 
 def stored(run_id: str) -> reporter.Run:
     """Read a run back through a fresh client (no in-process caches)."""

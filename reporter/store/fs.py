@@ -12,9 +12,10 @@ import os
 import posixpath
 import uuid
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from reporter.errors import NotFoundError, UnsupportedURIError
+from reporter.errors import NotFoundError, ReporterError, UnsupportedURIError
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -59,6 +60,75 @@ def split_uri(uri: str) -> tuple[str, str]:
     return "file", uri
 
 
+S3_ENDPOINT_ENV = "TRACKER_S3_ENDPOINT_URL"
+
+
+def remote_options(scheme: str, uri: str) -> tuple[str, dict[str, Any]]:
+    """Return the URI without its query and the filesystem options it and the environment set.
+
+    For s3:// the endpoint of an S3-compatible server (MinIO, Ceph, moto) comes from
+    `?endpoint_url=...` in the URI or $TRACKER_S3_ENDPOINT_URL; credentials and region come
+    from the standard AWS settings (environment variables, profiles, instance roles)."""
+    from urllib.parse import parse_qsl
+
+    base, _, query = uri.partition("?")
+    params = dict(parse_qsl(query))
+    # Other processes write and compact the store: a cached listing would miss their files
+    options: dict[str, Any] = {"use_listings_cache": False}
+    if scheme in ("s3", "s3a"):
+        endpoint = params.pop("endpoint_url", None) or os.environ.get(S3_ENDPOINT_ENV)
+        if endpoint:
+            options["client_kwargs"] = {"endpoint_url": endpoint}
+        if "profile" in params:
+            options["profile"] = params.pop("profile")
+    if params:
+        raise UnsupportedURIError(
+            f"Unknown option(s) {', '.join(sorted(params))} in tracking URI {uri!r}; valid for "
+            f"{scheme}://: endpoint_url, profile"
+        )
+    return base, options
+
+
+@contextlib.contextmanager
+def remote_errors(where: str, *, write: bool) -> Iterator[None]:
+    """Turn an object store's errors into ours, naming the URI and what to check."""
+    try:
+        yield
+    except (ReporterError, FileExistsError):
+        raise
+    except PermissionError as exc:
+        raise StoreAccessError(
+            f"Access denied to {where} ({exc}); check the credentials (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and the bucket's policy"
+        ) from None
+    except FileNotFoundError as exc:
+        if not write and "bucket" not in str(exc).lower():
+            raise
+        raise NotFoundError(
+            f"Cannot write {where}: the bucket does not exist ({exc}); create it first, e.g. "
+            "`aws s3 mb s3://BUCKET`"
+            if "bucket" in str(exc).lower()
+            else f"Cannot write {where}: {exc}"
+        ) from None
+    except (ConnectionError, TimeoutError) as exc:
+        raise StoreAccessError(
+            f"Cannot reach the object store for {where} ({exc}); check "
+            f"the endpoint (${S3_ENDPOINT_ENV}) and the network"
+        ) from None
+    except Exception as exc:
+        name = type(exc).__name__
+        if "Endpoint" in name or "Connect" in name or "Timeout" in name:
+            raise StoreAccessError(
+                f"Cannot reach the object store for {where} ({exc}); check the endpoint "
+                f"(${S3_ENDPOINT_ENV} or ?endpoint_url=) and the network"
+            ) from None
+        raise
+
+
+class StoreAccessError(ReporterError):
+    """An object store that cannot be reached or does not let us in."""
+
+
 class StoreFS:
     """Read, list and atomically publish files below one store root."""
 
@@ -81,9 +151,11 @@ class StoreFS:
                 f"({exc}). Supported schemes: {', '.join(supported_schemes())} "
                 "(a plain path means a local folder; `pip install tracker-report[s3]` adds s3://)."
             ) from None
-        self.fs, root = fsspec.core.url_to_fs(uri)
+        clean, options = remote_options(scheme, uri)
+        with remote_errors(clean, write=False):
+            self.fs, root = fsspec.core.url_to_fs(clean, **options)
         self.root = root.rstrip("/")
-        self.uri = uri.rstrip("/")
+        self.uri = clean.rstrip("/")
 
     # paths ---------------------------------------------------------------------------------
     def full(self, rel: str) -> str:
@@ -110,7 +182,8 @@ class StoreFS:
             if self.local:
                 with open(self.full(rel), "rb") as handle:
                     return handle.read()
-            return bytes(self.fs.cat_file(self.full(rel)))
+            with remote_errors(self.url(rel), write=False):
+                return bytes(self.fs.cat_file(self.full(rel)))
         except FileNotFoundError:
             raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
 
@@ -118,7 +191,8 @@ class StoreFS:
         """Return True when a file or folder exists."""
         if self.local:
             return os.path.exists(self.full(rel))
-        return bool(self.fs.exists(self.full(rel)))
+        with remote_errors(self.url(rel), write=False):
+            return bool(self.fs.exists(self.full(rel)))
 
     def mtime(self, rel: str) -> float | None:
         """Return a file's modification time in seconds, or None if it does not exist."""
@@ -140,7 +214,8 @@ class StoreFS:
             except (FileNotFoundError, NotADirectoryError):
                 return []
         try:
-            infos = self.fs.ls(self.full(rel), detail=True)
+            with remote_errors(self.url(rel), write=False):
+                infos = self.fs.ls(self.full(rel), detail=True)
         except FileNotFoundError:
             return []
         return sorted(
@@ -155,7 +230,8 @@ class StoreFS:
         if self.local:
             return self._list_local(rel, skip)
         try:
-            found = self.fs.find(self.full(rel), detail=True)
+            with remote_errors(self.url(rel), write=False):
+                found = self.fs.find(self.full(rel), detail=True)
         except FileNotFoundError:
             return []
         strip = len(self.root) + 1
@@ -221,12 +297,25 @@ class StoreFS:
         return True
 
     def _write_remote(self, rel: str, data: bytes, *, if_absent: bool) -> bool:
-        """Publish on an fsspec filesystem (an object PUT is atomic by itself)."""
+        """Publish on an fsspec filesystem (an object PUT is atomic by itself).
+
+        Put-if-absent is the server's own conditional write (S3's `If-None-Match: *`, which
+        s3fs sends for mode="create"), so two machines racing to create one object cannot
+        both win; filesystems without it fall back to check-then-put."""
         path = self.full(rel)
-        if if_absent and self.fs.exists(path):
-            return False
-        self.fs.pipe_file(path, data)
-        return True
+        with remote_errors(self.url(rel), write=True):
+            if not if_absent:
+                self.fs.pipe_file(path, data)
+                return True
+            try:
+                self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            except TypeError:  # this filesystem has no conditional write
+                if self.fs.exists(path):
+                    return False
+                self.fs.pipe_file(path, data)
+            return True
 
     def delete(self, rel: str) -> None:
         """Delete a file; a file already gone is fine."""
@@ -249,7 +338,8 @@ class StoreFS:
             shutil.copyfile(local_path, tmp)
             os.replace(tmp, target)
             return
-        self.fs.put_file(local_path, self.full(rel))
+        with remote_errors(self.url(rel), write=True):
+            self.fs.put_file(local_path, self.full(rel))
 
     def get_file(self, rel: str, local_path: str) -> None:
         """Copy a store file to a local path."""

@@ -232,18 +232,23 @@ def read_events(fs: StoreFS, exp_id: str, run_id: str | None = None) -> tuple[Li
         again = False
         try:
             plan = make_plan(fs, listing, run_id, exclude=done)
-            for info, only, parts in plan.steps():
-                table = _read_file(fs, info, only)
-                if table is None and info.path not in raw_paths:
-                    bad.add(info.path)  # its parts may still exist as raw parts
-                    again = True
-                    continue
-                if table is not None:
-                    tables.append(table)
-                done.update(parts)
         except NotFoundError:
-            log.debug("a file vanished while reading %s; listing again", exp_id)
+            log.debug("a file vanished while planning %s; listing again", exp_id)
             continue
+        for info, only, parts in plan.steps():
+            try:
+                table = _read_file(fs, info, only)
+            except NotFoundError:  # replaced by a compaction: read the rest, then list again
+                log.debug("%s vanished while reading %s", info.path, exp_id)
+                again = True
+                continue
+            if table is None and info.path not in raw_paths:
+                bad.add(info.path)  # its parts may still exist as raw parts
+                again = True
+                continue
+            if table is not None:
+                tables.append(table)
+            done.update(parts)
         if again:
             continue
         table = _concat(tables)
