@@ -11,8 +11,8 @@ import contextlib
 import os
 import posixpath
 import uuid
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reporter.errors import NotFoundError, ReporterError, UnsupportedURIError
