@@ -163,6 +163,51 @@ def build(
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("source")
+@click.argument("destination")
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    help="Only this experiment (name or id); repeatable. Example: --experiment churn",
+)
+def sync(source: str, destination: str, experiments: tuple[str, ...]) -> None:
+    """Copy runs from one store into another, skipping what is already there.
+
+    Safe to interrupt and run again; safe while others log to either store. Examples:
+
+        tracker-report sync ./tracker-store s3://team-bucket/store
+
+        tracker-report sync s3://team-bucket/store ./cache --experiment churn
+    """
+    from reporter.store.parquet import ParquetStore
+    from reporter.store.sync import sync as run_sync
+
+    ids: set[str] | None = None
+    if experiments:
+        store = ParquetStore(source)
+        store.require_existing()
+        every = store.list_experiments()
+        ids = set()
+        for item in experiments:
+            match = [e.experiment_id for e in every if item in (e.name, e.experiment_id)]
+            if not match:
+                names = ", ".join(sorted(repr(e.name) for e in every)) or "none"
+                raise click.BadParameter(
+                    f"no experiment {item!r} in {source}; experiments: {names}",
+                    param_hint="--experiment",
+                )
+            ids.update(match)
+    report = _progress()
+    result = run_sync(source, destination, ids, lambda done, total: report("files", done, total))
+    click.echo(
+        f"Copied {result.copied} files ({result.bytes / 1e6:.1f} MB), skipped "
+        f"{result.skipped} already there, {len(result.experiments)} experiments: "
+        f"{source} -> {destination}"
+    )
+
+
 def _progress() -> Callable[[str, int, int], None]:
     """Return a progress reporter: a bar on a terminal, a few plain lines otherwise."""
     tty = sys.stderr.isatty()

@@ -1,0 +1,153 @@
+"""A store in an S3 bucket (moto's server on 127.0.0.1): objects land where the format says,
+creating a file once holds under a race, `sync` copies between stores and resumes after an
+interruption, and `build` from S3 makes the same site as from a local copy. Errors name the URI.
+
+The store suites (tracking API, multi-process writers, kill -9, compaction racing writers,
+artifacts, regressions) run on S3 too: see STORE_KINDS in those modules."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reporter
+import reporter as mlflow
+from reporter.site.build import build
+from reporter.site.config import BuildConfig
+from reporter.store import schema
+from reporter.store.fs import StoreAccessError, StoreFS
+from reporter.store.sync import sync
+from tests.conftest import PYTHON, new_bucket, python_env
+
+
+@pytest.fixture
+def s3_uri(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    return f"s3://{new_bucket(s3_endpoint, monkeypatch)}/team/store"
+
+
+def log_example(uri: str) -> list[str]:
+    """Log two experiments with params, metric histories, tags and artifacts."""
+    mlflow.set_tracking_uri(uri)
+    ids = []
+    for exp in ("energy", "vision"):
+        mlflow.set_experiment(exp)
+        for i in range(3):
+            with mlflow.start_run(run_name=f"{exp}-{i}") as run:
+                mlflow.log_params({"depth": i, "lr": 0.1})
+                mlflow.set_tag("team", "grid")
+                for step in range(40):
+                    mlflow.log_metric("rmse", 1 / (step + 1) + i, step=step)
+                mlflow.log_text(f"notes {i}", "notes.md")
+                mlflow.log_image(np.full((3, 3, 3), i, dtype=np.uint8), "plots/a.png")
+            ids.append(run.info.run_id)
+    return ids
+
+
+def test_objects_land_in_the_bucket_in_the_documented_layout(s3_uri, s3_endpoint):
+    ids = log_example(s3_uri)
+    import s3fs
+
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
+    keys = [k.split("/team/store/", 1)[1] for k in fs.find(s3_uri)]
+    assert schema.STORE_FILE in keys
+    assert sum(k.startswith(f"{schema.EXPERIMENTS_FOLDER}/") for k in keys) == 2
+    for run_id in ids:
+        assert any(f"/{schema.PARTS_FOLDER}/{run_id}-" in k for k in keys)
+        assert any(k.endswith(f"{run_id}/{schema.ARTIFACTS_FOLDER}/plots/a.png") for k in keys)
+    frame = mlflow.search_runs(experiment_names=["energy"], order_by=["metrics.rmse ASC"])
+    assert list(frame["run_name"]) == ["energy-0", "energy-1", "energy-2"]
+
+
+def test_creating_a_file_once_holds_when_writers_race(s3_uri):
+    fs = StoreFS(s3_uri)
+    wins: list[bool] = []
+    start = threading.Barrier(8)
+
+    def create(i: int) -> None:
+        start.wait()
+        wins.append(fs.write_atomic("once.json", f"{i}".encode(), if_absent=True))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    winner = fs.read_bytes("once.json").decode()
+    assert winner.isdigit()  # one writer's content, whole
+
+
+def test_sync_copies_resumes_and_builds_the_same_site(s3_uri, tmp_path, monkeypatch):
+    local = str(tmp_path / "laptop")
+    log_example(local)
+    # an interrupted first sync: only some files made it
+    import reporter.store.sync as sync_module
+
+    calls = {"n": 0}
+    real = StoreFS.write_atomic
+
+    def flaky(self: StoreFS, rel: str, data: bytes, *, if_absent: bool = False) -> bool:
+        calls["n"] += 1
+        if calls["n"] > 12:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C
+        return real(self, rel, data, if_absent=if_absent)
+
+    monkeypatch.setattr(sync_module.StoreFS, "write_atomic", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        sync(local, s3_uri)
+    monkeypatch.setattr(sync_module.StoreFS, "write_atomic", real)
+    first = sync(local, s3_uri)  # resumes: copies the rest only
+    assert first.skipped >= 10 and first.copied > 0
+    again = sync(local, s3_uri)
+    assert again.copied == 0 and again.skipped == first.copied + first.skipped
+    # the site from the bucket is the site from the laptop, byte for byte
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    build(BuildConfig(store=local, out=str(tmp_path / "from-local")))
+    build(BuildConfig(store=s3_uri, out=str(tmp_path / "from-s3")))
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+                if p.is_file() and p.name != ".tracker-report-site"}
+
+    from_local, from_s3 = files(tmp_path / "from-local"), files(tmp_path / "from-s3")
+    assert from_local.keys() == from_s3.keys() and len(from_local) > 20
+    # only each run's artifact_uri (where the store is) may differ, in the filter data
+    local_root = StoreFS(local).url("").encode()
+    differ = [k for k in from_local
+              if from_local[k].replace(local_root, b"STORE")
+              != from_s3[k].replace(s3_uri.encode(), b"STORE")]
+    assert differ == []
+    assert sum(from_local[k] != from_s3[k] for k in from_local) == 2  # the two runs.js
+    # and back: the bucket into a local cache, through the CLI
+    result = subprocess.run(
+        [PYTHON, "-c", "from reporter.cli import main; main()", "sync", s3_uri,
+         str(tmp_path / "cache"), "--experiment", "vision"],
+        capture_output=True, text=True, env=python_env(), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "1 experiments" in result.stdout
+    cache = reporter.Client(str(tmp_path / "cache"))
+    assert [e.name for e in cache.search_experiments() if e.name != "Default"] == ["vision"]
+
+
+def test_errors_name_the_uri(s3_endpoint, monkeypatch):
+    bucket_uri = f"s3://{new_bucket(s3_endpoint, monkeypatch)}-missing/store"
+    with pytest.raises(reporter.NotFoundError, match="bucket does not exist") as missing:
+        reporter.Client(bucket_uri).create_experiment("x")
+    assert bucket_uri.split("//")[1].split("/")[0] in str(missing.value)
+    with pytest.raises(reporter.NotFoundError, match="No tracker-report store at s3://"):
+        reporter.Client(bucket_uri).store.require_existing()
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    uri = f"s3://nobody/store?endpoint_url=http://127.0.0.1:{port}"
+    with pytest.raises(StoreAccessError, match="Cannot reach the object store for s3://nobody"):
+        reporter.Client(uri).create_experiment("x")
+    with pytest.raises(reporter.errors.UnsupportedURIError, match="valid for s3://: endpoint_url"):
+        reporter.Client("s3://b/store?colour=red").store.require_existing()
