@@ -24,8 +24,6 @@ from tests.conftest import PYTHON, python_env
 
 CHILD_ENV = {"TRACKER_LOG_ENVIRONMENT": "0"}
 
-STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
-
 
 def value_of(proc: int, run: int, step: int) -> float:
     """The value a child logs at a step: the test can tell every point apart."""
@@ -205,7 +203,6 @@ KILLED_WRITER = """
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-@pytest.mark.local_only  # on disk; the S3 kill test is in test_s3_store.py
 def test_sigkill_keeps_flushed_points_and_the_run_reads_killed(tmp_path, monkeypatch):
     store = str(tmp_path / "store")
     monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "1")  # read at call time
@@ -434,7 +431,6 @@ def test_two_compactors_racing_never_lose_or_duplicate_a_row(tmp_path):
 
 
 # 5. damaged files -----------------------------------------------------------------------------
-@pytest.mark.local_only  # on disk; the S3 kill test is in test_s3_store.py
 def test_truncated_and_foreign_parts_are_skipped_with_a_warning_and_kept(store_uri, client):
     exp_id = client.create_experiment("damaged")
     ids = []
