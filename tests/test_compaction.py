@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import time
-from pathlib import Path
 
 import reporter
 import reporter as mlflow
 from reporter.store import compaction, events, reader, schema
+from tests.conftest import store_files
+
+STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
 
-def parquet_files(store: str, folder: str) -> list[Path]:
-    """Return the Parquet files in a store whose path contains `folder`."""
-    return sorted(p for p in Path(store).rglob("*.parquet") if folder in p.parts)
+def parquet_files(store: str, folder: str) -> list[str]:
+    """Return the store-relative paths of the Parquet files inside `folder` (any store kind)."""
+    return sorted(store_files(store, folder=folder))
 
 
 def log_runs(count: int, points: int = 3) -> list[str]:
@@ -64,7 +67,7 @@ def test_running_runs_are_not_compacted(store_uri, client):
     client.flush()
     client.compact()
     parts = parquet_files(store_uri, schema.PARTS_FOLDER)
-    assert [p.name.split("-", 1)[0] for p in parts] == [live.info.run_id]
+    assert [p.rsplit("/", 1)[-1].split("-", 1)[0] for p in parts] == [live.info.run_id]
     mlflow.end_run()
     client.compact()
     assert parquet_files(store_uri, schema.PARTS_FOLDER) == []
@@ -136,12 +139,12 @@ def test_compacted_file_lists_its_parts_and_is_smaller(store_uri, client):
 
     mlflow.set_experiment("c")
     log_runs(4, points=2000)
-    raw_files = parquet_files(store_uri, schema.PARTS_FOLDER)
-    raw = sum(p.stat().st_size for p in raw_files)
-    raw_rows = sum(pq.read_metadata(p).num_rows for p in raw_files)
+    raw_files = store_files(store_uri, folder=schema.PARTS_FOLDER).values()
+    raw = sum(len(data) for data in raw_files)
+    raw_rows = sum(pq.read_metadata(io.BytesIO(data)).num_rows for data in raw_files)
     client.compact()
-    (path,) = parquet_files(store_uri, schema.COMPACTED_FOLDER)
-    meta = pq.read_schema(path).metadata
+    (data,) = store_files(store_uri, folder=schema.COMPACTED_FOLDER).values()
+    meta = pq.read_schema(io.BytesIO(data)).metadata
     assert len(events.parts_of(meta) or []) == 4
-    assert path.stat().st_size < raw
-    assert pq.read_metadata(path).num_rows == raw_rows
+    assert len(data) < raw
+    assert pq.read_metadata(io.BytesIO(data)).num_rows == raw_rows

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +14,7 @@ import reporter
 from reporter.store import compaction, schema
 from reporter.store.parquet import ParquetStore
 from reporter.store.reader import StoreWarning
+from tests.conftest import store_files
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
@@ -30,14 +30,13 @@ def finished_run(client: reporter.Client, exp: str, points: int, flush_each: boo
     return rid
 
 
-@pytest.mark.local_only  # inspects the files on disk
 def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
     rid = finished_run(client, exp, 10, flush_each=True)
     fs = client.store.fs
-    last = sorted(Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/*.parquet"))[-1]
-    last_bytes = last.read_bytes()
+    last = sorted(store_files(store_uri, folder=schema.PARTS_FOLDER))[-1]
+    last_bytes = fs.read_bytes(last)
     original = fs.list_files
     raced = []
 
@@ -47,7 +46,7 @@ def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
         if rel.endswith(schema.PARTS_FOLDER) and not raced:
             raced.append(True)
             compaction.compact_experiment(fs, exp)  # publishes, deletes the parts ...
-            last.write_bytes(last_bytes)  # ... but has not deleted the last one yet
+            fs.write_atomic(last, last_bytes)  # ... but has not deleted the last one yet
         return result
 
     fs.list_files = list_files  # type: ignore[method-assign]
@@ -62,26 +61,26 @@ def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     assert [m.step for m in client.get_metric_history(rid, "m")] == list(range(10))
 
 
-@pytest.mark.local_only  # inspects the files on disk
 def test_merging_never_deletes_files_it_could_not_read(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
     first = finished_run(client, exp, 1000)
     client.compact()
-    (damaged,) = Path(store_uri).rglob(f"{schema.COMPACTED_FOLDER}/*.parquet")
-    data = bytearray(damaged.read_bytes())
+    fs = client.store.fs
+    (damaged,) = store_files(store_uri, folder=schema.COMPACTED_FOLDER)
+    data = bytearray(fs.read_bytes(damaged))
     data[len(data) // 3 : len(data) // 3 + 64] = b"\xff" * 64  # a bad data page, footer intact
-    damaged.write_bytes(bytes(data))
-    foreign = damaged.parent / "notes.parquet"
-    pd.DataFrame({"x": [1]}).to_parquet(foreign)
+    fs.write_atomic(damaged, bytes(data))
+    foreign = damaged.rsplit("/", 1)[0] + "/notes.parquet"
+    fs.write_atomic(foreign, pd.DataFrame({"x": [1]}).to_parquet())
     with pytest.warns(StoreWarning):
         second = finished_run(client, exp, 10)  # its automatic compaction meets the files too
         client.compact()
-    assert damaged.read_bytes() == bytes(data) and foreign.exists()
+    assert fs.read_bytes(damaged) == bytes(data) and fs.exists(foreign)
     client.store.clear_cache()
     with pytest.warns(StoreWarning) as caught:
         frame = client.search_runs_frame([exp])
-    assert any(damaged.name in str(w.message) for w in caught)
+    assert any(damaged.rsplit("/", 1)[-1] in str(w.message) for w in caught)
     assert any("notes.parquet" in str(w.message) for w in caught)
     assert second in set(frame["run_id"])
     with pytest.warns(StoreWarning, match="notes.parquet"):
@@ -129,17 +128,17 @@ def test_liveness_does_not_trust_user_timestamps(store_uri, monkeypatch):
     assert client.get_run(dead).info.status == "KILLED"
 
 
-@pytest.mark.local_only  # inspects the files on disk
 def test_a_foreign_file_in_parts_is_reported(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
     rid = client.create_run(exp).info.run_id
     client.set_terminated(rid)
-    foreign = Path(store_uri, "runs", exp, schema.PARTS_FOLDER, "notes.parquet")
-    pd.DataFrame({"x": [1]}).to_parquet(foreign)
+    fs = client.store.fs
+    foreign = fs.join(schema.RUNS_FOLDER, exp, schema.PARTS_FOLDER, "notes.parquet")
+    fs.write_atomic(foreign, pd.DataFrame({"x": [1]}).to_parquet())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         client.search_runs_frame([exp])
         client.compact()
     assert any("notes.parquet" in str(w.message) for w in caught)
-    assert foreign.exists()
+    assert fs.exists(foreign)
