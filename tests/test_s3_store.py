@@ -151,3 +151,44 @@ def test_errors_name_the_uri(s3_endpoint, monkeypatch):
         reporter.Client(uri).create_experiment("x")
     with pytest.raises(reporter.errors.UnsupportedURIError, match="valid for s3://: endpoint_url"):
         reporter.Client("s3://b/store?colour=red").store.require_existing()
+
+
+def test_denied_access_is_a_clear_error(tmp_path, monkeypatch):
+    """A second S3 server that checks credentials (moto with IAM checks on), in its own
+    process; wrong credentials are refused with a message naming the URI and what to check."""
+    import socket
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=python_env(INITIAL_NO_AUTH_ACTION_COUNT="0"), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the moto server did not start"
+                time.sleep(0.1)
+        for key, value in {"AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "wrong",
+                           "AWS_DEFAULT_REGION": "us-east-1",
+                           "TRACKER_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(StoreAccessError, match=r"Access denied to s3://locked/store/.*check "
+                                                   r"the credentials \(AWS_ACCESS_KEY_ID"):
+            reporter.Client("s3://locked/store").create_experiment("x")
+        result = subprocess.run(
+            [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store",
+             "s3://locked/store", "--out", str(tmp_path / "site")],
+            capture_output=True, text=True, env=python_env(), check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "Error: Access denied to s3://locked/store" in result.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
