@@ -153,7 +153,8 @@ def test_errors_name_the_uri(s3_endpoint, monkeypatch):
         reporter.Client("s3://b/store?colour=red").store.require_existing()
 
 
-def test_denied_access_is_a_clear_error(tmp_path, monkeypatch):
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # connections
+def test_denied_access_is_a_clear_error(tmp_path, monkeypatch):  # to the stopped server
     """A second S3 server that checks credentials (moto with IAM checks on), in its own
     process; wrong credentials are refused with a message naming the URI and what to check."""
     import socket
@@ -192,3 +193,20 @@ def test_denied_access_is_a_clear_error(tmp_path, monkeypatch):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_folder_markers_are_not_files(s3_uri, s3_endpoint):
+    """Tools that make 'folders' in a bucket leave zero-byte keys ending in '/'; a listing
+    skips them (no warning about a badly named part)."""
+    import s3fs
+
+    log_example(s3_uri)
+    exp = reporter.Client(s3_uri).get_experiment_by_name("energy")
+    assert exp is not None
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
+    base = s3_uri[len("s3://"):]
+    for folder in (schema.PARTS_FOLDER, schema.COMPACTED_FOLDER):
+        fs.pipe(f"{base}/{schema.RUNS_FOLDER}/{exp.experiment_id}/{folder}/", b"")
+    listed = StoreFS(s3_uri).list_files(f"{schema.RUNS_FOLDER}/{exp.experiment_id}")
+    assert listed and not [f for f in listed if f.path.endswith("/") or f.size == 0]
+    assert len(reporter.Client(s3_uri).search_runs([exp.experiment_id])) == 3

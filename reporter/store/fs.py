@@ -239,6 +239,8 @@ class StoreFS:
         for name, info in found.items():
             if posixpath.basename(name).startswith(TMP_PREFIX):
                 continue
+            if info.get("type") == "directory" or name.endswith("/"):
+                continue  # a folder marker or prefix, not a file
             if skip and skip.intersection(name[len(self.root) + 1 :].split("/")[:-1]):
                 continue
             mtime = info.get("mtime") or info.get("LastModified") or 0
