@@ -108,6 +108,17 @@ def python_env(**extra: str) -> dict[str, str]:
 PYTHON = sys.executable
 
 
+def store_paths(uri: str, suffix: str = ".parquet", folder: str | None = None) -> list[str]:
+    """Return the store-relative paths of the store's files ending in suffix (any store kind),
+    optionally only those inside a folder of that name; nothing is read (a background
+    compaction may delete a file the moment after it was listed)."""
+    from reporter.store.fs import StoreFS
+
+    return sorted(info.path for info in StoreFS(uri).list_files("")
+                  if info.path.endswith(suffix)
+                  and (folder is None or folder in info.path.split("/")[:-1]))
+
+
 def store_files(uri: str, suffix: str = ".parquet", folder: str | None = None) -> dict[str, bytes]:
     """Return {store-relative path: bytes} of the store's files ending in suffix (any store kind),
     optionally only those inside a folder of that name."""

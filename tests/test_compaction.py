@@ -8,14 +8,14 @@ import time
 import reporter
 import reporter as mlflow
 from reporter.store import compaction, events, reader, schema
-from tests.conftest import store_files
+from tests.conftest import store_files, store_paths
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
 
 def parquet_files(store: str, folder: str) -> list[str]:
     """Return the store-relative paths of the Parquet files inside `folder` (any store kind)."""
-    return sorted(store_files(store, folder=folder))
+    return store_paths(store, folder=folder)
 
 
 def log_runs(count: int, points: int = 3) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 import reporter
 from reporter.store import schema
-from tests.conftest import PYTHON, python_env, store_files
+from tests.conftest import PYTHON, python_env, store_files, store_paths
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_sigkill_loses_at_most_the_last_flush_and_the_run_reads_killed(store_uri
     # the store stays readable and the dead run can be compacted
     assert len(client.search_runs_frame([run.info.experiment_id])) == 1
     client.compact()
-    assert not store_files(store_uri, folder=schema.PARTS_FOLDER)
+    assert not store_paths(store_uri, folder=schema.PARTS_FOLDER)
     assert [m.step for m in client.get_metric_history(run_id, "m")] == steps
     assert client.get_run(run_id).info.status == "KILLED"
 
@@ -212,8 +212,8 @@ def test_compaction_racing_writers_and_readers(store_uri):
     assert exp_id is not None and reads > 0
     client.compact()
     assert _check_no_duplicates(client, exp_id) == 60
-    assert not store_files(store_uri, folder=schema.PARTS_FOLDER)
-    assert len(store_files(store_uri, folder=schema.COMPACTED_FOLDER)) == 1
+    assert not store_paths(store_uri, folder=schema.PARTS_FOLDER)
+    assert len(store_paths(store_uri, folder=schema.COMPACTED_FOLDER)) == 1
 
 
 def test_experiment_created_by_racing_processes_gets_one_id(store_uri):

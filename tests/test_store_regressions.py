@@ -14,7 +14,7 @@ import reporter
 from reporter.store import compaction, schema
 from reporter.store.parquet import ParquetStore
 from reporter.store.reader import StoreWarning
-from tests.conftest import store_files
+from tests.conftest import store_paths
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
@@ -35,7 +35,7 @@ def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     exp = client.create_experiment("e")
     rid = finished_run(client, exp, 10, flush_each=True)
     fs = client.store.fs
-    last = sorted(store_files(store_uri, folder=schema.PARTS_FOLDER))[-1]
+    last = store_paths(store_uri, folder=schema.PARTS_FOLDER)[-1]
     last_bytes = fs.read_bytes(last)
     original = fs.list_files
     raced = []
@@ -67,7 +67,7 @@ def test_merging_never_deletes_files_it_could_not_read(store_uri):
     first = finished_run(client, exp, 1000)
     client.compact()
     fs = client.store.fs
-    (damaged,) = store_files(store_uri, folder=schema.COMPACTED_FOLDER)
+    (damaged,) = store_paths(store_uri, folder=schema.COMPACTED_FOLDER)
     data = bytearray(fs.read_bytes(damaged))
     data[len(data) // 3 : len(data) // 3 + 64] = b"\xff" * 64  # a bad data page, footer intact
     fs.write_atomic(damaged, bytes(data))

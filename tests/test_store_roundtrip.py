@@ -29,7 +29,7 @@ from reporter import tracking_uri
 from reporter.entities import Metric, Param, RunStatus, RunTag
 from reporter.store import schema
 from reporter.store.parquet import ParquetStore
-from tests.conftest import store_files
+from tests.conftest import store_files, store_paths
 
 NAN, INF = float("nan"), float("inf")
 INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -401,7 +401,7 @@ def test_a_run_resumed_after_compaction_keeps_old_data_and_adds_new(store_uri, c
     client.set_terminated(rid)
     (result,) = client.compact()
     assert result.parts_merged >= 1
-    assert not store_files(store_uri, folder=schema.PARTS_FOLDER)
+    assert not store_paths(store_uri, folder=schema.PARTS_FOLDER)
 
     reporter.set_tracking_uri(store_uri)
     with reporter.start_run(run_id=rid) as active:
