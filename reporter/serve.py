@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -109,5 +108,4 @@ def serve_command(
         stop.set()
         server.server_close()
         watcher.join(timeout=interval + 5)
-        time.sleep(0)
     click.echo("Stopped.")

@@ -375,20 +375,23 @@ def test_import_does_not_load_pandas():
 
 
 # order_by ------------------------------------------------------------------------------------
+# order_by clauses of every form (the page's port runs them too: tests/site/test_filter_js.py)
+ORDER_BY_CLAUSES = [
+    "metrics.rmse",
+    "metrics.rmse DESC",
+    "attributes.start_time desc",
+    "params.`a b` asc",
+    "tags.reporter.git.commit",
+    "start_time ASC",
+    "attr.created DESC",
+    'metric."val loss"',
+    "  run.run_uuid   Desc ",
+]
+
+
 def test_parse_order_by():
     assert rf.parse_order_by(None) == [] and rf.parse_order_by([]) == []
-    clauses = [
-        "metrics.rmse",
-        "metrics.rmse DESC",
-        "attributes.start_time desc",
-        "params.`a b` asc",
-        "tags.reporter.git.commit",
-        "start_time ASC",
-        "attr.created DESC",
-        'metric."val loss"',
-        "  run.run_uuid   Desc ",
-    ]
-    assert rf.parse_order_by(clauses) == [
+    assert rf.parse_order_by(ORDER_BY_CLAUSES) == [
         ("metrics.rmse", True),
         ("metrics.rmse", False),
         ("start_time", False),

@@ -191,6 +191,7 @@ class Context:
         self.files = files
         self.compare_path = compare_path
         self.charts = 0
+        self._records: dict[str, list[dict[str, Any]]] = {}
 
     def experiment(self, name: str, where: str, line: int) -> ExperimentData:
         if name not in self.by_name:
@@ -199,9 +200,13 @@ class Context:
         return self.by_name[name]
 
     def records(self, data: ExperimentData) -> list[dict[str, Any]]:
-        if not len(data.runs):
-            return []
-        return [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
+        """An experiment's runs as records, made once however many short codes ask."""
+        key = data.experiment.experiment_id
+        if key not in self._records:
+            self._records[key] = (
+                [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
+                if len(data.runs) else [])
+        return self._records[key]
 
     def run(self, data: ExperimentData, key: str, where: str, line: int) -> dict[str, Any]:
         """Return a run by id, or the newest run with that name."""

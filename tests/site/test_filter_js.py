@@ -22,7 +22,12 @@ from reporter.errors import InvalidFilterError
 from reporter.store import filter as rf
 from tests import test_filter as cases
 from tests.site.browser import launch
-from tests.test_filter import FILTER_CASES, FILTER_RUNS, INVALID_FILTER_CASES
+from tests.test_filter import (
+    FILTER_CASES,
+    FILTER_RUNS,
+    INVALID_FILTER_CASES,
+    ORDER_BY_CLAUSES,
+)
 
 FILTER_JS = Path(__file__).resolve().parents[2] / "themes" / "default" / "static" / "filter.js"
 
@@ -506,18 +511,7 @@ def _parametrized(test: Any) -> list[Any]:
     return list(mark.args[1])
 
 
-# test_parse_order_by's clauses, then more (some invalid)
-ORDER_BY_CLAUSES = [
-    "metrics.rmse",
-    "metrics.rmse DESC",
-    "attributes.start_time desc",
-    "params.`a b` asc",
-    "tags.reporter.git.commit",
-    "start_time ASC",
-    "attr.created DESC",
-    'metric."val loss"',
-    "  run.run_uuid   Desc ",
-]
+# test_parse_order_by's clauses (ORDER_BY_CLAUSES), then more (some invalid)
 MORE_ORDER_BY_CLAUSES = [
     "Created",
     "attributes.`Run Name` aSc",
