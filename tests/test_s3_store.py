@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,27 @@ def test_objects_land_in_the_bucket_in_the_documented_layout(s3_uri, s3_endpoint
         assert any(k.endswith(f"{run_id}/{schema.ARTIFACTS_FOLDER}/plots/a.png") for k in keys)
     frame = mlflow.search_runs(experiment_names=["energy"], order_by=["metrics.rmse ASC"])
     assert list(frame["run_name"]) == ["energy-0", "energy-1", "energy-2"]
+
+
+def test_a_short_run_writes_no_heartbeat_a_long_one_does(s3_uri, monkeypatch):
+    """A PUT saved per short run: its first events, stamped by the store, show it alive."""
+    monkeypatch.setenv("TRACKER_HEARTBEAT_INTERVAL", "0.3")
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
+    client = reporter.Client(s3_uri)
+    exp = client.create_experiment("beats")
+    short = client.create_run(exp, start_time=1_600_000_000_000).info.run_id
+    client.set_terminated(short)
+    long = client.create_run(exp, start_time=1_600_000_000_000).info.run_id
+    assert client.get_run(long).info.status == "RUNNING"  # not KILLED by its old start_time
+    fs = StoreFS(s3_uri)
+    beat = fs.join(schema.RUNS_FOLDER, exp, long, schema.HEARTBEAT_FILE)
+    deadline = time.monotonic() + 20
+    while fs.mtime(beat) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fs.mtime(beat) is not None  # the flusher beat once the interval passed
+    client.set_terminated(long)
+    keys = [i.path for i in fs.list_files(fs.join(schema.RUNS_FOLDER, exp, short))]
+    assert keys == [fs.join(schema.RUNS_FOLDER, exp, short, schema.RUN_MARKER_FILE)]
 
 
 def test_creating_a_file_once_holds_when_writers_race(s3_uri):

@@ -5,6 +5,9 @@
       snapshot = load(store, selection)     runs frames, metric points, artifact listings
       site     = make_site(snapshot, ...)   pages with typed contexts and chart data
       render(site, theme, out)              the only writer: atomic, skips unchanged files
+
+An artifact's bytes are fetched once per build (fetch.ArtifactBytes): the secret scan, its
+preview and its copy share them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from reporter import __version__
 from reporter.errors import NotFoundError
-from reporter.site import loader, model, render, theme
+from reporter.site import fetch, loader, model, render, theme
 from reporter.site.config import BuildConfig
 from reporter.store import schema
 from reporter.store.parquet import ParquetStore
@@ -41,18 +44,24 @@ class BuildResult:
     out: Path
     stats: render.WriteStats
     warnings: list[str] = field(default_factory=list)
+    artifact_reads: fetch.FetchStats = field(default_factory=fetch.FetchStats)
 
     def summary(self) -> str:
         """Return the closing line, e.g. 'Built 3 experiments, 42 runs, 128 pages in 1.8 s'."""
-        return (f"Built {self.experiments} experiments, {self.runs} runs, {self.pages} pages in "
-                f"{self.seconds:.1f} s -> {self.out / 'index.html'}")
+        return (
+            f"Built {self.experiments} experiments, {self.runs} runs, {self.pages} pages in "
+            f"{self.seconds:.1f} s -> {self.out / 'index.html'}"
+        )
 
 
 def build_time() -> str:
     """Return the build time to print: $SOURCE_DATE_EPOCH if set (reproducible), else now."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    stamp = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc) if epoch and epoch.isdigit() \
+    stamp = (
+        dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+        if epoch and epoch.isdigit()
         else dt.datetime.now(tz=dt.timezone.utc)
+    )
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -63,9 +72,18 @@ def fingerprint(config: BuildConfig, chosen: theme.Theme, store: ParquetStore) -
     mtimes), so an unchanged listing means unchanged content.
     """
     digest = hashlib.sha256()
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("clean", "strict", "out", "config_file")}
-    digest.update(json.dumps([__version__, settings, os.environ.get("SOURCE_DATE_EPOCH")],
-                             sort_keys=True, default=str).encode())
+    settings = {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in ("clean", "strict", "out", "config_file")
+    }
+    digest.update(
+        json.dumps(
+            [__version__, settings, os.environ.get("SOURCE_DATE_EPOCH")],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     for folder in (*chosen.template_dirs, *chosen.static_dirs, config.reports_folder()):
         for path in sorted(folder.rglob("*")):
             if path.is_file():
@@ -96,17 +114,27 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
             writer.seen = set(files)
             writer.clean()
             stats.removed = writer.stats.removed
-        return BuildResult(int(summary.get("experiments", 0)), int(summary.get("runs", 0)),
-                           int(summary.get("pages", 0)), time.perf_counter() - started, out,
-                           stats, [str(w) for w in summary.get("warnings", [])])
+        return BuildResult(
+            int(summary.get("experiments", 0)),
+            int(summary.get("runs", 0)),
+            int(summary.get("pages", 0)),
+            time.perf_counter() - started,
+            out,
+            stats,
+            [str(w) for w in summary.get("warnings", [])],
+        )
     if progress:
         progress("reading store", 0, 1)
-    snapshot = loader.load(store, config)
     fs = store.fs
+    artifact_bytes = fetch.ArtifactBytes(fs)  # each artifact fetched once: scan, preview, copy
+    snapshot = loader.load(store, config, artifact_bytes)
 
     # each run's experiment as read (a run whose run.json is damaged is still where it is)
-    experiment_of = {run_id: data.experiment.experiment_id for data in snapshot.experiments
-                     for run_id in (data.runs["run_id"] if len(data.runs) else ())}
+    experiment_of = {
+        run_id: data.experiment.experiment_id
+        for data in snapshot.experiments
+        for run_id in (data.runs["run_id"] if len(data.runs) else ())
+    }
 
     def artifact_rel(run_id: str, path: str) -> str:
         exp_id = experiment_of.get(run_id) or store.experiment_of(run_id)
@@ -114,7 +142,7 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
 
     def read_preview(run_id: str, path: str) -> bytes | None:
         try:
-            return fs.read_bytes(artifact_rel(run_id, path))
+            return artifact_bytes.read(artifact_rel(run_id, path))
         except NotFoundError:
             return None
 
@@ -124,15 +152,35 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
 
     info = model.SiteInfo(config.title, __version__, build_time(), config.base_url)
     site = model.make_site(snapshot, config, info, read_preview, store_url)
+
     def copy(run_id: str, path: str) -> bytes:
-        return fs.read_bytes(artifact_rel(run_id, path))
+        return artifact_bytes.read(artifact_rel(run_id, path))
 
     if config.max_site_mb is not None:
         render.check_size(site, chosen_theme, copy, config.max_site_mb)
     stats = render.render(
-        site, chosen_theme, out, copy, clean=config.clean, progress=progress, fingerprint=stamp,
-        summary={"experiments": site.experiments, "runs": site.runs, "pages": len(site.pages),
-                 "warnings": site.warnings},
+        site,
+        chosen_theme,
+        out,
+        copy,
+        clean=config.clean,
+        progress=progress,
+        fingerprint=stamp,
+        summary={
+            "experiments": site.experiments,
+            "runs": site.runs,
+            "pages": len(site.pages),
+            "warnings": site.warnings,
+        },
     )
-    return BuildResult(site.experiments, site.runs, len(site.pages),
-                       time.perf_counter() - started, out, stats, site.warnings)
+    artifact_bytes.clear()
+    return BuildResult(
+        site.experiments,
+        site.runs,
+        len(site.pages),
+        time.perf_counter() - started,
+        out,
+        stats,
+        site.warnings,
+        artifact_bytes.stats,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 DATASET = "points"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def metric_spec() -> dict[str, Any]:
     """Return the Vega-Lite spec of a metric line chart (runs as colours)."""
     import altair as alt
@@ -42,7 +42,7 @@ def metric_spec() -> dict[str, Any]:
     return spec
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def band_spec() -> dict[str, Any]:
     """Return the spec of a grouped metric chart: the mean line and min-max band per group."""
     import altair as alt
@@ -54,16 +54,21 @@ def band_spec() -> dict[str, Any]:
     band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", title="value"), y2="hi:Q")
     line = base.mark_line().encode(
         y=alt.Y("mean:Q", title="value", scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("x:Q", title="x"),
-                 alt.Tooltip("mean:Q", format=".6~g"), alt.Tooltip("lo:Q", format=".6~g"),
-                 alt.Tooltip("hi:Q", format=".6~g"), alt.Tooltip("runs:Q")],
+        tooltip=[
+            alt.Tooltip("group:N"),
+            alt.Tooltip("x:Q", title="x"),
+            alt.Tooltip("mean:Q", format=".6~g"),
+            alt.Tooltip("lo:Q", format=".6~g"),
+            alt.Tooltip("hi:Q", format=".6~g"),
+            alt.Tooltip("runs:Q"),
+        ],
     )
     spec = alt.layer(band, line).properties(width="container", height=220).to_dict()
     spec.pop("datasets", None)
     return spec
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def scatter_spec() -> dict[str, Any]:
     """Return the Vega-Lite spec of the run scatter: any param or metric against another.
 
@@ -77,8 +82,11 @@ def scatter_spec() -> dict[str, Any]:
             x=alt.X("x:Q", title="x", scale=alt.Scale(zero=False)),
             y=alt.Y("y:Q", title="y", scale=alt.Scale(zero=False)),
             color=alt.Color("status:N", title="status"),
-            tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("x:Q", format=".6~g"),
-                     alt.Tooltip("y:Q", format=".6~g")],
+            tooltip=[
+                alt.Tooltip("run:N", title="run"),
+                alt.Tooltip("x:Q", format=".6~g"),
+                alt.Tooltip("y:Q", format=".6~g"),
+            ],
         )
         .properties(width="container", height=300)
     )
@@ -96,22 +104,28 @@ def parallel_spec(fields: list[tuple[str, str]], color: str | None) -> dict[str,
     names = [f for f, _ in fields]
     # Axis names are user text: they travel as a parameter's value, never inside an expression
     encode: dict[str, Any] = {
-        "x": alt.X("key:N", title=None, sort=names,
-                   axis=alt.Axis(labelExpr="axis_names[datum.value]", labelAngle=0)),
+        "x": alt.X(
+            "key:N",
+            title=None,
+            sort=names,
+            axis=alt.Axis(labelExpr="axis_names[datum.value]", labelAngle=0),
+        ),
         "y": alt.Y("norm:Q", axis=None),
         "detail": alt.Detail("index:N"),
         "tooltip": [alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".6~g")],
     }
     if color:
-        encode["color"] = alt.Color(f"{color}:Q", title="primary metric",
-                                    scale=alt.Scale(scheme="viridis"))
+        encode["color"] = alt.Color(
+            f"{color}:Q", title="primary metric", scale=alt.Scale(scheme="viridis")
+        )
     chart = (
         alt.Chart(alt.NamedData(name=DATASET))
         .transform_window(index="count()")
         .transform_fold(names, as_=["key", "value"])
         .transform_joinaggregate(lo="min(value)", hi="max(value)", groupby=["key"])
-        .transform_calculate(norm="datum.hi > datum.lo ? (datum.value - datum.lo) / "
-                                  "(datum.hi - datum.lo) : 0.5")
+        .transform_calculate(
+            norm="datum.hi > datum.lo ? (datum.value - datum.lo) / (datum.hi - datum.lo) : 0.5"
+        )
         .mark_line(opacity=0.6, cursor="pointer")
         .encode(**encode)
         .properties(width="container", height=300)
@@ -119,7 +133,8 @@ def parallel_spec(fields: list[tuple[str, str]], color: str | None) -> dict[str,
     spec = chart.to_dict()
     spec.pop("datasets", None)
     spec.setdefault("params", []).append(
-        {"name": "axis_names", "value": {f: label for f, label in fields}})
+        {"name": "axis_names", "value": {f: label for f, label in fields}}
+    )
     return spec
 
 
@@ -158,9 +173,15 @@ class Series:
 
     def to_json(self) -> dict[str, Any]:
         """Return the form the page script expects: base64 float64 columns."""
-        return {"run": self.run, "run_id": self.run_id, "start": self.start,
-                "n": int(len(self.step)), "step": encode(self.step),
-                "value": encode(self.value), "time": encode(self.time)}
+        return {
+            "run": self.run,
+            "run_id": self.run_id,
+            "start": self.start,
+            "n": len(self.step),
+            "step": encode(self.step),
+            "value": encode(self.value),
+            "time": encode(self.time),
+        }
 
 
 @dataclass
@@ -180,11 +201,16 @@ class ChartData:
 
     def to_json(self) -> dict[str, Any]:
         """Return the chart's JSON block (without the spec)."""
-        return {"key": self.key, "shown": self.shown, "total": self.total,
-                "series": [s.to_json() for s in self.series]}
+        return {
+            "key": self.key,
+            "shown": self.shown,
+            "total": self.total,
+            "series": [s.to_json() for s in self.series],
+        }
 
 
-def make_series(run: str, run_id: str, start: int | None, steps: Any, values: Any, times: Any,
-                keep: Any) -> Series:
+def make_series(
+    run: str, run_id: str, start: int | None, steps: Any, values: Any, times: Any, keep: Any
+) -> Series:
     """Build a Series from numpy columns and the indices to keep."""
     return Series(run, run_id, start, steps[keep], values[keep], times[keep])

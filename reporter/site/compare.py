@@ -16,15 +16,24 @@ from reporter.site.downsample import minmax_indices
 from reporter.store import schema
 
 # Run attributes the page's filter box can test (status and id are in the run itself).
-FILTER_ATTRIBUTES = ("run_name", "start_time", "end_time", "user_id", "artifact_uri",
-                     "lifecycle_stage", "experiment_id", "parent_run_id")
+FILTER_ATTRIBUTES = (
+    "run_name",
+    "start_time",
+    "end_time",
+    "user_id",
+    "artifact_uri",
+    "lifecycle_stage",
+    "experiment_id",
+    "parent_run_id",
+)
 IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp")  # not svg: copied as text, never served raw
 
 
 def js_json(value: Any) -> str:
     """Serialise for a .js file: JSON, with <, > and & escaped like in HTML blocks."""
     raw = text.show_controls(
-        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False))
+        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    )
     return raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -44,35 +53,64 @@ def _attr(value: Any) -> Any:
     return str(value)
 
 
-def runs_js(experiment: str, records: list[dict[str, Any]], metrics: list[str],
-            images: dict[str, list[tuple[str, str]]], lower_better: Callable[[str], bool]) -> bytes:
+def runs_js(
+    experiment: str,
+    records: list[dict[str, Any]],
+    metrics: list[str],
+    images: dict[str, list[tuple[str, str]]],
+    lower_better: Callable[[str], bool],
+) -> bytes:
     """Return experiments/<slug>/runs.js: what the compare page shows of every run."""
     runs = []
     for rec in records:
         run_id = rec["run_id"]
-        runs.append({
-            "id": run_id,
-            "name": str(rec["run_name"] or run_id),
-            "status": rec["status"],
-            "start": text.fmt_time(rec["start_time"]),
-            "params": {k[7:]: v for k, v in rec.items()
-                       if k.startswith("params.") and isinstance(v, str)},
-            "metrics": {k[8:]: _clean(float(v)) for k, v in rec.items()
-                        if k.startswith("metrics.") and v is not None and v == v},
-            "attrs": {k: _attr(rec.get(k)) for k in FILTER_ATTRIBUTES},
-            "tags": {k[5:]: v for k, v in rec.items() if k.startswith("tags.")
-                     and isinstance(v, str) and not k[5:].startswith(schema.SYSTEM_TAG_PREFIX)},
-            "images": dict(images.get(run_id, [])),
-        })
-    payload = {"experiment": experiment, "runs": runs,
-               "lower_is_better": {m: lower_better(m) for m in metrics}}
+        runs.append(
+            {
+                "id": run_id,
+                "name": str(rec["run_name"] or run_id),
+                "status": rec["status"],
+                "start": text.fmt_time(rec["start_time"]),
+                "params": {
+                    k[7:]: v
+                    for k, v in rec.items()
+                    if k.startswith("params.") and isinstance(v, str)
+                },
+                "metrics": {
+                    k[8:]: _clean(float(v))
+                    for k, v in rec.items()
+                    if k.startswith("metrics.") and v is not None and v == v
+                },
+                "attrs": {k: _attr(rec.get(k)) for k in FILTER_ATTRIBUTES},
+                "tags": {
+                    k[5:]: v
+                    for k, v in rec.items()
+                    if k.startswith("tags.")
+                    and isinstance(v, str)
+                    and not k[5:].startswith(schema.SYSTEM_TAG_PREFIX)
+                },
+                "images": dict(images.get(run_id, [])),
+            }
+        )
+    payload = {
+        "experiment": experiment,
+        "runs": runs,
+        "lower_is_better": {m: lower_better(m) for m in metrics},
+    }
     return f"window.TRACKER_EXPERIMENT = {js_json(payload)};\n".encode()
 
 
-def series_js(run_id: str, name: str, start: int | None, keys: list[str],
-              slices: dict[tuple[str, str], tuple[int, int]], value: Any, step: Any,
-              time: Any, artifacts: list[tuple[str, int, str | None]], max_points: int
-              ) -> bytes:
+def series_js(
+    run_id: str,
+    name: str,
+    start: int | None,
+    keys: list[str],
+    slices: dict[tuple[str, str], tuple[int, int]],
+    value: Any,
+    step: Any,
+    time: Any,
+    artifacts: list[tuple[str, int, str | None]],
+    max_points: int,
+) -> bytes:
     """Return runs/<run_id>/series.js: every metric of one run, downsampled to max_points
     (minima and maxima kept; "total" says of how many) for comparing,
     and its artifacts as [path, size, link or null] (site-relative, or a URL in link mode)."""
@@ -80,12 +118,18 @@ def series_js(run_id: str, name: str, start: int | None, keys: list[str],
     for key in keys:
         a, b = slices[(run_id, key)]
         keep = minmax_indices(value[a:b], max_points)
-        out[key] = {**charts.make_series(name, run_id, start, step[a:b], value[a:b], time[a:b],
-                                         keep).to_json(), "total": b - a}
+        out[key] = {
+            **charts.make_series(
+                name, run_id, start, step[a:b], value[a:b], time[a:b], keep
+            ).to_json(),
+            "total": b - a,
+        }
     key = json.dumps(run_id)
-    return (f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{key}] = {js_json(out)};\n"
-            f"(window.TRACKER_ARTIFACTS = window.TRACKER_ARTIFACTS || {{}})[{key}] = "
-            f"{js_json([list(a) for a in artifacts])};\n").encode()
+    return (
+        f"(window.TRACKER_SERIES = window.TRACKER_SERIES || {{}})[{key}] = {js_json(out)};\n"
+        f"(window.TRACKER_ARTIFACTS = window.TRACKER_ARTIFACTS || {{}})[{key}] = "
+        f"{js_json([list(a) for a in artifacts])};\n"
+    ).encode()
 
 
 def is_image(path: str) -> bool:

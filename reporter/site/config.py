@@ -117,7 +117,9 @@ class BuildConfig:
                 f"{', '.join(ARTIFACT_MODES)}"
             )
         if not isinstance(self.max_points, int) or self.max_points < 10:
-            raise InvalidArgumentError(f"max_points must be an integer >= 10, got {self.max_points!r}")
+            raise InvalidArgumentError(
+                f"max_points must be an integer >= 10, got {self.max_points!r}"
+            )
         if not isinstance(self.top_runs, int) or self.top_runs < 1:
             raise InvalidArgumentError(f"top_runs must be an integer >= 1, got {self.top_runs!r}")
         if self.max_artifact_mb < 0:
@@ -135,13 +137,14 @@ class BuildConfig:
         if self.reports is not None and not Path(self.reports).is_dir():
             raise InvalidArgumentError(
                 f"reports = {self.reports!r}: no such folder (it holds the Markdown reports; "
-                "leave the setting out to use ./reports when it exists)")
+                "leave the setting out to use ./reports when it exists)"
+            )
         bad = {k: v for k, v in self.metric_direction.items() if v not in DIRECTIONS}
         if bad:
             metric, value = next(iter(bad.items()))
             raise InvalidArgumentError(
-                f"metric_direction for {metric!r} is {value!r}; valid: \"min\" (lower is "
-                f"better) or \"max\" (higher is better)"
+                f'metric_direction for {metric!r} is {value!r}; valid: "min" (lower is '
+                f'better) or "max" (higher is better)'
             )
         return self
 
@@ -214,10 +217,12 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
     profiles = data.pop("profile", None)  # profile = "public" picks one; [profile.X] defines
     if isinstance(profiles, str):
         data["profile"] = profiles
-    elif profiles is not None and (not isinstance(profiles, dict)
-                                   or not all(isinstance(v, dict) for v in profiles.values())):
+    elif profiles is not None and (
+        not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values())
+    ):
         raise InvalidArgumentError(
-            f"profile in {where} must be a profile name or tables like [profile.public]")
+            f"profile in {where} must be a profile name or tables like [profile.public]"
+        )
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise InvalidArgumentError(
@@ -226,7 +231,9 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
         )
     for key in TUPLES & set(data):
         if isinstance(data[key], str) or not isinstance(data[key], (list, tuple)):
-            raise InvalidArgumentError(f"Setting {key} in {where} must be a list, got {data[key]!r}")
+            raise InvalidArgumentError(
+                f"Setting {key} in {where} must be a list, got {data[key]!r}"
+            )
         data[key] = tuple(str(v) for v in data[key])
     if compare:
         data["compare"] = tuple(Comparison.from_table(t, where) for t in compare)
@@ -235,7 +242,8 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
         if twice:
             raise InvalidArgumentError(
                 f"[[compare]] names must be unique in {where}; used twice: "
-                f"{', '.join(map(repr, twice))}")
+                f"{', '.join(map(repr, twice))}"
+            )
     defaults = BuildConfig()
     for key, value in data.items():
         expected = type(getattr(defaults, key))
@@ -250,14 +258,15 @@ def settings_from(data: dict[str, Any], path: Path | None) -> dict[str, Any]:
     return data
 
 
-def load_config(flags: dict[str, Any], config: str | None = None, cwd: str | None = None
-                ) -> BuildConfig:
+def load_config(
+    flags: dict[str, Any], config: str | None = None, cwd: str | None = None
+) -> BuildConfig:
     """Merge defaults, the config file and the flags that were given (flags win)."""
     where = Path(cwd or os.getcwd())
     path, data = find_config(config, where)
     profiles = {**{k: dict(v) for k, v in PROFILES.items()}}
     tables = data.get("profile")
-    for name, table in (tables.items() if isinstance(tables, dict) else ()):
+    for name, table in tables.items() if isinstance(tables, dict) else ():
         if isinstance(table, dict):
             profiles[name] = {**profiles.get(name, {}), **table}
     settings = settings_from(data, path)
@@ -268,8 +277,10 @@ def load_config(flags: dict[str, Any], config: str | None = None, cwd: str | Non
                 f"Unknown profile {name!r}; valid: {', '.join(sorted(profiles))} (built in: "
                 f"internal, public; add others as [profile.NAME] in {path or CONFIG_FILE})"
             )
-        chosen = settings_from({k: v for k, v in profiles[name].items() if k != "profile"},
-                               Path(f"[profile.{name}] of {path or 'the built-in profiles'}"))
+        chosen = settings_from(
+            {k: v for k, v in profiles[name].items() if k != "profile"},
+            Path(f"[profile.{name}] of {path or 'the built-in profiles'}"),
+        )
         settings.update(chosen)
         settings["profile"] = name
     store_env = os.environ.get("TRACKER_TRACKING_URI")

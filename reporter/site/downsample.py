@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def minmax_indices(values: npt.NDArray[np.float64], max_points: int) -> npt.NDAr
     picks = [0, count - 1]
     clean = np.where(np.isnan(values), np.inf, values)
     clean_max = np.where(np.isnan(values), -np.inf, values)
-    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+    for start, stop in itertools.pairwise(edges):
         if stop <= start:
             continue
         chunk = inner[start:stop]

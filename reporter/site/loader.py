@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from reporter.site.config import BuildConfig
+    from reporter.site.fetch import ArtifactBytes
 
 
 @dataclass
@@ -64,19 +65,30 @@ def select_experiments(store: ParquetStore, wanted: tuple[str, ...]) -> list[Exp
     return chosen
 
 
-def load(store: ParquetStore, config: BuildConfig | None = None) -> StoreSnapshot:
+def load(
+    store: ParquetStore,
+    config: BuildConfig | None = None,
+    artifact_bytes: ArtifactBytes | None = None,
+) -> StoreSnapshot:
     """Read the chosen experiments' runs, metric points and artifact listings, keeping only
-    what the site may publish (see reporter.site.publish)."""
+    what the site may publish (see reporter.site.publish). Artifacts scanned for secrets are
+    read through `artifact_bytes` (the build's, so that pages and copies reuse them)."""
     from reporter.site import publish
     from reporter.site.config import BuildConfig
+    from reporter.site.fetch import ArtifactBytes
 
     config = config or BuildConfig()
+    if artifact_bytes is None:
+        artifact_bytes = ArtifactBytes(store.fs)
     rules = config.secret_rules()
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        exps = [e for e in select_experiments(store, config.experiments)
-                if not publish.matches(e.name, config.exclude_experiments)]
+        exps = [
+            e
+            for e in select_experiments(store, config.experiments)
+            if not publish.matches(e.name, config.exclude_experiments)
+        ]
         data = []
         artifacts: dict[str, list[tuple[str, int]]] = {}
         withheld: dict[str, dict[str, str]] = {}
@@ -90,17 +102,22 @@ def load(store: ParquetStore, config: BuildConfig | None = None) -> StoreSnapsho
             if len(frame):  # a file copied into another experiment's folder: show a run once
                 twice = frame["run_id"].isin(seen)
                 for run_id in frame.loc[twice, "run_id"]:
-                    notes.append(f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "
-                                 f"there only (a store file of one experiment was copied into "
-                                 f"the folder of {exp.name!r}?)")
+                    notes.append(
+                        f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "
+                        f"there only (a store file of one experiment was copied into "
+                        f"the folder of {exp.name!r}?)"
+                    )
                 frame = frame[~twice].reset_index(drop=True)
                 seen.update(dict.fromkeys(frame["run_id"], exp.name))
             kept = set(frame["run_id"]) if len(frame) else set()
             metrics = publish.metric_points(metrics, kept)
             data.append(ExperimentData(publish.experiment(exp, rules), frame, metrics))
             listing = {r: f for r, f in _artifacts(store, exp.experiment_id).items() if r in kept}
-            withheld.update(publish.artifacts(store, exp.experiment_id, listing, config, rules,
-                                              notes))
+            withheld.update(
+                publish.artifacts(
+                    store, exp.experiment_id, listing, config, rules, notes, artifact_bytes
+                )
+            )
             artifacts.update(listing)
     notes = [str(w.message) for w in caught] + notes + list(rules.report())
     return StoreSnapshot(store.uri, data, artifacts, notes, withheld)

@@ -8,6 +8,7 @@ each context under StrictUndefined).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import posixpath
@@ -270,9 +271,10 @@ def experiment_slugs(names: dict[str, str]) -> dict[str, str]:
 def json_block(value: Any) -> Markup:
     """Serialise for an inline <script type="application/json"> (no '</' can break out)."""
     raw = text.show_controls(
-        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False))
+        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    )
     safe = raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(safe.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))  # noqa: S704
+    return Markup(safe.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 # --- metric series ------------------------------------------------------------------------
@@ -328,16 +330,23 @@ class ChartBlock:
         m = self.metrics
         for name, run_id, start, a, b in self.series:
             keep = minmax_indices(m.value[a:b], self.max_points)
-            chart.series.append(charts.make_series(
-                name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep))
+            chart.series.append(
+                charts.make_series(
+                    name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep
+                )
+            )
             chart.shown += len(keep)
             chart.total += b - a
         return json_block(chart.to_json())
 
 
 def make_chart(
-    chart_id: str, key: str, runs: list[tuple[str, str, int | None]], metrics: MetricIndex,
-    max_points: int, files: list[OutFile],
+    chart_id: str,
+    key: str,
+    runs: list[tuple[str, str, int | None]],
+    metrics: MetricIndex,
+    max_points: int,
+    files: list[OutFile],
 ) -> ChartBlock | None:
     """Plan one chart of a metric over some runs: (run_id, run name, start ms) each."""
     from reporter.site.downsample import minmax_indices
@@ -350,8 +359,7 @@ def make_chart(
         if where is None:
             continue
         a, b = where
-        kept = b - a if b - a <= max_points else len(minmax_indices(metrics.value[a:b],
-                                                                     max_points))
+        kept = b - a if b - a <= max_points else len(minmax_indices(metrics.value[a:b], max_points))
         series.append((name, run_id, start, a, b))
         shown += kept
         total += b - a
@@ -403,8 +411,10 @@ def ranked_runs(frame: pd.DataFrame, metric: str | None, config: BuildConfig) ->
     col = f"metrics.{metric}" if metric else None
     if col and col in frame.columns:
         ordered = frame.sort_values(
-            [col, "start_time"], ascending=[config.lower_is_better(metric or ""), False],
-            na_position="last", kind="stable",
+            [col, "start_time"],
+            ascending=[config.lower_is_better(metric or ""), False],
+            na_position="last",
+            kind="stable",
         )
     else:
         ordered = frame.sort_values("start_time", ascending=False, kind="stable")
@@ -477,12 +487,17 @@ def _sortable_number(value: Any) -> str:
 def _cell(frame_row: dict[str, Any], col: Column) -> Cell:
     """Build one cell of the runs table."""
     if col.key == "name":
-        return Cell(str(frame_row["run_name"] or frame_row["run_id"]), str(frame_row["run_name"]),
-                    run_path(frame_row["run_id"]))
+        return Cell(
+            str(frame_row["run_name"] or frame_row["run_id"]),
+            str(frame_row["run_name"]),
+            run_path(frame_row["run_id"]),
+        )
     if col.key == "status":
         return Cell(frame_row["status"], frame_row["status"])
     if col.key == "start":
-        return Cell(text.fmt_time(frame_row["start_time"]), _sortable_number(frame_row["start_time"]))
+        return Cell(
+            text.fmt_time(frame_row["start_time"]), _sortable_number(frame_row["start_time"])
+        )
     if col.key == "duration":
         start, end = frame_row["start_time"], frame_row["end_time"]
         seconds = (end - start) / 1000 if end == end and start == start else None
@@ -518,12 +533,17 @@ def run_rows(frame: pd.DataFrame, columns: list[Column]) -> list[RunRow]:
 
     def add(rec: dict[str, Any], depth: int) -> None:
         parent = rec.get("parent_run_id")
-        rows.append(RunRow(
-            run_id=rec["run_id"], name=str(rec["run_name"] or rec["run_id"]),
-            path=run_path(rec["run_id"]), status=rec["status"], depth=depth,
-            parent=parent if isinstance(parent, str) else None,
-            cells=[_cell(rec, c) for c in columns],
-        ))
+        rows.append(
+            RunRow(
+                run_id=rec["run_id"],
+                name=str(rec["run_name"] or rec["run_id"]),
+                path=run_path(rec["run_id"]),
+                status=rec["status"],
+                depth=depth,
+                parent=parent if isinstance(parent, str) else None,
+                cells=[_cell(rec, c) for c in columns],
+            )
+        )
         for child in children.get(rec["run_id"], []):
             add(child, depth + 1)
 
@@ -532,8 +552,9 @@ def run_rows(frame: pd.DataFrame, columns: list[Column]) -> list[RunRow]:
     return rows
 
 
-def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
-                    files: list[OutFile]) -> Page:
+def experiment_page(
+    data: ExperimentData, slug: str, config: BuildConfig, files: list[OutFile]
+) -> Page:
     """Build an experiment's page: runs table and one overlay chart per metric."""
     frame = data.runs
     metric = primary_metric(data, config)
@@ -572,14 +593,18 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig,
     )
     explore_views(context, frame, metric)
     context.group_choices = [
-        (c.split(".", 1)[0], c.split(".", 1)[1]) for c in sorted(frame.columns)
+        (c.split(".", 1)[0], c.split(".", 1)[1])
+        for c in sorted(frame.columns)
         if c.startswith("params.")
         or (c.startswith("tags.") and not c.startswith(f"tags.{schema.SYSTEM_TAG_PREFIX}"))
     ]
     path = f"experiments/{slug}/index.html"
-    info = PageInfo(path, data.experiment.name,
-                    [Crumb("Experiments", "index.html"), Crumb(data.experiment.name, None)],
-                    "experiment")
+    info = PageInfo(
+        path,
+        data.experiment.name,
+        [Crumb("Experiments", "index.html"), Crumb(data.experiment.name, None)],
+        "experiment",
+    )
     return Page("experiment.html", info, context)
 
 
@@ -591,18 +616,22 @@ def _numeric(column: pd.Series) -> bool:
     return bool(pd.to_numeric(column.dropna(), errors="coerce").notna().any())
 
 
-def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: str | None
-                  ) -> None:
+def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: str | None) -> None:
     """Describe the scatter (any param or metric) and parallel coordinates (numeric params
     against the primary metric) of an experiment page."""
     if frame.empty:
         return
     choices = [
-        {"id": f"f{i}", "kind": col.split(".", 1)[0], "key": col.split(".", 1)[1],
-         "label": f"{col.split('.', 1)[1]} ({col.split('.', 1)[0]})",
-         "numeric": _numeric(frame[col])}
-        for i, col in enumerate(sorted(c for c in frame.columns
-                                       if c.startswith(("params.", "metrics."))))
+        {
+            "id": f"f{i}",
+            "kind": col.split(".", 1)[0],
+            "key": col.split(".", 1)[1],
+            "label": f"{col.split('.', 1)[1]} ({col.split('.', 1)[0]})",
+            "numeric": _numeric(frame[col]),
+        }
+        for i, col in enumerate(
+            sorted(c for c in frame.columns if c.startswith(("params.", "metrics.")))
+        )
     ]
     numeric = [c for c in choices if c["numeric"]]
     if not numeric:
@@ -613,12 +642,18 @@ def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: s
     axes = [c for c in numeric if c["kind"] == "params"][:12]
     if primary is not None:
         axes.append(primary)
-    context.explore = json_block({"choices": choices, "parallel": [c["id"] for c in axes],
-                                  "color": primary["id"] if primary else None})
+    context.explore = json_block(
+        {
+            "choices": choices,
+            "parallel": [c["id"] for c in axes],
+            "color": primary["id"] if primary else None,
+        }
+    )
     context.scatter_spec = json_block(charts.scatter_spec())
     if len(axes) >= 2:
-        spec = charts.parallel_spec([(str(c["id"]), str(c["key"])) for c in axes],
-                                    str(primary["id"]) if primary else None)
+        spec = charts.parallel_spec(
+            [(str(c["id"]), str(c["key"])) for c in axes], str(primary["id"]) if primary else None
+        )
         context.parallel_spec = json_block(spec)
 
 
@@ -641,23 +676,30 @@ def metric_stats(run_id: str, metrics: MetricIndex) -> list[MetricStat]:
         a, b = metrics.slices[(run_id, key)]
         values = metrics.value[a:b]
         finite = values[~np.isnan(values)]
-        out.append(MetricStat(
-            key=key,
-            last=text.fmt_number(values[-1]),
-            min=text.fmt_number(finite.min()) if len(finite) else "NaN",
-            max=text.fmt_number(finite.max()) if len(finite) else "NaN",
-            steps=int(b - a),
-        ))
+        out.append(
+            MetricStat(
+                key=key,
+                last=text.fmt_number(values[-1]),
+                min=text.fmt_number(finite.min()) if len(finite) else "NaN",
+                max=text.fmt_number(finite.max()) if len(finite) else "NaN",
+                steps=int(b - a),
+            )
+        )
     return out
 
 
 PreviewReader = Callable[[str, str], bytes | None]  # (run_id, artifact path) -> bytes
 
 
-def artifact_tree(run_id: str, files: list[tuple[str, int]], config: BuildConfig,
-                  read: PreviewReader, artifact_url: Callable[[str, str], str | None],
-                  warnings: list[str], withheld: dict[str, str] | None = None
-                  ) -> list[ArtifactNode]:
+def artifact_tree(
+    run_id: str,
+    files: list[tuple[str, int]],
+    config: BuildConfig,
+    read: PreviewReader,
+    artifact_url: Callable[[str, str], str | None],
+    warnings: list[str],
+    withheld: dict[str, str] | None = None,
+) -> list[ArtifactNode]:
     """Build the artifact tree of a run, with previews of small files."""
     root = ArtifactNode("", "", True, "", None, "none")
     folders: dict[str, ArtifactNode] = {"": root}
@@ -672,8 +714,7 @@ def artifact_tree(run_id: str, files: list[tuple[str, int]], config: BuildConfig
                 folders[parent].children.append(node)
                 folders[here] = node
             parent = here
-        node = ArtifactNode(path.rsplit("/", 1)[-1], path, False, text.fmt_size(size), None,
-                            "none")
+        node = ArtifactNode(path.rsplit("/", 1)[-1], path, False, text.fmt_size(size), None, "none")
         folders[parent].children.append(node)
         reason = withheld.get(path)
         if reason:
@@ -681,8 +722,10 @@ def artifact_tree(run_id: str, files: list[tuple[str, int]], config: BuildConfig
             continue
         node.link = artifact_url(run_id, path)
         if node.link and config.artifacts == "copy" and size > limit:
-            warnings.append(f"Artifact {path} of run {run_id} is {text.fmt_size(size)}, over the "
-                            f"{config.max_artifact_mb:g} MB limit: listed, not copied")
+            warnings.append(
+                f"Artifact {path} of run {run_id} is {text.fmt_size(size)}, over the "
+                f"{config.max_artifact_mb:g} MB limit: listed, not copied"
+            )
             node.link, node.note = None, "not copied: over the size limit"
         if _ext(path) in ACTIVE_TYPES:
             _active_preview(node, read(run_id, path) if size <= PREVIEW_BYTES else None)
@@ -744,8 +787,9 @@ def _preview(node: ArtifactNode, data: bytes | None) -> None:
             node.content = {
                 "class": str(meta.get("estimator_class", "")),
                 "params": {str(k): str(v) for k, v in (meta.get("params") or {}).items()},
-                "versions": {str(k): str(v) for k, v in
-                             (meta.get("library_versions") or {}).items()},
+                "versions": {
+                    str(k): str(v) for k, v in (meta.get("library_versions") or {}).items()
+                },
             }
         return
     if ext == "md":
@@ -757,29 +801,47 @@ def _preview(node: ArtifactNode, data: bytes | None) -> None:
         rows = list(csv.reader(io.StringIO(content)))[:21]
         node.preview, node.content = "table", rows
     elif ext == "json":
-        try:
+        with contextlib.suppress(ValueError):
             content = json.dumps(json.loads(content), indent=2, ensure_ascii=False)
-        except ValueError:
-            pass
         node.preview, node.content = "text", content.splitlines()[:60]
     else:
         node.preview, node.content = "text", content.splitlines()[:60]
 
 
-def run_page(row: dict[str, Any], data: ExperimentData, exp_crumb: Crumb, metrics: MetricIndex,
-             children: list[Crumb], parent: Crumb | None, artifacts: list[ArtifactNode],
-             config: BuildConfig, files: list[OutFile]) -> Page:
+def run_page(
+    row: dict[str, Any],
+    data: ExperimentData,
+    exp_crumb: Crumb,
+    metrics: MetricIndex,
+    children: list[Crumb],
+    parent: Crumb | None,
+    artifacts: list[ArtifactNode],
+    config: BuildConfig,
+    files: list[OutFile],
+) -> Page:
     """Build a run's page."""
     run_id = row["run_id"]
-    tags = {k[len("tags."):]: str(v) for k, v in row.items()
-            if k.startswith("tags.") and isinstance(v, str)}
-    params = sorted((k[len("params."):], str(v)) for k, v in row.items()
-                    if k.startswith("params.") and isinstance(v, str))
+    tags = {
+        k[len("tags.") :]: str(v)
+        for k, v in row.items()
+        if k.startswith("tags.") and isinstance(v, str)
+    }
+    params = sorted(
+        (k[len("params.") :], str(v))
+        for k, v in row.items()
+        if k.startswith("params.") and isinstance(v, str)
+    )
     start = _int(row["start_time"])
     blocks = []
     for i, key in enumerate(metrics.keys_of(run_id)):
-        block = make_chart(f"chart-{i}", key, [(run_id, str(row["run_name"]), start)], metrics,
-                           config.max_points, files)
+        block = make_chart(
+            f"chart-{i}",
+            key,
+            [(run_id, str(row["run_name"]), start)],
+            metrics,
+            config.max_points,
+            files,
+        )
         if block is not None:
             blocks.append(block)
     commit = tags.get(schema.TAG_GIT_COMMIT, "")
@@ -806,18 +868,27 @@ def run_page(row: dict[str, Any], data: ExperimentData, exp_crumb: Crumb, metric
         artifacts=artifacts,
         artifact_mode=config.artifacts,
     )
-    info = PageInfo(run_path(run_id), context.name,
-                    [Crumb("Experiments", "index.html"), exp_crumb, Crumb(context.name, None)],
-                    "run")
+    info = PageInfo(
+        run_path(run_id),
+        context.name,
+        [Crumb("Experiments", "index.html"), exp_crumb, Crumb(context.name, None)],
+        "run",
+    )
     return Page("run.html", info, context)
 
 
 # --- the whole site ------------------------------------------------------------------------
-def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
-              read: PreviewReader, store_url: Callable[[str, str], str]) -> Site:
+def make_site(
+    snapshot: StoreSnapshot,
+    config: BuildConfig,
+    site: SiteInfo,
+    read: PreviewReader,
+    store_url: Callable[[str, str], str],
+) -> Site:
     """Build every page and file of the site from a snapshot (no I/O)."""
-    slugs = experiment_slugs({d.experiment.experiment_id: d.experiment.name
-                              for d in snapshot.experiments})
+    slugs = experiment_slugs(
+        {d.experiment.experiment_id: d.experiment.name for d in snapshot.experiments}
+    )
     pages: list[Page] = []
     files: list[OutFile] = []
     warnings = list(snapshot.warnings)
@@ -842,7 +913,8 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
         metrics = metric_indexes[data.experiment.experiment_id] = index_metrics(data)
         records: list[dict[str, Any]] = (
             [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
-            if len(data.runs) else []
+            if len(data.runs)
+            else []
         )
         by_id = {r["run_id"]: r for r in records}
         kids: dict[str, list[Crumb]] = {}
@@ -850,50 +922,90 @@ def make_site(snapshot: StoreSnapshot, config: BuildConfig, site: SiteInfo,
             parent = rec.get("parent_run_id")
             if isinstance(parent, str) and parent in by_id:
                 kids.setdefault(parent, []).append(
-                    Crumb(str(rec["run_name"]), run_path(rec["run_id"])))
+                    Crumb(str(rec["run_name"]), run_path(rec["run_id"]))
+                )
         for rec in records:
             run_id = rec["run_id"]
             parent_id = rec.get("parent_run_id")
-            parent = (Crumb(str(by_id[parent_id]["run_name"]), run_path(parent_id))
-                      if isinstance(parent_id, str) and parent_id in by_id else None)
+            parent = (
+                Crumb(str(by_id[parent_id]["run_name"]), run_path(parent_id))
+                if isinstance(parent_id, str) and parent_id in by_id
+                else None
+            )
             listing = snapshot.artifacts.get(run_id, [])
             hold = snapshot.withheld.get(run_id, {})
             tree = artifact_tree(run_id, listing, config, read, artifact_url, warnings, hold)
-            pages.append(run_page(rec, data, exp_crumb, metrics, kids.get(run_id, []), parent,
-                                  tree, config, files))
+            pages.append(
+                run_page(
+                    rec, data, exp_crumb, metrics, kids.get(run_id, []), parent, tree, config, files
+                )
+            )
             if config.artifacts == "copy":
                 limit = config.max_artifact_mb * 1024 * 1024
-                files += [OutFile(f"runs/{run_id}/artifacts/{site_artifact_path(p)}",
-                                  artifact=(run_id, p), size=size)
-                          for p, size in listing if size <= limit and p not in hold]
+                files += [
+                    OutFile(
+                        f"runs/{run_id}/artifacts/{site_artifact_path(p)}",
+                        artifact=(run_id, p),
+                        size=size,
+                    )
+                    for p, size in listing
+                    if size <= limit and p not in hold
+                ]
         total_runs += len(records)
         exp_page = next(p for p in pages if p.info.path == f"experiments/{slug}/index.html")
-        exp_page.context.comparisons = add_compare(data, slug, records, metrics, snapshot,
-                                                   artifact_url, pages, files, config, warnings)
-    index = IndexPageContext(summaries, total_runs,
-                             add_reports(snapshot, config, slugs, metric_indexes, artifact_url,
-                                         pages, files))
-    pages.insert(0, Page("index.html", PageInfo("index.html", site.title,
-                                                 [Crumb("Experiments", None)], "index"), index))
-    pages.append(Page("404.html", PageInfo("404.html", "Page not found",
-                                           [Crumb("Experiments", "index.html"),
-                                            Crumb("Not found", None)], "404"), None))
+        exp_page.context.comparisons = add_compare(
+            data, slug, records, metrics, snapshot, artifact_url, pages, files, config, warnings
+        )
+    index = IndexPageContext(
+        summaries,
+        total_runs,
+        add_reports(snapshot, config, slugs, metric_indexes, artifact_url, pages, files),
+    )
+    pages.insert(
+        0,
+        Page(
+            "index.html",
+            PageInfo("index.html", site.title, [Crumb("Experiments", None)], "index"),
+            index,
+        ),
+    )
+    pages.append(
+        Page(
+            "404.html",
+            PageInfo(
+                "404.html",
+                "Page not found",
+                [Crumb("Experiments", "index.html"), Crumb("Not found", None)],
+                "404",
+            ),
+            None,
+        )
+    )
     return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
 
 
-def add_reports(snapshot: StoreSnapshot, config: BuildConfig, slugs: dict[str, str],
-                metric_indexes: dict[str, MetricIndex],
-                artifact_url: Callable[[str, str], str | None], pages: list[Page],
-                files: list[OutFile]) -> list[Any]:
+def add_reports(
+    snapshot: StoreSnapshot,
+    config: BuildConfig,
+    slugs: dict[str, str],
+    metric_indexes: dict[str, MetricIndex],
+    artifact_url: Callable[[str, str], str | None],
+    pages: list[Page],
+    files: list[OutFile],
+) -> list[Any]:
     """Add a page per Markdown report of the reports folder; return their index entries."""
     from reporter.site import reports
 
     folder = config.reports_folder()
     ctx = reports.Context(
-        snapshot.experiments, config,
+        snapshot.experiments,
+        config,
         lambda d: metric_indexes.get(d.experiment.experiment_id) or index_metrics(d),
-        artifact_url, snapshot.artifacts, files,
-        lambda d: f"experiments/{slugs[d.experiment.experiment_id]}/compare.html")
+        artifact_url,
+        snapshot.artifacts,
+        files,
+        lambda d: f"experiments/{slugs[d.experiment.experiment_id]}/compare.html",
+    )
     listed = []
     used: set[str] = set()
     for source in reports.find_reports(folder):
@@ -905,15 +1017,15 @@ def add_reports(snapshot: StoreSnapshot, config: BuildConfig, slugs: dict[str, s
         path = f"reports/{slug}.html"
         context = reports.build_report(source, f"{folder.as_posix()}/{rel}", ctx)
         crumbs = [Crumb("Experiments", "index.html"), Crumb(context.title, None)]
-        pages.append(Page("report.html", PageInfo(path, context.title, crumbs, "report"),
-                          context))
+        pages.append(Page("report.html", PageInfo(path, context.title, crumbs, "report"), context))
         listed.append(reports.summary(context, path))
     by_title = sorted(listed, key=lambda r: r.title.lower())
     return sorted(by_title, key=lambda r: r.date, reverse=True)  # newest first, undated last
 
 
-def curated_runs(spec: Comparison, data: ExperimentData, records: list[dict[str, Any]],
-                 warnings: list[str]) -> list[str]:
+def curated_runs(
+    spec: Comparison, data: ExperimentData, records: list[dict[str, Any]], warnings: list[str]
+) -> list[str]:
     """Return the run ids a curated comparison selects in an experiment, in its order."""
     from reporter import search
 
@@ -927,21 +1039,32 @@ def curated_runs(spec: Comparison, data: ExperimentData, records: list[dict[str,
             chosen += [r for r in by_key.get(key, []) if r not in chosen]
         missing = [key for key in spec.runs if key not in by_key]
         if missing and (chosen or spec.experiment == data.experiment.name):
-            warnings.append(f"Comparison {spec.name!r}: no run named (or with id) "
-                            f"{', '.join(map(repr, missing))} in experiment "
-                            f"{data.experiment.name!r}")
+            warnings.append(
+                f"Comparison {spec.name!r}: no run named (or with id) "
+                f"{', '.join(map(repr, missing))} in experiment "
+                f"{data.experiment.name!r}"
+            )
         return chosen
     if data.runs.empty:
         return []
-    frame = search.search_frame(data.runs, spec.filter, list(spec.order_by) or None,
-                                max_results=spec.limit)
+    frame = search.search_frame(
+        data.runs, spec.filter, list(spec.order_by) or None, max_results=spec.limit
+    )
     return list(frame["run_id"])
 
 
-def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
-                metrics: MetricIndex, snapshot: StoreSnapshot,
-                artifact_url: Callable[[str, str], str | None], pages: list[Page],
-                files: list[OutFile], config: BuildConfig, warnings: list[str]) -> list[Crumb]:
+def add_compare(
+    data: ExperimentData,
+    slug: str,
+    records: list[dict[str, Any]],
+    metrics: MetricIndex,
+    snapshot: StoreSnapshot,
+    artifact_url: Callable[[str, str], str | None],
+    pages: list[Page],
+    files: list[OutFile],
+    config: BuildConfig,
+    warnings: list[str],
+) -> list[Crumb]:
     """Add an experiment's compare page, curated comparison pages, runs.js and series.js.
 
     Returns links to the curated comparisons, for the experiment page."""
@@ -962,28 +1085,49 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
                 images.setdefault(run_id, []).append((path, url))
     keys = sorted({k for _, k in metrics.slices})
     base = f"experiments/{slug}"
-    files.append(OutFile(f"{base}/runs.js", compare.runs_js(
-        data.experiment.name, records, keys, images, config.lower_is_better)))
+    files.append(
+        OutFile(
+            f"{base}/runs.js",
+            compare.runs_js(data.experiment.name, records, keys, images, config.lower_is_better),
+        )
+    )
     for rec in records:
         run_id = rec["run_id"]
         run_keys = metrics.keys_of(run_id)
 
         def make(rec: dict[str, Any] = rec, run_keys: list[str] = run_keys) -> bytes:
             run_id = rec["run_id"]
-            listing = [(p, size, link(run_id, p, size))
-                       for p, size in sorted(snapshot.artifacts.get(run_id, []))]
-            return compare.series_js(run_id, str(rec["run_name"] or run_id),
-                                     _int(rec["start_time"]), run_keys, metrics.slices,
-                                     metrics.value, metrics.step, metrics.time, listing,
-                                     config.max_points)
+            listing = [
+                (p, size, link(run_id, p, size))
+                for p, size in sorted(snapshot.artifacts.get(run_id, []))
+            ]
+            return compare.series_js(
+                run_id,
+                str(rec["run_name"] or run_id),
+                _int(rec["start_time"]),
+                run_keys,
+                metrics.slices,
+                metrics.value,
+                metrics.step,
+                metrics.time,
+                listing,
+                config.max_points,
+            )
 
         files.append(OutFile(f"runs/{run_id}/series.js", make=make))
-    context = ComparePageContext(data.experiment.name, f"{base}/index.html", f"{base}/runs.js",
-                                 "../..")
-    info = PageInfo(f"{base}/compare.html", f"Compare runs · {data.experiment.name}",
-                    [Crumb("Experiments", "index.html"),
-                     Crumb(data.experiment.name, f"{base}/index.html"), Crumb("Compare", None)],
-                    "compare")
+    context = ComparePageContext(
+        data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../.."
+    )
+    info = PageInfo(
+        f"{base}/compare.html",
+        f"Compare runs · {data.experiment.name}",
+        [
+            Crumb("Experiments", "index.html"),
+            Crumb(data.experiment.name, f"{base}/index.html"),
+            Crumb("Compare", None),
+        ],
+        "compare",
+    )
     pages.append(Page("compare.html", info, context))
     links = []
     used: set[str] = set()
@@ -993,8 +1137,10 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
         chosen = curated_runs(spec, data, records, warnings)
         if not chosen:
             if spec.experiment is not None:
-                warnings.append(f"Comparison {spec.name!r} selects no run in experiment "
-                                f"{data.experiment.name!r}")
+                warnings.append(
+                    f"Comparison {spec.name!r} selects no run in experiment "
+                    f"{data.experiment.name!r}"
+                )
             continue
         slug_ = text.slugify(spec.name, "comparison")
         if slug_ in used:  # "Best runs" and "best-runs": both keep a stable permalink
@@ -1002,10 +1148,19 @@ def add_compare(data: ExperimentData, slug: str, records: list[dict[str, Any]],
         used.add(slug_)
         path = f"{base}/compare/{slug_}.html"
         curated = ComparePageContext(
-            data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../../..",
-            title=spec.name, description=text.markdown(spec.description, demote=1), fixed_runs=chosen)
-        crumbs = [Crumb("Experiments", "index.html"),
-                  Crumb(data.experiment.name, f"{base}/index.html"), Crumb(spec.name, None)]
+            data.experiment.name,
+            f"{base}/index.html",
+            f"{base}/runs.js",
+            "../../..",
+            title=spec.name,
+            description=text.markdown(spec.description, demote=1),
+            fixed_runs=chosen,
+        )
+        crumbs = [
+            Crumb("Experiments", "index.html"),
+            Crumb(data.experiment.name, f"{base}/index.html"),
+            Crumb(spec.name, None),
+        ]
         pages.append(Page("compare.html", PageInfo(path, spec.name, crumbs, "compare"), curated))
         links.append(Crumb(spec.name, path))
     return links

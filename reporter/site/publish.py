@@ -26,14 +26,40 @@ if TYPE_CHECKING:
 
     from reporter.entities import Experiment
     from reporter.site.config import BuildConfig
+    from reporter.site.fetch import ArtifactBytes
     from reporter.store.events import MetricPoints
     from reporter.store.parquet import ParquetStore
 
 # Text files whose content is scanned for secrets before they are copied into the site.
-TEXT_FILES = frozenset({
-    "txt", "json", "yaml", "yml", "md", "csv", "tsv", "cfg", "ini", "toml", "env", "py", "sh",
-    "log", "conf", "properties", "xml", "html", "htm", "ipynb", "r", "sql", "js", "ts", "svg",
-})
+TEXT_FILES = frozenset(
+    {
+        "txt",
+        "json",
+        "yaml",
+        "yml",
+        "md",
+        "csv",
+        "tsv",
+        "cfg",
+        "ini",
+        "toml",
+        "env",
+        "py",
+        "sh",
+        "log",
+        "conf",
+        "properties",
+        "xml",
+        "html",
+        "htm",
+        "ipynb",
+        "r",
+        "sql",
+        "js",
+        "ts",
+        "svg",
+    }
+)
 SCAN_LIMIT = 8 * 1024 * 1024  # larger text files are withheld unscanned rather than published
 
 
@@ -46,20 +72,26 @@ def experiment(exp: Experiment, rules: secrets.SecretRules) -> Experiment:
     """Return an experiment record with secrets masked in its description and tags."""
     tags = {k: rules.mask("experiment tag", k, v) for k, v in exp.tags.items()}
     return dataclasses.replace(
-        exp, description=rules.mask_text("experiment description", exp.name, exp.description),
-        tags=tags)
+        exp,
+        description=rules.mask_text("experiment description", exp.name, exp.description),
+        tags=tags,
+    )
 
 
-def runs_frame(frame: pd.DataFrame, config: BuildConfig, rules: secrets.SecretRules
-               ) -> pd.DataFrame:
+def runs_frame(
+    frame: pd.DataFrame, config: BuildConfig, rules: secrets.SecretRules
+) -> pd.DataFrame:
     """Return the runs the profile publishes, with left-out columns dropped and secrets masked."""
     if config.runs and len(frame):
         from reporter import search
 
         frame = search.search_frame(frame, config.runs)
-    drop = [c for c in frame.columns
-            if (c.startswith("params.") and matches(c[7:], config.exclude_params))
-            or (c.startswith("tags.") and matches(c[5:], config.exclude_tags))]
+    drop = [
+        c
+        for c in frame.columns
+        if (c.startswith("params.") and matches(c[7:], config.exclude_params))
+        or (c.startswith("tags.") and matches(c[5:], config.exclude_tags))
+    ]
     frame = frame.drop(columns=drop).copy()
     if config.hide_users and "user_id" in frame.columns:
         frame["user_id"] = ""
@@ -69,8 +101,9 @@ def runs_frame(frame: pd.DataFrame, config: BuildConfig, rules: secrets.SecretRu
             kind = "param" if kind == "params" else "tag"
             frame[column] = _masked(frame[column], lambda v, k=kind, key=key: rules.mask(k, key, v))
     if "run_name" in frame.columns:
-        frame["run_name"] = _masked(frame["run_name"],
-                                    lambda v: rules.mask_text("run name", "run_name", v))
+        frame["run_name"] = _masked(
+            frame["run_name"], lambda v: rules.mask_text("run name", "run_name", v)
+        )
     return frame.reset_index(drop=True)
 
 
@@ -78,8 +111,9 @@ def _masked(column: pd.Series, mask: Any) -> pd.Series:
     """Apply mask to each distinct string of a column once."""
     values = {v for v in column.dropna().unique() if isinstance(v, str)}
     changed = {v: out for v in values if (out := mask(v)) != v}
-    return column.map(lambda v: changed.get(v, v) if isinstance(v, str) else v) if changed \
-        else column
+    return (
+        column.map(lambda v: changed.get(v, v) if isinstance(v, str) else v) if changed else column
+    )
 
 
 def metric_points(points: MetricPoints, run_ids: set[str]) -> MetricPoints:
@@ -90,35 +124,53 @@ def metric_points(points: MetricPoints, run_ids: set[str]) -> MetricPoints:
     if len(keep_codes) == len(points.runs):
         return points
     mask = np.isin(points.run, np.asarray(keep_codes, dtype=points.run.dtype))
-    return dataclasses.replace(points, run=points.run[mask], key=points.key[mask],
-                               value=points.value[mask], step=points.step[mask],
-                               time=points.time[mask])
+    return dataclasses.replace(
+        points,
+        run=points.run[mask],
+        key=points.key[mask],
+        value=points.value[mask],
+        step=points.step[mask],
+        time=points.time[mask],
+    )
 
 
 def safe_path(path: str) -> bool:
     """Return True for a plain relative artifact path (no '..', not absolute, no backslash)."""
     parts = path.split("/")
-    return bool(path) and not path.startswith("/") and "\\" not in path and ":" not in parts[0] \
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and "\\" not in path
+        and ":" not in parts[0]
         and all(p not in ("", ".", "..") for p in parts)
+    )
 
 
-def artifacts(store: ParquetStore, exp_id: str, listing: dict[str, list[tuple[str, int]]],
-              config: BuildConfig, rules: secrets.SecretRules, warnings: list[str]
-              ) -> dict[str, dict[str, str]]:
+def artifacts(
+    store: ParquetStore,
+    exp_id: str,
+    listing: dict[str, list[tuple[str, int]]],
+    config: BuildConfig,
+    rules: secrets.SecretRules,
+    warnings: list[str],
+    reads: ArtifactBytes,
+) -> dict[str, dict[str, str]]:
     """Drop unsafe and left-out artifact paths from `listing` (in place); return the files to
-    withhold, by run: {run_id: {path: reason}}."""
+    withhold, by run: {run_id: {path: reason}}. Text files are read through `reads`."""
     withheld: dict[str, dict[str, str]] = {}
     for run_id, files in listing.items():
         kept = []
         for path, size in files:
             if not safe_path(path):
-                warnings.append(f"Skipped artifact {path!r} of run {run_id}: not a plain relative "
-                                "path inside the run's artifact folder")
+                warnings.append(
+                    f"Skipped artifact {path!r} of run {run_id}: not a plain relative "
+                    "path inside the run's artifact folder"
+                )
                 continue
             if matches(path, config.exclude_artifacts):
                 continue
             kept.append((path, size))
-            reason = _withhold(store, exp_id, run_id, path, size, config, rules)
+            reason = _withhold(store, exp_id, run_id, path, size, config, rules, reads)
             if reason:
                 withheld.setdefault(run_id, {})[path] = reason
                 warnings.append(f"Withheld artifact {path} of run {run_id}: {reason}")
@@ -126,8 +178,16 @@ def artifacts(store: ParquetStore, exp_id: str, listing: dict[str, list[tuple[st
     return withheld
 
 
-def _withhold(store: ParquetStore, exp_id: str, run_id: str, path: str, size: int,
-              config: BuildConfig, rules: secrets.SecretRules) -> str | None:
+def _withhold(
+    store: ParquetStore,
+    exp_id: str,
+    run_id: str,
+    path: str,
+    size: int,
+    config: BuildConfig,
+    rules: secrets.SecretRules,
+    reads: ArtifactBytes,
+) -> str | None:
     """Return why an artifact must not be published, or None."""
     if not rules.enabled or config.artifacts == "skip":
         return None
@@ -143,8 +203,8 @@ def _withhold(store: ParquetStore, exp_id: str, run_id: str, path: str, size: in
         return f"a text file over {SCAN_LIMIT // 1024 // 1024} MB is not scanned for secrets"
     rel = store.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER, path)
     try:
-        content = store.fs.read_bytes(rel).decode("utf-8", errors="replace")
-    except Exception as exc:  # noqa: BLE001 - an unreadable file is withheld, not fatal
+        content = reads.read(rel).decode("utf-8", errors="replace")
+    except Exception as exc:
         return f"could not be read to check it for secrets ({type(exc).__name__})"
     found = rules.secrets_in_file(content)
     if found:

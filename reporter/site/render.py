@@ -102,8 +102,10 @@ def make_environment(theme: Theme) -> Any:
 
     default = jinja2.FileSystemLoader(str(theme.default_dir))
     loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
-         jinja2.PrefixLoader({"default": default})]
+        [
+            jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
+            jinja2.PrefixLoader({"default": default}),
+        ]
     )
     env = jinja2.Environment(
         loader=loader,
@@ -136,8 +138,12 @@ def render_page(env: Any, page: Page, site: Site) -> bytes:
 Output = tuple[str, Callable[[], bytes], "int | None"]  # site path, its bytes, size if known
 
 
-def outputs(site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes],
-            progress: Callable[[str, int, int], None] | None = None) -> Iterator[Output]:
+def outputs(
+    site: Site,
+    theme: Theme,
+    copy_artifact: Callable[[str, str], bytes],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Iterator[Output]:
     """Yield every file of the site (pages, static files, data files, artifacts), lazily."""
     env = make_environment(theme)
     total = len(site.pages)
@@ -165,8 +171,9 @@ def outputs(site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes]
         yield "sitemap.xml", functools.partial(sitemap, site), None
 
 
-def check_size(site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes],
-               max_mb: float) -> int:
+def check_size(
+    site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes], max_mb: float
+) -> int:
     """Measure the site without writing it; raise SiteTooLargeError (listing the largest
     files) when it is over max_mb. Returns the size in bytes."""
     sizes = []
@@ -174,8 +181,9 @@ def check_size(site: Site, theme: Theme, copy_artifact: Callable[[str, str], byt
         sizes.append((size if size is not None else len(data()), rel))
     total = sum(size for size, _ in sizes)
     if total > max_mb * 1024 * 1024:
-        largest = "\n".join(f"  {size / 1024 / 1024:9.2f} MB  {rel}"
-                            for size, rel in heapq.nlargest(10, sizes))
+        largest = "\n".join(
+            f"  {size / 1024 / 1024:9.2f} MB  {rel}" for size, rel in heapq.nlargest(10, sizes)
+        )
         raise SiteTooLargeError(
             f"The site would be {total / 1024 / 1024:.1f} MB, over --max-site-mb "
             f"{max_mb:g}; nothing was written. Largest files:\n{largest}\nLeave out "
@@ -185,18 +193,28 @@ def check_size(site: Site, theme: Theme, copy_artifact: Callable[[str, str], byt
     return total
 
 
-def render(site: Site, theme: Theme, out: Path, copy_artifact: Callable[[str, str], bytes],
-           clean: bool = False, progress: Callable[[str, int, int], None] | None = None,
-           fingerprint: str = "", summary: dict[str, Any] | None = None) -> WriteStats:
+def render(
+    site: Site,
+    theme: Theme,
+    out: Path,
+    copy_artifact: Callable[[str, str], bytes],
+    clean: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+    fingerprint: str = "",
+    summary: dict[str, Any] | None = None,
+) -> WriteStats:
     """Write every page, static file, data file and artifact of the site into out."""
     check_out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     writer = SiteWriter(out)
     for rel, data, _ in outputs(site, theme, copy_artifact, progress):
         writer.write(rel, data())
-    manifest = {"note": "made by tracker-report build; --clean may delete files here",
-                "fingerprint": fingerprint, "summary": summary or {},
-                "files": sorted(writer.seen | {MARKER})}
+    manifest = {
+        "note": "made by tracker-report build; --clean may delete files here",
+        "fingerprint": fingerprint,
+        "summary": summary or {},
+        "files": sorted(writer.seen | {MARKER}),
+    }
     writer.write(MARKER, json.dumps(manifest, indent=0).encode())
     if clean:
         writer.clean()
@@ -210,9 +228,10 @@ def sitemap(site: Site) -> bytes:
     base = (site.info.base_url or "").rstrip("/") + "/"
     urls = "".join(
         f"  <url><loc>{escape(base + p.info.path)}</loc></url>\n"
-        for p in site.pages if p.info.kind != "404"
+        for p in site.pages
+        if p.info.kind != "404"
     )
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
-            ).encode()
-
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+    ).encode()

@@ -205,7 +205,9 @@ class Context:
         if key not in self._records:
             self._records[key] = (
                 [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
-                if len(data.runs) else [])
+                if len(data.runs)
+                else []
+            )
         return self._records[key]
 
     def run(self, data: ExperimentData, key: str, where: str, line: int) -> dict[str, Any]:

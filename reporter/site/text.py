@@ -26,7 +26,7 @@ def show_controls(value: Any) -> Any:
     if not isinstance(value, str) or not BIDI_CONTROLS.search(value):
         return value
     shown = BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
-    return Markup(shown) if isinstance(value, Markup) else shown  # noqa: S704 - no markup added
+    return Markup(shown) if isinstance(value, Markup) else shown
 
 
 def slugify(text: str, fallback: str = "item") -> str:
@@ -48,8 +48,11 @@ def fmt_time(ms: Any) -> str:
 
 def fmt_duration(start: Any, end: Any) -> str:
     """Format the time between two epoch-ms values as '1h 02m', '3m 05s' or '4.2s'."""
-    if start is None or end is None or any(isinstance(v, float) and math.isnan(v) for v in
-                                           (start, end)):
+    if (
+        start is None
+        or end is None
+        or any(isinstance(v, float) and math.isnan(v) for v in (start, end))
+    ):
         return ""
     seconds = max(0.0, (float(end) - float(start)) / 1000)
     if seconds < 60:
@@ -89,9 +92,43 @@ def lower_is_better(metric: str) -> bool:
 
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "del", "dd", "dl", "dt", "em", "h1", "h2",
-    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub",
-    "sup", "table", "tbody", "td", "th", "thead", "tr", "ul", "span", "div",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "dd",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "span",
+    "div",
 }
 
 
@@ -107,18 +144,24 @@ def markdown(text: str | None, demote: int = 0) -> Markup:
 
     html = md.markdown(str(text), extensions=["fenced_code", "tables", "sane_lists"])
     if demote:
-        html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + demote)}",
-                      html)
+        html = re.sub(
+            r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + demote)}", html
+        )
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
-        attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"align"},
-                    "th": {"align"}, "code": {"class"}},
+        attributes={
+            "a": {"href", "title"},
+            "img": {"src", "alt", "title"},
+            "td": {"align"},
+            "th": {"align"},
+            "code": {"class"},
+        },
         url_schemes={"http", "https", "mailto", "data"},
         link_rel="noopener noreferrer nofollow",
         attribute_filter=_offline_images,
     )
-    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+    return Markup(clean)
 
 
 def _offline_images(tag: str, attribute: str, value: str) -> str | None:

@@ -40,10 +40,14 @@ def resolve_theme(name_or_dir: str) -> Theme:
     default = themes_root() / "default"
     if name_or_dir in builtin_themes():
         base = themes_root() / name_or_dir
-        dirs: tuple[Path, ...] = (base / "templates",) if base == default else (base / "templates",
-                                                               default / "templates")
-        statics: tuple[Path, ...] = (default / "static",) if base == default else (default / "static",
-                                                                  base / "static")
+        dirs: tuple[Path, ...] = (
+            (base / "templates",)
+            if base == default
+            else (base / "templates", default / "templates")
+        )
+        statics: tuple[Path, ...] = (
+            (default / "static",) if base == default else (default / "static", base / "static")
+        )
         return Theme(name_or_dir, dirs, statics, default / "templates")
     folder = Path(name_or_dir)
     if not folder.is_dir():

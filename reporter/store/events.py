@@ -17,6 +17,7 @@ from reporter.store import schema
 if TYPE_CHECKING:
     import pyarrow as pa
 
+ROW_GROUP_ROWS = 256 * 1024  # rows per Parquet row group: the unit a one-run read fetches
 # (kind, key, value, text, step, timestamp)
 Row = tuple[str, str, "float | None", "str | None", int, int]
 
@@ -62,7 +63,7 @@ def table_to_parquet(table: pa.Table, parts: Iterable[str]) -> bytes:
         compression="zstd",
         use_dictionary=["run_id", "kind", "key", "part", "text"],
         column_encoding={"step": "DELTA_BINARY_PACKED", "timestamp": "DELTA_BINARY_PACKED"},
-        row_group_size=256 * 1024,
+        row_group_size=ROW_GROUP_ROWS,
     )
     return bytes(sink.getvalue().to_pybytes())
 
@@ -79,8 +80,9 @@ def parts_of(metadata: dict[bytes, bytes] | None) -> list[str] | None:
     return None
 
 
-def conform(table: pa.Table) -> pa.Table:
-    """Cast a table read from disk to the event schema; raise ValueError if it is foreign."""
+def conform(table: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:
+    """Cast a table read from disk to the event schema (or its `columns`, in schema order);
+    raise ValueError if it is foreign."""
     sch = schema.event_schema()
     raw = (table.schema.metadata or {}).get(schema.VERSION_METADATA_KEY, b"1")
     try:
@@ -92,16 +94,28 @@ def conform(table: pa.Table) -> pa.Table:
             f"written in format version {version}; this tracker-report reads up to "
             f"{schema.FORMAT_VERSION} (upgrade it to read this file)"
         )
-    missing = [name for name in schema.COLUMNS if name not in table.column_names]
+    wanted = [
+        c for c in schema.COLUMNS if columns is None or c in columns or c in ("run_id", "part")
+    ]
+    missing = [name for name in wanted if name not in table.column_names]
     if missing:
         raise ValueError(f"not an event file: missing columns {missing}")
-    table = table.select(list(schema.COLUMNS))
+    table = table.select(wanted)
+    if columns is not None:
+        sch = pa_schema_of(sch, wanted)
     if table.schema.equals(sch, check_metadata=False):
         return table  # our own files: nothing to cast
     try:
         return table.cast(sch)
     except Exception as exc:  # pyarrow raises several types for a bad cast
         raise ValueError(f"columns have foreign types ({exc})") from None
+
+
+def pa_schema_of(sch: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    """Return the sub-schema of these field names."""
+    import pyarrow as pa
+
+    return pa.schema([sch.field(n) for n in names])
 
 
 @dataclass

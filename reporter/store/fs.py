@@ -32,6 +32,20 @@ class FileInfo:
     mtime: float
 
 
+@dataclass
+class ReadStats:
+    """What a StoreFS has fetched so far: requests (files or byte ranges) and bytes."""
+
+    requests: int = 0
+    nbytes: int = 0
+
+    def add(self, data: bytes) -> bytes:
+        """Count one fetch of `data` and return it."""
+        self.requests += 1
+        self.nbytes += len(data)
+        return data
+
+
 def supported_schemes() -> list[str]:
     """Return the URI schemes this installation can open, local ones first."""
     import fsspec
@@ -136,10 +150,12 @@ class StoreFS:
         scheme, location = split_uri(uri)
         self.scheme = scheme
         self.local = scheme == "file"
+        self.stats = ReadStats()
         if self.local:
             self.root = os.path.abspath(os.path.expanduser(location or "."))
             self.fs: Any = None
             self.uri = self.root
+            self._one_get: dict[str, int] = {}
             return
         import fsspec
 
@@ -156,6 +172,8 @@ class StoreFS:
             self.fs, root = fsspec.core.url_to_fs(clean, **options)
         self.root = root.rstrip("/")
         self.uri = clean.rstrip("/")
+        # s3fs asks for a file's size (a HEAD) before a whole-file GET unless told to use one
+        self._one_get = {"max_concurrency": 1} if scheme in ("s3", "s3a") else {}
 
     # paths ---------------------------------------------------------------------------------
     def full(self, rel: str) -> str:
@@ -181,9 +199,34 @@ class StoreFS:
         try:
             if self.local:
                 with open(self.full(rel), "rb") as handle:
-                    return handle.read()
+                    return self.stats.add(handle.read())
             with remote_errors(self.url(rel), write=False):
-                return bytes(self.fs.cat_file(self.full(rel)))
+                return self.stats.add(bytes(self.fs.cat_file(self.full(rel), **self._one_get)))
+        except FileNotFoundError:
+            raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
+
+    def read_ranges(self, rel: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        """Return the bytes [start, end) of a file for each range; NotFoundError when it does
+        not exist. On an object store the ranges are fetched concurrently, one request each."""
+        if not ranges:
+            return []
+        try:
+            if self.local:
+                out = []
+                with open(self.full(rel), "rb") as handle:
+                    for start, end in ranges:
+                        handle.seek(start)
+                        out.append(self.stats.add(handle.read(end - start)))
+                return out
+            path = self.full(rel)
+            with remote_errors(self.url(rel), write=False):
+                got = self.fs.cat_ranges(
+                    [path] * len(ranges), [r[0] for r in ranges], [r[1] for r in ranges]
+                )
+                for item in got:
+                    if isinstance(item, BaseException):
+                        raise item
+                return [self.stats.add(bytes(item)) for item in got]
         except FileNotFoundError:
             raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
 

@@ -49,6 +49,7 @@ from reporter.store.writer import PartWriter
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
+HISTORY_COLUMNS = ("kind", "key", "value", "step", "timestamp")  # what a metric history reads
 
 
 def heartbeat_timeout() -> float:
@@ -272,10 +273,11 @@ class ParquetStore(AbstractStore):
             "lifecycle_stage": LifecycleStage.ACTIVE,
             "parent_run_id": parent_run_id,
         }
+        now = _now_ms()  # stamped by the store: shows the run alive until its first heartbeat
         rows: list[events.Row] = [
-            (schema.KIND_ATTR, k, None, v, 0, start_time) for k, v in attrs.items() if v is not None
+            (schema.KIND_ATTR, k, None, v, 0, now) for k, v in attrs.items() if v is not None
         ]
-        rows += [(schema.KIND_TAG, t.key, None, t.value, 0, start_time) for t in tags]
+        rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]
         self._rows(run_id, rows)
         info = RunInfo(
             run_id=run_id,
@@ -567,7 +569,7 @@ class ParquetStore(AbstractStore):
 
         exp_id = self.experiment_of(run_id)
         self.writer.flush(run_id)
-        _, table = reader.read_events(self.fs, exp_id, run_id)
+        _, table = reader.read_events(self.fs, exp_id, run_id, columns=HISTORY_COLUMNS)
         mask = pc.and_(
             pc.equal(pc.cast(table.column("kind"), "string"), schema.KIND_METRIC),
             pc.equal(pc.cast(table.column("key"), "string"), key),

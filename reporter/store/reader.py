@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reporter.errors import NotFoundError
-from reporter.store import events, schema
+from reporter.store import eventfile, events, schema
+from reporter.store.eventfile import Footer
 from reporter.store.fs import FileInfo, StoreFS
 
 if TYPE_CHECKING:
@@ -78,28 +80,26 @@ def list_compacted(fs: StoreFS, exp_id: str) -> Listing:
 
 
 class FooterCache:
-    """Remember which part ids each compacted file holds (keyed by path, size and mtime)."""
+    """Remember compacted files' footers (keyed by path, size and mtime: files are immutable)."""
 
     def __init__(self, size: int = 256) -> None:
-        self._items: OrderedDict[tuple[str, int, float], list[str]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, float], tuple[Footer, list[str]]] = OrderedDict()
         self._size = size
 
     def clear(self) -> None:
         """Forget every cached footer."""
         self._items.clear()
 
-    def get(self, fs: StoreFS, info: FileInfo) -> list[str] | None:
-        """Return the part ids in a compacted file, or None if it cannot be read."""
+    def footer(self, fs: StoreFS, info: FileInfo) -> tuple[Footer, list[str]] | None:
+        """Return a compacted file's footer and the part ids it holds; None (and a warning)
+        if it cannot be read. NotFoundError when it vanished since it was listed."""
         key = (info.path, info.size, info.mtime)
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         try:
-            data = fs.read_bytes(info.path)
-            meta = pq.read_metadata(pa.BufferReader(data)).schema.to_arrow_schema().metadata
+            footer = eventfile.read_footer(fs, info)
+            meta = footer.meta.schema.to_arrow_schema().metadata
         except NotFoundError:
             raise
         except Exception as exc:
@@ -109,10 +109,15 @@ class FooterCache:
         if parts is None:
             warn_skip(fs, info.path, "no tracker.parts metadata: not a compacted event file")
             return None
-        self._items[key] = parts
+        self._items[key] = (footer, parts)
         if len(self._items) > self._size:
             self._items.popitem(last=False)
-        return parts
+        return footer, parts
+
+    def get(self, fs: StoreFS, info: FileInfo) -> list[str] | None:
+        """Return the part ids in a compacted file, or None if it cannot be read."""
+        found = self.footer(fs, info)
+        return None if found is None else found[1]
 
 
 FOOTERS = FooterCache()
@@ -169,15 +174,33 @@ def make_plan(
     return plan
 
 
-def _read_file(fs: StoreFS, info: FileInfo, only_parts: list[str] | None) -> pa.Table | None:
-    """Read one event file (optionally only some part ids); None and a warning if damaged."""
+def _read_file(
+    fs: StoreFS,
+    info: FileInfo,
+    only_parts: list[str] | None,
+    columns: Sequence[str] | None = None,
+    run_id: str | None = None,
+) -> pa.Table | None:
+    """Read one event file (optionally only some part ids, one run's row groups, some columns);
+    None and a warning if damaged. NotFoundError when it vanished since it was listed."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    data = fs.read_bytes(info.path)  # NotFoundError propagates: the caller lists again
     try:
-        table = events.conform(pq.ParquetFile(pa.BufferReader(data)).read())
+        if schema.COMPACTED_FOLDER in info.path.split("/"):
+            found = FOOTERS.footer(fs, info)
+            if found is None:
+                return None
+            runs = {run_id} if run_id else None
+            if only_parts is not None:
+                runs = {p.split("/", 1)[0] for p in only_parts}
+            table = eventfile.read(fs, info, found[0], runs, _with_ids(columns))
+        else:  # a raw part: one small file, fetched whole
+            table = pq.ParquetFile(pa.BufferReader(fs.read_bytes(info.path))).read()
+        table = events.conform(table, columns)
+    except NotFoundError:
+        raise  # the caller lists again
     except Exception as exc:
         warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None
@@ -185,6 +208,13 @@ def _read_file(fs: StoreFS, info: FileInfo, only_parts: list[str] | None) -> pa.
         mask = pc.is_in(pc.cast(table.column("part"), "string"), pa.array(only_parts))
         table = table.filter(mask)
     return table
+
+
+def _with_ids(columns: Sequence[str] | None) -> list[str] | None:
+    """Return the columns to read: these plus the ids every read filters on."""
+    if columns is None:
+        return None
+    return [c for c in schema.COLUMNS if c in columns or c in ("run_id", "part")]
 
 
 def read_plan(fs: StoreFS, plan: ReadPlan) -> tuple[pa.Table, set[str], list[FileInfo]]:
@@ -214,8 +244,13 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
 
 
-def read_events(fs: StoreFS, exp_id: str, run_id: str | None = None) -> tuple[Listing, pa.Table]:
+def read_events(
+    fs: StoreFS, exp_id: str, run_id: str | None = None, columns: Sequence[str] | None = None
+) -> tuple[Listing, pa.Table]:
     """List and read an experiment's (or one run's) events, each part id exactly once.
+
+    `columns` reads only those event columns (plus `run_id` and `part`); a run's events are
+    read from the row groups of compacted files that hold that run.
 
     When a file vanishes (a compaction replaced it), list again and read only the part ids not
     read yet, from wherever they now are: every retry makes progress. A compacted file that
@@ -237,7 +272,7 @@ def read_events(fs: StoreFS, exp_id: str, run_id: str | None = None) -> tuple[Li
             continue
         for info, only, parts in plan.steps():
             try:
-                table = _read_file(fs, info, only)
+                table = _read_file(fs, info, only, columns, run_id)
             except NotFoundError:  # replaced by a compaction: read the rest, then list again
                 log.debug("%s vanished while reading %s", info.path, exp_id)
                 again = True

@@ -97,7 +97,9 @@ class PartWriter:
                 buf = self._runs[run_id] = _RunBuffer(exp_id)
             else:
                 buf.open = True
-        self._beat(run_id, buf)  # alive from the start, whatever start_time the caller gave
+            # The run's first events are stamped now, which shows it alive until the first
+            # heartbeat is due: a run shorter than the heartbeat interval never writes one.
+            buf.last_heartbeat = time.time()
         self._ensure_thread()
 
     def append(self, run_id: str, exp_id: str, rows: list[events.Row]) -> None:

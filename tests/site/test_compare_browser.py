@@ -139,7 +139,8 @@ def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, s
     out = tmp_path / "site"
     build(BuildConfig(store=store_uri, out=str(out), max_points=100))
     tab, rec = page
-    tab.goto((out / "experiments/twins/compare.html").resolve().as_uri() + f"#runs={ids[0]},{ids[1]}")
+    compare_url = (out / "experiments/twins/compare.html").resolve().as_uri()
+    tab.goto(compare_url + f"#runs={ids[0]},{ids[1]}")
     assert wait_for_charts(tab) == 2
     legend = tab.locator("#compare .run-legend button.run-toggle")
     expect(legend).to_have_count(2)

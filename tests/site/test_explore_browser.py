@@ -1,5 +1,6 @@
 """Exploration on the experiment page in a real browser: the scatter with axis menus, parallel
-coordinates, and the metric charts' smoothing, log scale, grouping and the legend that hides runs."""
+coordinates, and the metric charts' smoothing, log scale, grouping and the legend that hides
+runs."""
 
 from __future__ import annotations
 
@@ -115,7 +116,8 @@ def test_the_run_legend_hides_a_run_in_every_chart_and_the_link_keeps_it(page, b
     lines = rmse.locator("svg g.mark-line.role-mark path")
     expect(lines).to_have_count(3)
     colour_before = tab.evaluate(
-        "() => [...document.querySelectorAll('.run-toggle .swatch')].map(s => s.style.backgroundColor)"
+        "() => [...document.querySelectorAll('.run-toggle .swatch')]"
+        ".map(s => s.style.backgroundColor)"
     )
     child.click()
     expect(child).to_have_attribute("aria-pressed", "false")
@@ -132,7 +134,8 @@ def test_the_run_legend_hides_a_run_in_every_chart_and_the_link_keeps_it(page, b
     toggles.filter(has_text="child").click()
     expect(lines).to_have_count(3)
     colour_after = tab.evaluate(
-        "() => [...document.querySelectorAll('.run-toggle .swatch')].map(s => s.style.backgroundColor)"
+        "() => [...document.querySelectorAll('.run-toggle .swatch')]"
+        ".map(s => s.style.backgroundColor)"
     )
     assert colour_after == colour_before and len(set(colour_before)) == 3
     assert rec.errors == []

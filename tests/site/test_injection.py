@@ -18,7 +18,6 @@ from playwright.sync_api import expect
 import reporter as mlflow
 from reporter.secrets import SecretWarning
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
 from tests.site.browser import wait_for_charts
 
 FLAG = "window.__pwned=1"
@@ -76,7 +75,9 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
             client.set_terminated(run_id)
             ids.append(run_id)
     config = root / "tracker-report.toml"
-    config.write_text(f"[[compare]]\nname = {json.dumps(CORPUS[4])}\nruns = {json.dumps(ids[:3])}\n")
+    config.write_text(
+        f"[[compare]]\nname = {json.dumps(CORPUS[4])}\nruns = {json.dumps(ids[:3])}\n"
+    )
     out = root / "site"
     from reporter.site.config import load_config
 
@@ -112,9 +113,9 @@ class Audit(HTMLParser):
                 self.json_blocks.append("")
             elif not src or urlsplit(src).scheme or not src.endswith(".js"):
                 self.problems.append(f"<script {values}>")
-        if tag in ("iframe", "frame", "object", "embed"):
-            if tag != "iframe" or values.get("sandbox") != "" or "src" in values:
-                self.problems.append(f"<{tag} {values}>")
+        if tag in ("iframe", "frame", "object", "embed") and (
+                tag != "iframe" or values.get("sandbox") != "" or "src" in values):
+            self.problems.append(f"<{tag} {values}>")
         if tag in ("base", "meta") and ("http-equiv" in values and
                                          values["http-equiv"].lower() == "refresh"):
             self.problems.append(f"<{tag} {values}>")

@@ -266,7 +266,8 @@ def test_a_million_steps_are_drawn_from_max_points_keeping_extremes(store_uri):
     values[low], values[high] = -5.0, 5.0  # one-point spikes the downsampling must keep
     for a in range(0, n, 200_000):
         client.log_batch(run_id, metrics=[
-            Metric("loss", float(values[s]), 1_700_000_000_000 + s, s) for s in range(a, a + 200_000)
+            Metric("loss", float(values[s]), 1_700_000_000_000 + s, s)
+            for s in range(a, a + 200_000)
         ])
     client.set_terminated(run_id)
     drawn = []

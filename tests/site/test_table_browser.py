@@ -164,7 +164,7 @@ def check_restored(tab: Any, text: str, order: list[str]) -> None:
 def test_a_link_survives_a_rebuild_that_adds_columns_and_a_pasted_hash_applies(
         page, built, site_store):
     tab, rec = page
-    result, out = built
+    _result, out = built
     link = page_url(out, "forecast") + "#sort=metrics.rmse:desc&hide=user"
     import reporter as mlflow
 
@@ -235,7 +235,7 @@ def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 
 def test_a_long_table_opens_with_one_chunk_and_loads_the_rest(page, big_site):
     tab, rec = page
-    store, out, ids = big_site
+    _store, out, ids = big_site
     html = (out / "experiments/many/index.html").read_text()
     server_rows = re.findall(r'<tr data-run="([0-9a-f]+)"', html)
     assert server_rows == ids[::-1][:FIRST_ROWS]  # newest first, only the first rows
@@ -295,9 +295,10 @@ def test_sort_and_filter_see_every_run_not_just_the_rendered_ones(page, big_site
 
 
 def test_rows_drawn_by_the_script_match_the_rows_in_the_html(browser, big_site):
-    _, out, ids = big_site
+    _, out, _ids = big_site
     probe = """() => [...document.querySelectorAll('table.runs tbody tr')].map(tr =>
-        [tr.dataset.run, tr.className, tr.querySelector('input.run-pick').getAttribute('aria-label'),
+        [tr.dataset.run, tr.className,
+         tr.querySelector('input.run-pick').getAttribute('aria-label'),
          ...[...tr.cells].slice(1).map(td => [td.className, td.innerHTML])])"""
     with open_page(browser, javascript=False) as (plain, _):
         plain.goto(page_url(out, "many"))
