@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= ./tracker-store
+# real MLflow, in its own venv (it pins another pyarrow): the import tests run its server
+MLFLOW_VENV ?= .bench/mlflow-venv
+MLFLOW_SPEC ?= mlflow>=3,<4
 
-.PHONY: install demo test lint typecheck pytest bench clean vendor
+.PHONY: install mlflow demo test lint typecheck pytest bench clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +16,20 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 
+mlflow: $(MLFLOW_VENV)/bin/mlflow
+
+$(MLFLOW_VENV)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install -q '$(MLFLOW_SPEC)'
+
 ## demo: install, log the example experiments into ./tracker-store, build ./site
 demo: install
 	TRACKER_TRACKING_URI=$(STORE) $(BIN)/python examples/quickstart.py
 	$(BIN)/tracker-report build --store $(STORE) --out site
 
 ## test: install, lint, type-check and run every test
-test: install lint typecheck pytest
+test: install mlflow lint typecheck pytest
 
 lint:
 	$(BIN)/ruff check .

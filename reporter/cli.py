@@ -234,10 +234,17 @@ def _progress() -> Callable[[str, int, int], None]:
 def _register() -> None:
     """Add the commands that live in their own modules."""
     from reporter.listing import experiments_command, runs_command
+    from reporter.mlflow_import.command import import_group
     from reporter.serve import serve_command
     from reporter.summary import summary_command
 
-    for command in (experiments_command, runs_command, summary_command, serve_command):
+    for command in (
+        experiments_command,
+        runs_command,
+        summary_command,
+        serve_command,
+        import_group,
+    ):
         cli.add_command(command)
 
 

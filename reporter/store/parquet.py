@@ -292,6 +292,29 @@ class ParquetStore(AbstractStore):
         )
         return Run(info, RunData(tags={t.key: t.value for t in tags}))
 
+    def write_run_events(
+        self, exp_id: str, run_id: str, rows: list[events.Row], created: int | None = None
+    ) -> None:
+        """Write events for a run whose id is given (an import), creating its marker if it has
+        none; the rows are flushed before this returns."""
+        if not run_id or not run_id.isascii() or not run_id.replace("_", "").isalnum():
+            raise InvalidArgumentError(
+                f"Run id {run_id!r} cannot be stored: use letters, digits and '_' only"
+            )
+        self.ensure_run_marker(exp_id, run_id, created)
+        self.writer.append(run_id, exp_id, rows)
+        self.writer.close_run(run_id)
+        if self.writer.errors:
+            errors, self.writer.errors = self.writer.errors, []
+            raise StoreFormatError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
+
+    def ensure_run_marker(self, exp_id: str, run_id: str, created: int | None = None) -> None:
+        """Create a run's marker file in an experiment unless it exists (imports)."""
+        marker = {"run_id": run_id, "experiment_id": exp_id, "created": created or _now_ms()}
+        rel = self.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
+        self.fs.write_atomic(rel, json.dumps(marker).encode(), if_absent=True)
+        self._run_exp[run_id] = exp_id
+
     def resume_run(self, run_id: str) -> Run:
         """Reopen a run for logging and mark it RUNNING again."""
         run = self.get_run(run_id)

@@ -1,0 +1,1 @@
+"""Import runs from MLflow: a file store folder, a SQLite database, or a tracking server."""

@@ -1,0 +1,425 @@
+"""Copy experiments, runs and artifacts from an MLflow source into a tracker-report store.
+
+Runs keep their MLflow run ids. Each imported run carries the digest of what it was imported
+from (`reporter.import.digest`): a run whose digest is unchanged is skipped without reading
+its histories; a new or changed run gets only what the store lacks (params it has not got,
+tags and attributes that differ, metric points not already stored, artifacts missing or of
+another size). So an import is idempotent, and one interrupted at any point is completed by
+the next; the digest is written last. Nothing in the source is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reporter.entities import LifecycleStage
+from reporter.errors import InvalidArgumentError, ReporterError
+from reporter.mlflow_import.source import (
+    ArtifactFile,
+    MetricPoint,
+    Source,
+    SourceError,
+    SourceExperiment,
+    SourceRun,
+)
+from reporter.store import events, schema
+from reporter.store.parquet import ParquetStore
+
+TAG_SOURCE = "reporter.import.source"
+TAG_DIGEST = "reporter.import.digest"
+MLFLOW_PARENT = "mlflow.parentRunId"
+# MLflow system tags that have a reporter.* twin; both are kept
+SYSTEM_TAGS = (
+    "user",
+    "runName",
+    "parentRunId",
+    "note.content",
+    "source.name",
+    "source.type",
+    "source.git.commit",
+    "source.git.branch",
+    "source.git.repoURL",
+)
+ATTRS = ("run_name", "status", "start_time", "end_time", "user_id", "lifecycle_stage")
+
+Progress = Callable[[str, int, int], None]
+
+
+class SourceChoiceError(InvalidArgumentError):
+    """The source or an experiment named on the command line does not exist (a usage error)."""
+
+
+class MlflowImportWarning(UserWarning):
+    """A run or file of the MLflow source was skipped (the message names it and says why)."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import did."""
+
+    source: str
+    experiments_created: int = 0
+    experiments_updated: int = 0
+    runs_new: int = 0
+    runs_updated: int = 0
+    runs_unchanged: int = 0
+    points: int = 0
+    artifacts_copied: int = 0
+    artifact_bytes: int = 0
+    skipped: list[str] = field(default_factory=list)  # "what: why"
+
+    def lines(self) -> list[str]:
+        """Return the closing summary, one line per fact."""
+        out = [
+            f"Imported from {self.source}:",
+            f"  experiments: {self.experiments_created} created, "
+            f"{self.experiments_updated} updated",
+            f"  runs: {self.runs_new} new, {self.runs_updated} updated, "
+            f"{self.runs_unchanged} unchanged",
+            f"  metric points: {self.points:,}; artifacts: {self.artifacts_copied} files "
+            f"({self.artifact_bytes:,} bytes)",
+        ]
+        if self.skipped:
+            out.append(f"  skipped: {len(self.skipped)}")
+            out += [f"    {line}" for line in self.skipped]
+        return out
+
+
+def open_source(text: str) -> Source:
+    """Open an MLflow source: a file store folder, `sqlite:///file.db`, or a server URL."""
+    if text.startswith(("http://", "https://")):
+        from reporter.mlflow_import.rest import RestSource
+
+        return RestSource(text)
+    if text.startswith("sqlite:"):
+        from reporter.mlflow_import.sqlite import SqliteSource
+
+        return SqliteSource(text)
+    if text.startswith("file:"):
+        text = text[len("file:") :]
+        if text.startswith("//"):
+            text = text[2:]
+    path = Path(text).expanduser()
+    if path.is_file() and path.read_bytes()[:16] == b"SQLite format 3\x00":
+        from reporter.mlflow_import.sqlite import SqliteSource
+
+        return SqliteSource(str(path))
+    from reporter.mlflow_import.file_store import FileStoreSource
+
+    if path.is_dir() and FileStoreSource.looks_like(path):
+        return FileStoreSource(path)
+    raise SourceChoiceError(
+        f"{text!r} is not an MLflow source. Valid: an MLflow file store folder (./mlruns, with "
+        "<experiment id>/meta.yaml inside), an MLflow SQLite database (sqlite:///mlflow.db), "
+        "or a tracking server URL (http://127.0.0.1:5000)"
+    )
+
+
+def _number_key(value: float) -> bytes:
+    """Return a hashable key for a float that is equal for equal values, NaN included."""
+    return b"nan" if math.isnan(value) else struct.pack("<d", value)
+
+
+def run_digest(run: SourceRun, artifacts: Sequence[tuple[str, int | None]]) -> str:
+    """Return a digest of everything an import takes from a run, but the metric histories
+    (represented by each metric's latest point)."""
+    data = {
+        "attrs": [
+            run.run_name,
+            run.status,
+            run.start_time,
+            run.end_time,
+            run.user_id,
+            run.lifecycle_stage,
+        ],
+        "params": sorted(run.params.items()),
+        "tags": sorted(run.tags.items()),
+        "latest": sorted(
+            (k, p.step, p.timestamp, _number_key(p.value).hex()) for k, p in run.latest.items()
+        ),
+        "artifacts": sorted(artifacts),
+    }
+    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()[:32]
+
+
+def mapped_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Return a run's tags plus the reporter.* twin of each MLflow system tag."""
+    out = dict(tags)
+    for name in SYSTEM_TAGS:
+        value = tags.get(f"mlflow.{name}")
+        if value is not None:
+            out[f"{schema.SYSTEM_TAG_PREFIX}{name}"] = value
+    return out
+
+
+class Importer:
+    """Import one MLflow source into one store."""
+
+    def __init__(
+        self,
+        source: Source,
+        store: ParquetStore,
+        *,
+        artifacts: bool = True,
+        progress: Progress | None = None,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.copy_artifacts = artifacts
+        self.progress = progress
+        self.summary = ImportSummary(source.uri)
+        self._where: dict[str, str] = {}  # run id -> experiment id in our store
+
+    def skip(self, what: str, why: str) -> None:
+        """Record and warn about something skipped."""
+        self.summary.skipped.append(f"{what}: {why}")
+        warnings.warn(MlflowImportWarning(f"Skipped {what}: {why}"), stacklevel=2)
+
+    def run(self, names: Sequence[str] = ()) -> ImportSummary:
+        """Import every experiment (or those named) and return what was done."""
+        every = self.source.experiments()
+        chosen = every
+        if names:
+            known = {e.name for e in every} | {e.experiment_id for e in every}
+            missing = [n for n in names if n not in known]
+            if missing:
+                listed = ", ".join(sorted(e.name for e in every)) or "none"
+                raise SourceChoiceError(
+                    f"No experiment {', '.join(map(repr, missing))} in {self.source.uri}; "
+                    f"its experiments: {listed}"
+                )
+            chosen = [e for e in every if e.name in names or e.experiment_id in names]
+        for ours in self.store.list_experiments():
+            frame = self.store.runs_frame([ours.experiment_id])
+            self._where.update(dict.fromkeys(frame["run_id"], ours.experiment_id))
+        plans: list[tuple[SourceExperiment, str, list[SourceRun]]] = []
+        for exp in chosen:
+            runs = []
+            for item in self.source.runs(exp.experiment_id):
+                if isinstance(item, SourceError):
+                    self.skip(f"a run of experiment {exp.name!r}", str(item))
+                else:
+                    runs.append(item)
+            plans.append((exp, self._experiment(exp), runs))
+        total = sum(len(runs) for _, _, runs in plans)
+        done = 0
+        if self.progress:
+            self.progress("importing runs", 0, total)
+        for exp, exp_id, runs in plans:
+            current = self._current(exp_id)
+            for run in runs:
+                try:
+                    self._run(run, exp_id, current.get(run.run_id))
+                except ReporterError as exc:
+                    self.skip(f"run {run.run_id} ({run.run_name or 'unnamed'})", str(exc))
+                done += 1
+                if self.progress:
+                    self.progress("importing runs", done, total)
+            if exp.lifecycle_stage == LifecycleStage.DELETED:
+                self._mark_deleted(exp_id)
+        return self.summary
+
+    # experiments ----------------------------------------------------------------------------
+    def _experiment(self, exp: SourceExperiment) -> str:
+        """Return our experiment id for a source experiment, creating or updating it."""
+        tags = dict(exp.tags)
+        description = tags.pop(schema.MLFLOW_NOTE, "")
+        ours = self.store.get_experiment_by_name(exp.name)
+        if ours is None:
+            exp_id = self.store.create_experiment(exp.name, tags, description)
+            self.summary.experiments_created += 1
+            return exp_id
+        merged = {**ours.tags, **tags}
+        if merged != dict(ours.tags) or (description and description != ours.description):
+            from dataclasses import replace
+
+            self.store.update_experiment(
+                replace(
+                    ours,
+                    tags=merged,
+                    description=description or ours.description,
+                    last_update_time=int(time.time() * 1000),
+                )
+            )
+            self.summary.experiments_updated += 1
+        return ours.experiment_id
+
+    def _mark_deleted(self, exp_id: str) -> None:
+        """Mark one of our experiments deleted, as it is in the source."""
+        from dataclasses import replace
+
+        ours = self.store.get_experiment(exp_id)
+        if ours.lifecycle_stage != LifecycleStage.DELETED:
+            self.store.update_experiment(replace(ours, lifecycle_stage=LifecycleStage.DELETED))
+
+    def _current(self, exp_id: str) -> dict[str, dict[str, str]]:
+        """Return {run id: tags} of the runs our experiment already has."""
+        frame = self.store.runs_frame([exp_id])
+        if not len(frame):
+            return {}
+        tag_cols = [c for c in frame.columns if c.startswith("tags.")]
+        out = {}
+        for row in frame[["run_id", *tag_cols]].itertuples(index=False):
+            values = dict(zip(["run_id", *tag_cols], row))
+            out[str(values.pop("run_id"))] = {
+                k[len("tags.") :]: str(v) for k, v in values.items() if isinstance(v, str)
+            }
+        return out
+
+    # runs -----------------------------------------------------------------------------------
+    def _run(self, run: SourceRun, exp_id: str, ours: dict[str, str] | None) -> None:
+        """Import one run: skipped when unchanged, else only what the store lacks."""
+        elsewhere = self._where.get(run.run_id)
+        if elsewhere is not None and elsewhere != exp_id:
+            raise InvalidArgumentError(
+                f"the store already has this run id in experiment {elsewhere}"
+            )
+        files = self.source.artifacts(run) if self.copy_artifacts else []
+        digest = run_digest(run, [(f.path, f.size) for f in files])
+        if ours is not None and ours.get(TAG_DIGEST) == digest:
+            self.summary.runs_unchanged += 1
+            return
+        self.store.ensure_run_marker(exp_id, run.run_id, run.start_time)
+        self._where[run.run_id] = exp_id
+        self._artifacts(run, files)
+        rows = self._rows(run, ours is not None)
+        rows.append((schema.KIND_TAG, TAG_SOURCE, None, self.source.uri, 0, _now()))
+        rows.append((schema.KIND_TAG, TAG_DIGEST, None, digest, 0, _now()))
+        self.store.write_run_events(exp_id, run.run_id, rows, run.start_time)
+        if ours is None:
+            self.summary.runs_new += 1
+        else:
+            self.summary.runs_updated += 1
+
+    def _rows(self, run: SourceRun, exists: bool) -> list[events.Row]:
+        """Return the event rows the store lacks for this run."""
+        now = _now()
+        have = self.store.get_run(run.run_id) if exists else None
+        attrs = {
+            "run_name": run.run_name,
+            "status": run.status,
+            "start_time": None if run.start_time is None else str(run.start_time),
+            "end_time": None if run.end_time is None else str(run.end_time),
+            "user_id": run.user_id,
+            "lifecycle_stage": run.lifecycle_stage,
+            "parent_run_id": run.tags.get(MLFLOW_PARENT),
+        }
+        old_attrs: dict[str, str | None] = {}
+        if have is not None:
+            info = have.info
+            old_attrs = {
+                "run_name": info.run_name,
+                "status": info.status,
+                "start_time": None if info.start_time is None else str(info.start_time),
+                "end_time": None if info.end_time is None else str(info.end_time),
+                "user_id": info.user_id,
+                "lifecycle_stage": info.lifecycle_stage,
+                "parent_run_id": info.parent_run_id,
+            }
+        rows: list[events.Row] = [
+            (schema.KIND_ATTR, k, None, v, 0, now)
+            for k, v in attrs.items()
+            if v is not None and old_attrs.get(k) != v
+        ]
+        old_params = dict(have.data.params) if have else {}
+        for key, value in run.params.items():
+            if key not in old_params:
+                rows.append((schema.KIND_PARAM, key, None, value, 0, now))
+            elif old_params[key] != value:
+                self.skip(
+                    f"param {key!r} of run {run.run_id}",
+                    f"the store has {old_params[key]!r}, the source {value!r} "
+                    "(params never change)",
+                )
+        old_tags = dict(have.data.tags) if have else {}
+        new_tags = mapped_tags(run.tags)
+        for key, value in new_tags.items():
+            if old_tags.get(key) != value:
+                rows.append((schema.KIND_TAG, key, None, value, 0, now))
+        for key in old_tags:
+            imported = (
+                not key.startswith(schema.SYSTEM_TAG_PREFIX)
+                or key[len(schema.SYSTEM_TAG_PREFIX) :] in SYSTEM_TAGS
+            )
+            if key not in new_tags and imported:
+                rows.append((schema.KIND_TAG, key, None, None, 0, now))  # deleted in the source
+        for key in sorted(run.latest):
+            points = self.source.metric_history(run, key)
+            if have is not None:
+                points = self._missing(run.run_id, key, points)
+            rows += [(schema.KIND_METRIC, key, p.value, None, p.step, p.timestamp) for p in points]
+            self.summary.points += len(points)
+        return rows
+
+    def _missing(self, run_id: str, key: str, points: list[MetricPoint]) -> list[MetricPoint]:
+        """Return the points of a history the store does not have yet (as a multiset)."""
+        have = Counter(
+            (m.step, m.timestamp, _number_key(m.value))
+            for m in self.store.get_metric_history(run_id, key)
+        )
+        out = []
+        for p in points:
+            k = (p.step, p.timestamp, _number_key(p.value))
+            if have[k]:
+                have[k] -= 1
+            else:
+                out.append(p)
+        return out
+
+    def _artifacts(self, run: SourceRun, files: Sequence[ArtifactFile]) -> None:
+        """Copy the artifact files the store lacks (or has with another size)."""
+        if not files:
+            return
+        have = dict(self.store.list_artifact_files(run.run_id))
+        for item in files:
+            path, size = item.path, item.size
+            if have.get(path) == size and size is not None:
+                continue
+            if not _safe(path):
+                self.skip(f"artifact {path!r} of run {run.run_id}", "not a plain relative path")
+                continue
+            try:
+                data = self.source.read_artifact(run, path)
+            except SourceError as exc:
+                self.skip(f"artifact {path!r} of run {run.run_id}", str(exc))
+                continue
+            self.store.write_artifact_bytes(run.run_id, path, data)
+            self.summary.artifacts_copied += 1
+            self.summary.artifact_bytes += len(data)
+
+
+def _safe(path: str) -> bool:
+    """Return True for a plain relative path (no '..', no absolute or empty parts)."""
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
+def _now() -> int:
+    """Return the time in ms (the stamp of imported non-metric events)."""
+    return int(time.time() * 1000)
+
+
+def import_mlflow(
+    source: str,
+    store_uri: str,
+    experiments: Sequence[str] = (),
+    *,
+    artifacts: bool = True,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import an MLflow source (folder, sqlite:/// URI or server URL) into a store."""
+    opened = open_source(source)
+    try:
+        store = ParquetStore(store_uri)
+        return Importer(opened, store, artifacts=artifacts, progress=progress).run(experiments)
+    finally:
+        opened.close()

@@ -1,0 +1,225 @@
+"""`tracker-report import mlflow` from an MLflow file store and SQLite database.
+
+The fixtures in tests/fixtures/mlflow were written by real MLflow (make_fixtures.py, run in
+MLflow's own venv); expected.json holds every value MLflow's own client read back from them.
+Each test imports a copy of a fixture and compares every value with expected.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import reporter
+from reporter.errors import NotFoundError
+from reporter.mlflow_import.importer import (
+    Importer,
+    MlflowImportWarning,
+    import_mlflow,
+    open_source,
+)
+from reporter.store.parquet import ParquetStore
+from tests.conftest import PYTHON, python_env
+
+CLI = [PYTHON, "-c", "from reporter.cli import main; main()"]
+FIXTURES = Path(__file__).parent / "fixtures" / "mlflow"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
+SYSTEM_TWINS = {"mlflow.user": "reporter.user", "mlflow.runName": "reporter.runName",
+                "mlflow.parentRunId": "reporter.parentRunId",
+                "mlflow.note.content": "reporter.note.content",
+                "mlflow.source.name": "reporter.source.name",
+                "mlflow.source.type": "reporter.source.type",
+                "mlflow.source.git.commit": "reporter.source.git.commit"}
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Return {relative path: sha256} of every file below a folder."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def source_copy(tmp_path: Path) -> Path:
+    """A private copy of the fixtures folder (the tests may damage or extend it)."""
+    target = tmp_path / "mlflow"
+    shutil.copytree(FIXTURES, target, ignore=shutil.ignore_patterns("*.py", "expected.json"))
+    return target
+
+
+def source_of(kind: str, folder: Path) -> str:
+    return str(folder / "mlruns") if kind == "file" else f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def same_number(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def check_everything(store_uri: str, kind: str) -> None:
+    """Compare every experiment and run in the store with what MLflow read back."""
+    expected = EXPECTED[kind]
+    client = reporter.Client(store_uri)
+    ours = {e.name: e for e in client.store.list_experiments()}
+    for exp in expected["experiments"]:
+        mine = ours[exp["name"]]
+        tags = dict(exp["tags"])
+        assert mine.description == tags.pop("mlflow.note.content", "")
+        assert {k: mine.tags[k] for k in tags} == tags
+        assert mine.lifecycle_stage == exp["lifecycle_stage"]
+    assert len(expected["runs"]) >= 10
+    for run in expected["runs"]:
+        got = client.get_run(run["run_id"])
+        info = got.info
+        assert ours[next(e["name"] for e in expected["experiments"]
+                         if e["experiment_id"] == run["experiment_id"])].experiment_id \
+            == info.experiment_id
+        assert (info.run_name, info.status, info.start_time, info.end_time, info.user_id,
+                info.lifecycle_stage) == (run["run_name"], run["status"], run["start_time"],
+                                          run["end_time"], run["user_id"],
+                                          run["lifecycle_stage"])
+        assert info.parent_run_id == run["tags"].get("mlflow.parentRunId")
+        assert dict(got.data.params) == run["params"]
+        tags = dict(got.data.tags)
+        for key, value in run["tags"].items():
+            assert tags[key] == value, key  # kept under the original key
+            if key in SYSTEM_TWINS:
+                assert tags[SYSTEM_TWINS[key]] == value  # and mapped to ours
+        assert set(got.data.metrics) == set(run["metrics"])
+        for key, history in run["metrics"].items():
+            mine_points = sorted((m.step, m.timestamp, m.value)
+                                 for m in client.get_metric_history(info.run_id, key))
+            want = sorted((s, t, v) for s, t, v in history)
+            assert len(mine_points) == len(want), (run["run_name"], key)
+            for a, b in zip(mine_points, want):
+                assert a[:2] == b[:2] and same_number(a[2], b[2]), (run["run_name"], key, a, b)
+            assert same_number(got.data.metrics[key], run["latest_metrics"][key])
+        files = dict(client.store.list_artifact_files(info.run_id))
+        for path, digest in run["artifacts"].items():
+            assert path in files, (run["run_name"], path)
+            data = Path(client.download_artifacts(info.run_id, path)).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == digest
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_import_brings_every_value_and_changes_nothing_in_the_source(
+        kind, source_copy, store_uri):
+    before = tree_digest(source_copy)
+    summary = import_mlflow(source_of(kind, source_copy), store_uri)
+    assert summary.runs_new == len(EXPECTED[kind]["runs"]) and not summary.skipped
+    assert summary.experiments_created == len(EXPECTED[kind]["experiments"]) - 1  # Default
+    check_everything(store_uri, kind)
+    assert tree_digest(source_copy) == before  # nothing in the source was written
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_reimport_imports_nothing_new(kind, source_copy, store_uri):
+    import_mlflow(source_of(kind, source_copy), store_uri)
+    files = sorted(p.relative_to(store_uri).as_posix() for p in Path(store_uri).rglob("*")
+                   if p.is_file() and "_parts" not in p.parts and "_compacted" not in p.parts)
+    events = reporter.Client(store_uri).search_runs(
+        [e.experiment_id for e in reporter.Client(store_uri).store.list_experiments()])
+    again = import_mlflow(source_of(kind, source_copy), store_uri)
+    assert (again.runs_new, again.runs_updated, again.points, again.artifacts_copied) == (
+        0, 0, 0, 0)
+    assert again.runs_unchanged == len(EXPECTED[kind]["runs"])
+    assert sorted(p.relative_to(store_uri).as_posix() for p in Path(store_uri).rglob("*")
+                  if p.is_file() and "_parts" not in p.parts
+                  and "_compacted" not in p.parts) == files
+    assert len(events) == len(reporter.Client(store_uri).search_runs(
+        [e.experiment_id for e in reporter.Client(store_uri).store.list_experiments()]))
+    check_everything(store_uri, kind)
+
+
+def test_an_interrupted_import_is_completed_by_the_next(source_copy, store_uri):
+    seen = []
+
+    def interrupt(stage: str, done: int, total: int) -> None:
+        seen.append(done)
+        if done == 4:
+            raise KeyboardInterrupt  # what Ctrl-C does between two runs
+
+    with pytest.raises(KeyboardInterrupt):
+        Importer(open_source(source_of("file", source_copy)), ParquetStore(store_uri),
+                 progress=interrupt).run()
+    assert max(seen) == 4
+    summary = import_mlflow(source_of("file", source_copy), store_uri)
+    assert summary.runs_unchanged == 4
+    assert summary.runs_new == len(EXPECTED["file"]["runs"]) - 4
+    check_everything(store_uri, "file")
+
+
+def test_a_changed_run_gets_only_what_is_new(source_copy, store_uri):
+    source = source_of("file", source_copy)
+    import_mlflow(source, store_uri)
+    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "still-running")
+    run_dir = next((source_copy / "mlruns").glob(f"*/{run['run_id']}"))
+    key = next(iter(run["metrics"]))
+    with (run_dir / "metrics" / key).open("a", encoding="utf-8") as handle:
+        handle.write("1700009999000 0.125 999\n")  # MLflow's line: timestamp value step
+    (run_dir / "tags" / "stage").write_text("later", encoding="utf-8")
+    summary = import_mlflow(source, store_uri)
+    assert (summary.runs_updated, summary.runs_new, summary.points) == (1, 0, 1)
+    history = reporter.Client(store_uri).get_metric_history(run["run_id"], key)
+    assert len(history) == len(run["metrics"][key]) + 1  # the old points once, the new one
+    assert (history[-1].step, history[-1].value) == (999, 0.125)
+    assert reporter.Client(store_uri).get_run(run["run_id"]).data.tags["stage"] == "later"
+
+
+def test_unreadable_runs_and_files_are_skipped_with_a_warning(source_copy, store_uri):
+    runs = EXPECTED["sqlite"]["runs"]
+    broken = next(r for r in runs if r["run_name"] == "baseline-finished")
+    (source_copy / "mlartifacts" / broken["experiment_id"] / broken["run_id"] / "artifacts"
+     / "notes.txt").unlink()
+    file_runs = EXPECTED["file"]["runs"]
+    bad = next(r for r in file_runs if r["run_name"] == "ridge")
+    (next((source_copy / "mlruns").glob(f"*/{bad['run_id']}")) / "meta.yaml").write_text(
+        "run_id: [unclosed", encoding="utf-8")
+    with pytest.warns(MlflowImportWarning, match="meta.yaml"):
+        summary = import_mlflow(source_of("file", source_copy), store_uri)
+    assert summary.runs_new == len(file_runs) - 1 and len(summary.skipped) == 1
+    with pytest.raises(NotFoundError):
+        reporter.Client(store_uri).get_run(bad["run_id"])
+    assert "ridge" in summary.skipped[0] or bad["run_id"] in summary.skipped[0] or (
+        "meta.yaml" in summary.skipped[0])
+    other = str(Path(store_uri).parent / "other-store")
+    result = import_mlflow(source_of("sqlite", source_copy), other)
+    assert result.runs_new == len(runs)
+    files = dict(reporter.Client(other).store.list_artifact_files(broken["run_id"]))
+    assert "notes.txt" not in files and "config.json" in files
+
+
+def test_cli_imports_and_reports(source_copy, store_uri):
+    out = subprocess.run(
+        [*CLI, "import", "mlflow", source_of("sqlite", source_copy), "--store", store_uri,
+         "--experiment", "fixture-classifier"],
+        capture_output=True, text=True, env=python_env(), check=False)
+    assert out.returncode == 0, out.stderr
+    wanted = [r for r in EXPECTED["sqlite"]["runs"] if r["experiment_id"] == next(
+        e["experiment_id"] for e in EXPECTED["sqlite"]["experiments"]
+        if e["name"] == "fixture-classifier")]
+    assert f"runs: {len(wanted)} new, 0 updated, 0 unchanged" in out.stdout
+    assert [e.name for e in reporter.Client(store_uri).store.list_experiments()] == [
+        "fixture-classifier"]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["import", "mlflow", "{missing}"], 2, "not an MLflow source"),
+    (["import", "mlflow", "{file}", "--experiment", "nope"], 2, "No experiment 'nope'"),
+    (["import", "mlflow", "sqlite:///{missing}"], 1, "No SQLite database"),
+    (["import", "mlflow", "sqlite:///{not_db}"], 1, "not an MLflow tracking database"),
+])
+def test_cli_errors_are_clear(args, code, message, source_copy, store_uri, tmp_path):
+    not_db = tmp_path / "x.db"
+    not_db.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    values = {"missing": str(tmp_path / "nothing"), "file": str(source_copy / "mlruns"),
+              "not_db": str(not_db)}
+    argv = [a.format(**values) for a in args] + ["--store", store_uri]
+    out = subprocess.run([*CLI, *argv], capture_output=True, text=True, env=python_env(),
+                         check=False)
+    assert out.returncode == code, (out.stdout, out.stderr)
+    assert message in out.stderr and "Traceback" not in out.stderr
