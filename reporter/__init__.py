@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from reporter.autologging import autolog
 from reporter.client import Client
 from reporter.entities import (
     Experiment,
@@ -115,6 +116,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
     "delete_run",

@@ -1,7 +1,8 @@
 """`reporter.sklearn.log_model` / `load_model`: scikit-learn estimators as run artifacts.
 
 A model folder holds `model.pkl` (joblib), `MLmodel` (YAML: flavor, estimator class, params,
-library versions) and `requirements.txt`.
+library versions) and `requirements.txt`. `reporter.sklearn.autolog()` logs every fit (see
+`reporter.autolog`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 from reporter.errors import InvalidArgumentError, NotFoundError
@@ -97,3 +99,42 @@ def load_model(model_uri: str) -> Any:
     if not os.path.isfile(pickled):
         raise NotFoundError(f"No scikit-learn model at {model_uri!r} (missing {MODEL_FILE})")
     return joblib.load(pickled)
+
+
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    max_tuning_runs: int | None = 5,
+    log_post_training_metrics: bool = True,
+    serialization_format: str | None = None,
+    registered_model_name: str | None = None,
+    pos_label: Any = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Enable (or with disable=True undo) autologging of scikit-learn fits.
+
+    `mlflow.sklearn.autolog`'s signature. Each top-level `fit` / `fit_transform` /
+    `fit_predict` logs params, `estimator_name` / `estimator_class` tags, `training_*`
+    metrics and (log_models) the `model` artifact into the active run, or a run of its own;
+    a parameter search adds `best_cv_score`, `best_<param>` params and up to max_tuning_runs
+    child runs (None: all). Input examples, signatures, datasets, post-training metrics and
+    model registration are not recorded; the models are joblib pickles whatever
+    serialization_format says.
+    """
+    from reporter.autologging import autolog_sklearn
+
+    autolog_sklearn(
+        log_models=log_models,
+        disable=disable,
+        exclusive=exclusive,
+        silent=silent,
+        max_tuning_runs=max_tuning_runs,
+        pos_label=pos_label,
+        extra_tags=extra_tags,
+    )

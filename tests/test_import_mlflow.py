@@ -11,7 +11,9 @@ import hashlib
 import json
 import math
 import shutil
+import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +28,11 @@ from reporter.mlflow_import.importer import (
 )
 from reporter.store.parquet import ParquetStore
 from tests.conftest import PYTHON, python_env
+from tests.mlflow_server import MLFLOW, mlflow_env, require_mlflow, running_server
 
 CLI = [PYTHON, "-c", "from reporter.cli import main; main()"]
 FIXTURES = Path(__file__).parent / "fixtures" / "mlflow"
+FAKE_ROOT = "/nonexistent/mlflow-fixture"  # what make_fixtures.py put for the logging machine
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
 SYSTEM_TWINS = {"mlflow.user": "reporter.user", "mlflow.runName": "reporter.runName",
                 "mlflow.parentRunId": "reporter.parentRunId",
@@ -223,3 +227,30 @@ def test_cli_errors_are_clear(args, code, message, source_copy, store_uri, tmp_p
                          check=False)
     assert out.returncode == code, (out.stdout, out.stderr)
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.fixture
+def served_fixture(source_copy: Path) -> Iterator[str]:
+    """MLflow's own server over a copy of the SQLite fixture (its artifact paths pointed at
+    the copy, as they were on the machine that logged them); yields the server's URL."""
+    db = source_copy / "mlflow.db"
+    with sqlite3.connect(db) as con:
+        for table, column in (("runs", "artifact_uri"), ("experiments", "artifact_location")):
+            con.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
+                        (FAKE_ROOT, str(source_copy)))
+    require_mlflow()
+    upgraded = subprocess.run([str(MLFLOW), "db", "upgrade", f"sqlite:///{db}"],
+                              capture_output=True, text=True, env=mlflow_env(), check=False)
+    assert upgraded.returncode == 0, upgraded.stderr[-2000:]  # a newer MLflow 3 in CI
+    with running_server(source_copy, f"sqlite:///{db}", source_copy / "mlartifacts") as url:
+        yield url
+
+
+def test_import_over_rest_from_a_live_mlflow_server(served_fixture, store_uri):
+    summary = import_mlflow(served_fixture, store_uri)
+    assert summary.runs_new == len(EXPECTED["sqlite"]["runs"]) and not summary.skipped
+    check_everything(store_uri, "sqlite")
+    again = import_mlflow(served_fixture, store_uri)
+    assert (again.runs_new, again.runs_updated, again.points, again.artifacts_copied) == (
+        0, 0, 0, 0)
+    assert again.runs_unchanged == len(EXPECTED["sqlite"]["runs"])

@@ -283,8 +283,17 @@ class Importer:
             raise InvalidArgumentError(
                 f"the store already has this run id in experiment {elsewhere}"
             )
-        files = self.source.artifacts(run) if self.copy_artifacts else []
+        files: list[ArtifactFile] = []
+        listed = True
+        if self.copy_artifacts:
+            try:
+                files = self.source.artifacts(run)
+            except SourceError as exc:  # import the run; its files wait for the next import
+                self.skip(f"the artifacts of run {run.run_id}", str(exc))
+                listed = False
         digest = run_digest(run, [(f.path, f.size) for f in files])
+        if not listed:
+            digest = "incomplete"  # never equal: the next import lists the artifacts again
         if ours is not None and ours.get(TAG_DIGEST) == digest:
             self.summary.runs_unchanged += 1
             return

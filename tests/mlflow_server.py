@@ -1,0 +1,90 @@
+"""Real MLflow, from its own venv (.bench/mlflow-venv, `make mlflow`): a tracking server on
+127.0.0.1 for the import tests. Without the venv those tests skip; under CI=true they fail."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+VENV = REPO / ".bench" / "mlflow-venv"
+MLFLOW = VENV / "bin" / "mlflow"
+VENV_PYTHON = VENV / "bin" / "python"
+
+
+def require_mlflow() -> None:
+    """Skip (or fail under CI=true) when MLflow's venv is missing."""
+    if not MLFLOW.exists():
+        message = f"no MLflow venv at {VENV} (`make mlflow` creates it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def mlflow_env(**extra: str) -> dict[str, str]:
+    """Return an environment for MLflow's processes: no inherited MLFLOW_*, no telemetry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", **extra)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    pytest.fail(f"mlflow server did not answer /health in 90 s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_server(root: Path, backend: str, artifacts: Path) -> Iterator[str]:
+    """Run `mlflow server` on 127.0.0.1 (SQLite backend, proxied artifacts); yield its URL."""
+    require_mlflow()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = root / f"server-{port}.log"
+    command = [
+        str(MLFLOW), "server", "--backend-store-uri", backend,
+        "--serve-artifacts", "--artifacts-destination", str(artifacts),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            env=mlflow_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),  # no job runners
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            _wait_healthy(url, proc, log_path)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
