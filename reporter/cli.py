@@ -264,6 +264,9 @@ def main() -> None:
     except ReporterError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:  # a path that cannot be made or written, a full disk, ...
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     sys.exit(0)

@@ -13,6 +13,7 @@ import math
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -254,3 +255,185 @@ def test_import_over_rest_from_a_live_mlflow_server(served_fixture, store_uri):
     assert (again.runs_new, again.runs_updated, again.points, again.artifacts_copied) == (
         0, 0, 0, 0)
     assert again.runs_unchanged == len(EXPECTED["sqlite"]["runs"])
+
+
+def exp_dir(source_copy: Path, name: str) -> Path:
+    """Return a file-store experiment folder by experiment name."""
+    for meta in (source_copy / "mlruns").glob("*/meta.yaml"):
+        if f"name: {name}\n" in meta.read_text(encoding="utf-8"):
+            return meta.parent
+    raise AssertionError(name)
+
+
+def test_a_run_id_that_is_a_path_is_refused_before_anything_is_written(source_copy, tmp_path):
+    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "ridge")
+    meta = next((source_copy / "mlruns").glob(f"*/{run['run_id']}")) / "meta.yaml"
+    text = meta.read_text(encoding="utf-8")
+    meta.write_text(text.replace(f"run_id: {run['run_id']}", "run_id: ../../../escaped")
+                    .replace(f"run_uuid: {run['run_id']}", "run_uuid: ../../../escaped"),
+                    encoding="utf-8")
+    store = tmp_path / "deep" / "store"
+    with pytest.warns(MlflowImportWarning, match="cannot be stored"):
+        summary = import_mlflow(source_of("file", source_copy), str(store))
+    assert summary.runs_new == len(EXPECTED["file"]["runs"]) - 1
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "mlflow"]
+
+
+class FlakySource:
+    """A real file-store source whose first read of one artifact fails (a network hiccup)."""
+
+    def __init__(self, inner, path: str) -> None:
+        self.inner, self.path, self.failed = inner, path, False
+        self.uri = inner.uri
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def read_artifact(self, run, path):
+        from reporter.mlflow_import.source import SourceError
+
+        if path == self.path and not self.failed:
+            self.failed = True
+            raise SourceError(f"connection reset while reading {path}")
+        return self.inner.read_artifact(run, path)
+
+
+def test_an_artifact_that_failed_is_fetched_by_the_next_import(source_copy, store_uri):
+    source = open_source(source_of("file", source_copy))
+    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "baseline-finished")
+    flaky = FlakySource(source, "notes.txt")
+    with pytest.warns(MlflowImportWarning, match="connection reset"):
+        Importer(flaky, ParquetStore(store_uri)).run()
+    assert "notes.txt" not in dict(ParquetStore(store_uri).list_artifact_files(run["run_id"]))
+    again = Importer(flaky, ParquetStore(store_uri)).run()
+    assert (again.runs_updated, again.artifacts_copied, again.points) == (1, 1, 0)
+    check_everything(store_uri, "file")
+
+
+def test_backfilled_points_below_the_latest_step_are_imported(source_copy, store_uri):
+    source = source_of("file", source_copy)
+    import_mlflow(source, store_uri)
+    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "diverged-failed")
+    run_dir = next((source_copy / "mlruns").glob(f"*/{run['run_id']}"))
+    with (run_dir / "metrics" / "loss").open("a", encoding="utf-8") as handle:
+        handle.write("1700000000500 9.5 1\n")  # an early step, logged late
+    summary = import_mlflow(source, store_uri)
+    assert (summary.runs_updated, summary.points) == (1, 1)
+    history = reporter.Client(store_uri).get_metric_history(run["run_id"], "loss")
+    assert (1, 1700000000500, 9.5) in {(m.step, m.timestamp, m.value) for m in history}
+    assert len(history) == len(run["metrics"]["loss"]) + 1
+
+
+def test_renamed_deleted_and_restored_experiments_follow_the_source(source_copy, store_uri):
+    source = source_of("file", source_copy)
+    import_mlflow(source, store_uri)
+    folder = exp_dir(source_copy, "fixture-regression")
+    meta = folder / "meta.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8").replace(
+        "name: fixture-regression", "name: regression-renamed"), encoding="utf-8")
+    trash = source_copy / "mlruns" / ".trash"
+    (deleted,) = list(trash.iterdir())
+    restored = source_copy / "mlruns" / deleted.name
+    deleted.rename(restored)
+    (restored / "meta.yaml").write_text((restored / "meta.yaml").read_text(
+        encoding="utf-8").replace("lifecycle_stage: deleted", "lifecycle_stage: active"),
+        encoding="utf-8")
+    summary = import_mlflow(source, store_uri)
+    assert not summary.skipped
+    client = reporter.Client(store_uri)
+    names = {e.name: e.lifecycle_stage for e in client.store.list_experiments()}
+    assert "fixture-regression" not in names and names["regression-renamed"] == "active"
+    assert names["fixture-deleted"] == "active"
+    ridge = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "ridge")
+    assert client.get_experiment(client.get_run(ridge["run_id"]).info.experiment_id).name == (
+        "regression-renamed")
+
+
+def test_imported_running_runs_stay_running(source_copy, store_uri, monkeypatch):
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "1")
+    import_mlflow(source_of("sqlite", source_copy), store_uri)
+    time.sleep(1.5)  # no process heart-beats an imported run
+    run = next(r for r in EXPECTED["sqlite"]["runs"] if r["status"] == "RUNNING")
+    client = reporter.Client(store_uri)
+    client.store.clear_cache()
+    assert client.get_run(run["run_id"]).info.status == "RUNNING"
+    frame = client.search_runs_frame([client.get_run(run["run_id"]).info.experiment_id])
+    assert set(frame.loc[frame["run_id"] == run["run_id"], "status"]) == {"RUNNING"}
+
+
+def test_a_store_inside_the_source_or_a_file_is_refused(source_copy, tmp_path):
+    out = subprocess.run([*CLI, "import", "mlflow", str(source_copy / "mlruns"), "--store",
+                          str(source_copy / "mlruns" / "store")],
+                         capture_output=True, text=True, env=python_env(), check=False)
+    assert out.returncode == 2 and "would write into the source" in out.stderr
+    assert not (source_copy / "mlruns" / "store").exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    out = subprocess.run([*CLI, "import", "mlflow", str(source_copy / "mlruns"), "--store",
+                          str(afile)], capture_output=True, text=True, env=python_env(),
+                         check=False)
+    assert out.returncode == 1 and "is a file" in out.stderr and "Traceback" not in out.stderr
+
+
+def clone_runs(source_copy: Path, name: str, count: int) -> list[str]:
+    """Copy one file-store run `count` times under new run ids (an MLflow folder with many
+    runs, so an import takes long enough to be killed midway); return the new ids."""
+    import uuid
+
+    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == name)
+    original = next((source_copy / "mlruns").glob(f"*/{run['run_id']}"))
+    ids = []
+    for _ in range(count):
+        new = uuid.uuid4().hex
+        target = original.parent / new
+        shutil.copytree(original, target)
+        meta = target / "meta.yaml"
+        meta.write_text(meta.read_text(encoding="utf-8").replace(run["run_id"], new),
+                        encoding="utf-8")
+        ids.append(new)
+    return ids
+
+
+@pytest.mark.slow
+def test_imports_killed_midway_are_completed_by_the_next(source_copy, store_uri):
+    """kill -9 the import while it works (when its progress says k runs are done), then
+    import again: whatever each kill left, the store ends with every value exactly once."""
+    import signal
+
+    clones = clone_runs(source_copy, "baseline-finished", 150)
+    source = source_of("file", source_copy)
+    total = len(EXPECTED["file"]["runs"]) + len(clones)
+    client = reporter.Client(store_uri)
+    for target in (40, 80, 120):
+        proc = subprocess.Popen([*CLI, "import", "mlflow", source, "--store", store_uri],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=python_env())
+        assert proc.stderr is not None
+        with proc.stderr:
+            for line in proc.stderr:
+                done = int(line.split(": ")[1].split("/")[0]) if line.startswith(
+                    "importing runs: ") else 0
+                if done >= target:
+                    proc.send_signal(signal.SIGKILL)  # runs are being written right now
+                    break
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "the import ended before it was killed"
+        client.store.clear_cache()
+        imported = client.search_runs(
+            [e.experiment_id for e in client.store.list_experiments()], run_view_type=3)
+        assert target <= len(imported) < total  # killed midway
+    summary = import_mlflow(source, store_uri)
+    assert summary.runs_new + summary.runs_updated + summary.runs_unchanged == total
+    assert summary.runs_unchanged >= 120  # what the kills had finished is not redone
+    check_everything(store_uri, "file")  # every history compared point by point: no doubles
+    original = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "baseline-finished")
+    want = {k: sorted(map(tuple, v)) for k, v in original["metrics"].items()}
+    for run_id in clones:
+        got = {k: sorted((m.step, m.timestamp, m.value)
+                         for m in client.get_metric_history(run_id, k)) for k in want}
+        assert {k: [p[:2] for p in v] for k, v in got.items()} == {
+            k: [p[:2] for p in v] for k, v in want.items()}
+        assert sorted(dict(client.store.list_artifact_files(run_id))) == sorted(
+            original["artifacts"])
+    assert import_mlflow(source, store_uri).runs_unchanged == total

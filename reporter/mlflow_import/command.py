@@ -7,7 +7,12 @@ import warnings
 
 import click
 
-from reporter.mlflow_import.importer import MlflowImportWarning, SourceChoiceError, import_mlflow
+from reporter.mlflow_import.importer import (
+    ImportSummary,
+    MlflowImportWarning,
+    SourceChoiceError,
+    import_mlflow,
+)
 
 
 @click.group("import")
@@ -32,8 +37,19 @@ def import_group() -> None:
     help="Only this experiment (name or id); repeatable. Example: --experiment churn",
 )
 @click.option("--no-artifacts", is_flag=True, help="Import runs but not their artifact files.")
+@click.option(
+    "--artifacts-root",
+    "artifact_roots",
+    multiple=True,
+    help="Also read artifacts recorded under this folder (a local source reads only inside its "
+    "own folder otherwise); repeatable. Example: --artifacts-root /data/mlartifacts",
+)
 def mlflow_command(
-    source: str, store_uri: str, experiments: tuple[str, ...], no_artifacts: bool
+    source: str,
+    store_uri: str,
+    experiments: tuple[str, ...],
+    no_artifacts: bool,
+    artifact_roots: tuple[str, ...],
 ) -> None:
     """Import experiments, runs, metric histories and artifacts from MLflow.
 
@@ -49,17 +65,24 @@ def mlflow_command(
     """
     from reporter.cli import _progress
 
+    summary: ImportSummary | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MlflowImportWarning)
         try:
             summary = import_mlflow(
-                source, store_uri, experiments, artifacts=not no_artifacts, progress=_progress()
+                source,
+                store_uri,
+                experiments,
+                artifacts=not no_artifacts,
+                artifact_roots=artifact_roots,
+                progress=_progress(),
             )
         except SourceChoiceError as exc:
             raise click.UsageError(str(exc)) from None
-    for item in caught:
-        if not issubclass(item.category, MlflowImportWarning):
-            click.echo(f"warning: {item.message}", err=True)
+        finally:  # what was skipped before an error or Ctrl-C is still worth saying
+            for item in caught:
+                if summary is None or not issubclass(item.category, MlflowImportWarning):
+                    click.echo(f"warning: {item.message}", err=True)
     for line in summary.lines():
         click.echo(line)
     if summary.skipped:

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reporter.entities import LifecycleStage
@@ -34,11 +34,12 @@ from reporter.mlflow_import.source import (
 from reporter.store import events, schema
 from reporter.store.parquet import ParquetStore
 
-TAG_SOURCE = "reporter.import.source"
-TAG_DIGEST = "reporter.import.digest"
+TAG_SOURCE = schema.TAG_IMPORT_SOURCE
+TAG_DIGEST = schema.TAG_IMPORT_DIGEST
 MLFLOW_PARENT = "mlflow.parentRunId"
 # MLflow system tags that have a reporter.* twin; both are kept
 SYSTEM_TAGS = (
+    "autologging",
     "user",
     "runName",
     "parentRunId",
@@ -94,8 +95,12 @@ class ImportSummary:
         return out
 
 
-def open_source(text: str) -> Source:
-    """Open an MLflow source: a file store folder, `sqlite:///file.db`, or a server URL."""
+def open_source(text: str, artifact_roots: Sequence[str] = ()) -> Source:
+    """Open an MLflow source: a file store folder, `sqlite:///file.db`, or a server URL.
+
+    Local sources read artifacts only inside their own folder and `artifact_roots`.
+    """
+    roots = [Path(r).expanduser().resolve() for r in artifact_roots]
     if text.startswith(("http://", "https://")):
         from reporter.mlflow_import.rest import RestSource
 
@@ -103,7 +108,7 @@ def open_source(text: str) -> Source:
     if text.startswith("sqlite:"):
         from reporter.mlflow_import.sqlite import SqliteSource
 
-        return SqliteSource(text)
+        return SqliteSource(text, artifact_roots=roots)
     if text.startswith("file:"):
         text = text[len("file:") :]
         if text.startswith("//"):
@@ -112,11 +117,11 @@ def open_source(text: str) -> Source:
     if path.is_file() and path.read_bytes()[:16] == b"SQLite format 3\x00":
         from reporter.mlflow_import.sqlite import SqliteSource
 
-        return SqliteSource(str(path))
+        return SqliteSource(str(path), artifact_roots=roots)
     from reporter.mlflow_import.file_store import FileStoreSource
 
-    if path.is_dir() and FileStoreSource.looks_like(path):
-        return FileStoreSource(path)
+    if path.is_dir() and (FileStoreSource.looks_like(path) or (path / "meta.yaml").is_file()):
+        return FileStoreSource(path, artifact_roots=roots)  # an experiment folder: it says so
     raise SourceChoiceError(
         f"{text!r} is not an MLflow source. Valid: an MLflow file store folder (./mlruns, with "
         "<experiment id>/meta.yaml inside), an MLflow SQLite database (sqlite:///mlflow.db), "
@@ -131,7 +136,8 @@ def _number_key(value: float) -> bytes:
 
 def run_digest(run: SourceRun, artifacts: Sequence[tuple[str, int | None]]) -> str:
     """Return a digest of everything an import takes from a run, but the metric histories
-    (represented by each metric's latest point)."""
+    (represented by each metric's latest point, and its number of points where the source
+    tells it cheaply: the file store and SQLite do, a server does not)."""
     data = {
         "attrs": [
             run.run_name,
@@ -146,6 +152,7 @@ def run_digest(run: SourceRun, artifacts: Sequence[tuple[str, int | None]]) -> s
         "latest": sorted(
             (k, p.step, p.timestamp, _number_key(p.value).hex()) for k, p in run.latest.items()
         ),
+        "counts": sorted((run.counts or {}).items()),
         "artifacts": sorted(artifacts),
     }
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()[:32]
@@ -186,7 +193,12 @@ class Importer:
 
     def run(self, names: Sequence[str] = ()) -> ImportSummary:
         """Import every experiment (or those named) and return what was done."""
-        every = self.source.experiments()
+        every = []
+        for found in self.source.experiments():
+            if isinstance(found, SourceError):
+                self.skip("an experiment", str(found))
+            else:
+                every.append(found)
         chosen = every
         if names:
             known = {e.name for e in every} | {e.experiment_id for e in every}
@@ -209,7 +221,7 @@ class Importer:
                     self.skip(f"a run of experiment {exp.name!r}", str(item))
                 else:
                     runs.append(item)
-            plans.append((exp, self._experiment(exp), runs))
+            plans.append((exp, self._experiment(exp, runs), runs))
         total = sum(len(runs) for _, _, runs in plans)
         done = 0
         if self.progress:
@@ -224,42 +236,58 @@ class Importer:
                 done += 1
                 if self.progress:
                     self.progress("importing runs", done, total)
-            if exp.lifecycle_stage == LifecycleStage.DELETED:
-                self._mark_deleted(exp_id)
+            self._set_stage(exp_id, exp.lifecycle_stage)
         return self.summary
 
     # experiments ----------------------------------------------------------------------------
-    def _experiment(self, exp: SourceExperiment) -> str:
-        """Return our experiment id for a source experiment, creating or updating it."""
+    def _experiment(self, exp: SourceExperiment, runs: Sequence[SourceRun]) -> str:
+        """Return our experiment id for a source experiment, creating or updating it.
+
+        An experiment that already holds runs of this one is it, even if renamed in MLflow
+        since (run ids are unique); otherwise the one of the same name, else a new one.
+        """
         tags = dict(exp.tags)
         description = tags.pop(schema.MLFLOW_NOTE, "")
-        ours = self.store.get_experiment_by_name(exp.name)
+        held = Counter(self._where[r.run_id] for r in runs if r.run_id in self._where)
+        ours = None
+        if held:
+            ours = self.store.get_experiment(held.most_common(1)[0][0])
+        if ours is None:
+            ours = self.store.get_experiment_by_name(exp.name)
         if ours is None:
             exp_id = self.store.create_experiment(exp.name, tags, description)
             self.summary.experiments_created += 1
             return exp_id
-        merged = {**ours.tags, **tags}
-        if merged != dict(ours.tags) or (description and description != ours.description):
-            from dataclasses import replace
-
-            self.store.update_experiment(
-                replace(
-                    ours,
-                    tags=merged,
-                    description=description or ours.description,
-                    last_update_time=int(time.time() * 1000),
+        changes: dict[str, object] = {}
+        if ours.name != exp.name:
+            taken = self.store.get_experiment_by_name(exp.name)
+            if taken is None:
+                changes["name"] = exp.name  # renamed in MLflow: follow it
+            else:
+                self.skip(
+                    f"the new name of experiment {ours.name!r}",
+                    f"MLflow renamed it {exp.name!r}, a name another experiment here has",
                 )
+        merged = {**ours.tags, **tags}
+        if merged != dict(ours.tags):
+            changes["tags"] = merged
+        if description and description != ours.description:
+            changes["description"] = description
+        if changes:
+            self.store.update_experiment(
+                replace(ours, last_update_time=int(time.time() * 1000), **changes)  # type: ignore[arg-type]
             )
             self.summary.experiments_updated += 1
         return ours.experiment_id
 
-    def _mark_deleted(self, exp_id: str) -> None:
-        """Mark one of our experiments deleted, as it is in the source."""
-        from dataclasses import replace
-
+    def _set_stage(self, exp_id: str, stage: str) -> None:
+        """Give one of our experiments the source's lifecycle stage (deleted or restored)."""
         ours = self.store.get_experiment(exp_id)
-        if ours.lifecycle_stage != LifecycleStage.DELETED:
-            self.store.update_experiment(replace(ours, lifecycle_stage=LifecycleStage.DELETED))
+        if (
+            stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+            and ours.lifecycle_stage != stage
+        ):
+            self.store.update_experiment(replace(ours, lifecycle_stage=stage))
 
     def _current(self, exp_id: str) -> dict[str, dict[str, str]]:
         """Return {run id: tags} of the runs our experiment already has."""
@@ -278,6 +306,7 @@ class Importer:
     # runs -----------------------------------------------------------------------------------
     def _run(self, run: SourceRun, exp_id: str, ours: dict[str, str] | None) -> None:
         """Import one run: skipped when unchanged, else only what the store lacks."""
+        schema.check_run_id(run.run_id)  # before any path is made of it
         elsewhere = self._where.get(run.run_id)
         if elsewhere is not None and elsewhere != exp_id:
             raise InvalidArgumentError(
@@ -299,7 +328,8 @@ class Importer:
             return
         self.store.ensure_run_marker(exp_id, run.run_id, run.start_time)
         self._where[run.run_id] = exp_id
-        self._artifacts(run, files)
+        if not self._artifacts(run, files):
+            digest = "incomplete"  # a file was skipped: the next import tries it again
         rows = self._rows(run, ours is not None)
         rows.append((schema.KIND_TAG, TAG_SOURCE, None, self.source.uri, 0, _now()))
         rows.append((schema.KIND_TAG, TAG_DIGEST, None, digest, 0, _now()))
@@ -384,10 +414,12 @@ class Importer:
                 out.append(p)
         return out
 
-    def _artifacts(self, run: SourceRun, files: Sequence[ArtifactFile]) -> None:
-        """Copy the artifact files the store lacks (or has with another size)."""
+    def _artifacts(self, run: SourceRun, files: Sequence[ArtifactFile]) -> bool:
+        """Copy the artifact files the store lacks (or has with another size); return False
+        when one could not be read or written (it was skipped with a warning)."""
         if not files:
-            return
+            return True
+        complete = True
         have = dict(self.store.list_artifact_files(run.run_id))
         for item in files:
             path, size = item.path, item.size
@@ -398,12 +430,38 @@ class Importer:
                 continue
             try:
                 data = self.source.read_artifact(run, path)
-            except SourceError as exc:
+                self.store.write_artifact_bytes(run.run_id, path, data)
+            except (SourceError, OSError) as exc:
                 self.skip(f"artifact {path!r} of run {run.run_id}", str(exc))
+                complete = False
                 continue
-            self.store.write_artifact_bytes(run.run_id, path, data)
             self.summary.artifacts_copied += 1
             self.summary.artifact_bytes += len(data)
+        return complete
+
+
+def _check_apart(source: Source, store_uri: str) -> None:
+    """Refuse a local store inside the source's own folders (the import would write there)."""
+    from reporter.store.fs import split_uri
+
+    scheme, location = split_uri(store_uri)
+    if scheme != "file":
+        return
+    store = Path(location or ".").expanduser().resolve()
+    from reporter.mlflow_import.file_store import FileStoreSource
+    from reporter.mlflow_import.sqlite import SqliteSource
+
+    folders: list[Path] = []
+    if isinstance(source, FileStoreSource):
+        folders = [source.root]
+    elif isinstance(source, SqliteSource):
+        folders = [source.path.parent / "mlartifacts", source.path.parent / "mlruns"]
+    for folder in folders:
+        if store == folder or folder in store.parents:
+            raise SourceChoiceError(
+                f"The store {store} is inside the MLflow source's folder {folder}; importing "
+                "would write into the source. Choose a store folder outside it."
+            )
 
 
 def _safe(path: str) -> bool:
@@ -423,11 +481,13 @@ def import_mlflow(
     experiments: Sequence[str] = (),
     *,
     artifacts: bool = True,
+    artifact_roots: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import an MLflow source (folder, sqlite:/// URI or server URL) into a store."""
-    opened = open_source(source)
+    opened = open_source(source, artifact_roots)
     try:
+        _check_apart(opened, store_uri)
         store = ParquetStore(store_uri)
         return Importer(opened, store, artifacts=artifacts, progress=progress).run(experiments)
     finally:

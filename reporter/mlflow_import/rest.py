@@ -333,7 +333,7 @@ class RestSource:
             seen.add(token)
 
     # Source --------------------------------------------------------------------------------
-    def experiments(self) -> list[SourceExperiment]:
+    def experiments(self) -> list[SourceExperiment | SourceError]:
         """Return every experiment, deleted ones included."""
         out: dict[str, SourceExperiment] = {}
         request = {"view_type": "ALL", "max_results": self.experiments_page}

@@ -1,64 +1,53 @@
 """Read an MLflow SQLite database (`sqlite:///mlflow.db`), read-only, without MLflow.
 
-Tables read: experiments, experiment_tags, runs, params, tags, metrics. MLflow stores a NaN
-metric as 0 with `is_nan` set, and the times as ms. Artifacts live where each run's
-`artifact_uri` says; a local path that does not exist here (a copied database) and
-`mlflow-artifacts:` URIs (a server's proxied artifacts) are looked for under `mlartifacts/`
-and `mlruns/` next to the database.
+Tables read: experiments, experiment_tags, runs, params, tags, metrics (only counted per key
+when runs are listed), latest_metrics (where the database has it) and logged_models (MLflow 3's
+`log_model`). MLflow stores a NaN metric as 0 with `is_nan` set, and the times as ms.
+Artifacts live where each run's `artifact_uri` (a logged model's `artifact_location`) says;
+a local path that does not exist here (a copied database) and `mlflow-artifacts:` URIs (a
+server's proxied artifacts) are looked for under `mlartifacts/` and `mlruns/` next to the
+database. Artifacts are only read inside the database's folder and the `artifact_roots`
+given; remote ones (s3://, ...) are refused with a SourceError. Only regular files are read,
+and no symbolic link is followed.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
 from reporter.mlflow_import.source import (
     ArtifactFile,
+    LoggedModel,
     MetricPoint,
     SourceError,
     SourceExperiment,
     SourceRun,
+    artifact_layout,
+    list_layout,
+    locate_artifacts,
+    read_from_layout,
+    resolve_roots,
 )
 
-
-def local_artifact_dir(uri: str, bases: list[Path], exp_id: str, run_id: str) -> Path | None:
-    """Return the local folder of a run's artifacts, or None when it is not here.
-
-    Tries the recorded path, then `<base>/<exp>/<run>/artifacts` and the `mlflow-artifacts:`
-    path under each base folder.
-    """
-    parsed = urlparse(uri)
-    candidates: list[Path] = []
-    if parsed.scheme in ("", "file"):
-        candidates.append(Path(unquote(parsed.path)))
-    elif parsed.scheme == "mlflow-artifacts":
-        candidates += [base / unquote(parsed.path).lstrip("/") for base in bases]
-    candidates += [base / exp_id / run_id / "artifacts" for base in bases]
-    for folder in candidates:
-        if folder.is_dir():
-            return folder
-    return None
-
-
-def walk_artifacts(root: Path) -> list[ArtifactFile]:
-    """Return every regular file below a folder (symlinks are not followed)."""
-    out = []
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(dirpath) / name
-            if not path.is_symlink():
-                out.append(ArtifactFile(path.relative_to(root).as_posix(), path.stat().st_size))
-    return out
+# The latest point of each metric by MLflow's rule: the highest (step, timestamp, value),
+# the first logged among equals (a NaN is stored as value 0, as MLflow compares it).
+LATEST_SQL = """
+SELECT key, value, timestamp, step, is_nan FROM (
+    SELECT key, value, timestamp, step, is_nan, ROW_NUMBER() OVER (
+        PARTITION BY key ORDER BY step DESC, timestamp DESC, value DESC, rowid
+    ) AS place
+    FROM metrics WHERE run_uuid = ?
+) WHERE place = 1
+"""
 
 
 class SqliteSource:
     """An MLflow SQLite tracking database, opened read-only."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, artifact_roots: Sequence[Path] = ()) -> None:
         self.uri = uri
         path = uri[len("sqlite:///") :] if uri.startswith("sqlite:///") else uri
         self.path = Path(path).expanduser().resolve()
@@ -75,7 +64,13 @@ class SqliteSource:
                 f"{self.path} is not an MLflow tracking database ({exc}); expected the tables "
                 "`experiments` and `runs` that MLflow creates"
             ) from None
-        self.bases = [self.path.parent / "mlartifacts", self.path.parent / "mlruns"]
+        extra = resolve_roots(artifact_roots)
+        self.allowed = [self.path.parent, *extra]
+        self.bases = [self.path.parent / "mlartifacts", self.path.parent / "mlruns", *extra]
+        tables = {str(row[0]) for row in self._query("SELECT name FROM sqlite_master")}
+        self._has_latest = "latest_metrics" in tables
+        self._has_models = "logged_models" in tables
+        self._layouts: dict[str, list[tuple[str, Path]]] = {}
 
     def _query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         """Run a read query; SourceError naming the database if it fails."""
@@ -84,28 +79,32 @@ class SqliteSource:
         except sqlite3.Error as exc:
             raise SourceError(f"Cannot read {self.path}: {exc}") from None
 
-    def experiments(self) -> list[SourceExperiment]:
-        """Return every experiment, deleted ones included."""
+    def experiments(self) -> list[SourceExperiment | SourceError]:
+        """Return every experiment, deleted ones included (one that cannot be read is a
+        SourceError naming it)."""
         tags: dict[str, dict[str, str]] = {}
         for key, value, exp_id in self._query(
             "SELECT key, value, experiment_id FROM experiment_tags"
         ):
             tags.setdefault(str(exp_id), {})[str(key)] = "" if value is None else str(value)
-        out = []
+        out: list[SourceExperiment | SourceError] = []
         for exp_id, name, stage, created, updated in self._query(
             "SELECT experiment_id, name, lifecycle_stage, creation_time, last_update_time "
             "FROM experiments ORDER BY experiment_id"
         ):
-            out.append(
-                SourceExperiment(
-                    experiment_id=str(exp_id),
-                    name=str(name),
-                    lifecycle_stage=str(stage or "active"),
-                    tags=tags.get(str(exp_id), {}),
-                    creation_time=None if created is None else int(str(created)),
-                    last_update_time=None if updated is None else int(str(updated)),
+            try:
+                out.append(
+                    SourceExperiment(
+                        experiment_id=str(exp_id),
+                        name=str(name),
+                        lifecycle_stage=str(stage or "active"),
+                        tags=tags.get(str(exp_id), {}),
+                        creation_time=None if created is None else int(str(created)),
+                        last_update_time=None if updated is None else int(str(updated)),
+                    )
                 )
-            )
+            except ValueError as exc:
+                out.append(SourceError(f"Cannot read experiment {exp_id} from {self.path}: {exc}"))
         return out
 
     def runs(self, experiment_id: str) -> Iterator[SourceRun | SourceError]:
@@ -144,15 +143,14 @@ class SqliteSource:
             str(k): "" if v is None else str(v)
             for k, v in self._query("SELECT key, value FROM tags WHERE run_uuid = ?", run_id)
         }
-        latest: dict[str, MetricPoint] = {}
-        for key, point in self._points(run_id):
-            best = latest.get(key)
-            if best is None or (point.step, point.timestamp, point.value) >= (
-                best.step,
-                best.timestamp,
-                best.value,
-            ):
-                latest[key] = point
+        counts = {
+            str(k): int(str(n))
+            for k, n in self._query(
+                "SELECT key, COUNT(*) FROM metrics WHERE run_uuid = ? GROUP BY key", run_id
+            )
+        }
+        latest = self._latest(run_id, counts)
+        self._layouts.pop(run_id, None)
         return SourceRun(
             run_id=run_id,
             experiment_id=experiment_id,
@@ -166,7 +164,24 @@ class SqliteSource:
             params=params,
             tags=tags,
             latest=latest,
+            counts=counts,
         )
+
+    def _latest(self, run_id: str, counts: dict[str, int]) -> dict[str, MetricPoint]:
+        """Return the latest point of each metric that has points: from `latest_metrics`
+        (MLflow keeps it up to date), computed in the database for any key it lacks."""
+        latest: dict[str, MetricPoint] = {}
+        if self._has_latest:
+            for key, value, stamp, step, is_nan in self._query(
+                "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = ?",
+                run_id,
+            ):
+                if str(key) in counts and stamp is not None:
+                    latest[str(key)] = _point(value, stamp, step, is_nan)
+        if any(key not in latest for key in counts):
+            for key, value, stamp, step, is_nan in self._query(LATEST_SQL, run_id):
+                latest.setdefault(str(key), _point(value, stamp, step, is_nan))
+        return latest
 
     def _points(self, run_id: str, key: str | None = None) -> list[tuple[str, MetricPoint]]:
         """Return (key, point) of a run's metrics (one key, or all), in the order stored."""
@@ -175,36 +190,86 @@ class SqliteSource:
         if key is not None:
             sql += " AND key = ?"
             args.append(key)
-        out = []
-        for k, value, stamp, step, is_nan in self._query(sql + " ORDER BY rowid", *args):
-            number = float("nan") if is_nan else float(str(value))
-            out.append((str(k), MetricPoint(int(str(step or 0)), int(str(stamp)), number)))
-        return out
+        return [
+            (str(k), _point(value, stamp, step, is_nan))
+            for k, value, stamp, step, is_nan in self._query(sql + " ORDER BY rowid", *args)
+        ]
 
     def metric_history(self, run: SourceRun, key: str) -> list[MetricPoint]:
         """Return every point of a run's metric, in the order stored."""
         return [point for _, point in self._points(run.run_id, key)]
 
-    def _artifact_dir(self, run: SourceRun) -> Path | None:
-        return local_artifact_dir(run.artifact_uri, self.bases, run.experiment_id, run.run_id)
+    def _locate(self, uri: str, what: str, fallbacks: list[Path]) -> Path | None:
+        """Return a local artifact folder (see `locate_artifacts`)."""
+        return locate_artifacts(
+            uri,
+            what,
+            near=self.path.parent,
+            bases=self.bases,
+            fallbacks=fallbacks,
+            allowed=self.allowed,
+        )
+
+    def artifact_root(self, run: SourceRun) -> Path | None:
+        """Return the run's own artifact folder, None when it is not here (nothing logged);
+        SourceError when it is remote or outside the database's folder and the artifact roots
+        given."""
+        exp, run_id = run.experiment_id, run.run_id
+        fallbacks = [b / exp / run_id / "artifacts" for b in self.bases]
+        fallbacks += [b / run_id / "artifacts" for b in self.bases]
+        return self._locate(run.artifact_uri, f"run {run_id}", fallbacks)
+
+    def _logged_models(self, run: SourceRun) -> list[LoggedModel]:
+        """Return the logged models the run made (not deleted), oldest first."""
+        if not self._has_models:
+            return []
+        out = []
+        for model_id, exp_id, name, location in self._query(
+            "SELECT model_id, experiment_id, name, artifact_location FROM logged_models "
+            "WHERE source_run_id = ? AND COALESCE(lifecycle_stage, 'active') != 'deleted' "
+            "ORDER BY creation_timestamp_ms, model_id",
+            run.run_id,
+        ):
+            mid, exp = str(model_id), str(exp_id)
+            where = [b / exp / "models" / mid / "artifacts" for b in self.bases]
+            where += [b / "models" / mid / "artifacts" for b in self.bases]
+            out.append(LoggedModel(mid, str(name or mid), str(location or ""), tuple(where)))
+        return out
+
+    def _layout(self, run: SourceRun) -> list[tuple[str, Path]]:
+        """Return (prefix, folder) of the run's own artifacts and of its logged models."""
+        found = self._layouts.get(run.run_id)
+        if found is None:
+            models = [
+                (
+                    model,
+                    self._locate(
+                        model.artifact_location,
+                        f"logged model {model.model_id} of run {run.run_id}",
+                        list(model.fallbacks),
+                    ),
+                )
+                for model in self._logged_models(run)
+            ]
+            found = artifact_layout(self.artifact_root(run), models)
+            self._layouts[run.run_id] = found
+        return found
 
     def artifacts(self, run: SourceRun) -> list[ArtifactFile]:
-        """Return every file under the run's local artifact folder (none if not here)."""
-        root = self._artifact_dir(run)
-        return walk_artifacts(root) if root is not None else []
+        """Return every regular file of the run's local artifact folder and of its logged
+        models (none when not here)."""
+        return list_layout(self._layout(run))
 
     def read_artifact(self, run: SourceRun, path: str) -> bytes:
-        """Return one artifact file's bytes."""
-        root = self._artifact_dir(run)
-        if root is None:
-            raise SourceError(
-                f"The artifacts of run {run.run_id} ({run.artifact_uri}) are not here"
-            )
-        try:
-            return (root / path).read_bytes()
-        except OSError as exc:
-            raise SourceError(f"Cannot read artifact {root / path}: {exc}") from None
+        """Return one artifact file's bytes (a logged model's under its listed prefix)."""
+        return read_from_layout(self._layout(run), f"Run {run.run_id} in {self.path}", path)
 
     def close(self) -> None:
         """Close the database."""
         self.db.close()
+
+
+def _point(value: object, stamp: object, step: object, is_nan: object) -> MetricPoint:
+    """Return a metric point from a database row (NaN is stored as 0 with is_nan set)."""
+    number = float("nan") if is_nan else float(str(value))
+    return MetricPoint(int(str(step or 0)), int(str(stamp)), number)

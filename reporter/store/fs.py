@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reporter.errors import NotFoundError, ReporterError, UnsupportedURIError
+from reporter.errors import InvalidArgumentError, NotFoundError, ReporterError, UnsupportedURIError
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -153,6 +153,11 @@ class StoreFS:
         self.stats = ReadStats()
         if self.local:
             self.root = os.path.abspath(os.path.expanduser(location or "."))
+            if os.path.exists(self.root) and not os.path.isdir(self.root):
+                raise InvalidArgumentError(
+                    f"The store path {self.root} is a file; a store is a folder (created when "
+                    "missing). Give another path."
+                )
             self.fs: Any = None
             self.uri = self.root
             self._one_get: dict[str, int] = {}

@@ -297,10 +297,6 @@ class ParquetStore(AbstractStore):
     ) -> None:
         """Write events for a run whose id is given (an import), creating its marker if it has
         none; the rows are flushed before this returns."""
-        if not run_id or not run_id.isascii() or not run_id.replace("_", "").isalnum():
-            raise InvalidArgumentError(
-                f"Run id {run_id!r} cannot be stored: use letters, digits and '_' only"
-            )
         self.ensure_run_marker(exp_id, run_id, created)
         self.writer.append(run_id, exp_id, rows)
         self.writer.close_run(run_id)
@@ -310,6 +306,7 @@ class ParquetStore(AbstractStore):
 
     def ensure_run_marker(self, exp_id: str, run_id: str, created: int | None = None) -> None:
         """Create a run's marker file in an experiment unless it exists (imports)."""
+        schema.check_run_id(run_id)
         marker = {"run_id": run_id, "experiment_id": exp_id, "created": created or _now_ms()}
         rel = self.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
         self.fs.write_atomic(rel, json.dumps(marker).encode(), if_absent=True)
@@ -488,6 +485,10 @@ class ParquetStore(AbstractStore):
     ) -> pd.DataFrame:
         """Mark RUNNING runs whose process stopped logging and heart-beating as KILLED."""
         now, timeout_ms = _now_ms(), heartbeat_timeout() * 1000
+        imported = frame.get(f"tags.{schema.TAG_IMPORT_SOURCE}")
+        if imported is not None:  # an imported run's status is the source's, not a process's
+            skip = set(frame.loc[imported.notna(), "run_id"])
+            running = {r: seen for r, seen in running.items() if r not in skip}
         dead = {r for r, seen in running.items() if self._is_dead(exp_id, r, seen, now, timeout_ms)}
         if not dead:
             return frame
@@ -553,8 +554,11 @@ class ParquetStore(AbstractStore):
         out = []
         for run_id, attrs in snap.attrs.items():
             status = attrs.get("status", RunStatus.RUNNING)
-            if status == RunStatus.RUNNING and self._is_dead(
-                exp_id, run_id, snap.last_seen.get(run_id, 0), now, timeout_ms
+            imported = schema.TAG_IMPORT_SOURCE in snap.tags.get(run_id, {})
+            if (
+                status == RunStatus.RUNNING
+                and not imported
+                and self._is_dead(exp_id, run_id, snap.last_seen.get(run_id, 0), now, timeout_ms)
             ):
                 status = RunStatus.KILLED
             info = RunInfo(

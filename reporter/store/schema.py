@@ -72,7 +72,26 @@ TAG_RUN_NAME = "reporter.runName"
 TAG_PARENT_RUN_ID = "reporter.parentRunId"
 TAG_NOTE = "reporter.note.content"
 MLFLOW_NOTE = "mlflow.note.content"
+TAG_IMPORT_SOURCE = "reporter.import.source"  # where an imported run came from
+TAG_IMPORT_DIGEST = "reporter.import.digest"  # what it was, to re-import only changes
+RUN_ID_MAX = 64
 ENVIRONMENT_ARTIFACT = "environment/requirements.txt"
+
+
+def check_run_id(run_id: str) -> None:
+    """Raise InvalidArgumentError unless a run id can name files: ASCII letters, digits, '_'."""
+    from reporter.errors import InvalidArgumentError
+
+    if (
+        not isinstance(run_id, str)
+        or not 0 < len(run_id) <= RUN_ID_MAX
+        or not run_id.isascii()
+        or not run_id.replace("_", "").isalnum()
+    ):
+        raise InvalidArgumentError(
+            f"Run id {run_id!r} cannot be stored: use 1 to {RUN_ID_MAX} ASCII letters, "
+            "digits and '_'"
+        )
 
 
 def part_file_name(run_id: str, name: str) -> str:
