@@ -3,6 +3,8 @@
 The module starts one `mlflow server` (SQLite backend, proxied artifacts) from
 `.bench/mlflow-venv` on 127.0.0.1, fills it through MLflow's own client in a child process, and
 compares what RestSource reads with what that client reads back (written to JSON by the child).
+One run logs MLflow 3 logged models (a scikit-learn model through `mlflow.sklearn.log_model`,
+others through the client); RestSource lists their files with the run's artifacts.
 Without the venv the real-server tests are skipped (they fail when CI=true).
 """
 
@@ -18,14 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reporter.mlflow_import.rest import RestSource
-from reporter.mlflow_import.source import SourceError, SourceRun
+from reporter.mlflow_import.source import ArtifactFile, SourceError, SourceRun
 from tests.mlflow_server import (
     VENV_PYTHON,
     free_port,
@@ -42,6 +44,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 out_path, local_root = sys.argv[1], sys.argv[2]
 c = MlflowClient()
@@ -118,19 +121,81 @@ local_run = c.create_run(local, start_time=T0 + 6000, run_name="local-artifacts"
 c.log_artifacts(local_run, folder("local", {"a.txt": b"local a", "sub/b.txt": b"local b"}))
 c.set_terminated(local_run, "FINISHED", end_time=T0 + 7000)
 
+# MLflow 3 logged models of one run; `prefixes` is where RestSource must list each one's files
+from sklearn.linear_model import LogisticRegression
+
+modeled = c.create_run(beta, start_time=T0 + 7000, run_name="with-model").info.run_id
+c.log_artifacts(modeled, folder("modeled", {"notes.txt": b"own", "taken/own.txt": b"own too"}))
+prefixes = {}
+with mlflow.start_run(run_id=modeled):
+    clf = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    info = mlflow.sklearn.log_model(clf, name="clf", serialization_format="cloudpickle")
+    prefixes[info.model_id] = "clf"
+
+
+def client_model(name, files, run_id=modeled, delete=False):
+    model_id = c.create_logged_model(beta, name=name, source_run_id=run_id).model_id
+    if files:
+        c.log_model_artifacts(model_id, folder(model_id, files))
+    c.finalize_logged_model(model_id, "READY")
+    if delete:
+        c.delete_logged_model(model_id)
+    return model_id
+
+
+again = client_model("clf", {"MLmodel": b"second clf", "sub/w.bin": bytes(range(200))})
+prefixes[again] = f"models/{again}"  # "clf" is the first model's
+taken = client_model("taken", {"data.txt": b"taken"})
+prefixes[taken] = f"models/{taken}"  # "taken" is a folder of the run's own artifacts
+client_model("dropped", {"x.txt": b"deleted model"}, delete=True)
+client_model("empty", {})  # no files: nothing listed
+client_model("orphan", {"o.txt": b"no run"}, run_id=None)
+
 
 def num(v):
     return repr(v) if v != v or v in (float("inf"), float("-inf")) else v
 
 
-def artifact_files(run_id, path=None):
+def artifact_files(repo, path=None):
+    # the run's own files, through its artifact repository: `c.list_artifacts(run_id, "taken")`
+    # goes through runs:/ and adds the files of a logged model named "taken" to the folder's
     out = {}
-    for info in c.list_artifacts(run_id, path):
+    for info in repo.list_artifacts(path):
         if info.is_dir:
-            out.update(artifact_files(run_id, info.path))
+            out.update(artifact_files(repo, info.path))
         else:
             out[info.path] = info.file_size
     return out
+
+
+def model_files(model_id, path=None):
+    out = {}
+    for info in c.list_logged_model_artifacts(model_id, path):
+        if info.is_dir:
+            out.update(model_files(model_id, info.path))
+        else:
+            out[info.path] = info.file_size
+    return out
+
+
+def logged_models(exp_id, run_id):
+    out = []
+    for m in c.search_logged_models(experiment_ids=[exp_id], max_results=1000):
+        if m.source_run_id != run_id:
+            continue
+        files = model_files(m.model_id)
+        digests = {}
+        if files:
+            dst = mlflow.artifacts.download_artifacts(
+                f"models:/{m.model_id}", dst_path=tempfile.mkdtemp()
+            )
+            digests = {p: hashlib.sha256((Path(dst) / p).read_bytes()).hexdigest() for p in files}
+        out.append({
+            "model_id": m.model_id, "name": m.name, "created": m.creation_timestamp,
+            "prefix": prefixes.get(m.model_id),
+            "files": {p: [size, digests[p]] for p, size in files.items()},
+        })
+    return sorted(out, key=lambda m: (m["created"], m["model_id"]))
 
 
 expected = {"experiments": {}, "runs": {}}
@@ -143,7 +208,7 @@ for e in c.search_experiments(view_type=ViewType.ALL):
     runs = expected["runs"][e.experiment_id] = {}
     for r in c.search_runs([e.experiment_id], run_view_type=ViewType.ALL, max_results=1000):
         i, d = r.info, r.data
-        files = artifact_files(i.run_id)
+        files = artifact_files(get_artifact_repository(i.artifact_uri))
         digests = {}
         if files:
             dst = mlflow.artifacts.download_artifacts(run_id=i.run_id, dst_path=tempfile.mkdtemp())
@@ -162,6 +227,7 @@ for e in c.search_experiments(view_type=ViewType.ALL):
                 for key in d.metrics
             },
             "artifacts": {p: [size, digests[p]] for p, size in files.items()},
+            "models": logged_models(e.experiment_id, i.run_id),
         }
 Path(out_path).write_text(json.dumps(expected, indent=1))
 '''
@@ -247,6 +313,26 @@ def _by_name(source: RestSource, server: Server, name: str) -> SourceRun:
     return run
 
 
+def _expected_files(item: dict[str, Any]) -> dict[str, list[Any]]:
+    """A run's files as MLflow's client reads them: its own, then its logged models' files
+    under the prefix the populate script gives each (none for a model without files)."""
+    files = dict(item["artifacts"])
+    for model in item["models"]:
+        if model["prefix"] is None:
+            assert not model["files"], model
+            continue
+        files.update({f"{model['prefix']}/{p}": v for p, v in model["files"].items()})
+    return files
+
+
+def _models(server: Server, run: SourceRun) -> list[dict[str, Any]]:
+    models: list[dict[str, Any]] = server.expected["runs"][run.experiment_id][run.run_id]["models"]
+    return models
+
+
+MODELS_SEARCH = "/api/2.0/mlflow/logged-models/search"
+
+
 # --- the real server ------------------------------------------------------------------------
 
 
@@ -296,6 +382,7 @@ def test_small_pages_read_the_same(server: Server) -> None:
     plain = RestSource(server.url)
     paged = CountingSource(server.url)
     paged.experiments_page, paged.runs_page, paged.history_page = 1, 2, 100
+    paged.models_page = 1
     assert paged.experiments() == plain.experiments()
     assert paged.calls.count("/api/2.0/mlflow/experiments/search") == 5
     for exp_id in server.expected["runs"]:
@@ -315,6 +402,12 @@ def test_small_pages_read_the_same(server: Server) -> None:
     paged.calls.clear()
     assert paged.metric_history(parent, "loss") == plain.metric_history(parent, "loss")
     assert paged.calls.count("/api/2.0/mlflow/metrics/get-history") == 3
+    runs = _all_runs(plain, server)
+    paged.calls.clear()
+    for run in runs:
+        assert paged.artifacts(run) == plain.artifacts(run)
+    # one search per experiment with runs: rest-beta's 5 live models take 5 pages of one
+    assert paged.calls.count(MODELS_SEARCH) == 5 + 3
 
 
 def _exp_id(server: Server, name: str) -> str:
@@ -327,7 +420,7 @@ def test_artifacts_are_those_mlflow_reads(server: Server) -> None:
     checked = 0
     for exp_id, runs in server.expected["runs"].items():
         for run_id, item in _runs(source, exp_id).items():
-            expected = runs[run_id]["artifacts"]
+            expected = _expected_files(runs[run_id])
             files = source.artifacts(item)
             assert {f.path: f.size for f in files} == {p: v[0] for p, v in expected.items()}
             assert len(files) == len(expected)
@@ -335,7 +428,7 @@ def test_artifacts_are_those_mlflow_reads(server: Server) -> None:
                 data = source.read_artifact(item, f.path)
                 assert hashlib.sha256(data).hexdigest() == expected[f.path][1], f.path
                 checked += 1
-    assert checked == 5 + 1 + 2  # parent, deleted, local-artifacts
+    assert checked == 5 + 1 + 2 + 2 + 5 + 2 + 1  # parent, deleted, local, with-model (+models)
     parent = _by_name(source, server, "parent")
     assert source.read_artifact(parent, "dir with space/ä file.txt") == "ä".encode()
     assert source.read_artifact(parent, "plots/curve.bin") == bytes(range(256)) * 800
@@ -354,6 +447,7 @@ def test_proxied_artifact_endpoint_is_the_fallback(server: Server) -> None:
 
     source = NoGetArtifact(server.url)
     parent = _by_name(source, server, "parent")
+    source.artifacts(parent)  # (searches the experiment's logged models)
     source.calls.clear()
     assert source.read_artifact(parent, "dir with space/ä file.txt") == "ä".encode()
     assert source.read_artifact(parent, "plots/deep/nested/info.json") == b'{"a": 1}'
@@ -363,6 +457,61 @@ def test_proxied_artifact_endpoint_is_the_fallback(server: Server) -> None:
     local = _by_name(source, server, "local-artifacts")  # file: URI, no fallback
     with pytest.raises(SourceError, match="no /get-artifact here"):
         source.read_artifact(local, "a.txt")
+
+
+def test_logged_models_are_listed_with_their_run(server: Server) -> None:
+    """MLflow 3's log_model files come under the model's name, or under models/<model_id> when
+    the run's own files or an older model have the name (as the file-store and SQLite readers
+    list them; MLflow's `runs:/<run>/clf` finds the newest "clf" model instead); deleted models,
+    models without files and models of no run are not listed."""
+    source = RestSource(server.url)
+    run = _by_name(source, server, "with-model")
+    models = _models(server, run)
+    assert [m["name"] for m in models] == ["clf", "clf", "taken", "empty"]
+    _, again, taken, _ = (m["model_id"] for m in models)
+    paths = {f.path for f in source.artifacts(run)}
+    assert paths == {
+        "notes.txt", "taken/own.txt", "clf/MLmodel", "clf/conda.yaml", "clf/model.pkl",
+        "clf/python_env.yaml", "clf/requirements.txt", f"models/{again}/MLmodel",
+        f"models/{again}/sub/w.bin", f"models/{taken}/data.txt",
+    }  # fmt: skip
+    assert b"sklearn" in source.read_artifact(run, "clf/MLmodel")
+    assert source.artifacts(_by_name(source, server, "long")) == []
+
+    fresh = CountingSource(server.url)  # read without listing first
+    run = _by_name(fresh, server, "with-model")
+    fresh.calls.clear()
+    assert fresh.read_artifact(run, f"models/{again}/sub/w.bin") == bytes(range(200))
+    assert fresh.read_artifact(run, "clf/MLmodel") == source.read_artifact(run, "clf/MLmodel")
+    assert fresh.read_artifact(run, "taken/own.txt") == b"own too"
+    assert fresh.calls.count(MODELS_SEARCH) == 1
+    files = f"/ajax-api/2.0/mlflow/logged-models/{again}/artifacts/files"
+    assert files in fresh.calls
+    missing = r"'clf/nope' of run [0-9a-f]{32} \(logged model m-[0-9a-f]+\).*RESOURCE_DOES_NOT"
+    with pytest.raises(SourceError, match=missing):
+        fresh.read_artifact(run, "clf/nope")
+
+
+def test_proxied_artifact_endpoint_is_the_fallback_for_models(server: Server) -> None:
+    class NoModelFiles(CountingSource):
+        def _request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> bytes:
+            if endpoint.endswith("/artifacts/files"):
+                self.calls.append(endpoint)
+                raise SourceError("no model files here")
+            return super()._request(method, endpoint, *args, **kwargs)
+
+    source = NoModelFiles(server.url)
+    run = _by_name(source, server, "with-model")
+    again = _models(server, run)[1]["model_id"]
+    source.artifacts(run)
+    source.calls.clear()
+    assert source.read_artifact(run, f"models/{again}/MLmodel") == b"second clf"
+    assert source.calls == [
+        f"/ajax-api/2.0/mlflow/logged-models/{again}/artifacts/files",
+        "/api/2.0/mlflow-artifacts/artifacts",
+    ]
+    with pytest.raises(SourceError, match=r"'clf/nope' of run .*no model files here"):
+        source.read_artifact(run, "clf/nope")
 
 
 def test_missing_artifact_and_run_are_clear_errors(server: Server) -> None:
@@ -619,6 +768,54 @@ def test_artifact_listing_that_loops_is_an_error() -> None:
         pytest.raises(SourceError, match="not inside the folder listed"),
     ):
         RestSource(url).artifacts(_run())
+
+
+def test_a_server_without_logged_models_lists_the_runs_files() -> None:
+    """An MLflow 2 server has no logged-models API: it answers 404; no model is listed."""
+    hits: list[str] = []
+
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        hits.append(handler.path)
+        if "/logged-models/" in handler.path:
+            send(handler, 404, b"<html>Not Found</html>")
+        elif handler.path.startswith("/get-artifact"):
+            send(handler, 200, b"abc")
+        else:
+            send(handler, 200, {"files": [{"path": "a.txt", "file_size": "3"}]})
+
+    with fake_server(respond) as url:
+        source = RestSource(url)
+        assert source.artifacts(_run()) == [ArtifactFile("a.txt", 3)]
+        other = replace(_run(), run_id="d" * 32, experiment_id="2")
+        assert source.artifacts(other) == [ArtifactFile("a.txt", 3)]
+        assert RestSource(url).read_artifact(_run(), "a.txt") == b"abc"
+    assert sum(path.startswith(MODELS_SEARCH) for path in hits) == 2  # once per source
+
+
+def test_a_malformed_logged_model_fails_its_run() -> None:
+    answers: dict[str, Any] = {}
+
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        if handler.path == MODELS_SEARCH:
+            send(handler, 200, answers)
+        else:
+            send(handler, 200, {})
+
+    other = replace(_run(), run_id="d" * 32)
+    with fake_server(respond) as url:
+        answers["models"] = [
+            {"info": {"model_id": 5, "source_run_id": "c" * 32}},
+            {"info": {"model_id": ["x"], "source_run_id": ""}},  # of no run: ignored
+        ]
+        source = RestSource(url)
+        with pytest.raises(SourceError, match=f"of run {'c' * 32}: bad entry in {url}.*is 5"):
+            source.artifacts(_run())
+        assert source.artifacts(other) == []
+        answers["models"] = ["junk"]  # whose run is unknown: every run of the experiment fails
+        source = RestSource(url)
+        for run in (_run(), other):
+            with pytest.raises(SourceError, match=f"{url}.*no model info in junk"):
+                source.read_artifact(run, "a.txt")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,20 @@ Endpoints used, relative to the URL given (checked against an MLflow 3.17 server
   store itself, proxied (`mlflow-artifacts:`) or not. For `mlflow-artifacts:` runs,
   `GET /api/2.0/mlflow-artifacts/artifacts/<path>` is tried when that fails.
 
+MLflow 3's logged models (`log_model`) are listed with their run's artifacts, as the file-store
+and SQLite readers list them: each model whose `source_run_id` is the run under its name, or
+under `models/<model_id>` when the run's own artifacts or an earlier model (oldest first) have
+that name; a model without files takes no name. Deleted models are left out by the server.
+
+- `POST /api/2.0/mlflow/logged-models/search` (`experiment_ids`, paged): once per experiment;
+  a server without it (404, 405 or 501 that is not an MLflow error, or `ENDPOINT_NOT_FOUND`:
+  MLflow 2) has no logged models
+- `GET /api/2.0/mlflow/logged-models/<model_id>/artifacts/directories`
+  (`artifact_directory_path`, paged; folders are listed one by one)
+- `GET /ajax-api/2.0/mlflow/logged-models/<model_id>/artifacts/files?artifact_file_path=` for a
+  model file's bytes (MLflow 3.17 serves it under `/ajax-api/` only); for an `mlflow-artifacts:`
+  model, `GET /api/2.0/mlflow-artifacts/artifacts/<path>` is tried when that fails.
+
 Credentials come as MLflow's clients take them: `MLFLOW_TRACKING_USERNAME` and
 `MLFLOW_TRACKING_PASSWORD` (basic auth), else `MLFLOW_TRACKING_TOKEN` (bearer); a `token`
 given to `RestSource` wins over both. Protobuf JSON writes a NaN metric as the string "NaN"
@@ -29,7 +43,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 from urllib.parse import quote, unquote, urlencode, urlparse, urlunparse
 
 from reporter.mlflow_import.source import (
@@ -38,10 +52,12 @@ from reporter.mlflow_import.source import (
     SourceError,
     SourceExperiment,
     SourceRun,
+    plain_parts,
 )
 
 API = "/api/2.0/mlflow"
 PROXY_API = "/api/2.0/mlflow-artifacts/artifacts"
+AJAX_API = "/ajax-api/2.0/mlflow"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # statuses a web server that is not MLflow gives for an API path or a POST
 FOREIGN_STATUS = frozenset({404, 405, 501})
@@ -49,6 +65,30 @@ AUTH_HINT = (
     "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
     "to credentials the server accepts"
 )
+
+
+class _HTTPError(SourceError):
+    """A SourceError for an HTTP error answer: its status and MLflow error code (if any)."""
+
+    def __init__(self, message: str, status: int, code: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class _Model(NamedTuple):
+    """An MLflow 3 logged model made by a run, as logged-models/search gives it."""
+
+    model_id: str
+    name: str
+    artifact_uri: str
+    created: int  # creation_timestamp_ms (0 when absent)
+
+
+# per experiment: run id -> its logged models (oldest first), and run id -> why an entry naming
+# that run (EVERY_RUN: one naming no readable run) cannot be read
+_Models = tuple[dict[str, list[_Model]], dict[str, str]]
+EVERY_RUN = "*"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -128,6 +168,7 @@ class RestSource:
     experiments_page = 1000
     runs_page = 1000
     history_page = 10000
+    models_page = 100  # logged models (MLflow's default page; the server sets no limit)
     retries = 2
     backoff = 0.5  # seconds before the first retry; doubled each time
 
@@ -178,6 +219,9 @@ class RestSource:
         elif env_token:
             self.headers["Authorization"] = f"Bearer {env_token}"
         self._opener = urllib.request.build_opener(_NoRedirect())
+        self._models: dict[str, _Models | SourceError] = {}  # experiment id -> its models
+        self._no_models = False  # the server has no logged-models API (MLflow 2)
+        self._layouts: dict[str, list[tuple[str, _Model]]] = {}  # run id -> (prefix, model)
 
     # HTTP ----------------------------------------------------------------------------------
     def _request(
@@ -258,30 +302,30 @@ class RestSource:
     ) -> NoReturn:
         """Raise the SourceError for an HTTP error answer."""
         mlflow_error = _mlflow_error(text)
+        code = None if mlflow_error is None else mlflow_error[0]
         where = f"{self.uri}{endpoint}"
         if status in (401, 403):
             detail = f": {mlflow_error[1]}" if mlflow_error else ""
-            raise SourceError(
+            message = (
                 f"The MLflow tracking server at {self.uri} refused access (HTTP {status}"
                 f"{detail}); {AUTH_HINT}"
             )
-        if 300 <= status < 400:
+        elif 300 <= status < 400:
             location = headers.get("Location") if headers is not None else None
-            raise SourceError(
+            message = (
                 f"{where} redirects (HTTP {status}) to {location or 'another address'}; give "
                 "the tracking server's own base URL (redirects are not followed)"
             )
-        if mlflow_error is not None:
-            code, message = mlflow_error
-            raise SourceError(
-                f"The MLflow tracking server at {self.uri} answered {code}: {message}"
-            )
-        if status in FOREIGN_STATUS:
-            raise SourceError(
+        elif mlflow_error is not None:
+            message = f"The MLflow tracking server at {self.uri} answered {code}: {mlflow_error[1]}"
+        elif status in FOREIGN_STATUS:
+            message = (
                 f"{where} answered HTTP {status} {reason}: not an MLflow tracking server? Give "
                 "the tracking server's base URL, e.g. http://127.0.0.1:5000"
             )
-        raise SourceError(f"{where} failed: HTTP {status} {reason}")
+        else:
+            message = f"{where} failed: HTTP {status} {reason}"
+        raise _HTTPError(message, status, code)
 
     def _json(
         self,
@@ -438,18 +482,22 @@ class RestSource:
                     out.append(point)
         return out
 
-    def artifacts(self, run: SourceRun) -> list[ArtifactFile]:
-        """Return every file under the run's artifact root, folder by folder."""
-        out: list[ArtifactFile] = []
+    def _walk(
+        self, endpoint: str, request: dict[str, str], key: str, what: str
+    ) -> tuple[list[ArtifactFile], list[str]]:
+        """Return every file and folder below an artifact root, listed folder by folder
+        (`key` names the request field for a subfolder)."""
+        files: list[ArtifactFile] = []
+        dirs: list[str] = []
         folders = [""]
         visited: set[str] = set()
         while folders:
             folder = folders.pop(0)
             visited.add(folder)
-            request = {"run_id": run.run_id}
+            asked = dict(request)
             if folder:
-                request["path"] = folder
-            for page in self._pages("GET", "/artifacts/list", request, "files"):
+                asked[key] = folder
+            for page in self._pages("GET", endpoint, asked, "files"):
                 for item in page:
                     try:
                         if not isinstance(item, dict):
@@ -462,36 +510,173 @@ class RestSource:
                     except ValueError as exc:
                         where = f"folder {folder!r}" if folder else "the root folder"
                         raise SourceError(
-                            f"Cannot list the artifacts of run {run.run_id} ({where}) from "
-                            f"{self.uri}: {exc}"
+                            f"Cannot list the artifacts of {what} ({where}) from {self.uri}: {exc}"
                         ) from None
                     if item.get("is_dir"):
                         folders.append(path)
+                        dirs.append(path)
                     else:
-                        out.append(ArtifactFile(path, size))
+                        files.append(ArtifactFile(path, size))
+        return files, dirs
+
+    def artifacts(self, run: SourceRun) -> list[ArtifactFile]:
+        """Return every file under the run's artifact root, folder by folder, then the files
+        of the logged models the run made, each under its model's prefix."""
+        what = f"run {run.run_id}"
+        own, own_dirs = self._walk("/artifacts/list", {"run_id": run.run_id}, "path", what)
+        out = list(own)
+        layout: list[tuple[str, _Model]] = []
+        used: list[str] = []
+        for model in self._run_models(run):
+            files, _ = self._walk(
+                f"/logged-models/{quote(model.model_id, safe='')}/artifacts/directories",
+                {},
+                "artifact_directory_path",
+                f"logged model {model.model_id} of run {run.run_id}",
+            )
+            if not files:
+                continue
+            for prefix in (model.name, f"models/{model.model_id}"):
+                if _free(prefix, [f.path for f in own], own_dirs, used):
+                    used.append(prefix)
+                    layout.append((prefix, model))
+                    out += [ArtifactFile(f"{prefix}/{f.path}", f.size) for f in files]
+                    break
+        self._layouts[run.run_id] = layout
         return out
+
+    def _run_models(self, run: SourceRun) -> list[_Model]:
+        """Return the logged models the run made, oldest first (one search per experiment)."""
+        found = self._models.get(run.experiment_id)
+        if found is None:
+            try:
+                found = self._search_models(run.experiment_id)
+            except SourceError as exc:
+                found = exc
+            self._models[run.experiment_id] = found
+        if isinstance(found, SourceError):
+            raise SourceError(f"Cannot list the logged models of run {run.run_id}: {found}")
+        by_run, broken = found
+        why = broken.get(run.run_id) or broken.get(EVERY_RUN)
+        if why is not None:
+            raise SourceError(f"Cannot list the logged models of run {run.run_id}: {why}")
+        return by_run.get(run.run_id, [])
+
+    def _search_models(self, experiment_id: str) -> _Models:
+        """Search an experiment's logged models (none when the server has no such API)."""
+        by_id: dict[str, tuple[str, _Model]] = {}
+        broken: dict[str, str] = {}
+        if self._no_models:
+            return {}, broken
+        request = {"experiment_ids": [experiment_id], "max_results": self.models_page}
+        try:
+            for page in self._pages("POST", "/logged-models/search", request, "models"):
+                for item in page:
+                    try:
+                        run_id, model = _logged_model(item)
+                    except ValueError as exc:
+                        info = item.get("info") if isinstance(item, dict) else None
+                        owner = info.get("source_run_id") if isinstance(info, dict) else None
+                        if owner == "":
+                            continue  # not made by a run: no run lists it
+                        key = owner if isinstance(owner, str) else EVERY_RUN
+                        broken[key] = (
+                            f"bad entry in {self.uri}{API}/logged-models/search (experiment "
+                            f"{experiment_id}): {exc}"
+                        )
+                        continue
+                    by_id.setdefault(model.model_id, (run_id, model))
+        except _HTTPError as exc:
+            foreign = exc.code is None and exc.status in FOREIGN_STATUS
+            if foreign or exc.code == "ENDPOINT_NOT_FOUND":
+                self._no_models = True  # an MLflow 2 server: no logged models anywhere
+                return {}, {}
+            raise
+        by_run: dict[str, list[_Model]] = {}
+        for run_id, model in sorted(by_id.values(), key=lambda m: (m[1].created, m[1].model_id)):
+            if run_id:
+                by_run.setdefault(run_id, []).append(model)
+        return by_run, broken
 
     def read_artifact(self, run: SourceRun, path: str) -> bytes:
         """Return one artifact file's bytes, via `/get-artifact` (the proxied-artifacts
-        endpoint as a fallback for `mlflow-artifacts:` runs)."""
+        endpoint as a fallback for `mlflow-artifacts:` runs); a logged model's file (under its
+        listed prefix) via the logged model's files endpoint, with the same fallback."""
+        layout = self._layouts.get(run.run_id)
+        if layout is None:
+            layout = []
+            if self._run_models(run):  # the prefixes depend on the run's own files
+                self.artifacts(run)
+                layout = self._layouts[run.run_id]
+        for prefix, model in sorted(layout, key=lambda item: -len(item[0])):
+            if path.startswith(prefix + "/"):
+                relative = path[len(prefix) + 1 :]
+                endpoint = (
+                    f"{AJAX_API}/logged-models/{quote(model.model_id, safe='')}/artifacts/files"
+                )
+                return self._download(
+                    endpoint,
+                    {"artifact_file_path": relative},
+                    model.artifact_uri,
+                    relative,
+                    f"artifact {path!r} of run {run.run_id} (logged model {model.model_id})",
+                )
         params = {"path": path, "run_uuid": run.run_id}
+        what = f"artifact {path!r} of run {run.run_id}"
+        return self._download("/get-artifact", params, run.artifact_uri, path, what)
+
+    def _download(
+        self, endpoint: str, params: dict[str, str], artifact_uri: str, relative: str, what: str
+    ) -> bytes:
+        """GET a file's bytes; for an `mlflow-artifacts:` root, the proxied-artifacts endpoint
+        is tried when that fails. SourceError names the first failure."""
         try:
-            return self._request("GET", "/get-artifact", params)
+            return self._request("GET", endpoint, params)
         except SourceError as exc:
             first = exc
-        parsed = urlparse(run.artifact_uri)
+        parsed = urlparse(artifact_uri)
         if parsed.scheme != "mlflow-artifacts":
-            raise SourceError(f"Cannot read artifact {path!r} of run {run.run_id}: {first}")
-        relative = unquote(parsed.path).strip("/") + "/" + path
+            raise SourceError(f"Cannot read {what}: {first}")
+        full = unquote(parsed.path).strip("/") + "/" + relative
         try:
-            return self._request("GET", PROXY_API, quoted_path=f"{PROXY_API}/{quote(relative)}")
+            return self._request("GET", PROXY_API, quoted_path=f"{PROXY_API}/{quote(full)}")
         except SourceError:
-            raise SourceError(
-                f"Cannot read artifact {path!r} of run {run.run_id}: {first}"
-            ) from None
+            raise SourceError(f"Cannot read {what}: {first}") from None
 
     def close(self) -> None:
         """Nothing to release: each request opens and closes its own connection."""
+
+
+def _logged_model(item: Any) -> tuple[str, _Model]:
+    """Return (source run id, model) of a logged-models/search entry (ValueError if bad)."""
+    info = item.get("info") if isinstance(item, dict) else None
+    if not isinstance(info, dict):
+        raise ValueError(f"no model info in {str(item)[:200]}")
+    model_id = _str(info.get("model_id"), "model_id")
+    if not model_id:
+        raise ValueError("no model_id")
+    created = _int(info.get("creation_timestamp_ms"), f"creation time of model {model_id}")
+    return _str(info.get("source_run_id"), f"source_run_id of model {model_id}"), _Model(
+        model_id=model_id,
+        name=_str(info.get("name"), f"name of model {model_id}") or model_id,
+        artifact_uri=_str(info.get("artifact_uri"), f"artifact_uri of model {model_id}"),
+        created=created or 0,
+    )
+
+
+def _free(prefix: str, files: list[str], dirs: list[str], used: list[str]) -> bool:
+    """Return True if a logged model may be listed under `prefix`: a plain path that is not
+    one of the run's own files or folders, nor on the way to or below one of its files, nor
+    overlapping the prefix of an earlier model (the file-store and SQLite readers' rule)."""
+
+    def overlaps(a: str, b: str) -> bool:
+        return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+    return (
+        plain_parts(prefix) is not None
+        and not any(overlaps(prefix, other) for other in [*used, *files])
+        and not any(d == prefix or d.startswith(prefix + "/") for d in dirs)
+    )
 
 
 def _transient(reason: object) -> bool:
