@@ -753,5 +753,9 @@ def _log_child_runs(config: _Config, parent: Any, search: Any) -> None:
             parent_run_id=parent.info.run_id,
         )
         child_id = child.info.run_id
-        client.log_batch(child_id, metrics=metrics, params=_str_params(params))
+        try:
+            client.log_batch(child_id, metrics=metrics, params=_str_params(params))
+        except BaseException:
+            client.set_terminated(child_id, RunStatus.FAILED, end)  # never left RUNNING
+            raise
         client.set_terminated(child_id, RunStatus.FINISHED, end)

@@ -3,6 +3,7 @@ checked on what the store holds (names and values against sklearn.metrics)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -513,3 +514,31 @@ def test_extra_tags_on_autolog_runs(iris):
     mlflow.autolog(extra_tags={"team": "forecasting"}, log_models=False)
     LogisticRegression(max_iter=1000).fit(X, y)
     assert only_run().data.tags["team"] == "forecasting"
+
+
+def test_a_child_run_that_cannot_be_logged_ends_failed_not_running(iris):
+    """A candidate whose param value the store refuses (a lone surrogate is not UTF-8): the
+    fit still returns and no child run is left RUNNING."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Labelled(ClassifierMixin, BaseEstimator):
+        def __init__(self, label: str = "a") -> None:
+            self.label = label
+
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[0])
+
+    X, y = iris
+    mlflow.autolog()
+    search = GridSearchCV(Labelled(), {"label": ["a", "\ud800"]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AutologgingWarning)  # it says what it could not log
+        fitted = search.fit(X, y)
+    assert fitted is search and hasattr(search, "best_params_")
+    children = [r for r in all_runs() if r.info.parent_run_id]
+    assert children and all(r.info.status != "RUNNING" for r in children)
+    assert "FAILED" in {r.info.status for r in children}

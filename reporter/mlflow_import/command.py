@@ -57,10 +57,9 @@ def mlflow_command(
     tracking server; MLflow itself is not needed. Running it again imports only what is new or
     changed, so it is safe to interrupt and re-run. Examples:
 
+    \b
         tracker-report import mlflow ./mlruns
-
         tracker-report import mlflow sqlite:///mlflow.db --experiment churn
-
         tracker-report import mlflow http://127.0.0.1:5000 --store s3://team/tracker
     """
     from reporter.cli import _progress
