@@ -61,6 +61,16 @@ def source_of(kind: str, folder: Path) -> str:
     return str(folder / "mlruns") if kind == "file" else f"sqlite:///{folder / 'mlflow.db'}"
 
 
+def expected_run(kind: str, name: str) -> dict:
+    """Return what MLflow read back of the fixture run of that name."""
+    return next(r for r in EXPECTED[kind]["runs"] if r["run_name"] == name)
+
+
+def run_folder(source_copy: Path, run_id: str) -> Path:
+    """Return a run's folder in the copied file store."""
+    return next((source_copy / "mlruns").glob(f"*/{run_id}"))
+
+
 def same_number(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
@@ -161,8 +171,8 @@ def test_an_interrupted_import_is_completed_by_the_next(source_copy, store_uri):
 def test_a_changed_run_gets_only_what_is_new(source_copy, store_uri):
     source = source_of("file", source_copy)
     import_mlflow(source, store_uri)
-    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "still-running")
-    run_dir = next((source_copy / "mlruns").glob(f"*/{run['run_id']}"))
+    run = expected_run("file", "still-running")
+    run_dir = run_folder(source_copy, run["run_id"])
     key = next(iter(run["metrics"]))
     with (run_dir / "metrics" / key).open("a", encoding="utf-8") as handle:
         handle.write("1700009999000 0.125 999\n")  # MLflow's line: timestamp value step
@@ -182,7 +192,7 @@ def test_unreadable_runs_and_files_are_skipped_with_a_warning(source_copy, store
      / "notes.txt").unlink()
     file_runs = EXPECTED["file"]["runs"]
     bad = next(r for r in file_runs if r["run_name"] == "ridge")
-    (next((source_copy / "mlruns").glob(f"*/{bad['run_id']}")) / "meta.yaml").write_text(
+    (run_folder(source_copy, bad["run_id"]) / "meta.yaml").write_text(
         "run_id: [unclosed", encoding="utf-8")
     with pytest.warns(MlflowImportWarning, match="meta.yaml"):
         summary = import_mlflow(source_of("file", source_copy), store_uri)
@@ -266,8 +276,8 @@ def exp_dir(source_copy: Path, name: str) -> Path:
 
 
 def test_a_run_id_that_is_a_path_is_refused_before_anything_is_written(source_copy, tmp_path):
-    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "ridge")
-    meta = next((source_copy / "mlruns").glob(f"*/{run['run_id']}")) / "meta.yaml"
+    run = expected_run("file", "ridge")
+    meta = run_folder(source_copy, run["run_id"]) / "meta.yaml"
     text = meta.read_text(encoding="utf-8")
     meta.write_text(text.replace(f"run_id: {run['run_id']}", "run_id: ../../../escaped")
                     .replace(f"run_uuid: {run['run_id']}", "run_uuid: ../../../escaped"),
@@ -301,7 +311,7 @@ class FlakySource:
 
 def test_an_artifact_that_failed_is_fetched_by_the_next_import(source_copy, store_uri):
     source = open_source(source_of("file", source_copy))
-    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "baseline-finished")
+    run = expected_run("file", "baseline-finished")
     flaky = FlakySource(source, "notes.txt")
     with pytest.warns(MlflowImportWarning, match="connection reset"):
         Importer(flaky, ParquetStore(store_uri)).run()
@@ -314,8 +324,8 @@ def test_an_artifact_that_failed_is_fetched_by_the_next_import(source_copy, stor
 def test_backfilled_points_below_the_latest_step_are_imported(source_copy, store_uri):
     source = source_of("file", source_copy)
     import_mlflow(source, store_uri)
-    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "diverged-failed")
-    run_dir = next((source_copy / "mlruns").glob(f"*/{run['run_id']}"))
+    run = expected_run("file", "diverged-failed")
+    run_dir = run_folder(source_copy, run["run_id"])
     with (run_dir / "metrics" / "loss").open("a", encoding="utf-8") as handle:
         handle.write("1700000000500 9.5 1\n")  # an early step, logged late
     summary = import_mlflow(source, store_uri)
@@ -345,7 +355,7 @@ def test_renamed_deleted_and_restored_experiments_follow_the_source(source_copy,
     names = {e.name: e.lifecycle_stage for e in client.store.list_experiments()}
     assert "fixture-regression" not in names and names["regression-renamed"] == "active"
     assert names["fixture-deleted"] == "active"
-    ridge = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "ridge")
+    ridge = expected_run("file", "ridge")
     assert client.get_experiment(client.get_run(ridge["run_id"]).info.experiment_id).name == (
         "regression-renamed")
 
@@ -381,8 +391,8 @@ def clone_runs(source_copy: Path, name: str, count: int) -> list[str]:
     runs, so an import takes long enough to be killed midway); return the new ids."""
     import uuid
 
-    run = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == name)
-    original = next((source_copy / "mlruns").glob(f"*/{run['run_id']}"))
+    run = expected_run("file", name)
+    original = run_folder(source_copy, run["run_id"])
     ids = []
     for _ in range(count):
         new = uuid.uuid4().hex
@@ -427,7 +437,7 @@ def test_imports_killed_midway_are_completed_by_the_next(source_copy, store_uri)
     assert summary.runs_new + summary.runs_updated + summary.runs_unchanged == total
     assert summary.runs_unchanged >= 120  # what the kills had finished is not redone
     check_everything(store_uri, "file")  # every history compared point by point: no doubles
-    original = next(r for r in EXPECTED["file"]["runs"] if r["run_name"] == "baseline-finished")
+    original = expected_run("file", "baseline-finished")
     want = {k: sorted(map(tuple, v)) for k, v in original["metrics"].items()}
     for run_id in clones:
         got = {k: sorted((m.step, m.timestamp, m.value)

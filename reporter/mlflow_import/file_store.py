@@ -382,5 +382,9 @@ class FileStoreSource:
         """Return one artifact file's bytes (a logged model's under its listed prefix)."""
         return read_from_layout(self._layout(run), f"Run {run.run_id} in {self.uri}", path)
 
+    def data_folders(self) -> list[Path]:
+        """Return the local folders holding the source's data (an import must not write there)."""
+        return [self.root]
+
     def close(self) -> None:
         """Nothing to release."""

@@ -50,7 +50,6 @@ SYSTEM_TAGS = (
     "source.git.branch",
     "source.git.repoURL",
 )
-ATTRS = ("run_name", "status", "start_time", "end_time", "user_id", "lifecycle_stage")
 
 Progress = Callable[[str, int, int], None]
 
@@ -289,22 +288,17 @@ class Importer:
         ):
             self.store.update_experiment(replace(ours, lifecycle_stage=stage))
 
-    def _current(self, exp_id: str) -> dict[str, dict[str, str]]:
-        """Return {run id: tags} of the runs our experiment already has."""
+    def _current(self, exp_id: str) -> dict[str, str]:
+        """Return {run id: import digest ("" if none)} of the runs our experiment has."""
         frame = self.store.runs_frame([exp_id])
-        if not len(frame):
-            return {}
-        tag_cols = [c for c in frame.columns if c.startswith("tags.")]
-        out = {}
-        for row in frame[["run_id", *tag_cols]].itertuples(index=False):
-            values = dict(zip(["run_id", *tag_cols], row))
-            out[str(values.pop("run_id"))] = {
-                k[len("tags.") :]: str(v) for k, v in values.items() if isinstance(v, str)
-            }
-        return out
+        column = f"tags.{TAG_DIGEST}"
+        if column not in frame.columns:
+            return dict.fromkeys(map(str, frame["run_id"]), "")
+        digests = frame[column].where(frame[column].notna(), "")
+        return dict(zip(map(str, frame["run_id"]), map(str, digests)))
 
     # runs -----------------------------------------------------------------------------------
-    def _run(self, run: SourceRun, exp_id: str, ours: dict[str, str] | None) -> None:
+    def _run(self, run: SourceRun, exp_id: str, ours: str | None) -> None:
         """Import one run: skipped when unchanged, else only what the store lacks."""
         schema.check_run_id(run.run_id)  # before any path is made of it
         elsewhere = self._where.get(run.run_id)
@@ -323,7 +317,7 @@ class Importer:
         digest = run_digest(run, [(f.path, f.size) for f in files])
         if not listed:
             digest = "incomplete"  # never equal: the next import lists the artifacts again
-        if ours is not None and ours.get(TAG_DIGEST) == digest:
+        if ours == digest:  # ours: the digest the store has (None: a run it has not)
             self.summary.runs_unchanged += 1
             return
         self.store.ensure_run_marker(exp_id, run.run_id, run.start_time)
@@ -343,27 +337,17 @@ class Importer:
         """Return the event rows the store lacks for this run."""
         now = _now()
         have = self.store.get_run(run.run_id) if exists else None
-        attrs = {
-            "run_name": run.run_name,
-            "status": run.status,
-            "start_time": None if run.start_time is None else str(run.start_time),
-            "end_time": None if run.end_time is None else str(run.end_time),
-            "user_id": run.user_id,
-            "lifecycle_stage": run.lifecycle_stage,
-            "parent_run_id": run.tags.get(MLFLOW_PARENT),
-        }
+        attrs = _attr_texts(
+            run.run_name, run.status, run.start_time, run.end_time, run.user_id,
+            run.lifecycle_stage, run.tags.get(MLFLOW_PARENT),
+        )  # fmt: skip
         old_attrs: dict[str, str | None] = {}
         if have is not None:
-            info = have.info
-            old_attrs = {
-                "run_name": info.run_name,
-                "status": info.status,
-                "start_time": None if info.start_time is None else str(info.start_time),
-                "end_time": None if info.end_time is None else str(info.end_time),
-                "user_id": info.user_id,
-                "lifecycle_stage": info.lifecycle_stage,
-                "parent_run_id": info.parent_run_id,
-            }
+            i = have.info
+            old_attrs = _attr_texts(
+                i.run_name, i.status, i.start_time, i.end_time, i.user_id, i.lifecycle_stage,
+                i.parent_run_id,
+            )  # fmt: skip
         rows: list[events.Row] = [
             (schema.KIND_ATTR, k, None, v, 0, now)
             for k, v in attrs.items()
@@ -448,20 +432,28 @@ def _check_apart(source: Source, store_uri: str) -> None:
     if scheme != "file":
         return
     store = Path(location or ".").expanduser().resolve()
-    from reporter.mlflow_import.file_store import FileStoreSource
-    from reporter.mlflow_import.sqlite import SqliteSource
-
-    folders: list[Path] = []
-    if isinstance(source, FileStoreSource):
-        folders = [source.root]
-    elif isinstance(source, SqliteSource):
-        folders = [source.path.parent / "mlartifacts", source.path.parent / "mlruns"]
-    for folder in folders:
+    for folder in source.data_folders():
         if store == folder or folder in store.parents:
             raise SourceChoiceError(
                 f"The store {store} is inside the MLflow source's folder {folder}; importing "
                 "would write into the source. Choose a store folder outside it."
             )
+
+
+def _attr_texts(
+    name: str, status: str, start: int | None, end: int | None, user: str, stage: str,
+    parent: str | None,
+) -> dict[str, str | None]:  # fmt: skip
+    """Return a run's attribute events' texts, keyed as the store keys them."""
+    return {
+        "run_name": name,
+        "status": status,
+        "start_time": None if start is None else str(start),
+        "end_time": None if end is None else str(end),
+        "user_id": user,
+        "lifecycle_stage": stage,
+        "parent_run_id": parent,
+    }
 
 
 def _safe(path: str) -> bool:

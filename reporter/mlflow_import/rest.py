@@ -43,6 +43,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 from urllib.parse import quote, unquote, urlencode, urlparse, urlunparse
 
@@ -642,6 +643,10 @@ class RestSource:
             return self._request("GET", PROXY_API, quoted_path=f"{PROXY_API}/{quote(full)}")
         except SourceError:
             raise SourceError(f"Cannot read {what}: {first}") from None
+
+    def data_folders(self) -> list[Path]:
+        """Return the local folders holding the source's data (an import must not write there)."""
+        return []
 
     def close(self) -> None:
         """Nothing to release: each request opens and closes its own connection."""

@@ -97,6 +97,11 @@ class Source(Protocol):
         """Return one artifact file's bytes (SourceError if it cannot be read)."""
         ...
 
+    def data_folders(self) -> list[Path]:
+        """Return the local folders holding the source's data (an import must not write
+        there); empty for a server."""
+        ...
+
     def close(self) -> None:
         """Release connections and handles."""
         ...

@@ -264,6 +264,10 @@ class SqliteSource:
         """Return one artifact file's bytes (a logged model's under its listed prefix)."""
         return read_from_layout(self._layout(run), f"Run {run.run_id} in {self.path}", path)
 
+    def data_folders(self) -> list[Path]:
+        """Return the local folders holding the source's data (an import must not write there)."""
+        return [self.path.parent / "mlartifacts", self.path.parent / "mlruns"]
+
     def close(self) -> None:
         """Close the database."""
         self.db.close()
