@@ -7,7 +7,7 @@ STORE ?= ./tracker-store
 MLFLOW_VENV ?= .bench/mlflow-venv
 MLFLOW_SPEC ?= mlflow>=3,<4
 
-.PHONY: install mlflow demo test lint typecheck pytest bench clean vendor
+.PHONY: install mlflow demo test lint typecheck pytest flaky-check bench clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ typecheck:
 
 pytest:
 	$(BIN)/pytest
+
+## flaky-check: run the multi-process, kill, browser and server tests ROUNDS times, the last
+## LOADED of them beside HOGS CPU-spinning processes; lists every test that ever failed
+ROUNDS ?= 5
+LOADED ?= 2
+HOGS ?= 2
+flaky-check: install mlflow
+	$(BIN)/python tests/flaky_check.py --rounds $(ROUNDS) --loaded $(LOADED) --hogs $(HOGS) $(TESTS)
 
 ## bench: compare with MLflow (installs it in its own venv under .bench/)
 bench: install

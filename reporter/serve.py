@@ -107,5 +107,7 @@ def serve_command(
     finally:
         stop.set()
         server.server_close()
-        watcher.join(timeout=interval + 5)
+        # wait for a rebuild in progress: a thread still inside pyarrow when the interpreter
+        # finalizes aborts the process (a second Ctrl-C stops waiting)
+        watcher.join()
     click.echo("Stopped.")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from reporter.entities import RunStatus
 from reporter.errors import NotFoundError
-from reporter.store import events, reader, schema
+from reporter.store import clock, events, reader, schema
 from reporter.store.fs import FileInfo, StoreFS
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def terminal_runs(
         return set()
     snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
     timeout_ms = timeout_s * 1000
-    now_ms = time.time() * 1000
+    now_ms = clock.now_ms()
     done = set()
     for run_id in {p.split("/", 1)[0] for p in read}:
         status = snap.attrs.get(run_id, {}).get("status")

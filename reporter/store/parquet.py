@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -42,7 +41,7 @@ from reporter.errors import (
     ParamConflictError,
     StoreFormatError,
 )
-from reporter.store import compaction, events, reader, schema
+from reporter.store import clock, compaction, events, reader, schema
 from reporter.store.base import AbstractStore
 from reporter.store.fs import StoreFS
 from reporter.store.writer import PartWriter
@@ -73,8 +72,8 @@ def experiment_id_for(name: str, salt: int = 0) -> str:
 
 
 def _now_ms() -> int:
-    """Return the wall clock in milliseconds."""
-    return int(time.time() * 1000)
+    """Return the store clock in milliseconds."""
+    return int(clock.now_ms())
 
 
 class ParquetStore(AbstractStore):

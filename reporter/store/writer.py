@@ -4,6 +4,12 @@
 env TRACKER_FLUSH_INTERVAL) or when a buffer grows large, and writes one immutable part file per
 run with pending rows. It also refreshes the heartbeat file of every open run, so a reader can
 tell a run whose process died (it reads as KILLED) from one that is quietly training.
+
+Shutdown is orderly: at interpreter exit (`shutdown_all`, an atexit hook) each flusher is told to
+stop, joined, and only then is everything still buffered written from the exiting thread. No
+thread of ours is inside pyarrow when the interpreter finalizes: a daemon thread caught there
+aborts the whole process (SIGABRT, "terminate called without an active exception") when
+CPython ends it mid C++ frame.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from reporter.store.fs import StoreFS
 log = logging.getLogger(__name__)
 
 BIG_BUFFER = 200_000  # rows: wake the flusher early
+JOIN_TIMEOUT = 120.0  # seconds a closing writer waits for its flusher's current round
 
 
 def _env_float(name: str, default: float) -> float:
@@ -188,6 +195,8 @@ class PartWriter:
             for exp_id in due:
                 del self._finished[exp_id]
         for exp_id, parts in due.items():
+            if self._closed:  # exiting: leave the parts for a later compaction
+                return
             infos = {part: FileInfo(path, 0, 0.0) for part, path in parts.items()}
             compaction.compact_parts(self.fs, exp_id, infos)
             listing = reader.list_compacted(self.fs, exp_id)
@@ -217,10 +226,10 @@ class PartWriter:
     def _ensure_thread(self) -> None:
         """Start the flusher thread on first use (and again after a fork)."""
         thread = self._thread
-        if thread is not None and thread.is_alive():
+        if self._closed or (thread is not None and thread.is_alive()):
             return
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._closed or (self._thread is not None and self._thread.is_alive()):
                 return
             thread = threading.Thread(target=self._loop, name="reporter-flusher", daemon=True)
             try:
@@ -234,6 +243,8 @@ class PartWriter:
         while not self._closed:
             self._wake.wait(flush_interval())
             self._wake.clear()
+            if self._closed:  # the closing thread writes what is left
+                return
             try:
                 self.flush()
                 self._heartbeats()
@@ -243,20 +254,30 @@ class PartWriter:
                 self.errors.append(str(exc))
 
     def close(self) -> None:
-        """Flush everything and stop the thread."""
-        self.flush()
+        """Stop the flusher, wait for its current round, then write everything still buffered.
+
+        Later appends are not lost: `close_run` and `flush` still write, in the caller's thread.
+        """
         self._closed = True
         self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(JOIN_TIMEOUT)
+            if thread.is_alive():
+                log.warning(
+                    "the flusher of %s did not stop within %.0f s", self.fs.url(""), JOIN_TIMEOUT
+                )
+        self.flush()
 
 
 _WRITERS: weakref.WeakSet[PartWriter] = weakref.WeakSet()
 
 
-def flush_all() -> None:
-    """Flush every writer of this process (at interpreter exit)."""
+def shutdown_all() -> None:
+    """Stop every writer's flusher and write what is buffered (at interpreter exit)."""
     for writer in list(_WRITERS):
         try:
-            writer.flush()
+            writer.close()
         except Exception as exc:  # at exit there is nobody left to raise to
             log.warning("final flush to %s failed: %s", writer.fs.url(""), exc)
 
@@ -270,9 +291,10 @@ def _forget_in_child() -> None:
         writer._lock = threading.Lock()
         writer._write_lock = threading.Lock()
         writer._thread = None
+        writer._wake = threading.Event()
         writer.writer_id = uuid.uuid4().hex[:12]
 
 
-atexit.register(flush_all)
+atexit.register(shutdown_all)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_in_child)
