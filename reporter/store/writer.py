@@ -240,7 +240,7 @@ class PartWriter:
 
     def _loop(self) -> None:
         """Flush and heartbeat until closed; never raises (errors are kept and logged)."""
-        while not self._closed:
+        while True:
             self._wake.wait(flush_interval())
             self._wake.clear()
             if self._closed:  # the closing thread writes what is left
