@@ -72,7 +72,6 @@ _state = _State()
 _all_active: dict[str, ActiveRun] = {}
 _experiment_id: str | None = None
 _last_run_id: str | None = None
-_exit_status: str | None = None
 _client_cache: dict[str, Client] = {}
 
 
@@ -452,29 +451,35 @@ def search_runs(
 
 # process exit ---------------------------------------------------------------------------
 _hooks_installed = False
+_error_before: BaseException | None = None
 
 
 def _install_exit_hooks() -> None:
-    """End still-active runs at exit: FAILED after an uncaught error, else FINISHED."""
-    global _hooks_installed
+    """End still-active runs at exit: FAILED after an uncaught error, else FINISHED.
+
+    The host's `sys.excepthook` is left alone: an uncaught exception is read from
+    `sys.last_value`, which the interpreter (and IPython) sets when it reports one. An error
+    reported before the hooks were installed (an earlier notebook cell) does not count.
+    """
+    global _hooks_installed, _error_before
     if _hooks_installed:
         return
     _hooks_installed = True
-    previous = sys.excepthook
-
-    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        global _exit_status
-        is_interrupt = issubclass(exc_type, KeyboardInterrupt)
-        _exit_status = RunStatus.KILLED if is_interrupt else RunStatus.FAILED
-        previous(exc_type, exc, tb)
-
-    sys.excepthook = hook
+    _error_before = getattr(sys, "last_value", None)
     atexit.register(_end_all_at_exit)
+
+
+def _exit_status() -> str:
+    """The status that runs still active at exit end with."""
+    uncaught = getattr(sys, "last_value", None)
+    if uncaught is None or uncaught is _error_before:
+        return RunStatus.FINISHED
+    return RunStatus.KILLED if isinstance(uncaught, KeyboardInterrupt) else RunStatus.FAILED
 
 
 def _end_all_at_exit() -> None:
     """End every run still active when the interpreter exits."""
-    status = _exit_status or RunStatus.FINISHED
+    status = _exit_status()
     for run_id in list(_all_active):
         try:
             _end(run_id, status)

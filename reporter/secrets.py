@@ -161,9 +161,12 @@ def key_looks_secret(key: str) -> bool:
 @functools.lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], ...]:
     """The credential regexes of detect-secrets' shape plugins, and ours."""
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from reporter.guest import host_kept
 
-    plugins: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    with host_kept():  # detect-secrets turns on logging.captureWarnings at import
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+        plugins: list[Any] = list(get_mapping_from_secret_type_to_class().values())
     by_name = {plugin.__name__: plugin for plugin in plugins}
     found: list[re.Pattern[str]] = []
     for name in PLUGINS:

@@ -95,8 +95,11 @@ class PartWriter:
         """Start buffering for a run (also used to resume one)."""
         # Import the Parquet writer (and pandas, which pyarrow loads on first use) now:
         # importing them first at interpreter exit fails, as both register exit hooks.
-        import pandas  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+        from reporter.guest import host_kept
+
+        with host_kept():
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
 
         with self._lock:
             buf = self._runs.get(run_id)
