@@ -201,6 +201,8 @@ def sync(source: str, destination: str, experiments: tuple[str, ...]) -> None:
             ids.update(match)
     report = _progress()
     result = run_sync(source, destination, ids, lambda done, total: report("files", done, total))
+    for path in result.refused:
+        click.echo(f"warning: not copied: {path!r} would leave {destination}", err=True)
     click.echo(
         f"Copied {result.copied} files ({result.bytes / 1e6:.1f} MB), skipped "
         f"{result.skipped} already there, {len(result.experiments)} experiments: "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -204,10 +203,9 @@ class Client:
         return exps[:max_results] if max_results is not None else exps
 
     def _update_experiment(self, experiment_id: str, **changes: Any) -> None:
-        """Rewrite an experiment record with some fields changed."""
-        exp = self.get_experiment(experiment_id)
-        new = dataclasses.replace(exp, last_update_time=_now_ms(), **changes)
-        self.store.update_experiment(new)
+        """Publish an edit of some of an experiment's fields (it must exist)."""
+        self.store.require_experiment(experiment_id)
+        self.store.edit_experiment(str(experiment_id), set_fields=changes)
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Mark an experiment deleted (its runs stay in the store)."""
@@ -227,19 +225,18 @@ class Client:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set a tag on an experiment (`mlflow.note.content` sets its description)."""
-        exp = self.get_experiment(experiment_id)
         if key == schema.MLFLOW_NOTE:
             self._update_experiment(experiment_id, description=str(value))
             return
-        tags = {**exp.tags, validation.key_name("Tag", key): str(value)}
-        self._update_experiment(experiment_id, tags=tags)
+        self.store.require_experiment(experiment_id)
+        tag = {validation.key_name("Tag", key): str(value)}
+        self.store.edit_experiment(str(experiment_id), set_tags=tag)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove a tag from an experiment."""
-        tags = dict(self.get_experiment(experiment_id).tags)
-        if tags.pop(key, None) is None:
+        if key not in self.get_experiment(experiment_id).tags:
             raise NotFoundError(f"Experiment {experiment_id} has no tag {key!r}")
-        self._update_experiment(experiment_id, tags=tags)
+        self.store.edit_experiment(str(experiment_id), delete_tags=[key])
 
     def set_experiment_description(self, experiment_id: str, description: str) -> None:
         """Set an experiment's markdown description."""

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+STOP_WAIT = 60.0  # seconds Ctrl-C waits for a rebuild in progress
+
 
 class QuietHandler(SimpleHTTPRequestHandler):
     """Serve files without a log line per request (errors still go to stderr)."""
@@ -108,6 +110,8 @@ def serve_command(
         stop.set()
         server.server_close()
         # wait for a rebuild in progress: a thread still inside pyarrow when the interpreter
-        # finalizes aborts the process (a second Ctrl-C stops waiting)
-        watcher.join()
+        # finalizes can abort the process
+        watcher.join(timeout=STOP_WAIT)
+        if watcher.is_alive():
+            click.echo(f"The rebuild in progress did not end within {STOP_WAIT:.0f} s.", err=True)
     click.echo("Stopped.")

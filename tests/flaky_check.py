@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loaded", type=int, default=2, help="of which, last ones under load [2]")
     parser.add_argument("--hogs", type=int, default=2, help="CPU-spinning processes [2]")
     parser.add_argument("pytest_args", nargs="*", help="pytest arguments [the default selection]")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)  # unknown options go to pytest (-k, -x, ...)
     if args.rounds < 1 or not 0 <= args.loaded <= args.rounds:
         parser.error("--rounds must be at least 1 and --loaded between 0 and --rounds")
-    selection = args.pytest_args or DEFAULT_SELECTION
+    selection = [*(args.pytest_args or DEFAULT_SELECTION), *extra]
     failures: dict[str, int] = {}
     green = 0
     for number in range(1, args.rounds + 1):

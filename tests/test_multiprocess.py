@@ -245,3 +245,49 @@ def test_forked_child_does_not_write_the_parents_pending_rows(store_uri):
     run_id = finish(spawn(code, TRACKER_TRACKING_URI=store_uri)).strip()
     history = reporter.Client(store_uri).get_metric_history(run_id, "m")
     assert [(m.step, m.value) for m in history] == [(0, 1.0)]
+
+
+EXPERIMENT_EDITOR = """
+    import sys
+    import reporter as mlflow
+    proc, exp_id = int(sys.argv[1]), sys.argv[2]
+    client = mlflow.Client()
+    for i in range(25):
+        client.set_experiment_tag(exp_id, f"p{proc}-t{i}", str(proc * 100 + i))
+        if i == 10:
+            client.set_experiment_tag(exp_id, "shared", str(proc))  # the same key: one wins
+"""
+
+
+def test_four_processes_editing_one_experiment_keep_every_edit(store_uri):
+    client = reporter.Client(store_uri)
+    exp_id = client.create_experiment("edited", tags={"kept": "yes"})
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-c", textwrap.dedent(EXPERIMENT_EDITOR), str(p), exp_id],
+            env=python_env(TRACKER_TRACKING_URI=store_uri, TRACKER_LOG_ENVIRONMENT="0"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(4)
+    ]
+    for proc in procs:
+        finish(proc)
+    client.rename_experiment(exp_id, "edited, renamed")
+    client.delete_experiment_tag(exp_id, "p0-t0")
+    for exp in (client.get_experiment(exp_id), client.get_experiment_by_name("edited, renamed")):
+        assert exp is not None and exp.name == "edited, renamed"
+        expected = {f"p{p}-t{i}": str(p * 100 + i) for p in range(4) for i in range(25)}
+        del expected["p0-t0"]
+        shared = exp.tags.get("shared")
+        assert shared in {"0", "1", "2", "3"}
+        assert {k: v for k, v in exp.tags.items() if k not in ("shared", "kept")} == expected
+        assert exp.tags["kept"] == "yes"
+    (listed,) = [e for e in client.search_experiments() if e.experiment_id == exp_id]
+    assert listed.tags == client.get_experiment(exp_id).tags
+    # deleted and restored by two more edits; the runs' experiment still resolves by name
+    client.delete_experiment(exp_id)
+    assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
+    client.restore_experiment(exp_id)
+    assert client.get_experiment_by_name("edited, renamed").lifecycle_stage == "active"

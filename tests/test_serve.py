@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 import reporter as mlflow
 from tests.conftest import PYTHON, python_env
 
@@ -24,7 +26,8 @@ def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path):
     with mlflow.start_run(run_name="first"):
         mlflow.log_metric("rmse", 1.0)
     proc = subprocess.Popen(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "serve", "--store", store_uri,
+        [PYTHON, "-X", "faulthandler", "-c", "from reporter.cli import main; main()", "serve",
+         "--store", store_uri,
          "--out", str(tmp_path / "site"), "--port", "0", "--interval", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
         cwd=tmp_path)
@@ -44,11 +47,16 @@ def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path):
             assert time.monotonic() < deadline, "the site was not rebuilt"
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        try:
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:  # show where it hangs: faulthandler dumps the stacks
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            pytest.fail(f"serve did not stop on Ctrl-C:\n{err}")
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()
     assert proc.returncode == 0, err
     assert out.strip().endswith("Stopped.")
     assert "Traceback" not in err and "Rebuilt:" in err

@@ -14,6 +14,7 @@ the next merge removes the overlap.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -136,6 +137,44 @@ def merge_compacted(
     return CompactionResult(exp_id, 0, deleted, table.num_rows, rel), read
 
 
+def drop_redundant(fs: StoreFS, exp_id: str) -> int:
+    """Delete event files whose every part id another compacted file holds; return how many.
+
+    Two compactions racing over the same files each publish a copy of the same rows. The one
+    that finishes last removes the spare copies here, so once no compaction is running, every
+    row is in exactly one file (reading every `.parquet` of the store counts each row once).
+    Files are ordered biggest first, then by name; a file is deleted only when one before it in
+    that order holds all of its parts, so racers agree on which copy stays.
+    """
+    listing = reader.list_experiment(fs, exp_id)
+    held: list[tuple[FileInfo, frozenset[str]]] = []
+    for info in listing.compacted:
+        try:
+            names = reader.FOOTERS.get(fs, info)
+        except NotFoundError:  # deleted by a racer since the listing
+            continue
+        if names is not None:  # a damaged or foreign file is never touched
+            held.append((info, frozenset(names)))
+    held.sort(key=lambda item: (-len(item[1]), item[0].path))
+    kept: list[frozenset[str]] = []
+    deleted = 0
+    for info, holds in held:
+        if any(holds <= other for other in kept):
+            fs.delete(info.path)
+            deleted += 1
+        else:
+            kept.append(holds)
+    covered: frozenset[str] = frozenset().union(*kept)
+    for part, info in listing.parts.items():  # raw parts a compacted file already holds
+        if part in covered:
+            fs.delete(info.path)
+            deleted += 1
+    overlapping = [a for i, a in enumerate(kept) for b in kept[i + 1 :] if a & b]
+    if overlapping:  # partly shared files: one merge holds each part once
+        merge_compacted(fs, exp_id, reader.list_compacted(fs, exp_id))
+    return deleted
+
+
 def terminal_runs(
     fs: StoreFS, exp_id: str, read: dict[str, pa.Table], timeout_s: float
 ) -> set[str]:
@@ -202,4 +241,7 @@ def compact_experiment(
             merged.rows or result.rows,
             merged.path or result.path,
         )
+    spare = drop_redundant(fs, exp_id)
+    if spare:
+        result = dataclasses.replace(result, files_deleted=result.files_deleted + spare)
     return result

@@ -143,6 +143,31 @@ class StoreAccessError(ReporterError):
     """An object store that cannot be reached or does not let us in."""
 
 
+class UnsafePathError(InvalidArgumentError):
+    """A store-relative path that would leave its store (`..`, absolute, NUL, a backslash)."""
+
+
+def check_rel(rel: str) -> str:
+    """Return a store-relative path unchanged if it stays inside the store; else raise.
+
+    Every path a StoreFS reads or writes passes here, so a hostile key in a source store (an S3
+    key `runs/../../x.pth`, an import's artifact name) can never reach outside a destination.
+    """
+    bad = (
+        "\x00" in rel
+        or "\\" in rel
+        or rel.startswith("/")
+        or any(part in (".", "..") for part in rel.split("/"))
+        or (len(rel) > 1 and rel[1] == ":")  # a Windows drive
+    )
+    if bad:
+        raise UnsafePathError(
+            f"Refusing the path {rel!r}: a store path is relative and stays inside its store "
+            "(no '..' or '.' parts, no leading '/', no NUL or backslash)."
+        )
+    return rel
+
+
 class StoreFS:
     """Read, list and atomically publish files below one store root."""
 
@@ -182,7 +207,8 @@ class StoreFS:
 
     # paths ---------------------------------------------------------------------------------
     def full(self, rel: str) -> str:
-        """Return the backend path of a store-relative path."""
+        """Return the backend path of a store-relative path (which must stay inside)."""
+        check_rel(rel)
         if self.local:
             return os.path.join(self.root, *rel.split("/")) if rel else self.root
         return f"{self.root}/{rel}" if rel else self.root

@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,7 +135,20 @@ class ParquetStore(AbstractStore):
         return self.fs.join(schema.EXPERIMENTS_FOLDER, f"{experiment_id}.json")
 
     def _read_experiment(self, experiment_id: str) -> Experiment | None:
-        """Read one experiment record; None if absent, a warning if damaged."""
+        """Read one experiment: its record with its edits applied; None if absent."""
+        record = self._read_experiment_record(experiment_id)
+        if record is None:
+            return None
+        folder = self._experiment_edits_folder(experiment_id)
+        return self._with_edits(record, [i.path for i in self.fs.list_files(folder)])
+
+    def require_experiment(self, experiment_id: str) -> None:
+        """Raise NotFoundError unless the experiment exists (reads its record, not its edits)."""
+        if self._read_experiment_record(str(experiment_id)) is None:
+            self.get_experiment(str(experiment_id))  # the Default experiment, or a clear error
+
+    def _read_experiment_record(self, experiment_id: str) -> Experiment | None:
+        """Read an experiment's creation record; None if absent, a warning if damaged."""
         rel = self._experiment_path(experiment_id)
         try:
             data = json.loads(self.fs.read_bytes(rel))
@@ -145,13 +160,73 @@ class ParquetStore(AbstractStore):
             return None
         return exp
 
+    def _experiment_edits_folder(self, experiment_id: str) -> str:
+        """Return the folder of an experiment's edit events."""
+        return self.fs.join(schema.EXPERIMENTS_FOLDER, experiment_id)
+
+    def _with_edits(self, exp: Experiment, paths: Sequence[str]) -> Experiment:
+        """Apply an experiment's edit events in order (by name: time, then a unique id)."""
+        tags = dict(exp.tags)
+        fields: dict[str, Any] = {}
+        names = sorted((p.rsplit("/", 1)[-1], p) for p in paths if p.endswith(schema.EDIT_SUFFIX))
+        for _, rel in names:
+            try:
+                edit = json.loads(self.fs.read_bytes(rel))
+                changed = {
+                    k: edit["set"][k]
+                    for k in schema.EXPERIMENT_EDIT_FIELDS
+                    if k in edit.get("set", {})
+                }
+                set_tags = {str(k): str(v) for k, v in (edit.get("tags") or {}).items()}
+                deleted = [str(k) for k in edit.get("deleted_tags") or []]
+            except NotFoundError:  # folded away by a concurrent writer: nothing is lost
+                continue
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                reader.warn_skip(self.fs, rel, f"invalid experiment edit ({exc})")
+                continue
+            fields.update(changed)
+            tags.update(set_tags)
+            for key in deleted:
+                tags.pop(key, None)
+        return replace(exp, tags=tags, **fields) if (fields or tags != exp.tags) else exp
+
     def _write_experiment(self, exp: Experiment, *, if_absent: bool = False) -> bool:
-        """Publish an experiment record."""
+        """Publish an experiment's creation record."""
         self._ensure_store()
         data = json.dumps(exp.to_dict(), sort_keys=True, indent=1).encode()
         return self.fs.write_atomic(
             self._experiment_path(exp.experiment_id), data, if_absent=if_absent
         )
+
+    def edit_experiment(
+        self,
+        experiment_id: str,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        set_tags: dict[str, str] | None = None,
+        delete_tags: Sequence[str] = (),
+    ) -> None:
+        """Publish one edit event of an experiment (never rewrites a file: racers all win).
+
+        Edits of different fields or tags by many processes at once are all kept; edits of the
+        same field are applied in time order, the last one winning.
+        """
+        unknown = set(set_fields or {}) - set(schema.EXPERIMENT_EDIT_FIELDS)
+        if unknown:
+            raise InvalidArgumentError(
+                f"Cannot edit experiment fields {sorted(unknown)}; valid: "
+                f"{', '.join(schema.EXPERIMENT_EDIT_FIELDS)}"
+            )
+        self._ensure_store()
+        now = time.time_ns()
+        edit = {
+            "set": {"last_update_time": now // 1_000_000, **(set_fields or {})},
+            "tags": dict(set_tags or {}),
+            "deleted_tags": list(delete_tags),
+        }
+        name = f"{now:020d}-{uuid.uuid4().hex[:12]}{schema.EDIT_SUFFIX}"
+        rel = self.fs.join(self._experiment_edits_folder(str(experiment_id)), name)
+        self.fs.write_atomic(rel, json.dumps(edit, sort_keys=True).encode(), if_absent=True)
 
     def create_experiment(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
@@ -217,19 +292,37 @@ class ParquetStore(AbstractStore):
         return None
 
     def list_experiments(self) -> list[Experiment]:
-        """Return every experiment record in the store."""
-        out = []
+        """Return every experiment in the store (one listing of the experiments folder)."""
+        records: list[str] = []
+        edits: dict[str, list[str]] = {}
+        prefix = schema.EXPERIMENTS_FOLDER + "/"
         for info in self.fs.list_files(schema.EXPERIMENTS_FOLDER):
-            name = info.path.rsplit("/", 1)[-1]
-            if name.endswith(".json"):
-                exp = self._read_experiment(name[: -len(".json")])
-                if exp is not None:
-                    out.append(exp)
+            inside = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
+            if "/" not in inside and inside.endswith(".json"):
+                records.append(inside[: -len(".json")])
+            elif inside.count("/") == 1 and inside.endswith(schema.EDIT_SUFFIX):
+                edits.setdefault(inside.split("/", 1)[0], []).append(info.path)
+        out = []
+        for exp_id in records:
+            record = self._read_experiment_record(exp_id)
+            if record is not None:
+                out.append(self._with_edits(record, edits.get(exp_id, [])))
         return out
 
     def update_experiment(self, experiment: Experiment) -> None:
-        """Replace an experiment record atomically."""
-        self._write_experiment(experiment)
+        """Publish the differences between an experiment and its stored state as one edit."""
+        current = self.get_experiment(experiment.experiment_id)
+        fields = {
+            k: getattr(experiment, k)
+            for k in schema.EXPERIMENT_EDIT_FIELDS
+            if k != "last_update_time" and getattr(experiment, k) != getattr(current, k)
+        }
+        set_tags = {k: v for k, v in experiment.tags.items() if current.tags.get(k) != v}
+        deleted = [k for k in current.tags if k not in experiment.tags]
+        if fields or set_tags or deleted:
+            self.edit_experiment(
+                experiment.experiment_id, set_fields=fields, set_tags=set_tags, delete_tags=deleted
+            )
 
     # runs: writing ------------------------------------------------------------------------
     def _rows(self, run_id: str, rows: list[events.Row]) -> None:

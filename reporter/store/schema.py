@@ -21,6 +21,9 @@ COMPACTED_FOLDER = "_compacted"
 ARTIFACTS_FOLDER = "artifacts"
 RUN_MARKER_FILE = "run.json"
 HEARTBEAT_FILE = "heartbeat"
+# experiments/<experiment_id>/<time_ns>-<unique>.edit: one JSON edit event of an experiment
+EDIT_SUFFIX = ".edit"
+EXPERIMENT_EDIT_FIELDS = ("name", "description", "lifecycle_stage", "last_update_time")
 PARTS_METADATA_KEY = b"tracker.parts"
 VERSION_METADATA_KEY = b"tracker.format_version"
 

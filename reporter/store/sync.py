@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reporter.store import schema
-from reporter.store.fs import FileInfo, StoreFS
+from reporter.store.fs import FileInfo, StoreFS, UnsafePathError, check_rel
 
 
 @dataclass
@@ -23,6 +23,7 @@ class SyncResult:
 
     copied: int = 0
     skipped: int = 0
+    refused: list[str] = field(default_factory=list)  # source paths that would leave dst
     bytes: int = 0
     experiments: set[str] = field(default_factory=set)
 
@@ -47,13 +48,28 @@ def sync(
 
         raise InvalidArgumentError(f"sync: source and destination are the same store ({src_uri})")
     result = SyncResult()
-    wanted = _files(src, experiments)
+    wanted = []
+    for info in _files(src, experiments):
+        try:
+            check_rel(info.path)
+        except UnsafePathError:  # a hostile key: never written anywhere
+            result.refused.append(info.path)
+            continue
+        wanted.append(info)
     have = {info.path: info for info in dst.list_files("")}
+    if have and schema.STORE_FILE not in have:
+        from reporter.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"sync: {dst.url('')} is not empty and is not a tracker-report store (no "
+            f"{schema.STORE_FILE}); give a new folder or an existing store as the destination."
+        )
     dst.write_atomic(schema.STORE_FILE, src.read_bytes(schema.STORE_FILE), if_absent=True)
     for done, info in enumerate(wanted, 1):
         there = have.get(info.path)
         immutable = (
             any(marker in f"/{info.path}" for marker in IMMUTABLE)
+            or info.path.endswith(schema.EDIT_SUFFIX)
             or f"/{schema.ARTIFACTS_FOLDER}/" in f"/{info.path}"
         )
         if (
@@ -82,8 +98,8 @@ def _files(src: StoreFS, experiments: set[str] | None) -> list[FileInfo]:
 
         def keep(path: str) -> bool:
             parts = path.split("/")
-            if parts[0] == schema.EXPERIMENTS_FOLDER:
-                return parts[-1].rsplit(".", 1)[0] in experiments
+            if parts[0] == schema.EXPERIMENTS_FOLDER and len(parts) > 1:
+                return parts[1].removesuffix(".json") in experiments  # record or edit folder
             return parts[0] != schema.RUNS_FOLDER or (len(parts) > 1 and parts[1] in experiments)
 
         infos = [i for i in infos if keep(i.path)]
