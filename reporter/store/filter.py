@@ -54,7 +54,7 @@ __all__ = [
     "column_for",
     "evaluate",
     "filter_frame",
-    "like_regex",
+    "like_pattern",
     "matches",
     "parse_filter",
     "parse_order_by",
@@ -466,11 +466,67 @@ def parse_filter(text: str | None) -> Node | None:
 
 
 # row-wise reference semantics ---------------------------------------------------------------
+class LikePattern:
+    """A SQL LIKE pattern (% any run, _ one character), matched without backtracking.
+
+    The pattern is split at `%` into segments; the first must match at the start, the last at
+    the end, and each one between is taken at its leftmost place, which is always safe for
+    wildcard patterns. Matching costs at most (text length x pattern length) steps, whatever
+    the pattern: `'%a%a%a%a%a%a%b'` cannot blow up the way a regex `.*a.*a...` does.
+    """
+
+    def __init__(self, pattern: str, ignore_case: bool = False) -> None:
+        self.ignore_case = ignore_case
+        self.segments = pattern.split("%")
+        self._same = _same_ignoring_case if ignore_case else str.__eq__
+
+    def _at(self, segment: str, text: str, start: int) -> bool:
+        """Return True if the segment (with `_` wildcards) matches text at start."""
+        if start + len(segment) > len(text):
+            return False
+        same = self._same
+        return all(c == "_" or same(c, text[start + i]) for i, c in enumerate(segment))
+
+    def _find(self, segment: str, text: str, start: int) -> int:
+        """Return the leftmost place at or after start where the segment matches, or -1."""
+        if "_" not in segment and not self.ignore_case:
+            return text.find(segment, start)
+        for place in range(start, len(text) - len(segment) + 1):
+            if self._at(segment, text, place):
+                return place
+        return -1
+
+    def matches(self, value: str) -> bool:
+        """Return True if the whole value matches the pattern."""
+        text = value
+        first, *rest = self.segments
+        if not rest:  # no %: the text is exactly the one segment
+            return len(text) == len(first) and self._at(first, text, 0)
+        *middle, last = rest
+        if len(text) < len(first) + len(last) or not self._at(first, text, 0):
+            return False
+        end = len(text) - len(last)
+        if not self._at(last, text, end):
+            return False
+        place = len(first)
+        for segment in middle:
+            found = self._find(segment, text[:end], place)
+            if found < 0:
+                return False
+            place = found + len(segment)
+        return True
+
+
+@functools.lru_cache(maxsize=65536)
+def _same_ignoring_case(a: str, b: str) -> bool:
+    """Return True if two characters match as regex IGNORECASE (and the page's /i) says."""
+    return a == b or re.fullmatch(re.escape(a), b, re.IGNORECASE) is not None
+
+
 @functools.lru_cache(maxsize=256)
-def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
-    """Translate a SQL LIKE pattern (% any run, _ one character) into a regex for fullmatch."""
-    parts = (".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def like_pattern(pattern: str, ignore_case: bool = False) -> LikePattern:
+    """Return the compiled LIKE (or, ignoring case, ILIKE) pattern."""
+    return LikePattern(pattern, ignore_case)
 
 
 def _is_nan(value: Any) -> bool:
@@ -502,7 +558,7 @@ def _compare_text(op: str, text: str, target: str | tuple[str, ...]) -> bool:
     if op in ("IN", "NOT IN"):
         hit = text in target
     elif op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
-        hit = like_regex(str(target), "ILIKE" in op).fullmatch(text) is not None
+        hit = like_pattern(str(target), "ILIKE" in op).matches(text)
     else:
         hit = text == target
     return hit != (op in NEGATED_OPS)
@@ -558,8 +614,7 @@ def _text_hits(col: pd.Series, op: str, target: str | tuple[str, ...]) -> npt.ND
     if op in ("IN", "NOT IN"):
         hits = texts.isin(list(target))
     elif op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
-        regex = like_regex(str(target), "ILIKE" in op)
-        hits = texts.str.fullmatch(regex.pattern, flags=regex.flags)
+        hits = texts.map(like_pattern(str(target), "ILIKE" in op).matches)
     else:
         hits = texts == target
     mask = hits.to_numpy(dtype=bool, na_value=False)
