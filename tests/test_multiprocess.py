@@ -291,3 +291,49 @@ def test_four_processes_editing_one_experiment_keep_every_edit(store_uri):
     assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
     client.restore_experiment(exp_id)
     assert client.get_experiment_by_name("edited, renamed").lifecycle_stage == "active"
+
+
+KILLED_AT_START = """
+    import sys, time
+    import reporter as mlflow
+    mlflow.set_experiment("short lives")
+    run = mlflow.start_run()
+    print(run.info.run_id, flush=True)
+    time.sleep(600)  # killed long before this ends
+"""
+
+
+def test_a_run_killed_right_after_start_run_is_listed_and_reads_killed(store_uri, monkeypatch):
+    run_ids = []
+    for _ in range(5):
+        proc = spawn(KILLED_AT_START, TRACKER_TRACKING_URI=store_uri, TRACKER_LOG_ENVIRONMENT="0")
+        assert proc.stdout is not None
+        run_ids.append(proc.stdout.readline().strip())
+        os.kill(proc.pid, signal.SIGKILL)  # within milliseconds of start_run returning
+        proc.communicate(timeout=30)
+    client = reporter.Client(store_uri)
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
+    exp_id = client.get_experiment_by_name("short lives").experiment_id
+    frame = client.search_runs_frame([exp_id])
+    assert sorted(frame["run_id"]) == sorted(run_ids)
+    assert set(frame["status"]) == {"RUNNING"}  # within the timeout: may still be alive
+    later = clock.now_ms() + 31_000
+    monkeypatch.setattr(clock, "now_ms", lambda: later)
+    assert set(client.search_runs_frame([exp_id])["status"]) == {"KILLED"}
+    assert {client.get_run(r).info.status for r in run_ids} == {"KILLED"}
+
+
+def test_a_run_with_a_marker_and_no_events_reads_killed_after_the_timeout(store_uri, monkeypatch):
+    """A process killed inside create_run, between the marker and the first events."""
+    client = reporter.Client(store_uri)
+    exp_id = client.create_experiment("died in create_run")
+    run_id = "f" * 32
+    client.store.ensure_run_marker(exp_id, run_id, created=1_700_000_000_000)
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
+    with pytest.raises(reporter.NotFoundError, match="no readable events yet"):
+        client.get_run(run_id)  # its process may still be writing them
+    later = clock.now_ms() + 31_000
+    monkeypatch.setattr(clock, "now_ms", lambda: later)
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.info.start_time == 1_700_000_000_000
+    assert run.info.experiment_id == exp_id

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -13,6 +15,7 @@ import pytest
 import reporter
 import reporter as mlflow
 from reporter.store import schema
+from tests.conftest import PYTHON, python_env
 
 
 @pytest.fixture
@@ -79,3 +82,44 @@ def test_newer_store_version_is_refused_with_a_hint(store_uri, logged):
     store = reporter.store.parquet.ParquetStore(store_uri)
     with pytest.raises(reporter.StoreFormatError, match="Upgrade"):
         store.check_format()
+
+
+WRITER_OF_AN_OLDER_VERSION = """
+import sys
+import reporter
+client = reporter.Client(sys.argv[1])
+exp_id = client.get_experiment_by_name("fmt").experiment_id
+run_id = client.search_runs_frame([exp_id])["run_id"].iloc[0]
+for name, attempt in [
+    ("create_run", lambda: client.create_run(exp_id)),
+    ("create_experiment", lambda: client.create_experiment("another")),
+    ("set_experiment_tag", lambda: client.set_experiment_tag(exp_id, "k", "v")),
+    ("log_text", lambda: client.log_text(run_id, "x", "x.txt")),
+]:
+    try:
+        attempt()
+        print(name, "wrote")
+    except reporter.StoreFormatError as exc:
+        print(name, "refused:", exc)
+"""
+
+
+@pytest.mark.parametrize("version", ["99", "1e999", '"two"', "null"])
+def test_writers_refuse_a_newer_or_invalid_store_before_writing(store_uri, logged, version):
+    path = Path(store_uri) / schema.STORE_FILE
+    path.write_text(f'{{"format": "{schema.FORMAT_NAME}", "version": {version}}}')
+    before = sorted(p.relative_to(store_uri) for p in Path(store_uri).rglob("*") if p.is_file())
+    expected = "store format version 99.*Upgrade" if version == "99" else "not a valid store file"
+    proc = subprocess.run([PYTHON, "-c", WRITER_OF_AN_OLDER_VERSION, store_uri],
+                          capture_output=True, text=True, env=python_env())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(re.search(f"refused:.*{expected}", line) for line in lines)
+    after = sorted(p.relative_to(store_uri) for p in Path(store_uri).rglob("*") if p.is_file())
+    assert after == before  # nothing written
+    built = subprocess.run(
+        [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store", store_uri,
+         "--out", str(Path(store_uri).parent / "site")],
+        capture_output=True, text=True, env=python_env())
+    assert built.returncode == 1 and "Traceback" not in built.stderr
+    assert re.search(expected, built.stderr)

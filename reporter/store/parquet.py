@@ -119,7 +119,7 @@ class ParquetStore(AbstractStore):
             version = int(data["version"])
         except NotFoundError:
             return
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise StoreFormatError(
                 f"{self.fs.url(schema.STORE_FILE)} is not a valid store file ({exc})"
             ) from None
@@ -338,7 +338,8 @@ class ParquetStore(AbstractStore):
         tags: Sequence[RunTag],
         parent_run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run: a marker file now, its first events with the next flush."""
+        """Create a RUNNING run: a marker file, then its first events, both before returning."""
+        self._ensure_store()  # a store of a newer format is refused before anything is written
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage == LifecycleStage.DELETED:
             raise InvalidArgumentError(
@@ -371,6 +372,9 @@ class ParquetStore(AbstractStore):
         ]
         rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]
         self._rows(run_id, rows)
+        # published before start_run returns: a process killed a moment later leaves a run that
+        # is listed and reads KILLED, not one that has "no readable events" forever
+        self.writer.flush(run_id)
         info = RunInfo(
             run_id=run_id,
             experiment_id=exp.experiment_id,
@@ -389,6 +393,7 @@ class ParquetStore(AbstractStore):
     ) -> None:
         """Write events for a run whose id is given (an import), creating its marker if it has
         none; the rows are flushed before this returns."""
+        self._ensure_store()
         self.ensure_run_marker(exp_id, run_id, created)
         self.writer.append(run_id, exp_id, rows)
         self.writer.close_run(run_id)
@@ -406,6 +411,7 @@ class ParquetStore(AbstractStore):
 
     def resume_run(self, run_id: str) -> Run:
         """Reopen a run for logging and mark it RUNNING again."""
+        self._ensure_store()
         run = self.get_run(run_id)
         self._params[run_id] = dict(run.data.params)
         self.writer.open_run(run_id, run.info.experiment_id)
@@ -511,8 +517,33 @@ class ParquetStore(AbstractStore):
         listing, table = reader.read_events(self.fs, exp_id, run_id)
         runs = self._runs_from(exp_id, listing, events.reduce_events(table))
         if not runs:
-            raise NotFoundError(f"Run {run_id} in {self.uri} has no readable events yet")
+            return self._run_without_events(exp_id, run_id)
         return runs[0]
+
+    def _run_without_events(self, exp_id: str, run_id: str) -> Run:
+        """A run whose process died inside create_run, after its marker and before its first
+        events: RUNNING while the marker is younger than the heartbeat timeout, then KILLED."""
+        rel = self.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
+        try:
+            created = int(json.loads(self.fs.read_bytes(rel)).get("created") or 0)
+        except (ValueError, TypeError, AttributeError, NotFoundError):
+            created = 0
+        made_ms = (self.fs.mtime(rel) or 0.0) * 1000  # the store's clock, not the writer's
+        alive = _now_ms() - made_ms <= heartbeat_timeout() * 1000
+        if alive:
+            raise NotFoundError(f"Run {run_id} in {self.uri} has no readable events yet")
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=exp_id,
+            run_name="",
+            user_id="",
+            status=RunStatus.KILLED,
+            start_time=created or None,
+            end_time=None,
+            artifact_uri=self.artifact_uri_in(exp_id, run_id),
+            parent_run_id=None,
+        )
+        return Run(info, RunData())
 
     def _is_dead(
         self, exp_id: str, run_id: str, last_event_ms: float, now: float, timeout_ms: float
@@ -724,10 +755,12 @@ class ParquetStore(AbstractStore):
 
     def log_artifact_file(self, run_id: str, local_path: str, artifact_path: str) -> None:
         """Copy one local file into a run's artifacts."""
+        self._ensure_store()
         self.fs.put_file(local_path, self._artifact_rel(run_id, artifact_path))
 
     def write_artifact_bytes(self, run_id: str, artifact_path: str, data: bytes) -> None:
         """Write bytes as a run artifact."""
+        self._ensure_store()
         self.fs.write_atomic(self._artifact_rel(run_id, artifact_path), data)
 
     def list_artifact_files(self, run_id: str) -> list[tuple[str, int]]:
