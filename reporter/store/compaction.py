@@ -143,10 +143,11 @@ def drop_redundant(fs: StoreFS, exp_id: str) -> int:
     Two compactions racing over the same files each publish a copy of the same rows. The one
     that finishes last removes the spare copies here, so once no compaction is running, every
     row is in exactly one file (reading every `.parquet` of the store counts each row once).
-    Files are ordered biggest first, then by name; a file is deleted only when one before it in
-    that order holds all of its parts, so racers agree on which copy stays.
+    Only exact copies go (the same part ids; the first name stays, so racers agree); a file that
+    another holds only partly, or that is a subset of a bigger one, is left to `merge_compacted`,
+    which deletes a file only after reading it whole.
     """
-    listing = reader.list_experiment(fs, exp_id)
+    listing = reader.list_compacted(fs, exp_id)
     held: list[tuple[FileInfo, frozenset[str]]] = []
     for info in listing.compacted:
         try:
@@ -159,19 +160,11 @@ def drop_redundant(fs: StoreFS, exp_id: str) -> int:
     kept: list[frozenset[str]] = []
     deleted = 0
     for info, holds in held:
-        if any(holds <= other for other in kept):
+        if holds in kept:
             fs.delete(info.path)
             deleted += 1
         else:
             kept.append(holds)
-    covered: frozenset[str] = frozenset().union(*kept)
-    for part, info in listing.parts.items():  # raw parts a compacted file already holds
-        if part in covered:
-            fs.delete(info.path)
-            deleted += 1
-    overlapping = [a for i, a in enumerate(kept) for b in kept[i + 1 :] if a & b]
-    if overlapping:  # partly shared files: one merge holds each part once
-        merge_compacted(fs, exp_id, reader.list_compacted(fs, exp_id))
     return deleted
 
 

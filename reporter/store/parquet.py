@@ -338,7 +338,10 @@ class ParquetStore(AbstractStore):
         tags: Sequence[RunTag],
         parent_run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run: a marker file, then its first events, both before returning."""
+        """Create a RUNNING run: a marker file now, its first events with the next flush.
+
+        A process killed before that flush leaves only the marker: `get_run` reads such a run
+        as KILLED once the marker is older than the heartbeat timeout."""
         self._ensure_store()  # a store of a newer format is refused before anything is written
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage == LifecycleStage.DELETED:
@@ -372,9 +375,6 @@ class ParquetStore(AbstractStore):
         ]
         rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]
         self._rows(run_id, rows)
-        # published before start_run returns: a process killed a moment later leaves a run that
-        # is listed and reads KILLED, not one that has "no readable events" forever
-        self.writer.flush(run_id)
         info = RunInfo(
             run_id=run_id,
             experiment_id=exp.experiment_id,
