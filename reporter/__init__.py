@@ -36,6 +36,7 @@ from reporter.errors import (
     ReporterError,
     RunStateError,
     StoreFormatError,
+    StoreWriteError,
     UnsupportedURIError,
 )
 from reporter.fluent import (
@@ -112,6 +113,7 @@ __all__ = [
     "RunStatus",
     "RunTag",
     "StoreFormatError",
+    "StoreWriteError",
     "UnsupportedURIError",
     "ViewType",
     "__version__",

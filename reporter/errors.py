@@ -46,3 +46,7 @@ class UnsupportedURIError(InvalidArgumentError):
 
 class StoreFormatError(ReporterError):
     """A store file that cannot be read: damaged, foreign schema or unknown version."""
+
+
+class StoreWriteError(ReporterError, OSError):
+    """A store write that failed (disk full, no permission); nothing already stored is lost."""

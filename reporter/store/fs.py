@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reporter.errors import InvalidArgumentError, NotFoundError, ReporterError, UnsupportedURIError
+from reporter.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    ReporterError,
+    StoreWriteError,
+    UnsupportedURIError,
+)
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -135,6 +141,27 @@ def remote_errors(where: str, *, write: bool) -> Iterator[None]:
             raise StoreAccessError(
                 f"Cannot reach the object store for {where} ({exc}); check the endpoint "
                 f"(${S3_ENDPOINT_ENV} or ?endpoint_url=) and the network"
+            ) from None
+        raise
+
+
+@contextlib.contextmanager
+def local_write_errors(folder: str) -> Iterator[None]:
+    """Turn a full disk or a refused write into one clear StoreWriteError naming the folder."""
+    import errno
+
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreWriteError(
+                f"Disk full at {folder}: free some space (or write the store elsewhere); "
+                "what was already stored is intact and unflushed rows are kept for a retry."
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StoreWriteError(
+                f"Cannot write to {folder}: {exc.strerror}. Check its permissions, or choose "
+                "another store."
             ) from None
         raise
 
@@ -355,11 +382,12 @@ class StoreFS:
             return self._write_remote(rel, data, if_absent=if_absent)
         target = self.full(rel)
         folder = os.path.dirname(target)
-        os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
         try:
+            with local_write_errors(folder):
+                os.makedirs(folder, exist_ok=True)
+                with open(tmp, "wb") as handle:
+                    handle.write(data)
             if if_absent:
                 try:
                     os.link(tmp, target)
@@ -409,10 +437,16 @@ class StoreFS:
             import shutil
 
             target = self.full(rel)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = os.path.join(os.path.dirname(target), f"{TMP_PREFIX}{uuid.uuid4().hex}")
-            shutil.copyfile(local_path, tmp)
-            os.replace(tmp, target)
+            folder = os.path.dirname(target)
+            tmp = os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+            try:
+                with local_write_errors(folder):
+                    os.makedirs(folder, exist_ok=True)
+                    shutil.copyfile(local_path, tmp)
+                os.replace(tmp, target)
+            finally:  # a failed copy leaves no temporary file behind
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
             return
         with remote_errors(self.url(rel), write=True):
             self.fs.put_file(local_path, self.full(rel))

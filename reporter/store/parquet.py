@@ -42,6 +42,7 @@ from reporter.errors import (
     NotFoundError,
     ParamConflictError,
     StoreFormatError,
+    StoreWriteError,
 )
 from reporter.store import clock, compaction, events, reader, schema
 from reporter.store.base import AbstractStore
@@ -399,7 +400,7 @@ class ParquetStore(AbstractStore):
         self.writer.close_run(run_id)
         if self.writer.errors:
             errors, self.writer.errors = self.writer.errors, []
-            raise StoreFormatError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
+            raise StoreWriteError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
 
     def ensure_run_marker(self, exp_id: str, run_id: str, created: int | None = None) -> None:
         """Create a run's marker file in an experiment unless it exists (imports)."""
@@ -489,7 +490,7 @@ class ParquetStore(AbstractStore):
         self.writer.close_run(run_id)
         if self.writer.errors:
             errors, self.writer.errors = self.writer.errors, []
-            raise StoreFormatError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
+            raise StoreWriteError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
 
     def flush(self) -> None:
         """Write every buffered row now."""

@@ -23,6 +23,7 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 
+from reporter.errors import ReporterError
 from reporter.store import events, schema
 from reporter.store.fs import StoreFS
 
@@ -168,8 +169,12 @@ class PartWriter:
                 with self._lock:
                     buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
                     buf.rows[:0] = rows
-                self.errors.append(f"run {rid}: {type(exc).__name__}: {exc}")
-                log.warning("writing a part of run %s failed (kept for retry): %s", rid, exc)
+                message = (
+                    str(exc) if isinstance(exc, ReporterError) else f"{type(exc).__name__}: {exc}"
+                )
+                if message not in self.errors:  # a full disk fails every flush the same way
+                    self.errors.append(message)
+                    log.warning("writing a part of run %s failed (kept for retry): %s", rid, exc)
 
     def _write_part(self, rid: str, exp_id: str, rows: list[events.Row]) -> None:
         """Publish one part file of a run's rows."""
@@ -254,8 +259,9 @@ class PartWriter:
                 self._heartbeats()
                 self._auto_compact()
             except Exception as exc:  # keep logging alive; the caller sees it at end_run
-                log.warning("background flush to %s failed: %s", self.fs.url(""), exc)
-                self.errors.append(str(exc))
+                if str(exc) not in self.errors:
+                    log.warning("background flush to %s failed: %s", self.fs.url(""), exc)
+                    self.errors.append(str(exc))
 
     def close(self) -> None:
         """Stop the flusher, wait for its current round, then write everything still buffered.
