@@ -33,14 +33,27 @@ SYSTEM_PREFIX = schema.SYSTEM_TAG_PREFIX
 PREVIEW_BYTES = 256 * 1024
 IMAGE_TYPES = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"}
 TEXT_TYPES = {"txt", "log", "py", "cfg", "ini", "toml", "sh", "r", "sql", "xml", "out", "err"}
-# Files a browser would run scripts in: copied as <name>.txt (served as text, never as a page
-# of the site's origin); HTML is previewed in a sandboxed iframe, SVG as an <img>.
+# Files a browser would run scripts in are previewed from their bytes: HTML in a sandboxed
+# iframe, SVG as an <img>.
 ACTIVE_TYPES = {"html", "htm", "shtml", "xhtml", "xht", "svg", "xml"}
+# The only types copied under their own name: a browser and any static host treat them as
+# images, media, plain text, data or downloads, never as a document that runs script. Every
+# other file (.rss, .xsl, .shtm, no extension, anything new) is copied as <name>.txt.
+INERT_TYPES = frozenset(
+    {"png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "avif", "tif", "tiff"}
+    | {"mp3", "wav", "ogg", "oga", "mp4", "webm", "m4a", "flac"}
+    | {"txt", "log", "out", "err", "csv", "tsv", "md", "json", "jsonl", "ndjson", "yaml", "yml"}
+    | {"toml", "ini", "cfg", "py", "r", "sql", "sh", "ipynb", "pdf"}
+    | {"parquet", "feather", "arrow", "npy", "npz", "pkl", "pickle", "joblib", "pt", "pth"}
+    | {"ckpt", "onnx", "h5", "hdf5", "bin", "safetensors", "pb", "tflite", "cbm", "ubj"}
+    | {"zip", "gz", "tgz", "tar", "bz2", "xz", "zst", "7z", "whl"}
+)
 
 
 def site_artifact_path(path: str) -> str:
-    """Return where an artifact is copied in the site (active content gets a .txt suffix)."""
-    return f"{path}.txt" if _ext(path) in ACTIVE_TYPES else path
+    """Return where an artifact is copied in the site: inert types as they are, any other file
+    as <name>.txt, so no artifact can run script in the site's origin whatever its type."""
+    return path if _ext(path) in INERT_TYPES else f"{path}.txt"
 
 
 # --- the contract with the templates -------------------------------------------------------
@@ -730,6 +743,8 @@ def artifact_tree(
         if _ext(path) in ACTIVE_TYPES:
             _active_preview(node, read(run_id, path) if size <= PREVIEW_BYTES else None)
             continue
+        if _ext(path) not in INERT_TYPES and node.link and "://" not in node.link:
+            node.note = "copied as text: a page of the site never runs an artifact's scripts"
         if size <= PREVIEW_BYTES:
             _preview(node, read(run_id, path) if _wants_bytes(path) else None)
         if node.preview == "none" and node.link and _ext(path) in IMAGE_TYPES:
