@@ -22,6 +22,7 @@ from reporter.site.model import Page, Site, json_block, relative_url
 from reporter.site.theme import Theme
 
 MARKER = ".tracker-report-site"
+TMP_PREFIX = ".tmp-"
 
 
 @dataclass
@@ -60,9 +61,12 @@ class SiteWriter:
         except FileNotFoundError:
             pass
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        tmp = target.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
         self.stats.written += 1
 
     def clean(self) -> None:
@@ -94,6 +98,19 @@ def check_out_folder(out: Path) -> None:
             f"Output folder {out} is not empty and was not made by tracker-report; "
             "choose another --out or empty it first (nothing was written)"
         )
+
+
+def claim_out_folder(out: Path) -> None:
+    """Mark out as ours before the first file is written, and sweep temporary files of a build
+    that was killed: an interrupted first build leaves a folder the next build finishes."""
+    if not (out / MARKER).exists():
+        unfinished = {"note": "an unfinished tracker-report build", "fingerprint": "", "files": []}
+        tmp = out / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        tmp.write_bytes(json.dumps(unfinished).encode())
+        os.replace(tmp, out / MARKER)
+    for stale in out.rglob(f"{TMP_PREFIX}*"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
 
 
 def make_environment(theme: Theme) -> Any:
@@ -206,6 +223,7 @@ def render(
     """Write every page, static file, data file and artifact of the site into out."""
     check_out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    claim_out_folder(out)
     writer = SiteWriter(out)
     for rel, data, _ in outputs(site, theme, copy_artifact, progress):
         writer.write(rel, data())
