@@ -85,7 +85,7 @@ def compact(store_uri: str, experiments: tuple[str, ...]) -> None:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="Settings file [default: tracker-report.toml, else [tool.tracker-report] in "
     "pyproject.toml]. Example: --config ci/report.toml",
 )

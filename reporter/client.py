@@ -428,8 +428,13 @@ class Client:
         if os.path.isdir(local):
             self.log_artifacts(run_id, local, self._join(artifact_path, os.path.basename(local)))
             return
-        if not os.path.isfile(local):
+        if not os.path.exists(local):
             raise NotFoundError(f"log_artifact: no such file {local!r}")
+        if not os.path.isfile(local):
+            raise InvalidArgumentError(
+                f"log_artifact: {local!r} is not a regular file (a FIFO, socket or device); "
+                "log a file or a folder"
+            )
         dest = self._join(artifact_path, os.path.basename(local))
         self.store.log_artifact_file(run_id, local, dest)
 

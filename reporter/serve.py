@@ -49,7 +49,7 @@ def watch(config: Any, stop: threading.Event, interval: float) -> None:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="Settings file [default: as for build].",
 )
 @click.option("--profile", help="Publication profile, as for build. Example: --profile public")

@@ -683,7 +683,7 @@ def _json(
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="Settings file [default: tracker-report.toml, else [tool.tracker-report] in "
     "pyproject.toml]: primary_metric, metric_direction, secrets. Example: --config ci/report.toml",
 )

@@ -74,6 +74,10 @@ def artifact_path(path: str | None, what: str = "artifact_path") -> str:
         return ""
     if not isinstance(path, str):
         raise InvalidArgumentError(f"{what} must be a string, got {type(path).__name__}")
+    if "\x00" in path:
+        raise InvalidArgumentError(
+            f"{what} {path!r} contains a NUL character, which no file name can hold"
+        )
     text = path.replace("\\", "/")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
         raise InvalidArgumentError(

@@ -186,6 +186,8 @@ FILTER_CASES: list[tuple[str, list[str]]] = [
 ]
 
 INVALID_FILTER_CASES: list[tuple[str, int, str]] = [
+    # nesting that would exhaust the stack: a clear error at the 101st parenthesis
+    ("(" * 1000 + "metrics.x > 0" + ")" * 1000, 100, "nested more than 100 deep"),
     # wrong value type
     ("metrics.rmse <", 14, "metrics.rmse expects a number, got end of text"),
     ("metrics.rmse < 'x'", 15, "metrics.rmse expects a number, got string 'x'"),
@@ -561,6 +563,11 @@ def test_like_without_wildcards_is_equality(value):
     assert rf.like_pattern(value).matches(value)
     assert not rf.like_pattern(value).matches(value + "x")
     assert rf.like_pattern("%" + value + "%").matches("<" + value + ">")
+
+
+def test_a_hundred_nested_parentheses_still_parse():
+    node = rf.parse_filter("(" * 100 + "metrics.x > 0" + ")" * 100)
+    assert isinstance(node, rf.Comparison)
 
 
 def _like_by_regex(pattern: str, text: str, ignore_case: bool) -> bool:

@@ -181,6 +181,11 @@ def _toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgumentError(f"Cannot read config {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidArgumentError(
+            f"Cannot read config {path}: it is not UTF-8 text (byte {exc.start}); a config "
+            "file is TOML, e.g. tracker-report.toml"
+        ) from None
     except OSError as exc:
         raise InvalidArgumentError(f"Cannot read config {path}: {exc.strerror}") from None
 
@@ -189,8 +194,10 @@ def find_config(explicit: str | None, cwd: Path) -> tuple[Path | None, dict[str,
     """Return the config file used and its build settings."""
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
+        if not path.exists():
             raise InvalidArgumentError(f"Config file {explicit} does not exist")
+        if path.is_dir():
+            raise InvalidArgumentError(f"Config file {explicit} is a folder, not a TOML file")
         data = _toml(path)
         if path.name == "pyproject.toml":
             data = data.get("tool", {}).get("tracker-report", {})

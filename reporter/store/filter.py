@@ -301,6 +301,9 @@ def _is_numeric(entity: str, key: str) -> bool:
     return entity == "metrics" or (entity == "attributes" and key in NUMERIC_ATTRIBUTES)
 
 
+MAX_DEPTH = 100  # nested parentheses (the page's filter.js has the same limit)
+
+
 class _Parser:
     """Recursive descent over the token list."""
 
@@ -309,6 +312,7 @@ class _Parser:
         self.label = label
         self.tokens = tokenize(text, label)
         self.i = 0
+        self.depth = 0
 
     def peek(self, offset: int = 0) -> Token:
         """Return a token ahead without consuming it."""
@@ -360,11 +364,15 @@ class _Parser:
         """Parse a parenthesised expression or a comparison."""
         if self.peek().kind != "(":
             return self.comparison()
-        self.take()
+        opening = self.take()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:  # deeper would exhaust Python's stack, not the user's intent
+            raise self.fail(opening.position, f"parentheses are nested more than {MAX_DEPTH} deep")
         node = self.or_expr()
         if self.peek().kind != ")":
             raise self.expected(self.peek(), "AND, OR or ')'")
         self.take()
+        self.depth -= 1
         return node
 
     def identifier(self) -> tuple[str, str, Token]:

@@ -426,12 +426,19 @@
     return children.length === 1 ? children[0] : { type: "and", children: children };
   };
 
+  var MAX_DEPTH = 100; // nested parentheses, as filter.py allows
+
   Parser.prototype.atom = function () {
     if (this.peek().kind !== "(") return this.comparison();
-    this.take();
+    var open = this.take();
+    this.depth = (this.depth || 0) + 1;
+    if (this.depth > MAX_DEPTH) {
+      throw this.fail(open.position, "parentheses are nested more than " + MAX_DEPTH + " deep");
+    }
     var node = this.orExpr();
     if (this.peek().kind !== ")") throw this.expected(this.peek(), "AND, OR or ')'");
     this.take();
+    this.depth -= 1;
     return node;
   };
 
