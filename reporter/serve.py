@@ -31,12 +31,18 @@ def watch(config: Any, stop: threading.Event, interval: float) -> None:
     from reporter.errors import ReporterError
     from reporter.site.build import build
 
+    last_failure = ""
     while not stop.wait(interval):
         try:
             result = build(config)
-        except ReporterError as exc:  # e.g. a report being edited: say so, keep serving
-            click.echo(f"Rebuild failed: {exc}", err=True)
+        except ReporterError as exc:  # e.g. a report being edited: say so once, keep serving
+            if str(exc) != last_failure:
+                click.echo(f"Rebuild failed: {exc}", err=True)
+                last_failure = str(exc)
             continue
+        if last_failure:
+            click.echo("Rebuilt after the failure above was fixed.", err=True)
+            last_failure = ""
         if result.stats.written:
             click.echo(
                 f"Rebuilt: {result.stats.written} files changed ({result.seconds:.1f} s)", err=True

@@ -79,3 +79,34 @@ def test_serve_reports_a_busy_port(store_uri: str, tmp_path: Path):
             check=False)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_failing_rebuild_is_reported_once_until_it_is_fixed(store_uri, tmp_path, capsys):
+    import threading
+
+    from reporter.serve import watch
+    from reporter.site.config import BuildConfig
+
+    mlflow.set_experiment("served")
+    with mlflow.start_run():
+        mlflow.log_metric("rmse", 1.0)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "bad.md").write_text('{{< chart experiment="no such" metric="rmse" >}}\n')
+    config = BuildConfig(store=store_uri, out=str(tmp_path / "site"), reports=str(reports))
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(config, stop, 0.02))
+    watcher.start()
+    deadline = time.monotonic() + 3  # many rebuild attempts, all failing the same way
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    (reports / "bad.md").write_text("# fixed\n")
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "site" / "index.html").exists():
+        assert time.monotonic() < deadline, "the fixed report was never built"
+        time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    err = capsys.readouterr().err
+    assert err.count("Rebuild failed") == 1, err
+    assert "Rebuilt after the failure above was fixed." in err

@@ -920,6 +920,13 @@ def make_site(
     summaries = []
     total_runs = 0
     metric_indexes: dict[str, MetricIndex] = {}
+    names = sorted(d.experiment.name for d in snapshot.experiments)
+    for spec in config.compare:  # a comparison of nothing is a mistake worth saying
+        if spec.experiment is not None and spec.experiment not in names:
+            warnings.append(
+                f"Comparison {spec.name!r} names experiment {spec.experiment!r}, which is not in "
+                f"the site; experiments: {', '.join(map(repr, names)) or 'none'}"
+            )
     for data in snapshot.experiments:
         slug = slugs[data.experiment.experiment_id]
         summaries.append(summarize(data, slug, config))

@@ -389,6 +389,23 @@ def test_comparisons_with_look_alike_names_and_unknown_runs(site_store, tmp_path
         "Comparison 'Best runs': no run named (or with id) 'nobody' in experiment 'forecast'"]
 
 
+def test_a_comparison_of_a_missing_experiment_warns_and_fails_strict(site_store, tmp_path):
+    (tmp_path / "tracker-report.toml").write_text(
+        '[[compare]]\nname = "Gone"\nexperiment = "no such"\nruns = ["parent"]\n'
+    )
+    config = load_config({"store": site_store["store"], "out": str(tmp_path / "s")},
+                         cwd=str(tmp_path))
+    result = build(config)
+    assert [w for w in result.warnings if "Gone" in w] == [
+        "Comparison 'Gone' names experiment 'no such', which is not in the site; "
+        "experiments: 'forecast', 'vision'"]
+    strict = subprocess.run(
+        [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store",
+         site_store["store"], "--out", str(tmp_path / "strict"), "--strict"],
+        capture_output=True, text=True, env=python_env(), cwd=tmp_path)
+    assert strict.returncode == 1 and "no such" in strict.stderr
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
