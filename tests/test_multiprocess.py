@@ -336,3 +336,36 @@ def test_a_run_with_a_marker_and_no_events_reads_killed_after_the_timeout(store_
     run = client.get_run(run_id)
     assert run.info.status == "KILLED" and run.info.start_time == 1_700_000_000_000
     assert run.info.experiment_id == exp_id
+
+
+SKEWED_WRITER = """
+    import time
+    real = time.time
+    time.time = lambda: real() + 86400  # this machine's clock runs a day ahead
+    time.time_ns = lambda: int(time.time() * 1e9)
+    import reporter as mlflow
+    mlflow.set_experiment("skewed")
+    run = mlflow.start_run()
+    for step in range(100):
+        mlflow.log_metric("m", float(step), step=step)
+    mlflow.Client().flush()
+    print(run.info.run_id, flush=True)
+    time.sleep(600)  # killed long before this ends
+"""
+
+
+def test_a_killed_writer_with_a_clock_a_day_ahead_reads_killed(store_uri, monkeypatch):
+    proc = spawn(SKEWED_WRITER, TRACKER_TRACKING_URI=store_uri, TRACKER_LOG_ENVIRONMENT="0")
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    client = reporter.Client(store_uri)
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
+    assert client.get_run(run_id).info.status == "RUNNING"  # just killed: within the timeout
+    later = clock.now_ms() + 31_000  # a day is not needed: the skew is not trusted
+    monkeypatch.setattr(clock, "now_ms", lambda: later)
+    assert client.get_run(run_id).info.status == "KILLED"
+    exp_id = client.get_run(run_id).info.experiment_id
+    assert list(client.search_runs_frame([exp_id])["status"]) == ["KILLED"]
+    assert len(client.get_metric_history(run_id, "m")) == 100

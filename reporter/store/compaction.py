@@ -188,10 +188,7 @@ def terminal_runs(
         status = snap.attrs.get(run_id, {}).get("status")
         if status is None or RunStatus.is_terminated(status):
             done.add(run_id)  # no status event in raw parts: the run was compacted when ended
-        elif (
-            now_ms - snap.last_seen.get(run_id, 0) > timeout_ms
-            and now_ms - reader.heartbeat_ms(fs, exp_id, run_id) > timeout_ms
-        ):
+        elif reader.is_dead(fs, exp_id, run_id, snap.last_seen.get(run_id, 0), now_ms, timeout_ms):
             done.add(run_id)  # its process died: it reads as KILLED (the readers' own rule)
     return done
 

@@ -550,9 +550,7 @@ class ParquetStore(AbstractStore):
         self, exp_id: str, run_id: str, last_event_ms: float, now: float, timeout_ms: float
     ) -> bool:
         """Return True if a RUNNING run's process stopped logging and heart-beating."""
-        if now - last_event_ms <= timeout_ms:
-            return False
-        return now - reader.heartbeat_ms(self.fs, exp_id, run_id) > timeout_ms
+        return reader.is_dead(self.fs, exp_id, run_id, last_event_ms, now, timeout_ms)
 
     def runs_frame(self, experiment_ids: Sequence[str]) -> pd.DataFrame:
         """Return one row per run (search_runs shape, times in ms), built with no row loop."""

@@ -66,6 +66,27 @@ def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> List
     return out
 
 
+SKEW_TOLERANCE_MS = 5 * 60 * 1000  # how far ahead of the reader a writer's clock may be
+
+
+def is_dead(
+    fs: StoreFS, exp_id: str, run_id: str, last_event_ms: float, now_ms: float, timeout_ms: float
+) -> bool:
+    """Return True if a RUNNING run's process stopped showing signs of life (readers and
+    compaction share this rule).
+
+    Signs of life: its newest store-stamped event (the writer's clock) and its heartbeat file's
+    time (the store's clock). An event stamped more than SKEW_TOLERANCE_MS ahead of the reader
+    is not trusted: a writer whose clock runs a day ahead would otherwise read RUNNING for a day
+    after it died. Its run marker's time (the store's clock) stands in for it."""
+    if last_event_ms > now_ms + SKEW_TOLERANCE_MS:
+        marker = fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
+        last_event_ms = (fs.mtime(marker) or 0.0) * 1000
+    if now_ms - last_event_ms <= timeout_ms:
+        return False
+    return now_ms - heartbeat_ms(fs, exp_id, run_id) > timeout_ms
+
+
 def heartbeat_ms(fs: StoreFS, exp_id: str, run_id: str) -> float:
     """Return when a run's process last showed it was alive (ms), 0 if never."""
     mtime = fs.mtime(fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.HEARTBEAT_FILE))
