@@ -180,6 +180,19 @@ def _credentials_in_line(line: str) -> tuple[str, ...]:
     return tuple(m.group(0) for rx in _patterns() for m in rx.finditer(line) if m.group(0))
 
 
+WINDOW = 10_000  # a long line is scanned in overlapping windows: bounded regex work per call
+OVERLAP = 1_000  # longer than any credential shape the scanners look for
+
+
+def _windows(line: str) -> Iterator[str]:
+    """Yield a line whole, or in overlapping windows when it is long (every part is scanned)."""
+    if len(line) <= WINDOW:
+        yield line
+        return
+    for start in range(0, len(line), WINDOW - OVERLAP):
+        yield line[start : start + WINDOW]
+
+
 def credentials_in(text: str) -> list[str]:
     """Return the credential-shaped substrings of a text (AWS keys, tokens, key blocks, ...)."""
     if len(text) < SHORTEST:
@@ -187,8 +200,24 @@ def credentials_in(text: str) -> list[str]:
     found = [m.group(0) for m in PRIVATE_KEY_BLOCK.finditer(text)]
     for line in text.splitlines():
         if len(line.strip()) >= SHORTEST:
-            found += _credentials_in_line(line)
+            for window in _windows(line):
+                found += _credentials_in_line(window)
     return found
+
+
+_MARKDOWN_ESCAPE = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
+
+
+def as_shown(text: str) -> str:
+    """Return text as a reader sees it once markdown and HTML have rendered it: character
+    references decoded (`&#95;` is `_`) and markdown backslash escapes removed (`ghp\\_` is
+    `ghp_`), so a credential written that way is still found."""
+    import html
+
+    previous = None
+    while previous != text:  # &amp;#95; decodes twice
+        previous, text = text, html.unescape(_MARKDOWN_ESCAPE.sub("", text))
+    return text
 
 
 def value_looks_harmless(value: str) -> bool:
@@ -269,10 +298,15 @@ class SecretRules:
             return text
         found = credentials_in(text)
         if not found:
+            if credentials_in(as_shown(text)):  # hidden by escapes: what renders is a secret
+                self.masked.setdefault(kind, set()).add(key)
+                return MASK
             return text
         self.masked.setdefault(kind, set()).add(key)
         for secret in sorted(set(found), key=len, reverse=True):
             text = text.replace(secret, MASK)
+        if credentials_in(as_shown(text)):  # one more, written with escapes
+            return MASK
         return text
 
     def file_is_secret(self, path: str) -> bool:
@@ -288,9 +322,12 @@ class SecretRules:
         if not self.enabled:
             return []
         reasons = []
-        for number, line in enumerate(content.splitlines(), 1):
-            if len(line) > 10_000:
-                line = line[:10_000]
+        shown = as_shown(content)
+        lines = content.splitlines()
+        if shown != content:  # also the file as a browser or markdown would show it
+            lines += shown.splitlines()
+        for number, line in enumerate(lines, 1):
+            number = (number - 1) % max(len(content.splitlines()), 1) + 1
             if credentials_in(line):
                 reasons.append(f"line {number}: a credential")
                 continue

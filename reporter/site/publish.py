@@ -60,6 +60,15 @@ TEXT_FILES = frozenset(
         "svg",
     }
 )
+# Binary formats: never scanned as text (any other file is, whatever its extension, unless its
+# first 8 KB hold a NUL byte).
+BINARY_FILES = frozenset(
+    {"png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "avif", "tif", "tiff", "pdf"}
+    | {"mp3", "wav", "ogg", "oga", "mp4", "webm", "m4a", "flac"}
+    | {"parquet", "feather", "arrow", "npy", "npz", "pkl", "pickle", "joblib", "pt", "pth"}
+    | {"ckpt", "onnx", "h5", "hdf5", "bin", "safetensors", "pb", "tflite", "cbm", "ubj"}
+    | {"zip", "gz", "tgz", "tar", "bz2", "xz", "zst", "7z", "whl"}
+)
 SCAN_LIMIT = 8 * 1024 * 1024  # larger text files are withheld unscanned rather than published
 
 
@@ -195,7 +204,7 @@ def _withhold(
         return "its name looks like a secrets file"
     name = path.rsplit("/", 1)[-1]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext not in TEXT_FILES and name != "MLmodel" and "." in name:
+    if ext in BINARY_FILES:  # checked by content below otherwise: a .out, .err or .jsonl is text
         return None
     if size > config.max_artifact_mb * 1024 * 1024 and config.artifacts == "copy":
         return None  # over the copy limit: listed, never copied
@@ -203,9 +212,12 @@ def _withhold(
         return f"a text file over {SCAN_LIMIT // 1024 // 1024} MB is not scanned for secrets"
     rel = store.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER, path)
     try:
-        content = reads.read(rel).decode("utf-8", errors="replace")
+        data = reads.read(rel)
     except Exception as exc:
         return f"could not be read to check it for secrets ({type(exc).__name__})"
+    if b"\x00" in data[:8192] and ext not in TEXT_FILES:  # binary content: nothing to read
+        return None
+    content = data.decode("utf-8", errors="replace")
     found = rules.secrets_in_file(content)
     if found:
         return "it looks like it holds a secret (" + "; ".join(found[:3]) + ")"

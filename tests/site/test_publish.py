@@ -226,3 +226,50 @@ def test_only_plain_relative_artifact_paths_are_published(path, safe):
     from reporter.site import publish
 
     assert publish.safe_path(path) is safe
+
+
+HIDDEN = {
+    "escaped note": "ghp_" + "Z9y8" * 9,
+    "entity description": "ghp_" + "Q1w2" * 9,
+    ".out artifact": "AKIAJ7EXAMPLEOUT0001",
+    ".err artifact": "AKIAJ7EXAMPLEERR0002",
+    ".jsonl artifact": "xoxb-2222222222-2222222222222-abcdefghijklmnopqrstuvwy",
+    "long line": "AKIAJ7EXAMPLELONG003",
+    "no extension": "AKIAJ7EXAMPLENOEXT04",
+    "html entity artifact": "ghp_" + "E5r6" * 9,
+}
+
+
+def hidden_forms(secret: str) -> set[str]:
+    """The token, and the ways it can be written so it renders as the token."""
+    return {secret, secret.replace("_", "\\_"), secret.replace("_", "&#95;"), quote(secret)}
+
+
+def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecretWarning)
+        exp = mlflow.create_experiment("hiding")
+        mlflow.set_experiment(experiment_id=exp)
+        mlflow.set_experiment_description(
+            f"token: {HIDDEN['entity description'].replace('_', '&#95;')}")
+        with mlflow.start_run(
+            description=f"token {HIDDEN['escaped note'].replace('_', chr(92) + '_')} here"
+        ):
+            mlflow.log_text(f"starting\nkey={HIDDEN['.out artifact']}\n", "train.out")
+            mlflow.log_text(f"Traceback\n  aws {HIDDEN['.err artifact']}\n", "train.err")
+            mlflow.log_text(json.dumps({"slack": HIDDEN[".jsonl artifact"]}) + "\n", "ev.jsonl")
+            mlflow.log_text("x" * 20_000 + f" {HIDDEN['long line']}\n", "long.log")
+            mlflow.log_text(f"id {HIDDEN['no extension']}\n", "NOTES")
+            mlflow.log_text(
+                f"<p>{HIDDEN['html entity artifact'].replace('_', '&#95;')}</p>", "page.html")
+            mlflow.log_text("a perfectly clean log line\n", "clean.out")
+    out = tmp_path / "site"
+    result = build(BuildConfig(store=store_uri, out=str(out)))
+    files = site_bytes(out)
+    found = [f"{what} in {rel}" for what, secret in HIDDEN.items() for rel, data in files.items()
+             if any(form.encode() in data for form in hidden_forms(secret))]
+    assert found == []
+    text = "\n".join(result.warnings)
+    for path in ("train.out", "train.err", "ev.jsonl", "long.log", "NOTES", "page.html"):
+        assert f"Withheld artifact {path} of run" in text, text
+    assert "clean.out" not in text  # a clean text file is published
