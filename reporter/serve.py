@@ -9,6 +9,7 @@ files atomically, so a reader never gets half a page.
 from __future__ import annotations
 
 import functools
+import signal
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +25,11 @@ class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         if len(args) > 1 and str(args[1]).startswith(("4", "5")):
             super().log_message(format, *args)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """Stop serving as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def watch(config: Any, stop: threading.Event, interval: float) -> None:
@@ -103,6 +109,8 @@ def serve_command(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
             "choose another --port, or 0 for a free one"
         ) from None
+    # SIGTERM (a service manager, `kill`) stops the server as cleanly as Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(config, stop, interval), daemon=True)
     watcher.start()

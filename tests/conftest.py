@@ -108,6 +108,14 @@ def python_env(**extra: str) -> dict[str, str]:
 PYTHON = sys.executable
 
 
+def as_in_a_terminal() -> None:
+    """preexec_fn for a child that a test interrupts with SIGINT: Ctrl-C acts as it does in a
+    terminal, even when this test run was started with SIGINT ignored (a background job)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def store_paths(uri: str, suffix: str = ".parquet", folder: str | None = None) -> list[str]:
     """Return the store-relative paths of the store's files ending in suffix (any store kind),
     optionally only those inside a folder of that name; nothing is read (a background

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import reporter as mlflow
-from tests.conftest import PYTHON, python_env
+from tests.conftest import PYTHON, as_in_a_terminal, python_env
 
 
 def fetch(url: str) -> str:
@@ -21,7 +21,8 @@ def fetch(url: str) -> str:
         return str(response.read().decode("utf-8"))
 
 
-def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path, stop_signal):
     mlflow.set_experiment("served")
     with mlflow.start_run(run_name="first"):
         mlflow.log_metric("rmse", 1.0)
@@ -30,7 +31,7 @@ def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path):
          "--store", store_uri,
          "--out", str(tmp_path / "site"), "--port", "0", "--interval", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
-        cwd=tmp_path)
+        cwd=tmp_path, preexec_fn=as_in_a_terminal)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -46,7 +47,7 @@ def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path):
         while "second" not in fetch(base + "experiments/served/index.html"):
             assert time.monotonic() < deadline, "the site was not rebuilt"
             time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         try:
             out, err = proc.communicate(timeout=90)
         except subprocess.TimeoutExpired:  # show where it hangs: faulthandler dumps the stacks

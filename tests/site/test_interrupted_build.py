@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import reporter as mlflow
-from tests.conftest import PYTHON, python_env
+from tests.conftest import PYTHON, as_in_a_terminal, python_env
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def build(store: str, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store", store,
          "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env())
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
+        preexec_fn=as_in_a_terminal)
 
 
 @pytest.mark.slow
