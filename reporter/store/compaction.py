@@ -14,7 +14,6 @@ the next merge removes the overlap.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import uuid
@@ -137,37 +136,6 @@ def merge_compacted(
     return CompactionResult(exp_id, 0, deleted, table.num_rows, rel), read
 
 
-def drop_redundant(fs: StoreFS, exp_id: str) -> int:
-    """Delete event files whose every part id another compacted file holds; return how many.
-
-    Two compactions racing over the same files each publish a copy of the same rows. The one
-    that finishes last removes the spare copies here, so once no compaction is running, every
-    row is in exactly one file (reading every `.parquet` of the store counts each row once).
-    Only exact copies go (the same part ids; the first name stays, so racers agree); a file that
-    another holds only partly, or that is a subset of a bigger one, is left to `merge_compacted`,
-    which deletes a file only after reading it whole.
-    """
-    listing = reader.list_compacted(fs, exp_id)
-    held: list[tuple[FileInfo, frozenset[str]]] = []
-    for info in listing.compacted:
-        try:
-            names = reader.FOOTERS.get(fs, info)
-        except NotFoundError:  # deleted by a racer since the listing
-            continue
-        if names is not None:  # a damaged or foreign file is never touched
-            held.append((info, frozenset(names)))
-    held.sort(key=lambda item: (-len(item[1]), item[0].path))
-    kept: list[frozenset[str]] = []
-    deleted = 0
-    for info, holds in held:
-        if holds in kept:
-            fs.delete(info.path)
-            deleted += 1
-        else:
-            kept.append(holds)
-    return deleted
-
-
 def terminal_runs(
     fs: StoreFS, exp_id: str, read: dict[str, pa.Table], timeout_s: float
 ) -> set[str]:
@@ -231,7 +199,4 @@ def compact_experiment(
             merged.rows or result.rows,
             merged.path or result.path,
         )
-    spare = drop_redundant(fs, exp_id)
-    if spare:
-        result = dataclasses.replace(result, files_deleted=result.files_deleted + spare)
     return result

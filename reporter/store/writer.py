@@ -210,7 +210,6 @@ class PartWriter:
             listing = reader.list_compacted(self.fs, exp_id)
             if len(listing.compacted) > compaction.MAX_COMPACTED_FILES:
                 compaction.merge_compacted(self.fs, exp_id, listing)
-            compaction.drop_redundant(self.fs, exp_id)
 
     def _heartbeats(self) -> None:
         """Refresh the heartbeat file of open runs that are due."""
