@@ -4,7 +4,6 @@ and each other, and damaged files. Real processes and real files in each test's 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import re
 import signal
@@ -21,6 +20,7 @@ import pytest
 import reporter
 from reporter.store import clock, reader, schema
 from reporter.store.reader import StoreWarning
+from tests import recipes
 from tests.conftest import PYTHON, python_env
 
 CHILD_ENV = {"TRACKER_LOG_ENVIRONMENT": "0"}
@@ -324,8 +324,18 @@ def test_compaction_racing_writers_and_a_reader(tmp_path):
     with children() as procs:
         writers = [
             # one writer also compacts its own finished runs, the other leaves that to others
-            spawn(procs, CHURN_WRITER, store, exp_id, p, runs, points, go, release,
-                  TRACKER_AUTO_COMPACT=a)
+            spawn(
+                procs,
+                CHURN_WRITER,
+                store,
+                exp_id,
+                p,
+                runs,
+                points,
+                go,
+                release,
+                TRACKER_AUTO_COMPACT=a,
+            )
             for p, a in zip(range(writers_), ("3", "0"))
         ]
         compactor = spawn(procs, COMPACTOR, store, go, stop, "until-merged")
@@ -492,8 +502,17 @@ def test_short_writer_processes_exit_cleanly_and_lose_nothing(tmp_path):
         start_together([compactor], go)
         for first in range(0, writers_, at_once):
             batch = [
-                spawn(procs, SHORT_WRITER, store, exp_id, p, runs, points,
-                      TRACKER_AUTO_COMPACT="2", TRACKER_FLUSH_INTERVAL="0.01")
+                spawn(
+                    procs,
+                    SHORT_WRITER,
+                    store,
+                    exp_id,
+                    p,
+                    runs,
+                    points,
+                    TRACKER_AUTO_COMPACT="2",
+                    TRACKER_FLUSH_INTERVAL="0.01",
+                )
                 for p in range(first, first + at_once)
             ]
             for proc in batch:
@@ -608,10 +627,11 @@ ONE_COMPACTION = (
 
 
 @pytest.mark.slow
-def test_racing_compactions_lose_nothing_and_one_more_leaves_each_row_once(tmp_path):
-    """Two compactions let go at once never lose a row (they may leave two copies, which readers
-    take once); docs/store-format.md: after a compaction that ran alone, reading every .parquet
-    with plain pandas gives each row once."""
+def test_racing_compactions_lose_nothing_and_the_documented_recipes_read_each_row_once(tmp_path):
+    """Two compactions let go at once never lose a row. They may leave two copies on disk; the
+    store's reader and the pandas and DuckDB recipes of docs/store-format.md (which take each
+    part's rows from one file) still give each row exactly once, and so does plain pandas after
+    one more compaction that runs alone."""
     for attempt in range(4):  # each attempt: a fresh store, two compactions let go at once
         store = str(tmp_path / f"store{attempt}")
         with children() as procs:
@@ -623,11 +643,10 @@ def test_racing_compactions_lose_nothing_and_one_more_leaves_each_row_once(tmp_p
         assert sum(merged) >= 40 * 2  # every run's two parts, merged by one racer or both
         client = reporter.Client(store)
         assert count_rows(client, exp_id.strip())[1:] == (40 * 100, 40 * 100)
-        client.compact()  # alone
-        events = pd.concat(
-            [pd.read_parquet(f) for f in glob.glob(f"{store}/runs/*/_*/*.parquet")],
-            ignore_index=True,
-        )
-        metrics = events[events["kind"] == "metric"]
+        metrics = recipes.pandas_recipe(store)["metrics"]
         assert len(metrics) == 40 * 100, f"attempt {attempt}: {len(metrics)} metric rows"
         assert not metrics.duplicated(["run_id", "step"]).any()
+        points = sorted((run_id, n) for run_id, _, _, n in recipes.duckdb_recipe(store))
+        assert len(points) == 40 and {n for _, n in points} == {100}
+        client.compact()  # alone: afterwards every file holds different rows
+        assert recipes.plain_metric_rows(store) == 40 * 100

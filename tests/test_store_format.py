@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import re
 import subprocess
 from pathlib import Path
 
-import duckdb
-import pandas as pd
+import pyarrow as pa
 import pytest
 
 import reporter
 import reporter as mlflow
-from reporter.store import schema
+from reporter.store import compaction, reader, schema
+from tests import recipes
 from tests.conftest import PYTHON, python_env
 
 
@@ -48,32 +47,44 @@ def test_layout_and_version_file(store_uri, logged):
 
 
 def test_pandas_recipe_from_the_docs(store_uri, logged):
-    files = glob.glob(f"{store_uri}/runs/*/_*/*.parquet")
-    events = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    assert list(events.columns) == list(schema.COLUMNS)
-    metrics = events[events["kind"] == "metric"][["run_id", "key", "value", "step", "timestamp"]]
+    found = recipes.pandas_recipe(store_uri)
+    assert set(schema.COLUMNS) <= set(found["events"].columns)
+    metrics = found["metrics"]
     assert len(metrics) == 11 and not metrics.duplicated(["run_id", "step"]).any()
-    params = (
-        events[events["kind"] == "param"]
-        .drop_duplicates(["run_id", "key"], keep="first")
-        .pivot(index="run_id", columns="key", values="text")
-    )
+    params = found["params"]
     assert params.loc[logged[0], "depth"] == "4" and params.loc[logged[1], "depth"] == "8"
 
 
 def test_duckdb_recipe_from_the_docs(store_uri, logged):
-    rows = duckdb.sql(
-        f"""
-        SELECT run_id, key, arg_max(value, (step, timestamp)) AS latest, count(*) AS points
-        FROM read_parquet('{store_uri}/runs/*/_*/*.parquet', union_by_name = true)
-        WHERE kind = 'metric'
-        GROUP BY run_id, key ORDER BY run_id, key
-        """
-    ).fetchall()
+    rows = recipes.duckdb_recipe(store_uri)
     expected = sorted([(logged[0], "loss", 0.01, 6), (logged[1], "loss", 1.0 / 12, 5)])
     assert [(r[0], r[1], round(r[2], 9), r[3]) for r in rows] == [
         (a, b, round(c, 9), d) for a, b, c, d in expected
     ]
+
+
+def test_recipes_take_each_row_once_when_compactions_left_copies(store_uri, logged):
+    """The state two racing compactions leave (two compacted files holding the same parts, and a
+    raw part beside the file that merged it): the documented recipes still count each row once."""
+    client = reporter.Client()
+    exp_id = client.get_experiment_by_name("fmt").experiment_id
+    fs = client.store.fs
+    listing = reader.list_experiment(fs, exp_id)
+    tables = compaction.read_parts(fs, listing.parts)
+    assert tables  # the resumed run's raw part
+    (compacted,) = listing.compacted
+    copy = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER, "zz-copy.parquet")
+    fs.write_atomic(copy, fs.read_bytes(compacted.path))  # the loser's copy of the same parts
+    compaction._publish(fs, exp_id, pa.concat_tables(tables.values()), sorted(tables))
+    assert recipes.plain_metric_rows(store_uri) == 5 + 5 + 5 + 5 + 1 + 1  # copies are there
+    test_pandas_recipe_from_the_docs(store_uri, logged)
+    test_duckdb_recipe_from_the_docs(store_uri, logged)
+    assert count_points(client, exp_id) == 11
+
+
+def count_points(client: reporter.Client, exp_id: str) -> int:
+    _, table = reader.read_events(client.store.fs, exp_id)
+    return sum(1 for kind in table.column("kind").to_pylist() if kind == "metric")
 
 
 def test_newer_store_version_is_refused_with_a_hint(store_uri, logged):
@@ -110,16 +121,31 @@ def test_writers_refuse_a_newer_or_invalid_store_before_writing(store_uri, logge
     path.write_text(f'{{"format": "{schema.FORMAT_NAME}", "version": {version}}}')
     before = sorted(p.relative_to(store_uri) for p in Path(store_uri).rglob("*") if p.is_file())
     expected = "store format version 99.*Upgrade" if version == "99" else "not a valid store file"
-    proc = subprocess.run([PYTHON, "-c", WRITER_OF_AN_OLDER_VERSION, store_uri],
-                          capture_output=True, text=True, env=python_env())
+    proc = subprocess.run(
+        [PYTHON, "-c", WRITER_OF_AN_OLDER_VERSION, store_uri],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 4 and all(re.search(f"refused:.*{expected}", line) for line in lines)
     after = sorted(p.relative_to(store_uri) for p in Path(store_uri).rglob("*") if p.is_file())
     assert after == before  # nothing written
     built = subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store", store_uri,
-         "--out", str(Path(store_uri).parent / "site")],
-        capture_output=True, text=True, env=python_env())
+        [
+            PYTHON,
+            "-c",
+            "from reporter.cli import main; main()",
+            "build",
+            "--store",
+            store_uri,
+            "--out",
+            str(Path(store_uri).parent / "site"),
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+    )
     assert built.returncode == 1 and "Traceback" not in built.stderr
     assert re.search(expected, built.stderr)
