@@ -26,15 +26,17 @@ def three_runs(store_uri):
     return ids
 
 
-def part_of(store_uri: str, run_id: str) -> Path:
-    """Return the raw part file of a run."""
-    (path,) = Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/{run_id}-*.parquet")
-    return path
+def parts_of(store_uri: str, run_id: str) -> list[Path]:
+    """Return the raw part files of a run (its first, written by create_run, then the rest)."""
+    paths = sorted(Path(store_uri).rglob(f"{schema.PARTS_FOLDER}/{run_id}-*.parquet"))
+    assert len(paths) == 2  # a run of start_run, log, end_run
+    return paths
 
 
 def test_truncated_and_foreign_parts_are_skipped_and_kept(store_uri, three_runs):
-    truncated = part_of(store_uri, three_runs[0])
-    truncated.write_bytes(truncated.read_bytes()[:50])
+    first, truncated = parts_of(store_uri, three_runs[0])
+    for path in (first, truncated):
+        path.write_bytes(path.read_bytes()[:50])
     foreign = truncated.parent / f"{three_runs[1]}-0000-foreign-000001.parquet"
     pd.DataFrame({"x": [1, 2]}).to_parquet(foreign)
     client = reporter.Client(store_uri)
@@ -43,13 +45,15 @@ def test_truncated_and_foreign_parts_are_skipped_and_kept(store_uri, three_runs)
     messages = " ".join(str(w.message) for w in caught)
     assert truncated.name in messages and foreign.name in messages
     assert "missing columns" in messages
-    assert sorted(frame["params.i"]) == ["1", "2"]  # run 0's only part is unreadable
+    assert sorted(frame["params.i"]) == ["1", "2"]  # run 0's parts are unreadable
     with pytest.warns(StoreWarning):
         client.compact()
-    assert truncated.exists() and foreign.exists()  # never deleted
+    assert first.exists() and truncated.exists() and foreign.exists()  # never deleted
     assert client.get_run(three_runs[2]).data.params == {"i": "2"}  # no warning: not its file
-    with pytest.warns(StoreWarning, match=truncated.name), pytest.raises(reporter.NotFoundError):
+    with pytest.warns(StoreWarning) as caught, pytest.raises(reporter.NotFoundError):
         client.get_run(three_runs[0])
+    messages = " ".join(str(w.message) for w in caught)
+    assert first.name in messages and truncated.name in messages
 
 
 def test_invalid_experiment_json_is_skipped_with_its_name(store_uri, three_runs):
@@ -69,7 +73,7 @@ def test_unknown_store_version_is_a_clear_error(store_uri, three_runs):
 
 
 def test_temporary_files_of_an_interrupted_write_are_ignored(store_uri, three_runs):
-    folder = part_of(store_uri, three_runs[0]).parent
+    folder = parts_of(store_uri, three_runs[0])[0].parent
     (folder / ".tmp-deadbeef").write_bytes(b"partial")
     assert len(mlflow.search_runs()) == 3
 
@@ -77,14 +81,15 @@ def test_temporary_files_of_an_interrupted_write_are_ignored(store_uri, three_ru
 def test_a_part_from_a_newer_format_is_skipped_with_its_version(store_uri, three_runs):
     import pyarrow.parquet as pq
 
-    path = part_of(store_uri, three_runs[0])
-    table = pq.read_table(path)
-    newer = table.replace_schema_metadata({schema.VERSION_METADATA_KEY: b"9"})
-    pq.write_table(newer, path)
+    paths = parts_of(store_uri, three_runs[0])
+    for path in paths:
+        table = pq.read_table(path)
+        newer = table.replace_schema_metadata({schema.VERSION_METADATA_KEY: b"9"})
+        pq.write_table(newer, path)
     with pytest.warns(StoreWarning, match=r"format version 9.*reads up to 1"):
         frame = mlflow.search_runs()
     assert sorted(frame["params.i"]) == ["1", "2"]
-    assert path.exists()
+    assert all(path.exists() for path in paths)
 
 
 def test_the_site_builds_around_damage_and_strict_fails(store_uri, three_runs, tmp_path):
@@ -99,11 +104,12 @@ def test_the_site_builds_around_damage_and_strict_fails(store_uri, three_runs, t
         mlflow.log_text("kept", "a.txt")
     (run_json,) = Path(store_uri).rglob(f"{run.info.run_id}/run.json")
     run_json.unlink()  # a run folder missing its info: the run's events still tell its story
-    truncated = part_of(store_uri, three_runs[0])
-    truncated.write_bytes(truncated.read_bytes()[:40])
+    first, truncated = parts_of(store_uri, three_runs[0])
+    for path in (first, truncated):
+        path.write_bytes(path.read_bytes()[:40])
     before = {p: p.read_bytes() for p in Path(store_uri).rglob("*") if p.is_file()}
     result = build(BuildConfig(store=store_uri, out=str(tmp_path / "site")))
-    assert result.runs == 3  # run 0's only part is unreadable; the rest are there
+    assert result.runs == 3  # run 0's parts are unreadable; the rest are there
     assert any(truncated.name in w for w in result.warnings)
     assert (tmp_path / "site/runs" / run.info.run_id / "artifacts/a.txt").read_text() == "kept"
     strict = subprocess.run(

@@ -314,12 +314,26 @@ def test_a_run_killed_right_after_start_run_reads_killed(store_uri, monkeypatch)
     client = reporter.Client(store_uri)
     monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
     exp_id = client.get_experiment_by_name("short lives").experiment_id
-    listed = set(client.search_runs_frame([exp_id])["run_id"])
-    assert listed <= set(run_ids)  # listed once their first events were flushed (not yet all)
+    frame = client.search_runs_frame([exp_id])
+    assert sorted(frame["run_id"]) == sorted(run_ids)  # every run is listed at once
+    assert {client.get_run(r).info.status for r in run_ids} == {"RUNNING"}  # within the timeout
     later = clock.now_ms() + 31_000
     monkeypatch.setattr(clock, "now_ms", lambda: later)
-    assert set(client.search_runs_frame([exp_id])["status"]) <= {"KILLED"}
+    assert list(client.search_runs_frame([exp_id])["status"]) == ["KILLED"] * len(run_ids)
     assert {client.get_run(r).info.status for r in run_ids} == {"KILLED"}
+    assert {client.get_run(r).info.run_name for r in run_ids} != {""}  # its first events
+
+
+def test_a_run_with_its_first_part_and_no_marker_is_found(store_uri):
+    """A process killed inside create_run, after the first part and before the marker."""
+    client = reporter.Client(store_uri)
+    run_id = client.create_run(client.create_experiment("no marker")).info.run_id
+    client.set_terminated(run_id)
+    exp_id = client.get_run(run_id).info.experiment_id
+    client.store.fs.delete(f"runs/{exp_id}/{run_id}/run.json")
+    fresh = reporter.Client(store_uri)  # knows nothing of the run
+    assert fresh.get_run(run_id).info.experiment_id == exp_id
+    assert list(fresh.search_runs_frame([exp_id])["run_id"]) == [run_id]
 
 
 def test_a_run_with_a_marker_and_no_events_reads_killed_after_the_timeout(store_uri, monkeypatch):

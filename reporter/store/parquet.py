@@ -339,10 +339,11 @@ class ParquetStore(AbstractStore):
         tags: Sequence[RunTag],
         parent_run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run: a marker file now, its first events with the next flush.
+        """Create a RUNNING run: its first events, written now, then its marker file.
 
-        A process killed before that flush leaves only the marker: `get_run` reads such a run
-        as KILLED once the marker is older than the heartbeat timeout."""
+        A run therefore has events to list from the moment it exists: one whose process is
+        killed a moment later is listed, and reads KILLED once the heartbeat timeout passes.
+        (Stores written before this may hold marker-only runs; `get_run` reads those KILLED too.)"""
         self._ensure_store()  # a store of a newer format is refused before anything is written
         exp = self.get_experiment(experiment_id)
         if exp.lifecycle_stage == LifecycleStage.DELETED:
@@ -356,9 +357,6 @@ class ParquetStore(AbstractStore):
         run_id = uuid.uuid4().hex
         marker = {"run_id": run_id, "experiment_id": exp.experiment_id, "created": start_time}
         base = self.fs.join(schema.RUNS_FOLDER, exp.experiment_id, run_id)
-        self.fs.write_atomic(
-            self.fs.join(base, schema.RUN_MARKER_FILE), json.dumps(marker).encode()
-        )
         self._run_exp[run_id] = exp.experiment_id
         self._params[run_id] = {}
         self.writer.open_run(run_id, exp.experiment_id)
@@ -376,6 +374,16 @@ class ParquetStore(AbstractStore):
         ]
         rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]
         self._rows(run_id, rows)
+        self.writer.flush(run_id)
+        if self.writer.pending(run_id):  # not written: the run does not exist, and never will
+            self.writer.discard_run(run_id)
+            self._run_exp.pop(run_id, None)
+            self._params.pop(run_id, None)
+            errors, self.writer.errors = self.writer.errors, []
+            raise StoreWriteError(f"Creating a run in {self.uri} failed: {'; '.join(errors)}")
+        self.fs.write_atomic(
+            self.fs.join(base, schema.RUN_MARKER_FILE), json.dumps(marker).encode()
+        )
         info = RunInfo(
             run_id=run_id,
             experiment_id=exp.experiment_id,
@@ -504,9 +512,14 @@ class ParquetStore(AbstractStore):
             return exp_id
         if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith("."):
             raise NotFoundError(f"Run id {run_id!r} is not valid")
-        for exp_id in self.fs.list_dirs(schema.RUNS_FOLDER):
+        exp_ids = self.fs.list_dirs(schema.RUNS_FOLDER)
+        for exp_id in exp_ids:
             marker = self.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
             if self.fs.exists(marker):
+                self._run_exp[run_id] = exp_id
+                return exp_id
+        for exp_id in exp_ids:  # killed between writing its first part and its marker
+            if reader.list_experiment(self.fs, exp_id, run_id).parts:
                 self._run_exp[run_id] = exp_id
                 return exp_id
         raise NotFoundError(f"No run with id {run_id!r} in {self.uri}")

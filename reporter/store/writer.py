@@ -140,6 +140,18 @@ class PartWriter:
                 if threshold and len(self._finished[exp_id]) >= threshold:
                     self._wake.set()
 
+    def pending(self, run_id: str) -> bool:
+        """Return True if a run has rows that are not written yet."""
+        with self._lock:
+            buf = self._runs.get(run_id)
+            return buf is not None and bool(buf.rows)
+
+    def discard_run(self, run_id: str) -> None:
+        """Forget a run whose creation failed: its rows are dropped, never written."""
+        with self._lock:
+            self._runs.pop(run_id, None)
+            self._published.pop(run_id, None)
+
     def flush(self, run_id: str | None = None) -> None:
         """Write pending rows (of one run, or of all) before returning."""
         with self._write_lock:
