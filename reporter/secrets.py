@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import hashlib
 import itertools
 import os
 import re
@@ -260,6 +261,7 @@ class SecretRules:
     allow: tuple[str, ...] = ()
     enabled: bool = True
     masked: dict[str, set[str]] = field(default_factory=dict)  # what was masked: kind -> keys
+    masked_names: dict[str, int] = field(default_factory=dict)  # names masked, by kind
     _extra: list[re.Pattern[str]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -309,6 +311,24 @@ class SecretRules:
             return MASK
         return text
 
+    def mask_name(self, kind: str, name: str) -> str:
+        """Return a name (experiment name, param/tag/metric key, path) as the site may show it:
+        credential-shaped parts masked, plus a short digest of the original so two masked
+        names stay apart. The digest (24 bits) tells nothing usable about a credential."""
+        if not self.enabled or len(name) < SHORTEST:
+            return name
+        found = credentials_in(name)
+        if not found and not credentials_in(as_shown(name)):
+            return name
+        masked = name
+        for secret in sorted(set(found), key=len, reverse=True):
+            masked = masked.replace(secret, MASK)
+        if credentials_in(as_shown(masked)):  # written with escapes: mask it whole
+            masked = MASK
+        self.masked_names[kind] = self.masked_names.get(kind, 0) + 1
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+        return f"{masked} ({digest})"
+
     def file_is_secret(self, path: str) -> bool:
         """Return True for artifacts whose name says they hold secrets (.env, *.pem, id_rsa)."""
         if not self.enabled:
@@ -345,3 +365,5 @@ class SecretRules:
         for kind in sorted(self.masked):
             keys = ", ".join(sorted(self.masked[kind]))
             yield f"Masked {kind} values that look like secrets: {keys}"
+        for kind, count in sorted(self.masked_names.items()):
+            yield f"Masked a credential in {count} {kind}{'s' if count > 1 else ''}"

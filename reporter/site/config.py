@@ -21,7 +21,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "internal": {},
     "public": {
         "hide_users": True,
+        "hide_paths": True,
         "exclude_tags": ("reporter.user", "reporter.host", "mlflow.user", "mlflow.source.host"),
+        # pickled models and checkpoints: unpickling runs code, and they are the model itself
+        "exclude_artifacts": ("*.pkl", "*.pickle", "*.joblib", "*.pt", "*.pth", "*.ckpt"),
     },
 }
 
@@ -102,6 +105,7 @@ class BuildConfig:
     exclude_tags: tuple[str, ...] = ()  # key globs
     exclude_artifacts: tuple[str, ...] = ()  # artifact path globs
     hide_users: bool = False  # blank the user of every run
+    hide_paths: bool = False  # absolute paths shown as file names, home folders as ~
     mask_secrets: bool = True
     secret_keys: tuple[str, ...] = ()  # extra key regexes whose values are masked
     secret_allow: tuple[str, ...] = ()  # key globs never masked

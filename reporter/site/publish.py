@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Any
 
 from reporter import secrets
@@ -69,6 +70,7 @@ BINARY_FILES = frozenset(
     | {"ckpt", "onnx", "h5", "hdf5", "bin", "safetensors", "pb", "tflite", "cbm", "ubj"}
     | {"zip", "gz", "tgz", "tar", "bz2", "xz", "zst", "7z", "whl"}
 )
+TABLE_FILES = frozenset({"parquet"})  # read as a table; text cells are scanned
 SCAN_LIMIT = 8 * 1024 * 1024  # larger text files are withheld unscanned rather than published
 
 
@@ -79,9 +81,13 @@ def matches(name: str, globs: tuple[str, ...]) -> bool:
 
 def experiment(exp: Experiment, rules: secrets.SecretRules) -> Experiment:
     """Return an experiment record with secrets masked in its description and tags."""
-    tags = {k: rules.mask("experiment tag", k, v) for k, v in exp.tags.items()}
+    tags = {
+        rules.mask_name("experiment tag key", k): rules.mask("experiment tag", k, v)
+        for k, v in exp.tags.items()
+    }
     return dataclasses.replace(
         exp,
+        name=rules.mask_name("experiment name", exp.name),
         description=rules.mask_text("experiment description", exp.name, exp.description),
         tags=tags,
     )
@@ -113,7 +119,41 @@ def runs_frame(
         frame["run_name"] = _masked(
             frame["run_name"], lambda v: rules.mask_text("run name", "run_name", v)
         )
+    if config.hide_paths:
+        frame = _without_paths(frame)
+    renamed = {}
+    for column in frame.columns:  # a credential in a key: the key is masked too
+        kind, _, key = column.partition(".")
+        if kind in ("params", "tags", "metrics") and key:
+            shown = rules.mask_name(f"{kind[:-1]} key", key)
+            if shown != key:
+                renamed[column] = f"{kind}.{shown}"
+    frame = frame.rename(columns=renamed) if renamed else frame
     return frame.reset_index(drop=True)
+
+
+# An absolute local path (POSIX, home-relative or Windows), and a home folder inside any text.
+ABSOLUTE_PATH = re.compile(r"^(?:/|~[/\\]|[A-Za-z]:[/\\])[^\n]*$")
+HOME_FOLDER = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\Users\\)[^/\\\s]+(?=[/\\])")
+
+
+def shown_path(value: str) -> str:
+    """Return a value as a public site shows it: an absolute path as its file name, a home
+    folder inside other text as `~`."""
+    if ABSOLUTE_PATH.match(value):
+        name = re.split(r"[/\\]", value.rstrip("/\\"))[-1]
+        return name or value
+    return HOME_FOLDER.sub("~", value)
+
+
+def _without_paths(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop the machine's paths from a runs frame: artifact locations, absolute source paths."""
+    if "artifact_uri" in frame.columns:
+        frame["artifact_uri"] = ""
+    for column in frame.columns:
+        if column.startswith(("params.", "tags.")):
+            frame[column] = _masked(frame[column], shown_path)
+    return frame
 
 
 def _masked(column: pd.Series, mask: Any) -> pd.Series:
@@ -125,10 +165,15 @@ def _masked(column: pd.Series, mask: Any) -> pd.Series:
     )
 
 
-def metric_points(points: MetricPoints, run_ids: set[str]) -> MetricPoints:
-    """Return only the points of the published runs."""
+def metric_points(
+    points: MetricPoints, run_ids: set[str], rules: secrets.SecretRules
+) -> MetricPoints:
+    """Return only the points of the published runs, under the keys the site may show."""
     import numpy as np
 
+    keys = [rules.mask_name("metric key", k) for k in points.keys]
+    if keys != points.keys:
+        points = dataclasses.replace(points, keys=keys)
     keep_codes = [i for i, r in enumerate(points.runs) if r in run_ids]
     if len(keep_codes) == len(points.runs):
         return points
@@ -178,6 +223,12 @@ def artifacts(
                 continue
             if matches(path, config.exclude_artifacts):
                 continue
+            if rules.mask_name("artifact name", path) != path:
+                shown = rules.mask_name("artifact name", path)
+                warnings.append(
+                    f"Skipped artifact {shown!r} of run {run_id}: its name holds a credential"
+                )
+                continue
             kept.append((path, size))
             reason = _withhold(store, exp_id, run_id, path, size, config, rules, reads)
             if reason:
@@ -204,7 +255,7 @@ def _withhold(
         return "its name looks like a secrets file"
     name = path.rsplit("/", 1)[-1]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext in BINARY_FILES:  # checked by content below otherwise: a .out, .err or .jsonl is text
+    if ext in BINARY_FILES - TABLE_FILES:  # by content otherwise: a .out or .jsonl is text
         return None
     if size > config.max_artifact_mb * 1024 * 1024 and config.artifacts == "copy":
         return None  # over the copy limit: listed, never copied
@@ -215,10 +266,39 @@ def _withhold(
         data = reads.read(rel)
     except Exception as exc:
         return f"could not be read to check it for secrets ({type(exc).__name__})"
+    if ext in TABLE_FILES:  # log_table's Parquet: every column name and text cell
+        return _table_secret(data, rules)
     if b"\x00" in data[:8192] and ext not in TEXT_FILES:  # binary content: nothing to read
         return None
     content = data.decode("utf-8", errors="replace")
     found = rules.secrets_in_file(content)
     if found:
         return "it looks like it holds a secret (" + "; ".join(found[:3]) + ")"
+    return None
+
+
+def _table_secret(data: bytes, rules: secrets.SecretRules) -> str | None:
+    """Return why a Parquet table must not be published (a credential in a column name or a
+    text cell), or None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except Exception as exc:
+        return f"a Parquet file that could not be read to check it for secrets ({exc})"
+    if rules.secrets_in_file("\n".join(table.column_names)):
+        return "it looks like it holds a secret (a column name)"
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            if not pa.types.is_dictionary(column.type):
+                continue
+            column = column.cast(column.type.value_type)
+            if not pa.types.is_string(column.type):
+                continue
+        cells = pc.unique(column.combine_chunks()).drop_null().to_pylist()
+        found = rules.secrets_in_file("\n".join(str(c) for c in cells))
+        if found:
+            return f"it looks like it holds a secret (column {name!r})"
     return None

@@ -273,3 +273,90 @@ def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_p
     for path in ("train.out", "train.err", "ev.jsonl", "long.log", "NOTES", "page.html"):
         assert f"Withheld artifact {path} of run" in text, text
     assert "clean.out" not in text  # a clean text file is published
+
+
+IN_NAMES = {
+    "experiment name": "ghp_" + "N4m3" * 9,
+    "param key": "AKIAJ7EXAMPLEPARAMKY",
+    "tag key": "xoxb-2234567890-1234567890123-abcdefghijklmnopqrstuvwx",
+    "metric key": "sk_live_" + "Metr1cKey" * 3,
+    "artifact name": "glpat-" + "ArtifactName01234567",
+    "log_table cell": "ghp_" + "C3ll" * 9,
+    "log_table column": "AKIAJ7EXAMPLECOLUMNN",
+}
+
+
+def test_credentials_in_names_and_table_cells_are_kept_out(store_uri, tmp_path):
+    """Names are shown too: an experiment name, param/tag/metric keys and artifact file names
+    holding a credential are masked (artifacts withheld), and so is a log_table Parquet file
+    with one in a cell or a column name."""
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecretWarning)
+        mlflow.set_experiment(f"team {IN_NAMES['experiment name']}")
+        with mlflow.start_run() as run:
+            mlflow.log_param(IN_NAMES["param key"], 1)
+            mlflow.log_param("lr", 0.1)
+            mlflow.set_tag(IN_NAMES["tag key"], "x")
+            mlflow.log_metric(IN_NAMES["metric key"], 0.5, step=0)
+            mlflow.log_metric(IN_NAMES["metric key"], 0.4, step=1)
+            mlflow.log_metric("rmse", 0.3)
+            mlflow.log_text("clean\n", f"logs/{IN_NAMES['artifact name']}.txt")
+            mlflow.log_table(pd.DataFrame({"who": ["a", IN_NAMES["log_table cell"]]}),
+                             "tables/cells.parquet")
+            mlflow.log_table(pd.DataFrame({IN_NAMES["log_table column"]: [1, 2]}),
+                             "tables/columns.parquet")
+            mlflow.log_table(pd.DataFrame({"who": ["a", "b"], "n": [1, 2]}),
+                             "tables/clean.parquet")
+    out = tmp_path / "site"
+    result = build(BuildConfig(store=store_uri, out=str(out)))
+    files = site_bytes(out)
+    found = [f"{what} in {rel}" for what, secret in IN_NAMES.items() for rel, data in files.items()
+             if any(form.encode() in data for form in hidden_forms(secret))]
+    assert found == []
+    text = "\n".join(result.warnings)
+    assert not any(secret in text for secret in IN_NAMES.values())
+    for path in ("tables/cells.parquet", "tables/columns.parquet"):
+        assert f"Withheld artifact {path} of run" in text, text
+    assert "its name holds a credential" in text
+    assert "Masked a credential in 1 experiment name" in text
+    # the rest is published: other keys and their values, the clean table, the metric's chart
+    run_dir = out / "runs" / run.info.run_id
+    assert (run_dir / "artifacts/tables/clean.parquet").is_file()
+    page = (run_dir / "index.html").read_text()
+    assert ">lr<" in page and "[masked] (" in page
+    control = tmp_path / "control"
+    build(BuildConfig(store=store_uri, out=str(control), mask_secrets=False))
+    shown = site_bytes(control)
+    for what in ("experiment name", "param key", "metric key", "log_table cell"):
+        assert any(IN_NAMES[what].encode() in data for data in shown.values()), what
+
+
+def test_the_public_profile_leaves_out_machine_paths_and_pickled_models(store_uri, tmp_path):
+    import pickle
+
+    home = "/home/alice-the-user/projects/churn"
+    mlflow.set_experiment("paths")
+    with mlflow.start_run() as run:
+        mlflow.set_tag("reporter.source.name", f"{home}/train.py")
+        mlflow.log_param("data", f"{home}/data/train.csv")
+        mlflow.log_param("cmd", f"python {home}/train.py --lr 0.1")
+        mlflow.log_param("lr", 0.1)
+        model = tmp_path / "model.pkl"
+        model.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+        mlflow.log_artifact(str(model), "model")
+        mlflow.log_text("clean\n", "notes.txt")
+    for profile, shown in (("public", False), ("internal", True)):
+        site = tmp_path / profile
+        build(load_config({"store": store_uri, "out": str(site), "profile": profile},
+                          cwd=str(tmp_path)))
+        files = site_bytes(site)
+        assert any(b"alice-the-user" in data for data in files.values()) is shown, profile
+        run_dir = site / "runs" / run.info.run_id
+        assert (run_dir / "artifacts/model/model.pkl").exists() is shown, profile
+        assert (run_dir / "artifacts/notes.txt").is_file()
+        page = (run_dir / "index.html").read_text()
+        assert "train.csv" in page and "0.1" in page
+        if not shown:
+            assert "python ~/projects/churn/train.py --lr 0.1" in page
