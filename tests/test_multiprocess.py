@@ -15,6 +15,7 @@ import pytest
 
 import reporter
 from reporter.store import clock, schema
+from reporter.store.reader import StoreWarning
 from tests.conftest import PYTHON, python_env, store_files, store_paths
 
 pytestmark = pytest.mark.slow
@@ -22,10 +23,10 @@ pytestmark = pytest.mark.slow
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
 
-def spawn(code: str, **env: str) -> subprocess.Popen[str]:
-    """Start a child Python running `code` with this checkout's reporter."""
+def spawn(code: str, *args: str, **env: str) -> subprocess.Popen[str]:
+    """Start a child Python running `code` (with these arguments) with this checkout's reporter."""
     return subprocess.Popen(
-        [PYTHON, "-c", textwrap.dedent(code)],
+        [PYTHON, "-c", textwrap.dedent(code), *args],
         env=python_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -54,16 +55,8 @@ WRITER = """
 
 
 def test_four_processes_log_at_once_and_every_point_is_found_once(store_uri):
-    procs = [
-        subprocess.Popen(
-            [PYTHON, "-c", textwrap.dedent(WRITER), str(p), "25", "1000"],
-            env=python_env(TRACKER_TRACKING_URI=store_uri, TRACKER_LOG_ENVIRONMENT="0"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in range(4)
-    ]
+    env = {"TRACKER_TRACKING_URI": store_uri, "TRACKER_LOG_ENVIRONMENT": "0"}
+    procs = [spawn(WRITER, str(p), "25", "1000", **env) for p in range(4)]
     for proc in procs:
         finish(proc)
     client = reporter.Client(store_uri)
@@ -177,26 +170,8 @@ def test_compaction_racing_writers_and_readers(store_uri):
         "TRACKER_LOG_ENVIRONMENT": "0",
         "TRACKER_AUTO_COMPACT": "3",
     }
-    writers = [
-        subprocess.Popen(
-            [PYTHON, "-c", textwrap.dedent(CHURN_WRITER), str(p), "30"],
-            env=python_env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in range(2)
-    ]
-    compactors = [
-        subprocess.Popen(
-            [PYTHON, "-c", textwrap.dedent(COMPACTOR), "6"],
-            env=python_env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    writers = [spawn(CHURN_WRITER, str(p), "30", **env) for p in range(2)]
+    compactors = [spawn(COMPACTOR, "6", **env) for _ in range(2)]
     client = reporter.Client(store_uri)
     exp_id = None
     reads = 0
@@ -262,16 +237,8 @@ EXPERIMENT_EDITOR = """
 def test_four_processes_editing_one_experiment_keep_every_edit(store_uri):
     client = reporter.Client(store_uri)
     exp_id = client.create_experiment("edited", tags={"kept": "yes"})
-    procs = [
-        subprocess.Popen(
-            [PYTHON, "-c", textwrap.dedent(EXPERIMENT_EDITOR), str(p), exp_id],
-            env=python_env(TRACKER_TRACKING_URI=store_uri, TRACKER_LOG_ENVIRONMENT="0"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in range(4)
-    ]
+    env = {"TRACKER_TRACKING_URI": store_uri, "TRACKER_LOG_ENVIRONMENT": "0"}
+    procs = [spawn(EXPERIMENT_EDITOR, str(p), exp_id, **env) for p in range(4)]
     for proc in procs:
         finish(proc)
     client.rename_experiment(exp_id, "edited, renamed")
@@ -383,3 +350,18 @@ def test_a_killed_writer_with_a_clock_a_day_ahead_reads_killed(store_uri, monkey
     exp_id = client.get_run(run_id).info.experiment_id
     assert list(client.search_runs_frame([exp_id])["status"]) == ["KILLED"]
     assert len(client.get_metric_history(run_id, "m")) == 100
+
+
+def test_a_reader_sees_edits_made_after_it_last_read_and_skips_a_damaged_one(store_uri):
+    """Edit files are read once per process and kept; new ones are still found."""
+    reader_client, writer_client = reporter.Client(store_uri), reporter.Client(store_uri)
+    exp_id = writer_client.create_experiment("watched")
+    writer_client.set_experiment_tag(exp_id, "a", "1")
+    assert reader_client.get_experiment(exp_id).tags == {"a": "1"}
+    writer_client.set_experiment_tag(exp_id, "b", "2")
+    writer_client.set_experiment_tag(exp_id, "a", "3")
+    writer_client.rename_experiment(exp_id, "watched, renamed")
+    writer_client.store.fs.write_atomic(f"experiments/{exp_id}/0-broken.edit", b"{not json")
+    with pytest.warns(StoreWarning, match="0-broken.edit"):
+        exp = reader_client.get_experiment(exp_id)
+    assert exp.tags == {"a": "3", "b": "2"} and exp.name == "watched, renamed"

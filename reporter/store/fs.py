@@ -11,7 +11,7 @@ import contextlib
 import os
 import posixpath
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -262,6 +262,27 @@ class StoreFS:
                 return self.stats.add(bytes(self.fs.cat_file(self.full(rel), **self._one_get)))
         except FileNotFoundError:
             raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
+
+    def read_many(self, rels: Sequence[str]) -> dict[str, bytes]:
+        """Return the content of each of these files that exists (missing ones are left out).
+        On an object store the files are fetched concurrently, one request each."""
+        out: dict[str, bytes] = {}
+        if self.local or len(rels) < 2:
+            for rel in rels:
+                with contextlib.suppress(NotFoundError):
+                    out[rel] = self.read_bytes(rel)
+            return out
+        paths = [self.full(rel) for rel in rels]
+        with remote_errors(self.uri, write=False):
+            got = self.fs.cat_ranges(paths, None, None, **self._one_get)
+        for rel, item in zip(rels, got, strict=True):
+            if isinstance(item, FileNotFoundError):
+                continue
+            if isinstance(item, BaseException):
+                with remote_errors(self.url(rel), write=False):
+                    raise item
+            out[rel] = self.stats.add(bytes(item))
+        return out
 
     def read_ranges(self, rel: str, ranges: list[tuple[int, int]]) -> list[bytes]:
         """Return the bytes [start, end) of a file for each range; NotFoundError when it does

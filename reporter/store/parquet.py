@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,6 +79,15 @@ def _now_ms() -> int:
     return int(clock.now_ms())
 
 
+@dataclass(frozen=True)
+class _Edit:
+    """One parsed experiment edit event."""
+
+    fields: dict[str, Any]
+    tags: dict[str, str]
+    deleted: tuple[str, ...]
+
+
 class ParquetStore(AbstractStore):
     """A store in a local folder or at any fsspec URL."""
 
@@ -92,6 +101,8 @@ class ParquetStore(AbstractStore):
         self._lock = threading.Lock()
         # experiment id -> (listing key, frame, newest event of each RUNNING run)
         self._frames: dict[str, tuple[object, pd.DataFrame, dict[str, int]]] = {}
+        # parsed experiment edits by path: edit files are immutable and never reuse a name
+        self._edits: dict[str, _Edit | None] = {}
 
     # store file ----------------------------------------------------------------------------
     def _ensure_store(self) -> None:
@@ -166,30 +177,44 @@ class ParquetStore(AbstractStore):
         return self.fs.join(schema.EXPERIMENTS_FOLDER, experiment_id)
 
     def _with_edits(self, exp: Experiment, paths: Sequence[str]) -> Experiment:
-        """Apply an experiment's edit events in order (by name: time, then a unique id)."""
+        """Apply an experiment's edit events in order (by name: time, then a unique id).
+
+        Each edit file is read once per process (they never change); new ones are fetched
+        together, concurrently on an object store."""
+        names = sorted((p.rsplit("/", 1)[-1], p) for p in paths if p.endswith(schema.EDIT_SUFFIX))
+        missing = [rel for _, rel in names if rel not in self._edits]
+        if missing:
+            if len(self._edits) > 100_000:
+                self._edits.clear()
+            found = self.fs.read_many(missing)
+            for rel in missing:
+                if rel in found:  # else folded away by a concurrent writer: nothing is lost
+                    self._edits[rel] = self._parse_edit(rel, found[rel])
         tags = dict(exp.tags)
         fields: dict[str, Any] = {}
-        names = sorted((p.rsplit("/", 1)[-1], p) for p in paths if p.endswith(schema.EDIT_SUFFIX))
         for _, rel in names:
-            try:
-                edit = json.loads(self.fs.read_bytes(rel))
-                changed = {
-                    k: edit["set"][k]
-                    for k in schema.EXPERIMENT_EDIT_FIELDS
-                    if k in edit.get("set", {})
-                }
-                set_tags = {str(k): str(v) for k, v in (edit.get("tags") or {}).items()}
-                deleted = [str(k) for k in edit.get("deleted_tags") or []]
-            except NotFoundError:  # folded away by a concurrent writer: nothing is lost
+            edit = self._edits.get(rel)
+            if edit is None:
                 continue
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                reader.warn_skip(self.fs, rel, f"invalid experiment edit ({exc})")
-                continue
-            fields.update(changed)
-            tags.update(set_tags)
-            for key in deleted:
+            fields.update(edit.fields)
+            tags.update(edit.tags)
+            for key in edit.deleted:
                 tags.pop(key, None)
         return replace(exp, tags=tags, **fields) if (fields or tags != exp.tags) else exp
+
+    def _parse_edit(self, rel: str, data: bytes) -> _Edit | None:
+        """Parse one edit file; None and a warning naming it if it is not a valid edit."""
+        try:
+            edit = json.loads(data)
+            fields = {
+                k: edit["set"][k] for k in schema.EXPERIMENT_EDIT_FIELDS if k in edit.get("set", {})
+            }
+            tags = {str(k): str(v) for k, v in (edit.get("tags") or {}).items()}
+            deleted = tuple(str(k) for k in edit.get("deleted_tags") or [])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            reader.warn_skip(self.fs, rel, f"invalid experiment edit ({exc})")
+            return None
+        return _Edit(fields, tags, deleted)
 
     def _write_experiment(self, exp: Experiment, *, if_absent: bool = False) -> bool:
         """Publish an experiment's creation record."""

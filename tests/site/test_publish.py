@@ -245,6 +245,13 @@ def hidden_forms(secret: str) -> set[str]:
     return {secret, secret.replace("_", "\\_"), secret.replace("_", "&#95;"), quote(secret)}
 
 
+def hidden_leaks(out: Path, planted: dict[str, str]) -> list[str]:
+    """Return 'what in which file' for every planted secret found, in any form, in the site."""
+    files = site_bytes(out)
+    return [f"{what} in {rel}" for what, secret in planted.items() for rel, data in files.items()
+            if any(form.encode() in data for form in hidden_forms(secret))]
+
+
 def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SecretWarning)
@@ -265,10 +272,7 @@ def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_p
             mlflow.log_text("a perfectly clean log line\n", "clean.out")
     out = tmp_path / "site"
     result = build(BuildConfig(store=store_uri, out=str(out)))
-    files = site_bytes(out)
-    found = [f"{what} in {rel}" for what, secret in HIDDEN.items() for rel, data in files.items()
-             if any(form.encode() in data for form in hidden_forms(secret))]
-    assert found == []
+    assert hidden_leaks(out, HIDDEN) == []
     text = "\n".join(result.warnings)
     for path in ("train.out", "train.err", "ev.jsonl", "long.log", "NOTES", "page.html"):
         assert f"Withheld artifact {path} of run" in text, text
@@ -311,10 +315,7 @@ def test_credentials_in_names_and_table_cells_are_kept_out(store_uri, tmp_path):
                              "tables/clean.parquet")
     out = tmp_path / "site"
     result = build(BuildConfig(store=store_uri, out=str(out)))
-    files = site_bytes(out)
-    found = [f"{what} in {rel}" for what, secret in IN_NAMES.items() for rel, data in files.items()
-             if any(form.encode() in data for form in hidden_forms(secret))]
-    assert found == []
+    assert hidden_leaks(out, IN_NAMES) == []
     text = "\n".join(result.warnings)
     assert not any(secret in text for secret in IN_NAMES.values())
     for path in ("tables/cells.parquet", "tables/columns.parquet"):
