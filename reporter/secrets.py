@@ -122,6 +122,13 @@ PLUGINS = (
     "TwilioKeyDetector",
 )
 BEARER = re.compile(r"\bbearer\s+[A-Za-z0-9\-._~+/]{12,}=*", re.IGNORECASE)
+# Tokens known by their prefix, taken whole whatever follows: detect-secrets' patterns end in
+# (?!\w), which misses a token run on into more letters (`glpat-...é`, `glpat-` + 60 chars).
+PREFIXED = re.compile(
+    r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|sk-(?:proj|ant)-[A-Za-z0-9_\-]{16,}|pypi-[A-Za-z0-9_\-]{50,}|npm_[A-Za-z0-9]{36})"
+)
 PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN[A-Z ]*PRIVATE KEY( BLOCK)?-----.*?(-----END[A-Z ]*PRIVATE KEY( BLOCK)?-----|\Z)",
     re.DOTALL,
@@ -172,13 +179,19 @@ def _patterns() -> tuple[re.Pattern[str], ...]:
     found: list[re.Pattern[str]] = []
     for name in PLUGINS:
         found += getattr(by_name[name](), "denylist", ())
-    return (*found, BEARER)
+    return (*found, BEARER, PREFIXED)
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @functools.lru_cache(maxsize=65536)
 def _credentials_in_line(line: str) -> tuple[str, ...]:
-    # the whole match, not a plugin's capture group: a GitHub token's group is just "ghp"
-    return tuple(m.group(0) for rx in _patterns() for m in rx.finditer(line) if m.group(0))
+    # the whole match, not a plugin's capture group: a GitHub token's group is just "ghp";
+    # non-ASCII characters read as spaces (one for one, so matches are the line's own text):
+    # a \w that is a letter like é would otherwise hide the token before it
+    folded = _NOT_ASCII.sub(" ", line)
+    return tuple(m.group(0) for rx in _patterns() for m in rx.finditer(folded) if m.group(0))
 
 
 WINDOW = 10_000  # a long line is scanned in overlapping windows: bounded regex work per call

@@ -77,14 +77,21 @@ def test_running_runs_are_not_compacted(store_uri, client):
 
 
 def test_automatic_compaction_of_this_process_runs(store_uri, client, monkeypatch):
-    monkeypatch.setenv("TRACKER_AUTO_COMPACT", "8")  # 4 runs of 2 parts each
+    """Once 4 parts of this process's finished runs are waiting, its flusher merges them: at
+    the end fewer than 4 are left raw (a slow machine may flush a run in more parts)."""
+    monkeypatch.setenv("TRACKER_AUTO_COMPACT", "4")
     mlflow.set_experiment("auto")
-    ids = log_runs(4)
-    deadline = time.time() + 10
-    while parquet_files(store_uri, schema.PARTS_FOLDER) and time.time() < deadline:
+    ids = log_runs(4)  # at least 2 parts each
+
+    def waiting() -> bool:
+        raw = parquet_files(store_uri, schema.PARTS_FOLDER)
+        return len(raw) >= 4 or not parquet_files(store_uri, schema.COMPACTED_FOLDER)
+
+    deadline = time.monotonic() + 120  # the flusher's own thread: polled, with room for load
+    while waiting() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert parquet_files(store_uri, schema.PARTS_FOLDER) == []
-    assert len(parquet_files(store_uri, schema.COMPACTED_FOLDER)) == 1
+    assert len(parquet_files(store_uri, schema.PARTS_FOLDER)) < 4
+    assert parquet_files(store_uri, schema.COMPACTED_FOLDER)
     assert {r: s[1] for r, s in snapshot(client, ids).items()} == {
         rid: {"i": str(i)} for i, rid in enumerate(ids)
     }

@@ -23,8 +23,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "hide_users": True,
         "hide_paths": True,
         "exclude_tags": ("reporter.user", "reporter.host", "mlflow.user", "mlflow.source.host"),
-        # pickled models and checkpoints: unpickling runs code, and they are the model itself
-        "exclude_artifacts": ("*.pkl", "*.pickle", "*.joblib", "*.pt", "*.pth", "*.ckpt"),
+        "exclude_pickles": True,
     },
 }
 
@@ -106,6 +105,7 @@ class BuildConfig:
     exclude_artifacts: tuple[str, ...] = ()  # artifact path globs
     hide_users: bool = False  # blank the user of every run
     hide_paths: bool = False  # absolute paths shown as file names, home folders as ~
+    exclude_pickles: bool = False  # pickled models and checkpoints (by name or content) left out
     mask_secrets: bool = True
     secret_keys: tuple[str, ...] = ()  # extra key regexes whose values are masked
     secret_allow: tuple[str, ...] = ()  # key globs never masked

@@ -110,8 +110,8 @@ def load(
                 frame = frame[~twice].reset_index(drop=True)
                 seen.update(dict.fromkeys(frame["run_id"], exp.name))
             kept = set(frame["run_id"]) if len(frame) else set()
-            metrics = publish.metric_points(metrics, kept, rules)
-            data.append(ExperimentData(publish.experiment(exp, rules), frame, metrics))
+            metrics = publish.metric_points(metrics, kept, config, rules)
+            data.append(ExperimentData(publish.experiment(exp, config, rules), frame, metrics))
             listing = {r: f for r, f in _artifacts(store, exp.experiment_id).items() if r in kept}
             withheld.update(
                 publish.artifacts(

@@ -79,18 +79,30 @@ def matches(name: str, globs: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, g) for g in globs)
 
 
-def experiment(exp: Experiment, rules: secrets.SecretRules) -> Experiment:
-    """Return an experiment record with secrets masked in its description and tags."""
+def experiment(exp: Experiment, config: BuildConfig, rules: secrets.SecretRules) -> Experiment:
+    """Return an experiment record with secrets masked in its name, description and tags (and
+    the machine's paths left out when the profile hides them)."""
+    shown = _shown_text if config.hide_paths else _same
     tags = {
-        rules.mask_name("experiment tag key", k): rules.mask("experiment tag", k, v)
+        shown(rules.mask_name("experiment tag key", k)): shown(rules.mask("experiment tag", k, v))
         for k, v in exp.tags.items()
     }
+    name = shown(rules.mask_name("experiment name", exp.name))
     return dataclasses.replace(
         exp,
-        name=rules.mask_name("experiment name", exp.name),
-        description=rules.mask_text("experiment description", exp.name, exp.description),
+        name=name,
+        description=shown(rules.mask_text("experiment description", name, exp.description)),
         tags=tags,
     )
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def _shown_text(value: str) -> str:
+    """Free text without the machine's home folders (they name the user)."""
+    return HOME_FOLDER.sub("~", value) if value else value
 
 
 def runs_frame(
@@ -125,7 +137,7 @@ def runs_frame(
     for column in frame.columns:  # a credential in a key: the key is masked too
         kind, _, key = column.partition(".")
         if kind in ("params", "tags", "metrics") and key:
-            shown = rules.mask_name(f"{kind[:-1]} key", key)
+            shown = shown_key(f"{kind[:-1]} key", key, config, rules)
             if shown != key:
                 renamed[column] = f"{kind}.{shown}"
     frame = frame.rename(columns=renamed) if renamed else frame
@@ -135,6 +147,12 @@ def runs_frame(
 # An absolute local path (POSIX, home-relative or Windows), and a home folder inside any text.
 ABSOLUTE_PATH = re.compile(r"^(?:/|~[/\\]|[A-Za-z]:[/\\])[^\n]*$")
 HOME_FOLDER = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\Users\\)[^/\\\s]+(?=[/\\])")
+
+
+def shown_key(kind: str, key: str, config: BuildConfig, rules: secrets.SecretRules) -> str:
+    """Return a param, tag or metric key as the site shows it (one rule for columns and charts)."""
+    shown = rules.mask_name(kind, key)
+    return shown_path(shown) if config.hide_paths else shown
 
 
 def shown_path(value: str) -> str:
@@ -153,6 +171,8 @@ def _without_paths(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if column.startswith(("params.", "tags.")):
             frame[column] = _masked(frame[column], shown_path)
+    if "run_name" in frame.columns:
+        frame["run_name"] = _masked(frame["run_name"], _shown_text)
     return frame
 
 
@@ -166,12 +186,12 @@ def _masked(column: pd.Series, mask: Any) -> pd.Series:
 
 
 def metric_points(
-    points: MetricPoints, run_ids: set[str], rules: secrets.SecretRules
+    points: MetricPoints, run_ids: set[str], config: BuildConfig, rules: secrets.SecretRules
 ) -> MetricPoints:
     """Return only the points of the published runs, under the keys the site may show."""
     import numpy as np
 
-    keys = [rules.mask_name("metric key", k) for k in points.keys]
+    keys = [shown_key("metric key", k, config, rules) for k in points.keys]
     if keys != points.keys:
         points = dataclasses.replace(points, keys=keys)
     keep_codes = [i for i, r in enumerate(points.runs) if r in run_ids]
@@ -249,39 +269,106 @@ def _withhold(
     reads: ArtifactBytes,
 ) -> str | None:
     """Return why an artifact must not be published, or None."""
-    if not rules.enabled or config.artifacts == "skip":
+    if config.artifacts == "skip":
         return None
-    if rules.file_is_secret(path):
-        return "its name looks like a secrets file"
     name = path.rsplit("/", 1)[-1]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext in BINARY_FILES - TABLE_FILES:  # by content otherwise: a .out or .jsonl is text
-        return None
+    if config.exclude_pickles and {p.lower() for p in name.split(".")[1:]} & PICKLE_FILES:
+        return PICKLE_REASON
+    if rules.enabled and rules.file_is_secret(path):
+        return "its name looks like a secrets file"
     if size > config.max_artifact_mb * 1024 * 1024 and config.artifacts == "copy":
         return None  # over the copy limit: listed, never copied
     if size > SCAN_LIMIT:
-        return f"a text file over {SCAN_LIMIT // 1024 // 1024} MB is not scanned for secrets"
+        if rules.enabled and ext not in BINARY_FILES:
+            return f"a text file over {SCAN_LIMIT // 1024 // 1024} MB is not scanned for secrets"
+        return None
+    if not (rules.enabled or config.hide_paths or config.exclude_pickles):
+        return None
     rel = store.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER, path)
     try:
         data = reads.read(rel)
     except Exception as exc:
         return f"could not be read to check it for secrets ({type(exc).__name__})"
-    if ext in TABLE_FILES:  # log_table's Parquet: every column name and text cell
-        return _table_secret(data, rules)
-    if b"\x00" in data[:8192] and ext not in TEXT_FILES:  # binary content: nothing to read
+    if config.exclude_pickles and _is_pickle(data):
+        return PICKLE_REASON
+    binary = ext in BINARY_FILES or data[:4] == PARQUET_MAGIC
+    if rules.enabled:
+        reason = _secret_in(data, ext, binary, rules)
+        if reason:
+            return reason
+    if config.hide_paths and not binary and HOME_FOLDER.search(data.decode("utf-8", "replace")):
+        return "it shows a home folder path (the profile hides the machine's paths)"
+    return None
+
+
+PICKLE_FILES = frozenset(
+    {"pkl", "pickle", "pickle5", "joblib", "pt", "pth", "ckpt", "sav", "dill", "p"}
+    | {"cloudpickle"}
+)
+PICKLE_REASON = "a pickled model or checkpoint: loading it runs code (left out by this profile)"
+PARQUET_MAGIC = b"PAR1"
+PRINTABLE_RUN = re.compile(rb"[\x20-\x7e]{16,}")  # what `strings` shows: where a token can be
+
+
+def _is_pickle(data: bytes) -> bool:
+    """Return True for pickle data (protocol 2 and later), compressed or not, and for zip
+    archives holding one (PyTorch's format)."""
+    if _pickle_head(data):
+        return True
+    if data[:4] == b"PK\x03\x04":
+        return b".pkl" in data[-65536:]
+    return _pickle_head(_decompressed_head(data))
+
+
+def _pickle_head(head: bytes) -> bool:
+    """Return True when bytes start like a pickle of protocol 2 to 5."""
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _decompressed_head(data: bytes) -> bytes:
+    """Return the first bytes of gzip, bz2, xz or zlib data (b"" for anything else)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zlib
+
+    readers: dict[bytes, Any] = {b"\x1f\x8b": gzip.GzipFile, b"BZ": bz2.BZ2File}
+    readers[b"\xfd7"] = lzma.LZMAFile
+    try:
+        opener = readers.get(data[:2])
+        if opener is not None:
+            with opener(fileobj=io.BytesIO(data)) as handle:
+                return bytes(handle.read(2))
+        if data[:1] == b"\x78":  # zlib, joblib's default compressor
+            return zlib.decompressobj().decompress(data[:4096], 2)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error):
+        pass
+    return b""
+
+
+def _secret_in(data: bytes, ext: str, binary: bool, rules: secrets.SecretRules) -> str | None:
+    """Return why an artifact's bytes are unsafe to publish (a credential), or None."""
+    if ext in TABLE_FILES or data[:4] == PARQUET_MAGIC:
+        reason = _table_secret(data, rules)
+        if reason:
+            return reason
+    if binary:  # a credential stored as plain bytes (a PNG text chunk, a stored zip entry)
+        printable = "\n".join(run.decode("ascii") for run in PRINTABLE_RUN.findall(data))
+        if secrets.credentials_in(printable):
+            return "it looks like it holds a secret (a credential in its bytes)"
         return None
-    content = data.decode("utf-8", errors="replace")
-    found = rules.secrets_in_file(content)
+    found = rules.secrets_in_file(data.decode("utf-8", errors="replace"))
     if found:
         return "it looks like it holds a secret (" + "; ".join(found[:3]) + ")"
     return None
 
 
 def _table_secret(data: bytes, rules: secrets.SecretRules) -> str | None:
-    """Return why a Parquet table must not be published (a credential in a column name or a
-    text cell), or None."""
+    """Return why a Parquet table must not be published (a credential in a column name or in
+    any cell that is not a number, a time or a boolean), or None."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -290,15 +377,18 @@ def _table_secret(data: bytes, rules: secrets.SecretRules) -> str | None:
         return f"a Parquet file that could not be read to check it for secrets ({exc})"
     if rules.secrets_in_file("\n".join(table.column_names)):
         return "it looks like it holds a secret (a column name)"
+    plain = (
+        pa.types.is_integer,
+        pa.types.is_floating,
+        pa.types.is_boolean,
+        pa.types.is_temporal,
+        pa.types.is_decimal,
+        pa.types.is_null,
+    )
     for name, column in zip(table.column_names, table.columns, strict=True):
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            if not pa.types.is_dictionary(column.type):
-                continue
-            column = column.cast(column.type.value_type)
-            if not pa.types.is_string(column.type):
-                continue
-        cells = pc.unique(column.combine_chunks()).drop_null().to_pylist()
-        found = rules.secrets_in_file("\n".join(str(c) for c in cells))
-        if found:
+        if any(check(column.type) for check in plain):
+            continue
+        cells = {str(cell) for cell in column.to_pylist() if cell is not None}
+        if rules.secrets_in_file("\n".join(sorted(cells))):
             return f"it looks like it holds a secret (column {name!r})"
     return None

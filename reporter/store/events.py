@@ -101,6 +101,10 @@ def conform(table: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:
     if missing:
         raise ValueError(f"not an event file: missing columns {missing}")
     table = table.select(wanted)
+    try:  # a damaged page can decode into out-of-range dictionary indices or bad offsets
+        table.validate(full=True)
+    except Exception as exc:
+        raise ValueError(f"damaged column data ({exc})") from None
     if columns is not None:
         sch = pa_schema_of(sch, wanted)
     if table.schema.equals(sch, check_metadata=False):

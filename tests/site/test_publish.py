@@ -361,3 +361,127 @@ def test_the_public_profile_leaves_out_machine_paths_and_pickled_models(store_ur
         assert "train.csv" in page and "0.1" in page
         if not shown:
             assert "python ~/projects/churn/train.py --lr 0.1" in page
+
+
+MISSED_BEFORE = {
+    "token before a non-ASCII letter": "glpat-" + "Q7w9ErTy1uIoPaSdFgHj",
+    "token run on into more letters": "glpat-" + "Zx8Cv7Bn6Mq5Wl4Kj3Hg_" + "a" * 40,
+    "text artifact with a NUL": "ghp_" + "NuL0" * 9,
+    "Parquet under another name": "AKIAJ7EXAMPLEPQFILEX",
+    "list cell": "sk_live_" + "L1stCell" * 3,
+    "bytes cell": "xoxb-3234567890-1234567890123-abcdefghijklmnopqrstuvwx",
+    "PNG text chunk": "ghp_" + "PnGt" * 9,
+    "stored zip entry": "ghp_" + "Z1pE" * 9,
+    "experiment name (in warnings)": "ghp_" + "W4rn" * 9,
+}
+
+
+def test_credentials_an_attacker_hid_from_the_first_scan_are_kept_out(store_uri, tmp_path):
+    """Found by an adversarial pass: each of these reached the site once."""
+    import io
+    import zipfile
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image, PngImagePlugin
+
+    def artifact(name: str, data: bytes) -> None:
+        path = tmp_path / "files" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        mlflow.log_artifact(str(path))
+
+    s = MISSED_BEFORE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecretWarning)
+        mlflow.set_experiment(f"exp {s['experiment name (in warnings)']}")
+        mlflow.set_experiment_description("see AKIAABCDEFGHIJKLMNOP")  # a masked description
+        with mlflow.start_run() as run:
+            mlflow.log_param("note", s["token before a non-ASCII letter"] + "é")
+            mlflow.log_param("long", s["token run on into more letters"])
+            artifact("run.out", b"\x00\n" + s["text artifact with a NUL"].encode() + b"\n")
+            table = io.BytesIO()
+            pq.write_table(pa.table({"a": [s["Parquet under another name"]]}), table,
+                           compression="none")
+            artifact("data.pq", table.getvalue())
+            mlflow.log_table(pd.DataFrame({"lst": [[s["list cell"]]],
+                                           "byt": [s["bytes cell"].encode()]}), "y.parquet")
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Comment", s["PNG text chunk"])
+            png = io.BytesIO()
+            Image.new("RGB", (4, 4)).save(png, "PNG", pnginfo=info)
+            artifact("img.png", png.getvalue())
+            bundle = io.BytesIO()
+            with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as z:
+                z.writestr("cfg.txt", f"token {s['stored zip entry']}\n")
+            artifact("bundle.zip", bundle.getvalue())
+            artifact("clean.png", png_bytes())
+    out = tmp_path / "site"
+    result = build(BuildConfig(store=store_uri, out=str(out)))
+    assert hidden_leaks(out, MISSED_BEFORE) == []
+    text = "\n".join(result.warnings)
+    assert not any(secret in text for secret in MISSED_BEFORE.values())
+    for path in ("run.out", "data.pq", "y.parquet", "img.png", "bundle.zip"):
+        assert f"Withheld artifact {path} of run" in text, text
+    assert (out / "runs" / run.info.run_id / "artifacts/clean.png").is_file()
+    control = tmp_path / "control"
+    build(BuildConfig(store=store_uri, out=str(control), mask_secrets=False))
+    assert len(hidden_leaks(control, MISSED_BEFORE)) >= len(MISSED_BEFORE) - 1  # the zip's
+
+
+def png_bytes() -> bytes:
+    """A small PNG with no metadata."""
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(png, "PNG")
+    return png.getvalue()
+
+
+def test_the_public_profile_finds_pickles_by_content_and_home_folders_everywhere(
+    store_uri, tmp_path
+):
+    import gzip
+    import io
+    import pickle
+    import zipfile
+
+    pickled = pickle.dumps({"weights": [1, 2, 3]}, protocol=4)
+    torch_like = io.BytesIO()
+    with zipfile.ZipFile(torch_like, "w") as z:
+        z.writestr("archive/data.pkl", pickled)
+    files = {
+        "model.PKL": pickled, "MODEL.PTH": pickled, "model.sav": pickled,
+        "pickle_noext": pickled, "model.pkl.gz": gzip.compress(pickled),
+        "state.ckpt.1": pickled, "weights.bin": torch_like.getvalue(),
+        "compressed": gzip.compress(pickled),
+    }
+    home = "/home/alice-the-user"
+    mlflow.set_experiment("home folders")
+    mlflow.set_experiment_description(f"Data at {home}/proj/data.csv")
+    with mlflow.start_run(run_name=f"from {home}/proj/train.py") as run:
+        mlflow.log_param(f"{home}/key", 1)
+        mlflow.log_metric(f"loss_{home}/x", 0.5)
+        mlflow.log_text(f"cwd={home}/proj\n", "env.txt")
+        mlflow.log_text("clean\n", "clean.txt")
+        for name, data in files.items():
+            path = tmp_path / "files" / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+            mlflow.log_artifact(str(path), "models")
+    site = tmp_path / "public"
+    result = build(load_config({"store": store_uri, "out": str(site), "profile": "public"},
+                               cwd=str(tmp_path)))
+    assert not any(b"alice-the-user" in data for data in site_bytes(site).values())
+    text = "\n".join(result.warnings)
+    run_dir = site / "runs" / run.info.run_id
+    for name in files:
+        assert f"Withheld artifact models/{name} of run" in text, name
+        assert not list(run_dir.glob(f"artifacts/models/{name}*")), name
+    assert "Withheld artifact env.txt" in text
+    assert (run_dir / "artifacts/clean.txt").is_file()
+    page = (run_dir / "index.html").read_text()
+    assert "from ~/proj/train.py" in page
