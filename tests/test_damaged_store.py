@@ -65,6 +65,25 @@ def test_invalid_experiment_json_is_skipped_with_its_name(store_uri, three_runs)
     assert bad.read_text() == "{not json"
 
 
+def test_an_experiment_record_copied_under_another_id_is_skipped(store_uri, three_runs, tmp_path):
+    """Two records naming one experiment (a file copied by hand): the copy is skipped with a
+    warning, and the site builds (it once stopped: two pages wanted one path)."""
+    from reporter.site.build import build
+    from reporter.site.config import BuildConfig
+
+    folder = Path(store_uri) / schema.EXPERIMENTS_FOLDER
+    (original,) = [
+        p for p in folder.glob("*.json") if json.loads(p.read_text())["name"] == "damaged"
+    ]
+    copy = folder / "123.json"
+    copy.write_bytes(original.read_bytes())
+    with pytest.warns(StoreWarning, match="123.json.*not its own id"):
+        names = [e.name for e in mlflow.search_experiments()]
+    assert names.count("damaged") == 1
+    result = build(BuildConfig(store=store_uri, out=str(tmp_path / "site")))
+    assert result.runs == 3 and any("123.json" in w for w in result.warnings)
+
+
 def test_unknown_store_version_is_a_clear_error(store_uri, three_runs):
     (Path(store_uri) / schema.STORE_FILE).write_text(json.dumps({"version": 7}))
     store = reporter.store.parquet.ParquetStore(store_uri)
@@ -113,9 +132,22 @@ def test_the_site_builds_around_damage_and_strict_fails(store_uri, three_runs, t
     assert any(truncated.name in w for w in result.warnings)
     assert (tmp_path / "site/runs" / run.info.run_id / "artifacts/a.txt").read_text() == "kept"
     strict = subprocess.run(
-        [sys.executable, "-c", "from reporter.cli import main; main()", "build", "--store",
-         store_uri, "--out", str(tmp_path / "strict"), "--strict"],
-        capture_output=True, text=True, env=python_env(), check=False)
+        [
+            sys.executable,
+            "-c",
+            "from reporter.cli import main; main()",
+            "build",
+            "--store",
+            store_uri,
+            "--out",
+            str(tmp_path / "strict"),
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
     assert strict.returncode == 1 and truncated.name in strict.stderr
     assert "Traceback" not in strict.stderr
     after = {p: p.read_bytes() for p in Path(store_uri).rglob("*") if p.is_file()}

@@ -170,6 +170,11 @@ class ParquetStore(AbstractStore):
         except (ValueError, KeyError, TypeError) as exc:
             reader.warn_skip(self.fs, rel, f"invalid experiment record ({exc})")
             return None
+        if exp.experiment_id != experiment_id:  # copied or moved by hand: which one is it?
+            reader.warn_skip(
+                self.fs, rel, f"the record names experiment {exp.experiment_id!r}, not its own id"
+            )
+            return None
         return exp
 
     def _experiment_edits_folder(self, experiment_id: str) -> str:
