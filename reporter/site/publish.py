@@ -249,8 +249,10 @@ def artifacts(
                     f"Skipped artifact {shown!r} of run {run_id}: its name holds a credential"
                 )
                 continue
-            kept.append((path, size))
             reason = _withhold(store, exp_id, run_id, path, size, config, rules, reads)
+            if reason == PICKLE_REASON:  # left out by the profile, like exclude_artifacts
+                continue
+            kept.append((path, size))
             if reason:
                 withheld.setdefault(run_id, {})[path] = reason
                 warnings.append(f"Withheld artifact {path} of run {run_id}: {reason}")
@@ -285,6 +287,8 @@ def _withhold(
         return None
     if not (rules.enabled or config.hide_paths or config.exclude_pickles):
         return None
+    if ext in BINARY_FILES and size > reads.file_limit and not config.exclude_pickles:
+        return None  # not kept in memory: scanning would fetch it twice (once for the copy)
     rel = store.fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER, path)
     try:
         data = reads.read(rel)

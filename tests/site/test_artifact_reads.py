@@ -24,7 +24,7 @@ SMALL = {
     "config.json": json.dumps({"model": "rf", "depth": 8}).encode(),
     "docs/readme.md": b"# Readme\n\nSome *markdown*.\n",
     "data/sample.csv": b"x,y\n1,2\n3,4\n",
-    "blob.bin": os.urandom(5000),  # not scanned, not previewed: copied only
+    "blob.bin": os.urandom(5000),  # scanned for credentials in plain bytes, not previewed
 }
 
 
@@ -68,8 +68,9 @@ def test_each_artifact_fetched_once(
     }
     assert by_path == dict.fromkeys(SMALL, 1)
     assert reads.fetches == len(SMALL) and reads.uncached == 0
-    # scanned, previewed and copied: .txt, .json, .md, .csv (three reads each before)
-    assert reads.hits == 2 * 4
+    # scanned, previewed and copied: .txt, .json, .md, .csv (three reads each before); the
+    # binary blob scanned for plain-byte credentials, then copied
+    assert reads.hits == 2 * 4 + 1
     assert copied(out, run_id) == SMALL
     run_page = (out / "runs" / run_id / "index.html").read_text(encoding="utf-8")
     assert "epoch 2 loss 0.25" in run_page and "<h4" in run_page  # text and markdown previews
