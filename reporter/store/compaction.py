@@ -104,7 +104,9 @@ def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
     import pyarrow.parquet as pq
 
     try:
-        return events.conform(pq.ParquetFile(pa.BufferReader(data)).read())
+        # in this thread: a pool worker could drop the last reference to `data` (a Python
+        # object) after the interpreter began to exit, which aborts it (see reader._read_file)
+        return events.conform(pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False))
     except Exception as exc:
         reader.warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None

@@ -218,7 +218,11 @@ def _read_file(
                 runs = {p.split("/", 1)[0] for p in only_parts}
             table = eventfile.read(fs, info, found[0], runs, _with_ids(columns))
         else:  # a raw part: one small file, fetched whole
-            table = pq.ParquetFile(pa.BufferReader(fs.read_bytes(info.path))).read()
+            # decoded in this thread: an Arrow pool worker that drops the last reference to
+            # the bytes (a Python object) once the interpreter is exiting cannot take the GIL
+            # and aborts the process (SIGABRT, seen in a core dump of a short writer)
+            data = fs.read_bytes(info.path)
+            table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
         table = events.conform(table, columns)
     except NotFoundError:
         raise  # the caller lists again
