@@ -33,7 +33,8 @@ test: install mlflow lint typecheck pytest
 
 lint:
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check reporter
+	$(BIN)/ruff format --check reporter tests
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy --no-incremental

@@ -49,7 +49,7 @@ client.compact()
 BUILD = """
 import json, resource, sys, time
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
+from reporter.view.config import BuildConfig
 start = time.perf_counter()
 result = build(BuildConfig(store=sys.argv[1], out=sys.argv[2], artifacts="skip",
                            max_points=int(sys.argv[3])))

@@ -58,7 +58,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, "points": points}))
 
 IMPORT = """
 import json, sys, time
-from reporter.mlflow_import.importer import import_mlflow
+from reporter.importers.mlflow.importer import import_mlflow
 start = time.perf_counter()
 summary = import_mlflow(sys.argv[1], sys.argv[2])
 print(json.dumps({"seconds": time.perf_counter() - start, "points": summary.points}))

@@ -46,7 +46,7 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 BUILD = """
 import json, sys, time
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
+from reporter.view.config import BuildConfig
 start = time.perf_counter()
 build(BuildConfig(store=sys.argv[1], out=sys.argv[2], artifacts="skip"))
 print(json.dumps({"seconds": time.perf_counter() - start}))

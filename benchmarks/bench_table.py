@@ -26,7 +26,7 @@ from bench_build import BENCH, child, folder_bytes, make_store
 BUILD_SITE = """
 import json, sys, time
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
+from reporter.view.config import BuildConfig
 start = time.perf_counter()
 build(BuildConfig(store=sys.argv[1], out=sys.argv[2], artifacts="skip"))
 print(json.dumps({"seconds": time.perf_counter() - start}))

@@ -14,9 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from reporter.autologging import autolog
-from reporter.client import Client
-from reporter.entities import (
+from reporter.core.entities import (
     Experiment,
     LifecycleStage,
     Metric,
@@ -28,7 +26,7 @@ from reporter.entities import (
     RunTag,
     ViewType,
 )
-from reporter.errors import (
+from reporter.core.errors import (
     InvalidArgumentError,
     InvalidFilterError,
     NotFoundError,
@@ -39,7 +37,10 @@ from reporter.errors import (
     StoreWriteError,
     UnsupportedURIError,
 )
-from reporter.fluent import (
+from reporter.core.version import __version__
+from reporter.integrations.autologging import autolog
+from reporter.tracking.client import Client
+from reporter.tracking.fluent import (
     ActiveRun,
     active_run,
     create_experiment,
@@ -78,17 +79,24 @@ from reporter.fluent import (
     start_run,
 )
 
-__version__ = "0.1.0"
 MlflowClient = Client
 MlflowException = ReporterError
 
-_LAZY_SUBMODULES = ("sklearn", "search", "artifacts", "tracking", "context")
+# public submodule names (MLflow's where it has them) -> the module, imported on first use
+_LAZY_SUBMODULES = {
+    "sklearn": "reporter.sklearn",
+    "entities": "reporter.entities",
+    "tracking": "reporter.tracking",
+    "search": "reporter.query.search",
+    "artifacts": "reporter.tracking.artifacts",
+    "context": "reporter.tracking.context",
+}
 
 
 def __getattr__(name: str) -> Any:
     """Import `reporter.sklearn` and friends on first use, as `mlflow.sklearn` works."""
     if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f"reporter.{name}")
+        return importlib.import_module(_LAZY_SUBMODULES[name])
     raise AttributeError(f"module 'reporter' has no attribute {name!r}")
 
 

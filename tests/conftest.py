@@ -10,19 +10,16 @@ from pathlib import Path
 import pytest
 
 import reporter
-from reporter import fluent, tracking_uri
+from reporter.store.parquet.fs import StoreFS
+from reporter.store.parquet.store import ParquetStore
+from reporter.tracking import fluent
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _reset_fluent() -> None:
     """End runs left active by a test and forget the chosen experiment and URI."""
-    while fluent.active_run() is not None:
-        fluent.end_run()
-    fluent._all_active.clear()
-    fluent._experiment_id = None
-    fluent._last_run_id = None
-    tracking_uri._uri = None
+    fluent.reset()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -55,8 +52,12 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-          "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_SESSION_TOKEN": "testing",
+}
 
 
 def new_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -74,8 +75,9 @@ def new_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture(autouse=True)
-def store_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str,
-              request: pytest.FixtureRequest) -> Iterator[str]:
+def store_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """Point the tracking API at a fresh store for this test: a folder, or an S3 bucket."""
     _reset_fluent()
     if store_kind == "s3":
@@ -106,6 +108,8 @@ def python_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+# python -c CLI_CODE ...: the command line, as the installed `tracker-report` runs it
+CLI_CODE = "from reporter.commands.main import main; main()"
 
 
 def as_in_a_terminal() -> None:
@@ -116,23 +120,35 @@ def as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def parquet_store(client: reporter.Client) -> ParquetStore:
+    """The client's store as the Parquet store it is: for tests of the store's own files."""
+    store = client.store
+    assert isinstance(store, ParquetStore), type(store)
+    return store
+
+
+def store_fs(client: reporter.Client) -> StoreFS:
+    """The Parquet store's filesystem (private to the store; tests of its files only)."""
+    return parquet_store(client)._fs
+
+
 def store_paths(uri: str, suffix: str = ".parquet", folder: str | None = None) -> list[str]:
     """Return the store-relative paths of the store's files ending in suffix (any store kind),
     optionally only those inside a folder of that name; nothing is read (a background
     compaction may delete a file the moment after it was listed)."""
-    from reporter.store.fs import StoreFS
-
-    return sorted(info.path for info in StoreFS(uri).list_files("")
-                  if info.path.endswith(suffix)
-                  and (folder is None or folder in info.path.split("/")[:-1]))
+    return sorted(
+        info.path
+        for info in StoreFS(uri).list_files("")
+        if info.path.endswith(suffix) and (folder is None or folder in info.path.split("/")[:-1])
+    )
 
 
 def store_files(uri: str, suffix: str = ".parquet", folder: str | None = None) -> dict[str, bytes]:
     """Return {store-relative path: bytes} of the store's files ending in suffix (any store kind),
     optionally only those inside a folder of that name."""
-    from reporter.store.fs import StoreFS
-
     fs = StoreFS(uri)
-    return {info.path: fs.read_bytes(info.path) for info in fs.list_files("")
-            if info.path.endswith(suffix)
-            and (folder is None or folder in info.path.split("/")[:-1])}
+    return {
+        info.path: fs.read_bytes(info.path)
+        for info in fs.list_files("")
+        if info.path.endswith(suffix) and (folder is None or folder in info.path.split("/")[:-1])
+    }

@@ -27,8 +27,8 @@ from sklearn.utils import parallel as sk_parallel
 
 import reporter
 import reporter as mlflow
-import reporter.autologging as autolog_module
-from reporter.autologging import AutologgingWarning, estimators_to_patch
+import reporter.integrations.sklearn.autologging as autolog_module
+from reporter.integrations.sklearn.autologging import AutologgingWarning, estimators_to_patch
 
 REGRESSOR_METRICS = {
     "training_mean_squared_error",

@@ -6,13 +6,13 @@ import subprocess
 from pathlib import Path
 
 import reporter as mlflow
-from tests.conftest import PYTHON, python_env
+from tests.conftest import CLI_CODE, PYTHON, python_env
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `tracker-report ARGS` with this checkout's package."""
     return subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", *args],
+        [PYTHON, "-c", CLI_CODE, *args],
         env=python_env(),
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ import time
 
 import reporter
 import reporter as mlflow
-from reporter.store import compaction, events, reader, schema
-from tests.conftest import store_files, store_paths
+from reporter.store.parquet import compaction, events, reader, schema
+from tests.conftest import store_files, store_fs, store_paths
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
@@ -103,9 +103,9 @@ def test_interrupted_compaction_never_doubles_rows(store_uri, client):
     ids = log_runs(3)
     before = snapshot(client, ids)
     exp_id = client.get_run(ids[0]).info.experiment_id
-    listing = reader.list_experiment(client.store.fs, exp_id)
-    table, _, _ = reader.read_plan(client.store.fs, reader.make_plan(client.store.fs, listing))
-    compaction._publish(client.store.fs, exp_id, table, list(listing.parts))  # no deletes
+    listing = reader.list_experiment(store_fs(client), exp_id)
+    table, _, _ = reader.read_plan(store_fs(client), reader.make_plan(store_fs(client), listing))
+    compaction._publish(store_fs(client), exp_id, table, list(listing.parts))  # no deletes
     assert len(parquet_files(store_uri, schema.PARTS_FOLDER)) == 3 * 2
     assert snapshot(client, ids) == before
     assert len(mlflow.search_runs()) == 3
@@ -118,7 +118,7 @@ def test_overlapping_compacted_files_are_read_once_then_merged(store_uri, client
     mlflow.set_experiment("c")
     ids = log_runs(3)
     before = snapshot(client, ids)
-    fs = client.store.fs
+    fs = store_fs(client)
     exp_id = client.get_run(ids[0]).info.experiment_id
     listing = reader.list_experiment(fs, exp_id)
     parts = sorted(listing.parts)

@@ -17,9 +17,9 @@ import pytest
 
 import reporter
 import reporter as mlflow
-from reporter.errors import ReporterError
+from reporter.core.errors import ReporterError
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
+from reporter.view.config import BuildConfig
 
 ROUNDS = 120
 MUTATIONS = ("truncate", "flip", "swap", "garbage", "empty", "delete", "json")
@@ -48,8 +48,11 @@ def seed_store(store_uri: str, tmp_path: Path) -> Path:
 
 def digest(folder: Path) -> dict[str, str]:
     """Return {relative path: sha256} of every file below folder."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def mutate(rng: random.Random, root: Path) -> str:
@@ -74,7 +77,7 @@ def mutate(rng: random.Random, root: Path) -> str:
     elif kind == "delete":
         target.unlink()
     else:  # valid JSON of the wrong shape
-        target.write_text(rng.choice(['[]', '{}', 'null', '{"version": 99}', '"x"', '{"a": [1]}']))
+        target.write_text(rng.choice(["[]", "{}", "null", '{"version": 99}', '"x"', '{"a": [1]}']))
     return f"{kind} {target.relative_to(root)}"
 
 
@@ -108,8 +111,10 @@ def test_damaged_stores_never_crash_build_or_search(seed_store: Path, tmp_path: 
                 if action == "build" and not any("store.json" in d for d in done):
                     pytest.fail(f"round {round_} ({'; '.join(done)}): build failed: {exc}")
             except Exception as exc:  # the point of the test: nothing else may escape
-                pytest.fail(f"round {round_} ({'; '.join(done)}): {action} raised "
-                            f"{type(exc).__name__}: {exc}")
+                pytest.fail(
+                    f"round {round_} ({'; '.join(done)}): {action} raised "
+                    f"{type(exc).__name__}: {exc}"
+                )
         shutil.rmtree(copy)
     # most damage is survivable: the rest of the store still builds
     assert outcomes["ok"] > outcomes["our error"], outcomes

@@ -10,8 +10,9 @@ import pytest
 
 import reporter
 import reporter as mlflow
-from reporter.store import schema
-from reporter.store.reader import StoreWarning
+from reporter.store.parquet import schema
+from reporter.store.parquet.reader import StoreWarning
+from tests.conftest import CLI_CODE
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_an_experiment_record_copied_under_another_id_is_skipped(store_uri, thre
     """Two records naming one experiment (a file copied by hand): the copy is skipped with a
     warning, and the site builds (it once stopped: two pages wanted one path)."""
     from reporter.site.build import build
-    from reporter.site.config import BuildConfig
+    from reporter.view.config import BuildConfig
 
     folder = Path(store_uri) / schema.EXPERIMENTS_FOLDER
     (original,) = [
@@ -86,7 +87,7 @@ def test_an_experiment_record_copied_under_another_id_is_skipped(store_uri, thre
 
 def test_unknown_store_version_is_a_clear_error(store_uri, three_runs):
     (Path(store_uri) / schema.STORE_FILE).write_text(json.dumps({"version": 7}))
-    store = reporter.store.parquet.ParquetStore(store_uri)
+    store = reporter.store.parquet.store.ParquetStore(store_uri)
     with pytest.raises(reporter.StoreFormatError, match="version 7"):
         store.require_existing()
 
@@ -116,7 +117,7 @@ def test_the_site_builds_around_damage_and_strict_fails(store_uri, three_runs, t
     import sys
 
     from reporter.site.build import build
-    from reporter.site.config import BuildConfig
+    from reporter.view.config import BuildConfig
     from tests.conftest import python_env
 
     with mlflow.start_run() as run:
@@ -135,7 +136,7 @@ def test_the_site_builds_around_damage_and_strict_fails(store_uri, three_runs, t
         [
             sys.executable,
             "-c",
-            "from reporter.cli import main; main()",
+            CLI_CODE,
             "build",
             "--store",
             store_uri,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import reporter
-from reporter.store import schema
+from reporter.store.parquet import schema
 
 
 @pytest.fixture
@@ -21,8 +21,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB filesystem of its own."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.strip()}")
     try:
@@ -79,11 +82,19 @@ def test_the_cli_says_disk_full_without_a_traceback(small_disk, tmp_path):
     filler = fill(small_disk)
     try:
         proc = subprocess.run(
-            [PYTHON, "-c", "import reporter as m, sys; m.set_tracking_uri(sys.argv[1]);"
-             "m.set_experiment('cli');"
-             "r = m.start_run(); [m.log_metric('x', float(i), step=i) for i in range(20000)];"
-             "m.end_run()", str(store)],
-            capture_output=True, text=True, env=python_env(TRACKER_LOG_ENVIRONMENT="0"))
+            [
+                PYTHON,
+                "-c",
+                "import reporter as m, sys; m.set_tracking_uri(sys.argv[1]);"
+                "m.set_experiment('cli');"
+                "r = m.start_run(); [m.log_metric('x', float(i), step=i) for i in range(20000)];"
+                "m.end_run()",
+                str(store),
+            ],
+            capture_output=True,
+            text=True,
+            env=python_env(TRACKER_LOG_ENVIRONMENT="0"),
+        )
     finally:
         os.unlink(filler)
     assert proc.returncode != 0

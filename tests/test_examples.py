@@ -42,8 +42,11 @@ def test_the_workflow_has_the_expected_shape():
     assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     # every step after the restore and before the save that writes the store runs in between
     names = [s["name"] for s in build["steps"]]
-    assert names.index("Restore the experiment store") < names.index(
-        "Train (logs runs into the store)") < names.index("Save the experiment store")
+    assert (
+        names.index("Restore the experiment store")
+        < names.index("Train (logs runs into the store)")
+        < names.index("Save the experiment store")
+    )
 
 
 def test_the_workflow_shell_steps_run(tmp_path: Path):
@@ -56,11 +59,17 @@ def test_the_workflow_shell_steps_run(tmp_path: Path):
         command = step.get("run")
         if not command or "pip install" in command:
             continue  # installing is what this test environment already did
-        command = command.replace("${{ steps.pages.outputs.base_url }}",
-                                  "http://127.0.0.1/project")
+        command = command.replace("${{ steps.pages.outputs.base_url }}", "http://127.0.0.1/project")
         assert "${{" not in command, command
-        result = subprocess.run(["bash", "-e", "-c", command], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=600, check=False)
+        result = subprocess.run(
+            ["bash", "-e", "-c", command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert result.returncode == 0, (step["name"], result.stderr[-2000:])
     index = (tmp_path / "public/index.html").read_text()
     assert "diabetes_forest" in index

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reporter.errors import InvalidFilterError
-from reporter.store import filter as rf
+from reporter.core.errors import InvalidFilterError
+from reporter.query import filter as rf
 
 NAN = float("nan")
 
@@ -371,7 +371,7 @@ def test_matches_on_rows():
 
 
 def test_import_does_not_load_pandas():
-    code = "import sys, reporter.store.filter; print('pandas' in sys.modules)"
+    code = "import sys, reporter.query.filter; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -580,8 +580,7 @@ def _like_by_regex(pattern: str, text: str, ignore_case: bool) -> bool:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="ab%_", max_size=8), st.text(alphabet="abAB", max_size=10),
-       st.booleans())
+@given(st.text(alphabet="ab%_", max_size=8), st.text(alphabet="abAB", max_size=10), st.booleans())
 def test_like_agrees_with_the_regex_reference(pattern, text, ignore_case):
     expected = _like_by_regex(pattern, text.lower() if ignore_case else text, ignore_case)
     assert rf.like_pattern(pattern, ignore_case).matches(text) == expected

@@ -20,33 +20,39 @@ from pathlib import Path
 import pytest
 
 import reporter
-from reporter.errors import NotFoundError
-from reporter.mlflow_import.importer import (
+from reporter.core.errors import NotFoundError
+from reporter.importers.mlflow.importer import (
     Importer,
     MlflowImportWarning,
     import_mlflow,
     open_source,
 )
-from reporter.store.parquet import ParquetStore
-from tests.conftest import PYTHON, python_env
+from reporter.store.parquet.store import ParquetStore
+from tests.conftest import CLI_CODE, PYTHON, python_env
 from tests.mlflow_server import MLFLOW, mlflow_env, require_mlflow, running_server
 
-CLI = [PYTHON, "-c", "from reporter.cli import main; main()"]
+CLI = [PYTHON, "-c", CLI_CODE]
 FIXTURES = Path(__file__).parent / "fixtures" / "mlflow"
 FAKE_ROOT = "/nonexistent/mlflow-fixture"  # what make_fixtures.py put for the logging machine
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
-SYSTEM_TWINS = {"mlflow.user": "reporter.user", "mlflow.runName": "reporter.runName",
-                "mlflow.parentRunId": "reporter.parentRunId",
-                "mlflow.note.content": "reporter.note.content",
-                "mlflow.source.name": "reporter.source.name",
-                "mlflow.source.type": "reporter.source.type",
-                "mlflow.source.git.commit": "reporter.source.git.commit"}
+SYSTEM_TWINS = {
+    "mlflow.user": "reporter.user",
+    "mlflow.runName": "reporter.runName",
+    "mlflow.parentRunId": "reporter.parentRunId",
+    "mlflow.note.content": "reporter.note.content",
+    "mlflow.source.name": "reporter.source.name",
+    "mlflow.source.type": "reporter.source.type",
+    "mlflow.source.git.commit": "reporter.source.git.commit",
+}
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
     """Return {relative path: sha256} of every file below a folder."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -90,13 +96,31 @@ def check_everything(store_uri: str, kind: str) -> None:
     for run in expected["runs"]:
         got = client.get_run(run["run_id"])
         info = got.info
-        assert ours[next(e["name"] for e in expected["experiments"]
-                         if e["experiment_id"] == run["experiment_id"])].experiment_id \
+        assert (
+            ours[
+                next(
+                    e["name"]
+                    for e in expected["experiments"]
+                    if e["experiment_id"] == run["experiment_id"]
+                )
+            ].experiment_id
             == info.experiment_id
-        assert (info.run_name, info.status, info.start_time, info.end_time, info.user_id,
-                info.lifecycle_stage) == (run["run_name"], run["status"], run["start_time"],
-                                          run["end_time"], run["user_id"],
-                                          run["lifecycle_stage"])
+        )
+        assert (
+            info.run_name,
+            info.status,
+            info.start_time,
+            info.end_time,
+            info.user_id,
+            info.lifecycle_stage,
+        ) == (
+            run["run_name"],
+            run["status"],
+            run["start_time"],
+            run["end_time"],
+            run["user_id"],
+            run["lifecycle_stage"],
+        )
         assert info.parent_run_id == run["tags"].get("mlflow.parentRunId")
         assert dict(got.data.params) == run["params"]
         tags = dict(got.data.tags)
@@ -106,14 +130,15 @@ def check_everything(store_uri: str, kind: str) -> None:
                 assert tags[SYSTEM_TWINS[key]] == value  # and mapped to ours
         assert set(got.data.metrics) == set(run["metrics"])
         for key, history in run["metrics"].items():
-            mine_points = sorted((m.step, m.timestamp, m.value)
-                                 for m in client.get_metric_history(info.run_id, key))
+            mine_points = sorted(
+                (m.step, m.timestamp, m.value) for m in client.get_metric_history(info.run_id, key)
+            )
             want = sorted((s, t, v) for s, t, v in history)
             assert len(mine_points) == len(want), (run["run_name"], key)
             for a, b in zip(mine_points, want):
                 assert a[:2] == b[:2] and same_number(a[2], b[2]), (run["run_name"], key, a, b)
             assert same_number(got.data.metrics[key], run["latest_metrics"][key])
-        files = dict(client.store.list_artifact_files(info.run_id))
+        files = dict(client.store.list_artifacts(info.run_id))
         for path, digest in run["artifacts"].items():
             assert path in files, (run["run_name"], path)
             data = Path(client.download_artifacts(info.run_id, path)).read_bytes()
@@ -121,8 +146,7 @@ def check_everything(store_uri: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["file", "sqlite"])
-def test_import_brings_every_value_and_changes_nothing_in_the_source(
-        kind, source_copy, store_uri):
+def test_import_brings_every_value_and_changes_nothing_in_the_source(kind, source_copy, store_uri):
     before = tree_digest(source_copy)
     summary = import_mlflow(source_of(kind, source_copy), store_uri)
     assert summary.runs_new == len(EXPECTED[kind]["runs"]) and not summary.skipped
@@ -134,19 +158,35 @@ def test_import_brings_every_value_and_changes_nothing_in_the_source(
 @pytest.mark.parametrize("kind", ["file", "sqlite"])
 def test_reimport_imports_nothing_new(kind, source_copy, store_uri):
     import_mlflow(source_of(kind, source_copy), store_uri)
-    files = sorted(p.relative_to(store_uri).as_posix() for p in Path(store_uri).rglob("*")
-                   if p.is_file() and "_parts" not in p.parts and "_compacted" not in p.parts)
+    files = sorted(
+        p.relative_to(store_uri).as_posix()
+        for p in Path(store_uri).rglob("*")
+        if p.is_file() and "_parts" not in p.parts and "_compacted" not in p.parts
+    )
     events = reporter.Client(store_uri).search_runs(
-        [e.experiment_id for e in reporter.Client(store_uri).store.list_experiments()])
+        [e.experiment_id for e in reporter.Client(store_uri).store.list_experiments()]
+    )
     again = import_mlflow(source_of(kind, source_copy), store_uri)
     assert (again.runs_new, again.runs_updated, again.points, again.artifacts_copied) == (
-        0, 0, 0, 0)
+        0,
+        0,
+        0,
+        0,
+    )
     assert again.runs_unchanged == len(EXPECTED[kind]["runs"])
-    assert sorted(p.relative_to(store_uri).as_posix() for p in Path(store_uri).rglob("*")
-                  if p.is_file() and "_parts" not in p.parts
-                  and "_compacted" not in p.parts) == files
-    assert len(events) == len(reporter.Client(store_uri).search_runs(
-        [e.experiment_id for e in reporter.Client(store_uri).store.list_experiments()]))
+    assert (
+        sorted(
+            p.relative_to(store_uri).as_posix()
+            for p in Path(store_uri).rglob("*")
+            if p.is_file() and "_parts" not in p.parts and "_compacted" not in p.parts
+        )
+        == files
+    )
+    assert len(events) == len(
+        reporter.Client(store_uri).search_runs(
+            [e.experiment_id for e in reporter.Client(store_uri).store.list_experiments()]
+        )
+    )
     check_everything(store_uri, kind)
 
 
@@ -159,8 +199,9 @@ def test_an_interrupted_import_is_completed_by_the_next(source_copy, store_uri):
             raise KeyboardInterrupt  # what Ctrl-C does between two runs
 
     with pytest.raises(KeyboardInterrupt):
-        Importer(open_source(source_of("file", source_copy)), ParquetStore(store_uri),
-                 progress=interrupt).run()
+        Importer(
+            open_source(source_of("file", source_copy)), ParquetStore(store_uri), progress=interrupt
+        ).run()
     assert max(seen) == 4
     summary = import_mlflow(source_of("file", source_copy), store_uri)
     assert summary.runs_unchanged == 4
@@ -188,54 +229,91 @@ def test_a_changed_run_gets_only_what_is_new(source_copy, store_uri):
 def test_unreadable_runs_and_files_are_skipped_with_a_warning(source_copy, store_uri):
     runs = EXPECTED["sqlite"]["runs"]
     broken = next(r for r in runs if r["run_name"] == "baseline-finished")
-    (source_copy / "mlartifacts" / broken["experiment_id"] / broken["run_id"] / "artifacts"
-     / "notes.txt").unlink()
+    (
+        source_copy
+        / "mlartifacts"
+        / broken["experiment_id"]
+        / broken["run_id"]
+        / "artifacts"
+        / "notes.txt"
+    ).unlink()
     file_runs = EXPECTED["file"]["runs"]
     bad = next(r for r in file_runs if r["run_name"] == "ridge")
     (run_folder(source_copy, bad["run_id"]) / "meta.yaml").write_text(
-        "run_id: [unclosed", encoding="utf-8")
+        "run_id: [unclosed", encoding="utf-8"
+    )
     with pytest.warns(MlflowImportWarning, match="meta.yaml"):
         summary = import_mlflow(source_of("file", source_copy), store_uri)
     assert summary.runs_new == len(file_runs) - 1 and len(summary.skipped) == 1
     with pytest.raises(NotFoundError):
         reporter.Client(store_uri).get_run(bad["run_id"])
-    assert "ridge" in summary.skipped[0] or bad["run_id"] in summary.skipped[0] or (
-        "meta.yaml" in summary.skipped[0])
+    assert (
+        "ridge" in summary.skipped[0]
+        or bad["run_id"] in summary.skipped[0]
+        or ("meta.yaml" in summary.skipped[0])
+    )
     other = str(Path(store_uri).parent / "other-store")
     result = import_mlflow(source_of("sqlite", source_copy), other)
     assert result.runs_new == len(runs)
-    files = dict(reporter.Client(other).store.list_artifact_files(broken["run_id"]))
+    files = dict(reporter.Client(other).store.list_artifacts(broken["run_id"]))
     assert "notes.txt" not in files and "config.json" in files
 
 
 def test_cli_imports_and_reports(source_copy, store_uri):
     out = subprocess.run(
-        [*CLI, "import", "mlflow", source_of("sqlite", source_copy), "--store", store_uri,
-         "--experiment", "fixture-classifier"],
-        capture_output=True, text=True, env=python_env(), check=False)
+        [
+            *CLI,
+            "import",
+            "mlflow",
+            source_of("sqlite", source_copy),
+            "--store",
+            store_uri,
+            "--experiment",
+            "fixture-classifier",
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
-    wanted = [r for r in EXPECTED["sqlite"]["runs"] if r["experiment_id"] == next(
-        e["experiment_id"] for e in EXPECTED["sqlite"]["experiments"]
-        if e["name"] == "fixture-classifier")]
+    wanted = [
+        r
+        for r in EXPECTED["sqlite"]["runs"]
+        if r["experiment_id"]
+        == next(
+            e["experiment_id"]
+            for e in EXPECTED["sqlite"]["experiments"]
+            if e["name"] == "fixture-classifier"
+        )
+    ]
     assert f"runs: {len(wanted)} new, 0 updated, 0 unchanged" in out.stdout
     assert [e.name for e in reporter.Client(store_uri).store.list_experiments()] == [
-        "fixture-classifier"]
+        "fixture-classifier"
+    ]
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["import", "mlflow", "{missing}"], 2, "not an MLflow source"),
-    (["import", "mlflow", "{file}", "--experiment", "nope"], 2, "No experiment 'nope'"),
-    (["import", "mlflow", "sqlite:///{missing}"], 1, "No SQLite database"),
-    (["import", "mlflow", "sqlite:///{not_db}"], 1, "not an MLflow tracking database"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["import", "mlflow", "{missing}"], 2, "not an MLflow source"),
+        (["import", "mlflow", "{file}", "--experiment", "nope"], 2, "No experiment 'nope'"),
+        (["import", "mlflow", "sqlite:///{missing}"], 1, "No SQLite database"),
+        (["import", "mlflow", "sqlite:///{not_db}"], 1, "not an MLflow tracking database"),
+    ],
+)
 def test_cli_errors_are_clear(args, code, message, source_copy, store_uri, tmp_path):
     not_db = tmp_path / "x.db"
     not_db.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
-    values = {"missing": str(tmp_path / "nothing"), "file": str(source_copy / "mlruns"),
-              "not_db": str(not_db)}
+    values = {
+        "missing": str(tmp_path / "nothing"),
+        "file": str(source_copy / "mlruns"),
+        "not_db": str(not_db),
+    }
     argv = [a.format(**values) for a in args] + ["--store", store_uri]
-    out = subprocess.run([*CLI, *argv], capture_output=True, text=True, env=python_env(),
-                         check=False)
+    out = subprocess.run(
+        [*CLI, *argv], capture_output=True, text=True, env=python_env(), check=False
+    )
     assert out.returncode == code, (out.stdout, out.stderr)
     assert message in out.stderr and "Traceback" not in out.stderr
 
@@ -247,11 +325,18 @@ def served_fixture(source_copy: Path) -> Iterator[str]:
     db = source_copy / "mlflow.db"
     with sqlite3.connect(db) as con:
         for table, column in (("runs", "artifact_uri"), ("experiments", "artifact_location")):
-            con.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
-                        (FAKE_ROOT, str(source_copy)))
+            con.execute(
+                f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
+                (FAKE_ROOT, str(source_copy)),
+            )
     require_mlflow()
-    upgraded = subprocess.run([str(MLFLOW), "db", "upgrade", f"sqlite:///{db}"],
-                              capture_output=True, text=True, env=mlflow_env(), check=False)
+    upgraded = subprocess.run(
+        [str(MLFLOW), "db", "upgrade", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        env=mlflow_env(),
+        check=False,
+    )
     assert upgraded.returncode == 0, upgraded.stderr[-2000:]  # a newer MLflow 3 in CI
     with running_server(source_copy, f"sqlite:///{db}", source_copy / "mlartifacts") as url:
         yield url
@@ -263,7 +348,11 @@ def test_import_over_rest_from_a_live_mlflow_server(served_fixture, store_uri):
     check_everything(store_uri, "sqlite")
     again = import_mlflow(served_fixture, store_uri)
     assert (again.runs_new, again.runs_updated, again.points, again.artifacts_copied) == (
-        0, 0, 0, 0)
+        0,
+        0,
+        0,
+        0,
+    )
     assert again.runs_unchanged == len(EXPECTED["sqlite"]["runs"])
 
 
@@ -279,9 +368,12 @@ def test_a_run_id_that_is_a_path_is_refused_before_anything_is_written(source_co
     run = expected_run("file", "ridge")
     meta = run_folder(source_copy, run["run_id"]) / "meta.yaml"
     text = meta.read_text(encoding="utf-8")
-    meta.write_text(text.replace(f"run_id: {run['run_id']}", "run_id: ../../../escaped")
-                    .replace(f"run_uuid: {run['run_id']}", "run_uuid: ../../../escaped"),
-                    encoding="utf-8")
+    meta.write_text(
+        text.replace(f"run_id: {run['run_id']}", "run_id: ../../../escaped").replace(
+            f"run_uuid: {run['run_id']}", "run_uuid: ../../../escaped"
+        ),
+        encoding="utf-8",
+    )
     store = tmp_path / "deep" / "store"
     with pytest.warns(MlflowImportWarning, match="cannot be stored"):
         summary = import_mlflow(source_of("file", source_copy), str(store))
@@ -301,7 +393,7 @@ class FlakySource:
         return getattr(self.inner, name)
 
     def read_artifact(self, run, path):
-        from reporter.mlflow_import.source import SourceError
+        from reporter.importers.mlflow.source import SourceError
 
         if path == self.path and not self.failed:
             self.failed = True
@@ -315,7 +407,7 @@ def test_an_artifact_that_failed_is_fetched_by_the_next_import(source_copy, stor
     flaky = FlakySource(source, "notes.txt")
     with pytest.warns(MlflowImportWarning, match="connection reset"):
         Importer(flaky, ParquetStore(store_uri)).run()
-    assert "notes.txt" not in dict(ParquetStore(store_uri).list_artifact_files(run["run_id"]))
+    assert "notes.txt" not in dict(ParquetStore(store_uri).list_artifacts(run["run_id"]))
     again = Importer(flaky, ParquetStore(store_uri)).run()
     assert (again.runs_updated, again.artifacts_copied, again.points) == (1, 1, 0)
     check_everything(store_uri, "file")
@@ -340,15 +432,22 @@ def test_renamed_deleted_and_restored_experiments_follow_the_source(source_copy,
     import_mlflow(source, store_uri)
     folder = exp_dir(source_copy, "fixture-regression")
     meta = folder / "meta.yaml"
-    meta.write_text(meta.read_text(encoding="utf-8").replace(
-        "name: fixture-regression", "name: regression-renamed"), encoding="utf-8")
+    meta.write_text(
+        meta.read_text(encoding="utf-8").replace(
+            "name: fixture-regression", "name: regression-renamed"
+        ),
+        encoding="utf-8",
+    )
     trash = source_copy / "mlruns" / ".trash"
     (deleted,) = list(trash.iterdir())
     restored = source_copy / "mlruns" / deleted.name
     deleted.rename(restored)
-    (restored / "meta.yaml").write_text((restored / "meta.yaml").read_text(
-        encoding="utf-8").replace("lifecycle_stage: deleted", "lifecycle_stage: active"),
-        encoding="utf-8")
+    (restored / "meta.yaml").write_text(
+        (restored / "meta.yaml")
+        .read_text(encoding="utf-8")
+        .replace("lifecycle_stage: deleted", "lifecycle_stage: active"),
+        encoding="utf-8",
+    )
     summary = import_mlflow(source, store_uri)
     assert not summary.skipped
     client = reporter.Client(store_uri)
@@ -357,7 +456,8 @@ def test_renamed_deleted_and_restored_experiments_follow_the_source(source_copy,
     assert names["fixture-deleted"] == "active"
     ridge = expected_run("file", "ridge")
     assert client.get_experiment(client.get_run(ridge["run_id"]).info.experiment_id).name == (
-        "regression-renamed")
+        "regression-renamed"
+    )
 
 
 def test_imported_running_runs_stay_running(source_copy, store_uri, monkeypatch):
@@ -373,16 +473,31 @@ def test_imported_running_runs_stay_running(source_copy, store_uri, monkeypatch)
 
 
 def test_a_store_inside_the_source_or_a_file_is_refused(source_copy, tmp_path):
-    out = subprocess.run([*CLI, "import", "mlflow", str(source_copy / "mlruns"), "--store",
-                          str(source_copy / "mlruns" / "store")],
-                         capture_output=True, text=True, env=python_env(), check=False)
+    out = subprocess.run(
+        [
+            *CLI,
+            "import",
+            "mlflow",
+            str(source_copy / "mlruns"),
+            "--store",
+            str(source_copy / "mlruns" / "store"),
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
     assert out.returncode == 2 and "would write into the source" in out.stderr
     assert not (source_copy / "mlruns" / "store").exists()
     afile = tmp_path / "afile"
     afile.write_text("x", encoding="utf-8")
-    out = subprocess.run([*CLI, "import", "mlflow", str(source_copy / "mlruns"), "--store",
-                          str(afile)], capture_output=True, text=True, env=python_env(),
-                         check=False)
+    out = subprocess.run(
+        [*CLI, "import", "mlflow", str(source_copy / "mlruns"), "--store", str(afile)],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
     assert out.returncode == 1 and "is a file" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -399,8 +514,9 @@ def clone_runs(source_copy: Path, name: str, count: int) -> list[str]:
         target = original.parent / new
         shutil.copytree(original, target)
         meta = target / "meta.yaml"
-        meta.write_text(meta.read_text(encoding="utf-8").replace(run["run_id"], new),
-                        encoding="utf-8")
+        meta.write_text(
+            meta.read_text(encoding="utf-8").replace(run["run_id"], new), encoding="utf-8"
+        )
         ids.append(new)
     return ids
 
@@ -416,14 +532,21 @@ def test_imports_killed_midway_are_completed_by_the_next(source_copy, store_uri)
     total = len(EXPECTED["file"]["runs"]) + len(clones)
     client = reporter.Client(store_uri)
     for target in (40, 80, 120):
-        proc = subprocess.Popen([*CLI, "import", "mlflow", source, "--store", store_uri],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                env=python_env())
+        proc = subprocess.Popen(
+            [*CLI, "import", "mlflow", source, "--store", store_uri],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=python_env(),
+        )
         assert proc.stderr is not None
         with proc.stderr:
             for line in proc.stderr:
-                done = int(line.split(": ")[1].split("/")[0]) if line.startswith(
-                    "importing runs: ") else 0
+                done = (
+                    int(line.split(": ")[1].split("/")[0])
+                    if line.startswith("importing runs: ")
+                    else 0
+                )
                 if done >= target:
                     proc.send_signal(signal.SIGKILL)  # runs are being written right now
                     break
@@ -431,7 +554,8 @@ def test_imports_killed_midway_are_completed_by_the_next(source_copy, store_uri)
         assert proc.returncode == -signal.SIGKILL, "the import ended before it was killed"
         client.store.clear_cache()
         imported = client.search_runs(
-            [e.experiment_id for e in client.store.list_experiments()], run_view_type=3)
+            [e.experiment_id for e in client.store.list_experiments()], run_view_type=3
+        )
         assert target <= len(imported) < total  # killed midway
     summary = import_mlflow(source, store_uri)
     assert summary.runs_new + summary.runs_updated + summary.runs_unchanged == total
@@ -440,10 +564,12 @@ def test_imports_killed_midway_are_completed_by_the_next(source_copy, store_uri)
     original = expected_run("file", "baseline-finished")
     want = {k: sorted(map(tuple, v)) for k, v in original["metrics"].items()}
     for run_id in clones:
-        got = {k: sorted((m.step, m.timestamp, m.value)
-                         for m in client.get_metric_history(run_id, k)) for k in want}
+        got = {
+            k: sorted((m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, k))
+            for k in want
+        }
         assert {k: [p[:2] for p in v] for k, v in got.items()} == {
-            k: [p[:2] for p in v] for k, v in want.items()}
-        assert sorted(dict(client.store.list_artifact_files(run_id))) == sorted(
-            original["artifacts"])
+            k: [p[:2] for p in v] for k, v in want.items()
+        }
+        assert sorted(dict(client.store.list_artifacts(run_id))) == sorted(original["artifacts"])
     assert import_mlflow(source, store_uri).runs_unchanged == total

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from reporter.mlflow_import.rest import RestSource
-from reporter.mlflow_import.source import ArtifactFile, SourceError, SourceRun
+from reporter.importers.mlflow.rest import RestSource
+from reporter.importers.mlflow.source import ArtifactFile, SourceError, SourceRun
 from tests.mlflow_server import (
     VENV_PYTHON,
     free_port,
@@ -37,7 +37,7 @@ from tests.mlflow_server import (
 )
 
 # Runs in the MLflow venv: fills the server, then writes what MlflowClient reads back.
-POPULATE = r'''
+POPULATE = r"""
 import hashlib, json, os, sys, tempfile
 from pathlib import Path
 
@@ -230,7 +230,7 @@ for e in c.search_experiments(view_type=ViewType.ALL):
             "models": logged_models(e.experiment_id, i.run_id),
         }
 Path(out_path).write_text(json.dumps(expected, indent=1))
-'''
+"""
 
 
 @dataclass

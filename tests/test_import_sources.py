@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from reporter.mlflow_import.file_store import FileStoreSource
-from reporter.mlflow_import.source import SourceError, SourceExperiment, SourceRun
-from reporter.mlflow_import.sqlite import SqliteSource
+from reporter.importers.mlflow.file_store import FileStoreSource
+from reporter.importers.mlflow.source import SourceError, SourceExperiment, SourceRun
+from reporter.importers.mlflow.sqlite import SqliteSource
 from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mlflow"
@@ -100,16 +100,22 @@ def test_counts_and_latest_are_what_mlflow_holds(kind, copy):
 
 def test_sqlite_runs_take_latest_from_latest_metrics_and_read_no_points(copy):
     run = expected_run("sqlite", "baseline-finished")
-    execute(copy, "UPDATE latest_metrics SET value = 99.5, step = 7 WHERE run_uuid = ? AND "
-            "key = 'loss'", run["run_id"])  # what MLflow shows as latest, whatever the points
+    execute(
+        copy,
+        "UPDATE latest_metrics SET value = 99.5, step = 7 WHERE run_uuid = ? AND key = 'loss'",
+        run["run_id"],
+    )  # what MLflow shows as latest, whatever the points
     source = open_kind("sqlite", copy)
     statements: list[str] = []
     source.db.set_trace_callback(statements.append)
     got = all_runs(source)[run["run_id"]]
     assert (got.latest["loss"].value, got.latest["loss"].step) == (99.5, 7)
     assert got.counts == {k: len(v) for k, v in run["metrics"].items()}
-    per_point = [s for s in statements if "FROM metrics" in s and "GROUP BY" not in s
-                 and "PARTITION BY" not in s]
+    per_point = [
+        s
+        for s in statements
+        if "FROM metrics" in s and "GROUP BY" not in s and "PARTITION BY" not in s
+    ]
     assert not per_point, per_point
 
 
@@ -160,8 +166,9 @@ def test_an_experiment_or_run_folder_is_refused(copy):
     run = run_dir(copy, "default-experiment-run")
     assert FileStoreSource.looks_like(mlruns)
     assert not FileStoreSource.looks_like(experiment)  # its subfolders are runs
-    with pytest.raises(SourceError, match="looks like an experiment folder; give its parent, "
-                       "the mlruns folder"):
+    with pytest.raises(
+        SourceError, match="looks like an experiment folder; give its parent, the mlruns folder"
+    ):
         FileStoreSource(experiment)
     with pytest.raises(SourceError, match="looks like a run folder"):
         FileStoreSource(run)
@@ -331,8 +338,12 @@ def test_artifacts_outside_the_source_are_read_only_when_allowed(kind, copy, tmp
         meta.write_text(text.replace(old, f"artifact_uri: {elsewhere.as_uri()}"), "utf-8")
         shutil.rmtree(folder / "artifacts")
     else:
-        execute(copy, "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?", str(elsewhere),
-                want["run_id"])
+        execute(
+            copy,
+            "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?",
+            str(elsewhere),
+            want["run_id"],
+        )
         shutil.rmtree(sqlite_artifacts(copy, "ridge"))
     source = open_kind(kind, copy)
     run = all_runs(source)[want["run_id"]]
@@ -360,8 +371,12 @@ def test_mlflow_artifacts_paths_with_dots_are_never_read(copy):
     (copy.parent / "secret").mkdir()
     (copy.parent / "secret" / "key.txt").write_text("secret", encoding="utf-8")
     want = expected_run("sqlite", "ridge")
-    execute(copy, "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?",
-            "mlflow-artifacts:/../../secret", want["run_id"])
+    execute(
+        copy,
+        "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?",
+        "mlflow-artifacts:/../../secret",
+        want["run_id"],
+    )
     for options in ({}, {"artifact_roots": [copy.parent]}):  # even where it leads is allowed
         source = open_kind("sqlite", copy, **options)
         run = all_runs(source)[want["run_id"]]
@@ -371,8 +386,12 @@ def test_mlflow_artifacts_paths_with_dots_are_never_read(copy):
 
 def test_mlflow_artifacts_uris_are_found_next_to_the_database(copy):
     want = expected_run("sqlite", "ridge")
-    execute(copy, "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?",
-            f"mlflow-artifacts:/2/{want['run_id']}/artifacts", want["run_id"])
+    execute(
+        copy,
+        "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?",
+        f"mlflow-artifacts:/2/{want['run_id']}/artifacts",
+        want["run_id"],
+    )
     source = open_kind("sqlite", copy)
     run = all_runs(source)[want["run_id"]]
     assert [f.path for f in source.artifacts(run)] == ["results/coefficients.json"]
@@ -381,9 +400,17 @@ def test_mlflow_artifacts_uris_are_found_next_to_the_database(copy):
 # --- 8. remote artifact URIs -----------------------------------------------------------------
 
 
-REMOTE = ["s3://bucket/1/abc/artifacts", "gs://bucket/x", "wasbs://c@acct.blob.core.windows.net/x",
-          "abfss://c@acct.dfs.core.windows.net/x", "hdfs://namenode:8020/x", "dbfs:/databricks/x",
-          "https://example.com/x", "http://example.com/x", "file://otherhost/x"]
+REMOTE = [
+    "s3://bucket/1/abc/artifacts",
+    "gs://bucket/x",
+    "wasbs://c@acct.blob.core.windows.net/x",
+    "abfss://c@acct.dfs.core.windows.net/x",
+    "hdfs://namenode:8020/x",
+    "dbfs:/databricks/x",
+    "https://example.com/x",
+    "http://example.com/x",
+    "file://otherhost/x",
+]
 
 
 @pytest.mark.parametrize("uri", REMOTE)
@@ -392,8 +419,11 @@ def test_remote_artifact_uris_are_refused_with_advice(uri, copy):
     execute(copy, "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?", uri, want["run_id"])
     source = open_kind("sqlite", copy)
     run = all_runs(source)[want["run_id"]]
-    with pytest.raises(SourceError, match=f"run {want['run_id']} are at .*which this import "
-                       "cannot read directly; import through the MLflow server URL instead"):
+    with pytest.raises(
+        SourceError,
+        match=f"run {want['run_id']} are at .*which this import "
+        "cannot read directly; import through the MLflow server URL instead",
+    ):
         source.artifacts(run)
 
 
@@ -426,8 +456,10 @@ def test_every_fixture_artifact_is_listed_and_read(kind, copy):
     runs = all_runs(source)
     for want in EXPECTED[kind]["runs"]:
         run = runs[want["run_id"]]
-        got = {f.path: hashlib.sha256(source.read_artifact(run, f.path)).hexdigest()
-               for f in source.artifacts(run)}
+        got = {
+            f.path: hashlib.sha256(source.read_artifact(run, f.path)).hexdigest()
+            for f in source.artifacts(run)
+        }
         if want["artifacts"] or kind == "sqlite":
             assert got == want["artifacts"], run.run_name
         else:  # a run of a deleted experiment: MLflow looks where it was, not in .trash
@@ -483,16 +515,25 @@ def model_stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     require_mlflow()
     root = tmp_path_factory.mktemp("models")
     out = subprocess.run(
-        [str(VENV_PYTHON), "-c", MAKE_MODELS, str(root)], capture_output=True, text=True,
-        cwd=root, env=mlflow_env(MLFLOW_ALLOW_FILE_STORE="true"), timeout=300, check=False)
+        [str(VENV_PYTHON), "-c", MAKE_MODELS, str(root)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=mlflow_env(MLFLOW_ALLOW_FILE_STORE="true"),
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return root, json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def model_files(location: str) -> dict[str, bytes]:
     folder = Path(location.removeprefix("file://"))
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("moved", [False, True], ids=["in place", "moved"])

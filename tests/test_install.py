@@ -62,12 +62,14 @@ def test_sdist_and_wheel_hold_every_module_and_the_themes(dist: Path):
     (wheel,) = dist.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {
-        str(p.relative_to(REPO)) for p in (REPO / "reporter").rglob("*.py")
+        str(p.relative_to(REPO))
+        for p in (REPO / "reporter").rglob("*.py")
         if "__pycache__" not in p.parts
     }
     assert modules <= names, f"missing from the wheel: {sorted(modules - names)}"
     themes = {
-        "reporter/" + str(p.relative_to(REPO)) for p in (REPO / "themes").rglob("*")
+        "reporter/" + str(p.relative_to(REPO))
+        for p in (REPO / "themes").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert themes <= names, f"theme files missing from the wheel: {sorted(themes - names)}"

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 import reporter
-from reporter.errors import InvalidFilterError
-from reporter.secrets import MASK, SecretWarning
-from reporter.store import filter as run_filter
-from tests.conftest import PYTHON, python_env
+from reporter.core.errors import InvalidFilterError
+from reporter.core.secrets import MASK, SecretWarning
+from reporter.query import filter as run_filter
+from tests.conftest import CLI_CODE, PYTHON, python_env
 
 T0 = 1_704_164_645_000  # 2024-01-02 03:04:05 UTC
 HOUR = 3_600_000
@@ -27,7 +27,7 @@ HOUR = 3_600_000
 def cli(*args: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `tracker-report ARGS` in a child process."""
     return subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", *args],
+        [PYTHON, "-c", CLI_CODE, *args],
         capture_output=True,
         text=True,
         env=python_env(**env),

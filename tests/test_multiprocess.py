@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 import reporter
-from reporter.store import clock, schema
-from reporter.store.reader import StoreWarning
-from tests.conftest import PYTHON, python_env, store_files, store_paths
+from reporter.core import clock
+from reporter.store.parquet import schema
+from reporter.store.parquet.reader import StoreWarning
+from tests.conftest import PYTHON, python_env, store_files, store_fs, store_paths
 
 pytestmark = pytest.mark.slow
 
@@ -297,7 +298,7 @@ def test_a_run_with_its_first_part_and_no_marker_is_found(store_uri):
     run_id = client.create_run(client.create_experiment("no marker")).info.run_id
     client.set_terminated(run_id)
     exp_id = client.get_run(run_id).info.experiment_id
-    client.store.fs.delete(f"runs/{exp_id}/{run_id}/run.json")
+    store_fs(client).delete(f"runs/{exp_id}/{run_id}/run.json")
     fresh = reporter.Client(store_uri)  # knows nothing of the run
     assert fresh.get_run(run_id).info.experiment_id == exp_id
     assert list(fresh.search_runs_frame([exp_id])["run_id"]) == [run_id]
@@ -361,7 +362,7 @@ def test_a_reader_sees_edits_made_after_it_last_read_and_skips_a_damaged_one(sto
     writer_client.set_experiment_tag(exp_id, "b", "2")
     writer_client.set_experiment_tag(exp_id, "a", "3")
     writer_client.rename_experiment(exp_id, "watched, renamed")
-    writer_client.store.fs.write_atomic(f"experiments/{exp_id}/0-broken.edit", b"{not json")
+    store_fs(writer_client).write_atomic(f"experiments/{exp_id}/0-broken.edit", b"{not json")
     with pytest.warns(StoreWarning, match="0-broken.edit"):
         exp = reader_client.get_experiment(exp_id)
     assert exp.tags == {"a": "3", "b": "2"} and exp.name == "watched, renamed"

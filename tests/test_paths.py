@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 import reporter
-from reporter.store.fs import StoreFS, UnsafePathError
-from reporter.store.sync import sync
-from tests.conftest import PYTHON, new_bucket, python_env
+from reporter.store.parquet.fs import StoreFS, UnsafePathError
+from reporter.store.parquet.sync import sync
+from tests.conftest import CLI_CODE, PYTHON, new_bucket, python_env
 
 STORE_KINDS = ("local", "s3")
 
@@ -75,8 +75,11 @@ def test_sync_from_a_bucket_with_hostile_keys_writes_nothing_outside(
     copy = reporter.Client(dst)
     assert [m.value for m in copy.get_metric_history(rid, "m")] == [1.0]
     if dst_kind == "local":
-        outside = [p for p in tmp_path.rglob("*") if p.is_file()
-                   and not p.is_relative_to(tmp_path / "a" / "b" / "copy")]
+        outside = [
+            p
+            for p in tmp_path.rglob("*")
+            if p.is_file() and not p.is_relative_to(tmp_path / "a" / "b" / "copy")
+        ]
         assert outside == []
         assert not any(p.suffix == ".pth" for p in tmp_path.rglob("*"))
     else:
@@ -86,9 +89,17 @@ def test_sync_from_a_bucket_with_hostile_keys_writes_nothing_outside(
         assert not any(".." in k or k.endswith(".pth") for k in keys)
     # the CLI says what it refused and still exits 0 for what it copied
     proc = subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "sync", src,
-         str(tmp_path / "cli-copy")],
-        capture_output=True, text=True, env=python_env(),
+        [
+            PYTHON,
+            "-c",
+            CLI_CODE,
+            "sync",
+            src,
+            str(tmp_path / "cli-copy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("not copied:") == len(hostile)
@@ -105,8 +116,17 @@ def test_sync_refuses_a_destination_that_is_not_a_store(store_uri, tmp_path):
         sync(store_uri, str(dst))
     assert sorted(p.name for p in dst.iterdir()) == ["holiday.jpg"]
     proc = subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "sync", store_uri, str(dst)],
-        capture_output=True, text=True, env=python_env(),
+        [
+            PYTHON,
+            "-c",
+            CLI_CODE,
+            "sync",
+            store_uri,
+            str(dst),
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
     )
     assert proc.returncode == 1 and "not a tracker-report store" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -18,11 +18,11 @@ import pytest
 import reporter
 import reporter as mlflow
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
-from reporter.store import schema
-from reporter.store.fs import StoreAccessError, StoreFS
-from reporter.store.sync import sync
-from tests.conftest import PYTHON, new_bucket, python_env
+from reporter.store.parquet import schema
+from reporter.store.parquet.fs import StoreAccessError, StoreFS
+from reporter.store.parquet.sync import sync
+from reporter.view.config import BuildConfig
+from tests.conftest import CLI_CODE, PYTHON, new_bucket, python_env
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_sync_copies_resumes_and_builds_the_same_site(s3_uri, tmp_path, monkeypa
     local = str(tmp_path / "laptop")
     log_example(local)
     # an interrupted first sync: only some files made it
-    import reporter.store.sync as sync_module
+    import reporter.store.parquet.sync as sync_module
 
     calls = {"n": 0}
     real = StoreFS.write_atomic
@@ -132,23 +132,41 @@ def test_sync_copies_resumes_and_builds_the_same_site(s3_uri, tmp_path, monkeypa
     build(BuildConfig(store=s3_uri, out=str(tmp_path / "from-s3")))
 
     def files(out: Path) -> dict[str, bytes]:
-        return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
-                if p.is_file() and p.name != ".tracker-report-site"}
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in out.rglob("*")
+            if p.is_file() and p.name != ".tracker-report-site"
+        }
 
     from_local, from_s3 = files(tmp_path / "from-local"), files(tmp_path / "from-s3")
     assert from_local.keys() == from_s3.keys() and len(from_local) > 20
     # only each run's artifact_uri (where the store is) may differ, in the filter data
     local_root = StoreFS(local).url("").encode()
-    differ = [k for k in from_local
-              if from_local[k].replace(local_root, b"STORE")
-              != from_s3[k].replace(s3_uri.encode(), b"STORE")]
+    differ = [
+        k
+        for k in from_local
+        if from_local[k].replace(local_root, b"STORE")
+        != from_s3[k].replace(s3_uri.encode(), b"STORE")
+    ]
     assert differ == []
     assert sum(from_local[k] != from_s3[k] for k in from_local) == 2  # the two runs.js
     # and back: the bucket into a local cache, through the CLI
     result = subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "sync", s3_uri,
-         str(tmp_path / "cache"), "--experiment", "vision"],
-        capture_output=True, text=True, env=python_env(), check=False)
+        [
+            PYTHON,
+            "-c",
+            CLI_CODE,
+            "sync",
+            s3_uri,
+            str(tmp_path / "cache"),
+            "--experiment",
+            "vision",
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "1 experiments" in result.stdout
     cache = reporter.Client(str(tmp_path / "cache"))
@@ -171,7 +189,7 @@ def test_errors_name_the_uri(s3_endpoint, monkeypatch):
     uri = f"s3://nobody/store?endpoint_url=http://127.0.0.1:{port}"
     with pytest.raises(StoreAccessError, match="Cannot reach the object store for s3://nobody"):
         reporter.Client(uri).create_experiment("x")
-    with pytest.raises(reporter.errors.UnsupportedURIError, match="valid for s3://: endpoint_url"):
+    with pytest.raises(reporter.UnsupportedURIError, match="valid for s3://: endpoint_url"):
         reporter.Client("s3://b/store?colour=red").store.require_existing()
 
 
@@ -188,8 +206,10 @@ def test_denied_access_is_a_clear_error(tmp_path, monkeypatch):  # to the stoppe
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=python_env(INITIAL_NO_AUTH_ACTION_COUNT="0"), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        env=python_env(INITIAL_NO_AUTH_ACTION_COUNT="0"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -199,17 +219,35 @@ def test_denied_access_is_a_clear_error(tmp_path, monkeypatch):  # to the stoppe
             except OSError:
                 assert time.monotonic() < deadline, "the moto server did not start"
                 time.sleep(0.1)
-        for key, value in {"AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "wrong",
-                           "AWS_DEFAULT_REGION": "us-east-1",
-                           "TRACKER_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "nobody",
+            "AWS_SECRET_ACCESS_KEY": "wrong",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TRACKER_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        }.items():
             monkeypatch.setenv(key, value)
-        with pytest.raises(StoreAccessError, match=r"Access denied to s3://locked/store/.*check "
-                                                   r"the credentials \(AWS_ACCESS_KEY_ID"):
+        with pytest.raises(
+            StoreAccessError,
+            match=r"Access denied to s3://locked/store/.*check "
+            r"the credentials \(AWS_ACCESS_KEY_ID",
+        ):
             reporter.Client("s3://locked/store").create_experiment("x")
         result = subprocess.run(
-            [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store",
-             "s3://locked/store", "--out", str(tmp_path / "site")],
-            capture_output=True, text=True, env=python_env(), check=False)
+            [
+                PYTHON,
+                "-c",
+                CLI_CODE,
+                "build",
+                "--store",
+                "s3://locked/store",
+                "--out",
+                str(tmp_path / "site"),
+            ],
+            capture_output=True,
+            text=True,
+            env=python_env(),
+            check=False,
+        )
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert "Error: Access denied to s3://locked/store" in result.stderr
     finally:
@@ -226,7 +264,7 @@ def test_folder_markers_are_not_files(s3_uri, s3_endpoint):
     exp = reporter.Client(s3_uri).get_experiment_by_name("energy")
     assert exp is not None
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
-    base = s3_uri[len("s3://"):]
+    base = s3_uri[len("s3://") :]
     for folder in (schema.PARTS_FOLDER, schema.COMPACTED_FOLDER):
         fs.pipe(f"{base}/{schema.RUNS_FOLDER}/{exp.experiment_id}/{folder}/", b"")
     listed = StoreFS(s3_uri).list_files(f"{schema.RUNS_FOLDER}/{exp.experiment_id}")

@@ -8,9 +8,9 @@ import warnings
 import pytest
 
 import reporter as mlflow
-from reporter import secrets
-from reporter.errors import InvalidArgumentError
-from reporter.secrets import MASK, SecretRules, SecretWarning
+from reporter.core import secrets
+from reporter.core.errors import InvalidArgumentError
+from reporter.core.secrets import MASK, SecretRules, SecretWarning
 
 # Fake credentials of the documented shapes (none of them is real).
 CREDENTIALS = {
@@ -20,19 +20,35 @@ CREDENTIALS = {
     "slack token": "xoxb-1234567890-1234567890123-" + "abcdefghijklmnopqrstuvwx",
     "stripe key": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
     "jwt": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
-           "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "url with a password": "postgres://trainer:s3cr3t-pass@db.internal:5432/features",
     "bearer token": "Bearer abcdefghijklmnopqrstuvwxyz012345",
     "private key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n"
-                   "-----END RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
 }
 
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "db_password", "PASSWD", "apiKey", "api-key", "OPENAI_API_KEY", "secret",
-     "client_secret", "AWS_SECRET_ACCESS_KEY", "access_token", "authToken", "auth",
-     "credentials", "private_key", "hf.token", "x-api-key", "sentry_dsn"],
+    [
+        "password",
+        "db_password",
+        "PASSWD",
+        "apiKey",
+        "api-key",
+        "OPENAI_API_KEY",
+        "secret",
+        "client_secret",
+        "AWS_SECRET_ACCESS_KEY",
+        "access_token",
+        "authToken",
+        "auth",
+        "credentials",
+        "private_key",
+        "hf.token",
+        "x-api-key",
+        "sentry_dsn",
+    ],
 )
 def test_secret_key_names(key):
     assert secrets.key_looks_secret(key)
@@ -40,8 +56,19 @@ def test_secret_key_names(key):
 
 @pytest.mark.parametrize(
     "key",
-    ["author", "max_tokens", "tokenizer", "lr", "key", "monkey", "passes", "authority_score",
-     "keyframe", "n_estimators", "secretary_id"],
+    [
+        "author",
+        "max_tokens",
+        "tokenizer",
+        "lr",
+        "key",
+        "monkey",
+        "passes",
+        "authority_score",
+        "keyframe",
+        "n_estimators",
+        "secretary_id",
+    ],
 )
 def test_ordinary_key_names(key):
     assert not secrets.key_looks_secret(key)
@@ -62,9 +89,16 @@ def test_credentials_are_found_in_text_and_masked_whole(kind):
 
 @pytest.mark.parametrize(
     "value",
-    ["0.001", "8", "adam", "d1c3e5f7a9b1c3e5f7a9b1c3e5f7a9b1c3e5f7a9",  # a git commit
-     "https://github.com/org/repo.git", "s3://bucket/models/v1", "/home/me/data.csv",
-     "e4b1c7d2a9f04f5c8d3b2a1e0f9c8b7a"],  # a run id
+    [
+        "0.001",
+        "8",
+        "adam",
+        "d1c3e5f7a9b1c3e5f7a9b1c3e5f7a9b1c3e5f7a9",  # a git commit
+        "https://github.com/org/repo.git",
+        "s3://bucket/models/v1",
+        "/home/me/data.csv",
+        "e4b1c7d2a9f04f5c8d3b2a1e0f9c8b7a",
+    ],  # a run id
 )
 def test_ordinary_values_are_left_alone(value):
     rules = SecretRules()
@@ -84,8 +118,10 @@ def test_extra_patterns_and_allow_list():
     rules = SecretRules(extra_keys=("^internal_",), allow=("pad_token*",))
     assert rules.mask("tag", "internal_id", "xyz123") == MASK
     assert rules.mask("tag", "pad_token", "<pad>") == "<pad>"
-    assert rules.mask("tag", "pad_token", CREDENTIALS["aws access key"]) == \
-        CREDENTIALS["aws access key"]  # allowed keys are never touched
+    assert (
+        rules.mask("tag", "pad_token", CREDENTIALS["aws access key"])
+        == CREDENTIALS["aws access key"]
+    )  # allowed keys are never touched
     assert SecretRules(enabled=False).mask("param", "password", "hunter2") == "hunter2"
     with pytest.raises(InvalidArgumentError, match="is not a valid regular expression"):
         SecretRules(extra_keys=("(",))
@@ -93,10 +129,19 @@ def test_extra_patterns_and_allow_list():
 
 @pytest.mark.parametrize(
     ("path", "secret"),
-    [(".env", True), ("config/.env.production", True), ("keys/server.pem", True),
-     ("id_rsa", True), ("ssh/id_ed25519.pub", True), ("gcp/service-account-prod.json", True),
-     ("credentials.json", True), ("model.pkl", False), ("plots/loss.png", False),
-     ("environment.yaml", False), ("requirements.txt", False)],
+    [
+        (".env", True),
+        ("config/.env.production", True),
+        ("keys/server.pem", True),
+        ("id_rsa", True),
+        ("ssh/id_ed25519.pub", True),
+        ("gcp/service-account-prod.json", True),
+        ("credentials.json", True),
+        ("model.pkl", False),
+        ("plots/loss.png", False),
+        ("environment.yaml", False),
+        ("requirements.txt", False),
+    ],
 )
 def test_secret_file_names(path, secret):
     assert SecretRules().file_is_secret(path) is secret
@@ -104,11 +149,13 @@ def test_secret_file_names(path, secret):
 
 def test_secrets_in_text_files_are_found_without_printing_them():
     rules = SecretRules()
-    content = ("lr: 0.1\n"
-               "password: hunter22\n"
-               "detect-secrets==1.5.0\n"
-               f"url = \"{CREDENTIALS['url with a password']}\"\n"
-               "max_tokens = 512\n")
+    content = (
+        "lr: 0.1\n"
+        "password: hunter22\n"
+        "detect-secrets==1.5.0\n"
+        f'url = "{CREDENTIALS["url with a password"]}"\n'
+        "max_tokens = 512\n"
+    )
     found = rules.secrets_in_file(content)
     assert found == ["line 2: password", "line 4: a credential"]
     assert not any("hunter22" in reason for reason in found)
@@ -129,7 +176,11 @@ def test_logging_a_secret_warns_once_per_key_at_the_callers_line(store_uri):
     found = [w for w in caught if issubclass(w.category, SecretWarning)]
     messages = [str(w.message) for w in found]
     assert [m.split(":")[0] for m in messages] == [
-        "Param 'db_password'", "Tag 'db_password'", "Param 'db_password_2'", "Tag 'endpoint'"]
+        "Param 'db_password'",
+        "Tag 'db_password'",
+        "Param 'db_password_2'",
+        "Tag 'endpoint'",
+    ]
     assert all(w.filename == __file__ for w in found)  # points at the user's line
     assert not any("hunter" in m or "s3cr3t" in m for m in messages)  # never the value
     assert "stored as given" in messages[0]

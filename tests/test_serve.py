@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import reporter as mlflow
-from tests.conftest import PYTHON, as_in_a_terminal, python_env
+from tests.conftest import CLI_CODE, PYTHON, as_in_a_terminal, python_env
 
 
 def fetch(url: str) -> str:
@@ -27,11 +27,29 @@ def test_serve_builds_serves_rebuilds_and_stops(store_uri: str, tmp_path: Path, 
     with mlflow.start_run(run_name="first"):
         mlflow.log_metric("rmse", 1.0)
     proc = subprocess.Popen(
-        [PYTHON, "-X", "faulthandler", "-c", "from reporter.cli import main; main()", "serve",
-         "--store", store_uri,
-         "--out", str(tmp_path / "site"), "--port", "0", "--interval", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
-        cwd=tmp_path, preexec_fn=as_in_a_terminal)
+        [
+            PYTHON,
+            "-X",
+            "faulthandler",
+            "-c",
+            CLI_CODE,
+            "serve",
+            "--store",
+            store_uri,
+            "--out",
+            str(tmp_path / "site"),
+            "--port",
+            "0",
+            "--interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=python_env(),
+        cwd=tmp_path,
+        preexec_fn=as_in_a_terminal,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -74,10 +92,25 @@ def test_serve_reports_a_busy_port(store_uri: str, tmp_path: Path):
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [PYTHON, "-c", "from reporter.cli import main; main()", "serve", "--store",
-             store_uri, "--out", str(tmp_path / "site"), "--port", str(port)],
-            capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=60,
-            check=False)
+            [
+                PYTHON,
+                "-c",
+                CLI_CODE,
+                "serve",
+                "--store",
+                store_uri,
+                "--out",
+                str(tmp_path / "site"),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            env=python_env(),
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -85,8 +118,8 @@ def test_serve_reports_a_busy_port(store_uri: str, tmp_path: Path):
 def test_a_failing_rebuild_is_reported_once_until_it_is_fixed(store_uri, tmp_path, capsys):
     import threading
 
-    from reporter.serve import watch
-    from reporter.site.config import BuildConfig
+    from reporter.commands.serve import watch
+    from reporter.view.config import BuildConfig
 
     mlflow.set_experiment("served")
     with mlflow.start_run():

@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 
 import reporter
-from reporter.store import clock, reader, schema
-from reporter.store.reader import StoreWarning
+from reporter.core import clock
+from reporter.store.parquet import reader, schema
+from reporter.store.parquet.reader import StoreWarning
 from tests import recipes
-from tests.conftest import PYTHON, python_env
+from tests.conftest import PYTHON, parquet_store, python_env, store_fs
 
 CHILD_ENV = {"TRACKER_LOG_ENVIRONMENT": "0"}
 
@@ -402,7 +403,7 @@ PREPARE = """
 
 def count_rows(client: reporter.Client, exp_id: str) -> tuple[int, int, int]:
     """Read an experiment the way the store does: (rows, metric rows, distinct points)."""
-    _, table = reader.read_events(client.store.fs, exp_id)
+    _, table = reader.read_events(store_fs(client), exp_id)
     events = table.select(["run_id", "kind", "step"]).to_pandas()
     metrics = events[events["kind"] == "metric"]
     distinct = len(metrics.drop_duplicates(["run_id", "step"]))
@@ -539,7 +540,7 @@ def test_a_closed_writer_joins_its_flusher_and_still_writes(store_uri):
     exp_id = client.create_experiment("closing")
     rid = client.create_run(exp_id).info.run_id
     client.log_metric(rid, "m", 1.0, step=0)
-    writer = client.store.writer
+    writer = parquet_store(client)._writer
     thread = writer._thread
     assert thread is not None and thread.is_alive()
     writer.close()

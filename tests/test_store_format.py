@@ -12,9 +12,9 @@ import pytest
 
 import reporter
 import reporter as mlflow
-from reporter.store import compaction, reader, schema
+from reporter.store.parquet import compaction, reader, schema
 from tests import recipes
-from tests.conftest import PYTHON, python_env
+from tests.conftest import CLI_CODE, PYTHON, python_env, store_fs
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_recipes_take_each_row_once_when_compactions_left_copies(store_uri, logg
     raw part beside the file that merged it): the documented recipes still count each row once."""
     client = reporter.Client()
     exp_id = client.get_experiment_by_name("fmt").experiment_id
-    fs = client.store.fs
+    fs = store_fs(client)
     listing = reader.list_experiment(fs, exp_id)
     tables = compaction.read_parts(fs, listing.parts)
     assert tables  # the resumed run's raw part
@@ -83,14 +83,14 @@ def test_recipes_take_each_row_once_when_compactions_left_copies(store_uri, logg
 
 
 def count_points(client: reporter.Client, exp_id: str) -> int:
-    _, table = reader.read_events(client.store.fs, exp_id)
+    _, table = reader.read_events(store_fs(client), exp_id)
     return sum(1 for kind in table.column("kind").to_pylist() if kind == "metric")
 
 
 def test_newer_store_version_is_refused_with_a_hint(store_uri, logged):
     path = Path(store_uri) / schema.STORE_FILE
     path.write_text(json.dumps({"format": schema.FORMAT_NAME, "version": 99}))
-    store = reporter.store.parquet.ParquetStore(store_uri)
+    store = reporter.store.parquet.store.ParquetStore(store_uri)
     with pytest.raises(reporter.StoreFormatError, match="Upgrade"):
         store.check_format()
 
@@ -136,7 +136,7 @@ def test_writers_refuse_a_newer_or_invalid_store_before_writing(store_uri, logge
         [
             PYTHON,
             "-c",
-            "from reporter.cli import main; main()",
+            CLI_CODE,
             "build",
             "--store",
             store_uri,

@@ -12,8 +12,9 @@ import pytest
 
 import reporter
 import reporter as mlflow
-from reporter.store import eventfile, events, reader, schema
-from reporter.store.fs import ReadStats, StoreFS
+from reporter.store.parquet import eventfile, events, reader, schema
+from reporter.store.parquet.fs import ReadStats, StoreFS
+from tests.conftest import store_fs
 
 STORE_KINDS = ("local", "s3")
 
@@ -58,7 +59,7 @@ def fresh_client(uri: str) -> reporter.Client:
     """A client with no cached footers or frames, whose fetch counter starts at zero."""
     client = reporter.Client(uri)  # the process's one store for this URI
     client.store.clear_cache()
-    client.store.fs.stats = ReadStats()
+    store_fs(client).stats = ReadStats()
     return client
 
 
@@ -67,8 +68,10 @@ def test_one_run_reads_only_its_row_groups(store_uri, monkeypatch):
     monkeypatch.setattr(eventfile, "TAIL", 16 * 1024)
     ids = log_runs(30, points=300)
     client = reporter.Client(store_uri)
-    before = {rid: [(m.step, m.value, m.timestamp) for m in client.get_metric_history(rid, "loss")]
-              for rid in ids}
+    before = {
+        rid: [(m.step, m.value, m.timestamp) for m in client.get_metric_history(rid, "loss")]
+        for rid in ids
+    }
     runs_before = {rid: client.get_run(rid).data for rid in ids}
     fs, _, path = compacted_file(store_uri)
     size = fs.list_files(path.rsplit("/", 1)[0])[0].size
@@ -77,16 +80,17 @@ def test_one_run_reads_only_its_row_groups(store_uri, monkeypatch):
 
     client = fresh_client(store_uri)
     target = ids[17]
-    assert footer_size(client.store.fs, path) < size / 8
+    assert footer_size(store_fs(client), path) < size / 8
     history = [(m.step, m.value, m.timestamp) for m in client.get_metric_history(target, "loss")]
     assert history == before[target] and len(history) == 300
-    stats = client.store.fs.stats
+    stats = store_fs(client).stats
     assert stats.nbytes < size / 3, (stats, size)  # the footer and a few row groups
     # and every run still reads back whole, from its own row groups
     for rid in ids:
         assert client.get_run(rid).data == runs_before[rid]
-        assert [(m.step, m.value, m.timestamp)
-                for m in client.get_metric_history(rid, "loss")] == before[rid]
+        assert [
+            (m.step, m.value, m.timestamp) for m in client.get_metric_history(rid, "loss")
+        ] == before[rid]
 
 
 def test_whole_experiment_fetches_each_byte_once(store_uri, small_row_groups):
@@ -124,8 +128,10 @@ def test_history_skips_the_text_column(store_uri, small_row_groups, monkeypatch)
     assert some.column_names == ["run_id", "kind", "key", "value", "part"]
     assert some.num_rows == full.num_rows
     assert some.column("value").equals(full.column("value"))
-    text_bytes = sum(footer.meta.row_group(g).column(4).total_compressed_size
-                     for g in range(footer.meta.num_row_groups))
+    text_bytes = sum(
+        footer.meta.row_group(g).column(4).total_compressed_size
+        for g in range(footer.meta.num_row_groups)
+    )
     assert footer.meta.schema.names[4] == "text"
     assert 0 < fs.stats.nbytes <= all_bytes - text_bytes
     assert ids  # four runs were logged into it
@@ -141,8 +147,12 @@ def test_a_footer_longer_than_the_first_fetch(store_uri, monkeypatch):
     assert footer.tail_start < info.size - 16
     parts = events.parts_of(footer.meta.schema.to_arrow_schema().metadata) or []
     assert {p.split("/")[0] for p in parts} == set(ids)
-    assert {r.info.run_id for r in fresh_client(store_uri).search_runs(
-        [client.get_experiment_by_name("reads").experiment_id])} == set(ids)
+    assert {
+        r.info.run_id
+        for r in fresh_client(store_uri).search_runs(
+            [client.get_experiment_by_name("reads").experiment_id]
+        )
+    } == set(ids)
 
 
 def test_truncated_compacted_file_is_skipped_with_a_warning(store_uri, small_row_groups):

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import reporter
-from reporter.store import compaction, schema
-from reporter.store.parquet import ParquetStore
-from reporter.store.reader import StoreWarning
-from tests.conftest import store_paths
+from reporter.store.parquet import compaction, schema
+from reporter.store.parquet.reader import StoreWarning
+from reporter.store.parquet.store import ParquetStore
+from tests.conftest import store_fs, store_paths
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
@@ -34,7 +34,7 @@ def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
     rid = finished_run(client, exp, 10, flush_each=True)
-    fs = client.store.fs
+    fs = store_fs(client)
     last = store_paths(store_uri, folder=schema.PARTS_FOLDER)[-1]
     last_bytes = fs.read_bytes(last)
     original = fs.list_files
@@ -66,7 +66,7 @@ def test_merging_never_deletes_files_it_could_not_read(store_uri):
     exp = client.create_experiment("e")
     first = finished_run(client, exp, 1000)
     client.compact()
-    fs = client.store.fs
+    fs = store_fs(client)
     (damaged,) = store_paths(store_uri, folder=schema.COMPACTED_FOLDER)
     data = bytearray(fs.read_bytes(damaged))
     data[len(data) // 3 : len(data) // 3 + 64] = b"\xff" * 64  # a bad data page, footer intact
@@ -136,7 +136,7 @@ def test_a_foreign_file_in_parts_is_reported(store_uri):
     exp = client.create_experiment("e")
     rid = client.create_run(exp).info.run_id
     client.set_terminated(rid)
-    fs = client.store.fs
+    fs = store_fs(client)
     foreign = fs.join(schema.RUNS_FOLDER, exp, schema.PARTS_FOLDER, "notes.parquet")
     fs.write_atomic(foreign, pd.DataFrame({"x": [1]}).to_parquet())
     with warnings.catch_warnings(record=True) as caught:

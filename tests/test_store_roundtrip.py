@@ -25,10 +25,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reporter
-from reporter import tracking_uri
+from reporter.core import system_tags
 from reporter.entities import Metric, Param, RunStatus, RunTag
-from reporter.store import schema
-from reporter.store.parquet import ParquetStore
+from reporter.store.parquet import schema
+from reporter.store.parquet.store import ParquetStore
+from reporter.tracking import uri as tracking_uri
 from tests.conftest import store_files, store_paths
 
 NAN, INF = float("nan"), float("inf")
@@ -50,9 +51,7 @@ def fresh_store() -> Iterator[str]:
         finally:
             while reporter.active_run() is not None:
                 reporter.end_run()
-            store = tracking_uri._stores.pop(tracking_uri._store_key(path), None)
-            if store is not None:
-                store.writer.close()
+            tracking_uri.close_store(path)
 
 
 # what a run should read back as ---------------------------------------------------------------
@@ -289,7 +288,7 @@ def test_everything_logged_reads_back_exactly_before_and_after_compaction(story)
             start = now_ms()  # (a past start time reads KILLED until the first heartbeat)
             name, tags = spec["name"], spec["tags"]
             run = client.create_run(exp_id, start_time=start, tags=tags, run_name=name)
-            tags = {**spec["tags"], schema.TAG_RUN_NAME: spec["name"]}
+            tags = {**spec["tags"], system_tags.TAG_RUN_NAME: spec["name"]}
             models.append(Model(run.info.run_id, spec["name"], start, tags=tags))
         for index, op in story["ops"]:
             apply(client, models[index], op)
@@ -372,7 +371,7 @@ def test_deleted_tags_stay_deleted_through_compactions(store_uri, client):
 
     def user_tags() -> dict[str, str]:
         tags = dict(client.get_run(rid).data.tags)
-        tags.pop(schema.TAG_RUN_NAME)
+        tags.pop(system_tags.TAG_RUN_NAME)
         return tags
 
     assert user_tags() == want

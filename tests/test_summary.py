@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 import reporter
-from reporter.errors import InvalidArgumentError, InvalidFilterError
-from reporter.store import filter as run_filter
-from reporter.summary import md, parse_worse_gate
-from tests.conftest import PYTHON, python_env
+from reporter.commands.summary import md, parse_worse_gate
+from reporter.core.errors import InvalidArgumentError, InvalidFilterError
+from reporter.query import filter as run_filter
+from tests.conftest import CLI_CODE, PYTHON, python_env
 
 T0 = 1_704_164_645_000  # 2024-01-02 03:04:05 UTC
 MINUTE = 60_000
@@ -27,7 +27,7 @@ def cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `tracker-report summary ARGS` in a child process (by default in the test's own
     folder, so no config file of the checkout applies); never a traceback."""
     proc = subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "summary", *args],
+        [PYTHON, "-c", CLI_CODE, "summary", *args],
         capture_output=True,
         text=True,
         env=python_env(),
@@ -172,13 +172,17 @@ def test_baseline_and_candidates_are_listed_beyond_the_newest(logged: dict[str, 
                "--metrics", "rmse")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     table = proc.stdout.split("| --- | --- | --- | ---: |\n", 1)[1].split("\n\n", 1)[0]
-    assert table.splitlines() == expected(
-        "| pr-7 `{pr78}` | FINISHED | 2024-01-02 05:04 | 0.47 (▼ -0.03, -6.0% better) |\n"
-        "| x\\|y \\`z\\` \\# &lt;i&gt;hi&lt;/i&gt; \\_a\\_ `{hostile8}` _(candidate)_ | FINISHED | "
-        "2024-01-02 03:34 | 0.55 (▲ +0.05, +10.0% worse) |\n"
-        "| main-1 `{main18}` _(baseline)_ | FINISHED | 2024-01-02 03:04 | 0.5 |",
-        logged,
-    ).splitlines()
+    assert (
+        table.splitlines()
+        == expected(
+            "| pr-7 `{pr78}` | FINISHED | 2024-01-02 05:04 | 0.47 (▼ -0.03, -6.0% better) |\n"
+            "| x\\|y \\`z\\` \\# &lt;i&gt;hi&lt;/i&gt; \\_a\\_ `{hostile8}` _(candidate)_ "
+            "| FINISHED | "
+            "2024-01-02 03:34 | 0.55 (▲ +0.05, +10.0% worse) |\n"
+            "| main-1 `{main18}` _(baseline)_ | FINISHED | 2024-01-02 03:04 | 0.5 |",
+            logged,
+        ).splitlines()
+    )
     assert "3 of 5 runs shown (newest first)." in proc.stdout
     # --baseline RUN_ID is a run of churn: forecast is summarised without baseline or candidate
     assert "### forecast (1 run)" in proc.stdout
@@ -306,9 +310,10 @@ def test_worse_than_baseline_missing_metric_or_baseline_fails(logged: dict[str, 
     proc = cli("--baseline-tag", "branch=main", "--run", logged["crashed"],
                "--fail-if-worse-than-baseline", "accuracy:1%")  # fmt: skip
     assert proc.returncode == 1
-    assert expected(
-        "run 'crashed' ({crashed}) in experiment 'churn' has no metric 'accuracy'", logged
-    ) in proc.stderr
+    assert (
+        expected("run 'crashed' ({crashed}) in experiment 'churn' has no metric 'accuracy'", logged)
+        in proc.stderr
+    )
     proc = cli("--baseline", logged["main1"], "--run", logged["pr7"],
                "--fail-if-worse-than-baseline", "zeta")  # fmt: skip
     assert proc.returncode == 1

@@ -12,7 +12,7 @@ import pytest
 
 import reporter
 import reporter as mlflow
-from reporter.store import schema
+from reporter.core import system_tags
 from tests.conftest import PYTHON, python_env
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
@@ -119,7 +119,7 @@ def test_second_run_needs_nested_and_nested_links_parent():
         assert mlflow.active_run().info.run_id == parent.info.run_id
     info = stored(child.info.run_id).info
     assert info.parent_run_id == parent.info.run_id
-    assert stored(child.info.run_id).data.tags[schema.TAG_PARENT_RUN_ID] == parent.info.run_id
+    assert stored(child.info.run_id).data.tags[system_tags.TAG_PARENT_RUN_ID] == parent.info.run_id
 
 
 def test_end_run_status_active_and_last_active_run():
@@ -130,7 +130,7 @@ def test_end_run_status_active_and_last_active_run():
     last = mlflow.last_active_run()
     assert last.info.run_id == run.info.run_id and last.info.status == "KILLED"
     assert last.info.run_name == "manual"
-    assert last.data.tags["t"] == "1" and last.data.tags[schema.TAG_NOTE] == "**notes**"
+    assert last.data.tags["t"] == "1" and last.data.tags[system_tags.TAG_NOTE] == "**notes**"
 
 
 def test_resume_run_keeps_and_adds_data():
@@ -168,7 +168,7 @@ def test_run_name_placeholders(tmp_path):
         pass
     import datetime as dt
 
-    user = stored(run.info.run_id).data.tags[schema.TAG_USER]
+    user = stored(run.info.run_id).data.tags[system_tags.TAG_USER]
     assert run.info.run_name == f"names-{user}-{dt.date.today().isoformat()}"
     with pytest.raises(reporter.InvalidArgumentError, match="git_short"):
         mlflow.start_run(run_name="{nope}")
@@ -178,7 +178,7 @@ def test_random_run_name_when_none_given():
     with mlflow.start_run() as run:
         pass
     assert run.info.run_name.count("-") == 2
-    assert stored(run.info.run_id).data.tags[schema.TAG_RUN_NAME] == run.info.run_name
+    assert stored(run.info.run_id).data.tags[system_tags.TAG_RUN_NAME] == run.info.run_name
 
 
 # params, metrics, tags -------------------------------------------------------------------
@@ -235,9 +235,14 @@ def test_tags_set_delete_and_system_tags():
             mlflow.delete_tag("never")
     tags = stored(run.info.run_id).data.tags
     assert tags["a"] == "2" and "b" not in tags
-    for key in (schema.TAG_USER, schema.TAG_HOST, schema.TAG_SOURCE_NAME, schema.TAG_PYTHON):
+    for key in (
+        system_tags.TAG_USER,
+        system_tags.TAG_HOST,
+        system_tags.TAG_SOURCE_NAME,
+        system_tags.TAG_PYTHON,
+    ):
         assert tags[key]
-    assert all(k.startswith(schema.SYSTEM_TAG_PREFIX) for k in tags if k != "a")
+    assert all(k.startswith(system_tags.SYSTEM_TAG_PREFIX) for k in tags if k != "a")
 
 
 def _run_script(folder: Path, body: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -285,10 +290,10 @@ def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
     run = stored(out.stdout.strip())
     assert run.info.run_name == f"train-{commit[:7]}"
     tags = run.data.tags
-    assert tags[schema.TAG_GIT_COMMIT] == commit and tags[schema.TAG_GIT_BRANCH] == "main"
-    assert tags[schema.TAG_GIT_DIRTY] == "false"
-    assert tags[schema.TAG_GIT_REMOTE] == "https://example.com/org/repo.git"  # no password
-    assert tags[schema.TAG_SOURCE_NAME] == str(repo / "train.py")
+    assert tags[system_tags.TAG_GIT_COMMIT] == commit and tags[system_tags.TAG_GIT_BRANCH] == "main"
+    assert tags[system_tags.TAG_GIT_DIRTY] == "false"
+    assert tags[system_tags.TAG_GIT_REMOTE] == "https://example.com/org/repo.git"  # no password
+    assert tags[system_tags.TAG_SOURCE_NAME] == str(repo / "train.py")
 
 
 def test_a_broken_git_never_breaks_a_run(tmp_path, store_uri):
@@ -312,7 +317,7 @@ def test_a_broken_git_never_breaks_a_run(tmp_path, store_uri):
     assert out.returncode == 0, out.stderr
     run = stored(out.stdout.strip())
     assert run.info.run_name == "x-nogit" and run.data.metrics == {"m": 1.0}
-    assert schema.TAG_GIT_COMMIT not in run.data.tags
+    assert system_tags.TAG_GIT_COMMIT not in run.data.tags
 
 
 def test_unfinished_runs_end_at_exit_finished_or_failed(tmp_path, store_uri):
@@ -357,7 +362,7 @@ def test_unfinished_runs_end_at_exit_finished_or_failed(tmp_path, store_uri):
 def test_environment_is_recorded_and_can_be_switched_off(monkeypatch):
     with mlflow.start_run() as run:
         pass
-    local = reporter.Client().download_artifacts(run.info.run_id, schema.ENVIRONMENT_ARTIFACT)
+    local = reporter.Client().download_artifacts(run.info.run_id, system_tags.ENVIRONMENT_ARTIFACT)
     lines = Path(local).read_text().splitlines()
     assert any(line.startswith("pyarrow==") for line in lines)
     monkeypatch.setenv("TRACKER_LOG_ENVIRONMENT", "false")

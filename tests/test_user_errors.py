@@ -10,12 +10,17 @@ from pathlib import Path
 import pytest
 
 import reporter
-from tests.conftest import PYTHON, python_env
+from tests.conftest import CLI_CODE, PYTHON, python_env
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-c", "from reporter.cli import main; main()", *args],
-                          capture_output=True, text=True, env=python_env(), cwd=cwd)
+    return subprocess.run(
+        [PYTHON, "-c", CLI_CODE, *args],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        cwd=cwd,
+    )
 
 
 @pytest.fixture

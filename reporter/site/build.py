@@ -18,17 +18,16 @@ import hashlib
 import json
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reporter import __version__
-from reporter.errors import NotFoundError
-from reporter.site import fetch, loader, model, render, theme
-from reporter.site.config import BuildConfig
-from reporter.store import schema
-from reporter.store.parquet import ParquetStore
+from reporter.core.errors import NotFoundError
+from reporter.core.version import __version__
+from reporter.site import contract, model, render, theme
+from reporter.store.protocol import AbstractStore
+from reporter.view import fetch, loader
+from reporter.view.config import BuildConfig
 
 Progress = Callable[[str, int, int], None]
 
@@ -65,12 +64,8 @@ def build_time() -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def fingerprint(config: BuildConfig, chosen: theme.Theme, store: ParquetStore) -> str:
-    """Return a digest of everything a build depends on: version, settings, theme, store files.
-
-    Store files are immutable and uniquely named (experiment records are replaced with new
-    mtimes), so an unchanged listing means unchanged content.
-    """
+def fingerprint(config: BuildConfig, chosen: theme.Theme, store: AbstractStore) -> str:
+    """Return a digest of everything a build depends on: version, settings, theme, store."""
     digest = hashlib.sha256()
     settings = {
         k: v
@@ -89,11 +84,7 @@ def fingerprint(config: BuildConfig, chosen: theme.Theme, store: ParquetStore) -
             if path.is_file():
                 stat = path.stat()
                 digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # skipped files are reported by the loader
-        listing = store.fs.list_files("")
-    for info in listing:
-        digest.update(f"{info.path}\0{info.size}\0{info.mtime}\n".encode())
+    digest.update(store.content_digest().encode())
     return digest.hexdigest()
 
 
@@ -125,8 +116,7 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
         )
     if progress:
         progress("reading store", 0, 1)
-    fs = store.fs
-    artifact_bytes = fetch.ArtifactBytes(fs)  # each artifact fetched once: scan, preview, copy
+    artifact_bytes = fetch.ArtifactBytes(store)  # each artifact fetched once: scan, preview, copy
     snapshot = loader.load(store, config, artifact_bytes)
 
     # each run's experiment as read (a run whose run.json is damaged is still where it is)
@@ -136,25 +126,20 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
         for run_id in (data.runs["run_id"] if len(data.runs) else ())
     }
 
-    def artifact_rel(run_id: str, path: str) -> str:
-        exp_id = experiment_of.get(run_id) or store.experiment_of(run_id)
-        return fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.ARTIFACTS_FOLDER, path)
-
     def read_preview(run_id: str, path: str) -> bytes | None:
         try:
-            return artifact_bytes.read(artifact_rel(run_id, path))
+            return artifact_bytes.read(run_id, path, experiment_of.get(run_id))
         except NotFoundError:
             return None
 
     def store_url(run_id: str, path: str) -> str:
-        url = fs.url(artifact_rel(run_id, path))
-        return Path(url).as_uri() if fs.local else url
+        return store.artifact_link(run_id, path, experiment_of.get(run_id))
 
-    info = model.SiteInfo(config.title, __version__, build_time(), config.base_url)
+    info = contract.SiteInfo(config.title, __version__, build_time(), config.base_url)
     site = model.make_site(snapshot, config, info, read_preview, store_url)
 
     def copy(run_id: str, path: str) -> bytes:
-        return artifact_bytes.read(artifact_rel(run_id, path))
+        return artifact_bytes.read(run_id, path, experiment_of.get(run_id))
 
     if config.max_site_mb is not None:
         render.check_size(site, chosen_theme, copy, config.max_site_mb)

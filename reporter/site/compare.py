@@ -11,9 +11,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from reporter.site import charts, text
+from reporter.core import system_tags
+from reporter.site import charts
 from reporter.site.downsample import minmax_indices
-from reporter.store import schema
+from reporter.view import text
 
 # Run attributes the page's filter box can test (status and id are in the run itself).
 FILTER_ATTRIBUTES = (
@@ -86,7 +87,7 @@ def runs_js(
                     for k, v in rec.items()
                     if k.startswith("tags.")
                     and isinstance(v, str)
-                    and not k[5:].startswith(schema.SYSTEM_TAG_PREFIX)
+                    and not k[5:].startswith(system_tags.SYSTEM_TAG_PREFIX)
                 },
                 "images": dict(images.get(run_id, [])),
             }

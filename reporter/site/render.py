@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reporter.errors import InvalidArgumentError, ReporterError
-from reporter.site import charts, text
-from reporter.site.model import Page, Site, json_block, relative_url
+from reporter.core.errors import InvalidArgumentError, ReporterError
+from reporter.site import charts
+from reporter.site.contract import Page, Site, json_block
+from reporter.site.paths import relative_url
 from reporter.site.theme import Theme
+from reporter.view import text
 
 MARKER = ".tracker-report-site"
 TMP_PREFIX = ".tmp-"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from reporter.site.compare import js_json
 
 if TYPE_CHECKING:
-    from reporter.site.model import Column, RunRow
+    from reporter.site.contract import Column, RunRow
 
 FIRST_ROWS = 100
 

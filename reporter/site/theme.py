@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reporter.errors import InvalidArgumentError
+from reporter.core.errors import InvalidArgumentError
 
 
 def themes_root() -> Path:

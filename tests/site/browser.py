@@ -119,7 +119,9 @@ class Recorder:
 
 @contextmanager
 def open_page(
-    browser: Any, viewport: dict[str, int] | None = None, mobile: bool = False,
+    browser: Any,
+    viewport: dict[str, int] | None = None,
+    mobile: bool = False,
     javascript: bool = True,
 ) -> Iterator[tuple[Any, Recorder]]:
     """Open a page in a fresh context (own cache and storage) with a recorder attached."""

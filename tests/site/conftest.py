@@ -13,7 +13,7 @@ import pytest
 
 import reporter as mlflow
 from reporter.site.build import BuildResult, build
-from reporter.site.config import BuildConfig
+from reporter.view.config import BuildConfig
 
 EVIL = "<script>window.__pwned=1</script>\"'&"
 

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 import reporter as mlflow
-from reporter.errors import NotFoundError
-from reporter.site import fetch
+from reporter.core.errors import NotFoundError
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
-from reporter.store import schema
-from reporter.store.fs import StoreFS
+from reporter.store.registry import open_store
+from reporter.view import fetch
+from reporter.view.config import BuildConfig
 
 STORE_KINDS = ("local", "s3")  # the reads this saves are requests on an object store
 
@@ -63,9 +62,7 @@ def test_each_artifact_fetched_once(
     out = tmp_path / "site"
     result = build(BuildConfig(store=store_uri, out=str(out), max_site_mb=max_site_mb))
     reads = result.artifact_reads
-    by_path = {
-        rel.split(f"/{schema.ARTIFACTS_FOLDER}/", 1)[1]: n for rel, n in reads.fetched.items()
-    }
+    by_path = {path: n for (_, path), n in reads.fetched.items()}
     assert by_path == dict.fromkeys(SMALL, 1)
     assert reads.fetches == len(SMALL) and reads.uncached == 0
     # scanned, previewed and copied: .txt, .json, .md, .csv (three reads each before); the
@@ -84,28 +81,26 @@ def test_file_over_the_limit_read_through(store_uri: str, tmp_path: Path) -> Non
     assert result.artifact_reads.uncached == 1
     assert copied(out, run_id) == {"model.bin": big, "notes.txt": SMALL["notes.txt"]}
 
-    fs = StoreFS(store_uri)
-    rel = next(r for r in result.artifact_reads.fetched if r.endswith("/model.bin"))
-    cache = fetch.ArtifactBytes(fs)
-    assert cache.read(rel) == big and cache.read(rel) == big
-    assert rel not in cache and cache.kept_bytes == 0
+    key = next(k for k in result.artifact_reads.fetched if k[1] == "model.bin")
+    cache = fetch.ArtifactBytes(open_store(store_uri))
+    assert cache.read(*key) == big and cache.read(*key) == big
+    assert key not in cache and cache.kept_bytes == 0
     assert (cache.stats.fetches, cache.stats.hits, cache.stats.uncached) == (2, 0, 2)
 
 
 def test_a_full_budget_reads_new_files_through(store_uri: str, tmp_path: Path) -> None:
     files = {f"f{i}.txt": bytes([65 + i]) * 100 for i in range(3)}
     log_files(tmp_path, files)
-    fs = StoreFS(store_uri)
     result = build(BuildConfig(store=store_uri, out=str(tmp_path / "site")))
-    rels = {r.rsplit("/", 1)[1]: r for r in result.artifact_reads.fetched}
-    cache = fetch.ArtifactBytes(fs, file_limit=100, budget=250)
-    a, b, c = (rels[f"f{i}.txt"] for i in range(3))
-    assert cache.read(a) == files["f0.txt"] and cache.read(b) == files["f1.txt"]
-    assert cache.read(a) == files["f0.txt"]  # a hit
-    assert cache.read(c) == files["f2.txt"]  # would pass 250 bytes: read through, not kept
-    assert cache.read(c) == files["f2.txt"]  # so fetched again
+    keys = {path: (run, path) for run, path in result.artifact_reads.fetched}
+    cache = fetch.ArtifactBytes(open_store(store_uri), file_limit=100, budget=250)
+    a, b, c = (keys[f"f{i}.txt"] for i in range(3))
+    assert cache.read(*a) == files["f0.txt"] and cache.read(*b) == files["f1.txt"]
+    assert cache.read(*a) == files["f0.txt"]  # a hit
+    assert cache.read(*c) == files["f2.txt"]  # would pass 250 bytes: read through, not kept
+    assert cache.read(*c) == files["f2.txt"]  # so fetched again
     assert a in cache and b in cache and c not in cache and cache.kept_bytes == 200
     assert (cache.stats.fetches, cache.stats.hits, cache.stats.uncached) == (4, 1, 2)
     with pytest.raises(NotFoundError):
-        cache.read(a.rsplit("/", 1)[0] + "/missing.txt")
+        cache.read(a[0], "missing.txt")
     assert cache.stats.fetches == 4

@@ -12,16 +12,29 @@ import pytest
 
 import reporter as mlflow
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
-from reporter.site.model import INERT_TYPES, site_artifact_path
+from reporter.site.paths import INERT_TYPES, site_artifact_path
+from reporter.view.config import BuildConfig
 from tests.site.browser import launch, open_page, serve
 
 XHTML = (
     '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body>'
     "<script>window.__pwned = 1; document.title = 'pwned'</script></body></html>"
 )
-HOSTILE = ["feed.rss", "feed.atom", "schema.xsd", "style.xsl", "style.xslt", "page.shtm",
-           "page.mht", "data.rdf", "noext", "page.xhtml", "x.svg", "x.html", "odd.unknown"]
+HOSTILE = [
+    "feed.rss",
+    "feed.atom",
+    "schema.xsd",
+    "style.xsl",
+    "style.xslt",
+    "page.shtm",
+    "page.mht",
+    "data.rdf",
+    "noext",
+    "page.xhtml",
+    "x.svg",
+    "x.html",
+    "odd.unknown",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +78,15 @@ def test_no_artifact_link_runs_script_in_chromium(site, how):
             "a[href*='artifacts/']", "els => els.map(e => e.getAttribute('href'))"
         )
     assert len(hrefs) >= len(HOSTILE)
-    with serve(out.parent, "/site/") as served, launch() as browser, open_page(browser) as (
-        page,
-        _,
+    with (
+        serve(out.parent, "/site/") as served,
+        launch() as browser,
+        open_page(browser) as (
+            page,
+            _,
+        ),
     ):
-        base = (run_page.as_uri() if how == "file"
-                else served.url + f"runs/{run_id}/index.html")
+        base = run_page.as_uri() if how == "file" else served.url + f"runs/{run_id}/index.html"
         for href in hrefs:
             page.goto(base)
             target = page.evaluate("h => new URL(h, location.href).href", href)

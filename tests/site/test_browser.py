@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 import reporter as mlflow
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
+from reporter.view.config import BuildConfig
 from tests.site.browser import (
     PHONE,
     chart_state,

@@ -13,8 +13,8 @@ import pytest
 
 import reporter
 from reporter.site.build import build
-from reporter.site.config import BuildConfig, load_config
-from tests.conftest import PYTHON, python_env
+from reporter.view.config import BuildConfig, load_config
+from tests.conftest import CLI_CODE, PYTHON, python_env
 
 
 class LinkParser(html.parser.HTMLParser):
@@ -226,7 +226,7 @@ def test_user_theme_overrides_one_template_and_adds_static(site_store, tmp_path)
 def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `tracker-report ARGS`."""
     return subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", *args],
+        [PYTHON, "-c", CLI_CODE, *args],
         cwd=cwd,
         env=python_env(**env),
         capture_output=True,
@@ -380,29 +380,46 @@ def test_comparisons_with_look_alike_names_and_unknown_runs(site_store, tmp_path
         '[[compare]]\nname = "Best runs"\nruns = ["parent", "nobody"]\n\n'
         '[[compare]]\nname = "best-runs"\nexperiment = "forecast"\nruns = ["child"]\n'
     )
-    config = load_config({"store": site_store["store"], "out": str(tmp_path / "s")},
-                         cwd=str(tmp_path))
+    config = load_config(
+        {"store": site_store["store"], "out": str(tmp_path / "s")}, cwd=str(tmp_path)
+    )
     result = build(config)
     pages = sorted(p.name for p in (tmp_path / "s/experiments/forecast/compare").iterdir())
     assert len(pages) == 2 and "best-runs.html" in pages  # the second gets a stable suffix
     assert [w for w in result.warnings if "nobody" in w] == [
-        "Comparison 'Best runs': no run named (or with id) 'nobody' in experiment 'forecast'"]
+        "Comparison 'Best runs': no run named (or with id) 'nobody' in experiment 'forecast'"
+    ]
 
 
 def test_a_comparison_of_a_missing_experiment_warns_and_fails_strict(site_store, tmp_path):
     (tmp_path / "tracker-report.toml").write_text(
         '[[compare]]\nname = "Gone"\nexperiment = "no such"\nruns = ["parent"]\n'
     )
-    config = load_config({"store": site_store["store"], "out": str(tmp_path / "s")},
-                         cwd=str(tmp_path))
+    config = load_config(
+        {"store": site_store["store"], "out": str(tmp_path / "s")}, cwd=str(tmp_path)
+    )
     result = build(config)
     assert [w for w in result.warnings if "Gone" in w] == [
         "Comparison 'Gone' names experiment 'no such', which is not in the site; "
-        "experiments: 'forecast', 'vision'"]
+        "experiments: 'forecast', 'vision'"
+    ]
     strict = subprocess.run(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store",
-         site_store["store"], "--out", str(tmp_path / "strict"), "--strict"],
-        capture_output=True, text=True, env=python_env(), cwd=tmp_path)
+        [
+            PYTHON,
+            "-c",
+            CLI_CODE,
+            "build",
+            "--store",
+            site_store["store"],
+            "--out",
+            str(tmp_path / "strict"),
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        cwd=tmp_path,
+    )
     assert strict.returncode == 1 and "no such" in strict.stderr
 
 
@@ -413,8 +430,10 @@ def test_a_comparison_of_a_missing_experiment_warns_and_fails_strict(site_store,
         ('[[compare]]\nname = "x"\n', "exactly one of runs"),
         ('[[compare]]\nname = "x"\nfilter = "metrics.rmse <"\n', "position"),
         ('[[compare]]\nname = "x"\nruns = ["a"]\ncolour = 1\n', "colour"),
-        ('[[compare]]\nname = "x"\nruns = ["a"]\n[[compare]]\nname = "x"\nruns = ["b"]\n',
-         "used twice: 'x'"),
+        (
+            '[[compare]]\nname = "x"\nruns = ["a"]\n[[compare]]\nname = "x"\nruns = ["b"]\n',
+            "used twice: 'x'",
+        ),
     ],
 )
 def test_bad_comparisons_fail_with_a_clear_message(tmp_path, table, message):

@@ -69,7 +69,7 @@ def test_only_differences_and_the_link_restores_the_view(page, built, site_store
 
 def test_a_curated_comparison_page_shows_its_runs(page, site_store, tmp_path):
     from reporter.site.build import build
-    from reporter.site.config import load_config
+    from reporter.view.config import load_config
 
     tab, rec = page
     (tmp_path / "tracker-report.toml").write_text(
@@ -115,8 +115,7 @@ def test_artifacts_side_by_side_link_to_the_copied_files(page, built, site_store
     assert rec.errors == []
 
 
-def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, store_uri,
-                                                                          tmp_path):
+def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, store_uri, tmp_path):
     """Two runs with the same name stay two runs (own colour, own legend entry); tags and
     images side by side; a worse metric is marked worse; the x axis can change; long series
     say how many points they show."""
@@ -124,7 +123,7 @@ def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, s
 
     import reporter as mlflow
     from reporter.site.build import build
-    from reporter.site.config import BuildConfig
+    from reporter.view.config import BuildConfig
 
     mlflow.set_experiment("twins")
     ids = []
@@ -165,8 +164,9 @@ def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, s
     images = tab.locator(".cmp-images .image-row").filter(has_text="plots/a.png").locator("img")
     expect(images).to_have_count(2)
     for i in range(2):
-        tab.wait_for_function("img => img.complete && img.naturalWidth === 4",
-                              arg=images.nth(i).element_handle())
+        tab.wait_for_function(
+            "img => img.complete && img.naturalWidth === 4", arg=images.nth(i).element_handle()
+        )
     assert rec.errors == []
 
 

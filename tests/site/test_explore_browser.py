@@ -89,8 +89,9 @@ def test_grouping_runs_draws_a_mean_line_and_band_per_group(page, built):
     assert sorted(legend)[2].startswith("<script>window.__pwned=1")
     assert tab.evaluate("typeof window.__pwned") == "undefined"
     note = tab.locator(".group-note")
-    expect(note).to_have_text("Each group's mean and min-max band over the runs in these charts "
-                              "(3 runs).")
+    expect(note).to_have_text(
+        "Each group's mean and min-max band over the runs in these charts (3 runs)."
+    )
     tab.get_by_label("x axis").select_option("time")
     expect(note).to_contain_text("wall time is shown as time since each run's start")
     tab.wait_for_function(
@@ -146,7 +147,7 @@ def test_awkward_names_draw_and_text_params_are_categories(page, store_uri, tmp_
     text param is a category axis on the scatter, and a click on a line opens its run."""
     import reporter as mlflow
     from reporter.site.build import build
-    from reporter.site.config import BuildConfig
+    from reporter.view.config import BuildConfig
 
     mlflow.set_experiment("awkward")
     ids = []

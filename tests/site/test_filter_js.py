@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from reporter.errors import InvalidFilterError
-from reporter.store import filter as rf
+from reporter.core.errors import InvalidFilterError
+from reporter.query import filter as rf
 from tests import test_filter as cases
 from tests.site.browser import launch
 from tests.test_filter import (

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 import reporter as mlflow
-from reporter.secrets import SecretWarning
+from reporter.core.secrets import SecretWarning
 from reporter.site.build import build
 from tests.site.browser import wait_for_charts
 
@@ -36,10 +36,10 @@ CORPUS = [
     f"datum.value); {FLAG}; (",
 ]
 MARKDOWN = (
-    f"# Notes\n\n[click me](javascript:{FLAG}) and <img src=x onerror=\"{FLAG}\">\n\n"
-    "![tracking pixel](https://tracker.example/pixel.png) <img src=\"//evil.example/p.png\">\n\n"
-    f"<script>{FLAG}</script>\n\n<iframe src=\"https://example.com\"></iframe>\n\n"
-    f"<a href=\"jAvAsCrIpT:{FLAG}\">x</a> <div onclick=\"{FLAG}\">y</div>\n"
+    f'# Notes\n\n[click me](javascript:{FLAG}) and <img src=x onerror="{FLAG}">\n\n'
+    '![tracking pixel](https://tracker.example/pixel.png) <img src="//evil.example/p.png">\n\n'
+    f'<script>{FLAG}</script>\n\n<iframe src="https://example.com"></iframe>\n\n'
+    f'<a href="jAvAsCrIpT:{FLAG}">x</a> <div onclick="{FLAG}">y</div>\n'
 )
 
 
@@ -55,11 +55,16 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
         exp = client.create_experiment(CORPUS[0], tags={CORPUS[1]: CORPUS[2]})
         client.set_experiment_description(exp, MARKDOWN)
         for i, text in enumerate(CORPUS):
-            run = client.create_run(exp, run_name=text, tags={
-                text: text, "reporter.note.content": MARKDOWN,
-                "reporter.source.git.repoURL": CORPUS[3],
-                "reporter.source.git.commit": "0123456789abcdef0123456789abcdef01234567",
-            })
+            run = client.create_run(
+                exp,
+                run_name=text,
+                tags={
+                    text: text,
+                    "reporter.note.content": MARKDOWN,
+                    "reporter.source.git.repoURL": CORPUS[3],
+                    "reporter.source.git.commit": "0123456789abcdef0123456789abcdef01234567",
+                },
+            )
             run_id = run.info.run_id
             client.log_param(run_id, text, text)
             client.log_param(run_id, "depth", str(i))
@@ -68,10 +73,17 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
             client.log_text(run_id, MARKDOWN, f"notes/{i}.md")
             client.log_text(run_id, text, f"{text.replace('/', '_')}.txt")
             client.log_text(run_id, f"<html><script>{FLAG}</script></html>", "page.html")
-            client.log_text(run_id, f'<svg xmlns="http://www.w3.org/2000/svg" onload="{FLAG}">'
-                                    f"<script>{FLAG}</script></svg>", "figure.svg")
-            client.log_image(run_id, np.zeros((2, 2, 3), dtype=np.uint8),
-                             f"img/{i}-{text[:8].replace('/', '_')}.png")
+            client.log_text(
+                run_id,
+                f'<svg xmlns="http://www.w3.org/2000/svg" onload="{FLAG}">'
+                f"<script>{FLAG}</script></svg>",
+                "figure.svg",
+            )
+            client.log_image(
+                run_id,
+                np.zeros((2, 2, 3), dtype=np.uint8),
+                f"img/{i}-{text[:8].replace('/', '_')}.png",
+            )
             client.set_terminated(run_id)
             ids.append(run_id)
     config = root / "tracker-report.toml"
@@ -79,7 +91,7 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
         f"[[compare]]\nname = {json.dumps(CORPUS[4])}\nruns = {json.dumps(ids[:3])}\n"
     )
     out = root / "site"
-    from reporter.site.config import load_config
+    from reporter.view.config import load_config
 
     build(load_config({"store": store, "out": str(out)}, str(config)))
     return out, ids
@@ -114,10 +126,12 @@ class Audit(HTMLParser):
             elif not src or urlsplit(src).scheme or not src.endswith(".js"):
                 self.problems.append(f"<script {values}>")
         if tag in ("iframe", "frame", "object", "embed") and (
-                tag != "iframe" or values.get("sandbox") != "" or "src" in values):
+            tag != "iframe" or values.get("sandbox") != "" or "src" in values
+        ):
             self.problems.append(f"<{tag} {values}>")
-        if tag in ("base", "meta") and ("http-equiv" in values and
-                                         values["http-equiv"].lower() == "refresh"):
+        if tag in ("base", "meta") and (
+            "http-equiv" in values and values["http-equiv"].lower() == "refresh"
+        ):
             self.problems.append(f"<{tag} {values}>")
 
     def handle_endtag(self, tag: str) -> None:
@@ -149,8 +163,7 @@ def test_the_html_holds_no_injected_markup(injected):
 
 
 def page_urls(out: Path, ids: list[str]) -> list[str]:
-    urls = [p.resolve().as_uri() for p in sorted(out.rglob("*.html"))
-            if "artifacts" not in p.parts]
+    urls = [p.resolve().as_uri() for p in sorted(out.rglob("*.html")) if "artifacts" not in p.parts]
     compare = next(out.glob("experiments/*/compare.html"))
     urls.append(compare.resolve().as_uri() + "#runs=" + ",".join(ids))
     return urls
@@ -195,5 +208,9 @@ def test_bidi_controls_are_shown_not_obeyed(page, injected):
     assert "[U+202E]exe.txt" in cells and "\u202e" not in cells
     # only the corpus's own <img src=x> (kept, without its handler) fails to load, and the
     # HTML artifact's script is refused by its sandbox
-    assert [e for e in rec.errors if not re.search(r"ERR_FILE_NOT_FOUND.*/x'", e)
-            and "Blocked script execution in 'about:srcdoc'" not in e] == []
+    assert [
+        e
+        for e in rec.errors
+        if not re.search(r"ERR_FILE_NOT_FOUND.*/x'", e)
+        and "Blocked script execution in 'about:srcdoc'" not in e
+    ] == []

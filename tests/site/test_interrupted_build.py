@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import reporter as mlflow
-from tests.conftest import PYTHON, as_in_a_terminal, python_env
+from tests.conftest import CLI_CODE, PYTHON, as_in_a_terminal, python_env
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,22 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def build(store: str, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [PYTHON, "-c", "from reporter.cli import main; main()", "build", "--store", store,
-         "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
-        preexec_fn=as_in_a_terminal)
+        [
+            PYTHON,
+            "-c",
+            CLI_CODE,
+            "build",
+            "--store",
+            store,
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=python_env(),
+        preexec_fn=as_in_a_terminal,
+    )
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ from urllib.parse import quote
 import pytest
 
 import reporter as mlflow
-from reporter.secrets import SecretWarning
+from reporter.core.secrets import SecretWarning
 from reporter.site.build import build
-from reporter.site.config import BuildConfig, load_config
-from tests.conftest import python_env
+from reporter.view.config import BuildConfig, load_config
+from tests.conftest import CLI_CODE, python_env
 
 SECRETS = {
     "param api_key": "sk-proj-abcdef0123456789",
@@ -47,18 +47,29 @@ def secret_store(store_uri: str, tmp_path: Path) -> str:
         mlflow.set_experiment(experiment_id=exp)
         mlflow.set_experiment_description(
             "Notes\n\n-----BEGIN RSA PRIVATE KEY-----\n"
-            f"{SECRETS['experiment description']}\n-----END RSA PRIVATE KEY-----\n")
-        with mlflow.start_run(run_name=f"run {SECRETS['run name']}",
-                              description=f"token {SECRETS['note']} in the note"):
-            mlflow.log_params({"api_key": SECRETS["param api_key"], "lr": 0.1,
-                               "db_url": f"postgres://trainer:{SECRETS['param db_url']}@db:5432/x"})
-            mlflow.set_tags({
-                "token": SECRETS["tag token"],
-                "endpoint": f"Authorization: Bearer {SECRETS['tag endpoint']}",
-                "reporter.source.git.repoURL":
-                    f"https://ci:{SECRETS['git remote']}@github.com/org/repo.git",
-                "team": "forecasting",
-            })
+            f"{SECRETS['experiment description']}\n-----END RSA PRIVATE KEY-----\n"
+        )
+        with mlflow.start_run(
+            run_name=f"run {SECRETS['run name']}",
+            description=f"token {SECRETS['note']} in the note",
+        ):
+            mlflow.log_params(
+                {
+                    "api_key": SECRETS["param api_key"],
+                    "lr": 0.1,
+                    "db_url": f"postgres://trainer:{SECRETS['param db_url']}@db:5432/x",
+                }
+            )
+            mlflow.set_tags(
+                {
+                    "token": SECRETS["tag token"],
+                    "endpoint": f"Authorization: Bearer {SECRETS['tag endpoint']}",
+                    "reporter.source.git.repoURL": (
+                        f"https://ci:{SECRETS['git remote']}@github.com/org/repo.git"
+                    ),
+                    "team": "forecasting",
+                }
+            )
             mlflow.log_metric("rmse", 0.5)
             mlflow.log_text(f"API_TOKEN={SECRETS['.env file']}\n", ".env")
             mlflow.log_text(f"{SECRETS['id_rsa file']}\n", "keys/id_rsa")
@@ -118,8 +129,11 @@ def test_the_leak_check_sees_secrets_when_masking_is_off(secret_store, tmp_path)
 
 def test_allow_list_and_extra_patterns(secret_store, tmp_path):
     out = tmp_path / "site"
-    build(BuildConfig(store=secret_store, out=str(out), secret_allow=("api_key",),
-                      secret_keys=("^team$",)))
+    build(
+        BuildConfig(
+            store=secret_store, out=str(out), secret_allow=("api_key",), secret_keys=("^team$",)
+        )
+    )
     found = leaks(out)
     assert [f for f in found if f.startswith("param api_key")]  # allowed: shown
     assert not [f for f in found if f.startswith("tag token")]  # still masked
@@ -136,15 +150,17 @@ def test_profiles_leave_out_what_they_name(secret_store, tmp_path):
     with mlflow.start_run(run_name="tmp"):
         mlflow.log_metric("x", 1.0)
     (tmp_path / "tracker-report.toml").write_text(
-        '[profile.stakeholders]\n'
+        "[profile.stakeholders]\n"
         'runs = "metrics.rmse < 5"\n'
         'exclude_experiments = ["scratch*"]\n'
         'exclude_tags = ["team"]\n'
         'exclude_params = ["lr"]\n'
         'exclude_artifacts = ["data/*"]\n'
     )
-    config = load_config({"store": secret_store, "out": str(tmp_path / "s"),
-                          "profile": "stakeholders"}, cwd=str(tmp_path))
+    config = load_config(
+        {"store": secret_store, "out": str(tmp_path / "s"), "profile": "stakeholders"},
+        cwd=str(tmp_path),
+    )
     result = build(config)
     out = tmp_path / "s"
     assert result.experiments == 1 and result.runs == 1  # no scratch, no draft
@@ -157,38 +173,53 @@ def test_profiles_leave_out_what_they_name(secret_store, tmp_path):
     client = mlflow.Client(secret_store)
     leaky = client.get_experiment_by_name("leaky")
     assert leaky is not None
-    run = client.create_run(leaky.experiment_id, run_name="by-alice", user_id="alice-the-user",
-                            tags={"reporter.user": "alice-the-user",
-                                  "reporter.host": "gpu-host-xyz-123"})
+    run = client.create_run(
+        leaky.experiment_id,
+        run_name="by-alice",
+        user_id="alice-the-user",
+        tags={"reporter.user": "alice-the-user", "reporter.host": "gpu-host-xyz-123"},
+    )
     client.set_terminated(run.info.run_id)
     for profile, shown in (("public", False), ("internal", True)):
         site = tmp_path / profile
-        build(load_config({"store": secret_store, "out": str(site), "profile": profile},
-                          cwd=str(tmp_path)))
-        files = {rel: data for rel, data in site_bytes(site).items()
-                 if not rel.startswith("static/")}
+        build(
+            load_config(
+                {"store": secret_store, "out": str(site), "profile": profile}, cwd=str(tmp_path)
+            )
+        )
+        files = {
+            rel: data for rel, data in site_bytes(site).items() if not rel.startswith("static/")
+        }
         for who in ("alice-the-user", "gpu-host-xyz-123"):
             assert any(who.encode() in data for data in files.values()) is shown, (profile, who)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from reporter.cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd, env=python_env(), check=False)
+    return subprocess.run(
+        [sys.executable, "-c", CLI_CODE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=python_env(),
+        check=False,
+    )
 
 
 def test_cli_profile_budget_and_strict(secret_store, tmp_path):
     unknown = cli("build", "--store", secret_store, "--profile", "everyone", cwd=tmp_path)
     assert unknown.returncode == 1
     assert "Unknown profile 'everyone'; valid: internal, public" in unknown.stderr
-    tiny = cli("build", "--store", secret_store, "--out", "small", "--max-site-mb", "0.5",
-               cwd=tmp_path)
+    tiny = cli(
+        "build", "--store", secret_store, "--out", "small", "--max-site-mb", "0.5", cwd=tmp_path
+    )
     assert tiny.returncode == 1 and "over --max-site-mb 0.5; nothing was written" in tiny.stderr
     assert "MB  static/vendor/vega" in tiny.stderr  # the largest files are listed
     assert not (tmp_path / "small").exists()
     usage = cli("build", "--store", secret_store, "--max-site-mb", "-3", cwd=tmp_path)
     assert usage.returncode == 2
-    roomy = cli("build", "--store", secret_store, "--out", "site", "--max-site-mb", "50",
-                cwd=tmp_path)
+    roomy = cli(
+        "build", "--store", secret_store, "--out", "site", "--max-site-mb", "50", cwd=tmp_path
+    )
     assert roomy.returncode == 0, roomy.stderr
     assert "warning: Masked param values that look like secrets: api_key, db_url" in roomy.stderr
     strict = cli("build", "--store", secret_store, "--out", "site", "--strict", cwd=tmp_path)
@@ -211,19 +242,27 @@ def test_a_symlink_in_the_store_is_skipped_with_a_warning(store_uri, tmp_path):
     result = build(BuildConfig(store=store_uri, out=str(out)))
     skipped = [w for w in result.warnings if "a symbolic link" in w]
     assert len(skipped) == 2 and any("leak.txt" in w for w in skipped)
-    assert not [rel for rel, data in site_bytes(out).items()
-                if b"MACHINE_FILE_CONTENT_77" in data]
+    assert not [rel for rel, data in site_bytes(out).items() if b"MACHINE_FILE_CONTENT_77" in data]
     assert (out / "runs" / run.info.run_id / "artifacts/ok.txt").read_text() == "fine"
 
 
 @pytest.mark.parametrize(
     ("path", "safe"),
-    [("a/b.txt", True), ("model/MLmodel", True), ("../x", False), ("a/../../x", False),
-     ("/etc/passwd", False), ("C:/x", False), ("a\\b", False), ("a//b", False), ("./a", False),
-     ("", False)],
+    [
+        ("a/b.txt", True),
+        ("model/MLmodel", True),
+        ("../x", False),
+        ("a/../../x", False),
+        ("/etc/passwd", False),
+        ("C:/x", False),
+        ("a\\b", False),
+        ("a//b", False),
+        ("./a", False),
+        ("", False),
+    ],
 )
 def test_only_plain_relative_artifact_paths_are_published(path, safe):
-    from reporter.site import publish
+    from reporter.view import publish
 
     assert publish.safe_path(path) is safe
 
@@ -248,8 +287,12 @@ def hidden_forms(secret: str) -> set[str]:
 def hidden_leaks(out: Path, planted: dict[str, str]) -> list[str]:
     """Return 'what in which file' for every planted secret found, in any form, in the site."""
     files = site_bytes(out)
-    return [f"{what} in {rel}" for what, secret in planted.items() for rel, data in files.items()
-            if any(form.encode() in data for form in hidden_forms(secret))]
+    return [
+        f"{what} in {rel}"
+        for what, secret in planted.items()
+        for rel, data in files.items()
+        if any(form.encode() in data for form in hidden_forms(secret))
+    ]
 
 
 def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_path):
@@ -258,7 +301,8 @@ def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_p
         exp = mlflow.create_experiment("hiding")
         mlflow.set_experiment(experiment_id=exp)
         mlflow.set_experiment_description(
-            f"token: {HIDDEN['entity description'].replace('_', '&#95;')}")
+            f"token: {HIDDEN['entity description'].replace('_', '&#95;')}"
+        )
         with mlflow.start_run(
             description=f"token {HIDDEN['escaped note'].replace('_', chr(92) + '_')} here"
         ):
@@ -268,7 +312,8 @@ def test_secrets_written_to_hide_from_a_scan_are_still_kept_out(store_uri, tmp_p
             mlflow.log_text("x" * 20_000 + f" {HIDDEN['long line']}\n", "long.log")
             mlflow.log_text(f"id {HIDDEN['no extension']}\n", "NOTES")
             mlflow.log_text(
-                f"<p>{HIDDEN['html entity artifact'].replace('_', '&#95;')}</p>", "page.html")
+                f"<p>{HIDDEN['html entity artifact'].replace('_', '&#95;')}</p>", "page.html"
+            )
             mlflow.log_text("a perfectly clean log line\n", "clean.out")
     out = tmp_path / "site"
     result = build(BuildConfig(store=store_uri, out=str(out)))
@@ -307,12 +352,13 @@ def test_credentials_in_names_and_table_cells_are_kept_out(store_uri, tmp_path):
             mlflow.log_metric(IN_NAMES["metric key"], 0.4, step=1)
             mlflow.log_metric("rmse", 0.3)
             mlflow.log_text("clean\n", f"logs/{IN_NAMES['artifact name']}.txt")
-            mlflow.log_table(pd.DataFrame({"who": ["a", IN_NAMES["log_table cell"]]}),
-                             "tables/cells.parquet")
-            mlflow.log_table(pd.DataFrame({IN_NAMES["log_table column"]: [1, 2]}),
-                             "tables/columns.parquet")
-            mlflow.log_table(pd.DataFrame({"who": ["a", "b"], "n": [1, 2]}),
-                             "tables/clean.parquet")
+            mlflow.log_table(
+                pd.DataFrame({"who": ["a", IN_NAMES["log_table cell"]]}), "tables/cells.parquet"
+            )
+            mlflow.log_table(
+                pd.DataFrame({IN_NAMES["log_table column"]: [1, 2]}), "tables/columns.parquet"
+            )
+            mlflow.log_table(pd.DataFrame({"who": ["a", "b"], "n": [1, 2]}), "tables/clean.parquet")
     out = tmp_path / "site"
     result = build(BuildConfig(store=store_uri, out=str(out)))
     assert hidden_leaks(out, IN_NAMES) == []
@@ -350,8 +396,11 @@ def test_the_public_profile_leaves_out_machine_paths_and_pickled_models(store_ur
         mlflow.log_text("clean\n", "notes.txt")
     for profile, shown in (("public", False), ("internal", True)):
         site = tmp_path / profile
-        build(load_config({"store": store_uri, "out": str(site), "profile": profile},
-                          cwd=str(tmp_path)))
+        build(
+            load_config(
+                {"store": store_uri, "out": str(site), "profile": profile}, cwd=str(tmp_path)
+            )
+        )
         files = site_bytes(site)
         assert any(b"alice-the-user" in data for data in files.values()) is shown, profile
         run_dir = site / "runs" / run.info.run_id
@@ -402,11 +451,14 @@ def test_credentials_an_attacker_hid_from_the_first_scan_are_kept_out(store_uri,
             mlflow.log_param("long", s["token run on into more letters"])
             artifact("run.out", b"\x00\n" + s["text artifact with a NUL"].encode() + b"\n")
             table = io.BytesIO()
-            pq.write_table(pa.table({"a": [s["Parquet under another name"]]}), table,
-                           compression="none")
+            pq.write_table(
+                pa.table({"a": [s["Parquet under another name"]]}), table, compression="none"
+            )
             artifact("data.pq", table.getvalue())
-            mlflow.log_table(pd.DataFrame({"lst": [[s["list cell"]]],
-                                           "byt": [s["bytes cell"].encode()]}), "y.parquet")
+            mlflow.log_table(
+                pd.DataFrame({"lst": [[s["list cell"]]], "byt": [s["bytes cell"].encode()]}),
+                "y.parquet",
+            )
             info = PngImagePlugin.PngInfo()
             info.add_text("Comment", s["PNG text chunk"])
             png = io.BytesIO()
@@ -454,9 +506,13 @@ def test_the_public_profile_finds_pickles_by_content_and_home_folders_everywhere
     with zipfile.ZipFile(torch_like, "w") as z:
         z.writestr("archive/data.pkl", pickled)
     files = {
-        "model.PKL": pickled, "MODEL.PTH": pickled, "model.sav": pickled,
-        "pickle_noext": pickled, "model.pkl.gz": gzip.compress(pickled),
-        "state.ckpt.1": pickled, "weights.bin": torch_like.getvalue(),
+        "model.PKL": pickled,
+        "MODEL.PTH": pickled,
+        "model.sav": pickled,
+        "pickle_noext": pickled,
+        "model.pkl.gz": gzip.compress(pickled),
+        "state.ckpt.1": pickled,
+        "weights.bin": torch_like.getvalue(),
         "compressed": gzip.compress(pickled),
     }
     home = "/home/alice-the-user"
@@ -473,8 +529,9 @@ def test_the_public_profile_finds_pickles_by_content_and_home_folders_everywhere
             path.write_bytes(data)
             mlflow.log_artifact(str(path), "models")
     site = tmp_path / "public"
-    result = build(load_config({"store": store_uri, "out": str(site), "profile": "public"},
-                               cwd=str(tmp_path)))
+    result = build(
+        load_config({"store": store_uri, "out": str(site), "profile": "public"}, cwd=str(tmp_path))
+    )
     assert not any(b"alice-the-user" in data for data in site_bytes(site).values())
     text = "\n".join(result.warnings)
     run_dir = site / "runs" / run.info.run_id

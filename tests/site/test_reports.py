@@ -15,8 +15,8 @@ import pytest
 import reporter
 import reporter as mlflow
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
-from tests.conftest import python_env
+from reporter.view.config import BuildConfig
+from tests.conftest import CLI_CODE, python_env
 from tests.site.browser import wait_for_charts
 
 REPORT = """---
@@ -100,26 +100,42 @@ def test_a_changed_report_is_rebuilt(energy, store_uri, tmp_path):
         ('{{< table experiment="energy" >}}', 6, "unknown short code 'table'; valid: runs, chart"),
         ('{{< chart experiment="energy" >}}', 6, "missing metric"),
         ('{{< runs experiment="energy" colour="red" >}}', 6, "unknown argument colour"),
-        ('{{< runs experiment="solar" >}}', 6, "no experiment 'solar' in the site; experiments: "
-                                               "'energy'"),
-        ('{{< compare experiment="energy" runs="baseline,ghost" >}}', 6,
-         "no run named (or with id) 'ghost' in experiment 'energy'"),
+        (
+            '{{< runs experiment="solar" >}}',
+            6,
+            "no experiment 'solar' in the site; experiments: 'energy'",
+        ),
+        (
+            '{{< compare experiment="energy" runs="baseline,ghost" >}}',
+            6,
+            "no run named (or with id) 'ghost' in experiment 'energy'",
+        ),
         ('{{< runs experiment="energy" filter="metrics.rmse <" >}}', 6, "position"),
         ('{{< runs experiment="energy" columns="metrics.nope" >}}', 6, "unknown column"),
         ('{{< chart experiment="energy" metric="nope" >}}', 6, "they have: rmse"),
-        ('{{< image experiment="energy" run="baseline" path="nope.png" >}}', 6,
-         "has no artifact 'nope.png'"),
-        ('text\n\nsee {{< chart experiment="energy" metric="rmse" >}} here', 8,
-         "must be on a line of its own"),
-        ('{{< metric experiment="energy" run="baseline" key="mae" >}} is it', 6,
-         "has no metric 'mae'"),
+        (
+            '{{< image experiment="energy" run="baseline" path="nope.png" >}}',
+            6,
+            "has no artifact 'nope.png'",
+        ),
+        (
+            'text\n\nsee {{< chart experiment="energy" metric="rmse" >}} here',
+            8,
+            "must be on a line of its own",
+        ),
+        (
+            '{{< metric experiment="energy" run="baseline" key="mae" >}} is it',
+            6,
+            "has no metric 'mae'",
+        ),
         ('{{< runs experiment="energy" limit="many" >}}', 6, "limit must be a whole number"),
         ('{{< runs experiment=energy" >}}', 6, "cannot read the short code's arguments"),
         ('{{< runs experiment="energy"\n\nmore text', 6, "closed with >}}"),
     ],
 )
-def test_invalid_short_codes_fail_with_file_and_line(energy, store_uri, tmp_path, body, line,
-                                                      message):
+def test_invalid_short_codes_fail_with_file_and_line(
+    energy, store_uri, tmp_path, body, line, message
+):
     (tmp_path / "reports/bad.md").write_text(f"---\ntitle: Bad\n---\n# Heading\n\n{body}\n")
     with pytest.raises(reporter.InvalidArgumentError) as raised:
         build(BuildConfig(store=store_uri, out=str(tmp_path / "site")))
@@ -130,14 +146,30 @@ def test_invalid_short_codes_fail_with_file_and_line(energy, store_uri, tmp_path
 def test_front_matter_errors_and_the_cli(energy, store_uri, tmp_path):
     (tmp_path / "reports/open.md").write_text("---\ntitle: never closed\n\nbody\n")
     result = subprocess.run(
-        [sys.executable, "-c", "from reporter.cli import main; main()", "build", "--store",
-         store_uri, "--out", "site"], capture_output=True, text=True, cwd=tmp_path,
-        env=python_env(), check=False)
+        [
+            sys.executable,
+            "-c",
+            CLI_CODE,
+            "build",
+            "--store",
+            store_uri,
+            "--out",
+            "site",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=python_env(),
+        check=False,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "reports/open.md line 1: front matter opened with --- is never closed" in result.stderr
     (tmp_path / "reports/open.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
-    with pytest.raises(reporter.InvalidArgumentError, match=r"reports/open.md line \d+: front "
-                                                            r"matter is not valid YAML"):
+    with pytest.raises(
+        reporter.InvalidArgumentError,
+        match=r"reports/open.md line \d+: front "
+        r"matter is not valid YAML",
+    ):
         build(BuildConfig(store=store_uri, out=str(tmp_path / "site")))
     with pytest.raises(reporter.InvalidArgumentError, match="reports = 'nowhere': no such folder"):
         BuildConfig(store=store_uri, reports="nowhere").validate()
@@ -150,6 +182,7 @@ def test_the_report_chart_draws_in_chromium(energy, store_uri, tmp_path, page):
     tab.goto((out / "reports/q3-decision.html").resolve().as_uri())
     assert wait_for_charts(tab) == 1
     assert tab.locator("figure.chart svg g.mark-line.role-mark path").count() == 2
-    tab.wait_for_function("() => document.querySelector('figure.report-image img').naturalWidth"
-                          " === 4")
+    tab.wait_for_function(
+        "() => document.querySelector('figure.report-image img').naturalWidth === 4"
+    )
     assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []

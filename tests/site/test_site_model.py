@@ -13,22 +13,23 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import reporter as mlflow
-from reporter.site import charts, loader, model, theme
+from reporter.site import charts, contract, model, paths, theme
 from reporter.site.build import build_time
-from reporter.site.config import BuildConfig
 from reporter.site.downsample import minmax_indices
+from reporter.view import loader
+from reporter.view.config import BuildConfig
 from tests.site.conftest import EVIL
 
 
-def make(store: str, **config: object) -> model.Site:
+def make(store: str, **config: object) -> contract.Site:
     """Build the site model of a store without writing anything."""
     cfg = BuildConfig(store=store, max_points=200, **config)  # type: ignore[arg-type]
     snap = loader.load(loader.open_store(store), cfg)
-    info = model.SiteInfo("T", "0", build_time(), None)
+    info = contract.SiteInfo("T", "0", build_time(), None)
     return model.make_site(snap, cfg, info, lambda r, p: None, lambda r, p: f"file:///{p}")
 
 
-def page(site: model.Site, path: str) -> model.Page:
+def page(site: contract.Site, path: str) -> contract.Page:
     """Return the page at a path."""
     return next(p for p in site.pages if p.info.path == path)
 
@@ -58,8 +59,9 @@ def test_primary_metric_is_configurable(site_store):
 
 
 def test_metric_direction_is_configurable(site_store):
-    site = make(site_store["store"], primary_metric={"forecast": "rmse"},
-                metric_direction={"rmse": "max"})
+    site = make(
+        site_store["store"], primary_metric={"forecast": "rmse"}, metric_direction={"rmse": "max"}
+    )
     forecast = page(site, "index.html").context.experiments[0]
     assert (forecast.best_value, forecast.best_run.label) == ("4", EVIL)  # higher is better now
     runs = next(f for f in site.files if f.path == "experiments/forecast/runs.js")
@@ -155,25 +157,25 @@ def test_vendored_vega_matches_altair():
 
 
 def test_relative_urls():
-    assert model.relative_url("index.html", "runs/abc/index.html") == "../../index.html"
-    assert model.relative_url("static/app.js", "index.html") == "static/app.js"
+    assert paths.relative_url("index.html", "runs/abc/index.html") == "../../index.html"
+    assert paths.relative_url("static/app.js", "index.html") == "static/app.js"
     assert (
-        model.relative_url("experiments/x/index.html#c", "experiments/x/index.html")
+        paths.relative_url("experiments/x/index.html#c", "experiments/x/index.html")
         == "index.html#c"
     )
-    assert model.relative_url("https://example.com/a", "index.html") == "https://example.com/a"
+    assert paths.relative_url("https://example.com/a", "index.html") == "https://example.com/a"
 
 
 def test_json_block_cannot_close_its_script_tag():
-    block = str(model.json_block({"name": "</script><script>alert(1)</script>"}))
+    block = str(contract.json_block({"name": "</script><script>alert(1)</script>"}))
     assert "</" not in block and "<" not in block
     assert json.loads(block)["name"] == "</script><script>alert(1)</script>"
 
 
 def test_slugs_are_unique_and_stable():
-    slugs = model.experiment_slugs({"1": "A b", "2": "a-b", "3": "Ünïcode!"})
+    slugs = paths.experiment_slugs({"1": "A b", "2": "a-b", "3": "Ünïcode!"})
     assert slugs["1"] == "a-b" and slugs["2"].startswith("a-b-") and slugs["3"] == "unicode"
-    assert slugs == model.experiment_slugs({"3": "Ünïcode!", "2": "a-b", "1": "A b"})
+    assert slugs == paths.experiment_slugs({"3": "Ünïcode!", "2": "a-b", "1": "A b"})
 
 
 def test_loader_never_writes_to_the_store(site_store):
@@ -210,7 +212,7 @@ def script_json(data: bytes, name: str) -> dict:  # type: ignore[type-arg]
     prefix = f"window.{name} = "
     text = data.decode()
     assert text.startswith(prefix) and text.endswith(";\n")
-    return json.loads(text[len(prefix):-2])  # type: ignore[no-any-return]
+    return json.loads(text[len(prefix) : -2])  # type: ignore[no-any-return]
 
 
 def test_table_js_holds_every_row_as_shown_and_as_sorted(site_store):
@@ -244,8 +246,11 @@ def test_first_rows_only_in_the_page(site_store):
     assert len(exp.rows) == exp.total_rows <= table.FIRST_ROWS
     runs = next(f for f in site.files if f.path == "experiments/forecast/runs.js")
     assert runs.data is not None
-    parent = next(r for r in script_json(runs.data, "TRACKER_EXPERIMENT")["runs"]
-                  if r["id"] == site_store["parent"])
+    parent = next(
+        r
+        for r in script_json(runs.data, "TRACKER_EXPERIMENT")["runs"]
+        if r["id"] == site_store["parent"]
+    )
     # what the filter box tests besides params, metrics and tags
     assert parent["attrs"]["run_name"] == "parent"
     assert isinstance(parent["attrs"]["start_time"], int)
@@ -265,10 +270,13 @@ def test_a_million_steps_are_drawn_from_max_points_keeping_extremes(store_uri):
     values = np.sin(steps / 1000.0)
     values[low], values[high] = -5.0, 5.0  # one-point spikes the downsampling must keep
     for a in range(0, n, 200_000):
-        client.log_batch(run_id, metrics=[
-            Metric("loss", float(values[s]), 1_700_000_000_000 + s, s)
-            for s in range(a, a + 200_000)
-        ])
+        client.log_batch(
+            run_id,
+            metrics=[
+                Metric("loss", float(values[s]), 1_700_000_000_000 + s, s)
+                for s in range(a, a + 200_000)
+            ],
+        )
     client.set_terminated(run_id)
     drawn = []
     for _ in range(2):
@@ -307,12 +315,15 @@ def test_params_that_are_all_numbers_sort_as_numbers(store_uri):
 
 
 def test_markdown_keeps_only_images_of_the_site_itself():
-    from reporter.site import text
+    from reporter.view import text
 
-    html = str(text.markdown(
-        "![a](https://tracker.example/p.png) ![b](//cdn.example/q.png) ![c](plots/loss.png) "
-        "![d](data:image/png;base64,iVBORw0KGgo=) [e](data:text/html,<script>x</script>) "
-        "[f](https://example.com/doc)"))
+    html = str(
+        text.markdown(
+            "![a](https://tracker.example/p.png) ![b](//cdn.example/q.png) ![c](plots/loss.png) "
+            "![d](data:image/png;base64,iVBORw0KGgo=) [e](data:text/html,<script>x</script>) "
+            "[f](https://example.com/doc)"
+        )
+    )
     assert "tracker.example" not in html and "cdn.example" not in html
     assert 'src="plots/loss.png"' in html and 'src="data:image/png;base64,iVBORw0KGgo="' in html
     assert "data:text/html" not in html

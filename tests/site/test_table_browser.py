@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 import reporter
 from reporter.entities import Metric, Param
 from reporter.site.build import build
-from reporter.site.config import BuildConfig
 from reporter.site.table import FIRST_ROWS
+from reporter.view.config import BuildConfig
 from tests.site.browser import open_page, run_order
 
 BIG_RUNS = 250
@@ -104,12 +104,16 @@ def test_an_invalid_filter_shows_the_parser_message_and_keeps_the_view(page, bui
     # sorting while the text is invalid sorts the last valid view
     rmse = tab.locator("table.runs thead th").filter(has_text="rmse").locator("button")
     rmse.click()
-    tab.wait_for_function("() => document.querySelector('table.runs tbody tr').dataset.run === "
-                          f"'{site_store['parent']}'")
+    tab.wait_for_function(
+        "() => document.querySelector('table.runs tbody tr').dataset.run === "
+        f"'{site_store['parent']}'"
+    )
     assert run_order(tab) == [site_store["parent"], site_store["evil"]]  # 3.25, 4
     rmse.click()
-    tab.wait_for_function("() => document.querySelector('table.runs tbody tr').dataset.run === "
-                          f"'{site_store['evil']}'")
+    tab.wait_for_function(
+        "() => document.querySelector('table.runs tbody tr').dataset.run === "
+        f"'{site_store['evil']}'"
+    )
     expect(message).to_be_visible()
     box.fill("metrics.rmse < 3.5")
     expect(message).to_be_hidden()
@@ -155,14 +159,16 @@ def check_restored(tab: Any, text: str, order: list[str]) -> None:
     rmse = tab.locator("table.runs thead th").filter(has_text="rmse")
     expect(rmse).to_have_attribute("aria-sort", "ascending")
     expect(tab.locator("table.runs thead th").filter(has_text="User")).to_be_hidden()
-    col = int(tab.locator("table.runs thead th").filter(has_text="User").get_attribute("data-col")
-              or "0")
+    col = int(
+        tab.locator("table.runs thead th").filter(has_text="User").get_attribute("data-col") or "0"
+    )
     for cell in tab.locator(f"table.runs tbody tr > td:nth-child({col + 1})").all():
         expect(cell).to_be_hidden()
 
 
 def test_a_link_survives_a_rebuild_that_adds_columns_and_a_pasted_hash_applies(
-        page, built, site_store):
+    page, built, site_store
+):
     tab, rec = page
     _result, out = built
     link = page_url(out, "forecast") + "#sort=metrics.rmse:desc&hide=user"
@@ -172,14 +178,17 @@ def test_a_link_survives_a_rebuild_that_adds_columns_and_a_pasted_hash_applies(
     with mlflow.start_run(run_name="newcomer") as run:  # its param sorts before the others
         mlflow.log_params({"aaa": 1})
         mlflow.log_metric("rmse", 10.0)
-    build(BuildConfig(store=site_store["store"], out=str(out), max_points=200,
-                      max_artifact_mb=0.1))
+    build(BuildConfig(store=site_store["store"], out=str(out), max_points=200, max_artifact_mb=0.1))
     tab.goto(link)
     table_ready(tab)
     rmse = tab.locator("table.runs thead th").filter(has_text="rmse")
     expect(rmse).to_have_attribute("aria-sort", "descending")
-    assert run_order(tab) == [run.info.run_id, site_store["evil"], site_store["parent"],
-                              site_store["child"]]  # rmse 10, 4, 3.25, 2.5
+    assert run_order(tab) == [
+        run.info.run_id,
+        site_store["evil"],
+        site_store["parent"],
+        site_store["child"],
+    ]  # rmse 10, 4, 3.25, 2.5
     expect(tab.locator("table.runs thead th[data-key='user']")).to_be_hidden()
     # a pasted link that changes only the hash applies; older links name columns by number
     col = rmse.get_attribute("data-col")
@@ -224,8 +233,11 @@ def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     for i in range(BIG_RUNS):
         run = client.create_run(exp, start_time=1_700_000_000_000 + i * 1000, run_name=f"r{i:03d}")
         rmse = 0.01 if i == 0 else 1.0 + (i * 37 % BIG_RUNS) / 100
-        client.log_batch(run.info.run_id, metrics=[Metric("rmse", rmse, 0, 0)],
-                         params=[Param("depth", str(i % 7)), Param("lr", str(i % 3 / 10))])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("rmse", rmse, 0, 0)],
+            params=[Param("depth", str(i % 7)), Param("lr", str(i % 3 / 10))],
+        )
         client.set_terminated(run.info.run_id, end_time=1_700_000_000_500 + i * 1000)
         ids.append(run.info.run_id)
     out = root / "site"
@@ -255,7 +267,8 @@ def test_a_long_table_opens_with_one_chunk_and_loads_the_rest(page, big_site):
     assert len(run_order(tab)) == CHUNK
     tab.locator("button.show-more").scroll_into_view_if_needed()
     tab.wait_for_function(
-        "n => document.querySelectorAll('table.runs tbody tr').length >= n", arg=2 * CHUNK)
+        "n => document.querySelectorAll('table.runs tbody tr').length >= n", arg=2 * CHUNK
+    )
     assert run_order(tab) == ids[::-1][: len(run_order(tab))]
     assert rec.errors == []
 
@@ -270,8 +283,12 @@ def test_sort_and_filter_see_every_run_not_just_the_rendered_ones(page, big_site
     client = reporter.Client(store)
     exp = client.get_experiment_by_name("many")
     assert exp is not None
-    by_rmse = [r.info.run_id for r in client.search_runs(
-        [exp.experiment_id], order_by=["metrics.rmse ASC"], max_results=CHUNK)]
+    by_rmse = [
+        r.info.run_id
+        for r in client.search_runs(
+            [exp.experiment_id], order_by=["metrics.rmse ASC"], max_results=CHUNK
+        )
+    ]
     assert run_order(tab) == by_rmse
     text = "params.depth = '3' and metrics.rmse < 2"
     want = python_ids(store, "many", text)
@@ -287,7 +304,8 @@ def test_sort_and_filter_see_every_run_not_just_the_rendered_ones(page, big_site
     assert len(want) > CHUNK
     tab.get_by_role("searchbox", name="Filter runs").fill(text)
     expect(tab.locator(".table-status")).to_have_text(
-        f"Showing {CHUNK} of {len(want)} matching runs ({BIG_RUNS} in all).")
+        f"Showing {CHUNK} of {len(want)} matching runs ({BIG_RUNS} in all)."
+    )
     tab.get_by_role("button", name="Show all").dispatch_event("click")
     expect(tab.locator("table.runs tbody tr")).to_have_count(len(want))
     assert set(run_order(tab)) == want

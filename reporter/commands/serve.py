@@ -1,0 +1,131 @@
+"""`tracker-report serve`: build, serve the site on 127.0.0.1, rebuild when anything changes.
+
+Each check calls the ordinary build, which costs one listing of the store, theme and reports
+when nothing changed (see build.fingerprint), so a second's interval is cheap. Pages are
+served by the standard library's HTTP server from the output folder; a rebuild replaces
+files atomically, so a reader never gets half a page.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import click
+
+STOP_WAIT = 60.0  # seconds Ctrl-C waits for a rebuild in progress
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Serve files without a log line per request (errors still go to stderr)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if len(args) > 1 and str(args[1]).startswith(("4", "5")):
+            super().log_message(format, *args)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """Stop serving as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def watch(config: Any, stop: threading.Event, interval: float) -> None:
+    """Rebuild whenever the store, settings, theme or reports change, until stop is set."""
+    from reporter.core.errors import ReporterError
+    from reporter.site.build import build
+
+    last_failure = ""
+    while not stop.wait(interval):
+        try:
+            result = build(config)
+        except ReporterError as exc:  # e.g. a report being edited: say so once, keep serving
+            if str(exc) != last_failure:
+                click.echo(f"Rebuild failed: {exc}", err=True)
+                last_failure = str(exc)
+            continue
+        if last_failure:
+            click.echo("Rebuilt after the failure above was fixed.", err=True)
+            last_failure = ""
+        if result.stats.written:
+            click.echo(
+                f"Rebuilt: {result.stats.written} files changed ({result.seconds:.1f} s)", err=True
+            )
+
+
+@click.command("serve")
+@click.option("--store", "store_uri", help="Store folder or URL [default: as for build].")
+@click.option("--out", help="Output folder [default: ./site].")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Settings file [default: as for build].",
+)
+@click.option("--profile", help="Publication profile, as for build. Example: --profile public")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between checks for changes.",
+)
+def serve_command(
+    store_uri: str | None,
+    out: str | None,
+    config_file: str | None,
+    profile: str | None,
+    port: int,
+    interval: float,
+) -> None:
+    """Build the site, serve it on http://127.0.0.1:PORT/ and rebuild on changes.
+
+    Only this machine can reach it. Ctrl-C stops it. Example:
+
+        tracker-report serve --store ./tracker-store --port 8000
+    """
+    from reporter.site.build import build
+    from reporter.view.config import load_config
+
+    config = load_config({"store": store_uri, "out": out, "profile": profile}, config_file)
+    result = build(config)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.summary(), err=True)
+    handler = functools.partial(QuietHandler, directory=str(result.out))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise click.UsageError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+            "choose another --port, or 0 for a free one"
+        ) from None
+    # SIGTERM (a service manager, `kill`) stops the server as cleanly as Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(config, stop, interval), daemon=True)
+    watcher.start()
+    bound = server.server_address[1]
+    click.echo(f"Serving http://127.0.0.1:{bound}/ (Ctrl-C to stop)", err=False)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+        # wait for a rebuild in progress: a thread still inside pyarrow when the interpreter
+        # finalizes can abort the process
+        watcher.join(timeout=STOP_WAIT)
+        if watcher.is_alive():
+            click.echo(f"The rebuild in progress did not end within {STOP_WAIT:.0f} s.", err=True)
+    click.echo("Stopped.")

@@ -1,0 +1,197 @@
+"""Every TRACKER_* setting, read and checked in one place.
+
+Settings are read when used (a test or a notebook may change one between calls). A value that
+does not parse is an `InvalidArgumentError` naming the variable, the value and what is valid;
+`check_all` raises it where a store is opened, before any background thread could meet it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reporter.core.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, default, what it means and what is valid."""
+
+    name: str
+    default: str | None
+    help: str
+    valid: str  # what a valid value looks like, for the error message
+    parse: Callable[[str], Any]
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+TRACKING_URI = Setting(
+    "TRACKER_TRACKING_URI",
+    None,
+    "where runs are recorded and read (the --store of every command)",
+    "a folder, file:FOLDER or a URL such as s3://bucket/prefix",
+    _text,
+)
+EXPERIMENT_NAME = Setting(
+    "TRACKER_EXPERIMENT_NAME", None, "the experiment of runs started without one", "a name", _text
+)
+EXPERIMENT_ID = Setting(
+    "TRACKER_EXPERIMENT_ID", None, "the experiment of runs started without one", "an id", _text
+)
+FLUSH_INTERVAL = Setting(
+    "TRACKER_FLUSH_INTERVAL",
+    "1",
+    "seconds between background writes of logged rows",
+    "a number of seconds > 0, e.g. 1",
+    _positive_float,
+)
+HEARTBEAT_INTERVAL = Setting(
+    "TRACKER_HEARTBEAT_INTERVAL",
+    "10",
+    "seconds between heartbeats of an open run",
+    "a number of seconds > 0, e.g. 10",
+    _positive_float,
+)
+HEARTBEAT_TIMEOUT = Setting(
+    "TRACKER_HEARTBEAT_TIMEOUT",
+    "60",
+    "seconds without a heartbeat after which a RUNNING run reads as KILLED",
+    "a number of seconds > 0, e.g. 60",
+    _positive_float,
+)
+AUTO_COMPACT = Setting(
+    "TRACKER_AUTO_COMPACT",
+    "32",
+    "finished-run parts a process writes before it compacts them (0: never)",
+    "a whole number >= 0, e.g. 32",
+    _non_negative_int,
+)
+LOG_ENVIRONMENT = Setting(
+    "TRACKER_LOG_ENVIRONMENT",
+    "true",
+    "whether a run records the installed packages as environment/requirements.txt",
+    f"one of {', '.join(_TRUE + _FALSE)}",
+    _boolean,
+)
+S3_ENDPOINT_URL = Setting(
+    "TRACKER_S3_ENDPOINT_URL",
+    None,
+    "the endpoint of an S3-compatible server (MinIO, Ceph, moto) for s3:// stores",
+    "a URL such as http://127.0.0.1:9000",
+    _text,
+)
+
+SETTINGS = (
+    TRACKING_URI,
+    EXPERIMENT_NAME,
+    EXPERIMENT_ID,
+    FLUSH_INTERVAL,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    AUTO_COMPACT,
+    LOG_ENVIRONMENT,
+    S3_ENDPOINT_URL,
+)
+
+
+def read(setting: Setting) -> Any:
+    """Return a setting's value (parsed), its default when unset or empty, None if neither."""
+    raw = os.environ.get(setting.name, "")
+    text = raw if raw.strip() else setting.default
+    if text is None:
+        return None
+    try:
+        return setting.parse(text)
+    except (ValueError, OverflowError):
+        default = f" (default {setting.default})" if setting.default is not None else ""
+        raise InvalidArgumentError(
+            f"Environment variable {setting.name}={raw!r} is not valid: {setting.valid}"
+            f"{default}. It sets {setting.help}."
+        ) from None
+
+
+def check_all() -> None:
+    """Raise InvalidArgumentError for the first TRACKER_* setting whose value is not valid."""
+    for setting in SETTINGS:
+        read(setting)
+
+
+def tracking_uri() -> str | None:
+    """$TRACKER_TRACKING_URI, or None."""
+    value: str | None = read(TRACKING_URI)
+    return value
+
+
+def flush_interval() -> float:
+    """Seconds between background flushes (default 1)."""
+    return float(read(FLUSH_INTERVAL))
+
+
+def heartbeat_interval() -> float:
+    """Seconds between heartbeats of an open run (default 10)."""
+    return float(read(HEARTBEAT_INTERVAL))
+
+
+def heartbeat_timeout() -> float:
+    """Seconds without a heartbeat after which a RUNNING run reads as KILLED (default 60)."""
+    return float(read(HEARTBEAT_TIMEOUT))
+
+
+def auto_compact_parts() -> int:
+    """Finished-run parts written before this process compacts them; 0 is never (default 32)."""
+    return int(read(AUTO_COMPACT))
+
+
+def log_environment() -> bool:
+    """Whether runs record the installed packages (default true)."""
+    return bool(read(LOG_ENVIRONMENT))
+
+
+def experiment_name() -> str | None:
+    """$TRACKER_EXPERIMENT_NAME, or None."""
+    value: str | None = read(EXPERIMENT_NAME)
+    return value
+
+
+def experiment_id() -> str | None:
+    """$TRACKER_EXPERIMENT_ID, or None."""
+    value: str | None = read(EXPERIMENT_ID)
+    return value
+
+
+def s3_endpoint_url() -> str | None:
+    """$TRACKER_S3_ENDPOINT_URL, or None."""
+    value: str | None = read(S3_ENDPOINT_URL)
+    return value

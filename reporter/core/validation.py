@@ -1,0 +1,110 @@
+"""Checks on user input, each failing with a message that names the key and what is valid."""
+
+from __future__ import annotations
+
+import numbers
+import posixpath
+from typing import Any
+
+from reporter.core.errors import InvalidArgumentError
+
+
+def metric_value(key: str, value: Any) -> float:
+    """Return a metric value as float: ints, floats, bools and numpy scalars; else TypeError."""
+    if type(value) is float:
+        return value
+    if isinstance(value, (int, float, numbers.Real)):
+        return float(value)
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(value, "ndim", 1) == 0 and dtype.kind in "biuf":
+        return float(value)
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise TypeError(
+        f"Metric {key!r}: value must be a number (int, float, bool or a numpy scalar), "
+        f"got {type(value).__name__} {shown}"
+    )
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def metric_step(key: str, step: Any, what: str = "step") -> int:
+    """Return a step (or timestamp) as int; TypeError if not an integer, error if not int64."""
+    if type(step) is not int:
+        if isinstance(step, numbers.Integral) or (
+            getattr(step, "dtype", None) is not None and step.dtype.kind in "iu"
+        ):
+            step = int(step)
+        else:
+            raise TypeError(
+                f"Metric {key!r}: {what} must be an integer, got {type(step).__name__} {step!r}"
+            )
+    if not INT64_MIN <= step <= INT64_MAX:
+        raise InvalidArgumentError(
+            f"Metric {key!r}: {what} {step} is outside the 64-bit integer range the store keeps"
+        )
+    return int(step)
+
+
+def text(kind: str, value: str) -> str:
+    """Return value if it can be stored as UTF-8 (no lone surrogates), else raise."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{kind} {value[:60]!r} cannot be stored as UTF-8 ({exc.reason} at position "
+            f"{exc.start})"
+        ) from None
+    return value
+
+
+def key_name(kind: str, key: Any) -> str:
+    """Return a param/metric/tag key; it must be a non-empty string."""
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(f"{kind} key must be a non-empty string, got {key!r}")
+    if any(ord(c) < 32 for c in key):
+        raise InvalidArgumentError(f"{kind} key {key!r} contains control characters")
+    return text(f"{kind} key", key)
+
+
+def artifact_path(path: str | None, what: str = "artifact_path") -> str:
+    """Return a normalised relative artifact path; refuse absolute paths and '..'."""
+    if path is None or path == "":
+        return ""
+    if not isinstance(path, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(path).__name__}")
+    if "\x00" in path:
+        raise InvalidArgumentError(
+            f"{what} {path!r} contains a NUL character, which no file name can hold"
+        )
+    text = path.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        raise InvalidArgumentError(
+            f"{what} {path!r} is absolute; artifact paths are relative to the run's artifact "
+            "folder, e.g. 'plots' or 'model/weights.bin'"
+        )
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgumentError(
+            f"{what} {path!r} contains '..'; artifact paths must stay inside the run's "
+            "artifact folder"
+        )
+    return posixpath.join(*parts) if parts else ""
+
+
+RUN_ID_MAX = 64
+
+
+def check_run_id(run_id: str) -> None:
+    """Raise InvalidArgumentError unless a run id can name files: ASCII letters, digits, '_'."""
+    if (
+        not isinstance(run_id, str)
+        or not 0 < len(run_id) <= RUN_ID_MAX
+        or not run_id.isascii()
+        or not run_id.replace("_", "").isalnum()
+    ):
+        raise InvalidArgumentError(
+            f"Run id {run_id!r} cannot be stored: use 1 to {RUN_ID_MAX} ASCII letters, "
+            "digits and '_'"
+        )

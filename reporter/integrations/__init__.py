@@ -1,0 +1,1 @@
+"""Libraries logged without code changes: one package per library, on one mechanism."""

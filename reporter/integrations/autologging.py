@@ -1,0 +1,58 @@
+"""`reporter.autolog()` (MLflow's `mlflow.autolog`): autologging for every supported library.
+
+Each library has its own integration package (`reporter.integrations.sklearn`); this turns on
+the ones whose library is installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reporter.integrations.sklearn import autologging as sklearn_autologging
+
+log = logging.getLogger(__name__)
+
+
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    log_traces: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    extra_tags: Mapping[str, Any] | None = None,
+    exclude_flavors: Sequence[str] | None = None,
+    *,
+    max_tuning_runs: int | None = 5,
+    log_post_training_metrics: bool = True,
+    pos_label: Any = None,
+) -> None:
+    """Enable (or with disable=True undo) autologging for every supported library.
+
+    `mlflow.autolog`'s signature; scikit-learn is the one library supported, and it is left
+    alone when it is not installed or when `exclude_flavors` names it. `max_tuning_runs` and
+    `pos_label` are passed on to `reporter.sklearn.autolog`. Input examples, signatures,
+    datasets, traces and post-training metrics are not recorded; those options are accepted
+    so that MLflow code runs unchanged.
+    """
+    if exclude_flavors and sklearn_autologging.FLAVOR_NAME in exclude_flavors:
+        return
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        log.debug("scikit-learn is not installed; nothing to autolog")
+        return
+    sklearn_autologging.autolog_sklearn(
+        log_models=log_models,
+        disable=disable,
+        exclusive=exclusive,
+        silent=silent,
+        max_tuning_runs=max_tuning_runs,
+        pos_label=pos_label,
+        extra_tags=extra_tags,
+    )

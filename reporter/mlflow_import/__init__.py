@@ -1,1 +1,0 @@
-"""Import runs from MLflow: a file store folder, a SQLite database, or a tracking server."""

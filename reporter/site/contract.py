@@ -1,0 +1,292 @@
+"""The contract with the templates: typed page contexts, built in one place.
+
+Tests render every template with every context under StrictUndefined; a template may use
+only what these dataclasses hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from reporter.site import charts
+from reporter.view import text
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+# --- the contract with the templates -------------------------------------------------------
+@dataclass(frozen=True)
+class Crumb:
+    """One breadcrumb: label and site-relative path (None for the current page)."""
+
+    label: str
+    path: str | None
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What every page shows about the whole site."""
+
+    title: str
+    version: str
+    build_time: str
+    base_url: str | None
+
+
+@dataclass
+class PageInfo:
+    """What every page has: its path, title and breadcrumbs."""
+
+    path: str
+    title: str
+    crumbs: list[Crumb]
+    kind: str
+
+
+@dataclass
+class ExperimentSummary:
+    """A line of the index page."""
+
+    name: str
+    path: str
+    description: Markup
+    runs: int
+    by_status: dict[str, int]
+    last_activity: str
+    primary_metric: str | None
+    best_value: str
+    best_run: Crumb | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the runs table."""
+
+    key: str
+    label: str
+    group: str  # attributes, params, metrics
+    numeric: bool
+
+
+@dataclass
+class Cell:
+    """A cell: shown text, sort key, optional link."""
+
+    text: str
+    sort: str
+    link: str | None = None
+
+
+@dataclass
+class RunRow:
+    """A row of the runs table."""
+
+    run_id: str
+    name: str
+    path: str
+    status: str
+    depth: int
+    parent: str | None
+    cells: list[Cell]
+
+
+@dataclass
+class ExperimentPageContext:
+    """The experiment page."""
+
+    experiment_id: str
+    name: str
+    description: Markup
+    columns: list[Column]
+    rows: list[RunRow]
+    charts: list[ChartBlock]
+    primary_metric: str | None
+    chart_note: str
+    compare_path: str
+    comparisons: list[Crumb] = field(default_factory=list)  # curated comparison pages
+    runs_js: str = ""
+    table_js: str = ""  # every row (table.js); `rows` holds only the first ones
+    total_rows: int = 0
+    group_choices: list[tuple[str, str]] = field(default_factory=list)  # (params|tags, key)
+    explore: Markup = field(default_factory=lambda: Markup("null"))  # fields for the views
+    scatter_spec: Markup = field(default_factory=lambda: Markup("null"))
+    parallel_spec: Markup = field(default_factory=lambda: Markup("null"))
+
+
+@dataclass
+class ComparePageContext:
+    """The compare page of an experiment: everything else comes from its data scripts."""
+
+    name: str
+    experiment_path: str
+    runs_js: str
+    site_root: str  # the site root, relative to the compare page (for series.js and images)
+    title: str = "Compare runs"
+    description: Markup = field(default_factory=lambda: Markup(""))
+    fixed_runs: list[str] = field(default_factory=list)  # a curated comparison's runs
+
+
+@dataclass
+class MetricStat:
+    """A line of the run page's metrics table."""
+
+    key: str
+    last: str
+    min: str
+    max: str
+    steps: int
+
+
+@dataclass
+class ArtifactNode:
+    """A file or folder of a run's artifacts, with an optional inline preview."""
+
+    name: str
+    path: str
+    is_dir: bool
+    size: str
+    link: str | None
+    preview: str  # image, text, table, markdown, model, html, none
+    content: Any = None  # lines, rows, Markup, model metadata, html text or an image data URL
+    children: list[ArtifactNode] = field(default_factory=list)
+    note: str = ""  # withheld, not copied, copied as text
+
+
+@dataclass
+class RunPageContext:
+    """The run page."""
+
+    run_id: str
+    name: str
+    status: str
+    experiment: Crumb
+    start: str
+    end: str
+    duration: str
+    user: str
+    source: str
+    commit: str
+    commit_link: str | None
+    parent: Crumb | None
+    children: list[Crumb]
+    params: list[tuple[str, str]]
+    metrics: list[MetricStat]
+    charts: list[ChartBlock]
+    tags: list[tuple[str, str]]
+    system_tags: list[tuple[str, str]]
+    notes: Markup
+    artifacts: list[ArtifactNode]
+    artifact_mode: str
+
+
+@dataclass
+class IndexPageContext:
+    """The index page."""
+
+    experiments: list[ExperimentSummary]
+    total_runs: int
+    reports: list[Any] = field(default_factory=list)  # reports.ReportSummary, listed first
+
+
+@dataclass
+class Page:
+    """A page to render: template, output path, typed context."""
+
+    template: str
+    info: PageInfo
+    context: Any
+
+
+@dataclass
+class OutFile:
+    """A non-template file: bytes to write, or a run's artifact to copy from the store."""
+
+    path: str
+    data: bytes | None = None
+    artifact: tuple[str, str] | None = None  # (run id, artifact path)
+    make: Callable[[], bytes] | None = None  # made when written (large generated data)
+    size: int | None = None  # an artifact's size, known before it is read
+
+
+@dataclass
+class Site:
+    """All pages and files of a build, and what the model warned about."""
+
+    info: SiteInfo
+    pages: list[Page]
+    files: list[OutFile]
+    warnings: list[str]
+    experiments: int
+    runs: int
+
+
+def json_block(value: Any) -> Markup:
+    """Serialise for an inline <script type="application/json"> (no '</' can break out)."""
+    raw = text.show_controls(
+        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    )
+    safe = raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(safe.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# --- metric series ------------------------------------------------------------------------
+@dataclass
+class MetricIndex:
+    """Fast access to an experiment's metric points by (run_id, key)."""
+
+    slices: dict[tuple[str, str], tuple[int, int]]
+    value: np.ndarray
+    step: np.ndarray
+    time: np.ndarray
+    by_run: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for run_id, key in self.slices:
+            self.by_run.setdefault(run_id, []).append(key)
+        for keys in self.by_run.values():
+            keys.sort()
+
+    def keys_of(self, run_id: str) -> list[str]:
+        """Return the metric keys of a run, sorted."""
+        return self.by_run.get(run_id, [])
+
+
+@dataclass
+class ChartBlock:
+    """A chart on a page: its id, title, the series it draws and the full-series downloads.
+
+    The chart's JSON is made when the template asks for `data`, so the whole site's chart
+    data is never held in memory at once.
+    """
+
+    id: str
+    title: str
+    note: str  # "N of M points" when downsampled, else ""
+    downloads: list[Crumb]
+    series: list[tuple[str, str, int | None, int, int]]  # run name, run id, start, a, b
+    metrics: MetricIndex
+    max_points: int
+
+    @property
+    def data(self) -> Markup:
+        """The chart's JSON block, safe inside <script type="application/json">."""
+        from reporter.site.downsample import minmax_indices
+
+        chart = charts.ChartData(key=self.title)
+        m = self.metrics
+        for name, run_id, start, a, b in self.series:
+            keep = minmax_indices(m.value[a:b], self.max_points)
+            chart.series.append(
+                charts.make_series(
+                    name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep
+                )
+            )
+            chart.shown += len(keep)
+            chart.total += b - a
+        return json_block(chart.to_json())

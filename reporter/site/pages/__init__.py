@@ -1,0 +1,1 @@
+"""One module per page kind; each returns the pages and files it makes."""

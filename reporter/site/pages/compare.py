@@ -1,0 +1,156 @@
+"""Comparison pages: runs chosen by the config, side by side."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from reporter.site.contract import ComparePageContext, Crumb, MetricIndex, OutFile, Page, PageInfo
+from reporter.site.series import int_or_none
+from reporter.view import text
+from reporter.view.config import BuildConfig, Comparison
+from reporter.view.loader import ExperimentData, StoreSnapshot
+
+
+def curated_runs(
+    spec: Comparison, data: ExperimentData, records: list[dict[str, Any]], warnings: list[str]
+) -> list[str]:
+    """Return the run ids a curated comparison selects in an experiment, in its order."""
+    from reporter.query import search
+
+    if spec.runs:
+        by_key: dict[str, list[str]] = {}
+        for rec in records:  # a name may be shared: it selects every run that has it
+            by_key.setdefault(str(rec["run_name"]), []).append(rec["run_id"])
+            by_key.setdefault(rec["run_id"], []).append(rec["run_id"])
+        chosen: list[str] = []
+        for key in spec.runs:
+            chosen += [r for r in by_key.get(key, []) if r not in chosen]
+        missing = [key for key in spec.runs if key not in by_key]
+        if missing and (chosen or spec.experiment == data.experiment.name):
+            warnings.append(
+                f"Comparison {spec.name!r}: no run named (or with id) "
+                f"{', '.join(map(repr, missing))} in experiment "
+                f"{data.experiment.name!r}"
+            )
+        return chosen
+    if data.runs.empty:
+        return []
+    frame = search.search_frame(
+        data.runs, spec.filter, list(spec.order_by) or None, max_results=spec.limit
+    )
+    return list(frame["run_id"])
+
+
+def add_compare(
+    data: ExperimentData,
+    slug: str,
+    records: list[dict[str, Any]],
+    metrics: MetricIndex,
+    snapshot: StoreSnapshot,
+    artifact_url: Callable[[str, str], str | None],
+    pages: list[Page],
+    files: list[OutFile],
+    config: BuildConfig,
+    warnings: list[str],
+) -> list[Crumb]:
+    """Add an experiment's compare page, curated comparison pages, runs.js and series.js.
+
+    Returns links to the curated comparisons, for the experiment page."""
+    from reporter.site import compare
+
+    limit = config.max_artifact_mb * 1024 * 1024
+
+    def link(run_id: str, path: str, size: int) -> str | None:
+        url = artifact_url(run_id, path)
+        return None if url and config.artifacts == "copy" and size > limit else url
+
+    images: dict[str, list[tuple[str, str]]] = {}
+    for rec in records:
+        run_id = rec["run_id"]
+        for path, size in snapshot.artifacts.get(run_id, []):
+            url = link(run_id, path, size) if compare.is_image(path) else None
+            if url and "://" not in url:
+                images.setdefault(run_id, []).append((path, url))
+    keys = sorted({k for _, k in metrics.slices})
+    base = f"experiments/{slug}"
+    files.append(
+        OutFile(
+            f"{base}/runs.js",
+            compare.runs_js(data.experiment.name, records, keys, images, config.lower_is_better),
+        )
+    )
+    for rec in records:
+        run_id = rec["run_id"]
+        run_keys = metrics.keys_of(run_id)
+
+        def make(rec: dict[str, Any] = rec, run_keys: list[str] = run_keys) -> bytes:
+            run_id = rec["run_id"]
+            listing = [
+                (p, size, link(run_id, p, size))
+                for p, size in sorted(snapshot.artifacts.get(run_id, []))
+            ]
+            return compare.series_js(
+                run_id,
+                str(rec["run_name"] or run_id),
+                int_or_none(rec["start_time"]),
+                run_keys,
+                metrics.slices,
+                metrics.value,
+                metrics.step,
+                metrics.time,
+                listing,
+                config.max_points,
+            )
+
+        files.append(OutFile(f"runs/{run_id}/series.js", make=make))
+    context = ComparePageContext(
+        data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../.."
+    )
+    info = PageInfo(
+        f"{base}/compare.html",
+        f"Compare runs · {data.experiment.name}",
+        [
+            Crumb("Experiments", "index.html"),
+            Crumb(data.experiment.name, f"{base}/index.html"),
+            Crumb("Compare", None),
+        ],
+        "compare",
+    )
+    pages.append(Page("compare.html", info, context))
+    links = []
+    used: set[str] = set()
+    for spec in config.compare:
+        if spec.experiment not in (None, data.experiment.name):
+            continue
+        chosen = curated_runs(spec, data, records, warnings)
+        if not chosen:
+            if spec.experiment is not None:
+                warnings.append(
+                    f"Comparison {spec.name!r} selects no run in experiment "
+                    f"{data.experiment.name!r}"
+                )
+            continue
+        slug_ = text.slugify(spec.name, "comparison")
+        if slug_ in used:  # "Best runs" and "best-runs": both keep a stable permalink
+            slug_ += "-" + hashlib.sha1(spec.name.encode()).hexdigest()[:6]
+        used.add(slug_)
+        path = f"{base}/compare/{slug_}.html"
+        curated = ComparePageContext(
+            data.experiment.name,
+            f"{base}/index.html",
+            f"{base}/runs.js",
+            "../../..",
+            title=spec.name,
+            description=text.markdown(spec.description, demote=1),
+            fixed_runs=chosen,
+        )
+        crumbs = [
+            Crumb("Experiments", "index.html"),
+            Crumb(data.experiment.name, f"{base}/index.html"),
+            Crumb(spec.name, None),
+        ]
+        pages.append(Page("compare.html", PageInfo(path, spec.name, crumbs, "compare"), curated))
+        links.append(Crumb(spec.name, path))
+    return links

@@ -1,0 +1,194 @@
+"""Merge part files of finished runs into compacted files, and compacted files into one.
+
+Safe while others write and while other compactions run, with no lock. Every step is
+"publish the merged file, then delete what it holds":
+* `compact_parts` merges raw part files of terminal runs (FINISHED, FAILED, KILLED) into one new
+  file under `_compacted/`, whose footer lists the part ids it holds;
+* `merge_compacted` merges compacted files into one when there are many (a small LSM tree, so
+  no compaction rewrites the whole experiment every time).
+A reader that lists between publish and delete sees both and reads each part id from one file
+(reader.make_plan); one that lists before and reads after finds a file gone and lists again.
+Two racing compactions publish overlapping files; readers still take each part id once, and
+the next merge removes the overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from reporter.core import clock
+from reporter.core.entities import RunStatus
+from reporter.core.errors import NotFoundError
+from reporter.store.parquet import events, reader, schema
+from reporter.store.parquet.fs import FileInfo, StoreFS
+from reporter.store.records import CompactionResult as CompactionResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+MAX_COMPACTED_FILES = 8
+SORT_KEYS = ("run_id", "kind", "key", "part")
+
+
+def _sorted_for_storage(table: pa.Table) -> pa.Table:
+    """Sort rows by run, kind, key, part, keeping the order inside a part (compresses well)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table({name: pc.cast(table.column(name), "string") for name in SORT_KEYS})
+    keys = keys.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+    order = pc.sort_indices(keys, sort_keys=[(n, "ascending") for n in (*SORT_KEYS, "row")])
+    return table.take(order)
+
+
+def _publish(fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str]) -> str:
+    """Write a compacted file holding `parts` and return its path."""
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+    rel = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER, name)
+    fs.write_atomic(rel, events.table_to_parquet(_sorted_for_storage(table), parts))
+    return rel
+
+
+def read_parts(fs: StoreFS, parts: dict[str, FileInfo]) -> dict[str, pa.Table]:
+    """Read raw part files once; vanished ones (another compaction took them) and damaged
+    ones (skipped with a warning, left in place) are left out."""
+    out = {}
+    for part, info in sorted(parts.items()):
+        try:
+            data = fs.read_bytes(info.path)
+        except Exception:
+            continue
+        table = _read_table(fs, info, data)
+        if table is not None:
+            out[part] = table
+    return out
+
+
+def compact_parts(
+    fs: StoreFS, exp_id: str, parts: dict[str, FileInfo], read: dict[str, pa.Table] | None = None
+) -> CompactionResult:
+    """Merge these raw part files (of terminal runs) into one compacted file."""
+    import pyarrow as pa
+
+    read = read_parts(fs, parts) if read is None else read
+    held = [p for p in sorted(parts) if p in read]
+    tables = [read[p] for p in held]
+    if not tables:
+        return CompactionResult(exp_id, 0, 0, 0, None)
+    merged = pa.concat_tables(tables).unify_dictionaries()
+    rel = _publish(fs, exp_id, merged, held)
+    for part in held:
+        fs.delete(parts[part].path)
+    log.debug("compacted %d parts of %s into %s", len(held), exp_id, rel)
+    return CompactionResult(exp_id, len(held), len(held), merged.num_rows, rel)
+
+
+def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
+    """Parse a part file; damaged files are skipped with a warning and left in place."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        # in this thread: a pool worker could drop the last reference to `data` (a Python
+        # object) after the interpreter began to exit, which aborts it (see reader._read_file)
+        return events.conform(pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False))
+    except Exception as exc:
+        reader.warn_skip(fs, info.path, str(exc) or type(exc).__name__)
+        return None
+
+
+def merge_compacted(
+    fs: StoreFS, exp_id: str, listing: reader.Listing
+) -> tuple[CompactionResult, set[str]]:
+    """Merge the readable compacted files of an experiment into one (each part id once).
+
+    Returns what it did and the part ids it read. A file is deleted only when every part id it
+    holds was read from a readable file: a damaged or foreign file is left in place.
+    """
+    only = reader.Listing(compacted=listing.compacted)
+    try:
+        plan = reader.make_plan(fs, only)
+        table, read, files = reader.read_plan(fs, plan)
+    except NotFoundError:  # another compaction is merging these files right now
+        return CompactionResult(exp_id, 0, 0, 0, None), set()
+    if not files:
+        return CompactionResult(exp_id, 0, 0, 0, None), set()
+    rel = _publish(fs, exp_id, table, sorted(read))
+    deleted = 0
+    for info in listing.compacted:  # every file whose rows the new one now holds
+        held = reader.FOOTERS.get(fs, info)
+        if held is not None and set(held) <= read:
+            fs.delete(info.path)
+            deleted += 1
+    return CompactionResult(exp_id, 0, deleted, table.num_rows, rel), read
+
+
+def terminal_runs(
+    fs: StoreFS, exp_id: str, read: dict[str, pa.Table], timeout_s: float
+) -> set[str]:
+    """Return runs whose raw parts say they ended, or that read as KILLED (same rule as
+    readers: no heartbeat and no store-stamped event within the timeout)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # the rows the store stamps itself (not user metric times)
+    tables = [t.filter(pc.invert(events.kind_mask(t, schema.KIND_METRIC))) for t in read.values()]
+    if not tables:
+        return set()
+    snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
+    timeout_ms = timeout_s * 1000
+    now_ms = clock.now_ms()
+    done = set()
+    for run_id in {p.split("/", 1)[0] for p in read}:
+        status = snap.attrs.get(run_id, {}).get("status")
+        if status is None or RunStatus.is_terminated(status):
+            done.add(run_id)  # no status event in raw parts: the run was compacted when ended
+        elif reader.is_dead(fs, exp_id, run_id, snap.last_seen.get(run_id, 0), now_ms, timeout_ms):
+            done.add(run_id)  # its process died: it reads as KILLED (the readers' own rule)
+    return done
+
+
+def compact_experiment(
+    fs: StoreFS,
+    exp_id: str,
+    *,
+    timeout_s: float = 60.0,
+    min_parts: int = 1,
+    merge_all: bool = True,
+) -> CompactionResult:
+    """Compact finished runs' parts, then merge compacted files (all, or when many)."""
+    listing = reader.list_experiment(fs, exp_id)
+    try:
+        plan = reader.make_plan(fs, listing)
+    except NotFoundError:  # another compaction replaced a file: leave this round to it
+        return CompactionResult(exp_id, 0, 0, 0, None)
+    # raw parts that a compacted file already holds: left by an interrupted compaction
+    leftovers = {p for p, info in listing.parts.items() if plan.covered.get(p) != info.path}
+    raw = {p: i for p, i in listing.parts.items() if p not in leftovers}
+    tables = read_parts(fs, raw)  # each part read once, for the status and for the merge
+    done = terminal_runs(fs, exp_id, tables, timeout_s)
+    todo = {p: i for p, i in raw.items() if p.split("/", 1)[0] in done}
+    result = CompactionResult(exp_id, 0, 0, 0, None)
+    if len(todo) >= min_parts:
+        result = compact_parts(fs, exp_id, todo, tables)
+    compacted = reader.list_compacted(fs, exp_id)
+    many = len(compacted.compacted) > MAX_COMPACTED_FILES
+    if (len(compacted.compacted) > 1 and (merge_all or many)) or leftovers:
+        merged, read = merge_compacted(fs, exp_id, compacted)
+        removed = 0
+        for part in sorted(leftovers & read):  # now safely held by the merged file
+            fs.delete(listing.parts[part].path)
+            removed += 1
+        result = CompactionResult(
+            exp_id,
+            result.parts_merged,
+            result.files_deleted + merged.files_deleted + removed,
+            merged.rows or result.rows,
+            merged.path or result.path,
+        )
+    return result

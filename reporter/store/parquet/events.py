@@ -1,0 +1,364 @@
+"""Event rows <-> Parquet part files, and the reduction of events to run state.
+
+A part file holds rows of the event log (see schema.py). Order rule: within one
+(run_id, kind, key), events are ordered by part id, then by position in the part; params keep
+their first value, tags and attributes their last, metrics are a history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from reporter.store.parquet import schema
+from reporter.store.records import MetricPoints as MetricPoints
+from reporter.store.records import Row as Row
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROW_GROUP_ROWS = 256 * 1024  # rows per Parquet row group: the unit a one-run read fetches
+
+
+def rows_to_table(run_id: str, part: str, rows: Sequence[Row]) -> pa.Table:
+    """Build an event table for one run's buffered rows."""
+    import pyarrow as pa
+
+    kinds, keys, values, texts, steps, stamps = zip(*rows)
+    count = len(rows)
+    sch = schema.event_schema()
+    const = pa.DictionaryArray.from_arrays(pa.array([0] * count, pa.int32()), pa.array([run_id]))
+    part_arr = pa.DictionaryArray.from_arrays(pa.array([0] * count, pa.int32()), pa.array([part]))
+    return pa.table(
+        [
+            const,
+            pa.array(kinds, pa.string()).dictionary_encode(),
+            pa.array(keys, pa.string()).dictionary_encode(),
+            pa.array(values, pa.float64()),
+            pa.array(texts, pa.string()),
+            pa.array(steps, pa.int64()),
+            pa.array(stamps, pa.int64()),
+            part_arr,
+        ],
+        schema=sch,
+    )
+
+
+def table_to_parquet(table: pa.Table, parts: Iterable[str]) -> bytes:
+    """Serialise an event table to Parquet bytes, recording the part ids it holds."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = {
+        schema.VERSION_METADATA_KEY: str(schema.FORMAT_VERSION).encode(),
+        schema.PARTS_METADATA_KEY: json.dumps(sorted(parts)).encode(),
+    }
+    table = table.replace_schema_metadata(meta)
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table,
+        sink,
+        compression="zstd",
+        use_dictionary=["run_id", "kind", "key", "part", "text"],
+        column_encoding={"step": "DELTA_BINARY_PACKED", "timestamp": "DELTA_BINARY_PACKED"},
+        row_group_size=ROW_GROUP_ROWS,
+    )
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def parts_of(metadata: dict[bytes, bytes] | None) -> list[str] | None:
+    """Return the part ids a compacted file's metadata says it holds (None if it says none)."""
+    if metadata and schema.PARTS_METADATA_KEY in metadata:
+        try:
+            value = json.loads(metadata[schema.PARTS_METADATA_KEY])
+        except ValueError:
+            return None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    return None
+
+
+def conform(table: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:
+    """Cast a table read from disk to the event schema (or its `columns`, in schema order);
+    raise ValueError if it is foreign."""
+    sch = schema.event_schema()
+    raw = (table.schema.metadata or {}).get(schema.VERSION_METADATA_KEY, b"1")
+    try:
+        version = int(raw)
+    except ValueError:
+        raise ValueError(f"unreadable format version {raw!r}") from None
+    if version > schema.FORMAT_VERSION:
+        raise ValueError(
+            f"written in format version {version}; this tracker-report reads up to "
+            f"{schema.FORMAT_VERSION} (upgrade it to read this file)"
+        )
+    wanted = [
+        c for c in schema.COLUMNS if columns is None or c in columns or c in ("run_id", "part")
+    ]
+    missing = [name for name in wanted if name not in table.column_names]
+    if missing:
+        raise ValueError(f"not an event file: missing columns {missing}")
+    table = table.select(wanted)
+    try:  # a damaged page can decode into out-of-range dictionary indices or bad offsets
+        table.validate(full=True)
+    except Exception as exc:
+        raise ValueError(f"damaged column data ({exc})") from None
+    if columns is not None:
+        sch = pa_schema_of(sch, wanted)
+    if table.schema.equals(sch, check_metadata=False):
+        return table  # our own files: nothing to cast
+    try:
+        return table.cast(sch)
+    except Exception as exc:  # pyarrow raises several types for a bad cast
+        raise ValueError(f"columns have foreign types ({exc})") from None
+
+
+def pa_schema_of(sch: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    """Return the sub-schema of these field names."""
+    import pyarrow as pa
+
+    return pa.schema([sch.field(n) for n in names])
+
+
+@dataclass
+class Snapshot:
+    """Run state reduced from events: attributes, params, tags, latest metrics."""
+
+    attrs: dict[str, dict[str, str]] = field(default_factory=dict)
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    last_seen: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Reduced:
+    """Events reduced per (run_id, key), as Arrow tables with plain string columns."""
+
+    attrs: pa.Table  # run_id, key, text: the last value
+    params: pa.Table  # run_id, key, text: the first value
+    tags: pa.Table  # run_id, key, text: the last value (deleted tags removed)
+    metrics: pa.Table  # run_id, key, value, step, timestamp: the latest point
+    last_seen: pa.Table  # run_id, timestamp: the newest event of each run
+    points: MetricPoints
+
+
+def codes(column: pa.ChunkedArray | pa.Array) -> tuple[Any, list[str]]:
+    """Return integer codes and the distinct values of a string (or dictionary) column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.to_pylist()
+
+
+def kind_mask(table: pa.Table, kind: str) -> pa.ChunkedArray:
+    """Return a boolean mask of the rows of one kind (compares dictionary codes, not text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column("kind")
+    if not pa.types.is_dictionary(column.type):
+        return pc.equal(column, kind)
+    chunks = []
+    for chunk in column.chunks:
+        where = chunk.dictionary.index(kind).as_py()  # -1 when absent: matches no row
+        chunks.append(pc.equal(chunk.indices, where))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def metric_points(table: pa.Table) -> MetricPoints:
+    """Return the metric events of a table as sorted numpy columns (no string copies).
+
+    Event files keep each series in logging order, so the usual case is a near-sorted input:
+    a stable sort by series is close to linear, and the full lexicographic sort by step, time
+    and value runs only when a series is out of order.
+    """
+    import numpy as np
+
+    columns = ["run_id", "key", "value", "step", "timestamp"]
+    sub = table.select(columns).filter(kind_mask(table, schema.KIND_METRIC))
+    run, runs = codes(sub.column("run_id"))
+    key, keys = codes(sub.column("key"))
+    value = sub.column("value").to_numpy()
+    step = sub.column("step").to_numpy()
+    time = sub.column("timestamp").to_numpy()
+    del sub
+    combined = run.astype(np.int64) * (len(keys) + 1) + key
+    order = np.argsort(combined, kind="stable")
+    # one column at a time, so that only one extra copy is alive at once
+    combined = combined[order]
+    step = step[order]
+    time = time[order]
+    value = value[order]
+    run = run[order]
+    key = key[order]
+    del order
+    same = combined[1:] == combined[:-1]
+    later = (step[1:] > step[:-1]) | (
+        (step[1:] == step[:-1])
+        & ((time[1:] > time[:-1]) | ((time[1:] == time[:-1]) & ~(value[1:] < value[:-1])))
+    )
+    if (same & ~later).any():
+        order = np.lexsort((value, time, step, combined))
+        run, key, value, step, time = (a[order] for a in (run, key, value, step, time))
+    del same, later, combined
+    return MetricPoints(runs, keys, run, key, value, step, time)
+
+
+def _latest(points: MetricPoints) -> pa.Table:
+    """Return each (run_id, key)'s latest point: max step, then timestamp, then value."""
+    import numpy as np
+    import pyarrow as pa
+
+    names = ["run_id", "key", "value", "step", "timestamp"]
+    if not len(points):
+        return pa.table(
+            [
+                pa.array([], pa.string()),
+                pa.array([], pa.string()),
+                pa.array([], pa.float64()),
+                pa.array([], pa.int64()),
+                pa.array([], pa.int64()),
+            ],
+            names=names,
+        )
+    combined = points.run.astype(np.int64) * (len(points.keys) + 1) + points.key
+    ends = np.concatenate([np.flatnonzero(np.diff(combined)), [len(combined) - 1]])
+    runs = pa.array(points.runs, pa.string()).take(pa.array(points.run[ends]))
+    keys = pa.array(points.keys, pa.string()).take(pa.array(points.key[ends]))
+    return pa.table(
+        [
+            runs,
+            keys,
+            pa.array(points.value[ends]),
+            pa.array(points.step[ends]),
+            pa.array(points.time[ends]),
+        ],
+        names=names,
+    )
+
+
+def strings(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """Select columns, with dictionary columns cast to plain strings."""
+    import pyarrow as pa
+
+    cols = []
+    for name in names:
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(pa.string())
+        cols.append(col)
+    return pa.table(cols, names=list(names))
+
+
+def _pick(table: pa.Table, which: str) -> pa.Table:
+    """Keep the first or last text of each (run_id, key) in (part, position) order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+    order = pc.sort_indices(table, sort_keys=[("part", "ascending"), ("pos", "ascending")])
+    table = table.take(order)
+    options = pc.ScalarAggregateOptions(skip_nulls=False)
+    grouped = table.group_by(["run_id", "key"], use_threads=False).aggregate(
+        [("text", which, options)]
+    )
+    return grouped.rename_columns(["run_id", "key", "text"])
+
+
+def reduce_table(table: pa.Table) -> Reduced:
+    """Reduce an event table of any number of runs, with Arrow and numpy (no row loop)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    other = ["run_id", "key", "text", "part"]
+
+    def subset(name: str) -> pa.Table:
+        return strings(table.filter(kind_mask(table, name)), other)
+
+    tags = _pick(subset(schema.KIND_TAG), "last")
+    attrs = _pick(subset(schema.KIND_ATTR), "last")
+    points = metric_points(table)
+    # liveness counts only events the store stamped itself, not user-given metric times
+    stamped = table.select(["run_id", "timestamp"]).filter(
+        pc.invert(kind_mask(table, schema.KIND_METRIC))
+    )
+    run, runs = codes(stamped.column("run_id"))
+    seen = (
+        pa.table({"r": run, "t": stamped.column("timestamp")})
+        .group_by("r")
+        .aggregate([("t", "max")])
+    )
+    last_seen = pa.table(
+        {
+            "run_id": pa.array(runs, pa.string()).take(seen.column("r")),
+            "timestamp": seen.column("t_max"),
+        }
+    )
+    return Reduced(
+        attrs=attrs.filter(pc.is_valid(attrs.column("text"))),
+        params=_pick(subset(schema.KIND_PARAM), "first"),
+        tags=tags.filter(pc.is_valid(tags.column("text"))),
+        metrics=_latest(points),
+        last_seen=last_seen,
+        points=points,
+    )
+
+
+def pivot(table: pa.Table, value: str, runs: pa.Array) -> dict[str, pa.Array]:
+    """Spread (run_id, key, value) rows into one Arrow column per key, aligned with `runs`.
+
+    Each (run_id, key) appears at most once in `table`; absent cells are null.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, pa.Array] = {}
+    if table.num_rows == 0:
+        return out
+    rows = pc.index_in(table.column("run_id"), value_set=runs).to_numpy(zero_copy_only=False)
+    keys = pc.dictionary_encode(table.column("key")).combine_chunks()
+    codes = keys.indices.to_numpy(zero_copy_only=False)
+    col = table.column(value).combine_chunks()
+    for code, key in enumerate(keys.dictionary.to_pylist()):
+        where = np.flatnonzero(codes == code)
+        positions = np.full(len(runs), -1, dtype=np.int64)
+        positions[rows[where]] = where
+        out[key] = col.take(pa.array(positions, mask=positions < 0))
+    return out
+
+
+def _nested(table: pa.Table, value: str) -> dict[str, dict[str, Any]]:
+    """Turn (run_id, key, value) rows into {run_id: {key: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    columns = (
+        table.column("run_id").to_pylist(),
+        table.column("key").to_pylist(),
+        table.column(value).to_pylist(),
+    )
+    for run_id, key, val in zip(*columns):
+        out.setdefault(run_id, {})[key] = val
+    return out
+
+
+def reduce_events(table: pa.Table) -> Snapshot:
+    """Reduce an event table (any number of runs) to a Snapshot of Python dicts."""
+    if table.num_rows == 0:
+        return Snapshot()
+    red = reduce_table(table)
+    seen = red.last_seen
+    return Snapshot(
+        attrs=_nested(red.attrs, "text"),
+        params=_nested(red.params, "text"),
+        tags=_nested(red.tags, "text"),
+        metrics=_nested(red.metrics, "value"),
+        last_seen=dict(
+            zip(seen.column("run_id").to_pylist(), seen.column("timestamp").to_pylist())
+        ),
+    )

@@ -1,0 +1,319 @@
+"""Find and read an experiment's event files: raw parts and compacted files.
+
+Every part id is read from exactly one file, so a reader never sees a row twice, even while a
+compaction races with it: compacted files are written before the parts they replace are deleted,
+and a file deleted between listing and reading makes the reader list again.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reporter.core.errors import NotFoundError, StoreWarning
+from reporter.store.parquet import eventfile, events, schema
+from reporter.store.parquet.eventfile import Footer
+from reporter.store.parquet.fs import FileInfo, StoreFS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 50
+
+
+def warn_skip(fs: StoreFS, rel: str, reason: str) -> None:
+    """Warn that a file was skipped, naming it and why."""
+    warnings.warn(StoreWarning(f"Skipped {fs.url(rel)}: {reason}"), stacklevel=3)
+
+
+@dataclass
+class Listing:
+    """What one listing of an experiment's event folders found."""
+
+    parts: dict[str, FileInfo] = field(default_factory=dict)  # part id -> raw part file
+    compacted: list[FileInfo] = field(default_factory=list)
+
+
+def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> Listing:
+    """List an experiment's raw parts (or one run's), then its compacted files.
+
+    The order matters: a compaction publishes its file before it deletes the parts it holds,
+    so a part missing from the first listing is in a compacted file of the second.
+    """
+    base = fs.join(schema.RUNS_FOLDER, exp_id)
+    parts: dict[str, FileInfo] = {}
+    prefix = f"{run_id}-" if run_id else ""
+    for info in fs.list_files(fs.join(base, schema.PARTS_FOLDER)):
+        file_name = info.path.rsplit("/", 1)[-1]
+        if not file_name.startswith(prefix):
+            continue
+        part = schema.part_id_of_file(file_name)
+        if part is not None:
+            parts[part] = info
+        elif not run_id:
+            warn_skip(fs, info.path, "not a part file name (<run_id>-<part>.parquet)")
+    out = list_compacted(fs, exp_id)
+    out.parts = parts
+    return out
+
+
+SKEW_TOLERANCE_MS = 5 * 60 * 1000  # how far ahead of the reader a writer's clock may be
+
+
+def is_dead(
+    fs: StoreFS, exp_id: str, run_id: str, last_event_ms: float, now_ms: float, timeout_ms: float
+) -> bool:
+    """Return True if a RUNNING run's process stopped showing signs of life (readers and
+    compaction share this rule).
+
+    Signs of life: its newest store-stamped event (the writer's clock) and its heartbeat file's
+    time (the store's clock). An event stamped more than SKEW_TOLERANCE_MS ahead of the reader
+    is not trusted: a writer whose clock runs a day ahead would otherwise read RUNNING for a day
+    after it died. Its run marker's time (the store's clock) stands in for it."""
+    if last_event_ms > now_ms + SKEW_TOLERANCE_MS:
+        marker = fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)
+        last_event_ms = (fs.mtime(marker) or 0.0) * 1000
+    if now_ms - last_event_ms <= timeout_ms:
+        return False
+    return now_ms - heartbeat_ms(fs, exp_id, run_id) > timeout_ms
+
+
+def heartbeat_ms(fs: StoreFS, exp_id: str, run_id: str) -> float:
+    """Return when a run's process last showed it was alive (ms), 0 if never."""
+    mtime = fs.mtime(fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.HEARTBEAT_FILE))
+    return (mtime or 0.0) * 1000
+
+
+def list_compacted(fs: StoreFS, exp_id: str) -> Listing:
+    """List only an experiment's compacted files."""
+    folder = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER)
+    infos = [i for i in fs.list_files(folder) if i.path.endswith(".parquet")]
+    return Listing(compacted=infos)
+
+
+class FooterCache:
+    """Remember compacted files' footers (keyed by path, size and mtime: files are immutable)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[tuple[str, int, float], tuple[Footer, list[str]]] = OrderedDict()
+        self._size = size
+
+    def clear(self) -> None:
+        """Forget every cached footer."""
+        self._items.clear()
+
+    def footer(self, fs: StoreFS, info: FileInfo) -> tuple[Footer, list[str]] | None:
+        """Return a compacted file's footer and the part ids it holds; None (and a warning)
+        if it cannot be read. NotFoundError when it vanished since it was listed."""
+        key = (info.path, info.size, info.mtime)
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        try:
+            footer = eventfile.read_footer(fs, info)
+            meta = footer.meta.schema.to_arrow_schema().metadata
+        except NotFoundError:
+            raise
+        except Exception as exc:
+            warn_skip(fs, info.path, f"unreadable Parquet footer ({exc})")
+            return None
+        parts = events.parts_of(meta)
+        if parts is None:
+            warn_skip(fs, info.path, "no tracker.parts metadata: not a compacted event file")
+            return None
+        self._items[key] = (footer, parts)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return footer, parts
+
+    def get(self, fs: StoreFS, info: FileInfo) -> list[str] | None:
+        """Return the part ids in a compacted file, or None if it cannot be read."""
+        found = self.footer(fs, info)
+        return None if found is None else found[1]
+
+
+FOOTERS = FooterCache()
+
+
+@dataclass
+class ReadPlan:
+    """Which file to read for every part id: whole files, and filtered compacted files."""
+
+    whole: list[FileInfo] = field(default_factory=list)
+    filtered: list[tuple[FileInfo, list[str]]] = field(default_factory=list)
+    covered: dict[str, str] = field(default_factory=dict)  # part id -> file path
+
+    def steps(self) -> list[tuple[FileInfo, list[str] | None, list[str]]]:
+        """Return (file, only these parts or None for all, part ids it provides) to read."""
+        provides: dict[str, list[str]] = {}
+        for part, path in self.covered.items():
+            provides.setdefault(path, []).append(part)
+        out: list[tuple[FileInfo, list[str] | None, list[str]]] = []
+        out += [(info, None, provides.get(info.path, [])) for info in self.whole]
+        out += [(info, parts, parts) for info, parts in self.filtered]
+        return out
+
+
+def make_plan(
+    fs: StoreFS, listing: Listing, run_id: str | None = None, exclude: set[str] | None = None
+) -> ReadPlan:
+    """Choose one file per part id (biggest compacted files first), skipping `exclude`."""
+    plan = ReadPlan()
+    done = exclude or set()
+    holders = []
+    for info in listing.compacted:
+        parts = FOOTERS.get(fs, info)
+        if parts is None:
+            continue
+        if run_id is not None:
+            parts = [p for p in parts if p.startswith(run_id + "/")]
+        if parts:
+            holders.append((info, parts))
+    holders.sort(key=lambda item: (-len(item[1]), item[0].path))
+    for info, parts in holders:
+        new = [p for p in parts if p not in plan.covered and p not in done]
+        if not new:
+            continue
+        if len(new) == len(parts) and run_id is None:
+            plan.whole.append(info)
+        else:
+            plan.filtered.append((info, new))
+        plan.covered.update(dict.fromkeys(new, info.path))
+    for part, info in sorted(listing.parts.items()):
+        if part not in plan.covered and part not in done:
+            plan.whole.append(info)
+            plan.covered[part] = info.path
+    return plan
+
+
+def _read_file(
+    fs: StoreFS,
+    info: FileInfo,
+    only_parts: list[str] | None,
+    columns: Sequence[str] | None = None,
+    run_id: str | None = None,
+) -> pa.Table | None:
+    """Read one event file (optionally only some part ids, one run's row groups, some columns);
+    None and a warning if damaged. NotFoundError when it vanished since it was listed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        if schema.COMPACTED_FOLDER in info.path.split("/"):
+            found = FOOTERS.footer(fs, info)
+            if found is None:
+                return None
+            runs = {run_id} if run_id else None
+            if only_parts is not None:
+                runs = {p.split("/", 1)[0] for p in only_parts}
+            table = eventfile.read(fs, info, found[0], runs, _with_ids(columns))
+        else:  # a raw part: one small file, fetched whole
+            # decoded in this thread: an Arrow pool worker that drops the last reference to
+            # the bytes (a Python object) once the interpreter is exiting cannot take the GIL
+            # and aborts the process (SIGABRT, seen in a core dump of a short writer)
+            data = fs.read_bytes(info.path)
+            table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
+        table = events.conform(table, columns)
+    except NotFoundError:
+        raise  # the caller lists again
+    except Exception as exc:
+        warn_skip(fs, info.path, str(exc) or type(exc).__name__)
+        return None
+    if only_parts is not None:
+        mask = pc.is_in(pc.cast(table.column("part"), "string"), pa.array(only_parts))
+        table = table.filter(mask)
+    return table
+
+
+def _with_ids(columns: Sequence[str] | None) -> list[str] | None:
+    """Return the columns to read: these plus the ids every read filters on."""
+    if columns is None:
+        return None
+    return [c for c in schema.COLUMNS if c in columns or c in ("run_id", "part")]
+
+
+def read_plan(fs: StoreFS, plan: ReadPlan) -> tuple[pa.Table, set[str], list[FileInfo]]:
+    """Read every file of a plan: the events, the part ids read, the files read.
+
+    Damaged files are skipped with a warning (and are not among the files read);
+    NotFoundError if a file vanished.
+    """
+    tables = []
+    read: set[str] = set()
+    files = []
+    for info, only, parts in plan.steps():
+        table = _read_file(fs, info, only)
+        if table is not None:
+            tables.append(table)
+            read.update(parts)
+            files.append(info)
+    return _concat(tables), read, files
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate event tables (an empty event table when there are none)."""
+    import pyarrow as pa
+
+    if not tables:
+        return schema.event_schema().empty_table()
+    return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+
+
+def read_events(
+    fs: StoreFS, exp_id: str, run_id: str | None = None, columns: Sequence[str] | None = None
+) -> tuple[Listing, pa.Table]:
+    """List and read an experiment's (or one run's) events, each part id exactly once.
+
+    `columns` reads only those event columns (plus `run_id` and `part`); a run's events are
+    read from the row groups of compacted files that hold that run.
+
+    When a file vanishes (a compaction replaced it), list again and read only the part ids not
+    read yet, from wherever they now are: every retry makes progress. A compacted file that
+    cannot be read is skipped with a warning and its part ids are read from their raw parts
+    if those still exist.
+    """
+    tables: list[pa.Table] = []
+    done: set[str] = set()
+    bad: set[str] = set()
+    for _attempt in range(MAX_RETRIES):
+        listing = list_experiment(fs, exp_id, run_id)
+        listing.compacted = [i for i in listing.compacted if i.path not in bad]
+        raw_paths = {info.path for info in listing.parts.values()}
+        again = False
+        try:
+            plan = make_plan(fs, listing, run_id, exclude=done)
+        except NotFoundError:
+            log.debug("a file vanished while planning %s; listing again", exp_id)
+            continue
+        for info, only, parts in plan.steps():
+            try:
+                table = _read_file(fs, info, only, columns, run_id)
+            except NotFoundError:  # replaced by a compaction: read the rest, then list again
+                log.debug("%s vanished while reading %s", info.path, exp_id)
+                again = True
+                continue
+            if table is None and info.path not in raw_paths:
+                bad.add(info.path)  # its parts may still exist as raw parts
+                again = True
+                continue
+            if table is not None:
+                tables.append(table)
+            done.update(parts)
+        if again:
+            continue
+        table = _concat(tables)
+        if run_id is not None:
+            import pyarrow.compute as pc
+
+            table = table.filter(pc.equal(pc.cast(table.column("run_id"), "string"), run_id))
+        return listing, table
+    raise NotFoundError(
+        f"Files kept vanishing while reading experiment {exp_id} ({MAX_RETRIES} attempts); "
+        "is a compaction running in a loop?"
+    )

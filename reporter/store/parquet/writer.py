@@ -1,0 +1,301 @@
+"""Buffered logging: callers append rows in memory; a background thread publishes part files.
+
+`append` never touches the disk. The flusher wakes every `flush_interval` seconds (default 1 s,
+env TRACKER_FLUSH_INTERVAL) or when a buffer grows large, and writes one immutable part file per
+run with pending rows. It also refreshes the heartbeat file of every open run, so a reader can
+tell a run whose process died (it reads as KILLED) from one that is quietly training.
+
+Shutdown is orderly: at interpreter exit (`shutdown_all`, an atexit hook) each flusher is told to
+stop, joined, and only then is everything still buffered written from the exiting thread. No
+thread of ours is inside pyarrow when the interpreter finalizes: a daemon thread caught there
+aborts the whole process (SIGABRT, "terminate called without an active exception") when
+CPython ends it mid C++ frame.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field
+
+from reporter.core import env
+from reporter.core.errors import InvalidArgumentError, ReporterError
+from reporter.store.parquet import events, schema
+from reporter.store.parquet.fs import StoreFS
+
+log = logging.getLogger(__name__)
+
+BIG_BUFFER = 200_000  # rows: wake the flusher early
+JOIN_TIMEOUT = 120.0  # seconds a closing writer waits for its flusher's current round
+
+
+def flush_interval() -> float:
+    """Seconds between background flushes ($TRACKER_FLUSH_INTERVAL; checked when the store
+    opened, so a value changed to a bad one later falls back to the default here)."""
+    try:
+        return env.flush_interval()
+    except InvalidArgumentError:
+        return float(env.FLUSH_INTERVAL.default or 1)
+
+
+@dataclass
+class _RunBuffer:
+    """Pending rows of one run and where its parts go."""
+
+    exp_id: str
+    rows: list[events.Row] = field(default_factory=list)
+    open: bool = True
+    last_heartbeat: float = 0.0
+
+
+class PartWriter:
+    """Per-store, per-process buffer of event rows with a background flusher thread."""
+
+    def __init__(self, fs: StoreFS) -> None:
+        self.fs = fs
+        self.writer_id = uuid.uuid4().hex[:12]
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._runs: dict[str, _RunBuffer] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._published: dict[str, list[tuple[str, str]]] = {}  # run -> [(part id, path)]
+        self._finished: dict[str, dict[str, str]] = {}  # experiment -> {part id: path}
+        self.errors: list[str] = []
+        _WRITERS.add(self)
+
+    # caller side ---------------------------------------------------------------------------
+    def open_run(self, run_id: str, exp_id: str) -> None:
+        """Start buffering for a run (also used to resume one)."""
+        # Import the Parquet writer (and pandas, which pyarrow loads on first use) now:
+        # importing them first at interpreter exit fails, as both register exit hooks.
+        from reporter.core.guest import host_kept
+
+        with host_kept():
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
+        with self._lock:
+            buf = self._runs.get(run_id)
+            if buf is None:
+                buf = self._runs[run_id] = _RunBuffer(exp_id)
+            else:
+                buf.open = True
+            # The run's first events are stamped now, which shows it alive until the first
+            # heartbeat is due: a run shorter than the heartbeat interval never writes one.
+            buf.last_heartbeat = time.time()
+        self._ensure_thread()
+
+    def append(self, run_id: str, exp_id: str, rows: list[events.Row]) -> None:
+        """Queue rows for a run; never waits on the disk."""
+        with self._lock:
+            buf = self._runs.get(run_id)
+            if buf is None:
+                buf = self._runs[run_id] = _RunBuffer(exp_id, open=False)
+            buf.rows.extend(rows)
+            big = len(buf.rows) >= BIG_BUFFER
+        if big:
+            self._wake.set()
+        self._ensure_thread()
+
+    def close_run(self, run_id: str) -> None:
+        """Flush a run's rows now, stop its heartbeat, and queue its parts for compaction."""
+        self.flush(run_id)
+        with self._lock:
+            buf = self._runs.get(run_id)
+            exp_id = buf.exp_id if buf is not None else None
+            if buf is not None and not buf.rows:
+                del self._runs[run_id]
+            parts = self._published.pop(run_id, [])
+            if exp_id is not None and parts:
+                self._finished.setdefault(exp_id, {}).update(parts)
+                threshold = env.auto_compact_parts()
+                if threshold and len(self._finished[exp_id]) >= threshold:
+                    self._wake.set()
+
+    def pending(self, run_id: str) -> bool:
+        """Return True if a run has rows that are not written yet."""
+        with self._lock:
+            buf = self._runs.get(run_id)
+            return buf is not None and bool(buf.rows)
+
+    def discard_run(self, run_id: str) -> None:
+        """Forget a run whose creation failed: its rows are dropped, never written."""
+        with self._lock:
+            self._runs.pop(run_id, None)
+            self._published.pop(run_id, None)
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write pending rows (of one run, or of all) before returning."""
+        with self._write_lock:
+            self._flush_locked(run_id)
+
+    # flusher side --------------------------------------------------------------------------
+    def _take(self, run_id: str | None) -> list[tuple[str, str, list[events.Row]]]:
+        """Swap out pending rows under the lock."""
+        taken = []
+        with self._lock:
+            ids = [run_id] if run_id is not None else list(self._runs)
+            for rid in ids:
+                buf = self._runs.get(rid)
+                if buf is not None and buf.rows:
+                    taken.append((rid, buf.exp_id, buf.rows))
+                    buf.rows = []
+                    if not buf.open:
+                        del self._runs[rid]
+        return taken
+
+    def _flush_locked(self, run_id: str | None) -> None:
+        """Publish one part file per run with pending rows."""
+        for rid, exp_id, rows in self._take(run_id):
+            try:
+                self._write_part(rid, exp_id, rows)
+            except Exception as exc:  # keep the rows: the next flush tries again
+                with self._lock:
+                    buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
+                    buf.rows[:0] = rows
+                message = (
+                    str(exc) if isinstance(exc, ReporterError) else f"{type(exc).__name__}: {exc}"
+                )
+                if message not in self.errors:  # a full disk fails every flush the same way
+                    self.errors.append(message)
+                    log.warning("writing a part of run %s failed (kept for retry): %s", rid, exc)
+
+    def _write_part(self, rid: str, exp_id: str, rows: list[events.Row]) -> None:
+        """Publish one part file of a run's rows."""
+        self._seq += 1
+        name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}"
+        part = f"{rid}/{name}"
+        table = events.rows_to_table(rid, part, rows)
+        data = events.table_to_parquet(table, [part])
+        rel = self.fs.join(
+            schema.RUNS_FOLDER, exp_id, schema.PARTS_FOLDER, schema.part_file_name(rid, name)
+        )
+        self.fs.write_atomic(rel, data)
+        with self._lock:
+            self._published.setdefault(rid, []).append((part, rel))
+
+    def _auto_compact(self) -> None:
+        """Compact the parts of this process's finished runs once there are enough of them."""
+        from reporter.store.parquet import compaction, reader
+        from reporter.store.parquet.fs import FileInfo
+
+        threshold = env.auto_compact_parts()
+        if not threshold:
+            return
+        with self._lock:
+            due = {e: p for e, p in self._finished.items() if len(p) >= threshold}
+            for exp_id in due:
+                del self._finished[exp_id]
+        for exp_id, parts in due.items():
+            if self._closed:  # exiting: leave the parts for a later compaction
+                return
+            infos = {part: FileInfo(path, 0, 0.0) for part, path in parts.items()}
+            compaction.compact_parts(self.fs, exp_id, infos)
+            listing = reader.list_compacted(self.fs, exp_id)
+            if len(listing.compacted) > compaction.MAX_COMPACTED_FILES:
+                compaction.merge_compacted(self.fs, exp_id, listing)
+
+    def _heartbeats(self) -> None:
+        """Refresh the heartbeat file of open runs that are due."""
+        now = time.time()
+        every = env.heartbeat_interval()
+        with self._lock:
+            due = [
+                (rid, buf)
+                for rid, buf in self._runs.items()
+                if buf.open and now - buf.last_heartbeat >= every
+            ]
+        for rid, buf in due:
+            self._beat(rid, buf)
+
+    def _beat(self, run_id: str, buf: _RunBuffer) -> None:
+        """Refresh one run's heartbeat file."""
+        now = time.time()
+        rel = self.fs.join(schema.RUNS_FOLDER, buf.exp_id, run_id, schema.HEARTBEAT_FILE)
+        self.fs.write_atomic(rel, str(int(now * 1000)).encode())
+        buf.last_heartbeat = now
+
+    def _ensure_thread(self) -> None:
+        """Start the flusher thread on first use (and again after a fork)."""
+        thread = self._thread
+        if self._closed or (thread is not None and thread.is_alive()):
+            return
+        with self._lock:
+            if self._closed or (self._thread is not None and self._thread.is_alive()):
+                return
+            thread = threading.Thread(target=self._loop, name="reporter-flusher", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutdown: close_run/flush write synchronously
+                return
+            self._thread = thread
+
+    def _loop(self) -> None:
+        """Flush and heartbeat until closed; never raises (errors are kept and logged)."""
+        while True:
+            self._wake.wait(flush_interval())
+            self._wake.clear()
+            if self._closed:  # the closing thread writes what is left
+                return
+            try:
+                self.flush()
+                self._heartbeats()
+                self._auto_compact()
+            except Exception as exc:  # keep logging alive; the caller sees it at end_run
+                if str(exc) not in self.errors:
+                    log.warning("background flush to %s failed: %s", self.fs.url(""), exc)
+                    self.errors.append(str(exc))
+
+    def close(self) -> None:
+        """Stop the flusher, wait for its current round, then write everything still buffered.
+
+        Later appends are not lost: `close_run` and `flush` still write, in the caller's thread.
+        """
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(JOIN_TIMEOUT)
+            if thread.is_alive():
+                log.warning(
+                    "the flusher of %s did not stop within %.0f s", self.fs.url(""), JOIN_TIMEOUT
+                )
+        self.flush()
+
+
+_WRITERS: weakref.WeakSet[PartWriter] = weakref.WeakSet()
+
+
+def shutdown_all() -> None:
+    """Stop every writer's flusher and write what is buffered (at interpreter exit)."""
+    for writer in list(_WRITERS):
+        try:
+            writer.close()
+        except Exception as exc:  # at exit there is nobody left to raise to
+            log.warning("final flush to %s failed: %s", writer.fs.url(""), exc)
+
+
+def _forget_in_child() -> None:
+    """After fork the parent still owns the pending rows: the child must not write them too."""
+    for writer in list(_WRITERS):
+        writer._runs = {}
+        writer._published = {}
+        writer._finished = {}
+        writer._lock = threading.Lock()
+        writer._write_lock = threading.Lock()
+        writer._thread = None
+        writer._wake = threading.Event()
+        writer.writer_id = uuid.uuid4().hex[:12]
+
+
+atexit.register(shutdown_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -1,0 +1,205 @@
+"""The one storage seam: everything the layers above know about a store.
+
+The tracking client, the importer and the view layer (site, summary, listings) hold an
+`AbstractStore` and nothing else: no file paths, no filesystem object. `log_metric`,
+`log_param` and `set_tag` on the client are one-liners over `log_batch`; reads of many runs go
+through `runs_frame` (one row per run, `search_runs` shape) or `list_runs`.
+
+An implementation is opened by URI scheme (`reporter.store.registry`) and proves itself by
+passing the conformance suite in `tests/store_contract/`, which runs unchanged on any store.
+Errors: `NotFoundError` for what does not exist, `InvalidArgumentError` for a bad value,
+`StoreWriteError` for a write that failed (nothing already stored is lost).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from reporter.core.entities import Experiment, Metric, Param, Run, RunTag
+from reporter.store.records import CompactionResult, MetricPoints, Row
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class AbstractStore(ABC):
+    """Experiments, runs, their events and artifacts, at one URI."""
+
+    uri: str  # where the store is, as users name it (a folder's absolute path, or a URL)
+
+    # the store -----------------------------------------------------------------------------
+    @abstractmethod
+    def require_existing(self) -> None:
+        """Raise NotFoundError (with a hint) unless a store exists here; for readers."""
+
+    @abstractmethod
+    def content_digest(self) -> str:
+        """Return a digest that changes whenever anything stored changes (a build's cache key)."""
+
+    # experiments ---------------------------------------------------------------------------
+    @abstractmethod
+    def create_experiment(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> str:
+        """Create an experiment (or return the id of the one of that name being created)."""
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return an experiment by id; NotFoundError if there is none."""
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment of that name, or None."""
+
+    @abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """Return every experiment, deleted ones included."""
+
+    @abstractmethod
+    def require_experiment(self, experiment_id: str) -> None:
+        """Raise NotFoundError unless the experiment exists."""
+
+    @abstractmethod
+    def update_experiment(self, experiment: Experiment) -> None:
+        """Record new values of an experiment's name, description, tags and lifecycle."""
+
+    @abstractmethod
+    def edit_experiment(
+        self,
+        experiment_id: str,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        set_tags: dict[str, str] | None = None,
+        delete_tags: Sequence[str] = (),
+    ) -> None:
+        """Record one edit of an experiment; concurrent edits of different fields all stay."""
+
+    # runs: writing -------------------------------------------------------------------------
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run and return it."""
+
+    @abstractmethod
+    def resume_run(self, run_id: str) -> Run:
+        """Reopen an existing run for logging and mark it RUNNING."""
+
+    @abstractmethod
+    def set_attributes(self, run_id: str, **attrs: str | int | None) -> None:
+        """Record new values of run attributes (status, end_time, run_name, lifecycle_stage)."""
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Record metrics, params and tags of a run (buffered; see `flush`)."""
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from a run."""
+
+    @abstractmethod
+    def end_run(self, run_id: str, status: str, end_time: int) -> None:
+        """Mark a run terminated and flush everything it logged."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Write every buffered row before returning."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Write everything buffered and stop background work; the store stays usable."""
+
+    @abstractmethod
+    def ensure_run_marker(self, exp_id: str, run_id: str, created: int | None = None) -> None:
+        """Make a run of a given id exist in an experiment (an import); no-op if it does."""
+
+    @abstractmethod
+    def write_run_events(
+        self, exp_id: str, run_id: str, rows: list[Row], created: int | None = None
+    ) -> None:
+        """Record events of a run whose id is given (an import), durable on return."""
+
+    # runs: reading -------------------------------------------------------------------------
+    @abstractmethod
+    def experiment_of(self, run_id: str) -> str:
+        """Return the id of a run's experiment; NotFoundError if no experiment has it."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return a run; NotFoundError if there is none."""
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Return every point of a run's metric, ordered by step then timestamp."""
+
+    @abstractmethod
+    def list_runs(self, experiment_ids: Sequence[str]) -> list[Run]:
+        """Return every run of these experiments (deleted ones included)."""
+
+    @abstractmethod
+    def runs_frame(self, experiment_ids: Sequence[str]) -> pd.DataFrame:
+        """Return one row per run of these experiments, `search_runs` columns, times in ms."""
+
+    @abstractmethod
+    def read_experiment(self, exp_id: str) -> tuple[pd.DataFrame, MetricPoints]:
+        """Return an experiment's runs frame and every metric point, read together."""
+
+    @abstractmethod
+    def clear_cache(self) -> None:
+        """Forget anything cached in this process; the next read sees the stored data."""
+
+    # artifacts ------------------------------------------------------------------------------
+    @abstractmethod
+    def artifact_uri(self, run_id: str, path: str | None = None) -> str:
+        """Return where a run's artifacts (or one of them) live."""
+
+    @abstractmethod
+    def log_artifact_file(self, run_id: str, local_path: str, artifact_path: str) -> None:
+        """Copy one local file to a run's artifacts at `artifact_path` (a file path)."""
+
+    @abstractmethod
+    def write_artifact_bytes(self, run_id: str, artifact_path: str, data: bytes) -> None:
+        """Write bytes as a run's artifact file at `artifact_path`."""
+
+    @abstractmethod
+    def list_artifacts(self, run_id: str) -> list[tuple[str, int]]:
+        """Return (path, size) of every artifact file of a run, folders walked."""
+
+    @abstractmethod
+    def list_experiment_artifacts(self, exp_id: str) -> dict[str, list[tuple[str, int]]]:
+        """Return {run id: [(path, size)]} of every artifact file of an experiment's runs."""
+
+    @abstractmethod
+    def read_artifact(self, run_id: str, path: str, experiment_id: str | None = None) -> bytes:
+        """Return an artifact file's bytes; NotFoundError if it does not exist.
+
+        `experiment_id`, when the caller knows it, saves looking the run up.
+        """
+
+    @abstractmethod
+    def download_artifact_file(self, run_id: str, path: str, local_path: str) -> None:
+        """Copy one artifact file to a local path."""
+
+    @abstractmethod
+    def artifact_link(self, run_id: str, path: str, experiment_id: str | None = None) -> str:
+        """Return a URL a browser can open for an artifact file (file:// for a local store)."""
+
+    # maintenance ----------------------------------------------------------------------------
+    @abstractmethod
+    def compact(self, experiment_ids: Sequence[str] | None = None) -> list[CompactionResult]:
+        """Merge what can be merged (all experiments by default); a store with nothing to
+        merge returns an empty list."""

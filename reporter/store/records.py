@@ -1,0 +1,64 @@
+"""What flows through the store seam besides entities: event rows, metric points, results.
+
+Every store implementation speaks these types; none of them says how a store keeps its data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Event kinds: one row of a run's event log each.
+KIND_METRIC = "metric"  # key, value, step, timestamp
+KIND_PARAM = "param"  # key, text (first value wins)
+KIND_TAG = "tag"  # key, text (last event wins; a null text deletes the tag)
+KIND_ATTR = "attr"  # key in ATTRIBUTES, text (last event wins)
+KINDS = (KIND_METRIC, KIND_PARAM, KIND_TAG, KIND_ATTR)
+
+# One event of a run: (kind, key, value, text, step, timestamp)
+Row = tuple[str, str, "float | None", "str | None", int, int]
+
+
+@dataclass
+class MetricPoints:
+    """Every metric point of some runs as numpy columns, sorted by run, key, step, time, value.
+
+    `run` and `key` are integer codes into `runs` and `keys`; each (run, key) is one
+    contiguous slice (see `slices`).
+    """
+
+    runs: list[str]
+    keys: list[str]
+    run: Any
+    key: Any
+    value: Any
+    step: Any
+    time: Any
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def slices(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Return {(run_id, key): (start, stop)} of every series."""
+        import numpy as np
+
+        if not len(self):
+            return {}
+        combined = self.run.astype(np.int64) * (len(self.keys) + 1) + self.key
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(combined)) + 1])
+        stops = np.concatenate([starts[1:], [len(combined)]])
+        return {
+            (self.runs[self.run[a]], self.keys[self.key[a]]): (int(a), int(b))
+            for a, b in zip(starts, stops)
+        }
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    """What one compaction of one experiment did."""
+
+    experiment_id: str
+    parts_merged: int
+    files_deleted: int
+    rows: int
+    path: str | None

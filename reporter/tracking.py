@@ -1,6 +1,0 @@
-"""MLflow's `mlflow.tracking` names: `MlflowClient` is `reporter.Client`."""
-
-from reporter.client import Client as MlflowClient
-from reporter.tracking_uri import get_tracking_uri, set_tracking_uri
-
-__all__ = ["MlflowClient", "get_tracking_uri", "set_tracking_uri"]

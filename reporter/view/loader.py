@@ -1,0 +1,122 @@
+"""Read a store into memory for the build: the only part of the build that reads the store.
+
+Reading never writes: no store file, no experiment record, no cache file is created.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reporter.core.entities import Experiment, LifecycleStage
+from reporter.core.errors import NotFoundError
+from reporter.store import registry
+from reporter.store.protocol import AbstractStore
+from reporter.store.records import MetricPoints
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reporter.view.config import BuildConfig
+    from reporter.view.fetch import ArtifactBytes
+
+
+@dataclass
+class ExperimentData:
+    """One experiment: its record, its runs (search_runs shape) and its metric points."""
+
+    experiment: Experiment
+    runs: pd.DataFrame
+    metrics: MetricPoints  # every point, sorted by run, key, step
+
+
+@dataclass
+class StoreSnapshot:
+    """Everything the site shows, read once."""
+
+    uri: str
+    experiments: list[ExperimentData]
+    artifacts: dict[str, list[tuple[str, int]]]  # run id -> [(path, size)]
+    warnings: list[str] = field(default_factory=list)
+    withheld: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> {path: reason}
+
+
+def open_store(uri: str) -> AbstractStore:
+    """Open an existing store for reading; NotFoundError with a hint if there is none."""
+    store = registry.open_store(uri)
+    store.require_existing()
+    return store
+
+
+def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Experiment]:
+    """Return the active experiments, or the ones named (by name or id) in `wanted`."""
+    every = sorted(store.list_experiments(), key=lambda e: e.name.lower())
+    active = [e for e in every if e.lifecycle_stage == LifecycleStage.ACTIVE]
+    if not wanted:
+        return active
+    chosen: list[Experiment] = []
+    for item in wanted:
+        match = [e for e in every if item in (e.name, e.experiment_id)]
+        if not match:
+            names = ", ".join(repr(e.name) for e in active) or "none"
+            raise NotFoundError(f"No experiment {item!r} in {store.uri}; available: {names}")
+        chosen.extend(m for m in match if m not in chosen)
+    return chosen
+
+
+def load(
+    store: AbstractStore,
+    config: BuildConfig | None = None,
+    artifact_bytes: ArtifactBytes | None = None,
+) -> StoreSnapshot:
+    """Read the chosen experiments' runs, metric points and artifact listings, keeping only
+    what the site may publish (see reporter.view.publish). Artifacts scanned for secrets are
+    read through `artifact_bytes` (the build's, so that pages and copies reuse them)."""
+    from reporter.view import publish
+    from reporter.view.config import BuildConfig
+    from reporter.view.fetch import ArtifactBytes
+
+    config = config or BuildConfig()
+    if artifact_bytes is None:
+        artifact_bytes = ArtifactBytes(store)
+    rules = config.secret_rules()
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exps = [
+            e
+            for e in select_experiments(store, config.experiments)
+            if not publish.matches(e.name, config.exclude_experiments)
+        ]
+        data = []
+        artifacts: dict[str, list[tuple[str, int]]] = {}
+        withheld: dict[str, dict[str, str]] = {}
+        seen: dict[str, str] = {}  # run id -> the experiment that shows it
+        for exp in exps:
+            frame, metrics = store.read_experiment(exp.experiment_id)
+            if len(frame):
+                frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
+                frame = frame.reset_index(drop=True)
+            frame = publish.runs_frame(frame, config, rules)
+            if len(frame):  # a file copied into another experiment's folder: show a run once
+                twice = frame["run_id"].isin(seen)
+                for run_id in frame.loc[twice, "run_id"]:
+                    notes.append(
+                        f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "
+                        f"there only (a store file of one experiment was copied into "
+                        f"the folder of {exp.name!r}?)"
+                    )
+                frame = frame[~twice].reset_index(drop=True)
+                seen.update(dict.fromkeys(frame["run_id"], exp.name))
+            kept = set(frame["run_id"]) if len(frame) else set()
+            metrics = publish.metric_points(metrics, kept, config, rules)
+            data.append(ExperimentData(publish.experiment(exp, config, rules), frame, metrics))
+            every = store.list_experiment_artifacts(exp.experiment_id)
+            listing = {r: f for r, f in every.items() if r in kept}
+            withheld.update(
+                publish.artifacts(exp.experiment_id, listing, config, rules, notes, artifact_bytes)
+            )
+            artifacts.update(listing)
+    notes = [str(w.message) for w in caught] + notes + list(rules.report())
+    return StoreSnapshot(store.uri, data, artifacts, notes, withheld)

@@ -1,0 +1,251 @@
+"""Every promise of the store protocol, tested through `AbstractStore` alone (see __init__)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reporter.core.entities import RUN_COLUMNS, LifecycleStage, Metric, Param, RunStatus, RunTag
+from reporter.core.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    ParamConflictError,
+)
+from reporter.store import records, registry
+from reporter.store.protocol import AbstractStore
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class StoreContract:
+    """Subclasses provide `new_store_uri`: the URI of a new, empty store of their kind."""
+
+    @pytest.fixture
+    def new_store_uri(self) -> str:
+        raise NotImplementedError("a store implementation's test class provides new_store_uri")
+
+    @pytest.fixture
+    def store(self, new_store_uri: str) -> Iterator[AbstractStore]:
+        store = registry.open_store(new_store_uri)
+        yield store
+        store.close()  # before the test's server and folder go away
+
+    @pytest.fixture
+    def exp_id(self, store: AbstractStore) -> str:
+        return store.create_experiment("contract", tags={"team": "a"}, description="about")
+
+    def new_run(self, store: AbstractStore, exp_id: str, name: str = "r") -> str:
+        run = store.create_run(exp_id, name, "tester", _now(), [RunTag("t", "1")])
+        return run.info.run_id
+
+    # the store ---------------------------------------------------------------------------
+    def test_an_empty_uri_is_not_a_store_until_written(self, store: AbstractStore) -> None:
+        with pytest.raises(NotFoundError):
+            store.require_existing()
+        store.create_experiment("first")
+        store.require_existing()
+
+    def test_the_content_digest_follows_every_write(
+        self, store: AbstractStore, exp_id: str
+    ) -> None:
+        before = store.content_digest()
+        assert store.content_digest() == before
+        run_id = self.new_run(store, exp_id)
+        store.end_run(run_id, RunStatus.FINISHED, _now())
+        after_run = store.content_digest()
+        assert after_run != before
+        store.write_artifact_bytes(run_id, "a.txt", b"x")
+        assert store.content_digest() != after_run
+
+    # experiments -------------------------------------------------------------------------
+    def test_an_experiment_reads_back_as_created(self, store: AbstractStore, exp_id: str) -> None:
+        exp = store.get_experiment(exp_id)
+        assert (exp.experiment_id, exp.name, exp.description) == (exp_id, "contract", "about")
+        assert exp.tags == {"team": "a"} and exp.lifecycle_stage == LifecycleStage.ACTIVE
+        assert store.get_experiment_by_name("contract") == exp
+        assert store.get_experiment_by_name("no such") is None
+        assert exp_id in {e.experiment_id for e in store.list_experiments()}
+        assert store.create_experiment("contract") == exp_id  # the same name: the same one
+        store.require_experiment(exp_id)
+
+    def test_unknown_experiments_are_not_found(self, store: AbstractStore, exp_id: str) -> None:
+        with pytest.raises(NotFoundError):
+            store.get_experiment("0" * 12)
+        with pytest.raises(NotFoundError):
+            store.require_experiment("0" * 12)
+
+    def test_a_bad_experiment_name_is_refused(self, store: AbstractStore) -> None:
+        with pytest.raises(InvalidArgumentError):
+            store.create_experiment(" ")
+
+    def test_edits_of_different_fields_all_stay(self, store: AbstractStore, exp_id: str) -> None:
+        store.edit_experiment(exp_id, set_tags={"b": "2"})
+        store.edit_experiment(exp_id, set_fields={"description": "new"})
+        store.edit_experiment(exp_id, delete_tags=["team"])
+        exp = store.get_experiment(exp_id)
+        assert exp.tags == {"b": "2"} and exp.description == "new"
+        with pytest.raises(InvalidArgumentError):
+            store.edit_experiment(exp_id, set_fields={"artifact_location": "/elsewhere"})
+
+    def test_update_records_renames_and_lifecycle(self, store: AbstractStore, exp_id: str) -> None:
+        from dataclasses import replace
+
+        exp = store.get_experiment(exp_id)
+        store.update_experiment(replace(exp, name="renamed", lifecycle_stage="deleted"))
+        again = store.get_experiment(exp_id)
+        assert (again.name, again.lifecycle_stage) == ("renamed", LifecycleStage.DELETED)
+        assert store.get_experiment_by_name("renamed") == again
+
+    # runs ---------------------------------------------------------------------------------
+    def test_a_run_reads_back_what_was_logged(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id, "first")
+        store.log_batch(
+            run_id,
+            metrics=[Metric("loss", 0.5, 1000, 1), Metric("loss", 0.25, 2000, 2)],
+            params=[Param("lr", "0.1")],
+            tags=[RunTag("k", "v")],
+        )
+        store.flush()
+        run = store.get_run(run_id)
+        assert (run.info.run_id, run.info.experiment_id) == (run_id, exp_id)
+        assert (run.info.run_name, run.info.status) == ("first", RunStatus.RUNNING)
+        assert run.data.params == {"lr": "0.1"}
+        assert run.data.tags["k"] == "v" and run.data.tags["t"] == "1"
+        assert run.data.metrics == {"loss": 0.25}
+        history = store.get_metric_history(run_id, "loss")
+        assert [(m.value, m.step, m.timestamp) for m in history] == [
+            (0.5, 1, 1000),
+            (0.25, 2, 2000),
+        ]
+        assert store.experiment_of(run_id) == exp_id
+
+    def test_a_param_keeps_its_first_value(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id)
+        store.log_batch(run_id, params=[Param("lr", "0.1")])
+        store.log_batch(run_id, params=[Param("lr", "0.1")])  # the same value: accepted
+        with pytest.raises(ParamConflictError):
+            store.log_batch(run_id, params=[Param("lr", "0.2")])
+        store.flush()
+        assert store.get_run(run_id).data.params == {"lr": "0.1"}
+
+    def test_tags_are_deleted_and_attributes_set(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id)
+        store.delete_tag(run_id, "t")
+        with pytest.raises(NotFoundError):
+            store.delete_tag(run_id, "never set")
+        store.set_attributes(run_id, run_name="renamed")
+        with pytest.raises(InvalidArgumentError):
+            store.set_attributes(run_id, colour="red")
+        store.flush()
+        run = store.get_run(run_id)
+        assert "t" not in run.data.tags and run.info.run_name == "renamed"
+
+    def test_ending_and_resuming_a_run(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id)
+        end = _now()
+        store.end_run(run_id, RunStatus.FINISHED, end)
+        run = store.get_run(run_id)
+        assert (run.info.status, run.info.end_time) == (RunStatus.FINISHED, end)
+        assert store.resume_run(run_id).info.status == RunStatus.RUNNING
+        store.end_run(run_id, RunStatus.FAILED, end + 1)
+        assert store.get_run(run_id).info.status == RunStatus.FAILED
+
+    def test_unknown_runs_are_not_found(self, store: AbstractStore, exp_id: str) -> None:
+        for call in (store.get_run, store.experiment_of):
+            with pytest.raises(NotFoundError):
+                call(uuid.uuid4().hex)
+
+    def test_runs_of_an_experiment_as_a_frame_and_as_runs(
+        self, store: AbstractStore, exp_id: str
+    ) -> None:
+        ids = {self.new_run(store, exp_id, f"r{i}") for i in range(3)}
+        for i, run_id in enumerate(sorted(ids)):
+            store.log_batch(run_id, metrics=[Metric("m", float(i), 1, 0)])
+            store.end_run(run_id, RunStatus.FINISHED, _now())
+        frame = store.runs_frame([exp_id])
+        assert set(RUN_COLUMNS) <= set(frame.columns) and set(frame["run_id"]) == ids
+        assert {"metrics.m", "params.lr"} & set(frame.columns) == {"metrics.m"}
+        assert set(frame["status"]) == {RunStatus.FINISHED}
+        assert {r.info.run_id for r in store.list_runs([exp_id])} == ids
+        runs, points = store.read_experiment(exp_id)
+        assert set(runs["run_id"]) == ids and len(points) == 3
+        assert set(points.slices()) == {(run_id, "m") for run_id in ids}
+        assert store.runs_frame([]).empty or len(store.runs_frame([])) == 0
+
+    def test_an_imported_run_keeps_its_id(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = uuid.uuid4().hex
+        store.ensure_run_marker(exp_id, run_id, 1000)
+        rows: list[records.Row] = [
+            (records.KIND_ATTR, "run_name", None, "imported", 0, 1000),
+            (records.KIND_ATTR, "status", None, RunStatus.FINISHED, 0, 1000),
+            (records.KIND_ATTR, "start_time", None, "1000", 0, 1000),
+            (records.KIND_PARAM, "p", None, "1", 0, 1000),
+            (records.KIND_METRIC, "m", 2.5, None, 3, 1000),
+        ]
+        store.write_run_events(exp_id, run_id, rows, 1000)
+        run = store.get_run(run_id)
+        assert (run.info.run_name, run.info.status) == ("imported", RunStatus.FINISHED)
+        assert run.data.params == {"p": "1"} and run.data.metrics == {"m": 2.5}
+        with pytest.raises(InvalidArgumentError):
+            store.ensure_run_marker(exp_id, "../escape", 1000)
+
+    def test_close_writes_what_is_buffered_and_the_store_stays_usable(
+        self, store: AbstractStore, new_store_uri: str, exp_id: str
+    ) -> None:
+        run_id = self.new_run(store, exp_id)
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+        store.close()
+        assert registry.open_store(new_store_uri).get_run(run_id).data.metrics == {"m": 1.0}
+        store.log_batch(run_id, metrics=[Metric("m", 2.0, 2, 1)])
+        store.flush()
+        assert len(store.get_metric_history(run_id, "m")) == 2
+
+    def test_compaction_keeps_every_event(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id)
+        for step in range(3):
+            store.log_batch(run_id, metrics=[Metric("m", float(step), step, step)])
+            store.flush()
+        store.end_run(run_id, RunStatus.FINISHED, _now())
+        before = store.get_run(run_id)
+        results = store.compact([exp_id])
+        assert all(r.experiment_id == exp_id for r in results)
+        store.clear_cache()
+        assert store.get_run(run_id) == before
+        assert [m.value for m in store.get_metric_history(run_id, "m")] == [0.0, 1.0, 2.0]
+
+    # artifacts ------------------------------------------------------------------------------
+    def test_artifacts_are_written_listed_and_read(
+        self, store: AbstractStore, exp_id: str, tmp_path: Path
+    ) -> None:
+        run_id = self.new_run(store, exp_id)
+        store.write_artifact_bytes(run_id, "dir/a.txt", b"alpha")
+        local = tmp_path / "b.bin"
+        local.write_bytes(b"\x00beta")
+        store.log_artifact_file(run_id, str(local), "b.bin")
+        assert sorted(store.list_artifacts(run_id)) == [("b.bin", 5), ("dir/a.txt", 5)]
+        assert store.read_artifact(run_id, "dir/a.txt") == b"alpha"
+        assert store.read_artifact(run_id, "b.bin", exp_id) == b"\x00beta"
+        listed = {k: sorted(v) for k, v in store.list_experiment_artifacts(exp_id).items()}
+        assert listed == {run_id: [("b.bin", 5), ("dir/a.txt", 5)]}
+        target = tmp_path / "out" / "a.txt"
+        store.download_artifact_file(run_id, "dir/a.txt", str(target))
+        assert target.read_bytes() == b"alpha"
+        assert "://" in store.artifact_link(run_id, "dir/a.txt")
+        assert store.artifact_uri(run_id)
+
+    def test_missing_and_hostile_artifact_paths(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id)
+        with pytest.raises(NotFoundError):
+            store.read_artifact(run_id, "missing.txt")
+        for hostile in ("../escape.txt", "/etc/passwd", "a/../../b"):
+            with pytest.raises((InvalidArgumentError, NotFoundError)):
+                store.read_artifact(run_id, hostile)
+            with pytest.raises(InvalidArgumentError):
+                store.write_artifact_bytes(run_id, hostile, b"x")
+        assert store.list_artifacts(run_id) == []
