@@ -28,10 +28,12 @@ def pandas_recipe(store: str) -> dict[str, Any]:
     return scope
 
 
-def duckdb_recipe(store: str) -> list[tuple]:
+def duckdb_recipe(store: str) -> list[tuple[Any, ...]]:
     """Run the page's DuckDB query on `store`: (run_id, key, latest, points) rows."""
     (sql,) = _blocks("sql")
-    return duckdb.sql(sql.replace("tracker-store", store)).fetchall()
+    relation = duckdb.sql(sql.replace("tracker-store", store))
+    assert relation is not None  # a SELECT always yields a relation
+    return relation.fetchall()
 
 
 def plain_metric_rows(store: str) -> int:

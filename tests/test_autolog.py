@@ -4,7 +4,8 @@ checked on what the store holds (names and values against sklearn.metrics)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,7 +73,9 @@ def iris() -> tuple[np.ndarray, np.ndarray]:
 
 
 def all_runs() -> list[reporter.Run]:
-    return mlflow.search_runs(output_format="list")
+    runs = mlflow.search_runs(output_format="list")
+    assert isinstance(runs, list)
+    return runs
 
 
 def only_run() -> reporter.Run:
@@ -85,11 +88,11 @@ def artifact_paths(run_id: str) -> set[str]:
     return {f.path for f in reporter.Client().list_artifacts(run_id)}
 
 
-def str_params(params: dict) -> dict[str, str]:
+def str_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in params.items()}
 
 
-def assert_metrics(logged: dict[str, float], expected: dict[str, float]) -> None:
+def assert_metrics(logged: Mapping[str, float], expected: Mapping[str, float]) -> None:
     assert set(logged) == set(expected)
     for key, value in expected.items():
         assert logged[key] == pytest.approx(value, rel=1e-12), key
@@ -334,8 +337,9 @@ def test_active_run_is_used_and_left_open(iris):
     mlflow.autolog(log_models=False)
     with mlflow.start_run() as run:
         LogisticRegression(max_iter=1000).fit(X, y)
-        assert mlflow.active_run() is not None
-        assert mlflow.active_run().info.run_id == run.info.run_id
+        active = mlflow.active_run()
+        assert active is not None
+        assert active.info.run_id == run.info.run_id
         assert mlflow.get_run(run.info.run_id).info.status == "RUNNING"
     stored = only_run()
     assert stored.info.run_id == run.info.run_id
@@ -521,7 +525,8 @@ def test_a_child_run_that_cannot_be_logged_ends_failed_not_running(iris):
     fit still returns and no child run is left RUNNING."""
     from sklearn.base import BaseEstimator, ClassifierMixin
 
-    class Labelled(ClassifierMixin, BaseEstimator):
+    # sklearn ships no type information (it is in ignore_missing_imports): its bases are Any
+    class Labelled(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         def __init__(self, label: str = "a") -> None:
             self.label = label
 

@@ -1,4 +1,5 @@
-"""The tracker-report command: exit codes and messages, run as a real subprocess."""
+"""The tracker-report command: exit codes and messages (in process; --help and --version also
+through the real entry point in a subprocess)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ import subprocess
 from pathlib import Path
 
 import reporter as mlflow
+from tests.cli import CliResult, run_cli
 from tests.conftest import CLI_CODE, PYTHON, python_env
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run `tracker-report ARGS` with this checkout's package."""
+def cli(*args: str) -> CliResult:
+    """Run `tracker-report ARGS` in this process."""
+    return run_cli(*args)
+
+
+def cli_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `tracker-report ARGS` with this checkout's package in a child process."""
     return subprocess.run(
         [PYTHON, "-c", CLI_CODE, *args],
         env=python_env(),
@@ -21,8 +28,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_and_version():
-    out = cli("--help")
+    out = cli_process("--help")
     assert out.returncode == 0 and "compact" in out.stdout
+    assert cli_process("--version").stdout.strip().endswith("0.1.0")
     assert cli("--version").stdout.strip().endswith("0.1.0")
 
 
@@ -47,7 +55,8 @@ def test_unknown_experiment_is_exit_1(store_uri):
     with mlflow.start_run():
         pass
     out = cli("compact", "--store", store_uri, "--experiment", "nope")
-    assert out.returncode == 1 and "No experiment with id 'nope'" in out.stderr
+    assert out.returncode == 1 and "No experiment 'nope' in" in out.stderr
+    assert "available: 'Default'" in out.stderr  # one resolver: it lists what is valid
     assert "Traceback" not in out.stderr
 
 

@@ -30,9 +30,12 @@ def log_runs(count: int, points: int = 3) -> list[str]:
     return ids
 
 
-def snapshot(client: reporter.Client, ids: list[str]) -> dict[str, tuple]:
+Snapshot = tuple[str, dict[str, str], dict[str, float], list[tuple[int, float]]]
+
+
+def snapshot(client: reporter.Client, ids: list[str]) -> dict[str, Snapshot]:
     """Return everything readable about runs, to compare before and after compaction."""
-    out = {}
+    out: dict[str, Snapshot] = {}
     for rid in ids:
         run = client.get_run(rid)
         history = [(m.step, m.value) for m in client.get_metric_history(rid, "m")]

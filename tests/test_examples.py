@@ -25,6 +25,7 @@ def workflow() -> dict[Any, Any]:
 def test_the_workflow_has_the_expected_shape():
     data = workflow()
     triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers is not None
     assert "push" in triggers and "workflow_dispatch" in triggers
     assert data["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
     build, deploy = data["jobs"]["build"], data["jobs"]["deploy"]

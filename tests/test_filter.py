@@ -33,6 +33,7 @@ def _run(
     end: Any,
     user: str,
     stage: str = "active",
+    /,
     **data: Any,
 ) -> dict[str, Any]:
     """One row of MLflow's search_runs frame, as plain data."""

@@ -13,13 +13,14 @@ import math
 import shutil
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import reporter
+from reporter.core import clock
 from reporter.core.errors import NotFoundError
 from reporter.importers.mlflow.importer import (
     Importer,
@@ -67,7 +68,7 @@ def source_of(kind: str, folder: Path) -> str:
     return str(folder / "mlruns") if kind == "file" else f"sqlite:///{folder / 'mlflow.db'}"
 
 
-def expected_run(kind: str, name: str) -> dict:
+def expected_run(kind: str, name: str) -> dict[str, Any]:
     """Return what MLflow read back of the fixture run of that name."""
     return next(r for r in EXPECTED[kind]["runs"] if r["run_name"] == name)
 
@@ -463,7 +464,8 @@ def test_renamed_deleted_and_restored_experiments_follow_the_source(source_copy,
 def test_imported_running_runs_stay_running(source_copy, store_uri, monkeypatch):
     monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "1")
     import_mlflow(source_of("sqlite", source_copy), store_uri)
-    time.sleep(1.5)  # no process heart-beats an imported run
+    later = clock.now_ms() + 1500  # the readers' clock moves on: no process heart-beats it
+    monkeypatch.setattr(clock, "now_ms", lambda: later)
     run = next(r for r in EXPECTED["sqlite"]["runs"] if r["status"] == "RUNNING")
     client = reporter.Client(store_uri)
     client.store.clear_cache()

@@ -27,7 +27,12 @@ from typing import Any
 import pytest
 
 from reporter.importers.mlflow.rest import RestSource
-from reporter.importers.mlflow.source import ArtifactFile, SourceError, SourceRun
+from reporter.importers.mlflow.source import (
+    ArtifactFile,
+    SourceError,
+    SourceExperiment,
+    SourceRun,
+)
 from tests.mlflow_server import (
     VENV_PYTHON,
     free_port,
@@ -337,7 +342,10 @@ MODELS_SEARCH = "/api/2.0/mlflow/logged-models/search"
 
 
 def test_experiments_are_those_mlflow_reads(server: Server) -> None:
-    got = {e.experiment_id: e.__dict__ for e in RestSource(server.url).experiments()}
+    got = {}
+    for e in RestSource(server.url).experiments():
+        assert isinstance(e, SourceExperiment), e
+        got[e.experiment_id] = e.__dict__
     assert got == server.expected["experiments"]
     names = {e["name"]: e for e in got.values()}
     assert {"Default", "rest-alpha", "rest-beta", "rest-gone", "rest-local"} == set(names)
@@ -657,7 +665,7 @@ def test_credentials_are_sent_like_mlflow_clients_do(monkeypatch: pytest.MonkeyP
 
 
 def test_retries_429_and_5xx_then_succeeds() -> None:
-    answers = [
+    answers: list[tuple[int, bytes | dict[str, Any], dict[str, str]]] = [
         (503, b"busy", {}),
         (429, b"slow down", {"Retry-After": "0"}),
         (200, {"experiments": [{"experiment_id": "7", "name": "x", "tags": []}]}, {}),
@@ -671,6 +679,7 @@ def test_retries_429_and_5xx_then_succeeds() -> None:
         source = RestSource(url)
         source.backoff = 0.01
         (exp,) = source.experiments()
+    assert isinstance(exp, SourceExperiment), exp
     assert (exp.experiment_id, exp.name, exp.lifecycle_stage, exp.tags) == ("7", "x", "active", {})
     assert answers == []
 
@@ -728,7 +737,7 @@ def test_a_malformed_run_is_yielded_as_an_error_naming_it() -> None:
             "data": {"metrics": [{"key": "m", "value": "NaN", "timestamp": 5, "step": "2"}],
                      "params": [{"key": "p", "value": "1"}]}}  # fmt: skip
     bad = {"info": {"run_id": "b" * 32, "start_time": "yesterday"}, "data": {}}
-    pages = [
+    pages: list[dict[str, Any]] = [
         {"runs": [good], "next_page_token": "t1"},
         {"runs": [bad, "junk", good]},
     ]

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def all_runs(source: Source) -> dict[str, SourceRun]:
     return out
 
 
-def expected_run(kind: str, name: str) -> dict:
+def expected_run(kind: str, name: str) -> dict[str, Any]:
     return next(r for r in EXPECTED[kind]["runs"] if r["run_name"] == name)
 
 
@@ -106,6 +107,7 @@ def test_sqlite_runs_take_latest_from_latest_metrics_and_read_no_points(copy):
         run["run_id"],
     )  # what MLflow shows as latest, whatever the points
     source = open_kind("sqlite", copy)
+    assert isinstance(source, SqliteSource)
     statements: list[str] = []
     source.db.set_trace_callback(statements.append)
     got = all_runs(source)[run["run_id"]]
@@ -509,7 +511,7 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def model_stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def model_stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """A file store and a SQLite store (artifacts next to it) where real MLflow 3 logged two
     scikit-learn models from one run (once per test module: MLflow takes seconds to start)."""
     require_mlflow()

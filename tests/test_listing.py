@@ -1,4 +1,4 @@
-"""`tracker-report experiments` and `tracker-report runs`: the real CLI in a subprocess, on runs
+"""`tracker-report experiments` and `tracker-report runs`: the CLI (in process), on runs
 logged with known names, params, metrics and times; output parsed, not grepped."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,15 @@ import reporter
 from reporter.core.errors import InvalidFilterError
 from reporter.core.secrets import MASK, SecretWarning
 from reporter.query import filter as run_filter
-from tests.conftest import CLI_CODE, PYTHON, python_env
+from tests.cli import CliResult, run_cli
 
 T0 = 1_704_164_645_000  # 2024-01-02 03:04:05 UTC
 HOUR = 3_600_000
 
 
-def cli(*args: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `tracker-report ARGS` in a child process."""
-    return subprocess.run(
-        [PYTHON, "-c", CLI_CODE, *args],
-        capture_output=True,
-        text=True,
-        env=python_env(**env),
-        cwd=cwd,
-        timeout=120,
-    )
+def cli(*args: str, cwd: str | None = None, **env: str) -> CliResult:
+    """Run `tracker-report ARGS` in this process."""
+    return run_cli(*args, cwd=cwd, **env)
 
 
 def ok(*args: str, **kwargs: Any) -> str:

@@ -15,8 +15,8 @@ import pytest
 
 import reporter
 from reporter.core import clock
+from reporter.core.errors import StoreWarning
 from reporter.store.parquet import schema
-from reporter.store.parquet.reader import StoreWarning
 from tests.conftest import PYTHON, python_env, store_files, store_fs, store_paths
 
 pytestmark = pytest.mark.slow
@@ -61,13 +61,17 @@ def test_four_processes_log_at_once_and_every_point_is_found_once(store_uri):
     for proc in procs:
         finish(proc)
     client = reporter.Client(store_uri)
-    runs = client.search_runs_frame([reporter.get_experiment_by_name("shared").experiment_id])
+    shared = reporter.get_experiment_by_name("shared")
+    assert shared is not None
+    runs = client.search_runs_frame([shared.experiment_id])
     assert len(runs) == 100 and set(runs["status"]) == {"FINISHED"}
     for row in runs.itertuples():
-        proc, r = (int(x[1:]) for x in row.run_name.split("-"))
-        history = client.get_metric_history(row.run_id, "m")
+        run_id, run_name = row.run_id, row.run_name
+        assert isinstance(run_id, str) and isinstance(run_name, str)
+        proc_no, r = (int(x[1:]) for x in run_name.split("-"))
+        history = client.get_metric_history(run_id, "m")
         assert [m.step for m in history] == list(range(1000))
-        assert [m.value for m in history] == [proc * 1e6 + r * 1e3 + s for s in range(1000)]
+        assert [m.value for m in history] == [proc_no * 1e6 + r * 1e3 + s for s in range(1000)]
     # the same, read as plain Parquet after compaction, with no duplicate (run, step)
     client.compact()
     files = store_files(store_uri).values()
@@ -258,7 +262,9 @@ def test_four_processes_editing_one_experiment_keep_every_edit(store_uri):
     client.delete_experiment(exp_id)
     assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
     client.restore_experiment(exp_id)
-    assert client.get_experiment_by_name("edited, renamed").lifecycle_stage == "active"
+    restored = client.get_experiment_by_name("edited, renamed")
+    assert restored is not None
+    assert restored.lifecycle_stage == "active"
 
 
 KILLED_AT_START = """
@@ -281,7 +287,9 @@ def test_a_run_killed_right_after_start_run_reads_killed(store_uri, monkeypatch)
         proc.communicate(timeout=30)
     client = reporter.Client(store_uri)
     monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
-    exp_id = client.get_experiment_by_name("short lives").experiment_id
+    short_lives = client.get_experiment_by_name("short lives")
+    assert short_lives is not None
+    exp_id = short_lives.experiment_id
     frame = client.search_runs_frame([exp_id])
     assert sorted(frame["run_id"]) == sorted(run_ids)  # every run is listed at once
     assert {client.get_run(r).info.status for r in run_ids} == {"RUNNING"}  # within the timeout

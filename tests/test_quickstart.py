@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pandas as pd
+
 import reporter
 import reporter as mlflow
 from tests.conftest import PYTHON, REPO, python_env
@@ -21,6 +23,7 @@ def test_quickstart_logs_three_complete_runs(store_uri, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Logged 3 runs" in out.stdout
     runs = mlflow.search_runs(experiment_names=["diabetes_forest"], order_by=["metrics.rmse"])
+    assert isinstance(runs, pd.DataFrame)
     assert len(runs) == 3 and set(runs["status"]) == {"FINISHED"}
     assert sorted(runs["params.n_estimators"]) == ["100", "200", "50"]
     assert runs["metrics.rmse"].between(30, 90).all()  # diabetes targets span ~25-346
@@ -32,4 +35,5 @@ def test_quickstart_logs_three_complete_runs(store_uri, tmp_path):
         names = {f.path for f in client.list_artifacts(run_id, "model")}
         assert names == {"model/MLmodel", "model/model.pkl", "model/requirements.txt"}
     exp = mlflow.get_experiment_by_name("diabetes_forest")
+    assert exp is not None
     assert "diabetes" in exp.description

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import reporter
@@ -60,6 +61,7 @@ def test_objects_land_in_the_bucket_in_the_documented_layout(s3_uri, s3_endpoint
         assert any(f"/{schema.PARTS_FOLDER}/{run_id}-" in k for k in keys)
         assert any(k.endswith(f"{run_id}/{schema.ARTIFACTS_FOLDER}/plots/a.png") for k in keys)
     frame = mlflow.search_runs(experiment_names=["energy"], order_by=["metrics.rmse ASC"])
+    assert isinstance(frame, pd.DataFrame)
     assert list(frame["run_name"]) == ["energy-0", "energy-1", "energy-2"]
 
 
@@ -106,9 +108,7 @@ def test_creating_a_file_once_holds_when_writers_race(s3_uri):
 def test_sync_copies_resumes_and_builds_the_same_site(s3_uri, tmp_path, monkeypatch):
     local = str(tmp_path / "laptop")
     log_example(local)
-    # an interrupted first sync: only some files made it
-    import reporter.store.parquet.sync as sync_module
-
+    # an interrupted first sync: only some files made it (sync writes through fs.StoreFS)
     calls = {"n": 0}
     real = StoreFS.write_atomic
 
@@ -118,10 +118,10 @@ def test_sync_copies_resumes_and_builds_the_same_site(s3_uri, tmp_path, monkeypa
             raise KeyboardInterrupt  # the user pressed Ctrl-C
         return real(self, rel, data, if_absent=if_absent)
 
-    monkeypatch.setattr(sync_module.StoreFS, "write_atomic", flaky)
+    monkeypatch.setattr(StoreFS, "write_atomic", flaky)
     with pytest.raises(KeyboardInterrupt):
         sync(local, s3_uri)
-    monkeypatch.setattr(sync_module.StoreFS, "write_atomic", real)
+    monkeypatch.setattr(StoreFS, "write_atomic", real)
     first = sync(local, s3_uri)  # resumes: copies the rest only
     assert first.skipped >= 10 and first.copied > 0
     again = sync(local, s3_uri)

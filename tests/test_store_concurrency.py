@@ -19,8 +19,8 @@ import pytest
 
 import reporter
 from reporter.core import clock
+from reporter.core.errors import StoreWarning
 from reporter.store.parquet import reader, schema
-from reporter.store.parquet.reader import StoreWarning
 from tests import recipes
 from tests.conftest import PYTHON, parquet_store, python_env, store_fs
 
@@ -46,7 +46,9 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
             proc.communicate()
 
 
-def spawn(procs: list, code: str, *args: object, **env: str) -> subprocess.Popen[str]:
+def spawn(
+    procs: list[subprocess.Popen[str]], code: str, *args: object, **env: str
+) -> subprocess.Popen[str]:
     """Start `python -c code args...` with this checkout's reporter."""
     proc = subprocess.Popen(
         [PYTHON, "-c", textwrap.dedent(code), *map(str, args)],

@@ -39,6 +39,7 @@ def test_layout_and_version_file(store_uri, logged):
     meta = json.loads((root / schema.STORE_FILE).read_text())
     assert meta == {"format": schema.FORMAT_NAME, "version": schema.FORMAT_VERSION}
     exp = mlflow.get_experiment_by_name("fmt")
+    assert exp is not None
     record = json.loads((root / "experiments" / f"{exp.experiment_id}.json").read_text())
     assert record["name"] == "fmt"
     assert len(list((root / "runs" / exp.experiment_id / "_compacted").glob("*.parquet"))) == 1
@@ -67,7 +68,9 @@ def test_recipes_take_each_row_once_when_compactions_left_copies(store_uri, logg
     """The state two racing compactions leave (two compacted files holding the same parts, and a
     raw part beside the file that merged it): the documented recipes still count each row once."""
     client = reporter.Client()
-    exp_id = client.get_experiment_by_name("fmt").experiment_id
+    exp = client.get_experiment_by_name("fmt")
+    assert exp is not None
+    exp_id = exp.experiment_id
     fs = store_fs(client)
     listing = reader.list_experiment(fs, exp_id)
     tables = compaction.read_parts(fs, listing.parts)

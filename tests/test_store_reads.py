@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import random
 
+import pandas as pd
 import pytest
 
 import reporter
 import reporter as mlflow
+from reporter.core.errors import StoreWarning
 from reporter.store.parquet import eventfile, events, reader, schema
 from reporter.store.parquet.fs import ReadStats, StoreFS
 from tests.conftest import store_fs
@@ -95,12 +97,16 @@ def test_one_run_reads_only_its_row_groups(store_uri, monkeypatch):
 
 def test_whole_experiment_fetches_each_byte_once(store_uri, small_row_groups):
     ids = log_runs(12)
-    frame = mlflow.search_runs().sort_values("run_id", ignore_index=True)
+    before = mlflow.search_runs()
+    assert isinstance(before, pd.DataFrame)
+    frame = before.sort_values("run_id", ignore_index=True)
     fs, _, path = compacted_file(store_uri)
     size = fs.list_files(path.rsplit("/", 1)[0])[0].size
 
     fresh_client(store_uri)
-    got = mlflow.search_runs().sort_values("run_id", ignore_index=True)
+    after = mlflow.search_runs()
+    assert isinstance(after, pd.DataFrame)
+    got = after.sort_values("run_id", ignore_index=True)
     assert sorted(got["run_id"]) == sorted(ids)
     assert got.equals(frame)
 
@@ -147,12 +153,10 @@ def test_a_footer_longer_than_the_first_fetch(store_uri, monkeypatch):
     assert footer.tail_start < info.size - 16
     parts = events.parts_of(footer.meta.schema.to_arrow_schema().metadata) or []
     assert {p.split("/")[0] for p in parts} == set(ids)
-    assert {
-        r.info.run_id
-        for r in fresh_client(store_uri).search_runs(
-            [client.get_experiment_by_name("reads").experiment_id]
-        )
-    } == set(ids)
+    fresh = fresh_client(store_uri)
+    reads = client.get_experiment_by_name("reads")
+    assert reads is not None
+    assert {r.info.run_id for r in fresh.search_runs([reads.experiment_id])} == set(ids)
 
 
 def test_truncated_compacted_file_is_skipped_with_a_warning(store_uri, small_row_groups):
@@ -161,6 +165,6 @@ def test_truncated_compacted_file_is_skipped_with_a_warning(store_uri, small_row
     data = fs.read_bytes(path)
     fs.write_atomic(path, data[: len(data) // 2])
     reader.FOOTERS.clear()
-    with pytest.warns(reader.StoreWarning, match="Parquet footer"):
+    with pytest.warns(StoreWarning, match="Parquet footer"):
         listing, table = reader.read_events(fs, path.split("/")[1])
     assert table.num_rows == 0 and len(listing.compacted) == 1

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 import reporter
+from reporter.core import clock
+from reporter.core.errors import StoreWarning
 from reporter.store.parquet import compaction, schema
-from reporter.store.parquet.reader import StoreWarning
+from reporter.store.parquet.fs import FileInfo
 from reporter.store.parquet.store import ParquetStore
 from tests.conftest import store_fs, store_paths
 
@@ -38,9 +40,9 @@ def test_a_compaction_between_the_two_listings_hides_nothing(store_uri):
     last = store_paths(store_uri, folder=schema.PARTS_FOLDER)[-1]
     last_bytes = fs.read_bytes(last)
     original = fs.list_files
-    raced = []
+    raced: list[bool] = []
 
-    def list_files(rel: str, skip: frozenset[str] = frozenset()) -> list:
+    def list_files(rel: str, skip: frozenset[str] = frozenset()) -> list[FileInfo]:
         """Run a real compaction right after the reader listed the raw parts."""
         result = original(rel, skip)
         if rel.endswith(schema.PARTS_FOLDER) and not raced:
@@ -124,8 +126,9 @@ def test_liveness_does_not_trust_user_timestamps(store_uri, monkeypatch):
     tomorrow = int(time.time() * 1000) + 86_400_000
     other.log_batch(dead, metrics=[reporter.Metric("m", 1.0, tomorrow, 0)])
     other.flush()
-    other.writer.close()  # no more heartbeats
-    time.sleep(1.3)
+    other.close()  # no more heartbeats
+    later = clock.now_ms() + 1300  # the readers' clock moves on 1.3 s: no sleep
+    monkeypatch.setattr(clock, "now_ms", lambda: later)
     assert client.get_run(dead).info.status == "KILLED"
     client.compact()
     assert client.get_run(dead).info.status == "KILLED"

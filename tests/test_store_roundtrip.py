@@ -147,9 +147,9 @@ def check_store(client: reporter.Client, exp_id: str, models: list[Model], keys:
             assert got == want, prefix
         for key in keys:
             column = f"metrics.{key}"
-            points = model.points.get(key)
-            if points:
-                assert latest_ok(row[column], points), (key, row[column], points)
+            key_points = model.points.get(key)
+            if key_points:
+                assert latest_ok(row[column], key_points), (key, row[column], key_points)
             else:
                 assert column not in rows.columns or not present(row[column])
 

@@ -1,4 +1,4 @@
-"""`tracker-report summary`: the real CLI in a subprocess on a store logged with known names,
+"""`tracker-report summary`: the CLI (in process) on a store logged with known names,
 times, params and metrics. The Markdown is compared whole (run ids substituted), the JSON is
 parsed, and the gates are checked both ways with their exit codes and messages."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,18 @@ import reporter
 from reporter.commands.summary import md, parse_worse_gate
 from reporter.core.errors import InvalidArgumentError, InvalidFilterError
 from reporter.query import filter as run_filter
-from tests.conftest import CLI_CODE, PYTHON, python_env
+from tests.cli import CliResult, run_cli
 
 T0 = 1_704_164_645_000  # 2024-01-02 03:04:05 UTC
 MINUTE = 60_000
 HOSTILE = "x|y `z`\n# <i>hi</i> _a_"
 
 
-def cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `tracker-report summary ARGS` in a child process (by default in the test's own
+def cli(*args: str, cwd: str | None = None) -> CliResult:
+    """Run `tracker-report summary ARGS` in this process (by default in the test's own
     folder, so no config file of the checkout applies); never a traceback."""
-    proc = subprocess.run(
-        [PYTHON, "-c", CLI_CODE, "summary", *args],
-        capture_output=True,
-        text=True,
-        env=python_env(),
-        cwd=cwd or str(Path(os.environ["TRACKER_TRACKING_URI"]).parent),
-        timeout=120,
+    proc = run_cli(
+        "summary", *args, cwd=cwd or str(Path(os.environ["TRACKER_TRACKING_URI"]).parent)
     )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
     return proc
@@ -397,8 +391,8 @@ def test_markdown_escaping() -> None:
 
 def test_parse_worse_gate() -> None:
     gate = parse_worse_gate("metrics.rmse:2%")
-    assert (gate.metric, gate.tolerance.relative, gate.tolerance.allowed(0.5)) == (
-        "rmse", True, pytest.approx(0.01))  # fmt: skip
+    assert (gate.metric, gate.tolerance.relative) == ("rmse", True)
+    assert gate.tolerance.allowed(0.5) == pytest.approx(0.01)
     gate = parse_worse_gate("val:loss:0.01")  # a key with a colon: the tolerance is last
     assert (gate.metric, gate.tolerance.relative, gate.tolerance.amount) == ("val:loss", False,
                                                                              0.01)  # fmt: skip

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import reporter
@@ -21,6 +22,12 @@ STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test 
 def stored(run_id: str) -> reporter.Run:
     """Read a run back through a fresh client (no in-process caches)."""
     return reporter.Client(mlflow.get_tracking_uri()).get_run(run_id)
+
+
+def frame_of(result: pd.DataFrame | list[reporter.Run]) -> pd.DataFrame:
+    """search_runs' result with the default output_format ("pandas"): a DataFrame."""
+    assert isinstance(result, pd.DataFrame)
+    return result
 
 
 # tracking URI ----------------------------------------------------------------------------
@@ -107,7 +114,9 @@ def test_context_manager_statuses():
     assert stored(failed.info.run_id).info.status == "FAILED"
     assert stored(killed.info.run_id).info.status == "KILLED"
     assert mlflow.active_run() is None
-    assert stored(ok.info.run_id).info.end_time >= stored(ok.info.run_id).info.start_time
+    ok_info = stored(ok.info.run_id).info
+    assert ok_info.end_time is not None and ok_info.start_time is not None
+    assert ok_info.end_time >= ok_info.start_time
 
 
 def test_second_run_needs_nested_and_nested_links_parent():
@@ -115,8 +124,12 @@ def test_second_run_needs_nested_and_nested_links_parent():
         with pytest.raises(reporter.RunStateError, match="nested=True"):
             mlflow.start_run()
         with mlflow.start_run(run_name="child", nested=True) as child:
-            assert mlflow.active_run().info.run_id == child.info.run_id
-        assert mlflow.active_run().info.run_id == parent.info.run_id
+            active = mlflow.active_run()
+            assert active is not None
+            assert active.info.run_id == child.info.run_id
+        active = mlflow.active_run()
+        assert active is not None
+        assert active.info.run_id == parent.info.run_id
     info = stored(child.info.run_id).info
     assert info.parent_run_id == parent.info.run_id
     assert stored(child.info.run_id).data.tags[system_tags.TAG_PARENT_RUN_ID] == parent.info.run_id
@@ -124,10 +137,13 @@ def test_second_run_needs_nested_and_nested_links_parent():
 
 def test_end_run_status_active_and_last_active_run():
     run = mlflow.start_run(run_name="manual", tags={"t": 1}, description="**notes**")
-    assert mlflow.active_run().info.run_id == run.info.run_id
+    active = mlflow.active_run()
+    assert active is not None
+    assert active.info.run_id == run.info.run_id
     mlflow.end_run(status="KILLED")
     assert mlflow.active_run() is None
     last = mlflow.last_active_run()
+    assert last is not None
     assert last.info.run_id == run.info.run_id and last.info.status == "KILLED"
     assert last.info.run_name == "manual"
     assert last.data.tags["t"] == "1" and last.data.tags[system_tags.TAG_NOTE] == "**notes**"
@@ -155,11 +171,11 @@ def test_delete_and_restore_run_hide_it_from_search():
     with mlflow.start_run() as gone:
         pass
     mlflow.delete_run(gone.info.run_id)
-    assert list(mlflow.search_runs()["run_id"]) == [keep.info.run_id]
-    deleted = mlflow.search_runs(run_view_type=reporter.ViewType.DELETED_ONLY)
+    assert list(frame_of(mlflow.search_runs())["run_id"]) == [keep.info.run_id]
+    deleted = frame_of(mlflow.search_runs(run_view_type=reporter.ViewType.DELETED_ONLY))
     assert list(deleted["run_id"]) == [gone.info.run_id]
     mlflow.restore_run(gone.info.run_id)
-    assert set(mlflow.search_runs()["run_id"]) == {keep.info.run_id, gone.info.run_id}
+    assert set(frame_of(mlflow.search_runs())["run_id"]) == {keep.info.run_id, gone.info.run_id}
 
 
 def test_run_name_placeholders(tmp_path):
@@ -381,7 +397,7 @@ def test_search_runs_frame_shape_filter_order_and_limit():
             mlflow.log_metric("rmse", rmse)
             mlflow.set_tag("family", "rf" if depth < 16 else "gbm")
         ids[(depth, rmse)] = run.info.run_id
-    frame = mlflow.search_runs()
+    frame = frame_of(mlflow.search_runs())
     for col in (
         "run_id",
         "experiment_id",
@@ -397,18 +413,23 @@ def test_search_runs_frame_shape_filter_order_and_limit():
     assert str(frame["start_time"].dtype).startswith("datetime64") and len(frame) == 4
     # default order: newest first
     assert list(frame["run_id"]) == [ids[k] for k in reversed(list(ids))]
-    hit = mlflow.search_runs(filter_string="metrics.rmse < 0.5 and params.max_depth = '8'")
+    hit = frame_of(
+        mlflow.search_runs(filter_string="metrics.rmse < 0.5 and params.max_depth = '8'")
+    )
     assert list(hit["run_id"]) == [ids[(8, 0.3)]]
-    either = mlflow.search_runs(
-        filter_string="(params.max_depth = '4' OR tags.family = 'gbm') and metrics.rmse > 0",
-        order_by=["metrics.rmse ASC"],
+    either = frame_of(
+        mlflow.search_runs(
+            filter_string="(params.max_depth = '4' OR tags.family = 'gbm') and metrics.rmse > 0",
+            order_by=["metrics.rmse ASC"],
+        )
     )
     assert list(either["run_id"]) == [ids[(16, 0.1)], ids[(4, 0.9)]]
-    top = mlflow.search_runs(order_by=["metrics.rmse DESC"], max_results=2)
+    top = frame_of(mlflow.search_runs(order_by=["metrics.rmse DESC"], max_results=2))
     assert list(top["run_id"]) == [ids[(4, 0.9)], ids[(8, 0.6)]]
     runs = mlflow.search_runs(
         experiment_names=["search"], output_format="list", filter_string="tags.family LIKE 'g%'"
     )
+    assert isinstance(runs, list)
     assert [r.info.run_id for r in runs] == [ids[(16, 0.1)]]
 
 

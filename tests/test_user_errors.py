@@ -4,23 +4,16 @@ what is valid, exit 1 for errors and 2 for usage errors, and nothing stored is l
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import reporter
-from tests.conftest import CLI_CODE, PYTHON, python_env
+from tests.cli import CliResult, run_cli
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-c", CLI_CODE, *args],
-        capture_output=True,
-        text=True,
-        env=python_env(),
-        cwd=cwd,
-    )
+def cli(*args: str, cwd: Path) -> CliResult:
+    return run_cli(*args, cwd=cwd)
 
 
 @pytest.fixture
@@ -64,5 +57,7 @@ def test_artifact_names_with_nul_and_artifacts_that_are_not_files(logged, tmp_pa
             reporter.log_artifact(str(tmp_path / "absent.txt"))
         reporter.log_text("kept", "ok.txt")
     client = reporter.Client(logged)
-    run_id = reporter.last_active_run().info.run_id
+    last = reporter.last_active_run()
+    assert last is not None
+    run_id = last.info.run_id
     assert "ok.txt" in [a.path for a in client.list_artifacts(run_id)]

@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from reporter.commands.options import config_option, experiments_option, store_option, store_uri
 from reporter.importers.mlflow.importer import (
     ImportSummary,
     MlflowImportWarning,
@@ -22,20 +23,9 @@ def import_group() -> None:
 
 @import_group.command("mlflow")
 @click.argument("source")
-@click.option(
-    "--store",
-    "store_uri",
-    envvar="TRACKER_TRACKING_URI",
-    default="./tracker-store",
-    show_default=True,
-    help="Store folder or URL to import into, e.g. ./tracker-store or s3://b/p.",
-)
-@click.option(
-    "--experiment",
-    "experiments",
-    multiple=True,
-    help="Only this experiment (name or id); repeatable. Example: --experiment churn",
-)
+@store_option
+@config_option
+@experiments_option("Only this experiment of the source")
 @click.option("--no-artifacts", is_flag=True, help="Import runs but not their artifact files.")
 @click.option(
     "--artifacts-root",
@@ -46,7 +36,8 @@ def import_group() -> None:
 )
 def mlflow_command(
     source: str,
-    store_uri: str,
+    store_flag: str | None,
+    config_file: str | None,
     experiments: tuple[str, ...],
     no_artifacts: bool,
     artifact_roots: tuple[str, ...],
@@ -70,7 +61,7 @@ def mlflow_command(
         try:
             summary = import_mlflow(
                 source,
-                store_uri,
+                store_uri(store_flag, config_file),
                 experiments,
                 artifacts=not no_artifacts,
                 artifact_roots=artifact_roots,

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reporter.commands.options import config_option, experiments_option, settings, store_option
 from reporter.core.errors import InvalidArgumentError, InvalidFilterError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from reporter.core.secrets import SecretRules
     from reporter.tracking.client import Client
     from reporter.view.config import BuildConfig
 
@@ -51,15 +51,6 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 # options shared by both commands -----------------------------------------------------------
-def _store_option(function: Any) -> Any:
-    return click.option(
-        "--store",
-        "store_flag",
-        help="Store folder or URL [default: as for build: the config file's store, else "
-        "$TRACKER_TRACKING_URI, else ./tracker-store]. Example: --store ./tracker-store",
-    )(function)
-
-
 def _format_option(function: Any) -> Any:
     return click.option(
         "--format",
@@ -71,48 +62,15 @@ def _format_option(function: Any) -> Any:
     )(function)
 
 
-def _open(store_flag: str | None) -> tuple[Client, BuildConfig]:
+def _open(store_flag: str | None, config_file: str | None) -> tuple[Client, BuildConfig]:
     """Return a client on the store the flag, config file or environment names (as for
     build), and the settings; the store must exist (NotFoundError with a hint otherwise)."""
     from reporter.tracking.client import Client
-    from reporter.view.config import load_config
 
-    config = load_config({"store": store_flag})
+    config = settings({"store": store_flag}, config_file)
     client = Client(config.store)
     client.store.require_existing()
     return client, config
-
-
-def _masked(values: list[Any], mask: Any) -> list[Any]:
-    """Apply a masking function to each distinct string of a column once."""
-    done: dict[str, str] = {}
-    out = []
-    for value in values:
-        if isinstance(value, str):
-            if value not in done:
-                done[value] = mask(value)
-            value = done[value]
-        out.append(value)
-    return out
-
-
-def _mask_secrets(frame: pd.DataFrame, rules: SecretRules) -> pd.DataFrame:
-    """Mask param/tag values and run names that look like secrets, as the site does."""
-    for column in frame.columns:
-        name = str(column)
-        if name.startswith(("params.", "tags.")):
-            kind, key = name.split(".", 1)
-            kind = "param" if kind == "params" else "tag"
-            frame[name] = _masked(
-                list(frame[name]), lambda v, k=kind, key=key: rules.mask(k, key, v)
-            )
-        elif name == "run_name":
-            frame[name] = _masked(
-                list(frame[name]), lambda v: rules.mask_text("run name", "run_name", v)
-            )
-    for line in rules.report():
-        click.echo(f"note: {line} (mask_secrets = false in the config shows them)", err=True)
-    return frame
 
 
 # output ------------------------------------------------------------------------------------
@@ -176,7 +134,8 @@ def _emit(frame: pd.DataFrame, output_format: str, empty_message: str) -> None:
 
 # experiments -------------------------------------------------------------------------------
 @click.command("experiments")
-@_store_option
+@store_option
+@config_option
 @_format_option
 @click.option(
     "--all",
@@ -184,7 +143,9 @@ def _emit(frame: pd.DataFrame, output_format: str, empty_message: str) -> None:
     is_flag=True,
     help="Also list deleted experiments, with a lifecycle_stage column.",
 )
-def experiments_command(store_flag: str | None, output_format: str, include_deleted: bool) -> None:
+def experiments_command(
+    store_flag: str | None, config_file: str | None, output_format: str, include_deleted: bool
+) -> None:
     """List experiments: id, name, number of active runs and last activity (UTC).
 
     Last activity is the latest start or end of an active run, else the time the experiment
@@ -197,7 +158,7 @@ def experiments_command(store_flag: str | None, output_format: str, include_dele
     from reporter.core.entities import LifecycleStage
     from reporter.view.text import fmt_time
 
-    client, _ = _open(store_flag)
+    client, _ = _open(store_flag, config_file)
     experiments = [
         e
         for e in client.store.list_experiments()
@@ -344,14 +305,9 @@ def _run_table(
 
 
 @click.command("runs")
-@_store_option
-@click.option(
-    "--experiment",
-    "experiments",
-    multiple=True,
-    help="Only this experiment (name or id); repeatable [default: every active experiment]. "
-    "Example: --experiment churn",
-)
+@store_option
+@config_option
+@experiments_option("Only this experiment [default: every active experiment]")
 @click.option(
     "--filter",
     "filter_string",
@@ -381,6 +337,7 @@ def _run_table(
 @_format_option
 def runs_command(
     store_flag: str | None,
+    config_file: str | None,
     experiments: tuple[str, ...],
     filter_string: str | None,
     order_by: tuple[str, ...],
@@ -396,16 +353,21 @@ def runs_command(
             --order-by "metrics.rmse ASC" --max-results 5 --format json
     """
     from reporter.query import search
+    from reporter.view import publish
     from reporter.view.loader import select_experiments
 
-    client, config = _open(store_flag)
+    client, config = _open(store_flag, config_file)
     chosen = select_experiments(client.store, experiments)
     names = {e.experiment_id: e.name for e in chosen}
-    every = client.store.runs_frame(list(names))
+    rules = config.secret_rules()
+    # what the site would publish: the profile's runs and columns, secrets masked (one rule)
+    every = publish.runs_frame(client.store.runs_frame(list(names)), config, rules)
     found = search.search_frame(every, filter_string, list(order_by), max_results=max_results + 1)
     more = len(found) > max_results
     found = found.head(max_results)
-    frame = _mask_secrets(_run_table(found, every, columns, names), config.secret_rules())
+    frame = _run_table(found, every, columns, names)
+    for line in rules.report():
+        click.echo(f"note: {line} (mask_secrets = false in the config shows them)", err=True)
     _emit(frame, output_format, "No runs match.")
     if more:
         click.echo(

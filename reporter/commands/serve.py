@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from reporter.commands.options import config_option, profile_option, settings, store_option
+
 STOP_WAIT = 60.0  # seconds Ctrl-C waits for a rebuild in progress
 
 
@@ -56,15 +58,10 @@ def watch(config: Any, stop: threading.Event, interval: float) -> None:
 
 
 @click.command("serve")
-@click.option("--store", "store_uri", help="Store folder or URL [default: as for build].")
+@store_option
 @click.option("--out", help="Output folder [default: ./site].")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Settings file [default: as for build].",
-)
-@click.option("--profile", help="Publication profile, as for build. Example: --profile public")
+@config_option
+@profile_option
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -80,7 +77,7 @@ def watch(config: Any, stop: threading.Event, interval: float) -> None:
     help="Seconds between checks for changes.",
 )
 def serve_command(
-    store_uri: str | None,
+    store_flag: str | None,
     out: str | None,
     config_file: str | None,
     profile: str | None,
@@ -94,9 +91,8 @@ def serve_command(
         tracker-report serve --store ./tracker-store --port 8000
     """
     from reporter.site.build import build
-    from reporter.view.config import load_config
 
-    config = load_config({"store": store_uri, "out": out, "profile": profile}, config_file)
+    config = settings({"store": store_flag, "out": out, "profile": profile}, config_file)
     result = build(config)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

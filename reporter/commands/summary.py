@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reporter.commands.options import config_option, experiments_option, settings, store_option
 from reporter.core.errors import InvalidArgumentError, InvalidFilterError, NotFoundError
 
 if TYPE_CHECKING:
@@ -674,25 +675,9 @@ def _json(
 
 # the command --------------------------------------------------------------------------------
 @click.command("summary")
-@click.option(
-    "--store",
-    "store_flag",
-    help="Store folder or URL [default: as for build: the config file's store, else "
-    "$TRACKER_TRACKING_URI, else ./tracker-store]. Example: --store ./tracker-store",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Settings file [default: tracker-report.toml, else [tool.tracker-report] in "
-    "pyproject.toml]: primary_metric, metric_direction, secrets. Example: --config ci/report.toml",
-)
-@click.option(
-    "--experiment",
-    "experiments",
-    multiple=True,
-    help="Only this experiment (name or id); repeatable [default: every active experiment].",
-)
+@store_option
+@config_option
+@experiments_option("Only this experiment [default: every active experiment]")
 @click.option(
     "--baseline",
     "baseline_id",
@@ -779,7 +764,6 @@ def summary_command(
     """
     import dataclasses
 
-    from reporter.view.config import load_config
     from reporter.view.loader import load, open_store
 
     if baseline_id is not None and baseline_tag is not None:
@@ -789,7 +773,7 @@ def summary_command(
             "--fail-if-worse-than-baseline needs a baseline: add --baseline RUN_ID or "
             "--baseline-tag KEY=VALUE (e.g. --baseline-tag branch=main)"
         )
-    config = load_config({"store": store_flag, "experiments": experiments}, config_file)
+    config = settings({"store": store_flag, "experiments": experiments}, config_file)
     store = open_store(config.store)
     # the summary needs no artifact: skip scanning their contents for secrets
     snapshot = load(store, dataclasses.replace(config, artifacts="skip"))

@@ -150,6 +150,11 @@ class Client:
             description = tags.pop(system_tags.MLFLOW_NOTE, None)
         return self.store.create_experiment(name, tags=tags, description=description)
 
+    def _ensure_experiment(self, name: str) -> str:
+        """Return the id of the experiment of that name, created if there is none (processes
+        racing to create it agree on one; for `set_experiment`)."""
+        return self.store.create_experiment(name)
+
     def get_experiment(self, experiment_id: str) -> Experiment:
         """Return an experiment by id."""
         return self.store.get_experiment(str(experiment_id))
@@ -370,6 +375,14 @@ class Client:
         for tag in tags:
             secrets.check_logged("Tag", tag.key, tag.value)
         self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+
+    def _log_checked_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Record metrics the fluent layer has validated already (its fast path)."""
+        self.store.log_batch(run_id, metrics=metrics)
+
+    def _resume_run(self, run_id: str) -> Run:
+        """Reopen a run for logging (`start_run(run_id=...)`) and mark it RUNNING."""
+        return self.store.resume_run(run_id)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Return every point of a metric, ordered by step then timestamp."""

@@ -134,7 +134,7 @@ def set_experiment(
         assert experiment_name is not None
         exp_or_none = client.get_experiment_by_name(experiment_name)
         if exp_or_none is None:
-            client.store.create_experiment(experiment_name)
+            client._ensure_experiment(experiment_name)
             exp_or_none = client.get_experiment_by_name(experiment_name)
         if exp_or_none is None:
             raise NotFoundError(f"Experiment {experiment_name!r} could not be created")
@@ -234,7 +234,7 @@ def start_run(
         )
     parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
     if run_id is not None:
-        run = client.store.resume_run(run_id)
+        run = client._resume_run(run_id)
         if tags:
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
     else:
@@ -339,7 +339,7 @@ def log_metrics(
     """Record several metrics sharing a step."""
     ts = timestamp if timestamp is not None else int(time.time() * 1000)
     items = metrics_of(metrics.items(), validation.metric_step("metrics", step or 0), ts)
-    _client().store.log_batch(run_id or _run_id(), metrics=items)
+    _client()._log_checked_metrics(run_id or _run_id(), items)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:

@@ -198,6 +198,7 @@ def serve(root: Path, prefix: str, not_found_page: Path | None = None) -> Iterat
     thread.start()
     try:
         host, port = server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET address: (host, port)
         yield Served(f"http://{host}:{port}", prefix, log)
     finally:
         server.shutdown()
@@ -243,7 +244,7 @@ CHART_STATE = """() => Array.from(document.querySelectorAll('figure.chart')).map
 
 def chart_state(page: Any) -> list[dict[str, Any]]:
     """Return, per chart: metric key, drawn flag, svg count, mark paths, x-axis title..."""
-    return page.evaluate(CHART_STATE)  # type: ignore[no-any-return]
+    return page.evaluate(CHART_STATE)
 
 
 # Words (runs of non-space) of the selected elements that the layout split over two lines.
@@ -270,12 +271,12 @@ SPLIT_WORDS = """sel => {
 
 def split_words(page: Any, selector: str) -> list[str]:
     """Return the words inside selector's elements that are broken across lines."""
-    return page.evaluate(SPLIT_WORDS, selector)  # type: ignore[no-any-return]
+    return page.evaluate(SPLIT_WORDS, selector)
 
 
 def run_order(page: Any) -> list[str]:
     """Return the run ids of the visible rows of the runs table, top to bottom."""
-    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+    return page.eval_on_selector_all(
         "table.runs tbody tr", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.run)"
     )
 
@@ -283,7 +284,7 @@ def run_order(page: Any) -> list[str]:
 def horizontal_overflow(page: Any) -> dict[str, Any]:
     """Return the document's scroll width, the window width, and what sticks out (not inside
     a scrolling table wrapper)."""
-    return page.evaluate(  # type: ignore[no-any-return]
+    return page.evaluate(
         """() => ({
           scrollWidth: document.documentElement.scrollWidth,
           innerWidth: window.innerWidth,
@@ -317,7 +318,7 @@ def styled(page: Any) -> bool:
 
 def inline_scripts(page: Any) -> list[str]:
     """Return the start of every executable inline script (pages should have none)."""
-    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+    return page.eval_on_selector_all(
         "script",
         "els => els.filter(s => !s.src && s.type !== 'application/json')"
         ".map(s => s.textContent.slice(0, 80))",

@@ -14,6 +14,7 @@ import pytest
 import reporter
 from reporter.site.build import build
 from reporter.view.config import BuildConfig, load_config
+from tests.cli import CliResult, run_cli
 from tests.conftest import CLI_CODE, PYTHON, python_env
 
 
@@ -223,16 +224,9 @@ def test_user_theme_overrides_one_template_and_adds_static(site_store, tmp_path)
 
 
 # --- the command line ----------------------------------------------------------------------
-def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `tracker-report ARGS`."""
-    return subprocess.run(
-        [PYTHON, "-c", CLI_CODE, *args],
-        cwd=cwd,
-        env=python_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def cli(*args: str, cwd: Path | None = None, **env: str) -> CliResult:
+    """Run `tracker-report ARGS` in this process."""
+    return run_cli(*args, cwd=cwd, **env)
 
 
 def test_cli_build_success_and_strict(site_store, tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,9 @@ def error_json(err: InvalidFilterError) -> dict[str, Any]:
     return {"message": str(err), "position": err.position, "text": err.text}
 
 
-def python_batch(texts: list[str], row_sets: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def python_batch(
+    texts: Sequence[str | None], row_sets: list[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
     """What RUN_BATCH must answer, computed with the reference implementation."""
     out: list[dict[str, Any]] = []
     for text in texts:
@@ -156,7 +158,12 @@ def page(browser: Any) -> Iterator[Any]:
     try:
         tab = context.new_page()
         tab.on("pageerror", lambda exc: PAGE_ERRORS.append(str(exc)))
-        tab.on("console", lambda msg: msg.type == "error" and PAGE_ERRORS.append(msg.text))
+
+        def on_console(msg: Any) -> None:
+            if msg.type == "error":
+                PAGE_ERRORS.append(msg.text)
+
+        tab.on("console", on_console)
         tab.set_content("<html><body></body></html>")
         tab.add_script_tag(path=str(FILTER_JS))
         yield tab
@@ -388,6 +395,7 @@ def test_non_string_filters(page):
     )
     names = ["int", "float", "bool", "list", "dict"]
     assert got == [[True, f"filter_string must be a string, got {n}", None] for n in names]
+    value: object
     for value in (3, 1.5, True, [], {}):
         with pytest.raises(InvalidFilterError, match="must be a string") as err:
             rf.parse_filter(value)  # type: ignore[arg-type]

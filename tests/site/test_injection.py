@@ -129,9 +129,8 @@ class Audit(HTMLParser):
             tag != "iframe" or values.get("sandbox") != "" or "src" in values
         ):
             self.problems.append(f"<{tag} {values}>")
-        if tag in ("base", "meta") and (
-            "http-equiv" in values and values["http-equiv"].lower() == "refresh"
-        ):
+        equiv = values.get("http-equiv")
+        if tag in ("base", "meta") and equiv is not None and equiv.lower() == "refresh":
             self.problems.append(f"<{tag} {values}>")
 
     def handle_endtag(self, tag: str) -> None:

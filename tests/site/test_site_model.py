@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -207,12 +208,12 @@ def test_exploration_specs_and_fields(site_store):
     assert not any(key.startswith("reporter.") for _, key in exp.group_choices)
 
 
-def script_json(data: bytes, name: str) -> dict:  # type: ignore[type-arg]
+def script_json(data: bytes, name: str) -> dict[str, Any]:
     """Return the object a data script assigns to window.<name>."""
     prefix = f"window.{name} = "
     text = data.decode()
     assert text.startswith(prefix) and text.endswith(";\n")
-    return json.loads(text[len(prefix) : -2])  # type: ignore[no-any-return]
+    return json.loads(text[len(prefix) : -2])
 
 
 def test_table_js_holds_every_row_as_shown_and_as_sorted(site_store):

@@ -567,8 +567,8 @@ class ParquetStore(AbstractStore):
         except (ValueError, TypeError, AttributeError, NotFoundError):
             created = 0
         made_ms = (self._fs.mtime(rel) or 0.0) * 1000  # the store's clock, not the writer's
-        alive = _now_ms() - made_ms <= env.heartbeat_timeout() * 1000
-        if alive:
+        timeout_ms = env.heartbeat_timeout() * 1000
+        if not self._is_dead(exp_id, run_id, made_ms, _now_ms(), timeout_ms):  # one rule
             raise NotFoundError(f"Run {run_id} in {self.uri} has no readable events yet")
         info = RunInfo(
             run_id=run_id,

@@ -1,0 +1,100 @@
+"""`tracker-report build`: the static report site."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from reporter.commands.options import (
+    config_option,
+    experiments_option,
+    profile_option,
+    settings,
+    store_option,
+)
+
+
+@click.command("build")
+@store_option
+@click.option("--out", help="Output folder [default: ./site]. Example: --out public")
+@click.option("--title", help="Site title shown on every page. Example: --title 'Forecasting'")
+@click.option(
+    "--base-url",
+    help="Public URL of the site; adds canonical links and sitemap.xml. "
+    "Example: --base-url https://org.github.io/project/",
+)
+@click.option(
+    "--theme",
+    help="Built-in theme name or a theme folder [default: default]. Example: --theme ./my-theme",
+)
+@experiments_option("Only this experiment")
+@config_option
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=10),
+    help="Points per chart series before downsampling [default: 1000].",
+)
+@click.option(
+    "--artifacts",
+    type=click.Choice(["copy", "link", "skip"]),
+    help="Copy artifacts into the site, link to the store, or leave them out [default: copy].",
+)
+@profile_option
+@click.option(
+    "--max-site-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Fail (exit 1, nothing written) if the site would be larger, listing the largest "
+    "files. Example: --max-site-mb 500",
+)
+@click.option("--strict", is_flag=True, default=None, help="Fail (exit 1) if there are warnings.")
+@click.option(
+    "--clean",
+    is_flag=True,
+    default=None,
+    help="Delete files of earlier builds that this build no longer makes.",
+)
+def build_command(
+    store_flag: str | None,
+    out: str | None,
+    title: str | None,
+    base_url: str | None,
+    theme: str | None,
+    experiments: tuple[str, ...],
+    config_file: str | None,
+    max_points: int | None,
+    artifacts: str | None,
+    profile: str | None,
+    max_site_mb: float | None,
+    strict: bool | None,
+    clean: bool | None,
+) -> None:
+    """Build the static HTML report site from a store.
+
+    Example: tracker-report build --store ./tracker-store --out site --title "Our models"
+    """
+    from reporter.commands.output import progress_reporter
+    from reporter.site.build import build as run_build
+
+    flags = {
+        "store": store_flag,
+        "out": out,
+        "title": title,
+        "base_url": base_url,
+        "theme": theme,
+        "experiments": experiments,
+        "max_points": max_points,
+        "artifacts": artifacts,
+        "profile": profile,
+        "max_site_mb": max_site_mb,
+        "strict": strict,
+        "clean": clean,
+    }
+    config = settings(flags, config_file)
+    result = run_build(config, progress=progress_reporter())
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.summary())
+    if result.warnings and config.strict:
+        click.echo(f"Error: {len(result.warnings)} warnings and --strict is set", err=True)
+        sys.exit(1)
