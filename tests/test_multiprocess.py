@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -24,15 +25,32 @@ pytestmark = pytest.mark.slow
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
 
+_children: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_children() -> Iterator[None]:
+    """A test that fails leaves no child running and no pipe open: an unclosed pipe's
+    ResourceWarning would fail whichever later test the garbage collector runs in."""
+    yield
+    while _children:
+        proc = _children.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 def spawn(code: str, *args: str, **env: str) -> subprocess.Popen[str]:
     """Start a child Python running `code` (with these arguments) with this checkout's reporter."""
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [PYTHON, "-c", textwrap.dedent(code), *args],
         env=python_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    _children.append(proc)
+    return proc
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 240) -> str:

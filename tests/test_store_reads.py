@@ -168,3 +168,28 @@ def test_truncated_compacted_file_is_skipped_with_a_warning(store_uri, small_row
     with pytest.warns(StoreWarning, match="Parquet footer"):
         listing, table = reader.read_events(fs, path.split("/")[1])
     assert table.num_rows == 0 and len(listing.compacted) == 1
+
+
+def test_a_listing_that_misses_a_compacted_file_is_followed_by_another(client, monkeypatch):
+    """A directory listing is no snapshot: one taken while a merge swaps two compacted files can
+    show neither. The reader lists once more before it trusts what it read."""
+    exp_id = client.create_experiment("swap")
+    run_id = client.create_run(exp_id).info.run_id
+    for step in range(10):
+        client.log_metric(run_id, "m", float(step), step=step)
+    client.set_terminated(run_id)
+    assert sum(r.parts_merged for r in client.compact([exp_id])) >= 1
+    real = reader.list_compacted
+    listings: list[int] = []
+
+    def mid_swap(fs: StoreFS, exp: str) -> reader.Listing:
+        out = real(fs, exp)
+        listings.append(len(out.compacted))
+        if len(listings) == 1:
+            out.compacted = []  # the first listing saw neither the old file nor its replacement
+        return out
+
+    monkeypatch.setattr(reader, "list_compacted", mid_swap)
+    client.store.clear_cache()
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(10))
+    assert len(listings) >= 2 and listings[0] >= 1

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 import reporter
-from reporter.commands.summary import md, parse_worse_gate
 from reporter.core.errors import InvalidArgumentError, InvalidFilterError
 from reporter.query import filter as run_filter
+from reporter.summary.model import parse_worse_gate
+from reporter.summary.render import md
 from tests.cli import CliResult, run_cli
 
 T0 = 1_704_164_645_000  # 2024-01-02 03:04:05 UTC

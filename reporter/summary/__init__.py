@@ -1,0 +1,1 @@
+"""`tracker-report summary` without the command: the summary model, its gates, its rendering."""
