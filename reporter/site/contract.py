@@ -215,6 +215,35 @@ class OutFile:
 
 
 @dataclass
+class Made:
+    """What page functions make: pages, extra files and warnings, returned (never appended to
+    a caller's lists) and gathered by `make_site`."""
+
+    pages: list[Page] = field(default_factory=list)
+    files: list[OutFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def gather(self, other: Made) -> Made:
+        """Add what another function made; return self."""
+        self.pages += other.pages
+        self.files += other.files
+        self.warnings += other.warnings
+        return self
+
+    def unique_files(self) -> list[OutFile]:
+        """The files, each identical one once: a run page and a report chart may both offer
+        a series as CSV. Different files for one path stay, for the writer to refuse."""
+        seen: dict[str, list[OutFile]] = {}
+        out = []
+        for f in self.files:
+            same_path = seen.setdefault(f.path, [])
+            if f not in same_path:
+                same_path.append(f)
+                out.append(f)
+        return out
+
+
+@dataclass
 class Site:
     """All pages and files of a build, and what the model warned about."""
 

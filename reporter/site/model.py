@@ -16,18 +16,18 @@ from typing import Any
 from reporter.site.contract import (
     Crumb,
     IndexPageContext,
+    Made,
     MetricIndex,
-    OutFile,
     Page,
     PageInfo,
     Site,
     SiteInfo,
 )
-from reporter.site.pages.compare import add_compare
+from reporter.site.pages.compare import compare_pages
 from reporter.site.pages.experiment import experiment_page
 from reporter.site.pages.index import summarize
-from reporter.site.pages.reports import add_reports
-from reporter.site.pages.run import PreviewReader, artifact_tree, run_page
+from reporter.site.pages.reports import report_pages
+from reporter.site.pages.run import PreviewReader, artifact_copies, artifact_tree, run_page
 from reporter.site.paths import experiment_slugs, run_path, site_artifact_path
 from reporter.site.series import index_metrics
 from reporter.view.config import BuildConfig
@@ -46,9 +46,7 @@ def make_site(
     slugs = experiment_slugs(
         {d.experiment.experiment_id: d.experiment.name for d in snapshot.experiments}
     )
-    pages: list[Page] = []
-    files: list[OutFile] = []
-    warnings = list(snapshot.warnings)
+    made = Made(warnings=list(snapshot.warnings))
 
     def artifact_url(run_id: str, path: str) -> str | None:
         if path in snapshot.withheld.get(run_id, {}):
@@ -65,14 +63,15 @@ def make_site(
     names = sorted(d.experiment.name for d in snapshot.experiments)
     for spec in config.compare:  # a comparison of nothing is a mistake worth saying
         if spec.experiment is not None and spec.experiment not in names:
-            warnings.append(
+            made.warnings.append(
                 f"Comparison {spec.name!r} names experiment {spec.experiment!r}, which is not in "
                 f"the site; experiments: {', '.join(map(repr, names)) or 'none'}"
             )
     for data in snapshot.experiments:
         slug = slugs[data.experiment.experiment_id]
         summaries.append(summarize(data, slug, config))
-        pages.append(experiment_page(data, slug, config, files))
+        exp_made = experiment_page(data, slug, config)
+        made.gather(exp_made)
         exp_crumb = Crumb(data.experiment.name, f"experiments/{slug}/index.html")
         metrics = metric_indexes[data.experiment.experiment_id] = index_metrics(data)
         records: list[dict[str, Any]] = (
@@ -98,51 +97,37 @@ def make_site(
             )
             listing = snapshot.artifacts.get(run_id, [])
             hold = snapshot.withheld.get(run_id, {})
-            tree = artifact_tree(run_id, listing, config, read, artifact_url, warnings, hold)
-            pages.append(
-                run_page(
-                    rec, data, exp_crumb, metrics, kids.get(run_id, []), parent, tree, config, files
-                )
+            tree, tree_warnings = artifact_tree(run_id, listing, config, read, artifact_url, hold)
+            made.warnings += tree_warnings
+            made.gather(
+                run_page(rec, data, exp_crumb, metrics, kids.get(run_id, []), parent, tree, config)
             )
-            if config.artifacts == "copy":
-                limit = config.max_artifact_mb * 1024 * 1024
-                files += [
-                    OutFile(
-                        f"runs/{run_id}/artifacts/{site_artifact_path(p)}",
-                        artifact=(run_id, p),
-                        size=size,
-                    )
-                    for p, size in listing
-                    if size <= limit and p not in hold
-                ]
+            made.files += artifact_copies(run_id, listing, hold, config)
         total_runs += len(records)
-        exp_page = next(p for p in pages if p.info.path == f"experiments/{slug}/index.html")
-        exp_page.context.comparisons = add_compare(
-            data, slug, records, metrics, snapshot, artifact_url, pages, files, config, warnings
+        compared, links = compare_pages(
+            data, slug, records, metrics, snapshot, artifact_url, config
         )
-    index = IndexPageContext(
-        summaries,
-        total_runs,
-        add_reports(snapshot, config, slugs, metric_indexes, artifact_url, pages, files),
+        made.gather(compared)
+        (exp_page,) = (p for p in exp_made.pages if p.template == "experiment.html")
+        exp_page.context.comparisons = links
+    reported, report_list = report_pages(snapshot, config, slugs, metric_indexes, artifact_url)
+    made.gather(reported)
+    index = Page(
+        "index.html",
+        PageInfo("index.html", site.title, [Crumb("Experiments", None)], "index"),
+        IndexPageContext(summaries, total_runs, report_list),
     )
-    pages.insert(
-        0,
-        Page(
-            "index.html",
-            PageInfo("index.html", site.title, [Crumb("Experiments", None)], "index"),
-            index,
-        ),
-    )
-    pages.append(
-        Page(
+    not_found = Page(
+        "404.html",
+        PageInfo(
             "404.html",
-            PageInfo(
-                "404.html",
-                "Page not found",
-                [Crumb("Experiments", "index.html"), Crumb("Not found", None)],
-                "404",
-            ),
-            None,
-        )
+            "Page not found",
+            [Crumb("Experiments", "index.html"), Crumb("Not found", None)],
+            "404",
+        ),
+        None,
     )
-    return Site(site, pages, files, warnings, len(snapshot.experiments), total_runs)
+    pages = [index, *made.pages, not_found]
+    return Site(
+        site, pages, made.unique_files(), made.warnings, len(snapshot.experiments), total_runs
+    )

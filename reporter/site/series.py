@@ -21,14 +21,17 @@ def make_chart(
     runs: list[tuple[str, str, int | None]],
     metrics: MetricIndex,
     max_points: int,
-    files: list[OutFile],
-) -> ChartBlock | None:
-    """Plan one chart of a metric over some runs: (run_id, run name, start ms) each."""
+) -> tuple[ChartBlock | None, list[OutFile]]:
+    """Plan one chart of a metric over some runs: (run_id, run name, start ms) each.
+
+    Returns the chart (None if no run logged the metric) and the full-series CSV files its
+    download links point to (one per series the chart shows thinned)."""
     from reporter.site.downsample import minmax_indices
 
     series = []
     shown = total = 0
     downloads = []
+    files = []
     for run_id, name, start in runs:
         where = metrics.slices.get((run_id, key))
         if where is None:
@@ -40,13 +43,12 @@ def make_chart(
         total += b - a
         if kept < b - a:
             path = csv_path(run_id, key)
-            if not any(f.path == path for f in files):
-                files.append(OutFile(path, series_csv(metrics, a, b)))
+            files.append(OutFile(path, series_csv(metrics, a, b)))
             downloads.append(Crumb(f"{name}: full series (CSV)", path))
     if not series:
-        return None
+        return None, []
     note = f"{shown:,} of {total:,} points" if shown < total else ""
-    return ChartBlock(chart_id, key, note, downloads, series, metrics, max_points)
+    return ChartBlock(chart_id, key, note, downloads, series, metrics, max_points), files
 
 
 def series_csv(metrics: MetricIndex, a: int, b: int) -> bytes:

@@ -329,3 +329,35 @@ def test_markdown_keeps_only_images_of_the_site_itself():
     assert 'src="plots/loss.png"' in html and 'src="data:image/png;base64,iVBORw0KGgo="' in html
     assert "data:text/html" not in html
     assert 'href="https://example.com/doc"' in html  # links stay: they load nothing by themselves
+
+
+def test_a_series_offered_by_a_run_page_and_report_charts_is_one_file(store_uri, tmp_path):
+    """Page functions return what they make; the site gathers it. A series thinned on the
+    run page, the experiment page and two report charts is one CSV download, with the full
+    series, and every page's link points at it."""
+    client = mlflow.Client(store_uri)
+    exp_id = client.create_experiment("long")
+    run_id = client.create_run(exp_id, run_name="only").info.run_id
+    from reporter.entities import Metric
+
+    client.log_batch(
+        run_id, metrics=[Metric("loss", s / 7, 1_700_000_000_000 + s, s) for s in range(500)]
+    )
+    client.set_terminated(run_id)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    chart = '{{< chart experiment="long" metric="loss" runs="only" >}}\n'
+    (reports / "a.md").write_text(f"# A\n\n{chart}\n{chart}", encoding="utf-8")
+    site = make(store_uri, reports=str(reports))  # max_points=200: the series is thinned
+    csv = paths.csv_path(run_id, "loss")
+    (download,) = [f for f in site.files if f.path == csv]
+    assert download.data is not None
+    lines = download.data.decode().splitlines()
+    assert lines[0] == "step,value,timestamp" and len(lines) == 501
+    assert [float(line.split(",")[1]) for line in lines[1:]] == [s / 7 for s in range(500)]
+    charts_ = [c for p in site.pages for c in (getattr(p.context, "charts", None) or [])]
+    report = next(p for p in site.pages if p.template == "report.html")
+    charts_ += [part.chart for part in report.context.parts if getattr(part, "kind", "") == "chart"]
+    assert len(charts_) == 4  # experiment page, run page, the report's two
+    assert all([d.path for d in c.downloads] == [csv] for c in charts_)
+    assert len({f.path for f in site.files}) == len(site.files)  # every output path once

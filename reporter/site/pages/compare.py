@@ -6,7 +6,15 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from reporter.site.contract import ComparePageContext, Crumb, MetricIndex, OutFile, Page, PageInfo
+from reporter.site.contract import (
+    ComparePageContext,
+    Crumb,
+    Made,
+    MetricIndex,
+    OutFile,
+    Page,
+    PageInfo,
+)
 from reporter.site.series import int_or_none
 from reporter.view import text
 from reporter.view.config import BuildConfig, Comparison
@@ -14,11 +22,13 @@ from reporter.view.loader import ExperimentData, StoreSnapshot
 
 
 def curated_runs(
-    spec: Comparison, data: ExperimentData, records: list[dict[str, Any]], warnings: list[str]
-) -> list[str]:
-    """Return the run ids a curated comparison selects in an experiment, in its order."""
+    spec: Comparison, data: ExperimentData, records: list[dict[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """Return the run ids a curated comparison selects in an experiment, in its order, and
+    what it warns about (names that select no run)."""
     from reporter.query import search
 
+    warnings: list[str] = []
     if spec.runs:
         by_key: dict[str, list[str]] = {}
         for rec in records:  # a name may be shared: it selects every run that has it
@@ -34,32 +44,30 @@ def curated_runs(
                 f"{', '.join(map(repr, missing))} in experiment "
                 f"{data.experiment.name!r}"
             )
-        return chosen
+        return chosen, warnings
     if data.runs.empty:
-        return []
+        return [], warnings
     frame = search.search_frame(
         data.runs, spec.filter, list(spec.order_by) or None, max_results=spec.limit
     )
-    return list(frame["run_id"])
+    return list(frame["run_id"]), warnings
 
 
-def add_compare(
+def compare_pages(
     data: ExperimentData,
     slug: str,
     records: list[dict[str, Any]],
     metrics: MetricIndex,
     snapshot: StoreSnapshot,
     artifact_url: Callable[[str, str], str | None],
-    pages: list[Page],
-    files: list[OutFile],
     config: BuildConfig,
-    warnings: list[str],
-) -> list[Crumb]:
-    """Add an experiment's compare page, curated comparison pages, runs.js and series.js.
-
-    Returns links to the curated comparisons, for the experiment page."""
+) -> tuple[Made, list[Crumb]]:
+    """Make an experiment's compare page, its curated comparison pages, runs.js and each
+    run's series.js; return them and the links to the curated comparisons (for the
+    experiment page)."""
     from reporter.site import compare
 
+    made = Made()
     limit = config.max_artifact_mb * 1024 * 1024
 
     def link(run_id: str, path: str, size: int) -> str | None:
@@ -75,7 +83,7 @@ def add_compare(
                 images.setdefault(run_id, []).append((path, url))
     keys = sorted({k for _, k in metrics.slices})
     base = f"experiments/{slug}"
-    files.append(
+    made.files.append(
         OutFile(
             f"{base}/runs.js",
             compare.runs_js(data.experiment.name, records, keys, images, config.lower_is_better),
@@ -104,7 +112,7 @@ def add_compare(
                 config.max_points,
             )
 
-        files.append(OutFile(f"runs/{run_id}/series.js", make=make))
+        made.files.append(OutFile(f"runs/{run_id}/series.js", make=make))
     context = ComparePageContext(
         data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../.."
     )
@@ -118,16 +126,17 @@ def add_compare(
         ],
         "compare",
     )
-    pages.append(Page("compare.html", info, context))
+    made.pages.append(Page("compare.html", info, context))
     links = []
     used: set[str] = set()
     for spec in config.compare:
         if spec.experiment not in (None, data.experiment.name):
             continue
-        chosen = curated_runs(spec, data, records, warnings)
+        chosen, warnings = curated_runs(spec, data, records)
+        made.warnings += warnings
         if not chosen:
             if spec.experiment is not None:
-                warnings.append(
+                made.warnings.append(
                     f"Comparison {spec.name!r} selects no run in experiment "
                     f"{data.experiment.name!r}"
                 )
@@ -151,6 +160,8 @@ def add_compare(
             Crumb(data.experiment.name, f"{base}/index.html"),
             Crumb(spec.name, None),
         ]
-        pages.append(Page("compare.html", PageInfo(path, spec.name, crumbs, "compare"), curated))
+        made.pages.append(
+            Page("compare.html", PageInfo(path, spec.name, crumbs, "compare"), curated)
+        )
         links.append(Crumb(spec.name, path))
-    return links
+    return made, links

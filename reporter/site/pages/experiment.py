@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reporter.core import system_tags
-from reporter.site import charts
+from reporter.site import charts, table
 from reporter.site.contract import (
-    Cell,
-    Column,
     Crumb,
     ExperimentPageContext,
+    Made,
     OutFile,
     Page,
     PageInfo,
-    RunRow,
     json_block,
 )
-from reporter.site.paths import run_path
 from reporter.site.series import index_metrics, int_or_none, make_chart
 from reporter.view import text
 from reporter.view.config import BuildConfig
@@ -28,133 +25,30 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def table_columns(frame: pd.DataFrame) -> list[Column]:
-    """Return the runs table's columns: attributes, every param, every metric."""
-    cols = [
-        Column("name", "Run", "attributes", False),
-        Column("status", "Status", "attributes", False),
-        Column("start", "Start (UTC)", "attributes", False),
-        Column("duration", "Duration", "attributes", True),
-        Column("user", "User", "attributes", False),
-        Column("commit", "Commit", "attributes", False),
-    ]
-    params = sorted(c for c in frame.columns if c.startswith("params."))
-    metrics = sorted(c for c in frame.columns if c.startswith("metrics."))
-    cols += [Column(c, c.split(".", 1)[1], "params", _all_numbers(frame[c])) for c in params]
-    cols += [Column(c, c.split(".", 1)[1], "metrics", True) for c in metrics]
-    return cols
-
-
-def _all_numbers(column: pd.Series) -> bool:
-    """Return True if every logged value of a param column reads as a number (sort as such)."""
-    import pandas as pd
-
-    values = column.dropna()
-    return bool(len(values)) and bool(pd.to_numeric(values, errors="coerce").notna().all())
-
-
-def _sortable_number(value: Any) -> str:
-    """Return a sort key string for a number ('' for missing)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return ""
-    return "" if number != number else repr(number)
-
-
-def _cell(frame_row: dict[str, Any], col: Column) -> Cell:
-    """Build one cell of the runs table."""
-    if col.key == "name":
-        return Cell(
-            str(frame_row["run_name"] or frame_row["run_id"]),
-            str(frame_row["run_name"]),
-            run_path(frame_row["run_id"]),
-        )
-    if col.key == "status":
-        return Cell(frame_row["status"], frame_row["status"])
-    if col.key == "start":
-        return Cell(
-            text.fmt_time(frame_row["start_time"]), _sortable_number(frame_row["start_time"])
-        )
-    if col.key == "duration":
-        start, end = frame_row["start_time"], frame_row["end_time"]
-        seconds = (end - start) / 1000 if end == end and start == start else None
-        return Cell(text.fmt_duration(start, end), _sortable_number(seconds))
-    if col.key == "user":
-        return Cell(str(frame_row["user_id"] or ""), str(frame_row["user_id"] or ""))
-    if col.key == "commit":
-        commit = frame_row.get(f"tags.{system_tags.TAG_GIT_COMMIT}") or ""
-        return Cell(str(commit)[:7], str(commit))
-    value = frame_row.get(col.key)
-    if col.group == "params":  # shown as logged; numbers sort as numbers
-        shown = "" if value is None or value != value else str(value)
-        return Cell(shown, _sortable_number(shown) if col.numeric else shown)
-    if col.numeric:
-        return Cell(text.fmt_number(value) if value == value else "", _sortable_number(value))
-    shown = "" if value is None or value != value else str(value)
-    return Cell(shown, shown)
-
-
-def run_rows(frame: pd.DataFrame, columns: list[Column]) -> list[RunRow]:
-    """Return table rows, newest first, each child run right below its parent."""
-    records = frame.sort_values("start_time", ascending=False, kind="stable").to_dict("records")
-    ids = {r["run_id"] for r in records}
-    children: dict[str, list[dict[str, Any]]] = {}
-    top = []
-    for rec in records:
-        parent = rec.get("parent_run_id")
-        if isinstance(parent, str) and parent in ids:
-            children.setdefault(parent, []).append(rec)
-        else:
-            top.append(rec)
-    rows: list[RunRow] = []
-
-    def add(rec: dict[str, Any], depth: int) -> None:
-        parent = rec.get("parent_run_id")
-        rows.append(
-            RunRow(
-                run_id=rec["run_id"],
-                name=str(rec["run_name"] or rec["run_id"]),
-                path=run_path(rec["run_id"]),
-                status=rec["status"],
-                depth=depth,
-                parent=parent if isinstance(parent, str) else None,
-                cells=[_cell(rec, c) for c in columns],
-            )
-        )
-        for child in children.get(rec["run_id"], []):
-            add(child, depth + 1)
-
-    for rec in top:
-        add(rec, 0)
-    return rows
-
-
-def experiment_page(
-    data: ExperimentData, slug: str, config: BuildConfig, files: list[OutFile]
-) -> Page:
-    """Build an experiment's page: runs table and one overlay chart per metric."""
+def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Made:
+    """Make an experiment's page (runs table and one overlay chart per metric), its table.js
+    and the full-series downloads of its charts."""
     frame = data.runs
     metric = primary_metric(data, config)
-    columns = table_columns(frame)
+    columns = table.table_columns(frame)
     metrics = index_metrics(data)
     top = ranked_runs(frame, metric, config)[: config.top_runs]
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
     starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if len(frame) else {}
     chosen = [(r, str(names[r]), int_or_none(starts[r])) for r in top]
     keys = sorted({k for _, k in metrics.slices})
+    made = Made()
     blocks = []
     for i, key in enumerate(keys):
-        block = make_chart(f"chart-{i}", key, chosen, metrics, config.max_points, files)
+        block, csvs = make_chart(f"chart-{i}", key, chosen, metrics, config.max_points)
+        made.files += csvs
         if block is not None:
             blocks.append(block)
     note = ""
     if len(frame) > len(top):
         note = f"Charts show the top {len(top)} of {len(frame)} runs by {metric or 'start time'}."
-    from reporter.site import table
-
-    rows = run_rows(frame, columns) if len(frame) else []
-    files.append(OutFile(f"experiments/{slug}/table.js", table.table_js(columns, rows)))
+    rows = table.run_rows(frame, columns) if len(frame) else []
+    made.files.append(OutFile(f"experiments/{slug}/table.js", table.table_js(columns, rows)))
     context = ExperimentPageContext(
         experiment_id=data.experiment.experiment_id,
         name=data.experiment.name,
@@ -183,7 +77,8 @@ def experiment_page(
         [Crumb("Experiments", "index.html"), Crumb(data.experiment.name, None)],
         "experiment",
     )
-    return Page("experiment.html", info, context)
+    made.pages.append(Page("experiment.html", info, context))
+    return made
 
 
 def _numeric(column: pd.Series) -> bool:

@@ -171,7 +171,8 @@ def _check(
 
 
 class Context:
-    """What short codes can reach: experiments by name, their runs and metrics."""
+    """What short codes can reach (experiments by name, their runs and metrics), and the
+    files their charts make, which `report_pages` returns with the pages."""
 
     def __init__(
         self,
@@ -180,7 +181,6 @@ class Context:
         metrics: Callable[[ExperimentData], MetricIndex],
         artifact_url: Callable[[str, str], str | None],
         artifacts: dict[str, list[tuple[str, int]]],
-        files: list[OutFile],
         compare_path: Callable[[ExperimentData], str],
     ) -> None:
         self.by_name = {d.experiment.name: d for d in experiments}
@@ -188,7 +188,7 @@ class Context:
         self.metrics = metrics
         self.artifact_url = artifact_url
         self.artifacts = artifacts
-        self.files = files
+        self.files: list[OutFile] = []  # what the reports' charts offer for download
         self.compare_path = compare_path
         self.charts = 0
         self._records: dict[str, list[dict[str, Any]]] = {}
@@ -250,8 +250,8 @@ def _frame(data: ExperimentData, args: dict[str, str], where: str, line: int) ->
 def runs_block(ctx: Context, args: dict[str, str], where: str, line: int) -> RunsBlock:
     """A table of the runs a filter selects."""
     from reporter.site.contract import Column
-    from reporter.site.pages.experiment import _cell, table_columns
     from reporter.site.paths import run_path
+    from reporter.site.table import run_cell, table_columns
 
     data = ctx.experiment(args["experiment"], where, line)
     frame = _frame(data, args, where, line) if len(data.runs) else data.runs
@@ -276,7 +276,7 @@ def runs_block(ctx: Context, args: dict[str, str], where: str, line: int) -> Run
             (
                 str(rec["run_name"] or rec["run_id"]),
                 run_path(rec["run_id"]),
-                [_cell(rec, c).text for c in columns],
+                [run_cell(rec, c).text for c in columns],
             )
         )
     note = f"Runs of {data.experiment.name}" + (
@@ -298,14 +298,10 @@ def chart_block(ctx: Context, args: dict[str, str], where: str, line: int) -> Ch
     metrics = ctx.metrics(data)
     runs = [(r["run_id"], str(r["run_name"] or r["run_id"]), _int(r["start_time"])) for r in chosen]
     ctx.charts += 1
-    block = make_chart(
-        f"report-chart-{ctx.charts}",
-        args["metric"],
-        runs,
-        metrics,
-        ctx.config.max_points,
-        ctx.files,
+    block, csvs = make_chart(
+        f"report-chart-{ctx.charts}", args["metric"], runs, metrics, ctx.config.max_points
     )
+    ctx.files += csvs
     if block is None:
         keys = sorted({k for (r, k) in metrics.slices if r in {x[0] for x in runs}})
         raise _fail(

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from reporter.site.contract import Crumb, MetricIndex, OutFile, Page, PageInfo
+from reporter.site.contract import Crumb, Made, MetricIndex, Page, PageInfo
 from reporter.site.pages import report_blocks as reports
 from reporter.site.series import index_metrics
 from reporter.view import text
@@ -14,16 +14,15 @@ from reporter.view.config import BuildConfig
 from reporter.view.loader import StoreSnapshot
 
 
-def add_reports(
+def report_pages(
     snapshot: StoreSnapshot,
     config: BuildConfig,
     slugs: dict[str, str],
     metric_indexes: dict[str, MetricIndex],
     artifact_url: Callable[[str, str], str | None],
-    pages: list[Page],
-    files: list[OutFile],
-) -> list[Any]:
-    """Add a page per Markdown report of the reports folder; return their index entries."""
+) -> tuple[Made, list[Any]]:
+    """Make a page per Markdown report of the reports folder (and the files its charts
+    offer); return them and the reports' index entries, newest first."""
     folder = config.reports_folder()
     ctx = reports.Context(
         snapshot.experiments,
@@ -31,9 +30,9 @@ def add_reports(
         lambda d: metric_indexes.get(d.experiment.experiment_id) or index_metrics(d),
         artifact_url,
         snapshot.artifacts,
-        files,
         lambda d: f"experiments/{slugs[d.experiment.experiment_id]}/compare.html",
     )
+    made = Made()
     listed = []
     used: set[str] = set()
     for source in reports.find_reports(folder):
@@ -45,7 +44,10 @@ def add_reports(
         path = f"reports/{slug}.html"
         context = reports.build_report(source, f"{folder.as_posix()}/{rel}", ctx)
         crumbs = [Crumb("Experiments", "index.html"), Crumb(context.title, None)]
-        pages.append(Page("report.html", PageInfo(path, context.title, crumbs, "report"), context))
+        made.pages.append(
+            Page("report.html", PageInfo(path, context.title, crumbs, "report"), context)
+        )
         listed.append(reports.summary(context, path))
+    made.files += ctx.files
     by_title = sorted(listed, key=lambda r: r.title.lower())
-    return sorted(by_title, key=lambda r: r.date, reverse=True)  # newest first, undated last
+    return made, sorted(by_title, key=lambda r: r.date, reverse=True)  # newest, undated last

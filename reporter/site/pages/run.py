@@ -11,6 +11,7 @@ from reporter.core import system_tags
 from reporter.site.contract import (
     ArtifactNode,
     Crumb,
+    Made,
     MetricIndex,
     MetricStat,
     OutFile,
@@ -18,7 +19,7 @@ from reporter.site.contract import (
     PageInfo,
     RunPageContext,
 )
-from reporter.site.paths import INERT_TYPES, extension, run_path
+from reporter.site.paths import INERT_TYPES, extension, run_path, site_artifact_path
 from reporter.site.series import int_or_none, make_chart
 from reporter.view import text
 from reporter.view.config import BuildConfig
@@ -71,10 +72,11 @@ def artifact_tree(
     config: BuildConfig,
     read: PreviewReader,
     artifact_url: Callable[[str, str], str | None],
-    warnings: list[str],
     withheld: dict[str, str] | None = None,
-) -> list[ArtifactNode]:
-    """Build the artifact tree of a run, with previews of small files."""
+) -> tuple[list[ArtifactNode], list[str]]:
+    """Build the artifact tree of a run, with previews of small files; return it and what
+    it warns about (artifacts listed but too large to copy)."""
+    warnings: list[str] = []
     root = ArtifactNode("", "", True, "", None, "none")
     folders: dict[str, ArtifactNode] = {"": root}
     withheld = withheld or {}
@@ -114,7 +116,7 @@ def artifact_tree(
         meta = next((c for c in folder.children if c.name == "MLmodel" and not c.is_dir), None)
         if meta is not None and isinstance(meta.content, dict):
             folder.preview, folder.content = "model", meta.content
-    return root.children
+    return root.children, warnings
 
 
 def _active_preview(node: ArtifactNode, data: bytes | None) -> None:
@@ -187,9 +189,8 @@ def run_page(
     parent: Crumb | None,
     artifacts: list[ArtifactNode],
     config: BuildConfig,
-    files: list[OutFile],
-) -> Page:
-    """Build a run's page."""
+) -> Made:
+    """Make a run's page and the full-series downloads of its charts."""
     run_id = row["run_id"]
     tags = {
         k[len("tags.") :]: str(v)
@@ -202,16 +203,13 @@ def run_page(
         if k.startswith("params.") and isinstance(v, str)
     )
     start = int_or_none(row["start_time"])
+    made = Made()
     blocks = []
     for i, key in enumerate(metrics.keys_of(run_id)):
-        block = make_chart(
-            f"chart-{i}",
-            key,
-            [(run_id, str(row["run_name"]), start)],
-            metrics,
-            config.max_points,
-            files,
+        block, csvs = make_chart(
+            f"chart-{i}", key, [(run_id, str(row["run_name"]), start)], metrics, config.max_points
         )
+        made.files += csvs
         if block is not None:
             blocks.append(block)
     commit = tags.get(system_tags.TAG_GIT_COMMIT, "")
@@ -248,4 +246,20 @@ def run_page(
         [Crumb("Experiments", "index.html"), exp_crumb, Crumb(context.name, None)],
         "run",
     )
-    return Page("run.html", info, context)
+    made.pages.append(Page("run.html", info, context))
+    return made
+
+
+def artifact_copies(
+    run_id: str, listing: list[tuple[str, int]], withheld: dict[str, str], config: BuildConfig
+) -> list[OutFile]:
+    """The files that copy a run's artifacts into the site (none unless artifacts = "copy"):
+    each under the size limit and not withheld."""
+    if config.artifacts != "copy":
+        return []
+    limit = config.max_artifact_mb * 1024 * 1024
+    return [
+        OutFile(f"runs/{run_id}/artifacts/{site_artifact_path(p)}", artifact=(run_id, p), size=size)
+        for p, size in listing
+        if size <= limit and p not in withheld
+    ]
