@@ -23,8 +23,8 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 def show_controls(value: Any) -> Any:
     """Return a string with bidi control characters spelled out as [U+202E]; other values
     (and strings without them) as they are. Markup stays Markup (the codes are plain text)."""
-    if not isinstance(value, str) or not BIDI_CONTROLS.search(value):
-        return value
+    if not isinstance(value, str) or value.isascii() or not BIDI_CONTROLS.search(value):
+        return value  # isascii() is a flag lookup: most page data never needs the search
     shown = BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
     return Markup(shown) if isinstance(value, Markup) else shown
 

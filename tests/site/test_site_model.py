@@ -361,3 +361,20 @@ def test_a_series_offered_by_a_run_page_and_report_charts_is_one_file(store_uri,
     assert len(charts_) == 4  # experiment page, run page, the report's two
     assert all([d.path for d in c.downloads] == [csv] for c in charts_)
     assert len({f.path for f in site.files}) == len(site.files)  # every output path once
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab\u202a\u202e\u2066\u2069\u00e9\u4e2d<")), st.booleans())
+def test_bidi_controls_are_spelled_out_in_any_text(value, markup):
+    """Every bidi control becomes a visible code; text without one comes back unchanged
+    (ASCII-only text skips the search), and Markup stays Markup."""
+    from markupsafe import Markup
+
+    from reporter.view import text
+
+    given_ = Markup(value) if markup else value
+    shown = text.show_controls(given_)
+    assert not text.BIDI_CONTROLS.search(shown)
+    assert isinstance(shown, Markup) == markup
+    expected = "".join(f"[U+{ord(c):04X}]" if text.BIDI_CONTROLS.match(c) else c for c in value)
+    assert str(shown) == expected
