@@ -128,7 +128,7 @@ def test_regressor_logs_params_tags_metrics_and_model():
     assert run.data.params == str_params(LinearRegression().get_params(deep=True))
     assert run.data.tags["estimator_name"] == "LinearRegression"
     assert run.data.tags["estimator_class"] == "sklearn.linear_model._base.LinearRegression"
-    assert run.data.tags["reporter.autologging"] == "sklearn"
+    assert run.data.tags["mlflow.autologging"] == "sklearn"
     pred = model.predict(X)
     assert_metrics(
         run.data.metrics,
@@ -247,7 +247,7 @@ def test_grid_search_parent_and_child_runs(iris):
         candidate = cv["params"][i]
         child = by_candidate[(str(candidate["C"]), str(candidate["fit_intercept"]))]
         assert child.data.params == str_params(seed_params | candidate)
-        assert child.data.tags["reporter.parentRunId"] == parent.info.run_id
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.data.tags["estimator_name"] == "LogisticRegression"
         assert child.info.status == "FINISHED"
         assert child.info.start_time == parent.info.start_time
@@ -345,7 +345,7 @@ def test_active_run_is_used_and_left_open(iris):
     assert stored.info.run_id == run.info.run_id
     assert stored.info.status == "FINISHED"
     assert stored.data.tags["estimator_name"] == "LogisticRegression"
-    assert "reporter.autologging" not in stored.data.tags  # a user run, not autolog's
+    assert "mlflow.autologging" not in stored.data.tags  # a user run, not autolog's
     assert set(stored.data.metrics) == CLASSIFIER_METRICS
 
 

@@ -257,7 +257,7 @@ def test_columns_accept_entity_aliases_and_any_attribute(logged: dict[str, str])
     text = ok(
         "runs",
         "--columns",
-        " run_name , metric.rmse,param.lr,attributes.end_time,experiment_id,tags.reporter.runName",
+        " run_name , metric.rmse,param.lr,attributes.end_time,experiment_id,tags.mlflow.runName",
         "--filter",
         "run_name = 'beta'",
         "--format",
@@ -270,7 +270,7 @@ def test_columns_accept_entity_aliases_and_any_attribute(logged: dict[str, str])
             "params.lr": "0.01",
             "end_time": "2024-01-02 05:07:05",
             "experiment_id": logged["churn"],
-            "tags.reporter.runName": "beta",
+            "tags.mlflow.runName": "beta",
         }
     ]
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -152,3 +153,56 @@ def test_writers_refuse_a_newer_or_invalid_store_before_writing(store_uri, logge
     )
     assert built.returncode == 1 and "Traceback" not in built.stderr
     assert re.search(expected, built.stderr)
+
+
+def test_tags_older_stores_wrote_under_reporter_names_read_as_mlflows(store_uri):
+    """Stores written before MLflow's tag names were used hold `reporter.parentRunId`,
+    `reporter.user`, ...: they read, filter and compact as MLflow's names, and of two names
+    for one tag the later event wins."""
+    import pyarrow.parquet as pq
+
+    from reporter.core.system_tags import LEGACY_NAMES
+    from reporter.entities import RunTag
+
+    client = mlflow.Client(store_uri)
+    exp = client.create_experiment("old")
+    parent = client.create_run(exp, run_name="parent").info.run_id
+    child = client.create_run(exp, run_name="child").info.run_id
+    old = [  # exactly what the older tracking code logged
+        RunTag("reporter.parentRunId", parent),
+        RunTag("reporter.note.content", "an old note"),
+        RunTag("reporter.source.git.commit", "a" * 40),
+    ]
+    client.log_batch(child, tags=old)
+    # both names in one part: MLflow's wins, in whatever order (compaction sorts by key)
+    client.log_batch(parent, tags=[RunTag("mlflow.user", "new"), RunTag("reporter.user", "old")])
+    client.log_batch(child, tags=[RunTag("mlflow.user", "new")])
+    client.store.flush()  # the next event goes into a later part, which wins
+    client.log_batch(child, tags=[RunTag("reporter.user", "older")])
+
+    def check() -> None:
+        tags = client.get_run(child).data.tags
+        assert tags["mlflow.parentRunId"] == parent
+        assert tags["mlflow.note.content"] == "an old note"
+        assert tags["mlflow.source.git.commit"] == "a" * 40
+        assert tags["mlflow.user"] == "older"  # logged last
+        assert client.get_run(parent).data.tags["mlflow.user"] == "new"  # logged last
+        assert not set(tags) & set(LEGACY_NAMES)
+        found = client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
+        assert [r.info.run_id for r in found] == [child]
+        frame = mlflow.search_runs([exp], output_format="pandas")
+        assert isinstance(frame, pd.DataFrame)
+        assert "tags.reporter.parentRunId" not in frame.columns
+        old_filter = client.search_runs([exp], f"tags.reporter.parentRunId = '{parent}'")
+        assert [r.info.run_id for r in old_filter] == [child]  # an old filter still works
+        assert set(frame["tags.mlflow.user"]) == {"older", "new"}
+
+    check()
+    client.set_terminated(child)
+    client.set_terminated(parent)
+    on_disk = set()
+    for path in Path(store_uri).rglob("*.parquet"):
+        on_disk |= set(pq.read_table(path, columns=["key"]).column("key").to_pylist())
+    assert {"reporter.parentRunId", "reporter.user"} <= on_disk  # the old names are stored
+    client.compact()
+    check()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import platform
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -86,6 +88,31 @@ def test_default_experiment_and_search_experiments(client):
     assert mlflow.get_experiment_by_name("nope") is None
 
 
+def test_search_experiments_reads_identifiers_by_table_not_by_text(client):
+    """`name` is the experiment's name only as an identifier: a tag called `name` and a
+    quoted value holding "name" are left alone (the old text rewrite broke both)."""
+    first = mlflow.create_experiment("x", tags={"name": "x", "team": "name"})
+    mlflow.create_experiment("name", tags={"name": "other"})
+
+    def names(text: str) -> list[str]:
+        return sorted(e.name for e in mlflow.search_experiments(filter_string=text))
+
+    assert names("tags.name = 'x'") == ["x"]
+    assert names("tags.team = 'name'") == ["x"]
+    assert names("name = 'name'") == ["name"]
+    assert names("attributes.name = 'x' AND tags.name = 'x'") == ["x"]
+    assert names("name ILIKE 'NA%'") == ["name"]
+    created = mlflow.get_experiment(first).creation_time
+    assert names(f"creation_time >= {created} AND name != 'Default'") == ["name", "x"]
+    assert names("last_update_time > 0 AND tags.name IS NULL") == ["Default"]
+    with pytest.raises(reporter.InvalidArgumentError, match="unknown attribute 'status'"):
+        names("attributes.status = 'x'")
+    with pytest.raises(reporter.InvalidArgumentError, match="unknown entity 'metrics'"):
+        names("metrics.rmse < 1")
+    with pytest.raises(reporter.InvalidArgumentError, match="expects a number"):
+        names("creation_time > 'yesterday'")
+
+
 def test_rename_delete_restore_experiment(client):
     exp_id = mlflow.create_experiment("old")
     client.rename_experiment(exp_id, "new")
@@ -147,6 +174,36 @@ def test_end_run_status_active_and_last_active_run():
     assert last.info.run_id == run.info.run_id and last.info.status == "KILLED"
     assert last.info.run_name == "manual"
     assert last.data.tags["t"] == "1" and last.data.tags[system_tags.TAG_NOTE] == "**notes**"
+
+
+def test_last_active_run_is_the_run_this_thread_ended_last():
+    """MLflow's rule: after a nested child and then its parent end, the parent; a run another
+    thread ended is not this thread's; none before any run ended."""
+    import threading
+
+    assert mlflow.last_active_run() is None
+    with mlflow.start_run() as parent:
+        with mlflow.start_run(nested=True) as child:
+            pass
+        last = mlflow.last_active_run()  # the active run while one is active
+        assert last is not None and last.info.run_id == parent.info.run_id
+    last = mlflow.last_active_run()
+    assert last is not None and last.info.run_id == parent.info.run_id
+    assert last.info.status == "FINISHED" and child.info.run_id != parent.info.run_id
+    seen = []
+
+    def other_thread() -> None:
+        with mlflow.start_run() as mine:
+            pass
+        ended = mlflow.last_active_run()
+        seen.append((mine.info.run_id, ended.info.run_id if ended else None))
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen[0][0] == seen[0][1] != parent.info.run_id
+    still = mlflow.last_active_run()
+    assert still is not None and still.info.run_id == parent.info.run_id
 
 
 def test_resume_run_keeps_and_adds_data():
@@ -251,23 +308,24 @@ def test_tags_set_delete_and_system_tags():
             mlflow.delete_tag("never")
     tags = stored(run.info.run_id).data.tags
     assert tags["a"] == "2" and "b" not in tags
-    for key in (
-        system_tags.TAG_USER,
-        system_tags.TAG_HOST,
-        system_tags.TAG_SOURCE_NAME,
-        system_tags.TAG_PYTHON,
-    ):
-        assert tags[key]
-    assert all(k.startswith(system_tags.SYSTEM_TAG_PREFIX) for k in tags if k != "a")
+    # MLflow's names, as MLflow records them (literal: these are what MLflow code reads)
+    assert tags["mlflow.user"] == run.info.user_id and tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.source.name"] == sys.argv[0]  # as given, like MLflow
+    assert tags["mlflow.runName"] == run.info.run_name
+    assert tags["reporter.host"] and tags["reporter.python.version"] == platform.python_version()
+    assert all(system_tags.is_system_tag(k) for k in tags if k != "a")
 
 
-def _run_script(folder: Path, body: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run a Python script in a folder with this checkout's reporter."""
+def _run_script(
+    folder: Path, body: str, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python script in a folder with this checkout's reporter (named by its absolute
+    path, or relative to `cwd` when given)."""
     script = folder / "train.py"
     script.write_text(textwrap.dedent(body))
     return subprocess.run(
-        [PYTHON, str(script)],
-        cwd=folder,
+        [PYTHON, str(script.relative_to(cwd)) if cwd else str(script)],
+        cwd=cwd or folder,
         env=python_env(**env),
         capture_output=True,
         text=True,
@@ -288,7 +346,7 @@ def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "config", "user.email", "t@example.com")
     _git(repo, "config", "user.name", "t")
-    _git(repo, "remote", "add", "origin", "https://user:secret@example.com/org/repo.git")
+    _git(repo, "remote", "add", "origin", "https://user:se@cret@example.com/org/repo.git")
     (repo / "README").write_text("x")
     _git(repo, "add", "README")
     _git(repo, "commit", "-qm", "init")
@@ -300,6 +358,7 @@ def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
         with mlflow.start_run(run_name="train-{git_short}") as run:
             print(run.info.run_id)
     """,
+        cwd=tmp_path,  # python repo/train.py: git is looked for beside the script
         TRACKER_TRACKING_URI=store_uri,
     )
     assert out.returncode == 0, out.stderr
@@ -308,8 +367,8 @@ def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
     tags = run.data.tags
     assert tags[system_tags.TAG_GIT_COMMIT] == commit and tags[system_tags.TAG_GIT_BRANCH] == "main"
     assert tags[system_tags.TAG_GIT_DIRTY] == "false"
-    assert tags[system_tags.TAG_GIT_REMOTE] == "https://example.com/org/repo.git"  # no password
-    assert tags[system_tags.TAG_SOURCE_NAME] == str(repo / "train.py")
+    assert tags["mlflow.source.git.repoURL"] == "https://example.com/org/repo.git"  # no password
+    assert tags["mlflow.source.name"] == "repo/train.py"  # sys.argv[0] as given, as MLflow does
 
 
 def test_a_broken_git_never_breaks_a_run(tmp_path, store_uri):

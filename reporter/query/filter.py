@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from reporter.core.errors import InvalidFilterError
+from reporter.core.system_tags import LEGACY_NAMES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,8 +48,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "EXPERIMENTS",
+    "RUNS",
     "And",
     "Comparison",
+    "Grammar",
     "Node",
     "Or",
     "column_for",
@@ -97,6 +101,51 @@ ATTRIBUTE_ALIASES = {
     "Run name": "run_name",
     "Run Name": "run_name",
 }
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """The identifiers one kind of search accepts: its entities and attributes, by table
+    (never by rewriting the filter's text, which would also hit keys and quoted values)."""
+
+    entities: Mapping[str, str]  # prefix (lower case) -> entity
+    entity_names: str  # for messages
+    string_attributes: tuple[str, ...]
+    numeric_attributes: tuple[str, ...]
+    attribute_aliases: Mapping[str, str]
+    tag_aliases: Mapping[str, str]  # an older name of a tag -> the one stored
+    example: str  # identifiers for messages
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return self.string_attributes + self.numeric_attributes
+
+    def attribute(self, name: str) -> str | None:
+        """Return the attribute a name (or alias) means, or None."""
+        name = self.attribute_aliases.get(name, name)
+        return name if name in self.attributes else None
+
+
+# search_runs: tags.reporter.parentRunId (an older store's name) means tags.mlflow.parentRunId
+RUNS = Grammar(
+    ENTITIES,
+    ENTITY_NAMES,
+    STRING_ATTRIBUTES,
+    NUMERIC_ATTRIBUTES,
+    ATTRIBUTE_ALIASES,
+    LEGACY_NAMES,
+    "metrics.rmse, params.depth, tags.team or status",
+)
+# search_experiments: MLflow's name, creation_time, last_update_time and tags.<key>
+EXPERIMENTS = Grammar(
+    {"tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes"},
+    "tags, attributes (or tag, attribute)",
+    ("name", "experiment_id"),
+    ("creation_time", "last_update_time"),
+    {},
+    {},
+    "name, tags.team or creation_time",
+)
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT IN")
 NULL_OPS = ("IS NULL", "IS NOT NULL")
@@ -289,16 +338,16 @@ def _describe(tok: Token) -> str:
 
 
 # parser -------------------------------------------------------------------------------------
-def _allowed_ops(entity: str, key: str) -> tuple[str, ...]:
+def _allowed_ops(grammar: Grammar, entity: str, key: str) -> tuple[str, ...]:
     """Return the comparators an identifier supports."""
-    if _is_numeric(entity, key):
+    if _is_numeric(grammar, entity, key):
         return NUMERIC_OPS + NULL_OPS
     return STRING_OPS + NULL_OPS
 
 
-def _is_numeric(entity: str, key: str) -> bool:
+def _is_numeric(grammar: Grammar, entity: str, key: str) -> bool:
     """Return True for identifiers compared with numbers (metrics, start_time, end_time)."""
-    return entity == "metrics" or (entity == "attributes" and key in NUMERIC_ATTRIBUTES)
+    return entity == "metrics" or (entity == "attributes" and key in grammar.numeric_attributes)
 
 
 MAX_DEPTH = 100  # nested parentheses (the page's filter.js has the same limit)
@@ -307,9 +356,10 @@ MAX_DEPTH = 100  # nested parentheses (the page's filter.js has the same limit)
 class _Parser:
     """Recursive descent over the token list."""
 
-    def __init__(self, text: str, label: str = "filter") -> None:
+    def __init__(self, text: str, label: str = "filter", grammar: Grammar = RUNS) -> None:
         self.text = text
         self.label = label
+        self.grammar = grammar
         self.tokens = tokenize(text, label)
         self.i = 0
         self.depth = 0
@@ -377,22 +427,28 @@ class _Parser:
 
     def identifier(self) -> tuple[str, str, Token]:
         """Parse entity.key (or a bare attribute); return (entity, key, token)."""
+        grammar = self.grammar
         tok = self.take()
-        if tok.kind == "word" and ATTRIBUTE_ALIASES.get(tok.text, tok.text) in ATTRIBUTES:
-            return "attributes", ATTRIBUTE_ALIASES.get(tok.text, tok.text), tok
+        bare = grammar.attribute(tok.text) if tok.kind == "word" else None
+        if bare is not None:
+            return "attributes", bare, tok
         if tok.kind != "ident":
-            what = "an identifier such as metrics.rmse, params.depth, tags.team or status"
-            raise self.expected(tok, what)
+            raise self.expected(tok, f"an identifier such as {grammar.example}")
         prefix = tok.text.split(".", 1)[0]
-        entity = ENTITIES.get(prefix.lower())
+        entity = grammar.entities.get(prefix.lower())
         if entity is None:
-            raise self.fail(tok.position, f"unknown entity {prefix!r}; valid: {ENTITY_NAMES}")
+            raise self.fail(
+                tok.position, f"unknown entity {prefix!r}; valid: {grammar.entity_names}"
+            )
         key = tok.value
         if entity == "attributes":
-            key = ATTRIBUTE_ALIASES.get(key, key)
-            if key not in ATTRIBUTES:
-                valid = ", ".join(ATTRIBUTES)
+            found = grammar.attribute(key)
+            if found is None:
+                valid = ", ".join(grammar.attributes)
                 raise self.fail(tok.key_position, f"unknown attribute {key!r}; valid: {valid}")
+            key = found
+        elif entity == "tags":
+            key = grammar.tag_aliases.get(key, key)
         return entity, key, tok
 
     def comparator(self) -> tuple[str, Token]:
@@ -423,7 +479,7 @@ class _Parser:
         """Parse identifier comparator value."""
         entity, key, ident = self.identifier()
         op, op_tok = self.comparator()
-        allowed = _allowed_ops(entity, key)
+        allowed = _allowed_ops(self.grammar, entity, key)
         if op not in allowed:
             message = f"{ident.text} does not support {op}; valid: {', '.join(allowed)}"
             raise self.fail(op_tok.position, message)
@@ -431,7 +487,7 @@ class _Parser:
         if op in ("IN", "NOT IN"):
             value = self.string_list()
         elif op not in NULL_OPS:
-            value = self.scalar(ident.text, _is_numeric(entity, key))
+            value = self.scalar(ident.text, _is_numeric(self.grammar, entity, key))
         return Comparison(entity, key, op, value, ident.position)
 
     def scalar(self, name: str, numeric: bool) -> float | str:
@@ -462,15 +518,16 @@ class _Parser:
                 raise self.expected(sep, "',' or ')'")
 
 
-def parse_filter(text: str | None) -> Node | None:
-    """Parse a filter string; None or a blank string means no filter."""
+def parse_filter(text: str | None, grammar: Grammar = RUNS) -> Node | None:
+    """Parse a filter string (of `search_runs`, or of another search by its grammar); None or
+    a blank string means no filter."""
     if text is None:
         return None
     if not isinstance(text, str):
         raise InvalidFilterError(f"filter_string must be a string, got {type(text).__name__}")
     if not text.strip():
         return None
-    return _Parser(text).parse()
+    return _Parser(text, grammar=grammar).parse()
 
 
 # row-wise reference semantics ---------------------------------------------------------------

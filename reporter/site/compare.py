@@ -87,7 +87,7 @@ def runs_js(
                     for k, v in rec.items()
                     if k.startswith("tags.")
                     and isinstance(v, str)
-                    and not k[5:].startswith(system_tags.SYSTEM_TAG_PREFIX)
+                    and not system_tags.is_system_tag(k[5:])
                 },
                 "images": dict(images.get(run_id, [])),
             }

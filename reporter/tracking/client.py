@@ -170,7 +170,8 @@ class Client:
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
-        """Return experiments; filter by `name`/`tags.<key>` with =, !=, LIKE, ILIKE."""
+        """Return experiments; filter by `name`, `tags.<key>`, `creation_time` and
+        `last_update_time` (MLflow's identifiers, `attributes.` prefix optional)."""
         from reporter.query import filter as run_filter
 
         exps = self.store.list_experiments()
@@ -182,10 +183,17 @@ class Client:
             ViewType.ALL: (LifecycleStage.ACTIVE, LifecycleStage.DELETED),
         }[view_type]
         exps = [e for e in exps if e.lifecycle_stage in keep]
-        node = run_filter.parse_filter(_experiment_filter(filter_string))
+        node = run_filter.parse_filter(filter_string, run_filter.EXPERIMENTS)
         if node is not None:
             rows = [
-                {"run_name": e.name, **{f"tags.{k}": v for k, v in e.tags.items()}} for e in exps
+                {
+                    "name": e.name,
+                    "experiment_id": e.experiment_id,
+                    "creation_time": e.creation_time,
+                    "last_update_time": e.last_update_time,
+                    **{f"tags.{k}": v for k, v in e.tags.items()},
+                }
+                for e in exps
             ]
             exps = [e for e, row in zip(exps, rows) if run_filter.matches(node, row)]
         exps.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
@@ -547,15 +555,6 @@ def _inside(path: str, folder: str) -> bool:
     """Return True if path is inside folder (after resolving links)."""
     folder = os.path.realpath(folder)
     return os.path.commonpath([path, folder]) == folder
-
-
-def _experiment_filter(text: str | None) -> str | None:
-    """Map experiment filter identifiers onto the run grammar (name -> attributes.run_name)."""
-    if not text:
-        return None
-    import re
-
-    return re.sub(r"\b(?:attributes\.)?name\b", "attributes.run_name", text)
 
 
 def metrics_of(items: Iterable[tuple[str, Any]], step: int, ts: int) -> list[Metric]:

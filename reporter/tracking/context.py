@@ -36,10 +36,9 @@ def current_user() -> str:
 
 
 def source_name() -> str:
-    """Return the path of the script being run (or the interpreter for -c and notebooks)."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return os.path.abspath(path) if path else (sys.argv[0] or "<interactive>")
+    """Return the script as MLflow records it in `mlflow.source.name`: `sys.argv[0]` as given
+    (`train.py`, `-c`), or `<console>` when there is none."""
+    return sys.argv[0] if sys.argv and sys.argv[0] else "<console>"
 
 
 def _git(args: list[str], cwd: str) -> str | None:
@@ -78,17 +77,23 @@ def git_info(folder: str) -> Mapping[str, str]:
 
 
 def strip_credentials(url: str) -> str:
-    """Remove a user:password@ part from a URL."""
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://{rest.split('@', 1)[1]}"
-    return url
+    """Remove a user:password@ part from a URL (up to the last '@' of the host part, which a
+    password may contain); scp-like `git@host:repo` has no credentials and stays."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    host, slash, path = rest.partition("/")
+    if "@" not in host:
+        return url
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def source_folder() -> str:
-    """Return the folder of the running script (the cwd when there is none)."""
-    path = source_name()
-    return os.path.dirname(path) if os.path.isfile(path) else os.getcwd()
+    """Return the folder of the running script, where its git checkout is looked for (the
+    working directory for `python -c`, a notebook or a console)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or source_name()
+    return os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else os.getcwd()
 
 
 def system_tags() -> dict[str, str]:

@@ -72,28 +72,29 @@ class ActiveRun:
 
 
 class _State(threading.local):
-    """Per-thread active runs; the experiment choice is shared by all threads."""
+    """Per-thread active runs and last ended run; the experiment choice is shared by all
+    threads."""
 
     def __init__(self) -> None:
         self.stack: list[ActiveRun] = []
+        self.last_run_id: str | None = None  # the run this thread ended last (MLflow's rule)
 
 
 _state = _State()
 _all_active: dict[str, ActiveRun] = {}
 _experiment_id: str | None = None
-_last_run_id: str | None = None
 _client_cache: dict[str, Client] = {}
 
 
 def reset() -> None:
     """End this thread's active runs and forget the experiment, last run and tracking URI set
     in this process: the state a new process starts in (for tests and notebooks)."""
-    global _experiment_id, _last_run_id
+    global _experiment_id
     while active_run() is not None:
         end_run()
     _all_active.clear()
     _experiment_id = None
-    _last_run_id = None
+    _state.last_run_id = None
     tracking_uri.reset()
 
 
@@ -224,7 +225,6 @@ def start_run(
     log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or resume one by id) and make it active; use it in a `with` block."""
-    global _last_run_id
     client = _client()
     stack = _state.stack
     if stack and not nested:
@@ -254,7 +254,6 @@ def start_run(
     active = ActiveRun(run)
     stack.append(active)
     _all_active[run.info.run_id] = active
-    _last_run_id = run.info.run_id
     _install_exit_hooks()
     return active
 
@@ -268,6 +267,7 @@ def _end(run_id: str, status: str) -> None:
             stack.pop()
         else:
             stack[:] = [r for r in stack if r.info.run_id != run_id]
+        _state.last_run_id = run_id
         _client().set_terminated(run_id, status)
 
 
@@ -285,9 +285,10 @@ def active_run() -> ActiveRun | None:
 
 
 def last_active_run() -> Run | None:
-    """Return the active run, or else the most recently started one (as stored now)."""
+    """Return the active run, or else the run this thread ended last (as stored now), as
+    MLflow does: after a nested child and then its parent end, the parent."""
     run = active_run()
-    run_id = run.info.run_id if run else _last_run_id
+    run_id = run.info.run_id if run else _state.last_run_id
     return _client().get_run(run_id) if run_id else None
 
 

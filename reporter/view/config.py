@@ -23,7 +23,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "public": {
         "hide_users": True,
         "hide_paths": True,
-        "exclude_tags": ("reporter.user", "reporter.host", "mlflow.user", "mlflow.source.host"),
+        "exclude_tags": ("mlflow.user", "reporter.host", "mlflow.source.host"),
         "exclude_pickles": True,
     },
 }
@@ -152,6 +152,15 @@ class BuildConfig:
                 f'better) or "max" (higher is better)'
             )
         return self
+
+    def excluded_tags(self) -> tuple[str, ...]:
+        """The exclude_tags globs; a tag name older stores used (`reporter.user`) also
+        excludes MLflow's name for it (`mlflow.user`), which is how the store reads it."""
+        from reporter.core.system_tags import LEGACY_NAMES
+
+        return self.exclude_tags + tuple(
+            LEGACY_NAMES[g] for g in self.exclude_tags if g in LEGACY_NAMES
+        )
 
     def reports_folder(self) -> Path:
         """Return the folder of narrative reports (it may not exist when not configured)."""

@@ -111,11 +111,12 @@ def runs_frame(
         from reporter.query import search
 
         frame = search.search_frame(frame, config.runs)
+    tag_globs = config.excluded_tags()
     drop = [
         c
         for c in frame.columns
         if (c.startswith("params.") and matches(c[7:], config.exclude_params))
-        or (c.startswith("tags.") and matches(c[5:], config.exclude_tags))
+        or (c.startswith("tags.") and matches(c[5:], tag_globs))
     ]
     frame = frame.drop(columns=drop).copy()
     if config.hide_users and "user_id" in frame.columns:

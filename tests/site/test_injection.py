@@ -60,9 +60,9 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
                 run_name=text,
                 tags={
                     text: text,
-                    "reporter.note.content": MARKDOWN,
-                    "reporter.source.git.repoURL": CORPUS[3],
-                    "reporter.source.git.commit": "0123456789abcdef0123456789abcdef01234567",
+                    "mlflow.note.content": MARKDOWN,
+                    "mlflow.source.git.repoURL": CORPUS[3],
+                    "mlflow.source.git.commit": "0123456789abcdef0123456789abcdef01234567",
                 },
             )
             run_id = run.info.run_id

@@ -64,7 +64,7 @@ def secret_store(store_uri: str, tmp_path: Path) -> str:
                 {
                     "token": SECRETS["tag token"],
                     "endpoint": f"Authorization: Bearer {SECRETS['tag endpoint']}",
-                    "reporter.source.git.repoURL": (
+                    "mlflow.source.git.repoURL": (
                         f"https://ci:{SECRETS['git remote']}@github.com/org/repo.git"
                     ),
                     "team": "forecasting",
@@ -177,7 +177,7 @@ def test_profiles_leave_out_what_they_name(secret_store, tmp_path):
         leaky.experiment_id,
         run_name="by-alice",
         user_id="alice-the-user",
-        tags={"reporter.user": "alice-the-user", "reporter.host": "gpu-host-xyz-123"},
+        tags={"mlflow.user": "alice-the-user", "reporter.host": "gpu-host-xyz-123"},
     )
     client.set_terminated(run.info.run_id)
     for profile, shown in (("public", False), ("internal", True)):
@@ -386,7 +386,7 @@ def test_the_public_profile_leaves_out_machine_paths_and_pickled_models(store_ur
     home = "/home/alice-the-user/projects/churn"
     mlflow.set_experiment("paths")
     with mlflow.start_run() as run:
-        mlflow.set_tag("reporter.source.name", f"{home}/train.py")
+        mlflow.set_tag("mlflow.source.name", f"{home}/train.py")
         mlflow.log_param("data", f"{home}/data/train.csv")
         mlflow.log_param("cmd", f"python {home}/train.py --lr 0.1")
         mlflow.log_param("lr", 0.1)
@@ -543,3 +543,25 @@ def test_the_public_profile_finds_pickles_by_content_and_home_folders_everywhere
     assert (run_dir / "artifacts/clean.txt").is_file()
     page = (run_dir / "index.html").read_text()
     assert "from ~/proj/train.py" in page
+
+
+def test_exclude_tags_with_an_old_tag_name_excludes_mlflows_name():
+    """A settings file written when system tags had `reporter.` names keeps working: the
+    store reads `reporter.user` as `mlflow.user`, and the glob excludes both."""
+    import pandas as pd
+
+    from reporter.view import publish
+
+    frame = pd.DataFrame(
+        {
+            "run_id": ["r1"],
+            "run_name": ["a"],
+            "tags.mlflow.user": ["alice"],
+            "tags.mlflow.source.name": ["train.py"],
+            "tags.team": ["x"],
+        }
+    )
+    config = BuildConfig(store=".", exclude_tags=("reporter.user", "team"))
+    shown = publish.runs_frame(frame, config, config.secret_rules())
+    assert "tags.mlflow.user" not in shown.columns and "tags.team" not in shown.columns
+    assert list(shown["tags.mlflow.source.name"]) == ["train.py"]

@@ -40,20 +40,7 @@ from reporter.store.uris import split_uri
 
 TAG_SOURCE = system_tags.TAG_IMPORT_SOURCE
 TAG_DIGEST = system_tags.TAG_IMPORT_DIGEST
-MLFLOW_PARENT = "mlflow.parentRunId"
-# MLflow system tags that have a reporter.* twin; both are kept
-SYSTEM_TAGS = (
-    "autologging",
-    "user",
-    "runName",
-    "parentRunId",
-    "note.content",
-    "source.name",
-    "source.type",
-    "source.git.commit",
-    "source.git.branch",
-    "source.git.repoURL",
-)
+MLFLOW_PARENT = system_tags.TAG_PARENT_RUN_ID
 
 Progress = Callable[[str, int, int], None]
 
@@ -159,16 +146,6 @@ def run_digest(run: SourceRun, artifacts: Sequence[tuple[str, int | None]]) -> s
         "artifacts": sorted(artifacts),
     }
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()[:32]
-
-
-def mapped_tags(tags: dict[str, str]) -> dict[str, str]:
-    """Return a run's tags plus the reporter.* twin of each MLflow system tag."""
-    out = dict(tags)
-    for name in SYSTEM_TAGS:
-        value = tags.get(f"mlflow.{name}")
-        if value is not None:
-            out[f"{system_tags.SYSTEM_TAG_PREFIX}{name}"] = value
-    return out
 
 
 class Importer:
@@ -368,15 +345,12 @@ class Importer:
                     "(params never change)",
                 )
         old_tags = dict(have.data.tags) if have else {}
-        new_tags = mapped_tags(run.tags)
+        new_tags = dict(run.tags)  # MLflow's system tags are ours: same names
         for key, value in new_tags.items():
             if old_tags.get(key) != value:
                 rows.append((records.KIND_TAG, key, None, value, 0, now))
         for key in old_tags:
-            imported = (
-                not key.startswith(system_tags.SYSTEM_TAG_PREFIX)
-                or key[len(system_tags.SYSTEM_TAG_PREFIX) :] in SYSTEM_TAGS
-            )
+            imported = not key.startswith(system_tags.REPORTER_PREFIX)  # not ours
             if key not in new_tags and imported:
                 rows.append((records.KIND_TAG, key, None, None, 0, now))  # deleted in the source
         for key in sorted(run.latest):

@@ -44,12 +44,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reporter.core import system_tags
 from reporter.core.errors import InvalidArgumentError
 
 log = logging.getLogger(__name__)
 
 FLAVOR_NAME = "sklearn"
-TAG_AUTOLOGGING = "reporter.autologging"  # MLflow's `mlflow.autologging`, on runs it creates
+TAG_AUTOLOGGING = system_tags.TAG_AUTOLOGGING  # on the runs autologging creates
 TRAINING_PREFIX = "training_"
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 EXCLUDED_MODULES = (

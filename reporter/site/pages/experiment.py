@@ -68,7 +68,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
         (c.split(".", 1)[0], c.split(".", 1)[1])
         for c in sorted(frame.columns)
         if c.startswith("params.")
-        or (c.startswith("tags.") and not c.startswith(f"tags.{system_tags.SYSTEM_TAG_PREFIX}"))
+        or (c.startswith("tags.") and not system_tags.is_system_tag(c[len("tags.") :]))
     ]
     path = f"experiments/{slug}/index.html"
     info = PageInfo(

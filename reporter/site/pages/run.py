@@ -25,8 +25,6 @@ from reporter.view import text
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData
 
-SYSTEM_PREFIX = system_tags.SYSTEM_TAG_PREFIX
-
 PREVIEW_BYTES = 256 * 1024
 
 
@@ -230,12 +228,8 @@ def run_page(
         params=params,
         metrics=metric_stats(run_id, metrics),
         charts=blocks,
-        tags=sorted(
-            (k, v) for k, v in tags.items() if not k.startswith(system_tags.SYSTEM_TAG_PREFIX)
-        ),
-        system_tags=sorted(
-            (k, v) for k, v in tags.items() if k.startswith(system_tags.SYSTEM_TAG_PREFIX)
-        ),
+        tags=sorted((k, v) for k, v in tags.items() if not system_tags.is_system_tag(k)),
+        system_tags=sorted((k, v) for k, v in tags.items() if system_tags.is_system_tag(k)),
         notes=text.markdown(tags.get(system_tags.TAG_NOTE), demote=2),
         artifacts=artifacts,
         artifact_mode=config.artifacts,

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reporter.core import system_tags
 from reporter.store.parquet import schema
 from reporter.store.records import MetricPoints as MetricPoints
 from reporter.store.records import Row as Row
@@ -262,13 +263,35 @@ def _pick(table: pa.Table, which: str) -> pa.Table:
     import pyarrow.compute as pc
 
     table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
-    order = pc.sort_indices(table, sort_keys=[("part", "ascending"), ("pos", "ascending")])
-    table = table.take(order)
+    keys = [("part", "ascending"), ("pos", "ascending")]
+    if "rank" in table.column_names:  # within a part, rank first (see mlflow_names)
+        keys.insert(1, ("rank", "ascending"))
+    order = pc.sort_indices(table, sort_keys=keys)
+    table = table.take(order).drop_columns([c for c in ("rank",) if c in table.column_names])
     options = pc.ScalarAggregateOptions(skip_nulls=False)
     grouped = table.group_by(["run_id", "key"], use_threads=False).aggregate(
         [("text", which, options)]
     )
     return grouped.rename_columns(["run_id", "key", "text"])
+
+
+def mlflow_names(tags: pa.Table) -> pa.Table:
+    """Read tags an older store wrote under `reporter.` names as MLflow's (`reporter.runName`
+    is `mlflow.runName`). Of two names for one tag, the one in the later part wins; within
+    one part MLflow's name does (a compacted file keeps the order of events of one key, not
+    across keys), so the answer is the same before and after compaction."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    legacy = pa.array(list(system_tags.LEGACY_NAMES), pa.string())
+    where = pc.index_in(tags.column("key"), value_set=legacy)
+    if where.null_count == len(where):
+        return tags
+    names = pa.array(list(system_tags.LEGACY_NAMES.values()), pa.string()).take(where)
+    tags = tags.set_column(
+        tags.schema.get_field_index("key"), "key", pc.coalesce(names, tags.column("key"))
+    )
+    return tags.append_column("rank", pc.cast(pc.is_null(where), pa.int8()))
 
 
 def reduce_table(table: pa.Table) -> Reduced:
@@ -281,7 +304,7 @@ def reduce_table(table: pa.Table) -> Reduced:
     def subset(name: str) -> pa.Table:
         return strings(table.filter(kind_mask(table, name)), other)
 
-    tags = _pick(subset(schema.KIND_TAG), "last")
+    tags = _pick(mlflow_names(subset(schema.KIND_TAG)), "last")
     attrs = _pick(subset(schema.KIND_ATTR), "last")
     points = metric_points(table)
     # liveness counts only events the store stamped itself, not user-given metric times
