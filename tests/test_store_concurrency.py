@@ -658,3 +658,42 @@ def test_racing_compactions_lose_nothing_and_the_documented_recipes_read_each_ro
         assert len(points) == 40 and {n for _, n in points} == {100}
         client.compact()  # alone: afterwards every file holds different rows
         assert recipes.plain_metric_rows(store) == 40 * 100
+
+
+def test_a_file_deleted_while_its_folder_is_listed_hides_no_other(tmp_path, monkeypatch):
+    """A compaction deletes raw parts while readers list the folder. A file the folder read
+    showed but that is gone by the time it is stat'ed is left out, and every other file is
+    still listed. (It used to end the folder's listing: a build right after a run missed up to
+    a dozen finished runs, 1 build in about 30.)"""
+    import os
+
+    from reporter.store.parquet.fs import StoreFS
+
+    folder = tmp_path / "store" / "runs" / "1" / "_parts"
+    folder.mkdir(parents=True)
+    names = [f"f{i:02d}.parquet" for i in range(20)]
+    for name in names:
+        (folder / name).write_bytes(b"x")
+    real = os.scandir
+    gone: list[str] = []
+
+    class Deleting:
+        """os.scandir, with the second entry's file deleted after the folder was read."""
+
+        def __init__(self, path: str) -> None:
+            with real(path) as it:
+                self.entries = list(it)
+            if len(self.entries) > 2 and not gone:
+                gone.append(self.entries[1].name)
+                os.remove(self.entries[1].path)
+
+        def __enter__(self) -> list[os.DirEntry[str]]:
+            return self.entries
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(os, "scandir", Deleting)
+    listed = StoreFS(str(tmp_path / "store")).list_files("runs/1/_parts")
+    assert gone
+    assert [f.path.rsplit("/", 1)[-1] for f in listed] == sorted(set(names) - set(gone))

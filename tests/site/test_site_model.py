@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import reporter as mlflow
+from reporter.core import system_tags
 from reporter.site import charts, contract, model, paths, theme
 from reporter.site.build import build_time
 from reporter.site.downsample import minmax_indices
@@ -107,7 +108,9 @@ def test_run_page_context(site_store):
     assert stats["rmse"] == ("3.25", "3.25", "3.25", 1)
     assert [c.label for c in run.children] == ["child"]
     assert ("team", "grid") in run.tags
-    assert all(k.startswith("reporter.") for k, _ in run.system_tags)
+    shown = dict(run.system_tags)
+    assert shown["mlflow.runName"] == "parent" and "mlflow.user" in shown  # MLflow's names
+    assert not any(system_tags.is_system_tag(k) for k, _ in run.tags)
     names = {n.name for n in run.artifacts}
     assert {"config.json", "notes", "data", "plots", "blobs", "environment"} <= names
     child = page(site, f"runs/{site_store['child']}/index.html").context

@@ -379,10 +379,13 @@ class StoreFS:
                             if entry.name not in skip:
                                 stack.append(child)
                         elif entry.is_file(follow_symlinks=False):
-                            st = entry.stat()
+                            try:
+                                st = entry.stat()
+                            except FileNotFoundError:
+                                continue  # deleted since the folder was read (a compaction)
                             out.append(FileInfo(child, st.st_size, st.st_mtime))
             except (FileNotFoundError, NotADirectoryError):
-                continue
+                continue  # the folder itself is gone
         return sorted(out, key=lambda f: f.path)
 
     # writing -------------------------------------------------------------------------------
