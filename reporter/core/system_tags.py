@@ -27,7 +27,6 @@ TAG_RUN_NAME = "mlflow.runName"
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 TAG_NOTE = "mlflow.note.content"  # a run's or an experiment's description
 TAG_AUTOLOGGING = "mlflow.autologging"  # on runs autologging creates: the flavor
-MLFLOW_NOTE = TAG_NOTE
 
 # Ours: facts MLflow records nowhere.
 TAG_HOST = "reporter.host"

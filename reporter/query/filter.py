@@ -92,7 +92,6 @@ STRING_ATTRIBUTES = (
     "parent_run_id",
 )
 NUMERIC_ATTRIBUTES = ("start_time", "end_time")
-ATTRIBUTES = STRING_ATTRIBUTES + NUMERIC_ATTRIBUTES
 ATTRIBUTE_ALIASES = {
     "run_uuid": "run_id",
     "created": "start_time",

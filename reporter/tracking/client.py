@@ -147,7 +147,7 @@ class Client:
             )
         tags = {validation.key_name("Tag", k): str(v) for k, v in (tags or {}).items()}
         if description is None:
-            description = tags.pop(system_tags.MLFLOW_NOTE, None)
+            description = tags.pop(system_tags.TAG_NOTE, None)
         return self.store.create_experiment(name, tags=tags, description=description)
 
     def _ensure_experiment(self, name: str) -> str:
@@ -238,7 +238,7 @@ class Client:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set a tag on an experiment (`mlflow.note.content` sets its description)."""
-        if key == system_tags.MLFLOW_NOTE:
+        if key == system_tags.TAG_NOTE:
             self._update_experiment(experiment_id, description=str(value))
             return
         self.store.require_experiment(experiment_id)

@@ -227,7 +227,7 @@ class Importer:
         since (run ids are unique); otherwise the one of the same name, else a new one.
         """
         tags = dict(exp.tags)
-        description = tags.pop(system_tags.MLFLOW_NOTE, "")
+        description = tags.pop(system_tags.TAG_NOTE, "")
         held = Counter(self._where[r.run_id] for r in runs if r.run_id in self._where)
         ours = None
         if held:

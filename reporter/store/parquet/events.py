@@ -263,11 +263,15 @@ def _pick(table: pa.Table, which: str) -> pa.Table:
     import pyarrow.compute as pc
 
     table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
-    keys = [("part", "ascending"), ("pos", "ascending")]
-    if "rank" in table.column_names:  # within a part, rank first (see mlflow_names)
-        keys.insert(1, ("rank", "ascending"))
-    order = pc.sort_indices(table, sort_keys=keys)
-    table = table.take(order).drop_columns([c for c in ("rank",) if c in table.column_names])
+    ranked = "rank" in table.column_names  # within a part, rank first (see mlflow_names)
+    keys = [
+        ("part", "ascending"),
+        *([("rank", "ascending")] if ranked else []),
+        ("pos", "ascending"),
+    ]
+    table = table.take(pc.sort_indices(table, sort_keys=keys))
+    if ranked:
+        table = table.drop_columns(["rank"])
     options = pc.ScalarAggregateOptions(skip_nulls=False)
     grouped = table.group_by(["run_id", "key"], use_threads=False).aggregate(
         [("text", which, options)]
