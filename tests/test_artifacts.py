@@ -153,17 +153,21 @@ def test_sklearn_log_and_load_model():
     X, y = load_diabetes(return_X_y=True)
     model = RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
     with mlflow.start_run() as run:
-        uri = mlflow.sklearn.log_model(model, "model")
-    assert uri == f"runs:/{run.info.run_id}/model"
-    loaded = mlflow.sklearn.load_model(uri)
-    assert type(loaded) is RandomForestRegressor
-    np.testing.assert_array_equal(loaded.predict(X[:10]), model.predict(X[:10]))
-    meta = yaml.safe_load(read_artifact(run.info.run_id, "model/MLmodel"))
-    assert meta["estimator_class"] == "sklearn.ensemble._forest.RandomForestRegressor"
-    assert meta["params"]["n_estimators"] == "5" and meta["params"]["max_depth"] == "3"
-    assert {"python", "scikit-learn", "numpy"} <= set(meta["library_versions"])
-    reqs = read_artifact(run.info.run_id, "model/requirements.txt").decode()
+        info = mlflow.sklearn.log_model(model, "model")
+    assert info.model_uri == f"models:/{info.model_id}" and info.run_id == run.info.run_id
+    for uri in (info.model_uri, f"runs:/{run.info.run_id}/model"):
+        loaded = mlflow.sklearn.load_model(uri)
+        assert type(loaded) is RandomForestRegressor
+        np.testing.assert_array_equal(loaded.predict(X[:10]), model.predict(X[:10]))
+    client = reporter.Client()
+    meta = yaml.safe_load(client.store.read_model_artifact(info.model_id, "MLmodel"))
+    flavor = meta["flavors"]["sklearn"]
+    assert flavor["estimator_class"] == "sklearn.ensemble._forest.RandomForestRegressor"
+    assert meta["model_id"] == info.model_id and meta["run_id"] == run.info.run_id
+    assert meta["flavors"]["python_function"]["loader_module"] == "reporter.sklearn"
+    reqs = client.store.read_model_artifact(info.model_id, "requirements.txt").decode()
     assert "scikit-learn==" in reqs
+    assert "model" not in {f.path for f in client.list_artifacts(run.info.run_id)}  # MLflow 3
     with pytest.raises(reporter.InvalidArgumentError, match="runs:/"):
         mlflow.sklearn.load_model("runs:/only-id")
     with pytest.raises(reporter.InvalidArgumentError, match="estimator"):

@@ -88,6 +88,13 @@ def artifact_paths(run_id: str) -> set[str]:
     return {f.path for f in reporter.Client().list_artifacts(run_id)}
 
 
+def model_names(run_id: str) -> set[str]:
+    """Names of the logged models a run produced (MLflow 3 keeps model files with the model)."""
+    client = reporter.Client()
+    outputs = client.get_run(run_id).outputs.model_outputs
+    return {client.get_logged_model(o.model_id).name for o in outputs}
+
+
 def str_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in params.items()}
 
@@ -140,7 +147,7 @@ def test_regressor_logs_params_tags_metrics_and_model():
             "training_score": model.score(X, y),
         },
     )
-    assert "model" in artifact_paths(run.info.run_id)
+    assert model_names(run.info.run_id) == {"model"}
 
 
 def test_multiclass_classifier_metrics_are_weighted_averages(iris):
@@ -236,7 +243,8 @@ def test_grid_search_parent_and_child_runs(iris):
         {k: v for k, v in parent.data.metrics.items() if k != "best_cv_score"},
         classifier_metrics(search, X, y),
     )
-    assert {"model", "best_estimator", "cv_results.csv"} <= artifact_paths(parent.info.run_id)
+    assert "cv_results.csv" in artifact_paths(parent.info.run_id)
+    assert model_names(parent.info.run_id) == {"model", "best_estimator"}
 
     cv = search.cv_results_
     ranked = sorted(range(len(cv["params"])), key=lambda i: cv["rank_test_score"][i])
@@ -288,7 +296,7 @@ def test_randomized_search(iris):
     assert set(parent.data.params) == set(search.get_params(deep=False)) | {"best_C", "best_tol"}
     for child in children:
         assert set(child.data.metrics) == CV_METRICS | {"mean_train_score", "std_train_score"}
-    assert "model" not in artifact_paths(parent.info.run_id)
+    assert model_names(parent.info.run_id) == set()
 
 
 def test_search_over_a_pipeline_logs_deep_candidate_params(iris):
@@ -435,7 +443,7 @@ def test_log_models_false_logs_no_model(iris):
     mlflow.autolog(log_models=False)
     LogisticRegression(max_iter=1000).fit(X, y)
     run = only_run()
-    assert "model" not in artifact_paths(run.info.run_id)
+    assert model_names(run.info.run_id) == set()
     assert set(run.data.metrics) == CLASSIFIER_METRICS
 
 
@@ -547,3 +555,20 @@ def test_a_child_run_that_cannot_be_logged_ends_failed_not_running(iris):
     children = [r for r in all_runs() if r.info.parent_run_id]
     assert children and all(r.info.status != "RUNNING" for r in children)
     assert "FAILED" in {r.info.status for r in children}
+
+
+def test_the_training_data_is_a_run_input_unless_log_datasets_is_false():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    mlflow.autolog(log_models=False)
+    LogisticRegression(max_iter=300).fit(X, y)
+    run = mlflow.last_active_run()
+    assert run is not None
+    (used,) = reporter.Client().get_run(run.info.run_id).inputs.dataset_inputs
+    assert used.dataset.name == "dataset" and used.dataset.source_type == "code"
+    assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "train")]
+    assert used.dataset.digest == mlflow.data.from_pandas(X).digest  # the same data, one digest
+    mlflow.autolog(log_models=False, log_datasets=False)
+    LogisticRegression(max_iter=300).fit(X.to_numpy(), y.to_numpy())
+    quiet = mlflow.last_active_run()
+    assert quiet is not None and quiet.info.run_id != run.info.run_id
+    assert reporter.Client().get_run(quiet.info.run_id).inputs.dataset_inputs == []

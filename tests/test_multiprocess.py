@@ -392,3 +392,31 @@ def test_a_reader_sees_edits_made_after_it_last_read_and_skips_a_damaged_one(sto
     with pytest.warns(StoreWarning, match="0-broken.edit"):
         exp = reader_client.get_experiment(exp_id)
     assert exp.tags == {"a": "3", "b": "2"} and exp.name == "watched, renamed"
+
+
+MODEL_EDITOR = """
+    import sys
+    import reporter as mlflow
+    model_id, proc = sys.argv[1], int(sys.argv[2])
+    for i in range(5):
+        mlflow.set_logged_model_tags(model_id, {f"p{proc}-{i}": str(i)})
+        mlflow.log_model_params({f"param-p{proc}-{i}": str(i)}, model_id=model_id)
+    mlflow.finalize_logged_model(model_id, "READY")
+"""
+
+
+def test_processes_changing_one_logged_model_at_once_all_keep_their_changes(store_uri):
+    client = reporter.Client(store_uri)
+    exp_id = client.create_experiment("models at once")
+    model = client.create_logged_model(exp_id, name="shared", tags={"base": "1"})
+    procs = [
+        spawn(MODEL_EDITOR, model.model_id, str(p), TRACKER_TRACKING_URI=store_uri)
+        for p in range(4)
+    ]
+    for proc in procs:
+        finish(proc)
+    back = reporter.Client(store_uri).get_logged_model(model.model_id)
+    want = {f"p{p}-{i}": str(i) for p in range(4) for i in range(5)}
+    assert back.tags == {"base": "1", **want}
+    assert back.params == {f"param-{k}": v for k, v in want.items()}
+    assert back.status.value == "READY"

@@ -32,8 +32,11 @@ def test_quickstart_logs_three_complete_runs(store_uri, tmp_path):
     for run_id, n in zip(runs["run_id"], runs["params.n_estimators"], strict=True):
         history = client.get_metric_history(run_id, "rmse")
         assert [m.step for m in history] == list(range(int(n) // 10))
-        names = {f.path for f in client.list_artifacts(run_id, "model")}
-        assert names == {"model/MLmodel", "model/model.pkl", "model/requirements.txt"}
+        (model,) = client.search_logged_models(
+            [runs["experiment_id"][0]], filter_string=f"source_run_id = '{run_id}'"
+        )
+        names = {f.path for f in client.list_logged_model_artifacts(model.model_id)}
+        assert names == {"MLmodel", "model.pkl", "requirements.txt"}
     exp = mlflow.get_experiment_by_name("diabetes_forest")
     assert exp is not None
     assert "diabetes" in exp.description

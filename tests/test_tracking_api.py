@@ -371,6 +371,29 @@ def test_git_tags_and_git_placeholder_in_a_repo(tmp_path, store_uri):
     assert tags["mlflow.source.name"] == "repo/train.py"  # sys.argv[0] as given, as MLflow does
 
 
+def test_a_detached_head_records_no_branch_as_mlflow(tmp_path, store_uri):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("x")
+    _git(repo, "add", "README")
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init")
+    _git(repo, "checkout", "-q", "--detach")
+    out = _run_script(
+        repo,
+        """
+        import reporter as mlflow
+        with mlflow.start_run(run_name="on-{git_branch}") as run:
+            print(run.info.run_id)
+    """,
+        TRACKER_TRACKING_URI=store_uri,
+    )
+    assert out.returncode == 0, out.stderr
+    run = stored(out.stdout.strip())
+    assert system_tags.TAG_GIT_BRANCH not in run.data.tags  # not "HEAD"
+    assert system_tags.TAG_GIT_COMMIT in run.data.tags and run.info.run_name == "on-HEAD"
+
+
 def test_a_broken_git_never_breaks_a_run(tmp_path, store_uri):
     fake = tmp_path / "bin"
     fake.mkdir()

@@ -26,6 +26,7 @@ TAG_GIT_REMOTE = "mlflow.source.git.repoURL"
 TAG_RUN_NAME = "mlflow.runName"
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 TAG_NOTE = "mlflow.note.content"  # a run's or an experiment's description
+TAG_LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"  # the tables a run logged (log_table)
 TAG_AUTOLOGGING = "mlflow.autologging"  # on runs autologging creates: the flavor
 
 # Ours: facts MLflow records nowhere.

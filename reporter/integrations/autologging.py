@@ -36,9 +36,9 @@ def autolog(
 
     `mlflow.autolog`'s signature; scikit-learn is the one library supported, and it is left
     alone when it is not installed or when `exclude_flavors` names it. `max_tuning_runs` and
-    `pos_label` are passed on to `reporter.sklearn.autolog`. Input examples, signatures,
-    datasets, traces and post-training metrics are not recorded; those options are accepted
-    so that MLflow code runs unchanged.
+    `pos_label` are passed on to `reporter.sklearn.autolog`; so is `log_datasets` (the
+    training data as a run input). Input examples, signatures, traces and post-training
+    metrics are not recorded; those options are accepted so that MLflow code runs unchanged.
     """
     if exclude_flavors and sklearn_autologging.FLAVOR_NAME in exclude_flavors:
         return
@@ -49,6 +49,7 @@ def autolog(
         return
     sklearn_autologging.autolog_sklearn(
         log_models=log_models,
+        log_datasets=log_datasets,
         disable=disable,
         exclusive=exclusive,
         silent=silent,

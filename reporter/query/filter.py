@@ -10,12 +10,17 @@
                 | identifier "IS" ["NOT"] "NULL"
     identifier := entity "." key | attribute
     entity     := metrics | metric | params | param | tags | tag | attributes | attribute
-                | attr | run
+                | attr | run | datasets | dataset
     key        := bare characters (dots allowed), or quoted with `backticks` or "double quotes"
 
 Keywords and entity names are case-insensitive. A bare attribute name (`status`) is an
 attribute, as in MLflow. Metrics and start_time/end_time compare with numbers; params, tags and
 the other attributes with strings. LIKE uses SQL's % and _ (case-sensitive); ILIKE ignores case.
+
+Datasets (`datasets.name`, `datasets.digest`, `datasets.context`) are MLflow's: a run has any
+number of them, and a comparison holds if it holds for one of them (`datasets.name != 'x'`:
+the run used a dataset not named x; `datasets.context` looks at the datasets that have a
+context). Their column holds a sequence of strings per row; IS NULL and order_by do not apply.
 
 Missing values follow SQL: an absent value matches no comparison, only IS NULL; a column the
 frame does not have is absent in every row. A logged NaN metric matches no comparison either
@@ -36,7 +41,7 @@ import operator
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from reporter.core.errors import InvalidFilterError
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "DATASET_KEYS",
     "EXPERIMENTS",
     "RUNS",
     "And",
@@ -56,6 +62,7 @@ __all__ = [
     "Node",
     "Or",
     "column_for",
+    "entities_of",
     "evaluate",
     "filter_frame",
     "like_pattern",
@@ -79,8 +86,14 @@ ENTITIES = {
     "attribute": "attributes",
     "attr": "attributes",
     "run": "attributes",
+    "datasets": "datasets",
+    "dataset": "datasets",
 }
-ENTITY_NAMES = "metrics, params, tags, attributes (or metric, param, tag, attribute, attr, run)"
+ENTITY_NAMES = (
+    "metrics, params, tags, attributes, datasets "
+    "(or metric, param, tag, attribute, attr, run, dataset)"
+)
+DATASET_KEYS = ("name", "digest", "context")  # MLflow's; a run has any number of datasets
 STRING_ATTRIBUTES = (
     "run_id",
     "run_name",
@@ -114,6 +127,7 @@ class Grammar:
     attribute_aliases: Mapping[str, str]
     tag_aliases: Mapping[str, str]  # an older name of a tag -> the one stored
     example: str  # identifiers for messages
+    closed_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # entity -> keys
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -134,6 +148,7 @@ RUNS = Grammar(
     ATTRIBUTE_ALIASES,
     LEGACY_NAMES,
     "metrics.rmse, params.depth, tags.team or status",
+    {"datasets": DATASET_KEYS},
 )
 # search_experiments: MLflow's name, creation_time, last_update_time and tags.<key>
 EXPERIMENTS = Grammar(
@@ -341,6 +356,8 @@ def _allowed_ops(grammar: Grammar, entity: str, key: str) -> tuple[str, ...]:
     """Return the comparators an identifier supports."""
     if _is_numeric(grammar, entity, key):
         return NUMERIC_OPS + NULL_OPS
+    if entity == "datasets":  # a run has any number: no single value to be NULL
+        return STRING_OPS
     return STRING_OPS + NULL_OPS
 
 
@@ -448,6 +465,9 @@ class _Parser:
             key = found
         elif entity == "tags":
             key = grammar.tag_aliases.get(key, key)
+        elif entity in grammar.closed_keys and key not in grammar.closed_keys[entity]:
+            valid = ", ".join(grammar.closed_keys[entity])
+            raise self.fail(tok.key_position, f"unknown {entity[:-1]} key {key!r}; valid: {valid}")
         return entity, key, tok
 
     def comparator(self) -> tuple[str, Token]:
@@ -635,6 +655,9 @@ def matches(node: Node, row: Mapping[str, Any]) -> bool:
     if isinstance(node, Or):
         return any(matches(child, row) for child in node.children)
     value = row.get(node.column)
+    if node.entity == "datasets":
+        assert isinstance(node.value, (str, tuple))
+        return any(_compare_text(node.op, str(v), node.value) for v in _sequence(value))
     absent = _is_absent(value, node.entity)
     if node.op in NULL_OPS:
         return absent == (node.op == "IS NULL")
@@ -644,6 +667,22 @@ def matches(node: Node, row: Mapping[str, Any]) -> bool:
         return _compare_number(node.op, value, node.value)
     assert node.value is not None
     return _compare_text(node.op, str(value), node.value)
+
+
+def _sequence(value: Any) -> Sequence[Any]:
+    """Return the values of a multi-valued cell (a run's datasets): none when absent."""
+    if isinstance(value, (list, tuple)):
+        return value
+    return () if _is_absent(value, "datasets") else (value,)
+
+
+def entities_of(node: Node | None) -> set[str]:
+    """Return the entities a filter compares (to know what a frame must hold for it)."""
+    if node is None:
+        return set()
+    if isinstance(node, Comparison):
+        return {node.entity}
+    return set().union(*(entities_of(child) for child in node.children))
 
 
 # vectorised evaluation ----------------------------------------------------------------------
@@ -697,6 +736,11 @@ def _evaluate_comparison(node: Comparison, frame: pd.DataFrame) -> pd.Series:
     if node.column not in frame.columns:
         return _mask(node.op == "IS NULL", frame)
     col = frame[node.column]
+    if node.entity == "datasets":
+        import numpy as np
+
+        cells = col.to_numpy(dtype=object)
+        return _mask(np.array([matches(node, {node.column: v}) for v in cells], dtype=bool), frame)
     absent = _absent_mask(col, node.entity)
     if node.op in NULL_OPS:
         hits = absent if node.op == "IS NULL" else ~absent
@@ -730,7 +774,9 @@ def _parse_order_clause(clause: str) -> tuple[str, bool]:
     if not isinstance(clause, str):
         raise InvalidFilterError(f"order_by clauses must be strings, got {type(clause).__name__}")
     parser = _Parser(clause, label="order_by clause")
-    entity, key, _ident = parser.identifier()
+    entity, key, ident = parser.identifier()
+    if entity == "datasets":
+        raise parser.fail(ident.position, "cannot order by a dataset: a run has any number")
     ascending = True
     if parser.is_keyword("ASC") or parser.is_keyword("DESC"):
         ascending = parser.take().text.upper() == "ASC"

@@ -8,10 +8,11 @@ the runs being compared, `runs/<run_id>/series.js` (their metric series, downsam
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from reporter.core import system_tags
+from reporter.core.datasets import RunInputs
 from reporter.site import charts
 from reporter.site.downsample import minmax_indices
 from reporter.view import text
@@ -60,9 +61,11 @@ def runs_js(
     metrics: list[str],
     images: dict[str, list[tuple[str, str]]],
     lower_better: Callable[[str], bool],
+    datasets: Mapping[str, RunInputs] | None = None,
 ) -> bytes:
-    """Return experiments/<slug>/runs.js: what the compare page shows of every run."""
-    runs = []
+    """Return experiments/<slug>/runs.js: what the compare page shows of every run (and what
+    the experiment page's filter reads, a run's datasets as [name, digest, context or null])."""
+    runs: list[dict[str, Any]] = []
     for rec in records:
         run_id = rec["run_id"]
         runs.append(
@@ -92,6 +95,9 @@ def runs_js(
                 "images": dict(images.get(run_id, [])),
             }
         )
+        used = (datasets or {}).get(run_id, RunInputs()).dataset_inputs
+        if used:
+            runs[-1]["datasets"] = [[d.dataset.name, d.dataset.digest, d.context] for d in used]
     payload = {
         "experiment": experiment,
         "runs": runs,

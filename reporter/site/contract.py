@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from reporter.site import charts
+from reporter.site.datasets import DatasetView
 from reporter.view import text
+from reporter.view.models import ModelSummary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -117,6 +119,15 @@ class ExperimentPageContext:
     explore: Markup = field(default_factory=lambda: Markup("null"))  # fields for the views
     scatter_spec: Markup = field(default_factory=lambda: Markup("null"))
     parallel_spec: Markup = field(default_factory=lambda: Markup("null"))
+    models: list[ModelListing] = field(default_factory=list)  # logged models, newest first
+
+
+@dataclass
+class ModelListing:
+    """A logged model on its experiment's page, and the run page that shows it in full."""
+
+    model: ModelSummary
+    run: Crumb | None  # None: a model logged outside any run, shown in full on this page
 
 
 @dataclass
@@ -183,6 +194,8 @@ class RunPageContext:
     notes: Markup
     artifacts: list[ArtifactNode]
     artifact_mode: str
+    datasets: list[DatasetView] = field(default_factory=list)  # see reporter/site/datasets.py
+    models: list[ModelSummary] = field(default_factory=list)  # the logged models it produced
 
 
 @dataclass

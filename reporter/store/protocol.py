@@ -17,7 +17,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from reporter.core.datasets import DatasetInput, RunInputs
 from reporter.core.entities import Experiment, Metric, Param, Run, RunTag
+from reporter.core.logged_models import LoggedModel
+from reporter.core.model_links import LoggedModelOutput
 from reporter.store.records import CompactionResult, MetricPoints, Row
 
 if TYPE_CHECKING:
@@ -108,6 +111,17 @@ class AbstractStore(ABC):
         """Record metrics, params and tags of a run (buffered; see `flush`)."""
 
     @abstractmethod
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[Any] = ()
+    ) -> None:
+        """Record datasets (and logged models, by `model_id`) a run used; a run holds each
+        dataset (name, digest) and model once, as first logged (buffered; see `flush`)."""
+
+    @abstractmethod
+    def log_outputs(self, run_id: str, outputs: Sequence[LoggedModelOutput]) -> None:
+        """Record logged models a run produced (`run.outputs`; buffered like `log_batch`)."""
+
+    @abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run."""
 
@@ -149,6 +163,10 @@ class AbstractStore(ABC):
     @abstractmethod
     def list_runs(self, experiment_ids: Sequence[str]) -> list[Run]:
         """Return every run of these experiments (deleted ones included)."""
+
+    @abstractmethod
+    def list_run_inputs(self, experiment_ids: Sequence[str]) -> dict[str, RunInputs]:
+        """Return {run id: its inputs} of these experiments' runs that have any."""
 
     @abstractmethod
     def runs_frame(self, experiment_ids: Sequence[str]) -> pd.DataFrame:
@@ -197,6 +215,49 @@ class AbstractStore(ABC):
     @abstractmethod
     def artifact_link(self, run_id: str, path: str, experiment_id: str | None = None) -> str:
         """Return a URL a browser can open for an artifact file (file:// for a local store)."""
+
+    # logged models (MLflow 3) ---------------------------------------------------------------
+    @abstractmethod
+    def create_logged_model(self, model: LoggedModel) -> LoggedModel:
+        """Record a new logged model (its id is new) and return it as stored."""
+
+    @abstractmethod
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """Return a logged model; NotFoundError if there is none."""
+
+    @abstractmethod
+    def list_logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+        """Return every logged model of these experiments (deleted ones included)."""
+
+    @abstractmethod
+    def edit_logged_model(
+        self,
+        model_id: str,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        set_tags: dict[str, str] | None = None,
+        delete_tags: Sequence[str] = (),
+        params: dict[str, str] | None = None,
+        metrics: Sequence[Metric] = (),
+    ) -> None:
+        """Record one change of a logged model (status, tags, params, metrics); concurrent
+        changes all stay, and a param keeps its first value."""
+
+    @abstractmethod
+    def log_model_artifact_file(self, model_id: str, local_path: str, artifact_path: str) -> None:
+        """Copy one local file into a logged model's files at `artifact_path`."""
+
+    @abstractmethod
+    def list_model_artifacts(self, model_id: str) -> list[tuple[str, int]]:
+        """Return (path, size) of every file of a logged model."""
+
+    @abstractmethod
+    def read_model_artifact(self, model_id: str, path: str) -> bytes:
+        """Return a logged model's file; NotFoundError if it does not exist."""
+
+    @abstractmethod
+    def download_model_artifact_file(self, model_id: str, path: str, local_path: str) -> None:
+        """Copy one file of a logged model to a local path."""
 
     # maintenance ----------------------------------------------------------------------------
     @abstractmethod

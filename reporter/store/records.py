@@ -13,7 +13,9 @@ KIND_METRIC = "metric"  # key, value, step, timestamp
 KIND_PARAM = "param"  # key, text (first value wins)
 KIND_TAG = "tag"  # key, text (last event wins; a null text deletes the tag)
 KIND_ATTR = "attr"  # key in ATTRIBUTES, text (last event wins)
-KINDS = (KIND_METRIC, KIND_PARAM, KIND_TAG, KIND_ATTR)
+KIND_INPUT = "input"  # key names a dataset (or model) the run used, text its JSON (first wins)
+KIND_OUTPUT = "output"  # key is a logged model the run produced, text {"model_id", "step"}
+KINDS = (KIND_METRIC, KIND_PARAM, KIND_TAG, KIND_ATTR, KIND_INPUT, KIND_OUTPUT)
 
 # One event of a run: (kind, key, value, text, step, timestamp)
 Row = tuple[str, str, "float | None", "str | None", int, int]

@@ -1,12 +1,15 @@
-"""Turn in-memory objects (figures, images, tables) into artifact bytes."""
+"""Turn in-memory objects (figures, images, tables) into artifact bytes, and tables back."""
 
 from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reporter.core.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _extension(artifact_file: str) -> str:
@@ -34,16 +37,70 @@ def figure_bytes(figure: Any, artifact_file: str, **save_kwargs: Any) -> bytes:
     )
 
 
-def image_bytes(image: Any, artifact_file: str) -> bytes:
-    """Encode a PIL image or a numpy array (HxW, HxWx3, HxWx4; uint8 or floats in [0, 1])."""
+def _pil() -> Any:
+    """Return Pillow's Image module, or fail saying how to install it."""
     try:
         from PIL import Image
     except ImportError:
         raise InvalidArgumentError(
-            "log_image needs Pillow: pip install 'tracker-report[images]'"
+            "Images need Pillow: pip install 'tracker-report[images]'"
         ) from None
-    if not isinstance(image, Image.Image):
-        image = _array_to_image(image, Image)
+    return Image
+
+
+class Image:
+    """MLflow's `mlflow.Image`: an image from a numpy array, a nested list, a PIL image or a
+    file path, for `log_image`."""
+
+    def __init__(self, image: Any) -> None:
+        pil = _pil()
+        if isinstance(image, str):
+            self.image = pil.open(image)
+        elif isinstance(image, pil.Image):
+            self.image = image
+        elif isinstance(image, list) or hasattr(image, "__array__"):
+            import numpy as np
+
+            self.image = _array_to_image(np.asarray(image), pil)
+        else:
+            raise TypeError(
+                f"Unsupported image object type: {type(image).__name__}; use a numpy array, "
+                "a list, a PIL image or a path to an image file"
+            )
+        self.size = self.image.size
+
+    def to_list(self) -> list[Any]:
+        """Return the pixels as nested lists."""
+        result: list[Any] = self.to_array().tolist()
+        return result
+
+    def to_array(self) -> Any:
+        """Return the pixels as a numpy array."""
+        import numpy as np
+
+        return np.array(self.image)
+
+    def to_pil(self) -> Any:
+        """Return the PIL image."""
+        return self.image
+
+    def save(self, path: str) -> None:
+        """Write the image to a file (the format follows the extension)."""
+        self.image.save(path)
+
+    def resize(self, size: tuple[int, int]) -> Image:
+        """Return a copy resized to (width, height)."""
+        return Image(self.image.resize(size))
+
+
+def image_bytes(image: Any, artifact_file: str) -> bytes:
+    """Encode a PIL image, a numpy array (HxW, HxWx3, HxWx4; uint8 or floats in [0, 1]) or an
+    `Image`."""
+    pil = _pil()
+    if isinstance(image, Image):
+        image = image.image
+    if not isinstance(image, pil.Image):
+        image = _array_to_image(image, pil)
     ext = _extension(artifact_file) or "png"
     fmt = {
         "jpg": "JPEG",
@@ -106,3 +163,17 @@ def table_bytes(data: Any, artifact_file: str) -> bytes:
         frame.to_parquet(buffer, index=False)
         return buffer.getvalue()
     raise InvalidArgumentError(f"log_table: {artifact_file!r} must end in .json, .csv or .parquet")
+
+
+def read_table(data: bytes, artifact_file: str) -> pd.DataFrame:
+    """Read a table written by `table_bytes` (or by MLflow's log_table) back as a DataFrame."""
+    import pandas as pd
+
+    ext = _extension(artifact_file)
+    if ext == "json":
+        return pd.read_json(io.StringIO(data.decode("utf-8")), orient="split")
+    if ext == "csv":
+        return pd.read_csv(io.BytesIO(data))
+    if ext == "parquet":
+        return pd.read_parquet(io.BytesIO(data))
+    raise InvalidArgumentError(f"load_table: {artifact_file!r} must end in .json, .csv or .parquet")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reporter.core import secrets, system_tags, validation
+from reporter.core.datasets import DatasetInput
 from reporter.core.entities import (
     Experiment,
     LifecycleStage,
@@ -22,8 +21,12 @@ from reporter.core.entities import (
     RunTag,
     ViewType,
 )
-from reporter.core.errors import InvalidArgumentError, NotFoundError
+from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from reporter.tracking import uri as tracking_uri
+from reporter.tracking.file_info import FileInfo as FileInfo
+from reporter.tracking.file_info import children
+from reporter.tracking.model_client import LoggedModelsMixin
+from reporter.tracking.names import generate_run_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,86 +34,13 @@ if TYPE_CHECKING:
     from reporter.store.protocol import AbstractStore
     from reporter.store.records import CompactionResult
 
-_ADJECTIVES = [
-    "bright",
-    "brave",
-    "calm",
-    "clever",
-    "eager",
-    "gentle",
-    "honest",
-    "jolly",
-    "keen",
-    "lively",
-    "merry",
-    "noble",
-    "proud",
-    "quick",
-    "quiet",
-    "rapid",
-    "sharp",
-    "shiny",
-    "smart",
-    "steady",
-    "sunny",
-    "swift",
-    "tidy",
-    "vivid",
-    "wise",
-]
-_NOUNS = [
-    "ant",
-    "bass",
-    "bear",
-    "crow",
-    "deer",
-    "dove",
-    "eagle",
-    "finch",
-    "fox",
-    "hare",
-    "hawk",
-    "heron",
-    "lark",
-    "lynx",
-    "mole",
-    "moth",
-    "newt",
-    "otter",
-    "owl",
-    "panda",
-    "robin",
-    "seal",
-    "shrew",
-    "snail",
-    "swan",
-    "toad",
-    "trout",
-    "wolf",
-    "wren",
-]
-
-
-def generate_run_name() -> str:
-    """Return a friendly random run name like 'swift-otter-417'."""
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"
-
 
 def _now_ms() -> int:
     """Return the wall clock in milliseconds."""
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    """An artifact: its path relative to the run's artifact root, folder flag and size."""
-
-    path: str
-    is_dir: bool
-    file_size: int | None
-
-
-class Client:
+class Client(LoggedModelsMixin):
     """Experiments, runs and artifacts of one store, addressed explicitly by id."""
 
     def __init__(self, tracking_uri_: str | None = None, *, tracking_uri: str | None = None):
@@ -141,13 +71,16 @@ class Client:
                 "under runs/<experiment_id>/<run_id>/artifacts"
             )
         if self.store.get_experiment_by_name(name) is not None:
-            raise InvalidArgumentError(
+            raise AlreadyExistsError(
                 f"Experiment {name!r} already exists; use get_experiment_by_name or "
                 "set_experiment to reuse it."
             )
         tags = {validation.key_name("Tag", k): str(v) for k, v in (tags or {}).items()}
+        # MLflow's description is the tag mlflow.note.content: keep the two the same
         if description is None:
-            description = tags.pop(system_tags.TAG_NOTE, None)
+            description = tags.get(system_tags.TAG_NOTE)
+        elif description:
+            tags[system_tags.TAG_NOTE] = description
         return self.store.create_experiment(name, tags=tags, description=description)
 
     def _ensure_experiment(self, name: str) -> str:
@@ -233,17 +166,15 @@ class Client:
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new name (its id stays)."""
         if self.store.get_experiment_by_name(new_name) is not None:
-            raise InvalidArgumentError(f"Experiment {new_name!r} already exists")
+            raise AlreadyExistsError(f"Experiment {new_name!r} already exists")
         self._update_experiment(experiment_id, name=new_name)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        """Set a tag on an experiment (`mlflow.note.content` sets its description)."""
-        if key == system_tags.TAG_NOTE:
-            self._update_experiment(experiment_id, description=str(value))
-            return
+        """Set a tag on an experiment (`mlflow.note.content` is its description too)."""
         self.store.require_experiment(experiment_id)
         tag = {validation.key_name("Tag", key): str(value)}
-        self.store.edit_experiment(str(experiment_id), set_tags=tag)
+        fields = {"description": str(value)} if key == system_tags.TAG_NOTE else None
+        self.store.edit_experiment(str(experiment_id), set_fields=fields, set_tags=tag)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove a tag from an experiment."""
@@ -252,8 +183,14 @@ class Client:
         self.store.edit_experiment(str(experiment_id), delete_tags=[key])
 
     def set_experiment_description(self, experiment_id: str, description: str) -> None:
-        """Set an experiment's markdown description."""
-        self._update_experiment(experiment_id, description=str(description))
+        """Set an experiment's markdown description (and MLflow's tag for it)."""
+        self.store.require_experiment(experiment_id)
+        text = str(description)
+        self.store.edit_experiment(
+            str(experiment_id),
+            set_fields={"description": text},
+            set_tags={system_tags.TAG_NOTE: text},
+        )
 
     # runs ----------------------------------------------------------------------------------
     def create_run(
@@ -265,9 +202,8 @@ class Client:
         parent_run_id: str | None = None,
         user_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run in an experiment."""
-        from reporter.tracking.context import current_user
-
+        """Create a RUNNING run in an experiment; its user is `user_id`, else its `mlflow.user`
+        tag, else "unknown" (MLflow's rule: the fluent `start_run` records the user)."""
         tags = {validation.key_name("Tag", k): str(v) for k, v in (tags or {}).items()}
         for key, value in tags.items():
             secrets.check_logged("Tag", key, value)
@@ -279,7 +215,7 @@ class Client:
         return self.store.create_run(
             str(experiment_id),
             run_name=name,
-            user_id=user_id or tags.get(system_tags.TAG_USER) or current_user(),
+            user_id=user_id or tags.get(system_tags.TAG_USER) or "unknown",
             start_time=start_time if start_time is not None else _now_ms(),
             tags=[RunTag(k, v) for k, v in tags.items()],
             parent_run_id=parent_run_id,
@@ -329,8 +265,13 @@ class Client:
         value: Any,
         timestamp: int | None = None,
         step: int | None = None,
+        synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Record one metric point (buffered; written within the flush interval)."""
+        """Record one metric point (buffered unless `synchronous`); with `model_id`, the
+        point is also a metric of that logged model, as in MLflow 3."""
         metric = Metric(
             validation.key_name("Metric", key),
             validation.metric_value(key, value),
@@ -340,6 +281,20 @@ class Client:
             validation.metric_step(key, step) if step is not None else 0,
         )
         self.store.log_batch(run_id, metrics=(metric,))
+        if model_id is not None:  # the run's point keeps no dataset link (README: differences)
+            linked = Metric(
+                metric.key,
+                metric.value,
+                metric.timestamp,
+                metric.step,
+                model_id=model_id,
+                dataset_name=dataset_name,
+                dataset_digest=dataset_digest,
+                run_id=run_id,
+            )
+            self.log_model_metrics(model_id, [linked])
+        if synchronous:
+            self.store.flush()
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Record a param; logging a key again with another value is an error."""
@@ -384,6 +339,19 @@ class Client:
             secrets.check_logged("Tag", tag.key, tag.value)
         self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
 
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: Sequence[DatasetInput] | None = None,
+        models: Sequence[Any] | None = None,
+    ) -> None:
+        """Record datasets (DatasetInput values) and logged models a run used; a run keeps
+        each dataset (name, digest) once, with the tags it was first logged with."""
+        for name, items in (("datasets", datasets), ("models", models)):
+            if items is not None and not isinstance(items, (list, tuple)):
+                raise InvalidArgumentError(f"{name} must be a list, got {type(items).__name__}")
+        self.store.log_inputs(run_id, datasets or (), models or ())
+
     def _log_checked_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         """Record metrics the fluent layer has validated already (its fast path)."""
         self.store.log_batch(run_id, metrics=metrics)
@@ -412,8 +380,12 @@ class Client:
         """Return the matching runs as a frame (times in ms; see `search.to_mlflow_frame`)."""
         from reporter.query import search
 
-        frame = self.store.runs_frame([str(i) for i in experiment_ids])
-        return search.search_frame(frame, filter_string, order_by, run_view_type, max_results)
+        ids = [str(i) for i in experiment_ids]
+        frame = self.store.runs_frame(ids)
+        inputs = self.store.list_run_inputs(ids) if search.needs_inputs(filter_string) else None
+        return search.search_frame(
+            frame, filter_string, order_by, run_view_type, max_results, inputs=inputs
+        )
 
     def search_runs(
         self,
@@ -429,8 +401,9 @@ class Client:
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
         runs = self.store.list_runs([str(i) for i in ids])
         by_id = {r.info.run_id: r for r in runs}
+        inputs = {r.info.run_id: r.inputs for r in runs}
         frame = search.search_frame(
-            search.runs_to_frame(runs), filter_string, order_by, run_view_type, max_results
+            search.runs_to_frame(runs), filter_string, order_by, run_view_type, max_results, inputs
         )
         return [by_id[rid] for rid in frame["run_id"]]
 
@@ -483,16 +456,7 @@ class Client:
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """Return the files and folders directly under an artifact folder."""
-        prefix = validation.artifact_path(path)
-        out: dict[str, FileInfo] = {}
-        for rel, size in self.store.list_artifacts(run_id):
-            if prefix and not rel.startswith(prefix + "/"):
-                continue
-            rest = rel[len(prefix) + 1 :] if prefix else rel
-            head, sep, _ = rest.partition("/")
-            full = f"{prefix}/{head}" if prefix else head
-            out[full] = FileInfo(full, True, None) if sep else FileInfo(full, False, size)
-        return [out[k] for k in sorted(out)]
+        return children(self.store.list_artifacts(run_id), path)
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         """Copy an artifact file or folder to a local folder and return the local path."""
@@ -525,7 +489,7 @@ class Client:
         if artifact_file.lower().endswith((".yaml", ".yml")):
             import yaml
 
-            text = yaml.safe_dump(dictionary, sort_keys=False, allow_unicode=True)
+            text = yaml.safe_dump(dictionary, indent=2, default_flow_style=False)  # MLflow's
         else:
             text = json.dumps(dictionary, indent=2, default=str, ensure_ascii=False)
         self.log_text(run_id, text, artifact_file)
@@ -545,10 +509,37 @@ class Client:
         self._write_artifact(run_id, artifact_file, artifacts.image_bytes(image, artifact_file))
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
-        """Save a DataFrame or dict of columns as .json (MLflow's layout), .csv or .parquet."""
+        """Save a DataFrame or dict of columns as .json (MLflow's layout), .csv or .parquet.
+
+        As in MLflow, logging to a table file the run already has appends the rows, and the
+        run's `mlflow.loggedArtifacts` tag lists the tables logged."""
+        import pandas as pd
+
         from reporter.tracking import artifacts
 
+        rel = validation.artifact_path(artifact_file, "artifact_file")
+        try:
+            existing = self.store.read_artifact(run_id, rel) if rel else None
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            before = artifacts.read_table(existing, rel)
+            after = (
+                data
+                if isinstance(data, pd.DataFrame)
+                else artifacts.read_table(artifacts.table_bytes(data, rel), rel)
+            )
+            data = pd.concat([before, after], ignore_index=True)
         self._write_artifact(run_id, artifact_file, artifacts.table_bytes(data, artifact_file))
+        logged = json.loads(
+            self.get_run(run_id).data.tags.get(system_tags.TAG_LOGGED_ARTIFACTS, "[]")
+        )
+        entry = {"path": artifact_file, "type": "table"}
+        if entry not in logged:
+            self.set_tag(run_id, system_tags.TAG_LOGGED_ARTIFACTS, json.dumps([*logged, entry]))
+
+
+MlflowClient = Client  # MLflow's name (`from mlflow.tracking.client import MlflowClient`)
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -65,7 +65,7 @@ def git_info(folder: str) -> Mapping[str, str]:
         return {}
     info = {tag_names.TAG_GIT_COMMIT: commit}
     branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], folder)
-    if branch:
+    if branch and branch != "HEAD":  # a detached HEAD has no branch: MLflow records none
         info[tag_names.TAG_GIT_BRANCH] = branch
     status = _git(["status", "--porcelain", "--untracked-files=no"], folder)
     if status is not None:
@@ -122,7 +122,7 @@ def render_run_name(template: str, experiment: str, tags: Mapping[str, str]) -> 
     values = {
         "git_commit": commit,
         "git_short": commit[:7],
-        "git_branch": tags.get(tag_names.TAG_GIT_BRANCH, "nogit"),
+        "git_branch": tags.get(tag_names.TAG_GIT_BRANCH, "HEAD" if commit != "nogit" else "nogit"),
         "date": now.strftime("%Y-%m-%d"),
         "time": now.strftime("%H%M%S"),
         "user": tags.get(tag_names.TAG_USER, current_user()),

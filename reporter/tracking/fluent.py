@@ -8,10 +8,12 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reporter.core import env, system_tags, validation
+from reporter.core.datasets import RunInputs
 from reporter.core.entities import (
     Experiment,
     Param,
@@ -23,7 +25,8 @@ from reporter.core.entities import (
     ViewType,
 )
 from reporter.core.errors import InvalidArgumentError, NotFoundError, RunStateError
-from reporter.tracking import context
+from reporter.core.model_links import RunOutputs
+from reporter.tracking import active_model, artifact_reads, context
 from reporter.tracking import uri as tracking_uri
 from reporter.tracking.client import Client, FileInfo, metrics_of
 
@@ -49,6 +52,16 @@ class ActiveRun:
     def data(self) -> RunData:
         """The run's data as it was when it started (use get_run for the current data)."""
         return self._run.data
+
+    @property
+    def inputs(self) -> RunInputs:
+        """The run's inputs as they were when it started (use get_run for the current ones)."""
+        return self._run.inputs
+
+    @property
+    def outputs(self) -> RunOutputs:
+        """The run's outputs as they were when it started (use get_run for the current ones)."""
+        return self._run.outputs
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -95,6 +108,7 @@ def reset() -> None:
     _all_active.clear()
     _experiment_id = None
     _state.last_run_id = None
+    active_model.reset()
     tracking_uri.reset()
 
 
@@ -118,12 +132,28 @@ def get_tracking_uri() -> str:
     return tracking_uri.get_tracking_uri()
 
 
+def is_tracking_uri_set() -> bool:
+    """Return True if a tracking URI was set (set_tracking_uri or $TRACKER_TRACKING_URI)."""
+    return tracking_uri.is_tracking_uri_set()
+
+
+def _no_trace_location(trace_location: object) -> None:
+    """Refuse MLflow's trace_location: it places traces, and tracing is left out."""
+    if trace_location is not None:
+        raise InvalidArgumentError(
+            "trace_location places MLflow traces; tracing is not part of tracker-report"
+        )
+
+
 # experiments ---------------------------------------------------------------------------
 def set_experiment(
-    experiment_name: str | None = None, experiment_id: str | None = None
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    trace_location: Any = None,
 ) -> Experiment:
     """Make an experiment active (creating it by name if needed) and return it."""
     global _experiment_id
+    _no_trace_location(trace_location)
     client = _client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidArgumentError(
@@ -162,13 +192,19 @@ def _current_experiment_id() -> str:
     return "0"
 
 
+_get_experiment_id = _current_experiment_id  # MLflow's private name, which scripts import
+
+
 def create_experiment(
     name: str,
     artifact_location: str | None = None,
     tags: dict[str, Any] | None = None,
+    trace_location: Any = None,
+    *,
     description: str | None = None,
 ) -> str:
-    """Create an experiment and return its id."""
+    """Create an experiment and return its id (`description` is ours: its markdown note)."""
+    _no_trace_location(trace_location)
     return _client().create_experiment(name, artifact_location, tags, description)
 
 
@@ -197,6 +233,11 @@ def delete_experiment(experiment_id: str) -> None:
     _client().delete_experiment(experiment_id)
 
 
+def restore_experiment(experiment_id: str) -> None:
+    """Undo delete_experiment."""
+    _client().restore_experiment(experiment_id)
+
+
 def set_experiment_tag(key: str, value: Any) -> None:
     """Set a tag on the active experiment."""
     _client().set_experiment_tag(_current_experiment_id(), key, value)
@@ -206,6 +247,11 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
     """Set several tags on the active experiment."""
     for key, value in tags.items():
         set_experiment_tag(key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag from the active experiment."""
+    _client().delete_experiment_tag(_current_experiment_id(), key)
 
 
 def set_experiment_description(description: str) -> None:
@@ -305,6 +351,12 @@ def get_run(run_id: str) -> Run:
     return _client().get_run(run_id)
 
 
+def get_parent_run(run_id: str) -> Run | None:
+    """Return the parent of a nested run, or None for a top-level run."""
+    parent_id = get_run(run_id).data.tags.get(system_tags.TAG_PARENT_RUN_ID)
+    return get_run(parent_id) if parent_id else None
+
+
 def delete_run(run_id: str) -> None:
     """Mark a run deleted."""
     _client().delete_run(run_id)
@@ -316,36 +368,70 @@ def restore_run(run_id: str) -> None:
 
 
 # logging -------------------------------------------------------------------------------
+def _written(synchronous: bool | None) -> None:
+    """With synchronous=True, write what was buffered before the call returns (MLflow's
+    meaning); otherwise it stays buffered for the background flusher."""
+    if synchronous:
+        _client().flush()
+
+
 def log_metric(
     key: str,
     value: Any,
     step: int | None = None,
-    timestamp: int | None = None,
     synchronous: bool | None = None,
+    timestamp: int | None = None,
     run_id: str | None = None,
-    **_ignored: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record one metric point of the active run (buffered, never waits on disk)."""
-    _client().log_metric(run_id or _run_id(), key, value, timestamp, step)
+    """Record one metric point of the active run (or of run_id); buffered unless synchronous.
+    With model_id (and dataset), the point is also a metric of that logged model."""
+    model_id = model_id or active_model.state.active_model_id  # as MLflow 3
+    _client().log_metric(
+        run_id or _run_id(),
+        key,
+        value,
+        timestamp,
+        step,
+        synchronous=synchronous,
+        dataset_name=getattr(dataset, "name", None),
+        dataset_digest=getattr(dataset, "digest", None),
+        model_id=model_id,
+    )
 
 
 def log_metrics(
     metrics: Mapping[str, Any],
     step: int | None = None,
-    timestamp: int | None = None,
     synchronous: bool | None = None,
     run_id: str | None = None,
-    **_ignored: Any,
+    timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record several metrics sharing a step."""
+    """Record several metrics sharing a step (see log_metric)."""
+    client = _client()
+    run_id = run_id or _run_id()
     ts = timestamp if timestamp is not None else int(time.time() * 1000)
     items = metrics_of(metrics.items(), validation.metric_step("metrics", step or 0), ts)
-    _client()._log_checked_metrics(run_id or _run_id(), items)
+    client._log_checked_metrics(run_id, items)
+    model_id = model_id or active_model.state.active_model_id
+    if model_id is not None:  # as log_metric: the points are the model's metrics too
+        name, digest = getattr(dataset, "name", None), getattr(dataset, "digest", None)
+        linked = [
+            replace(m, model_id=model_id, dataset_name=name, dataset_digest=digest, run_id=run_id)
+            for m in items
+        ]
+        client.log_model_metrics(model_id, linked)
+    _written(synchronous)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Record a param of the active run; returns the value."""
-    return _client().log_param(_run_id(), key, value)
+    logged = _client().log_param(_run_id(), key, value)
+    _written(synchronous)
+    return logged
 
 
 def log_params(
@@ -354,17 +440,29 @@ def log_params(
     """Record several params."""
     items = [Param(validation.key_name("Param", k), str(v)) for k, v in params.items()]
     _client().log_batch(run_id or _run_id(), params=items)
+    _written(synchronous)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     """Set a tag on the active run."""
     _client().set_tag(_run_id(), key, value)
+    _written(synchronous)
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     """Set several tags on the active run."""
     items = [RunTag(validation.key_name("Tag", k), str(v)) for k, v in tags.items()]
     _client().log_batch(_run_id(), tags=items)
+    _written(synchronous)
+
+
+def flush_async_logging() -> None:
+    """Write everything this process has buffered (every store) before returning."""
+    tracking_uri.flush_stores()
+
+
+def flush_artifact_async_logging() -> None:
+    """Return at once: artifacts are written before log_artifact (and friends) return."""
 
 
 def delete_tag(key: str) -> None:
@@ -413,10 +511,14 @@ def log_image(
     artifact_file: str | None = None,
     key: str | None = None,
     step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = False,
+    *,
     run_id: str | None = None,
-    **_ignored: Any,
 ) -> None:
-    """Save a numpy array or PIL image (artifact_file, or key+step as images/<key>/step_<n>.png)."""
+    """Save a numpy array, PIL image or `Image` (artifact_file, or key+step as
+    images/<key>/step_<n>.png); written before it returns, whatever `synchronous` says
+    (`timestamp` is accepted: MLflow names its files with it, ours are named by step)."""
     if artifact_file is None:
         if key is None:
             raise InvalidArgumentError("log_image needs artifact_file, or key (and step)")
@@ -427,6 +529,28 @@ def log_image(
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Save a DataFrame or dict of columns as .json, .csv or .parquet."""
     _client().log_table(run_id or _run_id(), data, artifact_file)
+
+
+def load_table(
+    artifact_file: str, run_ids: list[str] | None = None, extra_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Return the table artifact_file of every run of the active experiment that logged it
+    (or of run_ids), one below the other; extra_columns adds search_runs columns such as
+    run_id or params.lr with each run's value."""
+    return artifact_reads.load_table(
+        _client(), _current_experiment_id(), artifact_file, run_ids, extra_columns
+    )
+
+
+def log_stream(stream: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save what a binary file-like object (io.BytesIO, an open file) reads as an artifact."""
+    data = stream.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidArgumentError(
+            f"log_stream takes a binary stream (io.BytesIO, open(path, 'rb')); "
+            f"its read() returned {type(data).__name__}"
+        )
+    _client()._write_artifact(run_id or _run_id(), artifact_file, bytes(data))
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

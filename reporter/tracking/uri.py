@@ -47,6 +47,14 @@ def close_store(uri: str) -> None:
         store.close()
 
 
+def flush_stores() -> None:
+    """Write every row this process's store objects hold in memory before returning."""
+    with _lock:
+        stores = list(_stores.values())
+    for store in stores:
+        store.flush()
+
+
 def is_tracking_uri_set() -> bool:
     """Return True if a URI was set explicitly or through the environment."""
     return _uri is not None or env.tracking_uri() is not None

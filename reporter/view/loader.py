@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reporter.core.datasets import RunInputs
 from reporter.core.entities import Experiment, LifecycleStage
 from reporter.core.errors import NotFoundError
 from reporter.store import registry
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from reporter.view.config import BuildConfig
     from reporter.view.fetch import ArtifactBytes
+    from reporter.view.models import ModelSummary
 
 
 @dataclass
@@ -29,6 +31,8 @@ class ExperimentData:
     experiment: Experiment
     runs: pd.DataFrame
     metrics: MetricPoints  # every point, sorted by run, key, step
+    datasets: dict[str, RunInputs] = field(default_factory=dict)  # run id -> datasets it used
+    models: list[ModelSummary] = field(default_factory=list)  # logged models, newest first
 
 
 @dataclass
@@ -75,7 +79,9 @@ def load(
     read through `artifact_bytes` (the build's, so that pages and copies reuse them)."""
     from reporter.view import publish
     from reporter.view.config import BuildConfig
+    from reporter.view.datasets import published_inputs
     from reporter.view.fetch import ArtifactBytes
+    from reporter.view.models import published_models
 
     config = config or BuildConfig()
     if artifact_bytes is None:
@@ -111,7 +117,11 @@ def load(
                 seen.update(dict.fromkeys(frame["run_id"], exp.name))
             kept = set(frame["run_id"]) if len(frame) else set()
             metrics = publish.metric_points(metrics, kept, config, rules)
-            data.append(ExperimentData(publish.experiment(exp, config, rules), frame, metrics))
+            used = store.list_run_inputs([exp.experiment_id])
+            used = published_inputs({r: i for r, i in used.items() if r in kept}, config, rules)
+            shown = publish.experiment(exp, config, rules)
+            models = published_models(store, exp.experiment_id, kept, config, rules)
+            data.append(ExperimentData(shown, frame, metrics, used, models))
             every = store.list_experiment_artifacts(exp.experiment_id)
             listing = {r: f for r, f in every.items() if r in kept}
             withheld.update(

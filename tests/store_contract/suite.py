@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from reporter.core.datasets import DATASET_CONTEXT_TAG, Dataset, DatasetInput, InputTag
 from reporter.core.entities import RUN_COLUMNS, LifecycleStage, Metric, Param, RunStatus, RunTag
 from reporter.core.errors import (
     InvalidArgumentError,
     NotFoundError,
     ParamConflictError,
+)
+from reporter.core.logged_models import (
+    LoggedModel,
+    LoggedModelInput,
+    LoggedModelStatus,
+    new_model_id,
 )
 from reporter.store import records, registry
 from reporter.store.protocol import AbstractStore
@@ -21,6 +28,13 @@ from reporter.store.protocol import AbstractStore
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+def _dataset_input(name: str, digest: str, context: str | None = None) -> DatasetInput:
+    tags = [InputTag(DATASET_CONTEXT_TAG, context)] if context else []
+    schema = '{"mlflow_colspec": [{"type": "long", "name": "a", "required": true}]}'
+    data = Dataset(name, digest, "local", '{"uri": "data/train.csv"}', schema, '{"num_rows": 3}')
+    return DatasetInput(data, tags)
 
 
 class StoreContract:
@@ -219,6 +233,55 @@ class StoreContract:
         assert store.get_run(run_id) == before
         assert [m.value for m in store.get_metric_history(run_id, "m")] == [0.0, 1.0, 2.0]
 
+    # datasets a run used -----------------------------------------------------------------------
+    def test_datasets_read_back_once_each_in_logging_order(
+        self, store: AbstractStore, new_store_uri: str, exp_id: str
+    ) -> None:
+        run_id, other = self.new_run(store, exp_id), self.new_run(store, exp_id)
+        train, test = (
+            _dataset_input("iris", "a1b2c3d4", "training"),
+            _dataset_input("iris", "ffff0000"),
+        )
+        store.log_inputs(run_id, [train, test, _dataset_input("iris", "a1b2c3d4", "eval")])
+        store.log_inputs(run_id, models=[LoggedModelInput("m-" + "0" * 32)])
+        store.flush()
+        again = registry.open_store(new_store_uri)  # another writer: the first event still wins
+        again.log_inputs(
+            run_id, [_dataset_input("iris", "a1b2c3d4", "eval"), _dataset_input("z", "1")]
+        )
+        again.close()
+        store.clear_cache()
+        expected = [train, test, _dataset_input("z", "1")]
+        run = store.get_run(run_id)
+        assert run.inputs.dataset_inputs == expected
+        assert [m.model_id for m in run.inputs.model_inputs] == ["m-" + "0" * 32]
+        assert store.get_run(other).inputs.dataset_inputs == []
+        listed = {r.info.run_id: r.inputs.dataset_inputs for r in store.list_runs([exp_id])}
+        assert listed == {run_id: expected, other: []}
+        found = store.list_run_inputs([exp_id])
+        assert set(found) == {run_id} and found[run_id].dataset_inputs == expected
+        frame = store.runs_frame([exp_id])  # datasets are not columns of the runs frame
+        assert not [c for c in frame.columns if "iris" in c or c.startswith(("inputs", "datasets"))]
+        assert set(run.data.tags) == {"t"}  # nor tags
+        for run_ in (run_id, other):
+            store.end_run(run_, RunStatus.FINISHED, _now())
+        store.compact([exp_id])
+        store.clear_cache()
+        assert store.get_run(run_id).inputs == run.inputs
+        assert store.list_run_inputs([exp_id])[run_id].dataset_inputs == expected
+
+    def test_bad_dataset_inputs_are_refused(self, store: AbstractStore, exp_id: str) -> None:
+        run_id = self.new_run(store, exp_id)
+        with pytest.raises(NotFoundError):
+            store.log_inputs(uuid.uuid4().hex, [_dataset_input("x", "1")])
+        too_long = _dataset_input("x", "0" * 37)  # MLflow's limit on a digest is 36
+        no_source = DatasetInput(Dataset("x", "1", "local", None))  # type: ignore[arg-type]
+        for bad in (too_long, no_source, "not an input"):
+            with pytest.raises(InvalidArgumentError):
+                store.log_inputs(run_id, [bad])  # type: ignore[list-item]
+        store.flush()
+        assert store.get_run(run_id).inputs.dataset_inputs == []
+
     # artifacts ------------------------------------------------------------------------------
     def test_artifacts_are_written_listed_and_read(
         self, store: AbstractStore, exp_id: str, tmp_path: Path
@@ -249,3 +312,84 @@ class StoreContract:
             with pytest.raises(InvalidArgumentError):
                 store.write_artifact_bytes(run_id, hostile, b"x")
         assert store.list_artifacts(run_id) == []
+
+    # logged models ----------------------------------------------------------------------------
+    def new_model(self, store: AbstractStore, exp_id: str, run_id: str | None = None) -> str:
+        now = _now()
+        model = LoggedModel(
+            experiment_id=exp_id,
+            model_id=new_model_id(),
+            name="model",
+            artifact_location="",
+            creation_timestamp=now,
+            last_updated_timestamp=now,
+            source_run_id=run_id,
+            status=LoggedModelStatus.PENDING,
+            tags={"mlflow.user": "tester"},
+            params={"alpha": "0.1"},
+        )
+        return store.create_logged_model(model).model_id
+
+    def test_a_logged_model_reads_back_with_its_edits(
+        self, store: AbstractStore, exp_id: str
+    ) -> None:
+        run_id = self.new_run(store, exp_id)
+        model_id = self.new_model(store, exp_id, run_id)
+        created = store.get_logged_model(model_id)
+        assert (created.name, created.source_run_id, created.experiment_id) == (
+            "model",
+            run_id,
+            exp_id,
+        )
+        assert created.status == LoggedModelStatus.PENDING and created.metrics == ()
+        assert created.model_uri == f"models:/{model_id}" and created.artifact_location
+        point = Metric("acc", 0.9, _now(), 3, model_id=model_id, run_id=run_id)
+        store.edit_logged_model(model_id, set_fields={"status": "READY"}, metrics=[point])
+        store.edit_logged_model(model_id, set_tags={"stage": "dev"}, delete_tags=["mlflow.user"])
+        store.edit_logged_model(model_id, params={"alpha": "9", "beta": "2"})
+        model = store.get_logged_model(model_id)
+        assert model.status == LoggedModelStatus.READY
+        assert model.tags == {"stage": "dev"}
+        assert model.params == {"alpha": "0.1", "beta": "2"}  # a param keeps its first value
+        assert list(model.metrics) == [point]
+        assert model.last_updated_timestamp >= created.last_updated_timestamp
+
+    def test_logged_models_are_listed_per_experiment(
+        self, store: AbstractStore, exp_id: str
+    ) -> None:
+        other = store.create_experiment("other models")
+        mine = {self.new_model(store, exp_id) for _ in range(3)}
+        theirs = self.new_model(store, other)
+        store.edit_logged_model(theirs, set_fields={"deleted": True})
+        assert {m.model_id for m in store.list_logged_models([exp_id])} == mine
+        (listed,) = store.list_logged_models([other])
+        assert listed.model_id == theirs and listed.deleted
+        both = store.list_logged_models([exp_id, other])
+        assert [m.creation_timestamp for m in both] == sorted(m.creation_timestamp for m in both)
+
+    def test_unknown_and_malformed_model_ids(self, store: AbstractStore, exp_id: str) -> None:
+        self.new_model(store, exp_id)
+        with pytest.raises(NotFoundError):
+            store.get_logged_model(new_model_id())
+        for bad in ("../x", "m-" + "g" * 32, "", "m-1/../../etc"):
+            with pytest.raises(InvalidArgumentError):
+                store.get_logged_model(bad)
+        with pytest.raises(InvalidArgumentError):
+            store.edit_logged_model(self.new_model(store, exp_id), set_fields={"name": "x"})
+
+    def test_a_logged_model_keeps_its_files(
+        self, store: AbstractStore, exp_id: str, tmp_path: Path
+    ) -> None:
+        model_id = self.new_model(store, exp_id)
+        local = tmp_path / "MLmodel"
+        local.write_text("flavors: {}\n")
+        store.log_model_artifact_file(model_id, str(local), "MLmodel")
+        store.log_model_artifact_file(model_id, str(local), "sub/copy")
+        assert sorted(store.list_model_artifacts(model_id)) == [("MLmodel", 12), ("sub/copy", 12)]
+        assert store.read_model_artifact(model_id, "sub/copy") == b"flavors: {}\n"
+        store.download_model_artifact_file(model_id, "MLmodel", str(tmp_path / "out" / "M"))
+        assert (tmp_path / "out" / "M").read_text() == "flavors: {}\n"
+        with pytest.raises(NotFoundError):
+            store.read_model_artifact(model_id, "missing")
+        with pytest.raises(InvalidArgumentError):
+            store.log_model_artifact_file(model_id, str(local), "../../escape")

@@ -15,6 +15,10 @@ ended FINISHED, or FAILED when the fit raises):
   `predict_proba`), or `training_mean_squared_error`, `training_root_mean_squared_error`,
   `training_mean_absolute_error`, `training_r2_score`; and `training_score` (`estimator.score`);
 * the fitted model as the `model` artifact (`log_models=True`);
+* `estimator.html` (scikit-learn's HTML diagram of the estimator) and, for a classifier, the
+  plots `training_confusion_matrix.png` and, on two classes, `training_roc_curve.png` and
+  `training_precision_recall_curve.png` (`artifacts.py`; without matplotlib the plots are
+  skipped with one warning);
 * for a parameter search: `best_cv_score`, `best_<param>` params, `cv_results.csv`, the
   `best_estimator` model, and one child run per candidate (the best `max_tuning_runs`) holding
   its params and its `cv_results_` aggregates (`mean_test_score`, `rank_test_score`, ...).
@@ -86,6 +90,7 @@ class _Config:
     """The options of the autolog() call in force."""
 
     log_models: bool = True
+    log_datasets: bool = True
     exclusive: bool = False
     silent: bool = False
     max_tuning_runs: int | None = 5
@@ -102,6 +107,7 @@ class _Guard(threading.local):
 _guard = _Guard()
 _lock = threading.RLock()
 _config: _Config | None = None
+_warned: set[str] = set()  # what _warn_once said since the last autolog() call
 # What autolog() replaced, to put back: (class or module, attribute, its own raw attribute or
 # _ABSENT when the class inherited it).
 _patches: list[tuple[Any, str, object]] = []
@@ -111,6 +117,7 @@ _patches: list[tuple[Any, str, object]] = []
 def autolog_sklearn(
     *,
     log_models: bool = True,
+    log_datasets: bool = True,
     disable: bool = False,
     exclusive: bool = False,
     silent: bool = False,
@@ -130,10 +137,12 @@ def autolog_sklearn(
     with _lock:
         _unpatch_all()
         _config = None
+        _warned.clear()
         if disable:
             return
         config = _Config(
             log_models=bool(log_models),
+            log_datasets=bool(log_datasets),
             exclusive=bool(exclusive),
             silent=bool(silent),
             max_tuning_runs=None if runs is None else int(runs),
@@ -170,12 +179,16 @@ def autolog(
     `fit_predict` logs params, `estimator_name` / `estimator_class` tags, `training_*`
     metrics and (log_models) the `model` artifact into the active run, or a run of its own;
     a parameter search adds `best_cv_score`, `best_<param>` params and up to max_tuning_runs
-    child runs (None: all). Input examples, signatures, datasets, post-training metrics and
-    model registration are not recorded; the models are joblib pickles whatever
-    serialization_format says.
+    child runs (None: all). Every fit saves `estimator.html`; a classifier's also saves
+    `training_confusion_matrix.png` (and with two classes `training_roc_curve.png` and
+    `training_precision_recall_curve.png`). With log_datasets the training data is a run
+    input (`dataset`, context `train`; its digest, schema and profile, never the data).
+    Input examples, signatures, post-training metrics and model registration are not
+    recorded; the models are joblib pickles whatever serialization_format says.
     """
     autolog_sklearn(
         log_models=log_models,
+        log_datasets=log_datasets,
         disable=disable,
         exclusive=exclusive,
         silent=silent,
@@ -392,6 +405,14 @@ def _warn(config: _Config, message: str) -> None:
     warnings.warn(f"reporter autologging: {message}", AutologgingWarning, stacklevel=level)
 
 
+def _warn_once(config: _Config, key: str, message: str) -> None:
+    """Warn as _warn does, but only the first time `key` comes up after autolog()."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    _warn(config, message)
+
+
 def _attempt(config: _Config, what: str, func: Callable[..., Any], *args: Any) -> Any:
     """Call func; on failure warn (unless silent) and return None instead of raising."""
     try:
@@ -521,13 +542,41 @@ def _log_metrics(run_id: str, metrics: Mapping[str, Any]) -> None:
         fluent._client().log_batch(run_id, metrics=items)
 
 
+def _log_dataset(run_id: str, X: Any, y: Any) -> None:
+    """Record the training data as MLflow does: a DataFrame as a pandas dataset (without its
+    targets), an array (sparse ones densified) as a numpy dataset with them; context train."""
+    import numpy as np
+    import pandas as pd
+    from scipy.sparse import issparse
+
+    from reporter.core.datasets import DATASET_CONTEXT_TAG, DatasetInput, InputTag
+    from reporter.data import from_numpy, from_pandas
+    from reporter.tracking import fluent
+
+    if isinstance(X, pd.DataFrame):
+        dataset: Any = from_pandas(X)
+    else:
+        features = X.toarray() if issparse(X) else X
+        if not isinstance(features, np.ndarray):
+            return  # MLflow skips other kinds of data too
+        targets = y.toarray() if issparse(y) else y
+        dataset = from_numpy(features, targets=targets) if y is not None else from_numpy(features)
+    tags = [InputTag(DATASET_CONTEXT_TAG, "train")]
+    entity = DatasetInput(dataset._to_mlflow_entity(), tags)
+    fluent._client().log_inputs(run_id, [entity])
+
+
 def _log_posttraining(
     config: _Config, run: Any, estimator: Any, X: Any, y: Any, sample_weight: Any
 ) -> None:
     """Log training metrics, a search's results and child runs, and the model(s)."""
     run_id = run.info.run_id
+    if config.log_datasets:
+        _attempt(config, "log the training dataset", _log_dataset, run_id, X, y)
     metrics = training_metrics(estimator, X, y, sample_weight, config.pos_label)
     _attempt(config, "log training metrics", _log_metrics, run_id, metrics)
+    what = "log the training artifacts"
+    _attempt(config, what, _log_training_artifacts, config, run_id, estimator, X, y, sample_weight)
     if is_parameter_search(estimator):
         _log_parameter_search(config, run, estimator)
     if config.log_models:
@@ -538,6 +587,70 @@ def _log_posttraining(
         if best is not None and is_parameter_search(estimator):
             what = "log the best estimator"
             _attempt(config, what, flavor.log_model, best, "best_estimator")
+
+
+def _log_training_artifacts(
+    config: _Config, run_id: str, estimator: Any, X: Any, y: Any, sample_weight: Any
+) -> None:
+    """Log estimator.html and a classifier's training plots; a failure warns (each kind
+    once after autolog()) and never reaches the fit."""
+    from reporter.integrations.sklearn import artifacts
+    from reporter.tracking import fluent
+
+    client = fluent._client()
+    html = functools.partial(artifacts.estimator_html, estimator)
+    what = f"log {artifacts.ESTIMATOR_HTML}"
+    _attempt(config, what, lambda: client.log_text(run_id, html(), artifacts.ESTIMATOR_HTML))
+    plots = _training_plots(config, estimator, X, y, sample_weight)
+    if plots and not _matplotlib_installed():
+        names = ", ".join(plot.artifact_file for plot in plots)
+        _warn_once(
+            config,
+            "no matplotlib",
+            f"matplotlib is not installed: the training plots ({names}) are not logged "
+            "(pip install matplotlib)",
+        )
+        return
+    failed: dict[str, Exception] = {}
+    for plot in plots:
+        try:
+            client.log_figure(run_id, plot.draw(), plot.artifact_file, dpi=artifacts.DPI)
+        except Exception as exc:
+            failed[plot.artifact_file] = exc
+    if failed:  # one warning for the fit, and not again for the same failure
+        names, first = ", ".join(failed), next(iter(failed.values()))
+        key = f"plots {names}: {type(first).__name__}"
+        _warn_once(config, key, f"could not log {names}: {type(first).__name__}: {first}")
+
+
+def _training_plots(
+    config: _Config, estimator: Any, X: Any, y: Any, sample_weight: Any
+) -> list[Any]:
+    """Return the training plots MLflow saves for this fit (none unless a classifier)."""
+    from sklearn.base import is_classifier
+
+    from reporter.integrations.sklearn import artifacts
+
+    if not _computed("is_classifier", lambda: is_classifier(estimator)):
+        return []
+    try:
+        return artifacts.classifier_plots(estimator, X, y, sample_weight, TRAINING_PREFIX)
+    except Exception as exc:
+        message = f"could not plan the training plots: {type(exc).__name__}: {exc}"
+        _warn_once(config, f"plots {type(exc).__name__}", message)
+        return []
+
+
+def _matplotlib_installed() -> bool:
+    """Return True when matplotlib's Figure and Agg canvas can be imported."""
+    import importlib
+
+    try:
+        for module in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
+            importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 # training metrics --------------------------------------------------------------------------

@@ -86,7 +86,9 @@ def compare_pages(
     made.files.append(
         OutFile(
             f"{base}/runs.js",
-            compare.runs_js(data.experiment.name, records, keys, images, config.lower_is_better),
+            compare.runs_js(
+                data.experiment.name, records, keys, images, config.lower_is_better, data.datasets
+            ),
         )
     )
     for rec in records:

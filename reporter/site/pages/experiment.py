@@ -10,11 +10,13 @@ from reporter.site.contract import (
     Crumb,
     ExperimentPageContext,
     Made,
+    ModelListing,
     OutFile,
     Page,
     PageInfo,
     json_block,
 )
+from reporter.site.paths import run_path
 from reporter.site.series import index_metrics, int_or_none, make_chart
 from reporter.view import text
 from reporter.view.config import BuildConfig
@@ -62,6 +64,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
         chart_note=note,
         compare_path=f"experiments/{slug}/compare.html",
         runs_js=f"experiments/{slug}/runs.js",
+        models=model_listings(data, frame),
     )
     explore_views(context, frame, metric)
     context.group_choices = [
@@ -128,3 +131,14 @@ def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: s
             [(str(c["id"]), str(c["key"])) for c in axes], str(primary["id"]) if primary else None
         )
         context.parallel_spec = json_block(spec)
+
+
+def model_listings(data: ExperimentData, frame: pd.DataFrame) -> list[ModelListing]:
+    """Return the experiment's logged models with the run page that shows each one."""
+    names = dict(zip(frame["run_id"], frame["run_name"])) if len(frame) else {}
+    out = []
+    for model in data.models:
+        run_id = model.source_run_id
+        crumb = Crumb(str(names.get(run_id) or run_id), run_path(run_id)) if run_id else None
+        out.append(ModelListing(model, crumb))
+    return out

@@ -19,6 +19,7 @@ from reporter.site.contract import (
     PageInfo,
     RunPageContext,
 )
+from reporter.site.datasets import make_dataset_views
 from reporter.site.paths import INERT_TYPES, extension, run_path, site_artifact_path
 from reporter.site.series import int_or_none, make_chart
 from reporter.view import text
@@ -233,6 +234,8 @@ def run_page(
         notes=text.markdown(tags.get(system_tags.TAG_NOTE), demote=2),
         artifacts=artifacts,
         artifact_mode=config.artifacts,
+        datasets=make_dataset_views(data.datasets.get(run_id), exp_crumb.path or ""),
+        models=[m for m in data.models if m.source_run_id == run_id],
     )
     info = PageInfo(
         run_path(run_id),

@@ -2,17 +2,22 @@
 
 A part file holds rows of the event log (see schema.py). Order rule: within one
 (run_id, kind, key), events are ordered by part id, then by position in the part; params keep
-their first value, tags and attributes their last, metrics are a history.
+their first value, tags and attributes their last, metrics are a history, inputs (datasets a
+run used) their first, in logging order.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from reporter.core import system_tags
+from reporter.core.datasets import DatasetInput, RunInputs
+from reporter.core.errors import StoreWarning
+from reporter.core.model_links import LoggedModelInput, LoggedModelOutput
 from reporter.store.parquet import schema
 from reporter.store.records import MetricPoints as MetricPoints
 from reporter.store.records import Row as Row
@@ -132,6 +137,8 @@ class Snapshot:
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     last_seen: dict[str, int] = field(default_factory=dict)
+    inputs: dict[str, list[str]] = field(default_factory=dict)  # texts, see reduce_inputs
+    outputs: dict[str, list[LoggedModelOutput]] = field(default_factory=dict)  # see reduce_outputs
 
 
 @dataclass
@@ -388,4 +395,88 @@ def reduce_events(table: pa.Table) -> Snapshot:
         last_seen=dict(
             zip(seen.column("run_id").to_pylist(), seen.column("timestamp").to_pylist())
         ),
+        inputs=reduce_inputs(table),
+        outputs=reduce_outputs(table),
     )
+
+
+# inputs: the datasets (and models) a run used -----------------------------------------------
+def input_key(item: DatasetInput | LoggedModelInput) -> str:
+    """Return the event key of an input: what a run holds once (a dataset's name and digest)."""
+    if isinstance(item, DatasetInput):
+        return json.dumps(["dataset", item.dataset.name, item.dataset.digest], ensure_ascii=False)
+    return json.dumps(["model", item.model_id])
+
+
+def input_text(item: DatasetInput | LoggedModelInput) -> str:
+    """Return the event text of an input: its JSON (docs/store-format.md, "Datasets")."""
+    if isinstance(item, DatasetInput):
+        return json.dumps(item.to_dictionary(), ensure_ascii=False)
+    return json.dumps({"model_id": item.model_id})
+
+
+def reduce_inputs(table: pa.Table) -> dict[str, list[str]]:
+    """Return each run's input texts in logging order, the first event of each key.
+
+    Order is (part, step, position): the writer numbers a process's input events in `step`,
+    because a compacted file keeps the order of one key's events, not of a part's rows."""
+    import pyarrow.compute as pc
+
+    mask = kind_mask(table, schema.KIND_INPUT)
+    if not pc.any(mask).as_py():
+        return {}
+    sub = strings(table.filter(mask), ["run_id", "key", "text", "part", "step"])
+    columns = [sub.column(name).to_pylist() for name in sub.column_names]
+    rows = zip(*columns, range(sub.num_rows))
+    out: dict[str, list[str]] = {}
+    seen: set[tuple[str, str]] = set()
+    for run_id, key, text, _part, _step, _pos in sorted(rows, key=lambda r: r[3:]):
+        if text is None or (run_id, key) in seen:
+            continue
+        seen.add((run_id, key))
+        out.setdefault(run_id, []).append(text)
+    return out
+
+
+def run_inputs(texts: Sequence[str], where: str) -> RunInputs:
+    """Parse a run's input texts; one that does not parse is skipped with a warning."""
+    datasets: list[DatasetInput] = []
+    models: list[LoggedModelInput] = []
+    for text in texts:
+        try:
+            data = json.loads(text)
+            if "dataset" in data:
+                item = DatasetInput.from_dict(data)  # tags by key, as MLflow's stores read them
+                datasets.append(replace(item, tags=sorted(item.tags, key=lambda t: t.key)))
+            else:
+                models.append(LoggedModelInput(str(data["model_id"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            message = f"Skipped an unreadable input of {where}: {type(exc).__name__} {exc}"
+            warnings.warn(StoreWarning(message), stacklevel=2)
+    return RunInputs(datasets, models)
+
+
+# outputs: the logged models a run produced ----------------------------------------------------
+def output_row(output: LoggedModelOutput, timestamp: int) -> Row:
+    """Return the event of a run's output: key the model id, text its JSON."""
+    text = json.dumps({"model_id": output.model_id, "step": int(output.step)})
+    return (schema.KIND_OUTPUT, output.model_id, None, text, int(output.step), timestamp)
+
+
+def reduce_outputs(table: pa.Table) -> dict[str, list[LoggedModelOutput]]:
+    """Return each run's outputs (the first event of each model), ordered by step, model id."""
+    import pyarrow.compute as pc
+
+    mask = kind_mask(table, schema.KIND_OUTPUT)
+    if not pc.any(mask).as_py():
+        return {}
+    sub = strings(table.filter(mask), ["run_id", "key", "part"])
+    steps = table.filter(mask).column("step").to_pylist()
+    rows = zip(*(sub.column(n).to_pylist() for n in sub.column_names), steps, range(len(steps)))
+    first: dict[tuple[str, str], int] = {}
+    for run_id, key, _part, step, _pos in sorted(rows, key=lambda r: (r[2], r[4])):
+        first.setdefault((run_id, key), int(step))
+    out: dict[str, list[LoggedModelOutput]] = {}
+    for (run_id, key), step in sorted(first.items(), key=lambda kv: (kv[1], kv[0][1])):
+        out.setdefault(run_id, []).append(LoggedModelOutput(key, step))
+    return out

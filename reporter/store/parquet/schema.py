@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from reporter.core.validation import RUN_ID_MAX as RUN_ID_MAX
 from reporter.core.validation import check_run_id as check_run_id
 from reporter.store.records import KIND_ATTR as KIND_ATTR
+from reporter.store.records import KIND_INPUT as KIND_INPUT
 from reporter.store.records import KIND_METRIC as KIND_METRIC
+from reporter.store.records import KIND_OUTPUT as KIND_OUTPUT
 from reporter.store.records import KIND_PARAM as KIND_PARAM
 from reporter.store.records import KIND_TAG as KIND_TAG
 from reporter.store.records import KINDS as KINDS
@@ -32,6 +34,11 @@ HEARTBEAT_FILE = "heartbeat"
 # experiments/<experiment_id>/<time_ns>-<unique>.edit: one JSON edit event of an experiment
 EDIT_SUFFIX = ".edit"
 EXPERIMENT_EDIT_FIELDS = ("name", "description", "lifecycle_stage", "last_update_time")
+# models/<experiment_id>/_records/<model_id>.json, models/<experiment_id>/_edits/<model_id>/*.edit,
+# models/<experiment_id>/<model_id>/artifacts/...: logged models (reporter/store/parquet/models.py)
+MODELS_FOLDER = "models"
+RECORDS_FOLDER = "_records"
+EDITS_FOLDER = "_edits"
 PARTS_METADATA_KEY = b"tracker.parts"
 VERSION_METADATA_KEY = b"tracker.format_version"
 

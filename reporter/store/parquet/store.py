@@ -13,6 +13,7 @@ Layout (docs/store-format.md):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 from reporter.core import clock, entities, env, system_tags, validation
+from reporter.core import datasets as datasets_entities
+from reporter.core.datasets import DatasetInput, RunInputs
 from reporter.core.entities import (
     Experiment,
     LifecycleStage,
@@ -46,14 +49,18 @@ from reporter.core.errors import (
     StoreFormatError,
     StoreWriteError,
 )
-from reporter.store.parquet import compaction, events, reader, schema
+from reporter.core.logged_models import LoggedModel, LoggedModelInput
+from reporter.core.model_links import LoggedModelOutput, RunOutputs
+from reporter.store.parquet import compaction, edits, events, reader, schema
 from reporter.store.parquet.fs import StoreFS
+from reporter.store.parquet.models import ModelRecords
 from reporter.store.parquet.writer import PartWriter
 from reporter.store.protocol import AbstractStore
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 HISTORY_COLUMNS = ("kind", "key", "value", "step", "timestamp")  # what a metric history reads
+INPUT_COLUMNS = ("kind", "key", "text", "step")  # what the datasets of runs read
 
 
 def experiment_id_for(name: str, salt: int = 0) -> str:
@@ -95,6 +102,11 @@ class ParquetStore(AbstractStore):
         self._frames: dict[str, tuple[object, pd.DataFrame, dict[str, int]]] = {}
         # parsed experiment edits by path: edit files are immutable and never reuse a name
         self._edits: dict[str, _Edit | None] = {}
+        # inputs: keys this process logged per run; step numbers; each experiment's inputs
+        self._inputs: dict[str, set[str]] = {}
+        self._input_steps = itertools.count()
+        self._inputs_read: dict[str, tuple[object, dict[str, list[str]]]] = {}
+        self._models = ModelRecords(self._fs)
 
     # store file ----------------------------------------------------------------------------
     def _ensure_store(self) -> None:
@@ -180,21 +192,9 @@ class ParquetStore(AbstractStore):
 
         Each edit file is read once per process (they never change); new ones are fetched
         together, concurrently on an object store."""
-        names = sorted((p.rsplit("/", 1)[-1], p) for p in paths if p.endswith(schema.EDIT_SUFFIX))
-        missing = [rel for _, rel in names if rel not in self._edits]
-        if missing:
-            if len(self._edits) > 100_000:
-                self._edits.clear()
-            found = self._fs.read_many(missing)
-            for rel in missing:
-                if rel in found:  # else folded away by a concurrent writer: nothing is lost
-                    self._edits[rel] = self._parse_edit(rel, found[rel])
         tags = dict(exp.tags)
         fields: dict[str, Any] = {}
-        for _, rel in names:
-            edit = self._edits.get(rel)
-            if edit is None:
-                continue
+        for edit in edits.ordered_edits(self._fs, self._edits, paths, self._parse_edit):
             fields.update(edit.fields)
             tags.update(edit.tags)
             for key in edit.deleted:
@@ -249,9 +249,7 @@ class ParquetStore(AbstractStore):
             "tags": dict(set_tags or {}),
             "deleted_tags": list(delete_tags),
         }
-        name = f"{now:020d}-{uuid.uuid4().hex[:12]}{schema.EDIT_SUFFIX}"
-        rel = self._fs.join(self._experiment_edits_folder(str(experiment_id)), name)
-        self._fs.write_atomic(rel, json.dumps(edit, sort_keys=True).encode(), if_absent=True)
+        edits.publish_edit(self._fs, self._experiment_edits_folder(str(experiment_id)), edit, now)
 
     def create_experiment(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
@@ -510,6 +508,37 @@ class ParquetStore(AbstractStore):
         if rows:
             self._rows(run_id, rows)
 
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[Any] = ()
+    ) -> None:
+        """Queue one input event per dataset (name, digest) and model not logged to the run
+        by this process yet; readers keep the first event of each."""
+        for item in datasets:
+            datasets_entities.check_dataset_input(item)
+        items: list[Any] = [*datasets_entities.first_of_each(datasets)]
+        for model in models:
+            model_id = getattr(model, "model_id", None)
+            if not isinstance(model_id, str) or not model_id:
+                raise InvalidArgumentError(f"A model input needs a model_id, got {model!r}")
+            items.append(LoggedModelInput(model_id))
+        seen = set(self._inputs.get(run_id, ()))
+        now = _now_ms()
+        rows: list[events.Row] = []
+        for item in items:
+            key = events.input_key(item)
+            if key not in seen:
+                seen.add(key)
+                text = events.input_text(item)
+                rows.append((schema.KIND_INPUT, key, None, text, next(self._input_steps), now))
+        if rows:
+            self._rows(run_id, rows)
+            self._inputs.setdefault(run_id, set()).update(row[1] for row in rows)
+
+    def log_outputs(self, run_id: str, outputs: Sequence[LoggedModelOutput]) -> None:
+        """Queue one output event per logged model the run produced (the first one stays)."""
+        now = _now_ms()
+        self._rows(run_id, [events.output_row(o, now) for o in outputs])
+
     def delete_tag(self, run_id: str, key: str) -> None:
         """Queue a tag deletion (a tag event with no value)."""
         if key not in self.get_run(run_id).data.tags:
@@ -620,13 +649,15 @@ class ParquetStore(AbstractStore):
         red = events.reduce_table(table)
         frame, running = self._wide(exp_id, red)
         self._frames[exp_id] = (_listing_key(listing), frame, running)
+        self._keep_inputs(exp_id, listing, table)
         if len(self._frames) > 16:
             self._frames.pop(next(iter(self._frames)))
         return frame, running
 
     def read_experiment(self, exp_id: str) -> tuple[pd.DataFrame, events.MetricPoints]:
         """Return an experiment's runs frame and all its metric points, from one read."""
-        _, table = reader.read_events(self._fs, exp_id)
+        listing, table = reader.read_events(self._fs, exp_id)
+        self._keep_inputs(exp_id, listing, table)
         red = events.reduce_table(table)
         del table
         frame, running = self._wide(exp_id, red)
@@ -634,9 +665,33 @@ class ParquetStore(AbstractStore):
             frame = self._with_liveness(exp_id, frame, running)
         return frame, red.points
 
+    def list_run_inputs(self, experiment_ids: Sequence[str]) -> dict[str, RunInputs]:
+        """Return the inputs of every run of these experiments that has any (an experiment's
+        read for a frame is reused while its listing is unchanged)."""
+        self._writer.flush()
+        out: dict[str, RunInputs] = {}
+        for exp_id in map(str, experiment_ids):
+            hit = self._inputs_read.get(exp_id)
+            if hit is None or hit[0] != _listing_key(reader.list_experiment(self._fs, exp_id)):
+                listing, table = reader.read_events(self._fs, exp_id, columns=INPUT_COLUMNS)
+                hit = self._keep_inputs(exp_id, listing, table)
+            for run_id, texts in hit[1].items():
+                out[run_id] = events.run_inputs(texts, f"run {run_id} in {self.uri}")
+        return out
+
+    def _keep_inputs(
+        self, exp_id: str, listing: reader.Listing, table: pa.Table
+    ) -> tuple[object, dict[str, list[str]]]:
+        """Remember an experiment's inputs as read from the files of this listing."""
+        hit = self._inputs_read[exp_id] = (_listing_key(listing), events.reduce_inputs(table))
+        if len(self._inputs_read) > 16:
+            self._inputs_read.pop(next(iter(self._inputs_read)))
+        return hit
+
     def clear_cache(self) -> None:
         """Forget cached experiment frames (they are rebuilt from the files on next read)."""
         self._frames.clear()
+        self._inputs_read.clear()
         reader.FOOTERS.clear()
 
     def _with_liveness(
@@ -739,7 +794,10 @@ class ParquetStore(AbstractStore):
                 params=snap.params.get(run_id, {}),
                 tags=snap.tags.get(run_id, {}),
             )
-            out.append(Run(info, data))
+            texts = snap.inputs.get(run_id)
+            inputs = events.run_inputs(texts, f"run {run_id}") if texts else RunInputs()
+            outputs = RunOutputs(snap.outputs.get(run_id, []))
+            out.append(Run(info, data, inputs, outputs))
         return out
 
     def list_runs(self, experiment_ids: Sequence[str]) -> list[Run]:
@@ -839,6 +897,63 @@ class ParquetStore(AbstractStore):
         """Write everything buffered and stop the background flusher (later writes still work,
         written in the caller's thread)."""
         self._writer.close()
+
+    # logged models -------------------------------------------------------------------------
+    def create_logged_model(self, model: LoggedModel) -> LoggedModel:
+        """Publish a logged model's creation record in its experiment."""
+        self._ensure_store()
+        self.require_experiment(model.experiment_id)
+        stored = replace(
+            model,
+            artifact_location=self._models.artifact_location(model.experiment_id, model.model_id),
+        )
+        self._models.create(stored)
+        return stored
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """Return a logged model with its edits applied."""
+        return self._models.get(model_id)
+
+    def list_logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+        """Return every logged model of these experiments, oldest first."""
+        return self._models.list([str(i) for i in experiment_ids])
+
+    def edit_logged_model(
+        self,
+        model_id: str,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        set_tags: dict[str, str] | None = None,
+        delete_tags: Sequence[str] = (),
+        params: dict[str, str] | None = None,
+        metrics: Sequence[Metric] = (),
+    ) -> None:
+        """Publish one edit event of a logged model."""
+        self._models.edit(
+            model_id,
+            set_fields=set_fields,
+            set_tags=set_tags,
+            delete_tags=delete_tags,
+            params=params,
+            metrics=metrics,
+        )
+
+    def log_model_artifact_file(self, model_id: str, local_path: str, artifact_path: str) -> None:
+        """Copy one local file into a logged model's files."""
+        self._fs.put_file(local_path, self._models.artifact_rel(model_id, artifact_path))
+
+    def list_model_artifacts(self, model_id: str) -> list[tuple[str, int]]:
+        """Return (relative path, size) of every file of a logged model."""
+        base = self._models.artifact_rel(model_id)
+        return [(i.path[len(base) + 1 :], i.size) for i in self._fs.list_files(base)]
+
+    def read_model_artifact(self, model_id: str, path: str) -> bytes:
+        """Return a logged model's file."""
+        return self._fs.read_bytes(self._models.artifact_rel(model_id, path))
+
+    def download_model_artifact_file(self, model_id: str, path: str, local_path: str) -> None:
+        """Copy one file of a logged model to a local path."""
+        self._fs.get_file(self._models.artifact_rel(model_id, path), local_path)
 
     # maintenance ---------------------------------------------------------------------------
     def content_digest(self) -> str:

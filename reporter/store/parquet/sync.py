@@ -100,7 +100,8 @@ def _files(src: StoreFS, experiments: set[str] | None) -> list[FileInfo]:
             parts = path.split("/")
             if parts[0] == schema.EXPERIMENTS_FOLDER and len(parts) > 1:
                 return parts[1].removesuffix(".json") in experiments  # record or edit folder
-            return parts[0] != schema.RUNS_FOLDER or (len(parts) > 1 and parts[1] in experiments)
+            per_experiment = (schema.RUNS_FOLDER, schema.MODELS_FOLDER)
+            return parts[0] not in per_experiment or (len(parts) > 1 and parts[1] in experiments)
 
         infos = [i for i in infos if keep(i.path)]
     # records before the events that need them; compacted files before raw parts

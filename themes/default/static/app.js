@@ -55,6 +55,12 @@
       var values = run[kind] || {};
       Object.keys(values).forEach(function (k) { row[kind + "." + k] = values[k]; });
     });
+    // a run's datasets, [name, digest, context or null]: one array per key, as filter.js reads
+    var used = run.datasets || [];
+    row["datasets.name"] = used.map(function (d) { return d[0]; });
+    row["datasets.digest"] = used.map(function (d) { return d[1]; });
+    row["datasets.context"] = used.filter(function (d) { return d[2] != null; })
+      .map(function (d) { return d[2]; });
     return row;
   }
 

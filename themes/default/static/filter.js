@@ -25,10 +25,14 @@
     metrics: "metrics", metric: "metrics",
     params: "params", param: "params", parameters: "params", parameter: "params",
     tags: "tags", tag: "tags",
-    attributes: "attributes", attribute: "attributes", attr: "attributes", run: "attributes"
+    attributes: "attributes", attribute: "attributes", attr: "attributes", run: "attributes",
+    datasets: "datasets", dataset: "datasets"
   };
-  var ENTITY_NAMES =
-    "metrics, params, tags, attributes (or metric, param, tag, attribute, attr, run)";
+  var ENTITY_NAMES = "metrics, params, tags, attributes, datasets " +
+    "(or metric, param, tag, attribute, attr, run, dataset)";
+  // A run has any number of datasets: a row holds an array per key, and a comparison holds
+  // when it holds for one of them (MLflow's rule).
+  var DATASET_KEYS = ["name", "digest", "context"];
   var STRING_ATTRIBUTES = ["run_id", "run_name", "status", "user_id", "artifact_uri",
     "lifecycle_stage", "experiment_id", "parent_run_id"];
   var NUMERIC_ATTRIBUTES = ["start_time", "end_time"];
@@ -351,6 +355,7 @@
   }
 
   function allowedOps(entity, key) {
+    if (entity === "datasets") return STRING_OPS.slice();
     return (isNumeric(entity, key) ? NUMERIC_OPS : STRING_OPS).concat(NULL_OPS);
   }
 
@@ -465,6 +470,9 @@
         throw this.fail(tok.keyPosition,
           "unknown attribute " + pyRepr(key) + "; valid: " + ATTRIBUTES.join(", "));
       }
+    } else if (entity === "datasets" && !contains(DATASET_KEYS, key)) {
+      throw this.fail(tok.keyPosition,
+        "unknown dataset key " + pyRepr(key) + "; valid: " + DATASET_KEYS.join(", "));
     }
     return [entity, key, tok];
   };
@@ -718,6 +726,14 @@
     }
     var value = row !== null && row !== undefined && has(row, node.column) ?
       row[node.column] : undefined;
+    if (node.entity === "datasets") {
+      var values = Object.prototype.toString.call(value) === "[object Array]" ? value :
+        (isAbsent(value, node.entity) ? [] : [value]);
+      for (i = 0; i < values.length; i++) {
+        if (compareText(node.op, pyStr(values[i]), node.value)) return true;
+      }
+      return false;
+    }
     var absent = isAbsent(value, node.entity);
     if (node.op === "IS NULL" || node.op === "IS NOT NULL") {
       return absent === (node.op === "IS NULL");
@@ -741,6 +757,9 @@
     }
     var parser = new Parser(clause, "order_by clause");
     var ident = parser.identifier(), ascending = true;
+    if (ident[0] === "datasets") {
+      throw parser.fail(ident[2].position, "cannot order by a dataset: a run has any number");
+    }
     if (parser.isKeyword("ASC") || parser.isKeyword("DESC")) {
       ascending = parser.take().text.toUpperCase() === "ASC";
     }

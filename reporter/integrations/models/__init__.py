@@ -1,0 +1,1 @@
+"""Logged models of every flavor: signatures, `MLmodel`, URIs, the log flow, pyfunc."""

@@ -1,0 +1,94 @@
+"""Model URIs to local folders: `models:/<model_id>`, `runs:/<run_id>/<path>`, local paths.
+
+`runs:/<run_id>/<name>` names the run's artifact folder `<name>`, or, as in MLflow 3, the model
+named `<name>` that the run logged (whose files live with the model, not the run).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from reporter.core.errors import InvalidArgumentError, NotFoundError
+from reporter.core.logged_models import LoggedModel, is_model_id
+
+MODELS_SCHEME = "models:/"
+RUNS_SCHEME = "runs:/"
+
+
+def _client() -> Any:
+    from reporter.tracking.client import Client
+
+    return Client()
+
+
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """Split `runs:/<run_id>/<path>` into (run id, path)."""
+    run_id, _, path = uri[len(RUNS_SCHEME) :].strip("/").partition("/")
+    if not run_id or not path:
+        raise InvalidArgumentError(
+            f"Model URI {uri!r} must look like runs:/<run_id>/<artifact_path>"
+        )
+    return run_id, path
+
+
+def logged_model_of_run(run_id: str, name: str) -> LoggedModel | None:
+    """Return the newest model named `name` that a run logged, or None."""
+    client = _client()
+    run = client.get_run(run_id)
+    found = [
+        m
+        for m in client.store.list_logged_models([run.info.experiment_id])
+        if m.source_run_id == run_id and m.name == name and not m.deleted
+    ]
+    return max(found, key=lambda m: m.creation_timestamp) if found else None
+
+
+def model_id_of(uri: str) -> str:
+    """Return the logged model id a `models:/` URI names (registry URIs come later)."""
+    rest = uri[len(MODELS_SCHEME) :].strip("/")
+    if is_model_id(rest):
+        return rest
+    raise InvalidArgumentError(
+        f"Model URI {uri!r}: tracker-report loads models:/<model_id> (a logged model's id, "
+        "'m-' and 32 hex digits); registered-model URIs (models:/<name>/<version>, "
+        "models:/<name>@<alias>) need the model registry, which tracker-report does not have yet"
+    )
+
+
+def resolve_model(uri: str) -> tuple[str, str] | None:
+    """Return ("model", model_id) or ("run", run_id) of a store URI, None for a local path."""
+    if uri.startswith(MODELS_SCHEME):
+        return "model", model_id_of(uri)
+    if uri.startswith(RUNS_SCHEME):
+        run_id, _ = parse_runs_uri(uri)
+        return "run", run_id
+    return None
+
+
+def download_model(uri: str, dst_path: str | None = None) -> str:
+    """Return a local folder holding the model (or file) a URI names, downloading if needed."""
+    uri = os.fspath(uri)
+    client = _client()
+    if uri.startswith(MODELS_SCHEME):
+        return str(client.download_logged_model_artifacts(model_id_of(uri), "", dst_path))
+    if uri.startswith(RUNS_SCHEME):
+        run_id, path = parse_runs_uri(uri)
+        head, _, rest = path.partition("/")
+        try:
+            return str(client.download_artifacts(run_id, path, dst_path))
+        except NotFoundError:
+            model = logged_model_of_run(run_id, head) if head else None
+            if model is None:
+                raise NotFoundError(
+                    f"{uri}: run {run_id} has no artifact {path!r} and logged no model named "
+                    f"{head!r}"
+                ) from None
+            return str(client.download_logged_model_artifacts(model.model_id, rest, dst_path))
+    local = uri[len("file://") :] if uri.startswith("file://") else uri
+    if "://" in local or not os.path.exists(local):
+        raise NotFoundError(
+            f"No model at {uri!r}; give models:/<model_id>, runs:/<run_id>/<path> or a local "
+            "model folder"
+        )
+    return local

@@ -1,0 +1,1 @@
+"""The MLflow compatibility suite's machinery: alias, runner, dump, comparison (README.md)."""
