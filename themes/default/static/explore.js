@@ -48,7 +48,7 @@
     spec.data = { values: rows };
     var renderer = rows.length > MANY ? "canvas" : "svg";
     figure.setAttribute("data-renderer", renderer);
-    vegaEmbed(view, spec, { actions: false, renderer: renderer })
+    window.TrackerCharts.embed(view, spec, { renderer: renderer })
       .then(function (result) {
         openOnClick(result);
         figure.setAttribute("data-drawn", "true");
