@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reporter.core import system_tags
-from reporter.site import charts, table
+from reporter.site import table
 from reporter.site.contract import (
     Crumb,
     ExperimentPageContext,
@@ -14,8 +14,8 @@ from reporter.site.contract import (
     OutFile,
     Page,
     PageInfo,
-    json_block,
 )
+from reporter.site.pages.explore import explore_views
 from reporter.site.paths import run_path
 from reporter.site.series import index_metrics, int_or_none, make_chart
 from reporter.view import text
@@ -82,55 +82,6 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
     )
     made.pages.append(Page("experiment.html", info, context))
     return made
-
-
-def _numeric(column: pd.Series) -> bool:
-    """Return True if some value of a column reads as a number (the numeric views skip the
-    rest); a param column with none is text (categories on the scatter)."""
-    import pandas as pd
-
-    return bool(pd.to_numeric(column.dropna(), errors="coerce").notna().any())
-
-
-def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: str | None) -> None:
-    """Describe the scatter (any param or metric) and parallel coordinates (numeric params
-    against the primary metric) of an experiment page."""
-    if frame.empty:
-        return
-    choices = [
-        {
-            "id": f"f{i}",
-            "kind": col.split(".", 1)[0],
-            "key": col.split(".", 1)[1],
-            "label": f"{col.split('.', 1)[1]} ({col.split('.', 1)[0]})",
-            "numeric": _numeric(frame[col]),
-        }
-        for i, col in enumerate(
-            sorted(c for c in frame.columns if c.startswith(("params.", "metrics.")))
-        )
-    ]
-    numeric = [c for c in choices if c["numeric"]]
-    if not numeric:
-        return
-    # text params are categories on the scatter; metrics are always numbers
-    choices = [c for c in choices if c["numeric"] or c["kind"] == "params"]
-    primary = next((c for c in numeric if c["kind"] == "metrics" and c["key"] == metric), None)
-    axes = [c for c in numeric if c["kind"] == "params"][:12]
-    if primary is not None:
-        axes.append(primary)
-    context.explore = json_block(
-        {
-            "choices": choices,
-            "parallel": [c["id"] for c in axes],
-            "color": primary["id"] if primary else None,
-        }
-    )
-    context.scatter_spec = json_block(charts.scatter_spec())
-    if len(axes) >= 2:
-        spec = charts.parallel_spec(
-            [(str(c["id"]), str(c["key"])) for c in axes], str(primary["id"]) if primary else None
-        )
-        context.parallel_spec = json_block(spec)
 
 
 def model_listings(data: ExperimentData, frame: pd.DataFrame) -> list[ModelListing]:
