@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 import reporter as mlflow
 from reporter.core import system_tags
-from reporter.site import charts, contract, model, paths, theme
+from reporter.site import charts, contract, explore_charts, model, paths, theme
 from reporter.site.build import build_time
 from reporter.site.downsample import minmax_indices
 from reporter.view import loader
@@ -193,9 +193,9 @@ def test_exploration_specs_and_fields(site_store):
     band = charts.band_spec()
     assert [layer["mark"]["type"] for layer in band["layer"]] == ["area", "line"]
     assert band["layer"][0]["encoding"]["y2"]["field"] == "hi"
-    scatter = charts.scatter_spec()
+    scatter = explore_charts.scatter_spec()
     assert scatter["data"] == {"name": charts.DATASET}
-    parallel = charts.parallel_spec([("f0", "depth"), ("f1", "loss")], "f1")
+    parallel = explore_charts.parallel_spec([("f0", "depth"), ("f1", "loss")], "f1")
     assert parallel["transform"][1]["fold"] == ["f0", "f1"]
     # axis names are data (a parameter), never part of an expression
     assert parallel["encoding"]["x"]["axis"]["labelExpr"] == "axis_names[datum.value]"

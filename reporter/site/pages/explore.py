@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reporter.site import charts
+from reporter.site import explore_charts
 from reporter.site.contract import ExperimentPageContext, json_block
 
 if TYPE_CHECKING:
@@ -53,9 +53,9 @@ def explore_views(context: ExperimentPageContext, frame: pd.DataFrame, metric: s
             "color": primary["id"] if primary else None,
         }
     )
-    context.scatter_spec = json_block(charts.scatter_spec())
+    context.scatter_spec = json_block(explore_charts.scatter_spec())
     if len(axes) >= 2:
-        spec = charts.parallel_spec(
+        spec = explore_charts.parallel_spec(
             [(str(c["id"]), str(c["key"])) for c in axes], str(primary["id"]) if primary else None
         )
         context.parallel_spec = json_block(spec)
