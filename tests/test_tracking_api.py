@@ -68,7 +68,9 @@ def test_set_experiment_creates_once_with_a_stable_id(tmp_path, store_uri):
 def test_create_experiment_with_tags_and_description(client):
     exp_id = mlflow.create_experiment("e1", tags={"team": "ml"}, description="# Hello")
     exp = client.get_experiment(exp_id)
-    assert exp.tags == {"team": "ml"} and exp.description == "# Hello"
+    # as MLflow: the description is the experiment's mlflow.note.content tag, listed with the rest
+    assert exp.tags == {"team": "ml", "mlflow.note.content": "# Hello"}
+    assert exp.description == "# Hello"
     with pytest.raises(reporter.InvalidArgumentError, match="already exists"):
         mlflow.create_experiment("e1")
     client.set_experiment_tag(exp_id, "mlflow.note.content", "new text")

@@ -80,10 +80,11 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> ArtifactL
     if scheme == "models":
         model_id, _, path = location.lstrip("/").partition("/")
         if not is_model_id(model_id):
-            raise InvalidArgumentError(
-                f"Not a logged model URI: {uri!r}; the form is models:/<model_id> (a model id "
-                "is 'm-' and 32 hex digits; registered-model URIs need the model registry, "
-                "which tracker-report does not have yet)"
+            raise UnsupportedURIError(
+                f"Not a logged model URI: {uri!r}. tracker-report reads models:/<model_id> (a "
+                "model id is 'm-' and 32 hex digits) and runs:/<run_id>/<path>; registered-model "
+                "URIs (models:/<name>/<version>, models:/<name>@<alias>) need the model "
+                "registry, which tracker-report does not have yet"
             )
         return ArtifactLocation(
             MODEL, validation.artifact_path(path.rstrip("/")), model_id, tracking_uri
