@@ -3,11 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= ./tracker-store
+SITE ?= site
+# the demo: the example experiments, built with the demo's settings (reports, comparisons)
+DEMO_EXAMPLES := examples/quickstart.py examples/sweep.py
+DEMO_CONFIG := examples/tracker-report.toml
 # real MLflow, in its own venv (it pins another pyarrow): the import tests run its server
 MLFLOW_VENV ?= .bench/mlflow-venv
 MLFLOW_SPEC ?= mlflow>=3,<4
 
-.PHONY: install mlflow demo test lint typecheck pytest flaky-check bench clean vendor
+.PHONY: install mlflow demo demo-install demo-store demo-site screenshots test lint typecheck \
+	pytest flaky-check bench clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +29,26 @@ $(MLFLOW_VENV)/bin/mlflow:
 	$(MLFLOW_VENV)/bin/python -m pip install -q '$(MLFLOW_SPEC)'
 
 ## demo: install, log the example experiments into ./tracker-store, build ./site
-demo: install
-	TRACKER_TRACKING_URI=$(STORE) $(BIN)/python examples/quickstart.py
-	$(BIN)/tracker-report build --store $(STORE) --out site
+demo: demo-install
+	$(MAKE) demo-store demo-site
+
+demo-install: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[sklearn,images]'
+
+demo-store:
+	for example in $(DEMO_EXAMPLES); do \
+	  TRACKER_TRACKING_URI=$(STORE) $(BIN)/python $$example || exit 1; done
+
+demo-site:
+	$(BIN)/tracker-report build --config $(DEMO_CONFIG) --store $(STORE) --out $(SITE)
+
+## screenshots: docs/screenshots/*.png of each page kind of the demo site, in chromium
+## (reuses ./tracker-store when it is there; `make demo` first for a fresh one)
+screenshots: install
+	test -f $(STORE)/store.json || $(MAKE) demo-store
+	$(MAKE) demo-site
+	$(BIN)/python tools/screenshots.py --site $(SITE) --out docs/screenshots \
+	  --experiment digits_sgd --run candidate-1 --compare baseline,candidate-1,candidate-2
 
 ## test: install, lint, type-check and run every test
 test: install mlflow lint typecheck pytest

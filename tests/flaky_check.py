@@ -36,6 +36,10 @@ DEFAULT_SELECTION = [
     "tests/site/test_table_browser.py",
     "tests/site/test_compare_browser.py",
     "tests/site/test_explore_browser.py",
+    "tests/site/test_explore_views.py",
+    "tests/site/test_charts_browser.py",
+    "tests/site/test_table_layout_browser.py",
+    "tests/site/test_pages_browser.py",
     "tests/site/test_filter_js.py",
     "tests/site/test_injection.py",
 ]

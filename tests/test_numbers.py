@@ -53,6 +53,21 @@ def test_a_column_has_one_number_of_decimals() -> None:
     assert numbers.column_decimals([1, 2, 300]) == 0
     assert numbers.fixed(1234567.0, 4) == "1.23M"
     assert numbers.fixed(0.00001, 2) == "1e-5"  # never a misleading 0.00
+    # from a million up a column keeps 3 significant digits, zeros too: 42.0M under 43.2M
+    assert [numbers.fixed(v, 1) for v in (42e6, 43.2e6, -5e6)] == ["42.0M", "43.2M", "-5.00M"]
+    assert numbers.human(42e6) == "42M"  # a lone value drops them
+
+
+def test_typed_values_show_exactly_with_one_number_of_decimals() -> None:
+    # params as people typed them: the fewest decimals that show each exactly, at most 6
+    alphas = ["0.0001", "0.01", "0.001"]
+    decimals = numbers.exact_decimals(alphas)
+    assert [numbers.fixed(v, decimals) for v in alphas] == ["0.0001", "0.0100", "0.0010"]
+    assert numbers.exact_decimals(["0.9", "0.95"]) == 2
+    assert numbers.exact_decimals(["120", "64", "1e3"]) == 0
+    assert numbers.exact_decimals([1e-5, "abc", None, "nan", float("inf")]) == 5
+    assert numbers.exact_decimals([0.1 + 0.2]) == 6  # at most 6
+    assert numbers.exact_decimals([1.5e20]) == 0
 
 
 @settings(deadline=None)

@@ -26,7 +26,7 @@ from reporter.core.errors import NotFoundError
 from reporter.core.version import __version__
 from reporter.site import contract, model, render, theme
 from reporter.store.protocol import AbstractStore
-from reporter.view import fetch, loader
+from reporter.view import fetch, loader, text
 from reporter.view.config import BuildConfig
 
 Progress = Callable[[str, int, int], None]
@@ -48,7 +48,8 @@ class BuildResult:
     def summary(self) -> str:
         """Return the closing line, e.g. 'Built 3 experiments, 42 runs, 128 pages in 1.8 s'."""
         return (
-            f"Built {self.experiments} experiments, {self.runs} runs, {self.pages} pages in "
+            f"Built {text.counted(self.experiments, 'experiment')}, "
+            f"{text.counted(self.runs, 'run')}, {text.counted(self.pages, 'page')} in "
             f"{self.seconds:.1f} s -> {self.out / 'index.html'}"
         )
 

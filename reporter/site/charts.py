@@ -11,61 +11,118 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATASET = "points"
+HOVER = "hover"  # one row per x value: what the tooltip of the hover rule lists
+HUMAN = "humanNumber(datum.value)"  # the site's number format (static/numbers.js)
+BAR_STEP = 38  # pixels per bar: a line of its name over the bar
+BAR_HEIGHT = 11
+BAR_OFFSET = 7  # the bar, below the middle of its row
+NAME_OFFSET = 8  # the name, above it
+
+
+def _hover_rule(x: Any) -> Any:
+    """Return the layer that finds the x nearest the pointer: a vertical rule whose tooltip
+    lists every line's value there (the page script fills the `hover` rows)."""
+    import altair as alt
+
+    hover = alt.selection_point(
+        name="hover",
+        nearest=True,
+        on="pointerover",
+        clear="pointerout",
+        encodings=["x"],
+        empty=False,
+    )
+    return (
+        alt.Chart(alt.NamedData(name=HOVER))
+        .mark_rule(strokeWidth=1, aria=False)
+        .encode(
+            x=x,
+            opacity=alt.condition(hover, alt.value(0.7), alt.value(0)),
+            tooltip=alt.Tooltip("tip:N"),
+        )
+        .add_params(hover)
+        .properties(name="hover_rule")
+    ), hover
+
+
+def _clean(spec: dict[str, Any]) -> dict[str, Any]:
+    """Drop what the page script supplies (datasets) from an Altair spec."""
+    spec.pop("datasets", None)
+    return spec
+
+
+def line_spec() -> dict[str, Any]:
+    """Return the spec of a metric's line chart: one line per run (colour by run id), and a
+    rule at the x nearest the pointer whose tooltip lists every run's value there."""
+    import altair as alt
+
+    x = alt.X("step:Q", title="step", axis=alt.Axis(labelExpr=HUMAN))
+    y = alt.Y("value:Q", title="value", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN))
+    color = alt.Color("run_id:N", legend=None)
+    rule, hover = _hover_rule(x)
+    base = alt.Chart(alt.NamedData(name=DATASET)).encode(x=x, y=y, color=color)
+    lines = base.mark_line(interpolate="linear")
+    dots = base.mark_point(filled=True, size=45, opacity=1).transform_filter(hover)
+    chart = alt.layer(lines, dots, rule).properties(width="container", height=220)
+    return _clean(chart.to_dict())
+
+
+def band_spec() -> dict[str, Any]:
+    """Return the spec of a grouped metric chart: each group's mean line and min-max band,
+    and the hover rule listing every group's mean there."""
+    import altair as alt
+
+    x = alt.X("x:Q", title="step", axis=alt.Axis(labelExpr=HUMAN))
+    legend = alt.Legend(orient="bottom", labelLimit=0, symbolOpacity=1, symbolType="stroke")
+    color = alt.Color("group:N", title="group", legend=legend)
+    rule, hover = _hover_rule(x)
+    base = alt.Chart(alt.NamedData(name=DATASET)).encode(x=x, color=color)
+    y = alt.Y("mean:Q", title="value", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN))
+    band = base.mark_area(opacity=0.18).encode(y=alt.Y("lo:Q", title="value"), y2="hi:Q")
+    line = base.mark_line().encode(y=y)
+    dots = base.mark_point(filled=True, size=45, opacity=1).encode(y=y).transform_filter(hover)
+    chart = alt.layer(band, line, dots, rule).properties(width="container", height=220)
+    return _clean(chart.to_dict())
+
+
+def bars_spec() -> dict[str, Any]:
+    """Return the spec of a single-value metric: ranked horizontal bars, best first, one per
+    run (or group) keyed by id. Each row is its name on a line of its own (the whole width, so
+    names are not cut) over its bar, whose value is written at the right; a group's bar has a
+    min-max whisker."""
+    import altair as alt
+
+    y = alt.Y("key:N", title=None, sort=alt.EncodingSortField("rank", op="min"), axis=None)
+    x = alt.X("value:Q", title="value", scale=alt.Scale(zero=True), axis=alt.Axis(labelExpr=HUMAN))
+    base = alt.Chart(alt.NamedData(name=DATASET)).encode(y=y)
+    tip = alt.Tooltip("tip:N")
+    bars = base.mark_bar(height=BAR_HEIGHT, yOffset=BAR_OFFSET, cornerRadiusEnd=2).encode(
+        x=x, color=alt.Color("key:N", legend=None), tooltip=tip, description="label:N"
+    )
+    whisker = base.mark_rule(strokeWidth=1.5, opacity=0.7, yOffset=BAR_OFFSET, aria=False).encode(
+        x=alt.X("lo:Q", title="value"), x2="hi:Q"
+    )
+    text = {"baseline": "middle", "fontSize": 12, "aria": False}  # the bars say it
+    names = base.mark_text(align="left", dy=-NAME_OFFSET, **text).encode(
+        x=alt.value(0), text=alt.Text("name:N"), tooltip=tip
+    )
+    values = base.mark_text(align="right", dy=BAR_OFFSET, fontWeight=600, **text).encode(
+        x=alt.value("width"), text=alt.Text("text:N"), tooltip=tip
+    )
+    chart = alt.layer(bars, whisker, names, values).properties(
+        width="container",
+        height=alt.Step(BAR_STEP),
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+    )
+    return _clean(chart.to_dict())
 
 
 @functools.cache
 def metric_spec() -> dict[str, Any]:
-    """Return the Vega-Lite spec of a metric line chart (runs as colours)."""
-    import altair as alt
-
-    legend = alt.selection_point(fields=["run"], bind="legend", name="shown_runs")
-    chart = (
-        alt.Chart(alt.NamedData(name=DATASET))
-        .mark_line(point=False, interpolate="linear")
-        .add_params(legend)
-        .encode(
-            opacity=alt.condition(legend, alt.value(1.0), alt.value(0.12)),
-            x=alt.X("step:Q", title="step"),
-            y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
-            color=alt.Color("run:N", title="run", legend=alt.Legend(orient="bottom")),
-            tooltip=[
-                alt.Tooltip("run:N", title="run"),
-                alt.Tooltip("step:Q", title="step"),
-                alt.Tooltip("value:Q", title="value", format=".6~g"),
-                alt.Tooltip("time:T", title="time", format="%Y-%m-%d %H:%M:%S"),
-            ],
-        )
-        .properties(width="container", height=220)
-    )
-    spec = chart.to_dict()
-    spec.pop("datasets", None)
-    return spec
-
-
-@functools.cache
-def band_spec() -> dict[str, Any]:
-    """Return the spec of a grouped metric chart: the mean line and min-max band per group."""
-    import altair as alt
-
-    base = alt.Chart(alt.NamedData(name=DATASET)).encode(
-        x=alt.X("x:Q", title="step"),
-        color=alt.Color("group:N", title="group", legend=alt.Legend(orient="bottom")),
-    )
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", title="value"), y2="hi:Q")
-    line = base.mark_line().encode(
-        y=alt.Y("mean:Q", title="value", scale=alt.Scale(zero=False)),
-        tooltip=[
-            alt.Tooltip("group:N"),
-            alt.Tooltip("x:Q", title="x"),
-            alt.Tooltip("mean:Q", format=".6~g"),
-            alt.Tooltip("lo:Q", format=".6~g"),
-            alt.Tooltip("hi:Q", format=".6~g"),
-            alt.Tooltip("runs:Q"),
-        ],
-    )
-    spec = alt.layer(band, line).properties(width="container", height=220).to_dict()
-    spec.pop("datasets", None)
-    return spec
+    """Return the Vega-Lite specs of the metric charts, one per kind: `line` (a metric with
+    history), `bars` (a metric logged once per run: ranked final values) and `band` (runs
+    grouped by a param: mean and min-max band); grouped single values use `bars` too."""
+    return {"line": line_spec(), "bars": bars_spec(), "band": band_spec()}
 
 
 def encode(values: Any) -> str:
@@ -123,6 +180,9 @@ class ChartData:
     shown: int = 0
     total: int = 0
     csv: list[tuple[str, str]] = field(default_factory=list)  # (run name, site-relative path)
+    kind: str = "line"  # line, or bars for a metric logged once per run
+    lower_is_better: bool = False
+    log_ok: bool = True  # every value above 0
 
     @property
     def downsampled(self) -> bool:
@@ -133,6 +193,9 @@ class ChartData:
         """Return the chart's JSON block (without the spec)."""
         return {
             "key": self.key,
+            "kind": self.kind,
+            "lower_is_better": self.lower_is_better,
+            "log_ok": self.log_ok,
             "shown": self.shown,
             "total": self.total,
             "series": [s.to_json() for s in self.series],

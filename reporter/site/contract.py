@@ -72,8 +72,11 @@ class Column:
 
     key: str
     label: str
-    group: str  # attributes, params, metrics
+    group: str  # attributes, metrics, params, tags
     numeric: bool
+    hidden: bool = False  # left out until the reader picks it (tags)
+    better: str = ""  # a metric's direction, "min" or "max": its best value is marked
+    sort: str = ""  # "ascending" or "descending" on the column the table is ordered by
 
 
 @dataclass
@@ -83,11 +86,14 @@ class Cell:
     text: str
     sort: str
     link: str | None = None
+    note: str = ""  # said on hover: "mean ± standard deviation of 3 child runs"
+    best: bool = False  # the best value of its metric column among the top-level rows
 
 
 @dataclass
 class RunRow:
-    """A row of the runs table."""
+    """A row of the runs table: a top-level run (depth 0) or a run under its parent, folded
+    until the reader opens the parent."""
 
     run_id: str
     name: str
@@ -96,6 +102,7 @@ class RunRow:
     depth: int
     parent: str | None
     cells: list[Cell]
+    children: int = 0  # its child runs in the table
 
 
 @dataclass
@@ -120,6 +127,8 @@ class ExperimentPageContext:
     scatter_spec: Markup = field(default_factory=lambda: Markup("null"))
     parallel_spec: Markup = field(default_factory=lambda: Markup("null"))
     models: list[ModelListing] = field(default_factory=list)  # logged models, newest first
+    group_data: list[str] = field(default_factory=list)  # groups/<n>.js of each group choice
+    filter_example: str = ""  # the filter box's example: the page's metric, a param it logged
 
 
 @dataclass
@@ -314,16 +323,26 @@ class ChartBlock:
     series: list[tuple[str, str, int | None, int, int]]  # run name, run id, start, a, b
     metrics: MetricIndex
     max_points: int
+    kind: str = "line"  # line: a metric with history; bars: one value per run (ranked bars)
+    lower_is_better: bool = False  # how bars rank the runs
+    log_ok: bool = True  # every value above 0: a log scale can show the chart
 
     @property
     def data(self) -> Markup:
         """The chart's JSON block, safe inside <script type="application/json">."""
+        import numpy as np
+
         from reporter.site.downsample import minmax_indices
 
-        chart = charts.ChartData(key=self.title)
+        chart = charts.ChartData(
+            key=self.title, kind=self.kind, lower_is_better=self.lower_is_better, log_ok=self.log_ok
+        )
         m = self.metrics
         for name, run_id, start, a, b in self.series:
-            keep = minmax_indices(m.value[a:b], self.max_points)
+            if self.kind == "bars":
+                keep = np.array([b - a - 1])  # the value a run logged last
+            else:
+                keep = minmax_indices(m.value[a:b], self.max_points)
             chart.series.append(
                 charts.make_series(
                     name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep

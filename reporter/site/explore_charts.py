@@ -8,72 +8,166 @@ from typing import Any
 
 from reporter.site.charts import DATASET
 
+# The parallel coordinates' datasets (filled by explore.js) and layers (named, so the page
+# script and tests find them: Vega names each layer's marks `<layer>_marks`).
+PARALLEL_DATA = ("axes", "lines", "ticks")
+PARALLEL_LAYERS = ("axis", "below", "lines", "ticks", "halo", "labels", "heads")
+HUMAN = "humanNumber(datum.value)"  # the site's number format (static/numbers.js)
+GREY = "#9aa0a6"  # a run without the colour field's value
+
 
 @functools.cache
 def scatter_spec() -> dict[str, Any]:
-    """Return the Vega-Lite spec of the run scatter: any param or metric against another.
+    """Return the Vega-Lite spec of the run scatter: any param or metric against another,
+    coloured by the primary metric (the page may colour by another field or status).
 
-    The page names the axes (`x`, `y` fields hold the chosen columns' values)."""
+    The page names the axes and puts the runs in: `x`, `y` hold the chosen fields' values, `c`
+    the colour field's, `g` true for a run without it (drawn grey: Vega-Lite would drop a
+    point whose `c` is null), `tip` the tooltip, `url` the run's page."""
     import altair as alt
 
     chart = (
         alt.Chart(alt.NamedData(name=DATASET))
-        .mark_point(filled=True, size=60, cursor="pointer")
-        .encode(
-            x=alt.X("x:Q", title="x", scale=alt.Scale(zero=False)),
-            y=alt.Y("y:Q", title="y", scale=alt.Scale(zero=False)),
-            color=alt.Color("status:N", title="status"),
-            tooltip=[
-                alt.Tooltip("run:N", title="run"),
-                alt.Tooltip("x:Q", format=".6~g"),
-                alt.Tooltip("y:Q", format=".6~g"),
-            ],
+        .mark_point(
+            filled=True,
+            size=70,
+            opacity=0.85,
+            cursor="pointer",
+            tooltip={"expr": "datum.tip"},
+            aria=False,  # the figure is one image to a screen reader; thousands of labels less
         )
-        .properties(width="container", height=300)
+        .encode(
+            x=alt.X("x:Q", title="x", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN)),
+            y=alt.Y("y:Q", title="y", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN)),
+            color=alt.condition(
+                "datum.g",
+                alt.value(GREY),
+                alt.Color(
+                    "c:Q",
+                    title="colour",
+                    scale=alt.Scale(scheme="viridis"),
+                    legend=alt.Legend(labelExpr=HUMAN),
+                ),
+            ),
+        )
+        .properties(width="container", height=320)
     )
     spec = chart.to_dict()
     spec.pop("datasets", None)
     return spec
 
 
-def parallel_spec(fields: list[tuple[str, str]], color: str | None) -> dict[str, Any]:
-    """Return a parallel-coordinates spec over (row field, label) pairs, coloured by `color`.
+@functools.cache
+def parallel_spec() -> dict[str, Any]:
+    """Return the parallel-coordinates spec: one line per run across the axes, each axis with
+    its ticks and name, the lines coloured by the primary metric (grey without it).
 
-    Each axis is scaled to its own min..max; a line is a run (click opens it)."""
+    The page fills three datasets: `axes` (axis, low: the lowest place below the range, name:
+    its lines of text, full: the whole name), `lines` (a run's segment from one axis to the
+    next: axis, to, pos, pos2; c: the colour value, g: true for a run without it, url, tip: the
+    run's tooltip; in drawing order) and `ticks` (axis, pos, label, kind: value, text or
+    missing). Positions run from 0 (bottom of the range) to 1 (top); places below the range are
+    negative. User text is only ever data, never an expression."""
     import altair as alt
 
-    names = [f for f, _ in fields]
-    # Axis names are user text: they travel as a parameter's value, never inside an expression
-    encode: dict[str, Any] = {
-        "x": alt.X(
-            "key:N",
-            title=None,
-            sort=names,
-            axis=alt.Axis(labelExpr="axis_names[datum.value]", labelAngle=0),
-        ),
-        "y": alt.Y("norm:Q", axis=None),
-        "detail": alt.Detail("index:N"),
-        "tooltip": [alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".6~g")],
-    }
-    if color:
-        encode["color"] = alt.Color(
-            f"{color}:Q", title="primary metric", scale=alt.Scale(scheme="viridis")
-        )
-    chart = (
-        alt.Chart(alt.NamedData(name=DATASET))
-        .transform_window(index="count()")
-        .transform_fold(names, as_=["key", "value"])
-        .transform_joinaggregate(lo="min(value)", hi="max(value)", groupby=["key"])
-        .transform_calculate(
-            norm="datum.hi > datum.lo ? (datum.value - datum.lo) / (datum.hi - datum.lo) : 0.5"
-        )
-        .mark_line(opacity=0.6, cursor="pointer")
-        .encode(**encode)
-        .properties(width="container", height=300)
+    x = alt.X("axis:N", title=None, axis=None, scale=alt.Scale(type="point", padding=0.35))
+    y = alt.Y("pos:Q", title=None, axis=None, scale=alt.Scale(zero=False, nice=False))
+
+    def layer(name: str) -> alt.Chart:
+        return alt.Chart(alt.NamedData(name=name))
+
+    axis = (
+        layer("axes")
+        .mark_rule(strokeWidth=1.2, aria=False)
+        .encode(x=x, y=alt.Y("top:Q", title=None, axis=None), y2="bottom:Q")
+        .transform_calculate(top="1", bottom="0")
+        .properties(name="axis")
     )
+    below = (
+        layer("axes")
+        .transform_filter("datum.low < 0")
+        .mark_rule(strokeWidth=1, strokeDash=[2, 3], aria=False)
+        .encode(x=x, y=alt.Y("low:Q", title=None, axis=None), y2="bottom:Q")
+        .transform_calculate(bottom="0")
+        .properties(name="below")
+    )
+    # A run is a chain of segments, one between each pair of neighbouring axes: rules draw
+    # 10,000 runs several times faster than a line per run (a group per run). Hovering a
+    # segment brings out its run's whole chain (the page drops this past 200 runs).
+    hover = alt.selection_point(name="hover", on="pointerover", clear="pointerout", fields=["url"])
+    lines = (
+        layer("lines")
+        .mark_rule(cursor="pointer", tooltip={"expr": "datum.tip"}, aria=False)
+        .add_params(hover)
+        .encode(
+            x=x,
+            x2="to:N",
+            y=y,
+            y2="pos2:Q",
+            strokeWidth=alt.condition(hover, alt.value(3), alt.value(1.3), empty=False),
+            opacity=alt.condition(hover, alt.value(1), alt.value(0.75), empty=False),
+            color=alt.condition(
+                "datum.g",
+                alt.value(GREY),
+                alt.Color(
+                    "c:Q",
+                    title="metric",
+                    scale=alt.Scale(scheme="viridis"),
+                    legend=alt.Legend(labelExpr=HUMAN, gradientLength=200),
+                ),
+            ),
+        )
+        .properties(name="lines")
+    )
+    ticks = (
+        layer("ticks")
+        .mark_tick(size=7, thickness=1.2, aria=False)
+        .encode(x=x, y=y)
+        .properties(name="ticks")
+    )
+
+    def tick_labels(name: str, halo: bool) -> alt.Chart:
+        # the halo: the same text in the background's colour underneath, so a label stays
+        # readable over the lines
+        style: dict[str, Any] = {"strokeWidth": 3, "strokeJoin": "round"} if halo else {}
+        return (
+            layer("ticks")
+            .mark_text(
+                align="left",
+                baseline="middle",
+                dx=6,
+                fontSize=11,
+                fontStyle={"expr": "datum.kind === 'value' ? 'normal' : 'italic'"},
+                aria=False,
+                **style,
+            )
+            .encode(x=x, y=y, text="label:N", tooltip=alt.Tooltip("full:N", title="value"))
+            .properties(name=name)
+        )
+
+    heads = (
+        layer("axes")
+        .mark_text(
+            align="center",
+            baseline="bottom",
+            dy=-10,
+            fontSize=12,
+            fontWeight=600,
+            lineHeight=14,
+            aria=False,
+        )
+        .encode(
+            x=x,
+            y=alt.Y("top:Q", title=None, axis=None),
+            text="name:N",
+            tooltip=alt.Tooltip("full:N", title="axis"),
+        )
+        .transform_calculate(top="1")
+        .properties(name="heads")
+    )
+    chart = alt.layer(
+        axis, below, lines, ticks, tick_labels("halo", True), tick_labels("labels", False), heads
+    ).properties(width="container", height=320, view=alt.ViewBackground(stroke=None))
     spec = chart.to_dict()
     spec.pop("datasets", None)
-    spec.setdefault("params", []).append(
-        {"name": "axis_names", "value": {f: label for f, label in fields}}
-    )
     return spec

@@ -21,7 +21,7 @@ from reporter.site import charts
 from reporter.site.contract import Page, Site, json_block
 from reporter.site.paths import relative_url
 from reporter.site.theme import Theme
-from reporter.view import text
+from reporter.view import numbers, text
 
 MARKER = ".tracker-report-site"
 TMP_PREFIX = ".tmp-"
@@ -142,8 +142,9 @@ def make_environment(theme: Theme) -> Any:
         return relative_url(target, ctx["page"].path)
 
     env.filters["url"] = url
+    env.filters["count"] = text.counted  # {{ n | count("report") }}: "1 report", "2 reports"
+    env.filters["human"] = numbers.human  # {{ value | human }}: "1,234", "0.9123", "1.23M"
     env.globals["metric_spec"] = json_block(charts.metric_spec())
-    env.globals["band_spec"] = json_block(charts.band_spec())
     return env
 
 

@@ -16,6 +16,13 @@ from reporter.core.secrets import SecretRules
 ARTIFACT_MODES = ("copy", "link", "skip")
 DIRECTIONS = ("min", "max")  # metric_direction values: lower or higher is better
 CONFIG_FILE = "tracker-report.toml"
+# The `sort` setting's attributes and the runs table's columns they name.
+SORT_ATTRIBUTES = {"start_time": "start", "run_name": "name", "status": "status", "user_id": "user"}
+SORT_HELP = (
+    'e.g. "metrics.rmse ASC", "params.alpha DESC" or "start_time DESC"; valid: '
+    "metrics.<key>, params.<key>, tags.<key>, start_time, run_name, status, user_id, each "
+    "with ASC or DESC (a metric without one: best first)"
+)
 # Built-in publication profiles (--profile NAME); a [profile.NAME] table in the config file
 # adds to or overrides them, or defines new ones. Secrets are masked in every profile.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -96,6 +103,7 @@ class BuildConfig:
     top_runs: int = 10
     primary_metric: dict[str, str] = field(default_factory=dict)  # experiment name -> metric
     metric_direction: dict[str, str] = field(default_factory=dict)  # metric -> "min" or "max"
+    sort: str | None = None  # the runs table's order: "metrics.rmse ASC"; default: best first
     compare: tuple[Comparison, ...] = ()
     # what to publish (usually set per profile, see PROFILES)
     profile: str | None = None
@@ -144,6 +152,8 @@ class BuildConfig:
                 f"reports = {self.reports!r}: no such folder (it holds the Markdown reports; "
                 "leave the setting out to use ./reports when it exists)"
             )
+        if self.sort is not None:
+            self.table_sort()  # a bad sort fails here
         bad = {k: v for k, v in self.metric_direction.items() if v not in DIRECTIONS}
         if bad:
             metric, value = next(iter(bad.items()))
@@ -170,6 +180,32 @@ class BuildConfig:
         """Return fresh masking rules for one build (they record what they masked)."""
         return SecretRules(self.secret_keys, self.secret_allow, self.mask_secrets)
 
+    def table_sort(self) -> tuple[str, bool | None] | None:
+        """Return the runs table's configured order as (column key, ascending), where the
+        direction is None when the setting leaves it to the column (best first for a metric,
+        else ascending); None when the setting is not given."""
+        if self.sort is None:
+            return None
+        from reporter.query import filter as run_filter
+
+        where = f"sort = {self.sort!r}"
+        if not isinstance(self.sort, str) or not self.sort.strip():
+            raise InvalidArgumentError(f"{where}: give a column and a direction, {SORT_HELP}")
+        try:
+            ((column, ascending),) = run_filter.parse_order_by([self.sort])
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{where}: {exc}") from None
+        key = SORT_ATTRIBUTES.get(column, column)
+        if (
+            not key.startswith(("metrics.", "params.", "tags."))
+            and key not in SORT_ATTRIBUTES.values()
+        ):
+            raise InvalidArgumentError(
+                f"{where}: the runs table has no column {column}; {SORT_HELP}"
+            )
+        given = self.sort.split()[-1].upper() in ("ASC", "DESC")
+        return key, ascending if given else None
+
     def lower_is_better(self, metric: str) -> bool:
         """Return True if lower values of a metric are better: as configured in
         metric_direction, else guessed from its name (loss, error, rmse, mae, ...)."""
@@ -181,7 +217,7 @@ class BuildConfig:
 
 KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file", "compare"}
 TUPLES = {f.name for f in dataclasses.fields(BuildConfig) if f.type.startswith("tuple")}
-OPTIONAL = {"base_url", "compare", "profile", "runs", "max_site_mb", "reports"}
+OPTIONAL = {"base_url", "compare", "profile", "runs", "max_site_mb", "reports", "sort"}
 
 
 def _toml(path: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from reporter.core import secrets, system_tags
 from reporter.core.errors import ReporterError
 from reporter.core.logged_models import LoggedModel
 from reporter.store.protocol import AbstractStore
-from reporter.view import publish, text
+from reporter.view import numbers, publish, text
 from reporter.view.config import BuildConfig
 
 EXAMPLE_ROWS = 5  # rows of an input example shown
@@ -92,7 +92,7 @@ def _summary(
             for k, v in model.tags.items()
             if not system_tags.is_system_tag(k) and not publish.matches(k, excluded)
         ),
-        metrics=sorted((k, text.fmt_number(v[2])) for k, v in latest.items()),
+        metrics=sorted((k, numbers.human(v[2])) for k, v in latest.items()),
     )
     try:
         files = sorted(store.list_model_artifacts(model.model_id))
@@ -120,15 +120,15 @@ def _read_mlmodel(
     estimator = (flavors.get("sklearn") or {}).get("estimator_class")
     summary.estimator = str(estimator) if estimator else None
     signature = meta.get("signature") or {}
-    summary.inputs = _specs(signature.get("inputs"))
-    summary.outputs = _specs(signature.get("outputs"))
+    summary.inputs = signature_specs(signature.get("inputs"))
+    summary.outputs = signature_specs(signature.get("outputs"))
     info = meta.get("saved_input_example_info") or {}
     if info.get("artifact_path"):
         data = json.loads(store.read_model_artifact(model_id, str(info["artifact_path"])))
         _example(data, summary, rules)
 
 
-def _specs(raw: Any) -> list[tuple[str, str]]:
+def signature_specs(raw: Any) -> list[tuple[str, str]]:
     """Return (column, type) of a signature schema's JSON text."""
     if not raw:
         return []
@@ -156,15 +156,24 @@ def _example(data: Any, summary: ModelSummary, rules: secrets.SecretRules) -> No
         return
     columns = columns[:EXAMPLE_COLUMNS]
     summary.example_columns = [rules.mask_name("column", c) for c in columns]
+    shown_rows = [row[: len(columns)] for row in rows[:EXAMPLE_ROWS]]
+    decimals = [
+        numbers.column_decimals(row[i] for row in shown_rows if i < len(row) and _is_number(row[i]))
+        for i in range(len(columns))
+    ]
     summary.example_rows = [
-        [_cell(rules, columns[i], v) for i, v in enumerate(row[: len(columns)])]
-        for row in rows[:EXAMPLE_ROWS]
+        [_cell(rules, columns[i], v, decimals[i]) for i, v in enumerate(row)] for row in shown_rows
     ]
 
 
-def _cell(rules: secrets.SecretRules, column: str, value: Any) -> str:
-    """Return an example value as shown: numbers formatted, text masked and shortened."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return text.fmt_number(value)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _cell(rules: secrets.SecretRules, column: str, value: Any, decimals: int) -> str:
+    """Return an example value as shown: numbers with their column's decimals, text masked and
+    shortened."""
+    if _is_number(value):
+        return numbers.fixed(value, decimals)
     shown = rules.mask_text("input example", column, str(value))
     return shown if len(shown) <= CELL_CHARS else shown[: CELL_CHARS - 1] + "…"

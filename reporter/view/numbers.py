@@ -5,7 +5,11 @@ page scripts' twin of this module; tests hold the two to the same outputs).
   from a million up (`1.23M`, 3 significant digits), exponent notation only below 0.001
   (`1.2e-5`) and from 1e18 up.
 * `column_decimals(values)` and `fixed(x, decimals)`: a column of values with one number of
-  decimals, chosen so its typical value shows 4 significant digits.
+  decimals, chosen so its typical value shows 4 significant digits (from a million up, SI
+  with 3 significant digits, zeros kept: `42.0M`, `43.2M`).
+* `exact_decimals(values)`: for a column of values people typed (params: `0.0001`, `0.01`),
+  the fewest decimals that show each one exactly (at most 6), so a column reads `0.0001`,
+  `0.0100` rather than padded to 4 significant digits.
 * `delta(x)`: a signed difference with 3 significant digits (`+0.631`, `-0.00694`).
 """
 
@@ -35,14 +39,15 @@ def _special(value: Any) -> str | None:
     return None
 
 
-def _si(number: float, digits: int) -> str | None:
+def _si(number: float, digits: int, trim: bool = True) -> str | None:
     """Return `number` with an SI suffix and `digits` significant digits when it is a million
-    or more in magnitude (None from 999.95e15 up)."""
+    or more in magnitude (None from 999.95e15 up); trailing zeros dropped unless not `trim`
+    (a column keeps them: 42.0M under 43.2M)."""
     for scale, suffix in reversed(SI):
         scaled = number / scale
         text = _grouped(scaled, _decimals_for(scaled, digits))
         if abs(float(text.replace(",", ""))) < 1000:
-            return _trim(text) + suffix
+            return (_trim(text) if trim else text) + suffix
     return None  # rounds to 1000P or more: exponent notation
 
 
@@ -111,15 +116,35 @@ def column_decimals(values: Iterable[Any]) -> int:
     return _decimals_for(median, 4)
 
 
+def exact_decimals(values: Iterable[Any]) -> int:
+    """Return the fewest decimals (at most 6) that show every value of a column exactly: the
+    decimals of its shortest round-trip text (repr, as JavaScript's String)."""
+    most = 0
+    for value in values:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(number):
+            continue
+        mantissa, _, exponent = repr(abs(number)).partition("e")
+        places = len(mantissa.partition(".")[2].rstrip("0")) - int(exponent or 0)
+        most = max(most, places)
+    return min(MAX_DECIMALS, most)
+
+
 def fixed(value: Any, decimals: int) -> str:
     """Return a value of a column with `decimals` decimals and thousands separators (SI from a
-    million up; exponent notation for a non-zero value too small to show)."""
+    million up, 3 significant digits kept: 42.0M; exponent notation for a non-zero value too
+    small to show)."""
     special = _special(value)
     if special is not None:
         return special
     number = float(value)
-    if abs(number) >= 1e6:
+    if abs(number) >= 1e18:
         return human(number)
+    if abs(number) >= 1e6:
+        return _si(number, 3, trim=False) or human(number)
     text = _grouped(number, decimals)
     if number != 0 and float(text.replace(",", "")) == 0:
         return human(number, 3)

@@ -65,7 +65,8 @@ def fmt_duration(start: Any, end: Any) -> str:
 
 
 def fmt_number(value: Any) -> str:
-    """Format a metric value compactly (6 significant digits; NaN and inf spelled out)."""
+    """Format a metric value compactly (6 significant digits; NaN and inf spelled out): the
+    `summary` command's text and the data files. Pages show numbers with reporter.view.numbers."""
     if value is None:
         return ""
     number = float(value)
@@ -74,6 +75,14 @@ def fmt_number(value: Any) -> str:
     if math.isinf(number):
         return "inf" if number > 0 else "-inf"
     return f"{number:.6g}"
+
+
+def counted(count: Any, singular: str, plural: str | None = None) -> str:
+    """Return a count with its noun, singular or plural, and thousands separators:
+    '1 report', '0 reports', '1,234 runs' (`plural` for irregular nouns: 'entries')."""
+    number = int(count)
+    noun = singular if number == 1 else (plural or f"{singular}s")
+    return f"{number:,} {noun}"
 
 
 def fmt_size(size: int) -> str:

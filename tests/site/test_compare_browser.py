@@ -21,6 +21,7 @@ def test_select_two_runs_and_compare(page, built, site_store):
     tab.wait_for_timeout(200)
     assert tab.url.endswith("/experiments/forecast/index.html")
     tab.locator(f"input.run-pick[value='{site_store['parent']}']").check()
+    tab.locator(f"tr[data-run='{site_store['parent']}'] button.fold").click()  # the child shows
     tab.locator(f"input.run-pick[value='{site_store['child']}']").check()
     expect(link).to_have_attribute("aria-disabled", "false")
     expect(link.locator(".compare-count")).to_have_text("2")
@@ -34,8 +35,9 @@ def test_select_two_runs_and_compare(page, built, site_store):
     lr = tab.locator(".cmp-params tr[data-key='lr']")
     expect(lr.locator("td")).to_have_text(["lr", "0.1", "–"])
     rmse = tab.locator(".cmp-metrics tr[data-key='rmse'] td")
-    expect(rmse.nth(2)).to_contain_text("2.5 (-0.75, -23.1%)")
-    expect(rmse.nth(2).locator("span")).to_have_class("better")  # rmse: lower is better
+    expect(rmse.nth(2).locator("span.value")).to_have_text("2.500")  # the row's decimals
+    expect(rmse.nth(2).locator("span.delta")).to_have_text("-0.75 (-23.1%)")
+    expect(rmse.nth(2).locator("span.delta")).to_have_class("delta better")  # lower is better
     expect(tab.locator("figure.chart")).to_have_count(2)  # loss and rmse, once series.js loaded
     assert wait_for_charts(tab) == 2  # loss and rmse, drawn from series.js files
     assert rec.errors == [] and rec.outside(out.resolve().as_uri()) == []
@@ -157,10 +159,10 @@ def test_compare_side_by_side_with_same_names_tags_images_and_worse_runs(page, s
     stage = tab.locator(".cmp-tags tr[data-key='stage']")
     expect(stage).to_have_class("diff")
     expect(stage.locator("td")).to_have_text(["stage", "s0", "s1"])
-    worse = tab.locator(".cmp-metrics tr[data-key='rmse'] td").nth(2).locator("span")
-    expect(worse).to_have_class("worse")  # rmse went up: lower is better
-    acc = tab.locator(".cmp-metrics tr[data-key='accuracy'] td").nth(2).locator("span")
-    expect(acc).to_have_class("worse")  # accuracy went down: higher is better
+    worse = tab.locator(".cmp-metrics tr[data-key='rmse'] td").nth(2).locator("span.delta")
+    expect(worse).to_have_class("delta worse")  # rmse went up: lower is better
+    acc = tab.locator(".cmp-metrics tr[data-key='accuracy'] td").nth(2).locator("span.delta")
+    expect(acc).to_have_class("delta worse")  # accuracy went down: higher is better
     images = tab.locator(".cmp-images .image-row").filter(has_text="plots/a.png").locator("img")
     expect(images).to_have_count(2)
     for i in range(2):

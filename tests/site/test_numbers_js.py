@@ -95,6 +95,15 @@ def test_js_chooses_a_columns_decimals_as_python_does(page: Any) -> None:
     assert js == [numbers.column_decimals(c) for c in columns]
 
 
+def test_js_chooses_typed_decimals_as_python_does(page: Any) -> None:
+    rng = random.Random(11)
+    columns: list[list[Any]] = [sample(rng.randint(1, 10), seed=100 + i) for i in range(200)]
+    columns += [[round(v, rng.randint(0, 8)) for v in sample(5, seed=i)] for i in range(200)]
+    columns += [["0.0001", "0.01"], ["0.9", "0.95"], ["120", "1e3"], [1e-5, 1e-7, 1.5e20], []]
+    js = page.evaluate("(cols) => cols.map(c => window.TrackerNumbers.exactDecimals(c))", columns)
+    assert js == [numbers.exact_decimals(c) for c in columns]
+
+
 def test_special_values_read_the_same(page: Any) -> None:
     js = page.evaluate(
         """() => [NaN, Infinity, -Infinity, null].map(v => window.TrackerNumbers.human(v))"""

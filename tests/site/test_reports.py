@@ -73,7 +73,8 @@ def test_a_report_embeds_live_content(energy, store_uri, tmp_path):
     data = json.loads(page.split('class="chart-data">')[1].split("</script>")[0])
     assert [s["run"] for s in data["series"]] == ["baseline", "candidate"] and data["total"] == 100
     compare = page.split('class="report-compare"')[1].split("</figure>")[0]
-    assert '<tr class="diff"><td>max_depth</td><td>4</td><td>8</td></tr>' in compare
+    cells = '<td class="num">4</td><td class="num">8</td>'  # a row of numbers, right-aligned
+    assert f'<tr class="diff"><td>max_depth</td>{cells}</tr>' in compare
     link = re.search(r'href="([^"]+compare\.html#runs=[^"]+)"', compare)
     assert link and link.group(1).endswith(f"#runs={energy['baseline']},{energy['candidate']}")
     src = re.search(r'<img src="([^"]+)" alt="candidate: plots/residuals.png"', page)

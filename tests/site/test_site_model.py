@@ -44,7 +44,7 @@ def test_index_summarises_each_experiment(site_store):
     assert forecast.runs == 3  # the deleted run is hidden
     assert forecast.by_status == {"FINISHED": 3}
     assert forecast.primary_metric == "loss"  # the first metric logged
-    assert forecast.best_value == "0.0002" and forecast.best_run.label == "parent"
+    assert forecast.best_value == "2e-4" and forecast.best_run.label == "parent"  # human()
     assert "<strong>load</strong>" in forecast.description
     assert "<script>" not in forecast.description  # sanitised
     assert index.total_runs == 4 and site.runs == 4 and site.experiments == 2
@@ -53,10 +53,11 @@ def test_index_summarises_each_experiment(site_store):
 def test_primary_metric_is_configurable(site_store):
     site = make(site_store["store"], primary_metric={"forecast": "rmse"})
     forecast = page(site, "index.html").context.experiments[0]
+    # the best configuration: the top-level parent (3.25), not its child replicate (2.5)
     assert (forecast.primary_metric, forecast.best_value, forecast.best_run.label) == (
         "rmse",
-        "2.5",
-        "child",
+        "3.25",
+        "parent",
     )
 
 
@@ -78,10 +79,12 @@ def test_experiment_page_table_and_charts(site_store):
     site = make(site_store["store"])
     exp = page(site, "experiments/forecast/index.html").context
     labels = [c.label for c in exp.columns]
-    assert labels[:6] == ["Run", "Status", "Start (UTC)", "Duration", "User", "Commit"]
-    assert labels[6:] == ["depth", "lr", "loss", "rmse"]
+    # the name, the primary metric (loss) and the other metrics, params, attributes, tags
+    assert labels[:5] == ["Run", "loss", "rmse", "depth", "lr"]
+    assert labels[5:10] == ["Status", "Start (UTC)", "Duration", "User", "Commit"]
+    assert all(c.group == "tags" and c.hidden for c in exp.columns[10:])
     names = [r.name for r in exp.rows]
-    assert names.index("child") == names.index("parent") + 1  # nested under its parent
+    assert names == ["parent", EVIL, "child"]  # top level by loss, then the folded child
     child = exp.rows[names.index("child")]
     assert child.depth == 1 and child.parent == site_store["parent"]
     assert "deleted" not in names
@@ -104,7 +107,7 @@ def test_run_page_context(site_store):
     assert run.name == "parent" and run.status == "FINISHED"
     assert run.params == [("depth", "8"), ("lr", "0.1")]
     stats = {m.key: (m.last, m.min, m.max, m.steps) for m in run.metrics}
-    assert stats["loss"] == ("0.0002", "0.0002", "1", 5000)
+    assert stats["loss"] == ("0.000200", "0.000200", "1.000000", 5000)  # one set of decimals
     assert stats["rmse"] == ("3.25", "3.25", "3.25", 1)
     assert [c.label for c in run.children] == ["child"]
     assert ("team", "grid") in run.tags
@@ -139,11 +142,12 @@ def test_downsampling_keeps_extremes_and_ends(values, max_points):
 
 
 def test_metric_spec_is_valid_vega_lite_with_a_named_dataset():
-    spec = charts.metric_spec()
-    assert spec["$schema"].endswith(f"v{alt.SCHEMA_VERSION.lstrip('v')}.json")
-    assert spec["data"] == {"name": charts.DATASET}
-    assert spec["encoding"]["x"]["field"] == "step"
-    assert {t["field"] for t in spec["encoding"]["tooltip"]} == {"run", "step", "value", "time"}
+    specs = charts.metric_spec()
+    for spec in specs.values():
+        assert spec["$schema"].endswith(f"v{alt.SCHEMA_VERSION.lstrip('v')}.json")
+    line = specs["line"]
+    assert line["layer"][0]["data"] == {"name": charts.DATASET}
+    assert line["layer"][0]["encoding"]["x"]["field"] == "step"
 
 
 def test_vendored_vega_matches_altair():
@@ -191,24 +195,36 @@ def test_loader_never_writes_to_the_store(site_store):
 
 def test_exploration_specs_and_fields(site_store):
     band = charts.band_spec()
-    assert [layer["mark"]["type"] for layer in band["layer"]] == ["area", "line"]
+    assert [layer["mark"]["type"] for layer in band["layer"]] == ["area", "line", "point", "rule"]
     assert band["layer"][0]["encoding"]["y2"]["field"] == "hi"
+    site = make(site_store["store"])
+    exp = page(site, "experiments/forecast/index.html").context
+    assert ("params", "depth") in exp.group_choices and ("tags", "team") in exp.group_choices
+    assert not any(key.startswith("reporter.") for _, key in exp.group_choices)
+
+
+def test_explore_specs_and_fields(site_store):
     scatter = explore_charts.scatter_spec()
     assert scatter["data"] == {"name": charts.DATASET}
-    parallel = explore_charts.parallel_spec([("f0", "depth"), ("f1", "loss")], "f1")
-    assert parallel["transform"][1]["fold"] == ["f0", "f1"]
-    # axis names are data (a parameter), never part of an expression
-    assert parallel["encoding"]["x"]["axis"]["labelExpr"] == "axis_names[datum.value]"
-    assert {"name": "axis_names", "value": {"f0": "depth", "f1": "loss"}} in parallel["params"]
+    assert scatter["encoding"]["color"]["field"] == "c"  # the primary metric, or a chosen field
+    assert scatter["encoding"]["x"]["axis"]["labelExpr"] == "humanNumber(datum.value)"
+    parallel = explore_charts.parallel_spec()
+    layers = [layer["name"] for layer in parallel["layer"]]
+    assert layers == list(explore_charts.PARALLEL_LAYERS)
+    assert {layer["data"]["name"] for layer in parallel["layer"]} == set(
+        explore_charts.PARALLEL_DATA
+    )
+    # axis names and tick labels are data, never part of an expression
+    assert all("expr" not in str(layer["encoding"]) for layer in parallel["layer"])
     site = make(site_store["store"])
     exp = page(site, "experiments/forecast/index.html").context
     fields = json.loads(str(exp.explore))
     labels = {c["label"] for c in fields["choices"]}
     assert {"depth (params)", "lr (params)", "loss (metrics)", "rmse (metrics)"} <= labels
-    color = next(c for c in fields["choices"] if c["id"] == fields["color"])
+    color = next(c for c in fields["choices"] if c["id"] == fields["parallel"]["color"])
     assert (color["kind"], color["key"]) == ("metrics", "loss")  # the primary metric
-    assert ("params", "depth") in exp.group_choices and ("tags", "team") in exp.group_choices
-    assert not any(key.startswith("reporter.") for _, key in exp.group_choices)
+    assert fields["primary"] == color["id"] and fields["runs"] == 3
+    assert [a["key"] for a in fields["parallel"]["axes"]] == ["depth", "lr", "loss"]
 
 
 def script_json(data: bytes, name: str) -> dict[str, Any]:
@@ -235,8 +251,8 @@ def test_table_js_holds_every_row_as_shown_and_as_sorted(site_store):
     child = by_id[site_store["child"]]
     assert child[1] == site_store["parent"] and child[2] == 1
     rmse = [c.label for c in exp.columns].index("rmse")
-    assert child[3][rmse] == ["2.5", 2.5]  # numeric: shown text and a number to sort by
-    assert by_id[run_id][3][rmse] == ["inf", "Infinity"]  # JSON has no infinity; JS Number() does
+    assert child[3][rmse] == ["2.500", 2.5]  # numeric: shown text (the column's decimals)
+    assert by_id[run_id][3][rmse] == ["∞", "Infinity"]  # JSON has no infinity; JS Number() does
     assert by_id[site_store["parent"]][3][0] == "parent"  # text that sorts as itself
     assert by_id[site_store["evil"]][3][0] == EVIL  # data, escaped by the JSON writer
     assert "<" not in table.data.decode()

@@ -1,6 +1,9 @@
 """The runs table in a real browser: the filter box (the search_runs grammar, checked against
 the Python API on the same store), its error message, the view kept in the URL, and a table
-too long to render at once (first rows in the HTML, the rest from table.js in chunks)."""
+too long to render at once (first rows in the HTML, the rest from table.js in chunks).
+
+In the example store the child run is folded under its parent: it shows when a filter is on
+(folds start open then) or when the parent is opened."""
 
 from __future__ import annotations
 
@@ -95,10 +98,13 @@ def test_an_invalid_filter_shows_the_parser_message_and_keeps_the_view(page, bui
         box.fill(bad)
         expect(message).to_be_visible()
         expect(message).to_have_attribute("role", "alert")
-        shown = message.text_content() or ""
-        assert shown.startswith("Invalid filter: ")
-        # the page's message is the Python API's, word for word
-        assert shown.removeprefix("Invalid filter: ") in str(raised.value.message), (bad, shown)
+        said = str(raised.value.message).splitlines()
+        assert said[0].startswith("Invalid filter at position ")
+        # the page's message is the Python API's, word for word, said once: the first line,
+        # then the text with the caret under the position
+        expect(message.locator(".message-text")).to_have_text(said[0])
+        assert message.locator(".message-where").text_content() == "\n".join(said[1:])
+        assert (message.text_content() or "").count("Invalid filter") == 1
         expect(box).to_have_attribute("aria-invalid", "true")
         assert run_order(tab) == kept  # the last valid view stays
     # sorting while the text is invalid sorts the last valid view
@@ -139,7 +145,8 @@ def test_filter_sort_and_columns_come_back_from_the_url(page, built, site_store,
     assert "filter=" in fragment and " " not in fragment and "<" not in fragment
     order = run_order(tab)
     assert set(order) == python_ids(site_store["store"], "forecast", text)
-    assert order == [site_store["child"], site_store["parent"], site_store["evil"]]
+    # sorting sorts the top-level rows; the child stays under its parent (open: a filter is on)
+    assert order == [site_store["parent"], site_store["child"], site_store["evil"]]
     for again in (tab, None):
         if again is None:  # a reader who was sent the link
             with open_page(browser) as (other, other_rec):
@@ -187,15 +194,14 @@ def test_a_link_survives_a_rebuild_that_adds_columns_and_a_pasted_hash_applies(
         run.info.run_id,
         site_store["evil"],
         site_store["parent"],
-        site_store["child"],
-    ]  # rmse 10, 4, 3.25, 2.5
+    ]  # rmse 10, 4, 3.25; the child (2.5) folded under its parent
     expect(tab.locator("table.runs thead th[data-key='user']")).to_be_hidden()
     # a pasted link that changes only the hash applies; older links name columns by number
     col = rmse.get_attribute("data-col")
     tab.evaluate(f"() => {{ location.hash = 'sort={col}:asc&filter=metrics.rmse%20%3C%204'; }}")
     expect(rmse).to_have_attribute("aria-sort", "ascending")
     expect(tab.locator("table.runs tbody tr")).to_have_count(2)
-    assert run_order(tab) == [site_store["child"], site_store["parent"]]
+    assert run_order(tab) == [site_store["parent"], site_store["child"]]
     expect(tab.locator("table.runs thead th[data-key='user']")).to_be_visible()
     expect(tab.get_by_role("searchbox", name="Filter runs")).to_have_value("metrics.rmse < 4")
     assert rec.errors == []
@@ -206,6 +212,7 @@ def test_picked_runs_stay_picked_through_sort_and_filter(page, built, site_store
     _, out = built
     tab.goto(page_url(out, "forecast"))
     table_ready(tab)
+    tab.locator(f"tr[data-run='{site_store['parent']}'] button.fold").click()  # shows the child
     tab.locator(f"input.run-pick[value='{site_store['child']}']").check()
     tab.locator(f"input.run-pick[value='{site_store['evil']}']").check()
     tab.locator("table.runs thead th").filter(has_text="rmse").locator("button").click()
@@ -224,7 +231,8 @@ def test_picked_runs_stay_picked_through_sort_and_filter(page, built, site_store
 @pytest.fixture(scope="module")
 def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[str]]]:
     """An experiment of BIG_RUNS runs, oldest first in the returned ids; the oldest run has the
-    lowest rmse, so it is the last row of the default (newest first) order."""
+    lowest rmse, so it is the first row of the default order (rmse, best first) though it is
+    the oldest."""
     root = tmp_path_factory.mktemp("big-table")
     store = str(root / "store")
     client = reporter.Client(store)
@@ -245,22 +253,36 @@ def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     yield store, out, ids
 
 
+def by_rmse(store: str, direction: str = "ASC") -> list[str]:
+    """Every run of the big experiment, ordered by rmse as search_runs orders them."""
+    client = reporter.Client(store)
+    exp = client.get_experiment_by_name("many")
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id], order_by=[f"metrics.rmse {direction}"])
+    return [r.info.run_id for r in runs]
+
+
 def test_a_long_table_opens_with_one_chunk_and_loads_the_rest(page, big_site):
     tab, rec = page
-    _store, out, ids = big_site
+    store, out, ids = big_site
+    best_first = by_rmse(store)
+    assert best_first[0] == ids[0] and len(best_first) == BIG_RUNS
     html = (out / "experiments/many/index.html").read_text()
     server_rows = re.findall(r'<tr data-run="([0-9a-f]+)"', html)
-    assert server_rows == ids[::-1][:FIRST_ROWS]  # newest first, only the first rows
+    assert server_rows == best_first[:FIRST_ROWS]  # by rmse, best first; only the first rows
     tab.goto(page_url(out, "many"))
     table_ready(tab)
-    assert run_order(tab) == ids[::-1][:CHUNK]
+    assert run_order(tab) == best_first[:CHUNK]
+    expect(tab.locator("table.runs thead th[data-key='metrics.rmse']")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
     expect(tab.locator(".table-status")).to_have_text(f"Showing {CHUNK} of {BIG_RUNS} runs.")
     expect(tab.locator("#runs-heading .count")).to_have_text(f"({BIG_RUNS})")
     # "Show all" renders every row (clicked where it is: scrolling to it would load rows)
     tab.get_by_role("button", name="Show all").dispatch_event("click")
     expect(tab.locator("table.runs tbody tr")).to_have_count(BIG_RUNS)
     expect(tab.locator(".more-rows")).to_be_hidden()
-    assert run_order(tab) == ids[::-1]
+    assert run_order(tab) == best_first
     # on a fresh load, scrolling to the end of the table brings the next chunk
     tab.reload()
     table_ready(tab)
@@ -269,7 +291,7 @@ def test_a_long_table_opens_with_one_chunk_and_loads_the_rest(page, big_site):
     tab.wait_for_function(
         "n => document.querySelectorAll('table.runs tbody tr').length >= n", arg=2 * CHUNK
     )
-    assert run_order(tab) == ids[::-1][: len(run_order(tab))]
+    assert run_order(tab) == best_first[: len(run_order(tab))]
     assert rec.errors == []
 
 
@@ -278,18 +300,15 @@ def test_sort_and_filter_see_every_run_not_just_the_rendered_ones(page, big_site
     store, out, ids = big_site
     tab.goto(page_url(out, "many"))
     table_ready(tab)
-    tab.locator("table.runs thead th").filter(has_text="rmse").locator("button").click()
+    rmse = tab.locator("table.runs thead th").filter(has_text="rmse")
+    rmse.locator("button").click()  # the default order is rmse ascending: now descending
+    expect(rmse).to_have_attribute("aria-sort", "descending")
+    worst_first = by_rmse(store, "DESC")
+    expect(tab.locator("table.runs tbody tr").first).to_have_attribute("data-run", worst_first[0])
+    assert run_order(tab) == worst_first[:CHUNK]
+    rmse.locator("button").click()
     expect(tab.locator("table.runs tbody tr").first).to_have_attribute("data-run", ids[0])
-    client = reporter.Client(store)
-    exp = client.get_experiment_by_name("many")
-    assert exp is not None
-    by_rmse = [
-        r.info.run_id
-        for r in client.search_runs(
-            [exp.experiment_id], order_by=["metrics.rmse ASC"], max_results=CHUNK
-        )
-    ]
-    assert run_order(tab) == by_rmse
+    assert run_order(tab) == by_rmse(store)[:CHUNK]
     text = "params.depth = '3' and metrics.rmse < 2"
     want = python_ids(store, "many", text)
     assert 0 < len(want) < CHUNK

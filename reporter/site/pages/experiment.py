@@ -17,7 +17,7 @@ from reporter.site.contract import (
 )
 from reporter.site.pages.explore import explore_views
 from reporter.site.paths import run_path
-from reporter.site.series import index_metrics, int_or_none, make_chart
+from reporter.site.series import group_scripts, index_metrics, int_or_none, make_chart
 from reporter.view import text
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData
@@ -32,7 +32,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
     and the full-series downloads of its charts."""
     frame = data.runs
     metric = primary_metric(data, config)
-    columns = table.table_columns(frame)
+    columns = table.table_columns(frame, metric, config)
     metrics = index_metrics(data)
     top = ranked_runs(frame, metric, config)[: config.top_runs]
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
@@ -42,7 +42,9 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
     made = Made()
     blocks = []
     for i, key in enumerate(keys):
-        block, csvs = make_chart(f"chart-{i}", key, chosen, metrics, config.max_points)
+        block, csvs = make_chart(
+            f"chart-{i}", key, chosen, metrics, config.max_points, config.lower_is_better(key)
+        )
         made.files += csvs
         if block is not None:
             blocks.append(block)
@@ -58,6 +60,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
         columns=columns,
         rows=rows[: table.FIRST_ROWS],
         total_rows=len(rows),
+        filter_example=table.filter_example(columns, rows),
         table_js=f"experiments/{slug}/table.js",
         charts=blocks,
         primary_metric=metric,
@@ -73,6 +76,17 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
         if c.startswith("params.")
         or (c.startswith("tags.") and not system_tags.is_system_tag(c[len("tags.") :]))
     ]
+    if blocks and context.group_choices:  # grouping draws every run, from these scripts
+        scripts = group_scripts(
+            f"experiments/{slug}",
+            frame,
+            context.group_choices,
+            metrics,
+            [b.title for b in blocks],
+            config.lower_is_better,
+        )
+        made.files += scripts
+        context.group_data = [f.path for f in scripts]
     path = f"experiments/{slug}/index.html"
     info = PageInfo(
         path,

@@ -8,7 +8,8 @@ from reporter.site.paths import run_path
 from reporter.view import text
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData
-from reporter.view.ranking import primary_metric, ranked_runs
+from reporter.view.ranking import best_run as best_config
+from reporter.view.ranking import primary_metric
 
 
 def summarize(data: ExperimentData, slug: str, config: BuildConfig) -> ExperimentSummary:
@@ -21,12 +22,10 @@ def summarize(data: ExperimentData, slug: str, config: BuildConfig) -> Experimen
         stamps = frame[["start_time", "end_time"]].max(axis=1, skipna=True)
         last = text.fmt_time(stamps.max())
     best_value, best_run = "", None
-    col = f"metrics.{metric}"
-    if metric and col in frame.columns and frame[col].notna().any():
-        ranked = ranked_runs(frame, metric, config)[0]
-        row = frame[frame["run_id"] == ranked].iloc[0]
-        best_value = text.fmt_number(row[col])
-        best_run = Crumb(str(row["run_name"]), run_path(ranked))
+    best = best_config(frame, metric, config)  # a configuration, never a seed replicate
+    if best is not None:
+        best_value = best.value.text()
+        best_run = Crumb(best.name, run_path(best.run_id))
     return ExperimentSummary(
         name=data.experiment.name,
         path=f"experiments/{slug}/index.html",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 import shlex
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from reporter.core.errors import InvalidArgumentError
-from reporter.view import text
+from reporter.view import numbers, text
 
 if TYPE_CHECKING:
     from reporter.site.contract import ChartBlock, Column, MetricIndex, OutFile
@@ -61,7 +62,7 @@ class CompareBlock:
 
     kind: str
     runs: list[tuple[str, str]]  # name, run page path
-    rows: list[tuple[str, list[str], bool]]  # label, values, differs
+    rows: list[tuple[str, list[str], bool, bool]]  # label, values, differs, numeric
     link: str
 
 
@@ -269,20 +270,41 @@ def runs_block(ctx: Context, args: dict[str, str], where: str, line: int) -> Run
             c for c in every.values() if c.key in ("status", "start") or c.group == "metrics"
         ][:7]
     columns = [c for c in columns if c.key != "name"]
-    rows = []
-    for raw in frame.to_dict("records") if len(frame) else []:
-        rec = {str(k): v for k, v in raw.items()}
-        rows.append(
-            (
-                str(rec["run_name"] or rec["run_id"]),
-                run_path(rec["run_id"]),
-                [run_cell(rec, c).text for c in columns],
-            )
-        )
+    records = [{str(k): v for k, v in raw.items()} for raw in frame.to_dict("records")]
+    shown = [_column_texts(records, c, run_cell) for c in columns]
+    rows = [
+        (str(rec["run_name"] or rec["run_id"]), run_path(rec["run_id"]), [s[i] for s in shown])
+        for i, rec in enumerate(records)
+    ]
     note = f"Runs of {data.experiment.name}" + (
         f" where {args['filter']}" if args.get("filter") else ""
     )
     return RunsBlock("runs", [Column("name", "Run", "attributes", False), *columns], rows, note)
+
+
+def _column_texts(
+    records: list[dict[str, Any]], column: Column, cell: Callable[[dict[str, Any], Column], Any]
+) -> list[str]:
+    """Return a column's cells: a column of numbers (metrics, numeric params) with one number
+    of decimals; any other column as the runs table shows it."""
+    if column.group in ("metrics", "params") and column.numeric:
+        values = [rec.get(column.key) for rec in records]
+        return [t or "–" for t in _fixed_texts(values, typed=column.group == "params")]
+    return [cell(rec, column).text for rec in records]
+
+
+def _fixed_texts(values: list[Any], typed: bool) -> list[str]:
+    """Return numbers (floats or numeric text) with one number of decimals for the whole set
+    (a metric's: 4 significant digits of the typical value; `typed` values, params: the
+    fewest that show each exactly); a missing value as ''."""
+    present = [v for v in values if not _missing(v)]
+    decimals = numbers.exact_decimals(present) if typed else numbers.column_decimals(present)
+    return ["" if _missing(v) else numbers.fixed(v, decimals) for v in values]
+
+
+def _missing(value: Any) -> bool:
+    """Return True for None, NaN and ''."""
+    return value is None or value == "" or (isinstance(value, float) and value != value)
 
 
 def chart_block(ctx: Context, args: dict[str, str], where: str, line: int) -> ChartHolder:
@@ -329,13 +351,14 @@ def compare_block(ctx: Context, args: dict[str, str], where: str, line: int) -> 
     )
     rows = []
     for key in keys:
-        values = [r.get(key) for r in chosen]
-        shown = [
-            "–" if v is None or v != v else (text.fmt_number(v) if key.startswith("m") else str(v))
-            for v in values
-        ]
-        label = key.split(".", 1)[1] + (" (metric)" if key.startswith("metrics.") else "")
-        rows.append((label, shown, len(set(shown)) > 1))
+        values = [None if _missing(r.get(key)) else r.get(key) for r in chosen]
+        shown = ["–" if v is None else str(v) for v in values]
+        metric = key.startswith("metrics.")
+        numeric = metric or all(_number(v) for v in values if v is not None)
+        if numeric:  # one scale: one number of decimals
+            shown = [t or "–" for t in _fixed_texts(values, typed=not metric)]
+        label = key.split(".", 1)[1] + (" (metric)" if metric else "")
+        rows.append((label, shown, len(set(map(str, values))) > 1, numeric))
     link = ctx.compare_path(data) + "#runs=" + ",".join(r["run_id"] for r in chosen)
     return CompareBlock(
         "compare",
@@ -343,6 +366,14 @@ def compare_block(ctx: Context, args: dict[str, str], where: str, line: int) -> 
         rows,
         link,
     )
+
+
+def _number(value: Any) -> bool:
+    """Return True for a finite number or a param's text that reads as one."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def image_block(ctx: Context, args: dict[str, str], where: str, line: int) -> ImageBlock:
@@ -380,7 +411,7 @@ def metric_value(ctx: Context, args: dict[str, str], where: str, line: int) -> s
     value = run.get(f"metrics.{args['key']}")
     if value is None or value != value:
         raise _fail(where, line, f"run {args['run']!r} has no metric {args['key']!r}")
-    return text.fmt_number(value)
+    return numbers.human(value)
 
 
 MAKERS = {"runs": runs_block, "chart": chart_block, "compare": compare_block, "image": image_block}

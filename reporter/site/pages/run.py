@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from reporter.core import system_tags
@@ -22,7 +23,7 @@ from reporter.site.contract import (
 from reporter.site.datasets import make_dataset_views
 from reporter.site.paths import INERT_TYPES, extension, run_path, site_artifact_path
 from reporter.site.series import int_or_none, make_chart
-from reporter.view import text
+from reporter.view import numbers, text
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData
 
@@ -42,7 +43,8 @@ ACTIVE_TYPES = {"html", "htm", "shtml", "xhtml", "xht", "svg", "xml"}
 
 # --- run pages -----------------------------------------------------------------------------
 def metric_stats(run_id: str, metrics: MetricIndex) -> list[MetricStat]:
-    """Return last, min, max and step count of each metric of a run."""
+    """Return last, min, max and step count of each metric of a run; a metric's three values
+    share one number of decimals (they are on one scale, unlike the metrics of a column)."""
     import numpy as np
 
     out = []
@@ -50,15 +52,13 @@ def metric_stats(run_id: str, metrics: MetricIndex) -> list[MetricStat]:
         a, b = metrics.slices[(run_id, key)]
         values = metrics.value[a:b]
         finite = values[~np.isnan(values)]
-        out.append(
-            MetricStat(
-                key=key,
-                last=text.fmt_number(values[-1]),
-                min=text.fmt_number(finite.min()) if len(finite) else "NaN",
-                max=text.fmt_number(finite.max()) if len(finite) else "NaN",
-                steps=int(b - a),
-            )
-        )
+        stats = [values[-1], *((finite.min(), finite.max()) if len(finite) else (np.nan,) * 2)]
+        decimals = numbers.column_decimals(stats)
+        if len({float(v) for v in stats if v == v}) == 1:  # one value: as it reads alone
+            last, low, high = (numbers.human(v) for v in stats)
+        else:
+            last, low, high = (numbers.fixed(v, decimals) for v in stats)
+        out.append(MetricStat(key=key, last=last, min=low, max=high, steps=int(b - a)))
     return out
 
 
@@ -108,14 +108,109 @@ def artifact_tree(
         if extension(path) not in INERT_TYPES and node.link and "://" not in node.link:
             node.note = "copied as text: a page of the site never runs an artifact's scripts"
         if size <= PREVIEW_BYTES:
-            _preview(node, read(run_id, path) if _wants_bytes(path) else None)
+            model = _preview(node, read(run_id, path) if _wants_bytes(path) else None)
+            if model is not None:  # the folder of an MLmodel file shows what it says
+                folders[parent].preview, folders[parent].content = "model", model
         if node.preview == "none" and node.link and extension(path) in IMAGE_TYPES:
             node.preview = "image"
-    for folder in folders.values():
-        meta = next((c for c in folder.children if c.name == "MLmodel" and not c.is_dir), None)
-        if meta is not None and isinstance(meta.content, dict):
-            folder.preview, folder.content = "model", meta.content
     return root.children, warnings
+
+
+# --- the MLmodel of a model folder ----------------------------------------------------------
+MODEL_LABELS = {
+    "flavors": "Flavors",
+    "signature": "Signature",
+    "saved_input_example_info": "Input example",
+    "model_id": "Model id",
+    "model_uuid": "Model UUID",
+    "run_id": "Run id",
+    "artifact_path": "Artifact path",
+    "utc_time_created": "Created (UTC)",
+    "mlflow_version": "MLflow version",
+    "model_size_bytes": "Size",
+    "metadata": "Metadata",
+    "databricks_runtime": "Databricks runtime",
+}
+MODEL_FIRST = ("flavors", "signature", "saved_input_example_info")  # then the file's order
+
+
+@dataclass
+class ModelEntry:
+    """One top-level key of an MLmodel file as the run page shows it: a value as text, a
+    mapping as rows, or named groups of rows (each flavor's settings, the signature's
+    inputs and outputs)."""
+
+    key: str  # as in the file: flavors, signature, model_id, ...
+    label: str  # as shown: Flavors, Signature, Model id, ...
+    text: str = ""
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    groups: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+
+
+@dataclass
+class ModelPreview:
+    """What a model folder's MLmodel file says: its estimator and every top-level key."""
+
+    estimator: str
+    entries: list[ModelEntry]
+
+
+def model_preview(meta: dict[Any, Any]) -> ModelPreview:
+    """Return the preview of a parsed MLmodel mapping: every top-level key, readably."""
+    flavors = meta.get("flavors")
+    sklearn = flavors.get("sklearn") if isinstance(flavors, dict) else None
+    estimator = (sklearn or {}).get("estimator_class") if isinstance(sklearn, dict) else None
+    estimator = estimator or meta.get("estimator_class")  # an older tracker-report MLmodel
+    keys = [k for k in MODEL_FIRST if k in meta] + [k for k in meta if k not in MODEL_FIRST]
+    return ModelPreview(str(estimator or ""), [_model_entry(str(k), meta[k]) for k in keys])
+
+
+def _model_entry(key: str, value: Any) -> ModelEntry:
+    """Return one top-level key of an MLmodel as the page shows it."""
+    entry = ModelEntry(key, MODEL_LABELS.get(key, key))
+    if key == "flavors" and isinstance(value, dict):
+        entry.groups = [(str(name), _flat(settings)) for name, settings in value.items()]
+    elif key == "signature" and isinstance(value, dict):
+        entry.groups = [(str(part).capitalize(), _schema(raw)) for part, raw in value.items()]
+    elif key == "model_size_bytes" and isinstance(value, int):
+        entry.text = text.fmt_size(value)
+    elif isinstance(value, dict) and value:
+        entry.rows = _flat(value)
+    else:
+        entry.text = _shown(value)
+    return entry
+
+
+def _schema(raw: Any) -> list[tuple[str, str]]:
+    """Return a signature part (MLflow keeps it as JSON text) as (name, type) rows."""
+    from reporter.view.models import signature_specs
+
+    try:
+        return signature_specs(raw) if isinstance(raw, str) else _flat(raw)
+    except (ValueError, TypeError, AttributeError):
+        return [("", _shown(raw))]
+
+
+def _flat(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Return a mapping as (dotted key, text) rows; anything else as one row."""
+    if not isinstance(value, dict):
+        return [(prefix, _shown(value))]
+    rows = []
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        rows += _flat(item, name) if isinstance(item, dict) and item else [(name, _shown(item))]
+    return rows
+
+
+def _shown(value: Any) -> str:
+    """Return a value of an MLmodel as text: lists comma-separated, empty as a dash."""
+    if value is None or value == {} or value == []:
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _active_preview(node: ArtifactNode, data: bytes | None) -> None:
@@ -140,29 +235,21 @@ def _wants_bytes(path: str) -> bool:
     return ext in TEXT_TYPES | {"json", "yaml", "yml", "md", "csv"} or name == "MLmodel"
 
 
-def _preview(node: ArtifactNode, data: bytes | None) -> None:
-    """Fill a node's preview from its content."""
+def _preview(node: ArtifactNode, data: bytes | None) -> ModelPreview | None:
+    """Fill a node's preview from its content; return what an MLmodel file says (else None)."""
     if data is None:
-        return
+        return None
     content = data.decode("utf-8", errors="replace")
     ext = extension(node.path)
     if node.name == "MLmodel":
         import yaml
 
+        node.preview, node.content = "text", content.splitlines()[:60]
         try:
             meta = yaml.safe_load(content)
         except yaml.YAMLError:
-            meta = None
-        node.preview, node.content = "text", content.splitlines()[:40]
-        if isinstance(meta, dict):
-            node.content = {
-                "class": str(meta.get("estimator_class", "")),
-                "params": {str(k): str(v) for k, v in (meta.get("params") or {}).items()},
-                "versions": {
-                    str(k): str(v) for k, v in (meta.get("library_versions") or {}).items()
-                },
-            }
-        return
+            return None
+        return model_preview(meta) if isinstance(meta, dict) else None
     if ext == "md":
         node.preview, node.content = "markdown", text.markdown(content, demote=3)
     elif ext == "csv":
@@ -177,6 +264,7 @@ def _preview(node: ArtifactNode, data: bytes | None) -> None:
         node.preview, node.content = "text", content.splitlines()[:60]
     else:
         node.preview, node.content = "text", content.splitlines()[:60]
+    return None
 
 
 def run_page(
@@ -206,10 +294,15 @@ def run_page(
     blocks = []
     for i, key in enumerate(metrics.keys_of(run_id)):
         block, csvs = make_chart(
-            f"chart-{i}", key, [(run_id, str(row["run_name"]), start)], metrics, config.max_points
+            f"chart-{i}",
+            key,
+            [(run_id, str(row["run_name"]), start)],
+            metrics,
+            config.max_points,
+            config.lower_is_better(key),
         )
         made.files += csvs
-        if block is not None:
+        if block is not None and block.kind == "line":  # single values: the metrics table
             blocks.append(block)
     commit = tags.get(system_tags.TAG_GIT_COMMIT, "")
     context = RunPageContext(

@@ -14,7 +14,8 @@
   //
   // The view lives in the URL hash, so a link restores it; columns are named by key, so a
   // link still works after a rebuild adds columns:
-  // #sort=metrics.rmse:asc&filter=<text>&hide=user,params.lr
+  // #sort=metrics.rmse:asc&filter=<text>&hide=user,params.lr&show=tags.team (show: columns
+  // hidden until picked). Without sort=, the rows keep table.js's order, the default one.
   var CHUNK = 100;
 
   function readHash() {
@@ -64,6 +65,9 @@
     return row;
   }
 
+  // The view of the rows: the top-level rows (filtered, sorted), each followed by its children
+  // when it is open. A child whose parent the filter leaves out stands at the top level.
+  // Folds start closed; while a filter is on they start open, so every match shows.
   function setupTable(table) {
     var data = window.TRACKER_TABLE;
     var tbody = table.tBodies[0];
@@ -77,6 +81,15 @@
     var boxes = Array.prototype.slice.call(section.querySelectorAll(".column-picker input[data-col]"));
     var link = table.getAttribute("data-run-link") || "";
     var numeric = headers.map(function (th) { return th.classList.contains("num"); });
+    var better = headers.map(function (th) { return th.getAttribute("data-better") || ""; });
+    var keys = headers.map(function (th) { return th.getAttribute("data-key") || ""; });
+    var defaultSort = null;  // the order table.js lists the rows in, shown on its header
+    headers.forEach(function (th, col) {
+      var dir = th.getAttribute("aria-sort");
+      if (dir === "ascending" || dir === "descending") {
+        defaultSort = { col: col, dir: dir === "descending" ? "desc" : "asc" };
+      }
+    });
     var selected = {};
     var hidden = {};
 
@@ -97,8 +110,10 @@
     var rows = data.rows.map(function (r, i) {
       return { index: i, id: r[0], parent: r[1], depth: r[2], cells: r[3] };
     });
+    if (rows.some(function (r) { return r.depth > 0; })) table.classList.add("nested");
     var byId = null, sortKeys = {}, texts = null;
-    var view = rows, shown = 0, sort = null, tree = true;
+    var view = [], tops = [], shown = 0, sort = null, matched = rows.length;
+    var folds = {}, filtering = false, best = {};
 
     function runsById() {
       if (byId) return byId;
@@ -113,7 +128,7 @@
     // lower-case text (or null when empty).
     function keysOf(col) {
       if (sortKeys[col]) return sortKeys[col];
-      var keys = rows.map(function (r) {
+      var found = rows.map(function (r) {
         var cell = r.cells[col - 1];
         if (cell == null) return null;
         var raw = typeof cell === "string" ? cell : cell[1];
@@ -121,8 +136,8 @@
         if (numeric[col]) { var n = Number(raw); return isNaN(n) ? null : n; }
         return String(raw).toLowerCase();
       });
-      sortKeys[col] = keys;
-      return keys;
+      sortKeys[col] = found;
+      return found;
     }
 
     function rowTexts() {
@@ -132,11 +147,24 @@
       return texts;
     }
 
-    function renderRow(r) {
+    function isOpen(id) { return Object.prototype.hasOwnProperty.call(folds, id) ? folds[id] : filtering; }
+
+    function foldButton(entry, name) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "fold";
+      var open = isOpen(entry.row.id);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      button.setAttribute("aria-label", (open ? "Hide" : "Show") + " the runs under " + name);
+      return button;
+    }
+
+    function renderRow(entry) {
+      var r = entry.row;
       var tr = document.createElement("tr");
       tr.setAttribute("data-run", r.id);
       if (r.parent) tr.setAttribute("data-parent", r.parent);
-      tr.className = "depth-" + (tree ? r.depth : 0);
+      tr.className = "depth-" + entry.depth;
       var pick = document.createElement("td");
       pick.className = "pick";
       var box = document.createElement("input");
@@ -148,17 +176,28 @@
       pick.appendChild(box);
       tr.appendChild(pick);
       for (var k = 0; k < r.cells.length; k++) {
-        var td = document.createElement("td"), text = cellText(r.cells[k]), col = k + 1;
+        var td = document.createElement("td"), cell = r.cells[k], text = cellText(cell), col = k + 1;
         var names = [];
+        if (keys[col] === "name") names.push("name");
         if (numeric[col]) names.push("num");
+        if (entry.depth === 0 && col in best && keysOf(col)[r.index] === best[col]) names.push("best");
         if (hidden[col]) names.push("hidden-col");
         if (names.length) td.className = names.join(" ");
-        if (k === 0) {
+        if (typeof cell !== "string" && cell[2]) td.title = cell[2];
+        if (keys[col] === "name") {
+          if (entry.kids) td.appendChild(foldButton(entry, text));
           var a = document.createElement("a");
           a.href = link.replace("RUN_ID", encodeURIComponent(r.id));
+          a.title = text;
           a.textContent = text;
           td.appendChild(a);
-        } else if (k === 1) {
+          if (entry.kids) {
+            var kids = document.createElement("span");
+            kids.className = "kids";
+            kids.textContent = entry.kids + (entry.kids === 1 ? " run" : " runs");
+            td.appendChild(kids);
+          }
+        } else if (keys[col] === "status") {
           var badge = document.createElement("span");
           badge.className = "badge status-" + text.toLowerCase();
           badge.textContent = text;
@@ -171,31 +210,63 @@
       return tr;
     }
 
-    function showMore(count) {
+    function rendered(from, to) {
       var frag = document.createDocumentFragment();
-      var end = Math.min(view.length, shown + count);
-      for (var i = shown; i < end; i++) frag.appendChild(renderRow(view[i]));
-      tbody.appendChild(frag);
-      shown = end;
+      for (var i = from; i < to; i++) frag.appendChild(renderRow(view[i]));
+      return frag;
+    }
+
+    function showStatus() {
       if (status) {
         var total = rows.length, n = view.length;
-        if (n === total) status.textContent = shown < n ? "Showing " + shown + " of " + n + " runs." : "";
-        else if (shown < n) status.textContent = "Showing " + shown + " of " + n + " matching runs (" + total + " in all).";
-        else status.textContent = n + " of " + total + " runs match.";
+        if (!filtering) {
+          status.textContent = shown >= n ? "" :
+            "Showing " + shown + " of " + n + (n === total ? " runs." : " rows (" + total + " runs).");
+        } else if (shown < n) {
+          status.textContent = "Showing " + shown + " of " + n + " matching runs (" + total + " in all).";
+        } else {
+          status.textContent = matched + " of " + total + " runs match.";
+        }
       }
       if (moreBox) moreBox.hidden = shown >= view.length;
       if (empty) empty.hidden = view.length !== 0;
       table.setAttribute("data-shown", String(shown));
     }
 
-    function render() {
-      tbody.textContent = "";
-      shown = 0;
-      showMore(CHUNK);
+    function showMore(count) {
+      var end = Math.min(view.length, shown + count);
+      tbody.appendChild(rendered(shown, end));
+      shown = end;
+      showStatus();
     }
 
+    function render(count) {
+      tbody.textContent = "";
+      shown = 0;
+      showMore(count);
+    }
+
+    // The parser's message once ("Invalid filter at position 14: ..."), and under it the
+    // text with a caret at that position.
     function showMessage(text) {
-      if (message) { message.textContent = text; message.hidden = !text; }
+      if (message) {
+        message.textContent = "";
+        message.hidden = !text;
+        if (text) {
+          var lines = text.split("\n");
+          var first = /^Invalid /.test(lines[0]) ? lines[0] : "Invalid filter: " + lines[0];
+          var says = document.createElement("span");
+          says.className = "message-text";
+          says.textContent = first;
+          message.appendChild(says);
+          if (lines.length > 1) {
+            var where = document.createElement("pre");
+            where.className = "message-where";
+            where.textContent = lines.slice(1).join("\n");
+            message.appendChild(where);
+          }
+        }
+      }
       if (filter) {
         if (text) filter.setAttribute("aria-invalid", "true"); else filter.removeAttribute("aria-invalid");
       }
@@ -211,7 +282,7 @@
           node = window.TrackerFilter.parse(q);
         } catch (err) {
           if (!(err instanceof window.TrackerFilter.FilterError)) throw err;
-          showMessage("Invalid filter: " + err.message);
+          showMessage(err.message);
           return null;
         }
         var runs = runsById();
@@ -226,9 +297,9 @@
 
     function ordered(list) {
       if (!sort) return list;
-      var keys = keysOf(sort.col), desc = sort.dir === "desc";
+      var found = keysOf(sort.col), desc = sort.dir === "desc";
       return list.slice().sort(function (a, b) {
-        var x = keys[a.index], y = keys[b.index];
+        var x = found[a.index], y = found[b.index];
         if (x === null || y === null) {
           if (x === y) return a.index - b.index;
           return x === null ? 1 : -1;  // missing values last in both directions
@@ -236,6 +307,40 @@
         var c = x < y ? -1 : x > y ? 1 : 0;
         if (c === 0) return a.index - b.index;
         return desc ? -c : c;
+      });
+    }
+
+    // The view of the kept rows: [{row, depth, kids}], parents followed by their open children.
+    function arrange(kept) {
+      var keep = {}, under = {};
+      kept.forEach(function (r) { keep[r.id] = true; });
+      tops = [];
+      kept.forEach(function (r) {
+        if (r.parent && keep[r.parent]) (under[r.parent] = under[r.parent] || []).push(r);
+        else tops.push(r);
+      });
+      var out = [];
+      function add(r, depth) {
+        var kids = under[r.id] || [];
+        out.push({ row: r, depth: depth, kids: kids.length });
+        if (kids.length && isOpen(r.id)) ordered(kids).forEach(function (c) { add(c, depth + 1); });
+      }
+      ordered(tops).forEach(function (r) { add(r, 0); });
+      return out;
+    }
+
+    // The best value of each metric column among the top-level rows of the view.
+    function findBest() {
+      best = {};
+      better.forEach(function (dir, col) {
+        if (!dir) return;
+        var found = keysOf(col), value = null;
+        tops.forEach(function (r) {
+          var x = found[r.index];
+          if (x === null || !isFinite(x)) return;
+          if (value === null || (dir === "min" ? x < value : x > value)) value = x;
+        });
+        if (value !== null) best[col] = value;
       });
     }
 
@@ -249,10 +354,40 @@
         showMessage("");
         lastKept = kept;
       }
-      tree = !sort;
-      view = ordered(kept);
-      render();
+      filtering = kept !== rows;
+      matched = kept.length;
+      view = arrange(kept);
+      findBest();
+      render(CHUNK);
     }
+
+    // Open or close a parent: only the rows under it change.
+    function toggle(tr, open) {
+      var at = tr.sectionRowIndex, depth = view[at].depth;
+      function below() {
+        var n = 0;
+        while (at + 1 + n < view.length && view[at + 1 + n].depth > depth) n++;
+        return n;
+      }
+      var gone = Math.min(below(), shown - at - 1);
+      folds[view[at].row.id] = open;
+      view = arrange(lastKept);
+      for (var i = 0; i < gone; i++) tbody.removeChild(tbody.rows[at + 1]);
+      var count = below();
+      tbody.insertBefore(rendered(at + 1, at + 1 + count), tbody.rows[at + 1] || null);
+      shown += count - gone;
+      var button = tr.querySelector("button.fold");
+      var name = cellText(view[at].row.cells[0]);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      button.setAttribute("aria-label", (open ? "Hide" : "Show") + " the runs under " + name);
+      showStatus();
+    }
+
+    tbody.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button.fold") : null;
+      if (!button || !tbody.contains(button)) return;
+      toggle(button.closest("tr"), button.getAttribute("aria-expanded") !== "true");
+    });
 
     function setSort(col, dir) {
       var th = headers[col];
@@ -280,8 +415,14 @@
       return found;
     }
 
-    function hiddenCols() {
-      return boxes.filter(function (b) { return !b.checked; }).map(keyOf).join(",");
+    function hiddenByDefault(box) { return box.hasAttribute("data-hidden"); }
+
+    // the columns the reader hid (hide=) and the hidden-by-default ones they showed (show=)
+    function columnState() {
+      return {
+        hide: boxes.filter(function (b) { return !b.checked && !hiddenByDefault(b); }).map(keyOf).join(","),
+        show: boxes.filter(function (b) { return b.checked && hiddenByDefault(b); }).map(keyOf).join(","),
+      };
     }
 
     headers.forEach(function (th, col) {
@@ -303,7 +444,7 @@
     boxes.forEach(function (box) {
       box.addEventListener("change", function () {
         setHidden(parseInt(box.getAttribute("data-col"), 10), !box.checked);
-        writeHash({ hide: hiddenCols() });
+        writeHash(columnState());
       });
     });
     if (moreBox) {
@@ -323,19 +464,24 @@
     // restore a shared view (on load, and when a pasted link changes only the hash)
     function restore() {
       var state = readHash();
-      var hide = (state.hide || "").split(",");
+      var hide = (state.hide || "").split(","), show = (state.show || "").split(",");
       boxes.forEach(function (box) {
-        var col = parseInt(box.getAttribute("data-col"), 10);
-        var off = hide.indexOf(keyOf(box)) >= 0 || hide.indexOf(String(col)) >= 0;
+        var col = parseInt(box.getAttribute("data-col"), 10), key = keyOf(box);
+        var off = hide.indexOf(key) >= 0 || hide.indexOf(String(col)) >= 0 ||
+          (hiddenByDefault(box) && show.indexOf(key) < 0);
         box.checked = !off;
         setHidden(col, off);
       });
       sort = null;
       headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+      var chosen = false;
       if (state.sort) {
         var at = state.sort.lastIndexOf(":");
         var name = at < 0 ? state.sort : state.sort.slice(0, at);
-        setSort(columnOf(name), state.sort.slice(at + 1) === "desc" ? "desc" : "asc");
+        chosen = setSort(columnOf(name), state.sort.slice(at + 1) === "desc" ? "desc" : "asc");
+      }
+      if (!chosen && defaultSort) {  // the rows' own order: shown, not sorted again
+        headers[defaultSort.col].setAttribute("aria-sort", defaultSort.dir === "desc" ? "descending" : "ascending");
       }
       if (filter) filter.value = state.filter || "";
       update();

@@ -7,6 +7,7 @@
   var data = window.TRACKER_EXPERIMENT;
   if (!root || !data) return;
   var siteRoot = root.getAttribute("data-root");
+  var numbers = window.TrackerNumbers;  // numbers.js: one number of decimals per row, deltas
   var byId = {};
   data.runs.forEach(function (r) { byId[r.id] = r; });
 
@@ -53,6 +54,21 @@
     table.appendChild(thead);
   }
 
+  // a table with no rows says so in one row
+  function noneRow(tbody, runs) {
+    if (tbody.childNodes.length) return;
+    var none = el("tr");
+    none.appendChild(el("td", { colspan: String(runs.length + 1) }, "None."));
+    tbody.appendChild(none);
+  }
+
+  function isNumber(v) {
+    return v != null && v !== "" && isFinite(Number(v));
+  }
+
+  // Params and tags as logged; a row of numbers (alpha: 0.0001, 0.01) with one number of
+  // decimals, the fewest that show each exactly (0.0001, 0.0100), right-aligned, the logged
+  // text in the cell's title.
   function valueTable(table, runs, field) {
     table.textContent = "";
     headerRow(table, runs, "Name");
@@ -60,20 +76,26 @@
     keysOf(runs, field).forEach(function (key) {
       var values = runs.map(function (r) { return r[field][key]; });
       var differs = values.some(function (v) { return v !== values[0]; });
+      var present = values.filter(function (v) { return v != null; });
+      var numeric = field === "params" && present.every(isNumber);
+      var decimals = numeric ? numbers.exactDecimals(present) : 0;
       var tr = el("tr", { "data-key": key });
       if (differs) tr.className = "diff";
       tr.appendChild(el("td", {}, key));
-      values.forEach(function (v) { tr.appendChild(el("td", {}, v == null ? "–" : v)); });
+      values.forEach(function (v) {
+        if (v == null) { tr.appendChild(el("td", numeric ? { class: "num" } : {}, "–")); return; }
+        if (!numeric) { tr.appendChild(el("td", String(v).length > 60 ? { class: "long" } : {}, v)); return; }
+        tr.appendChild(el("td", { class: "num", title: String(v) }, numbers.fixed(v, decimals)));
+      });
       tbody.appendChild(tr);
     });
+    noneRow(tbody, runs);
     table.appendChild(tbody);
   }
 
-  function fmt(v) {
-    if (typeof v !== "number") return v == null ? "–" : String(v);
-    return Number(v.toPrecision(6)).toString();
-  }
-
+  // A row per metric: the runs' values with one number of decimals (they share a scale),
+  // and under each value but the baseline's its difference to the baseline (3 significant
+  // digits, and in percent), coloured by the metric's direction.
   function metricTable(table, runs) {
     table.textContent = "";
     headerRow(table, runs, "Metric");
@@ -81,24 +103,26 @@
     keysOf(runs, "metrics").forEach(function (key) {
       var lower = !!data.lower_is_better[key];
       var base = runs[0].metrics[key];
+      var values = runs.map(function (r) { return r.metrics[key]; });
+      var decimals = numbers.columnDecimals(values.filter(function (v) { return typeof v === "number"; }));
       var tr = el("tr", { "data-key": key });
       tr.appendChild(el("td", {}, key + (lower ? " ↓" : " ↑")));
-      runs.forEach(function (r, i) {
-        var v = r.metrics[key];
-        var td = el("td", { class: "num" }, fmt(v));
+      values.forEach(function (v, i) {
+        var td = el("td", { class: "num" });
+        td.appendChild(el("span", { class: "value" }, v == null ? "–" : numbers.fixed(v, decimals)));
         if (i > 0 && typeof v === "number" && typeof base === "number") {
           var delta = v - base;
           var pct = base !== 0 ? (delta / Math.abs(base)) * 100 : null;
-          var text = " (" + (delta >= 0 ? "+" : "") + fmt(delta) +
-            (pct === null ? "" : ", " + (pct >= 0 ? "+" : "") + pct.toFixed(1) + "%") + ")";
-          var span = el("span", {}, text);
-          if (delta !== 0) span.className = (delta < 0) === lower ? "better" : "worse";
+          var text = numbers.delta(delta) + (pct === null || delta === 0 ? "" : " (" + numbers.delta(pct) + "%)");
+          var span = el("span", { class: "delta" }, text);
+          if (delta !== 0) span.className += (delta < 0) === lower ? " better" : " worse";
           td.appendChild(span);
         }
         tr.appendChild(td);
       });
       tbody.appendChild(tr);
     });
+    noneRow(tbody, runs);
     table.appendChild(tbody);
   }
 
@@ -159,12 +183,8 @@
       });
       tbody.appendChild(tr);
     });
+    noneRow(tbody, runs);
     table.appendChild(tbody);
-    if (!tbody.childNodes.length) {
-      var none = el("tr");
-      none.appendChild(el("td", { colspan: String(runs.length + 1) }, "None."));
-      tbody.appendChild(none);
-    }
   }
 
   function loadSeries(ids, done) {

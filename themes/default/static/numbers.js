@@ -2,7 +2,8 @@
    (tests/site/test_numbers_js.py holds the two to the same outputs).
    human(x): thousands separators, 4 significant digits, SI from a million up (1.23M), exponent
    notation only below 0.001 and from 1e18 up. fixed(x, d): a column's value with d decimals.
-   columnDecimals(values): the decimals of a column. delta(x): signed, 3 significant digits.
+   columnDecimals(values): the decimals of a column. exactDecimals(values): the fewest decimals
+   that show each typed value exactly (params). delta(x): signed, 3 significant digits.
    Registers the Vega expression function humanNumber (and the format type of that name) when
    Vega is on the page. */
 (function () {
@@ -47,11 +48,13 @@
   }
 
   // null when even the largest suffix would read 1000 or more
-  function si(n, digits) {
+  function si(n, digits, keepZeros) {
     for (var i = SI.length - 1; i >= 0; i--) {
       var scaled = n / SI[i][0];
       var text = grouped(scaled, decimalsFor(scaled, digits));
-      if (Math.abs(Number(text.replace(/,/g, ""))) < 1000) return trim(text) + SI[i][1];
+      if (Math.abs(Number(text.replace(/,/g, ""))) < 1000) {
+        return (keepZeros ? text : trim(text)) + SI[i][1];
+      }
     }
     return null;
   }
@@ -81,11 +84,27 @@
     return decimalsFor(nonzero[Math.floor(nonzero.length / 2)], 4);
   }
 
+  // String(n) is the shortest round-trip text, as Python's repr (which numbers.py reads)
+  function exactDecimals(values) {
+    var most = 0;
+    values.forEach(function (v) {
+      if (v === null || v === undefined || v === "") return;
+      var n = Number(v);
+      if (!isFinite(n)) return;
+      var parts = String(Math.abs(n)).toLowerCase().split("e");
+      var places = (parts[0].split(".")[1] || "").replace(/0+$/, "").length -
+        (parts.length > 1 ? parseInt(parts[1], 10) : 0);
+      most = Math.max(most, places);
+    });
+    return Math.min(MAX_DECIMALS, most);
+  }
+
   function fixed(v, decimals) {
     var s = special(v);
     if (s !== null) return s;
     var n = Number(v);
-    if (Math.abs(n) >= 1e6) return human(n);
+    if (Math.abs(n) >= 1e18) return human(n);
+    if (Math.abs(n) >= 1e6) return si(n, 3, true) || human(n);  // a column keeps 42.0M
     var text = grouped(n, decimals);
     if (n !== 0 && Number(text.replace(/,/g, "")) === 0) return human(n, 3);
     return text;
@@ -101,7 +120,7 @@
   }
 
   window.TrackerNumbers = { human: human, fixed: fixed, columnDecimals: columnDecimals,
-                            delta: delta };
+                            exactDecimals: exactDecimals, delta: delta };
   if (window.vega && typeof window.vega.expressionFunction === "function") {
     // labelExpr: "humanNumber(datum.value)", or format type "humanNumber" in an encoding
     window.vega.expressionFunction("humanNumber", function (value) { return human(value); });
