@@ -397,3 +397,16 @@ def test_bidi_controls_are_spelled_out_in_any_text(value, markup):
     assert isinstance(shown, Markup) == markup
     expected = "".join(f"[U+{ord(c):04X}]" if text.BIDI_CONTROLS.match(c) else c for c in value)
     assert str(shown) == expected
+
+
+def test_a_child_run_is_named_with_its_parent_in_charts(site_store):
+    """Seed replicates of two configurations must not read alike in a chart's legend."""
+    site = make(site_store["store"])
+    exp = page(site, "experiments/forecast/index.html").context
+    named = {
+        s["run_id"]: s["run"]
+        for chart in exp.charts
+        for s in json.loads(str(chart.data))["series"]
+    }
+    assert named[site_store["child"]] == "parent / child"
+    assert named[site_store["parent"]] == "parent"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reporter.core import system_tags
 from reporter.site import table
@@ -37,7 +37,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
     top = ranked_runs(frame, metric, config)[: config.top_runs]
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
     starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if len(frame) else {}
-    chosen = [(r, str(names[r]), int_or_none(starts[r])) for r in top]
+    chosen = [(r, chart_name(frame, names, r), int_or_none(starts[r])) for r in top]
     keys = sorted({k for _, k in metrics.slices})
     made = Made()
     blocks = []
@@ -96,6 +96,19 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
     )
     made.pages.append(Page("experiment.html", info, context))
     return made
+
+
+def chart_name(frame: pd.DataFrame, names: dict[str, Any], run_id: str) -> str:
+    """Return a run's name in charts and their legend: a child run (a seed replicate, a fold)
+    is named with its parent, "candidate-2 / seed-1", so replicates of two configurations
+    never read alike."""
+    name = str(names[run_id] or run_id)
+    if "parent_run_id" not in frame.columns:
+        return name
+    parent = frame.loc[frame["run_id"] == run_id, "parent_run_id"].iloc[0]
+    if isinstance(parent, str) and parent in names:
+        return f"{names[parent] or parent} / {name}"
+    return name
 
 
 def model_listings(data: ExperimentData, frame: pd.DataFrame) -> list[ModelListing]:
