@@ -65,8 +65,14 @@ def build_time() -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def fingerprint(config: BuildConfig, chosen: theme.Theme, store: AbstractStore) -> str:
-    """Return a digest of everything a build depends on: version, settings, theme, store."""
+PACKAGE = Path(__file__).resolve().parents[1]  # reporter/: the code that makes the pages
+
+
+def fingerprint(
+    config: BuildConfig, chosen: theme.Theme, store: AbstractStore, code: Path = PACKAGE
+) -> str:
+    """Return a digest of everything a build depends on: version, settings, theme, store, and
+    the code itself (an editable install or a checkout changes it without a new version)."""
     digest = hashlib.sha256()
     settings = {
         k: v
@@ -80,9 +86,9 @@ def fingerprint(config: BuildConfig, chosen: theme.Theme, store: AbstractStore) 
             default=str,
         ).encode()
     )
-    for folder in (*chosen.template_dirs, *chosen.static_dirs, config.reports_folder()):
+    for folder in (*chosen.template_dirs, *chosen.static_dirs, config.reports_folder(), code):
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
+            if path.is_file() and "__pycache__" not in path.parts:
                 stat = path.stat()
                 digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     digest.update(store.content_digest().encode())

@@ -434,3 +434,22 @@ def test_bad_comparisons_fail_with_a_clear_message(tmp_path, table, message):
     (tmp_path / "tracker-report.toml").write_text(table)
     with pytest.raises(reporter.InvalidArgumentError, match=message):
         load_config({}, cwd=str(tmp_path))
+
+
+def test_the_build_fingerprint_follows_the_code_not_only_the_version(site_store, tmp_path):
+    """A checkout or an editable install changes the code without a new version: a build must
+    not answer "nothing to do" with pages the old code made."""
+    from reporter.site import theme
+    from reporter.site.build import fingerprint
+    from reporter.view import loader
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "pages.py").write_text("A = 1\n")
+    config = BuildConfig(store=site_store["store"], out=str(tmp_path / "site"))
+    chosen = theme.resolve_theme(config.theme)
+    store = loader.open_store(config.store)
+    before = fingerprint(config, chosen, store, code)
+    assert fingerprint(config, chosen, store, code) == before
+    (code / "pages.py").write_text("A = 22\n")
+    assert fingerprint(config, chosen, store, code) != before
