@@ -269,6 +269,32 @@ def test_group_by_draws_every_run_and_counts_each_group(browser, sweep, where):
         assert rec.problems(root) == []
 
 
+def test_group_by_draws_groups_named_like_object_members(browser, store_uri, tmp_path):
+    """A param's values are group names: "constructor", "toString" and "__proto__" name
+    members of every JavaScript object, and must still be groups like any other."""
+    mlflow.set_experiment("protos")
+    for i, opt in enumerate(["constructor", "toString", "__proto__", "constructor"]):
+        with mlflow.start_run(run_name=f"r{i}"):
+            mlflow.log_param("opt", opt)
+            mlflow.log_metric("score", 0.5 + i / 10)  # one value: bars
+            for step in range(5):
+                mlflow.log_metric("loss", 1.0 / (step + 1 + i), step=step)
+    out = tmp_path / "site"
+    build(BuildConfig(store=store_uri, out=str(out)))
+    with tab_of(browser) as (tab, rec):
+        root = out.resolve().as_uri() + "/"
+        tab.goto(root + "experiments/protos/index.html")
+        wait_for_charts(tab)
+        tab.get_by_label("group runs by").select_option(value="params:opt")
+        wait_for_kind(tab, "score", "bars")
+        wait_for_kind(tab, "loss", "band")
+        wait_for_charts(tab)
+        names = sorted(sorted_texts(tab, "score", 0))
+        assert names == ["__proto__ (1 run)", "constructor (2 runs)", "toString (1 run)"]
+        expect(figure(tab, "score").locator("svg g.mark-rect.role-mark path")).to_have_count(3)
+        assert rec.problems(root) == []
+
+
 # --- log scale -----------------------------------------------------------------------------
 def test_log_scale_draws_only_where_every_value_is_above_zero(browser, sweep):
     with tab_of(browser) as (tab, rec):

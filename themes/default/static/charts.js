@@ -570,11 +570,15 @@
       tip[tipKey("min", tip)] = human(metric.lo[i]);
       tip[tipKey("max", tip)] = human(metric.hi[i]);
       tip[tipKey("runs", tip)] = String(metric.runs[i]);
-      bars.push({ key: g.name, name: label, value: metric.mean[i], lo: metric.lo[i],
+      // keyed by position: Vega looks keys up in plain objects, where a group named
+      // "constructor" or "__proto__" (a param's value) would find Object's own members
+      bars.push({ key: "g" + i, name: label, value: metric.mean[i], lo: metric.lo[i],
                   hi: metric.hi[i], tip: tip });
     });
+    var colors = groupColors(groups);
+    colors.domain = colors.domain.map(function (_, i) { return "g" + i; });
     drawRanked(figure, view, { key: data.key, lower_is_better: metric.lower_is_better }, specs,
-               bars, groupColors(groups), opts, "group means with min-max");
+               bars, colors, opts, "group means with min-max");
   }
 
   // ---- one chart ---------------------------------------------------------------------------
