@@ -404,9 +404,7 @@ def test_a_child_run_is_named_with_its_parent_in_charts(site_store):
     site = make(site_store["store"])
     exp = page(site, "experiments/forecast/index.html").context
     named = {
-        s["run_id"]: s["run"]
-        for chart in exp.charts
-        for s in json.loads(str(chart.data))["series"]
+        s["run_id"]: s["run"] for chart in exp.charts for s in json.loads(str(chart.data))["series"]
     }
     assert named[site_store["child"]] == "parent / child"
     assert named[site_store["parent"]] == "parent"
