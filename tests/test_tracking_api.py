@@ -247,6 +247,11 @@ def test_run_name_placeholders(tmp_path):
     assert run.info.run_name == f"names-{user}-{dt.date.today().isoformat()}"
     with pytest.raises(reporter.InvalidArgumentError, match="git_short"):
         mlflow.start_run(run_name="{nope}")
+    # a placeholder is filled as it is: no attribute or index lookups through it
+    for template in ("{date.foo}", "{user.__class__.__mro__}", "{experiment[0]}", "{date"):
+        with pytest.raises(reporter.InvalidArgumentError, match="valid placeholders"):
+            mlflow.start_run(run_name=template)
+    assert mlflow.active_run() is None
 
 
 def test_random_run_name_when_none_given():

@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import socket
+import string
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -128,12 +129,18 @@ def render_run_name(template: str, experiment: str, tags: Mapping[str, str]) -> 
         "user": tags.get(tag_names.TAG_USER, current_user()),
         "experiment": experiment,
     }
+    valid = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
     try:
+        # only the placeholders themselves: no attribute or index lookups ({user.__class__})
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        unknown = [f for f in fields if f not in values]
+        if unknown:
+            raise KeyError(unknown[0])
         return template.format(**values)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise InvalidArgumentError(
             f"run_name {template!r} has an unknown or malformed placeholder ({exc}); "
-            f"valid placeholders: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+            f"valid placeholders: {valid}"
         ) from None
 
 
