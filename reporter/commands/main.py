@@ -30,6 +30,7 @@ def _register() -> None:
     from reporter.commands.import_mlflow import import_group
     from reporter.commands.listing import experiments_command, runs_command
     from reporter.commands.serve import serve_command
+    from reporter.commands.server import server_command
     from reporter.commands.summary import summary_command
     from reporter.commands.sync import sync_command
 
@@ -41,6 +42,7 @@ def _register() -> None:
         runs_command,
         summary_command,
         serve_command,
+        server_command,
         import_group,
     ):
         cli.add_command(command)

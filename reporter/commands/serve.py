@@ -1,9 +1,6 @@
-"""`tracker-report serve`: build, serve the site on 127.0.0.1, rebuild when anything changes.
-
-Each check calls the ordinary build, which costs one listing of the store, theme and reports
-when nothing changed (see build.fingerprint), so a second's interval is cheap. Pages are
-served by the standard library's HTTP server from the output folder; a rebuild replaces
-files atomically, so a reader never gets half a page.
+"""`tracker-report serve`: build, serve the site on 127.0.0.1, rebuild when anything changes
+(`reporter.site.watch`). Pages are served by the standard library's HTTP server from the
+output folder.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ from typing import Any
 import click
 
 from reporter.commands.options import config_option, profile_option, settings, store_option
+from reporter.site.watch import watch
 
 STOP_WAIT = 60.0  # seconds Ctrl-C waits for a rebuild in progress
 
@@ -32,29 +30,6 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def _interrupt(signum: int, frame: Any) -> None:
     """Stop serving as Ctrl-C does."""
     raise KeyboardInterrupt
-
-
-def watch(config: Any, stop: threading.Event, interval: float) -> None:
-    """Rebuild whenever the store, settings, theme or reports change, until stop is set."""
-    from reporter.core.errors import ReporterError
-    from reporter.site.build import build
-
-    last_failure = ""
-    while not stop.wait(interval):
-        try:
-            result = build(config)
-        except ReporterError as exc:  # e.g. a report being edited: say so once, keep serving
-            if str(exc) != last_failure:
-                click.echo(f"Rebuild failed: {exc}", err=True)
-                last_failure = str(exc)
-            continue
-        if last_failure:
-            click.echo("Rebuilt after the failure above was fixed.", err=True)
-            last_failure = ""
-        if result.stats.written:
-            click.echo(
-                f"Rebuilt: {result.stats.written} files changed ({result.seconds:.1f} s)", err=True
-            )
 
 
 @click.command("serve")
@@ -108,7 +83,8 @@ def serve_command(
     # SIGTERM (a service manager, `kill`) stops the server as cleanly as Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(config, stop, interval), daemon=True)
+    say = functools.partial(click.echo, err=True)
+    watcher = threading.Thread(target=watch, args=(config, stop, interval, say), daemon=True)
     watcher.start()
     bound = server.server_address[1]
     click.echo(f"Serving http://127.0.0.1:{bound}/ (Ctrl-C to stop)", err=False)

@@ -37,6 +37,9 @@ class AbstractStore(ABC):
     def require_existing(self) -> None:
         """Raise NotFoundError (with a hint) unless a store exists here; for readers."""
 
+    def create_if_missing(self) -> None:  # noqa: B027 - optional: a remote store exists
+        """Make an empty store here if there is none (a server starting on a new folder)."""
+
     @abstractmethod
     def content_digest(self) -> str:
         """Return a digest that changes whenever anything stored changes (a build's cache key)."""
@@ -132,6 +135,11 @@ class AbstractStore(ABC):
     @abstractmethod
     def flush(self) -> None:
         """Write every buffered row before returning."""
+
+    def serve_clients(self) -> None:  # noqa: B027 - optional: most stores need nothing
+        """Prepare to serve many clients (a tracking server): a store may share files between
+        the writes of one flush, and runs created from now on have their status set by their
+        client (MLflow's rule) rather than by a heartbeat of this process."""
 
     @abstractmethod
     def close(self) -> None:

@@ -54,6 +54,44 @@ def _publish(fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str]) ->
     return rel
 
 
+def publish_tables(fs: StoreFS, exp_id: str, tables: list[pa.Table], parts: Sequence[str]) -> str:
+    """Write event tables holding `parts` as one new compacted file (a server's shared
+    commit); return its path."""
+    import pyarrow as pa
+
+    return _publish(fs, exp_id, pa.concat_tables(tables).unify_dictionaries(), parts)
+
+
+TIER_FACTOR = 4  # files within this size ratio are one tier
+TIER_FILES = 4  # a tier with this many files is merged into one file of the next tier
+
+
+def merge_tiers(fs: StoreFS, exp_id: str) -> CompactionResult:
+    """Merge compacted files of similar size once a size tier holds TIER_FILES of them.
+
+    A server adds one small file per commit; merging small files with small ones (and big
+    with big) keeps the file count logarithmic in the data without rewriting the whole
+    experiment each time (size-tiered, as LSM trees do)."""
+    import math
+
+    result = CompactionResult(exp_id, 0, 0, 0, None)
+    for _ in range(16):  # a merge may fill the next tier: go on while one is full
+        tiers: dict[int, list[FileInfo]] = {}
+        for info in reader.list_compacted(fs, exp_id).compacted:
+            tier = int(math.log(max(info.size, 1), TIER_FACTOR))
+            tiers.setdefault(tier, []).append(info)
+        full = [t for t in sorted(tiers) if len(tiers[t]) >= TIER_FILES]
+        if not full:
+            break
+        merged, _ = merge_compacted(fs, exp_id, reader.Listing(compacted=tiers[full[0]]))
+        if merged.path is None:
+            break
+        result = CompactionResult(
+            exp_id, 0, result.files_deleted + merged.files_deleted, merged.rows, merged.path
+        )
+    return result
+
+
 def read_parts(fs: StoreFS, parts: dict[str, FileInfo]) -> dict[str, pa.Table]:
     """Read raw part files once; vanished ones (another compaction took them) and damaged
     ones (skipped with a warning, left in place) are left out."""

@@ -52,6 +52,12 @@ ATTRIBUTES = (
     "parent_run_id",
 )
 
+# an attribute event: who keeps a RUNNING run's status. Absent: its writing process, which
+# heart-beats (the run reads KILLED when that stops). "client": a client of a tracking server,
+# as in MLflow (RUNNING until the client ends it).
+LIVENESS_ATTR = "liveness"
+LIVENESS_CLIENT = "client"
+
 COLUMNS = ("run_id", "kind", "key", "value", "text", "step", "timestamp", "part")
 
 

@@ -107,6 +107,7 @@ class ParquetStore(AbstractStore):
         self._input_steps = itertools.count()
         self._inputs_read: dict[str, tuple[object, dict[str, list[str]]]] = {}
         self._models = ModelRecords(self._fs)
+        self._client_runs = False  # see serve_clients
 
     # store file ----------------------------------------------------------------------------
     def _ensure_store(self) -> None:
@@ -119,6 +120,10 @@ class ParquetStore(AbstractStore):
         ):
             self.check_format()
         self._initialised = True
+
+    def create_if_missing(self) -> None:
+        """Create store.json here unless there is one (a server starting on a new folder)."""
+        self._ensure_store()
 
     def require_existing(self) -> None:
         """Raise NotFoundError unless a store exists here (for commands that only read)."""
@@ -389,6 +394,7 @@ class ParquetStore(AbstractStore):
             "user_id": user_id,
             "lifecycle_stage": LifecycleStage.ACTIVE,
             "parent_run_id": parent_run_id,
+            schema.LIVENESS_ATTR: schema.LIVENESS_CLIENT if self._client_runs else None,
         }
         now = _now_ms()  # stamped by the store: shows the run alive until its first heartbeat
         rows: list[events.Row] = [
@@ -554,8 +560,19 @@ class ParquetStore(AbstractStore):
             raise StoreWriteError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
 
     def flush(self) -> None:
-        """Write every buffered row now."""
+        """Write every buffered row now; StoreWriteError if some could not be written (they
+        stay buffered, and the next flush tries again)."""
         self._writer.flush()
+        if self._writer.has_pending():
+            errors = "; ".join(self._writer.errors) or "unknown error"
+            raise StoreWriteError(f"Writing to {self.uri} failed: {errors}")
+
+    def serve_clients(self) -> None:
+        """Serve many clients (a tracking server): the rows of one flush share one file per
+        experiment, and runs created from now on have their status set by their client, as
+        in MLflow (no heartbeat: a run stays RUNNING until its client ends it)."""
+        self._writer.shared_files = True
+        self._client_runs = True
 
     # runs: reading ------------------------------------------------------------------------
     def experiment_of(self, run_id: str) -> str:
@@ -741,6 +758,11 @@ class ParquetStore(AbstractStore):
                     red.last_seen.column("timestamp").to_pylist(),
                 )
             )
+            owned = attrs.get(schema.LIVENESS_ATTR)
+            if owned is not None:  # runs whose client sets their status are never KILLED
+                is_running = pc.and_(
+                    is_running, pc.fill_null(pc.not_equal(owned, schema.LIVENESS_CLIENT), True)
+                )
             ids = runs.filter(is_running).to_pylist()
             running = {r: int(seen.get(r, 0)) for r in ids}
         uri_base = self._fs.url(self._fs.join(schema.RUNS_FOLDER, exp_id))
@@ -774,6 +796,7 @@ class ParquetStore(AbstractStore):
             if (
                 status == RunStatus.RUNNING
                 and not imported
+                and attrs.get(schema.LIVENESS_ATTR) != schema.LIVENESS_CLIENT
                 and self._is_dead(exp_id, run_id, snap.last_seen.get(run_id, 0), now, timeout_ms)
             ):
                 status = RunStatus.KILLED

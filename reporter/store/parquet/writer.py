@@ -69,6 +69,10 @@ class PartWriter:
         self._published: dict[str, list[tuple[str, str]]] = {}  # run -> [(part id, path)]
         self._finished: dict[str, dict[str, str]] = {}  # experiment -> {part id: path}
         self.errors: list[str] = []
+        # shared files (a tracking server): each flush writes one file per experiment holding
+        # every run's pending rows, and no heartbeats (a client elsewhere owns the run's status)
+        self.shared_files = False
+        self.grouped_files: dict[str, int] = {}  # experiment -> shared files written
         _WRITERS.add(self)
 
     # caller side ---------------------------------------------------------------------------
@@ -152,21 +156,59 @@ class PartWriter:
                         del self._runs[rid]
         return taken
 
+    def has_pending(self) -> bool:
+        """Return True if any run has rows that are not written yet."""
+        with self._lock:
+            return any(buf.rows for buf in self._runs.values())
+
     def _flush_locked(self, run_id: str | None) -> None:
-        """Publish one part file per run with pending rows."""
-        for rid, exp_id, rows in self._take(run_id):
+        """Publish one part file per run with pending rows (one per experiment when shared)."""
+        taken = self._take(run_id)
+        if self.shared_files:
+            self._flush_shared(taken)
+            return
+        for rid, exp_id, rows in taken:
             try:
                 self._write_part(rid, exp_id, rows)
             except Exception as exc:  # keep the rows: the next flush tries again
                 with self._lock:
                     buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
                     buf.rows[:0] = rows
-                message = (
-                    str(exc) if isinstance(exc, ReporterError) else f"{type(exc).__name__}: {exc}"
-                )
-                if message not in self.errors:  # a full disk fails every flush the same way
-                    self.errors.append(message)
-                    log.warning("writing a part of run %s failed (kept for retry): %s", rid, exc)
+                self._note_error(exc, f"run {rid}")
+
+    def _flush_shared(self, taken: list[tuple[str, str, list[events.Row]]]) -> None:
+        """Publish one file per experiment holding every run's rows, as a compacted file.
+
+        A compacted file already holds many runs' parts and lists their ids, so readers take
+        these as they are; merging them is compaction's (`compaction.merge_tiers`)."""
+        from reporter.store.parquet import compaction
+
+        by_exp: dict[str, list[tuple[str, list[events.Row]]]] = {}
+        for rid, exp_id, rows in taken:
+            by_exp.setdefault(exp_id, []).append((rid, rows))
+        for exp_id, group in by_exp.items():
+            self._seq += 1
+            name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}"
+            parts = {rid: f"{rid}/{name}" for rid, _ in group}
+            try:
+                tables = [events.rows_to_table(rid, parts[rid], rows) for rid, rows in group]
+                compaction.publish_tables(self.fs, exp_id, tables, sorted(parts.values()))
+            except Exception as exc:  # keep the rows: the next flush tries again
+                with self._lock:
+                    for rid, rows in group:
+                        buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
+                        buf.rows[:0] = rows
+                self._note_error(exc, f"experiment {exp_id}")
+                continue
+            with self._lock:
+                self.grouped_files[exp_id] = self.grouped_files.get(exp_id, 0) + 1
+
+    def _note_error(self, exc: BaseException, what: str) -> None:
+        """Remember a failed write once (a full disk fails every flush the same way)."""
+        message = str(exc) if isinstance(exc, ReporterError) else f"{type(exc).__name__}: {exc}"
+        if message not in self.errors:
+            self.errors.append(message)
+            log.warning("writing rows of %s failed (kept for retry): %s", what, exc)
 
     def _write_part(self, rid: str, exp_id: str, rows: list[events.Row]) -> None:
         """Publish one part file of a run's rows."""
@@ -187,6 +229,13 @@ class PartWriter:
         from reporter.store.parquet import compaction, reader
         from reporter.store.parquet.fs import FileInfo
 
+        if self.shared_files:  # merge the small shared files by size tier
+            with self._lock:
+                tiers = [e for e, n in self.grouped_files.items() if n >= compaction.TIER_FILES]
+                for exp_id in tiers:
+                    self.grouped_files[exp_id] = 0
+            for exp_id in tiers:
+                compaction.merge_tiers(self.fs, exp_id)
         threshold = env.auto_compact_parts()
         if not threshold:
             return
@@ -205,6 +254,8 @@ class PartWriter:
 
     def _heartbeats(self) -> None:
         """Refresh the heartbeat file of open runs that are due."""
+        if self.shared_files:
+            return
         now = time.time()
         every = env.heartbeat_interval()
         with self._lock:

@@ -1,0 +1,168 @@
+"""`tracker-report server`: a team tracking server that MLflow clients log to unchanged.
+
+It serves MLflow's REST API and proxied artifact API over the store, and the report site at
+`/`, rebuilt as runs arrive. Several worker processes (`--workers`) or machines may serve one
+store: the server keeps no state of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+import click
+
+from reporter.commands.options import config_option, profile_option, settings, store_option
+
+STOP_WAIT = 60.0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """Stop as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _free_port(host: str, port: int) -> int:
+    """Return the port to listen on (a free one for 0); UsageError if it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.UsageError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port, "
+                "or 0 for a free one"
+            ) from None
+        return int(probe.getsockname()[1])
+
+
+@click.command("server")
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=5000,
+    show_default=True,
+    help="Port (0 picks a free one).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port.",
+)
+@click.option("--out", help="Where the site is built and served from [default: ./site].")
+@click.option("--no-site", is_flag=True, help="Serve only the APIs, no site at /.")
+@config_option
+@profile_option
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between checks for changes to rebuild the site.",
+)
+@click.option(
+    "--max-body-mb",
+    type=click.FloatRange(min=0.001),
+    default=16.0,
+    show_default=True,
+    help="Largest API request body (413 above).",
+)
+@click.option(
+    "--max-artifact-mb",
+    type=click.FloatRange(min=0.001),
+    default=2048.0,
+    show_default=True,
+    help="Largest artifact upload (413 above).",
+)
+@click.option("--access-log", is_flag=True, help="Log a line per request.")
+def server_command(
+    store_flag: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    out: str | None,
+    no_site: bool,
+    config_file: str | None,
+    profile: str | None,
+    interval: float,
+    max_body_mb: float,
+    max_artifact_mb: float,
+    access_log: bool,
+) -> None:
+    """Serve MLflow's tracking API, its artifact API and the report site.
+
+    MLflow clients log to it unchanged (MLFLOW_TRACKING_URI=http://HOST:PORT), and so does
+    `reporter` (set_tracking_uri("http://HOST:PORT")). Ctrl-C or SIGTERM stops it after the
+    requests in flight are answered and written. Example:
+
+        tracker-report server --store ./tracker-store --port 5000
+    """
+    import uvicorn
+
+    from reporter.server.app import MB, OPTIONS_ENV, ServerOptions, asgi
+
+    config = settings({"store": store_flag, "out": out, "profile": profile}, config_file)
+    from reporter.store.registry import open_store
+
+    open_store(config.store).create_if_missing()  # a new team server starts on a new store
+    bound = _free_port(host, port)
+    site_dir = None
+    if not no_site:
+        from reporter.site.build import build
+
+        result = build(config)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(result.summary(), err=True)
+        site_dir = str(result.out)
+    options = {
+        "store": config.store,
+        "max_body_bytes": int(max_body_mb * MB),
+        "max_artifact_bytes": int(max_artifact_mb * MB),
+        "site_dir": site_dir,
+    }
+    stop = threading.Event()
+    watcher = None
+    if site_dir is not None:
+        from reporter.site.watch import watch
+
+        say = functools.partial(click.echo, err=True)
+        watcher = threading.Thread(target=watch, args=(config, stop, interval, say), daemon=True)
+        watcher.start()
+    click.echo(f"Serving http://{host}:{bound}/ (Ctrl-C to stop)")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": bound,
+        "log_level": "info",
+        "access_log": access_log,
+        "timeout_graceful_shutdown": 30,
+        "timeout_keep_alive": 5,
+    }
+    # uvicorn drains requests on SIGTERM/SIGINT, then raises the signal again with the handler
+    # found before it: this one, so the process ends through the `finally` below, exit 0
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if workers == 1:
+            uvicorn.run(asgi(ServerOptions(**options)), **common)
+        else:
+            os.environ[OPTIONS_ENV] = json.dumps(options)
+            uvicorn.run(
+                "reporter.server.app:from_environment", factory=True, workers=workers, **common
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=STOP_WAIT)
+    click.echo("Stopped.")

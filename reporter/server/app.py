@@ -1,0 +1,199 @@
+"""The server's ASGI application: MLflow's REST and artifact APIs, the site at `/`, errors in
+MLflow's JSON shape, request size limits and an orderly shutdown.
+
+Built on Starlette (the ASGI toolkit FastAPI, and so MLflow 3's own server, stands on) and
+served by uvicorn. FastAPI's request models would add nothing here: MLflow's messages are
+read by `reporter.core.wire`, the same code our HTTP client uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reporter.core.errors import ReporterError
+from reporter.server import api, artifacts
+from reporter.server.backend import Backend
+from reporter.server.commit import GroupCommit
+from reporter.tracking.client import Client
+
+log = logging.getLogger("reporter.server")
+
+MB = 1024 * 1024
+OPTIONS_ENV = "TRACKER_SERVER_OPTIONS"  # how `--workers` processes get their options
+
+
+@dataclass
+class ServerOptions:
+    """What `tracker-report server` was asked for."""
+
+    store: str
+    max_body_bytes: int = 16 * MB  # a JSON request
+    max_artifact_bytes: int = 2048 * MB  # one artifact upload
+    site_dir: str | None = None  # serve this folder at / (None: no site)
+    say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
+
+
+def error_response(exc: ReporterError) -> JSONResponse:
+    """Return MLflow's error answer: {"error_code", "message"} with its HTTP status."""
+    return JSONResponse(json.loads(exc.serialize_as_json()), status_code=exc.get_http_status_code())
+
+
+class BodyTooLarge(ReporterError):
+    """A request body over the server's limit."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+
+    def get_http_status_code(self) -> int:
+        return 413
+
+
+class LimitBody:
+    """ASGI middleware: refuse bodies over a limit (by Content-Length at once, else while
+    reading) with 413 and MLflow's error JSON; artifact uploads have their own limit."""
+
+    def __init__(self, app: ASGIApp, options: ServerOptions) -> None:
+        self.app = app
+        self.options = options
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = scope["method"] == "PUT" and scope["path"].startswith(artifacts.PREFIX)
+        limit = self.options.max_artifact_bytes if upload else self.options.max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = error_response(self._error(int(declared), limit))
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise self._error(seen, limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+    @staticmethod
+    def _error(size: int, limit: int) -> BodyTooLarge:
+        return BodyTooLarge(
+            f"Request body of {size:,} bytes (or more) is over this server's limit of "
+            f"{limit:,} bytes (tracker-report server --max-body-mb / --max-artifact-mb)"
+        )
+
+
+def create_app(options: ServerOptions) -> Starlette:
+    """Return the server application for a store."""
+    client = Client(tracking_uri=options.store)
+    store = client.store
+    store.serve_clients()
+    commit = GroupCommit(store.flush)
+    backend = Backend(client, store, commit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from anyio import to_thread
+
+        to_thread.current_default_thread_limiter().total_tokens = 64
+        commit.start()
+        try:
+            yield
+        finally:  # uvicorn drained the requests in flight: write what they queued
+            commit.stop()
+            store.close()
+            options.say("Stopped: everything accepted is written.")
+
+    async def health(request: Request) -> Response:
+        return Response("OK", media_type="text/plain")
+
+    async def version(request: Request) -> Response:
+        from reporter.core.version import __version__
+
+        return Response(__version__, media_type="text/plain")
+
+    async def unknown_api(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "error_code": "ENDPOINT_NOT_FOUND",
+                "message": f"No API endpoint {request.method} {request.url.path} on this "
+                "server (tracker-report implements MLflow's tracking and artifact APIs)",
+            },
+            status_code=404,
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        *api.routes(backend),
+        *artifacts.routes(backend),
+        Route("/api/{rest:path}", unknown_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route(
+            "/ajax-api/{rest:path}", unknown_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+        ),
+    ]
+    if options.site_dir is not None:
+        routes.append(Mount("/", app=StaticFiles(directory=options.site_dir, html=True)))
+
+    async def reporter_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ReporterError)
+        return error_response(exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith(("/api/", "/ajax-api/")):
+            code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "BAD_REQUEST"
+            return JSONResponse(
+                {"error_code": code, "message": str(exc.detail)}, status_code=exc.status_code
+            )
+        return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse(
+            {
+                "error_code": "INTERNAL_ERROR",
+                "message": f"{type(exc).__name__}: {exc} (see the server's log)",
+            },
+            status_code=500,
+        )
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ReporterError: reporter_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
+    )
+    app.state.backend = backend
+    return app
+
+
+def asgi(options: ServerOptions) -> ASGIApp:
+    """Return the application wrapped in the body limit."""
+    return LimitBody(create_app(options), options)
+
+
+def from_environment() -> ASGIApp:
+    """Return the application of a `--workers` process (its options in $TRACKER_SERVER_OPTIONS)."""
+    return asgi(ServerOptions(**json.loads(os.environ[OPTIONS_ENV])))

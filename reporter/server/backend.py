@@ -1,0 +1,55 @@
+"""What the endpoints share: the store, a tracking client over it, the group commit, and
+how the server names artifact locations (`mlflow-artifacts:` URIs, as `mlflow server
+--serve-artifacts` does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from reporter.server.commit import GroupCommit
+from reporter.store.protocol import AbstractStore
+from reporter.tracking.client import Client
+
+T = TypeVar("T")
+
+ARTIFACTS_SCHEME = "mlflow-artifacts:"
+MODELS_FOLDER = "models"
+RUN_ARTIFACTS = "artifacts"
+
+
+@dataclass
+class Backend:
+    """One server process's view of its store."""
+
+    client: Client
+    store: AbstractStore
+    commit: GroupCommit
+
+    async def call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run blocking store work in the thread pool."""
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    async def write(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a write in the thread pool, then wait until its rows are in a published file."""
+        result = await run_in_threadpool(function, *args, **kwargs)
+        await self.commit.wait()
+        return result
+
+
+def experiment_location(experiment_id: str) -> str:
+    """Return an experiment's artifact location as the server names it."""
+    return f"{ARTIFACTS_SCHEME}/{experiment_id}"
+
+
+def run_location(experiment_id: str, run_id: str) -> str:
+    """Return a run's artifact URI as the server names it."""
+    return f"{ARTIFACTS_SCHEME}/{experiment_id}/{run_id}/{RUN_ARTIFACTS}"
+
+
+def model_location(experiment_id: str, model_id: str) -> str:
+    """Return a logged model's artifact URI as the server names it."""
+    return f"{ARTIFACTS_SCHEME}/{experiment_id}/{MODELS_FOLDER}/{model_id}/{RUN_ARTIFACTS}"

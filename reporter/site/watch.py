@@ -1,0 +1,39 @@
+"""Rebuild a site whenever its store, settings, theme or reports change (`serve`, `server`).
+
+Each check calls the ordinary build, which costs one listing of the store, theme and reports
+when nothing changed (see build.fingerprint), so a second's interval is cheap. A rebuild
+replaces files atomically, so a reader never gets half a page.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from reporter.core.errors import ReporterError
+
+if TYPE_CHECKING:
+    from reporter.view.config import BuildConfig
+
+
+def watch(
+    config: BuildConfig, stop: threading.Event, interval: float, say: Callable[[str], None]
+) -> None:
+    """Rebuild until `stop` is set; tell `say` what changed and what failed (once each)."""
+    from reporter.site.build import build
+
+    last_failure = ""
+    while not stop.wait(interval):
+        try:
+            result = build(config)
+        except ReporterError as exc:  # e.g. a report being edited: say so once, keep serving
+            if str(exc) != last_failure:
+                say(f"Rebuild failed: {exc}")
+                last_failure = str(exc)
+            continue
+        if last_failure:
+            say("Rebuilt after the failure above was fixed.")
+            last_failure = ""
+        if result.stats.written:
+            say(f"Rebuilt: {result.stats.written} files changed ({result.seconds:.1f} s)")

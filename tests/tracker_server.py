@@ -1,0 +1,101 @@
+"""Our tracking server (`tracker-report server`) as a real process on 127.0.0.1, for tests.
+
+Started from the project venv's console script, as users start it; waits until /health
+answers (a deadline, no fixed sleep); stopped with SIGTERM (graceful) or SIGKILL (`kill`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.mlflow_server import free_port
+
+TRACKER = Path(sys.executable).with_name("tracker-report")
+
+
+@dataclass
+class Server:
+    """A running server: its URL, process and log."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """kill -9 the server (and its workers)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM and wait: the graceful shutdown; return the exit code."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                pytest.fail(f"the server did not stop within {timeout} s:\n{self.log_text()}")
+        return self.proc.returncode
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    """Return once GET /health answers 200; fail with the log if the process exits or the
+    deadline passes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the server did not answer /health in {seconds} s:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def running(
+    store: str | Path,
+    workdir: Path,
+    args: Sequence[str] = ("--no-site",),
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[Server]:
+    """Run `tracker-report server --store STORE` on 127.0.0.1; yield it; stop it (SIGTERM)."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = workdir / f"tracker-server-{port}.log"
+    command = [str(TRACKER), "server", "--store", str(store), "--port", str(port), *args]
+    environment = {**os.environ, **(env or {})}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            command,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            start_new_session=True,
+        )
+    server = Server(url, proc, log)
+    try:
+        wait_healthy(url, proc, log)
+        yield server
+    finally:
+        if proc.poll() is None:
+            server.stop()
