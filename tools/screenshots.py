@@ -20,8 +20,6 @@ Console errors, failed loads and requests leaving the site are printed and make 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,15 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+if not __package__:  # run as `python tools/screenshots.py`: make `tools` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.chromium import CHROMIUM, find_chromium, launch
+
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 TIMEOUT_MS = 30_000
 # URL schemes a page may use without leaving the site
@@ -117,25 +110,12 @@ SCROLL_TO = """sel => { const el = document.querySelector(sel);
 
 def chromium_path(given: str | None = None) -> str:
     """Return the chromium to drive: the given path, Debian's, or chromium on PATH."""
-    for candidate in (given, CHROMIUM, shutil.which("chromium")):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    raise ScreenshotError(
-        "chromium is not installed (apt-get install chromium), or pass --chromium PATH"
-    )
-
-
-@contextmanager
-def launch(chromium: str) -> Iterator[Any]:
-    """Start Playwright and a headless chromium; close both afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    path = find_chromium(given)
+    if path is None:
+        raise ScreenshotError(
+            "chromium is not installed (apt-get install chromium), or pass --chromium PATH"
+        )
+    return path
 
 
 @contextmanager

@@ -2,14 +2,14 @@
 what a page did (console errors, requests, failed loads, dialogs), a local HTTP server that
 puts the site under a sub-path, and small DOM probes.
 
-Playwright's own browser download is never used: tests launch the system chromium.
+Playwright's own browser download is never used: tests launch the system chromium, started as
+`make screenshots` starts it (`tools/chromium.py`).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,15 +20,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tools import chromium
+
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DRAW_TIMEOUT_MS = 15_000
@@ -38,7 +31,7 @@ INTERNAL_SCHEMES = ("data:", "blob:", "about:")
 
 def chromium_path() -> str:
     """Return the system chromium, or fail (on CI) / skip (elsewhere) when it is missing."""
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    path = chromium.find_chromium()
     if path:
         return path
     if os.environ.get("CI") == "true":
@@ -52,15 +45,8 @@ def chromium_path() -> str:
 @contextmanager
 def launch() -> Iterator[Any]:
     """Start Playwright and a headless system chromium; close both afterwards."""
-    path = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium.launch(chromium_path()) as browser:
+        yield browser
 
 
 # --- what a page did ------------------------------------------------------------------------
