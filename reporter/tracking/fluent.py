@@ -564,6 +564,14 @@ def list_artifacts(run_id: str | None = None, path: str | None = None) -> list[F
 
 
 # search --------------------------------------------------------------------------------
+def _check_output_format(output_format: str) -> None:
+    """Refuse an output_format other than MLflow's 'pandas' (a DataFrame) and 'list'."""
+    if output_format not in ("pandas", "list"):
+        raise InvalidArgumentError(
+            f"output_format must be 'pandas' or 'list', got {output_format!r}"
+        )
+
+
 def search_runs(
     experiment_ids: Sequence[str] | None = None,
     filter_string: str = "",
@@ -592,10 +600,7 @@ def search_runs(
             ids = [_current_experiment_id()]
     if output_format == "list":
         return client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
-    if output_format != "pandas":
-        raise InvalidArgumentError(
-            f"output_format must be 'pandas' or 'list', got {output_format!r}"
-        )
+    _check_output_format(output_format)
     frame = client.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by)
     return search.to_mlflow_frame(frame)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from reporter.core.errors import InvalidArgumentError
 from reporter.core.logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
-from reporter.tracking import active_model
+from reporter.tracking import active_model, fluent
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,14 +42,18 @@ _state = active_model.state
 
 
 def _client() -> Client:
-    from reporter.tracking import fluent
-
     return fluent._client()
 
 
-def _experiment_id() -> str:
-    from reporter.tracking import fluent
+def _active_run_id() -> str | None:
+    """Return the id of this thread's active run, or None."""
+    active = fluent.active_run()
+    return active.info.run_id if active else None
 
+
+def _experiment_id() -> str:
+    """Return the active run's experiment, else the current one (set_experiment, environment,
+    Default): where a model goes when no experiment is given."""
     active = fluent.active_run()
     return active.info.experiment_id if active else fluent._current_experiment_id()
 
@@ -107,10 +111,7 @@ def search_logged_models(
     output_format: Literal["pandas", "list"] = "pandas",
 ) -> list[LoggedModel] | pd.DataFrame:
     """Search logged models (of the current experiment by default); a DataFrame or a list."""
-    if output_format not in ("pandas", "list"):
-        raise InvalidArgumentError(
-            f"output_format must be 'pandas' or 'list', got {output_format!r}"
-        )
+    fluent._check_output_format(output_format)
     ids = [str(i) for i in experiment_ids] if experiment_ids else [_experiment_id()]
     found = _client().search_logged_models(ids, filter_string, datasets, max_results, order_by)
     if output_format == "list":
@@ -149,14 +150,10 @@ def initialize_logged_model(
     experiment_id: str | None = None,
 ) -> LoggedModel:
     """Create a PENDING logged model (of the active run, if any) and return it."""
-    from reporter.tracking import fluent
-
-    active = fluent.active_run()
-    run_id = source_run_id or (active.info.run_id if active else None)
     model = _client().create_logged_model(
         str(experiment_id) if experiment_id is not None else _experiment_id(),
         name=name,
-        source_run_id=run_id,
+        source_run_id=source_run_id or _active_run_id(),
         tags=tags,
         params=params,
         model_type=model_type,
@@ -240,10 +237,8 @@ def clear_active_model() -> None:
 
 def log_outputs(models: list[LoggedModelOutput] | None = None) -> None:
     """Record logged models as outputs of the active run."""
-    from reporter.tracking import fluent
-
-    active = fluent.active_run()
-    if active is None:
+    run_id = _active_run_id()
+    if run_id is None:
         raise InvalidArgumentError("log_outputs needs an active run (start_run first)")
     if models:
-        _client().log_outputs(active.info.run_id, models)
+        _client().log_outputs(run_id, models)
