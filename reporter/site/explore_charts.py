@@ -16,6 +16,23 @@ HUMAN = "humanNumber(datum.value)"  # the site's number format (static/numbers.j
 GREY = "#9aa0a6"  # a run without the colour field's value
 
 
+def colour_by_c(title: str, **legend: Any) -> Any:
+    """Return the colour encoding of both views: the `c` field on viridis, grey where `g` is
+    true (a run without the colour field's value)."""
+    import altair as alt
+
+    return alt.condition(
+        "datum.g",
+        alt.value(GREY),
+        alt.Color(
+            "c:Q",
+            title=title,
+            scale=alt.Scale(scheme="viridis"),
+            legend=alt.Legend(labelExpr=HUMAN, **legend),
+        ),
+    )
+
+
 @functools.cache
 def scatter_spec() -> dict[str, Any]:
     """Return the Vega-Lite spec of the run scatter: any param or metric against another,
@@ -39,16 +56,7 @@ def scatter_spec() -> dict[str, Any]:
         .encode(
             x=alt.X("x:Q", title="x", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN)),
             y=alt.Y("y:Q", title="y", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN)),
-            color=alt.condition(
-                "datum.g",
-                alt.value(GREY),
-                alt.Color(
-                    "c:Q",
-                    title="colour",
-                    scale=alt.Scale(scheme="viridis"),
-                    legend=alt.Legend(labelExpr=HUMAN),
-                ),
-            ),
+            color=colour_by_c("colour"),
         )
         .properties(width="container", height=320)
     )
@@ -76,20 +84,22 @@ def parallel_spec() -> dict[str, Any]:
     def layer(name: str) -> alt.Chart:
         return alt.Chart(alt.NamedData(name=name))
 
-    axis = (
-        layer("axes")
-        .mark_rule(strokeWidth=1.2, aria=False)
-        .encode(x=x, y=alt.Y("top:Q", title=None, axis=None), y2="bottom:Q")
-        .transform_calculate(top="1", bottom="0")
-        .properties(name="axis")
-    )
-    below = (
-        layer("axes")
-        .transform_filter("datum.low < 0")
-        .mark_rule(strokeWidth=1, strokeDash=[2, 3], aria=False)
-        .encode(x=x, y=alt.Y("low:Q", title=None, axis=None), y2="bottom:Q")
-        .transform_calculate(bottom="0")
-        .properties(name="below")
+    def rule_down(name: str, axes: alt.Chart, top: str, **mark: Any) -> alt.Chart:
+        # a rule on each axis from the `top` field down to the bottom of the range (0)
+        return (
+            axes.mark_rule(aria=False, **mark)
+            .encode(x=x, y=alt.Y(f"{top}:Q", title=None, axis=None), y2="bottom:Q")
+            .transform_calculate(bottom="0")
+            .properties(name=name)
+        )
+
+    axis = rule_down("axis", layer("axes").transform_calculate(top="1"), "top", strokeWidth=1.2)
+    below = rule_down(
+        "below",
+        layer("axes").transform_filter("datum.low < 0"),
+        "low",
+        strokeWidth=1,
+        strokeDash=[2, 3],
     )
     # A run is a chain of segments, one between each pair of neighbouring axes: rules draw
     # 10,000 runs several times faster than a line per run (a group per run). Hovering a
@@ -106,16 +116,7 @@ def parallel_spec() -> dict[str, Any]:
             y2="pos2:Q",
             strokeWidth=alt.condition(hover, alt.value(3), alt.value(1.3), empty=False),
             opacity=alt.condition(hover, alt.value(1), alt.value(0.75), empty=False),
-            color=alt.condition(
-                "datum.g",
-                alt.value(GREY),
-                alt.Color(
-                    "c:Q",
-                    title="metric",
-                    scale=alt.Scale(scheme="viridis"),
-                    legend=alt.Legend(labelExpr=HUMAN, gradientLength=200),
-                ),
-            ),
+            color=colour_by_c("metric", gradientLength=200),
         )
         .properties(name="lines")
     )
