@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +14,9 @@ import reporter
 from reporter.store.parquet.fs import StoreFS
 from reporter.store.parquet.store import ParquetStore
 from reporter.tracking import fluent
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,6 +101,24 @@ def store_uri(
 def client(store_uri: str) -> reporter.Client:
     """A client on the test's store."""
     return reporter.Client(store_uri)
+
+
+# autologging tests (test_autolog*.py) ------------------------------------------------------
+@pytest.fixture
+def undo_autolog() -> Iterator[None]:
+    """Autologging off before and after the test (the autolog modules use it for every test)."""
+    reporter.autolog(disable=True)
+    yield
+    reporter.autolog(disable=True)
+
+
+@pytest.fixture(scope="module")
+def iris() -> tuple[np.ndarray, np.ndarray]:
+    """Every other row of scikit-learn's iris data: 75 rows, 3 classes."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    return X[::2], y[::2]
 
 
 def python_env(**extra: str) -> dict[str, str]:

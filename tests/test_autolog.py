@@ -4,7 +4,7 @@ checked on what the store holds (names and values against sklearn.metrics)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -57,19 +57,7 @@ CV_METRICS = {
     "rank_test_score",
 }
 
-
-@pytest.fixture(autouse=True)
-def undo_autolog() -> Iterator[None]:
-    """Every test starts and ends with autologging off."""
-    mlflow.autolog(disable=True)
-    yield
-    mlflow.autolog(disable=True)
-
-
-@pytest.fixture(scope="module")
-def iris() -> tuple[np.ndarray, np.ndarray]:
-    X, y = load_iris(return_X_y=True)
-    return X[::2], y[::2]  # 75 rows, 3 classes
+pytestmark = pytest.mark.usefixtures("undo_autolog")  # and `iris`: both in conftest.py
 
 
 def all_runs() -> list[reporter.Run]:

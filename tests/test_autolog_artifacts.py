@@ -10,14 +10,13 @@ import struct
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn import metrics
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_breast_cancer, load_iris, make_regression
+from sklearn.datasets import load_breast_cancer, make_regression
 from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -39,25 +38,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # MLflow's figures at 175 dpi: the matrix 6 x 4 inches, the curves matplotlib's 6.4 x 4.8
 SIZES = {MATRIX: (1050, 700), ROC: (1120, 840), PR: (1120, 840)}
 
-
-@pytest.fixture(autouse=True)
-def undo_autolog() -> Iterator[None]:
-    """Every test starts and ends with autologging off."""
-    mlflow.autolog(disable=True)
-    yield
-    mlflow.autolog(disable=True)
+pytestmark = pytest.mark.usefixtures("undo_autolog")  # and `iris`: both in conftest.py
 
 
 @pytest.fixture(scope="module")
 def binary() -> tuple[np.ndarray, np.ndarray]:
     X, y = load_breast_cancer(return_X_y=True)
     return StandardScaler().fit_transform(X[::3, :8]), y[::3]  # 190 rows, 2 classes
-
-
-@pytest.fixture(scope="module")
-def iris() -> tuple[np.ndarray, np.ndarray]:
-    X, y = load_iris(return_X_y=True)
-    return X[::2], y[::2]  # 75 rows, 3 classes
 
 
 def last_run() -> reporter.Run:
