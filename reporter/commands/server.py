@@ -109,7 +109,7 @@ def server_command(
     """
     import uvicorn
 
-    from reporter.server.app import MB, OPTIONS_ENV, ServerOptions, asgi
+    from reporter.tracking_server.app import MB, OPTIONS_ENV, ServerOptions, asgi
 
     config = settings({"store": store_flag, "out": out, "profile": profile}, config_file)
     from reporter.store.registry import open_store
@@ -157,7 +157,10 @@ def server_command(
         else:
             os.environ[OPTIONS_ENV] = json.dumps(options)
             uvicorn.run(
-                "reporter.server.app:from_environment", factory=True, workers=workers, **common
+                "reporter.tracking_server.app:from_environment",
+                factory=True,
+                workers=workers,
+                **common,
             )
     except KeyboardInterrupt:
         pass

@@ -319,6 +319,8 @@ class RunData:
     metrics: Mapping[str, float] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # (step, timestamp) of each latest metric value, where the store keeps them
+    metric_steps: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""

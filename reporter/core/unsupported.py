@@ -23,7 +23,7 @@ GATEWAY = "the AI gateway and model deployments"
 DATABRICKS = "Databricks-only features"
 DOCTOR = "MLflow's environment report (mlflow.doctor)"
 PYTEST = "MLflow's pytest plugin"
-SERVER = "MLflow's server and UI (tracker-report has `tracker-report serve` and `build`)"
+SERVER = "MLflow's server and UI (tracker-report has `tracker-report server`, `serve` and `build`)"
 FEATURES_LATER = frozenset({REGISTRY})  # planned: the message says "not yet"
 
 # MLflow's model flavors: saving, loading and autologging models of a library

@@ -264,18 +264,19 @@ def run_to_json(
 ) -> dict[str, Any]:
     """Return an MLflow Run message.
 
-    `latest` gives the newest point of each metric (its step and timestamp); without it a
-    metric is printed with step 0 and timestamp 0. `artifact_uri` replaces the run's own
+    `latest` gives the newest point of each metric; without it, the step and timestamp the
+    run holds (`RunData.metric_steps`), else 0. `artifact_uri` replaces the run's own
     (a server names its proxied `mlflow-artifacts:` location).
     """
     info = run.info
     if artifact_uri is not None:
         info = RunInfo(**{**info.to_dict(), "artifact_uri": artifact_uri})
-    points = latest or {}
-    metrics = [
-        metric_to_json(points.get(key) or Metric(key, value, 0, 0))
-        for key, value in run.data.metrics.items()
-    ]
+    points = dict(latest or {})
+    for key, value in run.data.metrics.items():
+        if key not in points:
+            step, stamp = run.data.metric_steps.get(key, (0, 0))
+            points[key] = Metric(key, value, stamp, step)
+    metrics = [metric_to_json(points[key]) for key in run.data.metrics]
     inputs = _drop_empty(
         {
             "dataset_inputs": [dataset_input_to_json(d) for d in run.inputs.dataset_inputs],
@@ -319,6 +320,7 @@ def run_from_json(data: Any) -> Run:
         info=info,
         data=RunData(
             metrics={m.key: m.value for m in metrics},
+            metric_steps={m.key: (m.step, m.timestamp) for m in metrics},
             params=dict(pairs_from_json(list_from_json(raw, "params"), "params")),
             tags=tags,
         ),

@@ -78,8 +78,8 @@ def test_a_write_answered_200_is_in_the_store(server, http):
     # and through the API, in MLflow's shape
     got = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
     assert got["info"]["artifact_uri"] == f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts"
-    metrics = {m["key"]: m["value"] for m in got["data"]["metrics"]}
-    assert metrics == {"loss": pytest.approx(1 / 50), "odd": "NaN"}
+    metrics = {m["key"]: (m["value"], m["step"], m["timestamp"]) for m in got["data"]["metrics"]}
+    assert metrics == {"loss": (pytest.approx(1 / 50), 49, 1049), "odd": ("NaN", 0, 5)}
     page = http.get(
         f"{API}/metrics/get-history",
         params={"run_id": run_id, "metric_key": "loss", "max_results": 20},

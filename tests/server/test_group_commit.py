@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from reporter.server.commit import GroupCommit
+from reporter.tracking_server.commit import GroupCommit
 
 
 class Recorder:

@@ -136,6 +136,7 @@ class Snapshot:
     params: dict[str, dict[str, str]] = field(default_factory=dict)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    metric_steps: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     last_seen: dict[str, int] = field(default_factory=dict)
     inputs: dict[str, list[str]] = field(default_factory=dict)  # texts, see reduce_inputs
     outputs: dict[str, list[LoggedModelOutput]] = field(default_factory=dict)  # see reduce_outputs
@@ -381,6 +382,20 @@ def _nested(table: pa.Table, value: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _latest_steps(table: pa.Table) -> dict[str, dict[str, tuple[int, int]]]:
+    """Turn latest-point rows into {run_id: {key: (step, timestamp)}}."""
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    columns = (
+        table.column("run_id").to_pylist(),
+        table.column("key").to_pylist(),
+        table.column("step").to_pylist(),
+        table.column("timestamp").to_pylist(),
+    )
+    for run_id, key, step, stamp in zip(*columns):
+        out.setdefault(run_id, {})[key] = (int(step), int(stamp))
+    return out
+
+
 def reduce_events(table: pa.Table) -> Snapshot:
     """Reduce an event table (any number of runs) to a Snapshot of Python dicts."""
     if table.num_rows == 0:
@@ -392,6 +407,7 @@ def reduce_events(table: pa.Table) -> Snapshot:
         params=_nested(red.params, "text"),
         tags=_nested(red.tags, "text"),
         metrics=_nested(red.metrics, "value"),
+        metric_steps=_latest_steps(red.metrics),
         last_seen=dict(
             zip(seen.column("run_id").to_pylist(), seen.column("timestamp").to_pylist())
         ),

@@ -555,6 +555,10 @@ class ParquetStore(AbstractStore):
         """Record the terminal status and flush the run's rows."""
         self.set_attributes(run_id, status=status, end_time=end_time)
         self._writer.close_run(run_id)
+        # forget what was kept to check later writes (reloaded from the store if the run is
+        # written again): a long-lived server must not hold every run it ever saw
+        self._params.pop(run_id, None)
+        self._inputs.pop(run_id, None)
         if self._writer.errors:
             errors, self._writer.errors = self._writer.errors, []
             raise StoreWriteError(f"Writing to {self.uri} failed: {'; '.join(errors)}")
@@ -562,8 +566,7 @@ class ParquetStore(AbstractStore):
     def flush(self) -> None:
         """Write every buffered row now; StoreWriteError if some could not be written (they
         stay buffered, and the next flush tries again)."""
-        self._writer.flush()
-        if self._writer.has_pending():
+        if not self._writer.flush():
             errors = "; ".join(self._writer.errors) or "unknown error"
             raise StoreWriteError(f"Writing to {self.uri} failed: {errors}")
 
@@ -816,6 +819,7 @@ class ParquetStore(AbstractStore):
                 metrics=snap.metrics.get(run_id, {}),
                 params=snap.params.get(run_id, {}),
                 tags=snap.tags.get(run_id, {}),
+                metric_steps=snap.metric_steps.get(run_id, {}),
             )
             texts = snap.inputs.get(run_id)
             inputs = events.run_inputs(texts, f"run {run_id}") if texts else RunInputs()

@@ -136,10 +136,11 @@ class PartWriter:
             self._runs.pop(run_id, None)
             self._published.pop(run_id, None)
 
-    def flush(self, run_id: str | None = None) -> None:
-        """Write pending rows (of one run, or of all) before returning."""
+    def flush(self, run_id: str | None = None) -> bool:
+        """Write pending rows (of one run, or of all) before returning; return False if some
+        of them could not be written (they are kept for the next flush)."""
         with self._write_lock:
-            self._flush_locked(run_id)
+            return self._flush_locked(run_id)
 
     # flusher side --------------------------------------------------------------------------
     def _take(self, run_id: str | None) -> list[tuple[str, str, list[events.Row]]]:
@@ -156,17 +157,13 @@ class PartWriter:
                         del self._runs[rid]
         return taken
 
-    def has_pending(self) -> bool:
-        """Return True if any run has rows that are not written yet."""
-        with self._lock:
-            return any(buf.rows for buf in self._runs.values())
-
-    def _flush_locked(self, run_id: str | None) -> None:
-        """Publish one part file per run with pending rows (one per experiment when shared)."""
+    def _flush_locked(self, run_id: str | None) -> bool:
+        """Publish one part file per run with pending rows (one per experiment when shared);
+        return False if any could not be written."""
         taken = self._take(run_id)
         if self.shared_files:
-            self._flush_shared(taken)
-            return
+            return self._flush_shared(taken)
+        written = True
         for rid, exp_id, rows in taken:
             try:
                 self._write_part(rid, exp_id, rows)
@@ -175,14 +172,17 @@ class PartWriter:
                     buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
                     buf.rows[:0] = rows
                 self._note_error(exc, f"run {rid}")
+                written = False
+        return written
 
-    def _flush_shared(self, taken: list[tuple[str, str, list[events.Row]]]) -> None:
+    def _flush_shared(self, taken: list[tuple[str, str, list[events.Row]]]) -> bool:
         """Publish one file per experiment holding every run's rows, as a compacted file.
 
         A compacted file already holds many runs' parts and lists their ids, so readers take
         these as they are; merging them is compaction's (`compaction.merge_tiers`)."""
         from reporter.store.parquet import compaction
 
+        written = True
         by_exp: dict[str, list[tuple[str, list[events.Row]]]] = {}
         for rid, exp_id, rows in taken:
             by_exp.setdefault(exp_id, []).append((rid, rows))
@@ -199,9 +199,11 @@ class PartWriter:
                         buf = self._runs.setdefault(rid, _RunBuffer(exp_id, open=False))
                         buf.rows[:0] = rows
                 self._note_error(exc, f"experiment {exp_id}")
+                written = False
                 continue
             with self._lock:
                 self.grouped_files[exp_id] = self.grouped_files.get(exp_id, 0) + 1
+        return written
 
     def _note_error(self, exc: BaseException, what: str) -> None:
         """Remember a failed write once (a full disk fails every flush the same way)."""

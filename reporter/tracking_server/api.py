@@ -20,9 +20,14 @@ from reporter.core.entities import Experiment, Metric, Run, RunStatus, ViewType
 from reporter.core.errors import InvalidArgumentError, NotFoundError
 from reporter.core.logged_models import LoggedModel, LoggedModelStatus
 from reporter.core.model_links import LoggedModelOutput
-from reporter.server import requests as req
-from reporter.server.artifacts import file_json
-from reporter.server.backend import Backend, experiment_location, model_location, run_location
+from reporter.tracking_server import requests as req
+from reporter.tracking_server.artifacts import file_json
+from reporter.tracking_server.backend import (
+    Backend,
+    experiment_location,
+    model_location,
+    run_location,
+)
 
 Handler = Callable[[Backend, dict[str, Any], Request], Awaitable[dict[str, Any]]]
 

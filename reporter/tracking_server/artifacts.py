@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from reporter.core import validation
 from reporter.core.errors import InvalidArgumentError, NotFoundError, ReporterError
-from reporter.server.backend import MODELS_FOLDER, RUN_ARTIFACTS, Backend
 from reporter.tracking.file_info import FileInfo, children
+from reporter.tracking_server.backend import MODELS_FOLDER, RUN_ARTIFACTS, Backend
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 CHUNK = 1024 * 1024

@@ -25,12 +25,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reporter.core.errors import ReporterError
-from reporter.server import api, artifacts
-from reporter.server.backend import Backend
-from reporter.server.commit import GroupCommit
 from reporter.tracking.client import Client
+from reporter.tracking_server import api, artifacts
+from reporter.tracking_server.backend import Backend
+from reporter.tracking_server.commit import GroupCommit
 
-log = logging.getLogger("reporter.server")
+log = logging.getLogger("reporter.tracking_server")
 
 MB = 1024 * 1024
 OPTIONS_ENV = "TRACKER_SERVER_OPTIONS"  # how `--workers` processes get their options

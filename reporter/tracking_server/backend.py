@@ -10,9 +10,9 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from reporter.server.commit import GroupCommit
 from reporter.store.protocol import AbstractStore
 from reporter.tracking.client import Client
+from reporter.tracking_server.commit import GroupCommit
 
 T = TypeVar("T")
 
