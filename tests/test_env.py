@@ -79,3 +79,14 @@ def test_the_cli_reports_a_bad_setting_without_a_traceback(store_uri: str, tmp_p
     assert proc.returncode == 1, proc.stderr
     assert "TRACKER_HEARTBEAT_TIMEOUT='soon' is not valid" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_mlflows_tracking_uri_variable_is_honoured_after_ours(monkeypatch, tmp_path):
+    import reporter
+
+    theirs, ours = str(tmp_path / "mlflow-named"), str(tmp_path / "ours")
+    monkeypatch.delenv("TRACKER_TRACKING_URI")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", theirs)
+    assert reporter.get_tracking_uri() == theirs
+    monkeypatch.setenv("TRACKER_TRACKING_URI", ours)
+    assert reporter.get_tracking_uri() == ours

@@ -52,7 +52,7 @@ def test_unknown_scheme_lists_supported_ones():
         mlflow.set_tracking_uri("ftpx://host/store")
     assert "ftpx" in str(err.value) and "file" in str(err.value) and "memory" in str(err.value)
     with pytest.raises(reporter.UnsupportedURIError, match="MLflow server"):
-        mlflow.set_tracking_uri("http://127.0.0.1:5000")
+        mlflow.set_tracking_uri("sqlite:///mlflow.db")
 
 
 # experiments -----------------------------------------------------------------------------

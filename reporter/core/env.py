@@ -113,6 +113,22 @@ S3_ENDPOINT_URL = Setting(
     _text,
 )
 
+HTTP_RETRY_TIMEOUT = Setting(
+    "TRACKER_HTTP_RETRY_TIMEOUT",
+    "60",
+    "seconds a request to a tracking server (http://) is retried after 429, 5xx or a failed "
+    "connection before it fails",
+    "a number of seconds > 0, e.g. 60",
+    _positive_float,
+)
+HTTP_TIMEOUT = Setting(
+    "TRACKER_HTTP_TIMEOUT",
+    "120",
+    "seconds one request to a tracking server (http://) may take",
+    "a number of seconds > 0, e.g. 120",
+    _positive_float,
+)
+
 SETTINGS = (
     TRACKING_URI,
     EXPERIMENT_NAME,
@@ -123,6 +139,57 @@ SETTINGS = (
     AUTO_COMPACT,
     LOG_ENVIRONMENT,
     S3_ENDPOINT_URL,
+    HTTP_RETRY_TIMEOUT,
+    HTTP_TIMEOUT,
+)
+
+# MLflow's own variables for a tracking server's credentials and TLS, under MLflow's names, so
+# that one environment serves MLflow's client and ours (read by the http:// store only)
+TRACKING_TOKEN = Setting(
+    "MLFLOW_TRACKING_TOKEN", None, "the bearer token sent to a tracking server", "a token", _text
+)
+TRACKING_USERNAME = Setting(
+    "MLFLOW_TRACKING_USERNAME",
+    None,
+    "the user name sent to a tracking server (basic auth, with MLFLOW_TRACKING_PASSWORD)",
+    "a user name",
+    _text,
+)
+TRACKING_PASSWORD = Setting(
+    "MLFLOW_TRACKING_PASSWORD",
+    None,
+    "the password sent to a tracking server (basic auth, with MLFLOW_TRACKING_USERNAME)",
+    "a password",
+    _text,
+)
+TRACKING_INSECURE_TLS = Setting(
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "false",
+    "whether https:// tracking servers are used without checking their certificate",
+    f"one of {', '.join(_TRUE + _FALSE)}",
+    _boolean,
+)
+TRACKING_SERVER_CERT_PATH = Setting(
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    None,
+    "a CA bundle (PEM file) that https:// tracking servers' certificates are checked against",
+    "the path of a PEM file",
+    _text,
+)
+MLFLOW_TRACKING_URI = Setting(
+    "MLFLOW_TRACKING_URI",
+    None,
+    "where runs are recorded when TRACKER_TRACKING_URI is not set (MLflow's variable)",
+    "a folder, or a URL such as http://host:5000 or s3://bucket/prefix",
+    _text,
+)
+MLFLOW_SETTINGS = (
+    MLFLOW_TRACKING_URI,
+    TRACKING_TOKEN,
+    TRACKING_USERNAME,
+    TRACKING_PASSWORD,
+    TRACKING_INSECURE_TLS,
+    TRACKING_SERVER_CERT_PATH,
 )
 
 
@@ -149,8 +216,10 @@ def check_all() -> None:
 
 
 def tracking_uri() -> str | None:
-    """$TRACKER_TRACKING_URI, or None."""
+    """$TRACKER_TRACKING_URI, else MLflow's $MLFLOW_TRACKING_URI, else None."""
     value: str | None = read(TRACKING_URI)
+    if value is None:
+        value = read(MLFLOW_TRACKING_URI)
     return value
 
 
@@ -177,6 +246,48 @@ def auto_compact_parts() -> int:
 def log_environment() -> bool:
     """Whether runs record the installed packages (default true)."""
     return bool(read(LOG_ENVIRONMENT))
+
+
+def http_retry_timeout() -> float:
+    """Seconds a tracking server request is retried before it fails (default 60)."""
+    return float(read(HTTP_RETRY_TIMEOUT))
+
+
+def http_timeout() -> float:
+    """Seconds one tracking server request may take (default 120)."""
+    return float(read(HTTP_TIMEOUT))
+
+
+def check_http() -> None:
+    """Raise InvalidArgumentError for the first tracking server setting that is not valid."""
+    for setting in MLFLOW_SETTINGS:
+        read(setting)
+
+
+def tracking_token() -> str | None:
+    """$MLFLOW_TRACKING_TOKEN (a bearer token), or None."""
+    value: str | None = read(TRACKING_TOKEN)
+    return value
+
+
+def tracking_basic_auth() -> tuple[str, str] | None:
+    """($MLFLOW_TRACKING_USERNAME, $MLFLOW_TRACKING_PASSWORD), or None when no user is set."""
+    user: str | None = read(TRACKING_USERNAME)
+    if user is None:
+        return None
+    password: str | None = read(TRACKING_PASSWORD)
+    return user, password or ""
+
+
+def tracking_insecure_tls() -> bool:
+    """Whether https:// tracking servers' certificates are left unchecked (default false)."""
+    return bool(read(TRACKING_INSECURE_TLS))
+
+
+def tracking_server_cert_path() -> str | None:
+    """$MLFLOW_TRACKING_SERVER_CERT_PATH (a CA bundle), or None."""
+    value: str | None = read(TRACKING_SERVER_CERT_PATH)
+    return value
 
 
 def experiment_name() -> str | None:

@@ -42,6 +42,13 @@ _MODEL_STATUS = {
 _MODEL_STATUS_OF = {name: status for status, name in _MODEL_STATUS.items()}
 
 
+# MLflow's limits on one runs/log-batch request (mlflow.utils.validation)
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+MAX_BATCH_ITEMS = 1000  # metrics, params and tags together
+
+
 class WireError(InvalidArgumentError):
     """A JSON value of the wrong shape or type (MLflow: INVALID_PARAMETER_VALUE)."""
 

@@ -1,9 +1,10 @@
 """Which store implementation opens a tracking URI: one factory per scheme.
 
 The Parquet store opens a local folder (a plain path or `file:`), `memory://` and every object
-store fsspec can reach here (`s3://` with s3fs installed, ...). Another implementation (the
-HTTP client of a tracking server) registers its schemes with `register`; it then passes the
-conformance suite in `tests/store_contract/`.
+store fsspec can reach here (`s3://` with s3fs installed, ...). The REST store
+(`reporter.store.rest`) opens `http://` and `https://`: an MLflow tracking server. Another
+implementation registers its schemes with `register`; each passes the conformance suite in
+`tests/store_contract/`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from reporter.store.uris import split_uri
 StoreFactory = Callable[[str], AbstractStore]
 
 # Schemes of MLflow's own backends, which no store here writes to (unless one is registered)
-MLFLOW_BACKENDS = ("http", "https", "databricks", "sqlite", "postgresql", "mysql", "mssql")
+MLFLOW_BACKENDS = ("databricks", "sqlite", "postgresql", "mysql", "mssql")
+SERVER_SCHEMES = ("http", "https")  # a tracking server, through MLflow's REST API
 
 _factories: dict[str, StoreFactory] = {}
 _lock = threading.Lock()
@@ -36,11 +38,17 @@ def _parquet(uri: str) -> AbstractStore:
     return ParquetStore(uri)
 
 
+def _rest(uri: str) -> AbstractStore:
+    from reporter.store.rest.store import RestStore
+
+    return RestStore(uri)
+
+
 def supported_schemes() -> list[str]:
     """Return the URI schemes this installation can open, local ones first."""
     from reporter.store.parquet.fs import supported_schemes as parquet_schemes
 
-    known = parquet_schemes()
+    known = [s for s in parquet_schemes() if s not in SERVER_SCHEMES] + list(SERVER_SCHEMES)
     return known + sorted(s for s in _factories if s not in known)
 
 
@@ -52,13 +60,16 @@ def factory_for(uri: str) -> StoreFactory:
     registered = _factories.get(scheme)
     if registered is not None:
         return registered
+    if scheme in SERVER_SCHEMES:
+        return _rest
     if scheme in ("file", "memory"):
         return _parquet
     if scheme in MLFLOW_BACKENDS:
         raise UnsupportedURIError(
-            f"Tracking URI {uri!r}: {scheme}:// is an MLflow server or database backend, which "
-            "tracker-report does not write to. Use a folder (./tracker-store) or an object store "
-            f"URL. Supported schemes: {', '.join(supported_schemes())}. "
+            f"Tracking URI {uri!r}: {scheme}:// is an MLflow database backend, which "
+            "tracker-report does not write to. Use a folder (./tracker-store), an object store "
+            "URL, or the URL of an MLflow server in front of that database "
+            f"(http://host:5000). Supported schemes: {', '.join(supported_schemes())}. "
             "To bring MLflow runs over, use `tracker-report import mlflow`."
         )
     if scheme not in supported_schemes():

@@ -9,6 +9,11 @@ An artifact URI is one of
                                     local folder (s3://bucket/prefix/runs/...)
     /a/local/path, file:///a/path   a file or folder on this machine (a local store's
                                     artifact URIs are local paths)
+    mlflow-artifacts:/<experiment_id>/<run_id>/artifacts/<path>
+    mlflow-artifacts:/<experiment_id>/models/<model_id>/artifacts/<path>
+                                    what a tracking server (http:// store) names a run's or
+                                    a logged model's files, read through the current
+                                    tracking URI
 
 `resolve_artifact_uri` is the one place a URI is read. A new kind of URI (models:/) is a case
 there plus a branch in `_listing`, `_read` and `_fetch`, which reach the store.
@@ -49,6 +54,11 @@ _IN_STORE = re.compile(r"^(?P<store>.+)/runs/[^/]+/(?P<run>[^/]+)/artifacts(?:/(
 _MODEL_IN_STORE = re.compile(
     r"^(?P<store>.+)/models/[^/]+/(?P<model>m-[0-9a-f]{32})/artifacts(?:/(?P<path>.*))?$"
 )
+# a tracking server's proxied artifact locations (mlflow-artifacts:/...), after the scheme
+_PROXIED_MODEL = re.compile(
+    r"^/*(?:[^/]+/)?models/(?P<model>m-[0-9a-f]{32})/artifacts(?:/(?P<path>.*))?$"
+)
+_PROXIED_RUN = re.compile(r"^/*[^/]+/(?P<run>[^/]+)/artifacts(?:/(?P<path>.*))?$")
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,10 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> ArtifactL
         if uri.startswith("file://"):
             location = url2pathname(urlsplit(uri).path)
         return ArtifactLocation(LOCAL, os.path.abspath(os.path.expanduser(location)))
+    if scheme == "mlflow-artifacts":
+        proxied = _proxied(uri, location, tracking_uri)
+        if proxied is not None:
+            return proxied
     model = _MODEL_IN_STORE.match(uri)
     if model:
         path = validation.artifact_path((model["path"] or "").rstrip("/"))
@@ -106,6 +120,22 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> ArtifactL
         "runs:/<run_id>/<path>, a local path or file:// URI, or a run's artifact URI "
         "(get_artifact_uri) in a store"
     )
+
+
+def _proxied(uri: str, location: str, tracking_uri: str | None) -> ArtifactLocation | None:
+    """Return the run or model file a tracking server's `mlflow-artifacts:` URI names (read
+    through the tracking URI), or None for another layout."""
+    if uri.startswith("mlflow-artifacts://"):  # mlflow-artifacts://host:port/path
+        location = location.partition("/")[2]
+    model = _PROXIED_MODEL.match(location)
+    if model:
+        path = validation.artifact_path((model["path"] or "").rstrip("/"))
+        return ArtifactLocation(MODEL, path, model["model"], tracking_uri)
+    run = _PROXIED_RUN.match(location)
+    if run:
+        path = validation.artifact_path((run["path"] or "").rstrip("/"))
+        return ArtifactLocation(RUN, path, run["run"], tracking_uri)
+    return None
 
 
 def _model_of_run(loc: ArtifactLocation) -> ArtifactLocation | None:

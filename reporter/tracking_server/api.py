@@ -294,16 +294,12 @@ async def log_batch(b: Backend, data: dict[str, Any], _: Request) -> dict[str, A
     return {}
 
 
-# MLflow's limits of one log-batch request (mlflow.utils.validation)
-MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
-
-
 def _check_batch_limits(metrics: int, params: int, tags: int) -> None:
     for count, limit, what in (
-        (metrics, MAX_METRICS, "metrics"),
-        (params, MAX_PARAMS, "params"),
-        (tags, MAX_TAGS, "tags"),
-        (metrics + params + tags, MAX_ENTITIES, "metrics, params and tags in all"),
+        (metrics, wire.MAX_BATCH_METRICS, "metrics"),
+        (params, wire.MAX_BATCH_PARAMS, "params"),
+        (tags, wire.MAX_BATCH_TAGS, "tags"),
+        (metrics + params + tags, wire.MAX_BATCH_ITEMS, "metrics, params and tags in all"),
     ):
         if count > limit:
             raise InvalidArgumentError(

@@ -1,0 +1,1 @@
+"""The REST store (http:// tracking URIs) against a real `mlflow server`."""
