@@ -86,7 +86,16 @@ def test_the_installed_cli_runs_the_quickstart_and_builds_from_outside_the_check
     where = run([installed / "python", "-c", "import reporter; print(reporter.__file__)"], work)
     assert not Path(where.stdout.strip()).is_relative_to(REPO)  # the installed copy, not ours
     assert "Usage: tracker-report" in run([installed / "tracker-report", "--help"], work).stdout
-    for command in ("build", "compact", "import mlflow", "summary", "sync", "serve", "runs"):
+    for command in (
+        "build",
+        "compact",
+        "import mlflow",
+        "summary",
+        "sync",
+        "serve",
+        "server",
+        "runs",
+    ):
         run([installed / "tracker-report", *command.split(), "--help"], work)
     shutil.copy(REPO / "examples" / "quickstart.py", work / "quickstart.py")
     run([installed / "python", "quickstart.py"], work, TRACKER_LOG_ENVIRONMENT="0")
@@ -94,3 +103,48 @@ def test_the_installed_cli_runs_the_quickstart_and_builds_from_outside_the_check
     pages = {p.relative_to(work / "site").as_posix() for p in (work / "site").rglob("*.html")}
     assert "index.html" in pages and any(p.startswith("runs/") for p in pages)
     assert (work / "site" / "static" / "vendor" / "vega.min.js").is_file()
+
+
+def test_the_installed_server_takes_runs_from_the_installed_http_client(
+    installed: Path, tmp_path: Path
+):
+    from tests.mlflow_server import free_port
+    from tests.tracker_server import wait_healthy
+
+    work = tmp_path / "work"
+    work.mkdir()
+    port = free_port()
+    log = work / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [installed / "tracker-report", "server", "--store", "team-store", "--port", str(port)],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server, log)
+        script = (
+            "import reporter as mlflow\n"
+            f"mlflow.set_tracking_uri('http://127.0.0.1:{port}')\n"
+            "mlflow.set_experiment('wheel')\n"
+            "with mlflow.start_run(run_name='over-http'):\n"
+            "    mlflow.log_param('lr', '0.1')\n"
+            "    mlflow.log_metric('loss', 0.5, step=2)\n"
+            "    mlflow.log_text('hi', 'notes.txt')\n"
+        )
+        run([installed / "python", "-c", script], work, TRACKER_LOG_ENVIRONMENT="0")
+        check = (
+            "from reporter.tracking.client import Client\n"
+            "c = Client(tracking_uri='team-store')\n"
+            "(r,) = c.search_runs([c.get_experiment_by_name('wheel').experiment_id])\n"
+            "print(r.info.run_name, r.data.params['lr'], r.data.metrics['loss'], "
+            "sorted(p for p, _ in c.store.list_artifacts(r.info.run_id)))\n"
+        )
+        seen = run([installed / "python", "-c", check], work).stdout.strip()
+        assert seen == "over-http 0.1 0.5 ['notes.txt']"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert server.returncode == 0, log.read_text()[-3000:]

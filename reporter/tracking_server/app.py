@@ -130,6 +130,22 @@ def create_app(options: ServerOptions) -> Starlette:
 
         return Response(__version__, media_type="text/plain")
 
+    async def server_info(request: Request) -> Response:
+        """MLflow 3's capability probe: what this server does not do, said up front (the
+        artifact client asks before transfers; a 404 made it ask again every time)."""
+        return JSONResponse(
+            {
+                "store_type": None,
+                "workspaces_enabled": False,
+                "trace_archival_enabled": False,
+                "multipart_uploads_enabled": False,
+                "multipart_downloads_enabled": False,
+                "presigned_upload_run_id_supported": False,
+                "presigned_upload_model_id_supported": False,
+                "features_enabled": {"gateway": False},
+            }
+        )
+
     async def unknown_api(request: Request) -> Response:
         return JSONResponse(
             {
@@ -143,6 +159,8 @@ def create_app(options: ServerOptions) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
+        Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
+        Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         *api.routes(backend),
         *artifacts.routes(backend),
         Route("/api/{rest:path}", unknown_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),

@@ -5,7 +5,13 @@
 
 For each script, DIR/<script name>/ gets a fresh store (MLflow: `sqlite:///.../mlflow.db`
 through MLFLOW_TRACKING_URI; reporter: a folder through TRACKER_TRACKING_URI), the script's
-output (output.txt) and then either dump.json (see dump.py) or error.txt (a traceback).
+output (output.txt), the searches it asks for (searches.json) and then either dump.json (see
+dump.py) or error.txt (a traceback).
+
+`--store NAME=URI` logs script NAME.py to URI instead of a fresh store (a tracking server's
+http://...: MLflow's client against our server). `--dump-only DIR` runs no script: it dumps
+each script's --store, with the searches an earlier run saved in DIR/<script name>/ (what a
+server stored, read back through the other library).
 
 Importing MLflow takes seconds, so this process imports the library once and forks a child
 per script: each child starts from the same just-imported state, with no run, experiment or
@@ -33,17 +39,20 @@ TEMPLATE_DB = "template.db"
 DUMP = "dump.json"
 ERROR = "error.txt"
 OUTPUT = "output.txt"
+SEARCHES = "searches.json"
+SEARCH_NAMES = ("SEARCHES", "EXPERIMENT_SEARCHES", "MODEL_SEARCHES")  # see dump.py
 # imported once before forking, as any script may use them: only the import time is shared
 PRELOAD = ("numpy", "pandas", "sklearn.linear_model", "sklearn.datasets")
 
 
-def point_at_store(library: str, folder: Path) -> None:
-    """Point the library at a fresh store inside folder, through its environment variable."""
-    if library == "mlflow":
+def point_at_store(library: str, folder: Path, uri: str | None) -> None:
+    """Point the library at uri, else at a fresh store inside folder, through its
+    environment variable."""
+    variable = "MLFLOW_TRACKING_URI" if library == "mlflow" else "TRACKER_TRACKING_URI"
+    if uri is None and library == "mlflow":
         shutil.copyfile(folder.parent / TEMPLATE_DB, folder / "mlflow.db")
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
-    else:
-        os.environ["TRACKER_TRACKING_URI"] = str(folder / "store")
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+    os.environ[variable] = uri or str(folder / "store")
 
 
 def run_script(script: str) -> dict[str, object]:
@@ -60,8 +69,9 @@ def run_script(script: str) -> dict[str, object]:
         sys.path.pop(0)
 
 
-def child(library: str, folder: Path, script: str) -> int:
-    """In a forked child: run one script in its own folder and store, then dump the store."""
+def child(library: str, folder: Path, script: str, uri: str | None, saved: Path | None) -> int:
+    """In a forked child: run one script in its own folder and store (or, with saved, read
+    the searches a run saved there), then dump the store."""
     from tests.compat import dump
 
     with open(folder / OUTPUT, "wb") as output:
@@ -69,8 +79,13 @@ def child(library: str, folder: Path, script: str) -> int:
         os.dup2(output.fileno(), 2)
     os.chdir(folder)
     try:
-        point_at_store(library, folder)
-        names = run_script(script)
+        point_at_store(library, folder, uri)
+        if saved is None:
+            ran = run_script(script)
+            names = {key: ran[key] for key in SEARCH_NAMES if key in ran}
+            (folder / SEARCHES).write_text(json.dumps(names, indent=1), encoding="utf-8")
+        else:
+            names = json.loads((saved / Path(script).stem / SEARCHES).read_text("utf-8"))
         import mlflow
 
         data = dump.dump(mlflow, names)
@@ -82,7 +97,7 @@ def child(library: str, folder: Path, script: str) -> int:
         return 1
 
 
-def in_child(work: Path, library: str, script: str) -> int:
+def in_child(work: Path, library: str, script: str, uri: str | None, saved: Path | None) -> int:
     """Fork; run one task in the child and wait for it; return its exit code."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -92,7 +107,7 @@ def in_child(work: Path, library: str, script: str) -> int:
         try:
             folder = work / Path(script).stem
             folder.mkdir()
-            code = child(library, folder, script)
+            code = child(library, folder, script, uri, saved)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -106,8 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--library", choices=("mlflow", "reporter"), required=True)
     parser.add_argument("--work", required=True, type=Path, help="an empty folder")
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="NAME=URI",
+        help="log script NAME.py to URI (a server's http://...) instead of a fresh store",
+    )
+    parser.add_argument(
+        "--dump-only",
+        type=Path,
+        metavar="DIR",
+        help="run no script: dump each one's --store with the searches saved in DIR/<name>/",
+    )
     parser.add_argument("scripts", nargs="+")
     args = parser.parse_args(argv)
+    stores = dict(item.split("=", 1) for item in args.store)
 
     sys.path[0] = str(REPO)  # for tests.compat; each script's own folder is added when it runs
     from tests.compat import alias
@@ -118,14 +147,15 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in PRELOAD:
         __import__(name)
-    if args.library == "mlflow":
+    if args.library == "mlflow" and {Path(s).stem for s in args.scripts} - set(stores):
         # the empty database every script's copy starts from; opening it here also imports
         # and caches what MLflow's SQLite store needs, once (a child opens its own copy)
         mlflow.MlflowClient(f"sqlite:///{args.work / TEMPLATE_DB}").search_experiments()
     failed = []
     for script in args.scripts:
         started = time.monotonic()
-        if in_child(args.work, args.library, script) != 0:
+        uri = stores.get(Path(script).stem)
+        if in_child(args.work, args.library, script, uri, args.dump_only) != 0:
             failed.append(script)
         print(f"{Path(script).stem}: {time.monotonic() - started:.1f} s")
     for script in failed:

@@ -23,14 +23,10 @@ with mlflow.start_run(run_name="edge-values", description="Checks **odd** values
     mlflow.set_tag("empty", "")
     mlflow.set_tag("multi line", "first\nsecond")
 
-with mlflow.start_run(run_name="tagged-at-start", tags={"owner": "ana", "attempt": 2}):
-    pass
-
 SEARCHES: list[tuple[str, str, list[str]]] = [
     ("values", "metrics.inf > 1e308", []),
     ("values", "metrics.`val loss/epoch-1.b` = 0.75", []),
     ("values", "params.flag = 'False'", []),
-    ("values", "tags.owner = 'ana'", []),
     ("values", "tags.empty = ''", []),
     ("values", "params.unicode_value LIKE 'temp%'", []),
 ]
