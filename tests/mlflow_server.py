@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +42,21 @@ def mlflow_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def mlflow_json(code: str) -> Any:
+    """Run Python code in MLflow's venv and return the JSON it prints (skip without MLflow)."""
+    require_mlflow()
+    done = subprocess.run(
+        [str(VENV_PYTHON), "-c", textwrap.dedent(code)],
+        env=mlflow_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def free_port() -> int:
     """Return a free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -46,18 +64,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 90, what: str = "server"
+) -> None:
+    """Return once GET /health answers 200; fail with the log if the process exits or the
+    deadline passes (a condition waited on, no fixed sleep)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            pytest.fail(f"the {what} exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"mlflow server did not answer /health in 90 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+    pytest.fail(f"the {what} did not answer /health in {seconds:g} s:\n{log.read_text()[-4000:]}")
 
 
 @contextmanager
@@ -79,7 +101,7 @@ def running_server(root: Path, backend: str, artifacts: Path) -> Iterator[str]:
             start_new_session=True,
         )  # fmt: skip
         try:
-            _wait_healthy(url, proc, log_path)
+            wait_healthy(url, proc, log_path, what="mlflow server")
             yield url
         finally:
             os.killpg(proc.pid, signal.SIGTERM)

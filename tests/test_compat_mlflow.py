@@ -7,7 +7,6 @@ Without MLflow's venv (`make mlflow`) the comparisons skip; under CI=true they f
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.compare import Difference, differences, matches, report
+from tests.compat.compare import Difference, differences, load_dump, matches, report
 from tests.conftest import REPO
 from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
 
@@ -169,21 +168,10 @@ def dumps(
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _load(root: Path, library: str, script: str) -> dict[str, object]:
-    """Return a script's dump under one library, or fail with its traceback and output."""
-    folder = root / library / script
-    error = folder / "error.txt"
-    if error.exists():
-        output = (folder / "output.txt").read_text(errors="replace")[-3000:]
-        pytest.fail(f"{script} failed under {library}:\n{error.read_text()}\n{output}")
-    data: dict[str, object] = json.loads((folder / "dump.json").read_text())
-    return data
-
-
 @pytest.mark.parametrize("script", [s.stem for s in SCRIPTS])
 def test_script_matches_mlflow(dumps: Path, script: str) -> None:
-    mlflow = _load(dumps, "mlflow", script)
-    ours = _load(dumps, "reporter", script)
+    mlflow = load_dump(dumps, "mlflow", script)
+    ours = load_dump(dumps, "reporter", script)
     assert mlflow["runs"], f"{script} logged no run under MLflow: nothing was compared"
     found = [d for d in differences(mlflow, ours) if not accepted(d)]
     assert not found, report(script, found)

@@ -17,7 +17,6 @@ Without MLflow's venv (`make mlflow`) the comparisons skip; under CI=true they f
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -29,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.compare import Difference, differences, matches, report
-from tests.mlflow_server import VENV_PYTHON, free_port, mlflow_env, require_mlflow
+from tests.compat.compare import Difference, differences, load_dump, matches, report
+from tests.mlflow_server import VENV_PYTHON, free_port, mlflow_env, require_mlflow, wait_healthy
 from tests.test_compat_mlflow import RUNNER, SCRIPTS, TIMEOUT, _work_root, accepted
-from tests.tracker_server import TRACKER, Server, wait_healthy
+from tests.tracker_server import TRACKER, Server
 
 LOG = "server.log"
 
@@ -164,10 +163,10 @@ def _start_servers(stack: contextlib.ExitStack, root: Path, scripts: list[Path])
 def _stop(servers: list[Server]) -> None:
     """Ask every server to stop, then wait for each: all stop at once."""
     for server in servers:
-        if server.proc.poll() is None:
-            os.killpg(server.proc.pid, signal.SIGTERM)
-    for server in servers:  # uvicorn ends by raising the signal it stopped on
-        assert server.stop() == 0, server.log_text()[-3000:]  # a graceful stop exits 0
+        server.terminate()
+    codes = [server.stop() for server in servers]  # every one waited for before any assert
+    for server, code in zip(servers, codes):
+        assert code == 0, server.log_text()[-3000:]  # a graceful stop exits 0
 
 
 @pytest.fixture(scope="module")
@@ -204,17 +203,6 @@ def dumps(
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _load(root: Path, mode: str, script: str) -> dict[str, object]:
-    """Return a script's dump in one mode, or fail with its traceback and output."""
-    folder = root / mode / script
-    error = folder / "error.txt"
-    if error.exists():
-        output = (folder / "output.txt").read_text(errors="replace")[-3000:]
-        pytest.fail(f"{script} failed ({mode}):\n{error.read_text()}\n{output}")
-    data: dict[str, object] = json.loads((folder / "dump.json").read_text())
-    return data
-
-
 def _server_made(difference: Difference) -> bool:
     """Whether a difference is one SERVER_ACCEPTED accepts."""
     return any(
@@ -239,8 +227,8 @@ def _compare(root: Path, mode: str, script: str) -> None:
     """Fail with every unaccepted difference between MLflow's dump and this mode's."""
     if script in CLIENT_CANNOT:
         _client_cannot(root, script)
-    mlflow = _load(root, "mlflow", script)
-    ours = _load(root, mode, script)
+    mlflow = load_dump(root, "mlflow", script)
+    ours = load_dump(root, mode, script)
     assert mlflow["runs"], f"{script} logged no run under MLflow: nothing was compared"
     found = [d for d in differences(mlflow, ours) if not accepted(d) and not _server_made(d)]
     assert not found, report(f"{script} ({mode})", found)

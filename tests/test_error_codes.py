@@ -4,9 +4,6 @@ the numbers and HTTP statuses are MLflow's (read from real MLflow, in its own ve
 
 from __future__ import annotations
 
-import json
-import subprocess
-import textwrap
 from typing import Any
 
 import pytest
@@ -15,7 +12,7 @@ import reporter.exceptions as exceptions
 import reporter.protos.databricks_pb2 as pb
 from reporter.core import error_codes
 from reporter.core.errors import ERROR_CODES, HTTP_STATUS
-from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
+from tests.mlflow_server import mlflow_json
 
 MLFLOW_CODES = """
     import json
@@ -36,17 +33,7 @@ MLFLOW_CODES = """
 @pytest.fixture(scope="module")
 def mlflows() -> dict[str, Any]:
     """MLflow's error codes, its exceptions' constants and its HTTP status maps."""
-    require_mlflow()
-    done = subprocess.run(
-        [str(VENV_PYTHON), "-c", textwrap.dedent(MLFLOW_CODES)],
-        env=mlflow_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    facts: dict[str, Any] = json.loads(done.stdout)
+    facts: dict[str, Any] = mlflow_json(MLFLOW_CODES)
     return facts
 
 

@@ -108,8 +108,7 @@ def test_the_installed_cli_runs_the_quickstart_and_builds_from_outside_the_check
 def test_the_installed_server_takes_runs_from_the_installed_http_client(
     installed: Path, tmp_path: Path
 ):
-    from tests.mlflow_server import free_port
-    from tests.tracker_server import wait_healthy
+    from tests.mlflow_server import free_port, wait_healthy
 
     work = tmp_path / "work"
     work.mkdir()

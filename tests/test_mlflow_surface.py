@@ -22,7 +22,7 @@ from reporter.core import unsupported
 from reporter.store.registry import open_store
 from reporter.utils import mlflow_tags
 from tests.conftest import PYTHON, python_env
-from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
+from tests.mlflow_server import VENV_PYTHON, mlflow_env, mlflow_json, require_mlflow
 
 # Names of MLflow 3's `mlflow.__all__` that other engineers of issue 15 are adding (datasets,
 # logged models, pyfunc). The lead empties this once their work is exported from `reporter`.
@@ -64,17 +64,7 @@ MLFLOW_FACTS = """
 @pytest.fixture(scope="module")
 def mlflow_facts() -> dict[str, Any]:
     """Names and signatures of MLflow 3's public API, read from MLflow's own venv."""
-    require_mlflow()
-    done = subprocess.run(
-        [str(VENV_PYTHON), "-c", textwrap.dedent(MLFLOW_FACTS)],
-        env=mlflow_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    facts: dict[str, Any] = json.loads(done.stdout)
+    facts: dict[str, Any] = mlflow_json(MLFLOW_FACTS)
     return facts
 
 

@@ -10,8 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mlflow_server import free_port
+from tests.mlflow_server import free_port, wait_healthy
 
 TRACKER = Path(sys.executable).with_name("tracker-report")
 
@@ -31,6 +29,7 @@ class Server:
     url: str
     proc: subprocess.Popen[bytes]
     log: Path
+    signalled: bool = False
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -40,10 +39,17 @@ class Server:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def terminate(self) -> None:
+        """Send SIGTERM once (a second one would cut the graceful shutdown short, as it
+        does for any service)."""
+        if not self.signalled and self.proc.poll() is None:
+            self.signalled = True
+            os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM and wait: the graceful shutdown; return the exit code."""
+        self.terminate()
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -51,22 +57,6 @@ class Server:
                 self.proc.wait()
                 pytest.fail(f"the server did not stop within {timeout} s:\n{self.log_text()}")
         return self.proc.returncode
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
-    """Return once GET /health answers 200; fail with the log if the process exits or the
-    deadline passes."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the server did not answer /health in {seconds} s:\n{log.read_text()[-4000:]}")
 
 
 @contextmanager
@@ -94,7 +84,7 @@ def running(
         )
     server = Server(url, proc, log)
     try:
-        wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log, 60, "tracker-report server")
         yield server
     finally:
         if proc.poll() is None:

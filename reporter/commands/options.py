@@ -55,6 +55,38 @@ def profile_option(function: F) -> F:
     )(function)
 
 
+def port_option(default: int, where: str) -> Callable[[F], F]:
+    """--port N (0 picks a free one)."""
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=default,
+        show_default=True,
+        help=f"Port {where}(0 picks a free one).",
+    )
+
+
+def interval_option(default: float, what: str) -> Callable[[F], F]:
+    """--interval SECONDS between checks for changes."""
+    return click.option(
+        "--interval",
+        type=click.FloatRange(min=0.1),
+        default=default,
+        show_default=True,
+        help=f"Seconds between checks for changes{what}.",
+    )
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (a service manager, `kill`) stop a serving command as Ctrl-C does."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def settings(flags: dict[str, Any], config_file: str | None = None) -> Any:
     """Resolve every setting by the one rule (flag, settings file, environment, default)."""
     from reporter.view.config import load_config

@@ -6,14 +6,21 @@ output folder.
 from __future__ import annotations
 
 import functools
-import signal
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import click
 
-from reporter.commands.options import config_option, profile_option, settings, store_option
+from reporter.commands.options import (
+    config_option,
+    interval_option,
+    port_option,
+    profile_option,
+    settings,
+    stop_on_sigterm,
+    store_option,
+)
 from reporter.site.watch import watch
 
 STOP_WAIT = 60.0  # seconds Ctrl-C waits for a rebuild in progress
@@ -27,30 +34,13 @@ class QuietHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    """Stop serving as Ctrl-C does."""
-    raise KeyboardInterrupt
-
-
 @click.command("serve")
 @store_option
 @click.option("--out", help="Output folder [default: ./site].")
 @config_option
 @profile_option
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8000,
-    show_default=True,
-    help="Port on 127.0.0.1 (0 picks a free one).",
-)
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.1),
-    default=1.0,
-    show_default=True,
-    help="Seconds between checks for changes.",
-)
+@port_option(8000, "on 127.0.0.1 ")
+@interval_option(1.0, "")
 def serve_command(
     store_flag: str | None,
     out: str | None,
@@ -81,7 +71,7 @@ def serve_command(
             "choose another --port, or 0 for a free one"
         ) from None
     # SIGTERM (a service manager, `kill`) stops the server as cleanly as Ctrl-C does
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     stop = threading.Event()
     say = functools.partial(click.echo, err=True)
     watcher = threading.Thread(target=watch, args=(config, stop, interval, say), daemon=True)

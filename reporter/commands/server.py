@@ -10,21 +10,23 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
 import socket
 import threading
 from typing import Any
 
 import click
 
-from reporter.commands.options import config_option, profile_option, settings, store_option
+from reporter.commands.options import (
+    config_option,
+    interval_option,
+    port_option,
+    profile_option,
+    settings,
+    stop_on_sigterm,
+    store_option,
+)
 
 STOP_WAIT = 60.0
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    """Stop as Ctrl-C does."""
-    raise KeyboardInterrupt
 
 
 def _free_port(host: str, port: int) -> int:
@@ -45,13 +47,7 @@ def _free_port(host: str, port: int) -> int:
 @click.command("server")
 @store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=5000,
-    show_default=True,
-    help="Port (0 picks a free one).",
-)
+@port_option(5000, "")
 @click.option(
     "--workers",
     type=click.IntRange(1, 256),
@@ -63,13 +59,7 @@ def _free_port(host: str, port: int) -> int:
 @click.option("--no-site", is_flag=True, help="Serve only the APIs, no site at /.")
 @config_option
 @profile_option
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.1),
-    default=2.0,
-    show_default=True,
-    help="Seconds between checks for changes to rebuild the site.",
-)
+@interval_option(2.0, " to rebuild the site")
 @click.option(
     "--max-body-mb",
     type=click.FloatRange(min=0.001),
@@ -150,7 +140,7 @@ def server_command(
     }
     # uvicorn drains requests on SIGTERM/SIGINT, then raises the signal again with the handler
     # found before it: this one, so the process ends through the `finally` below, exit 0
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     try:
         if workers == 1:
             uvicorn.run(asgi(ServerOptions(**options)), **common)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numbers
 import posixpath
-from typing import Any
+from collections.abc import Iterable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
-from reporter.core.errors import InvalidArgumentError
+from reporter.core.errors import InvalidArgumentError, ParamConflictError
+
+if TYPE_CHECKING:
+    from reporter.core.entities import Param
 
 
 def metric_value(key: str, value: Any) -> float:
@@ -108,3 +112,25 @@ def check_run_id(run_id: str) -> None:
             f"Run id {run_id!r} cannot be stored: use 1 to {RUN_ID_MAX} ASCII letters, "
             "digits and '_'"
         )
+
+
+def new_params(
+    known: MutableMapping[str, str], params: Iterable[Param], run_id: str
+) -> dict[str, str]:
+    """Return the params not logged to a run yet, and add them to `known` (the run's params).
+
+    Logging a param again with its value changes nothing; with another value it is a
+    ParamConflictError (MLflow's rule: params are immutable)."""
+    fresh: dict[str, str] = {}
+    for p in params:
+        old = known.get(p.key, fresh.get(p.key))
+        if old is not None and old != p.value:
+            raise ParamConflictError(
+                f"Param {p.key!r} of run {run_id} was already logged as {old!r}; "
+                f"cannot change it to {p.value!r}. Params are immutable: log a new key, "
+                "or start a new run."
+            )
+        if old is None:
+            fresh[p.key] = p.value
+    known.update(fresh)
+    return fresh

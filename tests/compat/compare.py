@@ -11,7 +11,10 @@ import fnmatch
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 class _Absent:
@@ -76,3 +79,15 @@ def report(name: str, found: Sequence[Difference]) -> str:
     lines = [f"{name}: {len(found)} difference(s) from MLflow (MLflow's value, then ours):"]
     lines += [str(d) for d in found]
     return "\n".join(lines)
+
+
+def load_dump(root: Path, label: str, script: str) -> dict[str, object]:
+    """Return a script's dump from `root/<label>/<script>/`, or fail with its traceback and
+    output (the runner writes error.txt and output.txt for a script that failed)."""
+    folder = root / label / script
+    error = folder / "error.txt"
+    if error.exists():
+        output = (folder / "output.txt").read_text(errors="replace")[-3000:]
+        pytest.fail(f"{script} failed ({label}):\n{error.read_text()}\n{output}")
+    data: dict[str, object] = json.loads((folder / "dump.json").read_text())
+    return data

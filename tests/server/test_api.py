@@ -41,14 +41,21 @@ def files_under(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
+def experiment_id(http: httpx.Client, name: str) -> str:
+    """Return the id of the experiment of that name, made if there is none (as MLflow's
+    set_experiment: a client that loses the race to create it reads the winner's)."""
+    answer = http.get(f"{API}/experiments/get-by-name", params={"experiment_name": name})
+    if answer.status_code == 200:
+        return str(answer.json()["experiment"]["experiment_id"])
+    made = http.post(f"{API}/experiments/create", json={"name": name})
+    if made.status_code == 200:
+        return str(made.json()["experiment_id"])
+    assert made.json()["error_code"] == "RESOURCE_ALREADY_EXISTS", made.text
+    return experiment_id(http, name)
+
+
 def new_run(http: httpx.Client, experiment: str) -> tuple[str, str]:
-    answer = http.get(f"{API}/experiments/get-by-name", params={"experiment_name": experiment})
-    if answer.status_code == 404:
-        exp_id = http.post(f"{API}/experiments/create", json={"name": experiment}).json()[
-            "experiment_id"
-        ]
-    else:
-        exp_id = answer.json()["experiment"]["experiment_id"]
+    exp_id = experiment_id(http, experiment)
     run = http.post(f"{API}/runs/create", json={"experiment_id": exp_id, "run_name": "r"})
     assert run.status_code == 200, run.text
     return exp_id, run.json()["run"]["info"]["run_id"]
@@ -242,3 +249,31 @@ def test_the_site_is_served_and_rebuilt_as_runs_arrive(tmp_path):
                 time.sleep(0.2)
         assert srv.stop() == 0
     assert "everything accepted is written" in srv.log_text()
+
+
+@pytest.mark.slow
+def test_workers_share_one_port_and_one_store(tmp_path):
+    import concurrent.futures
+
+    with running(tmp_path / "store", tmp_path, ("--no-site", "--workers", "2")) as srv:
+
+        def one_client(index: int) -> str:
+            with httpx.Client(base_url=srv.url, timeout=60) as http:
+                _, run_id = new_run(http, "workers")
+                points = [
+                    {"key": "m", "value": float(i), "timestamp": i, "step": i} for i in range(20)
+                ]
+                for chunk in range(0, 20, 5):
+                    batch = {"run_id": run_id, "metrics": points[chunk : chunk + 5]}
+                    assert http.post(f"{API}/runs/log-batch", json=batch).status_code == 200
+                return run_id
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            run_ids = list(pool.map(one_client, range(16)))
+        assert srv.stop() == 0
+    ours = Client(tracking_uri=str(tmp_path / "store"))
+    for run_id in run_ids:
+        history = ours.get_metric_history(run_id, "m")
+        assert [m.step for m in history] == list(range(20))
+    (exp,) = [e for e in ours.search_experiments() if e.name == "workers"]
+    assert len(ours.search_runs([exp.experiment_id])) == 16

@@ -45,7 +45,6 @@ from reporter.core.entities import (
 from reporter.core.errors import (
     InvalidArgumentError,
     NotFoundError,
-    ParamConflictError,
     StoreFormatError,
     StoreWriteError,
 )
@@ -489,21 +488,9 @@ class ParquetStore(AbstractStore):
         for tag in tags:
             validation.text("Tag value", tag.value)
         if params:
-            known = self._known_params(run_id)
-            fresh: dict[str, str] = {}
-            for p in params:
-                old = known.get(p.key, fresh.get(p.key))
-                if old is not None and old != p.value:
-                    raise ParamConflictError(
-                        f"Param {p.key!r} of run {run_id} was already logged as {old!r}; "
-                        f"cannot change it to {p.value!r}. Params are immutable: log a new key, "
-                        "or start a new run."
-                    )
-                if old is None:
-                    fresh[p.key] = p.value
+            fresh = validation.new_params(self._known_params(run_id), params, run_id)
             now = _now_ms()
             rows += [(schema.KIND_PARAM, k, None, v, 0, now) for k, v in fresh.items()]
-            known.update(fresh)
         if tags:
             now = _now_ms()
             rows += [(schema.KIND_TAG, t.key, None, t.value, 0, now) for t in tags]

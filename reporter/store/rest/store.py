@@ -37,7 +37,6 @@ from reporter.core.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
-    ParamConflictError,
     UnsupportedURIError,
 )
 from reporter.core.logged_models import LoggedModel, LoggedModelStatus, is_model_id
@@ -320,20 +319,8 @@ class RestStore(AbstractStore):
             validation.text("Tag value", tag.value)
         ops: list[Op] = []
         if params:
-            known = self._known_params(run_id)
-            fresh: dict[str, str] = {}
-            for p in params:
-                old = known.get(p.key, fresh.get(p.key))
-                if old is not None and old != p.value:
-                    raise ParamConflictError(
-                        f"Param {p.key!r} of run {run_id} was already logged as {old!r}; "
-                        f"cannot change it to {p.value!r}. Params are immutable: log a new key, "
-                        "or start a new run."
-                    )
-                if old is None:
-                    fresh[p.key] = p.value
+            fresh = validation.new_params(self._known_params(run_id), params, run_id)
             ops += [Op(PARAM, {"key": k, "value": v}) for k, v in fresh.items()]
-            known.update(fresh)
         ops += [Op(TAG, {"key": t.key, "value": t.value}) for t in tags]
         ops += [Op(METRIC, wire.metric_to_json(m)) for m in metrics]
         self._sender.append(run_id, ops)
