@@ -47,9 +47,17 @@ class AbstractStore(ABC):
     # experiments ---------------------------------------------------------------------------
     @abstractmethod
     def create_experiment(
-        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        *,
+        exclusive: bool = False,
     ) -> str:
-        """Create an experiment (or return the id of the one of that name being created)."""
+        """Create an experiment and return its id. If one of that name exists (or another
+        process creates it first): AlreadyExistsError when `exclusive` (MLflow's
+        create_experiment: exactly one racer wins, and no loser's tags are dropped silently),
+        else its id (set_experiment)."""
 
     @abstractmethod
     def get_experiment(self, experiment_id: str) -> Experiment:

@@ -70,18 +70,15 @@ class Client(LoggedModelsMixin):
                 "artifact_location is not supported: artifacts always live in the store, "
                 "under runs/<experiment_id>/<run_id>/artifacts"
             )
-        if self.store.get_experiment_by_name(name) is not None:
-            raise AlreadyExistsError(
-                f"Experiment {name!r} already exists; use get_experiment_by_name or "
-                "set_experiment to reuse it."
-            )
         tags = {validation.key_name("Tag", k): str(v) for k, v in (tags or {}).items()}
         # MLflow's description is the tag mlflow.note.content: keep the two the same
         if description is None:
             description = tags.get(system_tags.TAG_NOTE)
         elif description:
             tags[system_tags.TAG_NOTE] = description
-        return self.store.create_experiment(name, tags=tags, description=description)
+        return self.store.create_experiment(
+            name, tags=tags, description=description, exclusive=True
+        )
 
     def _ensure_experiment(self, name: str) -> str:
         """Return the id of the experiment of that name, created if there is none (processes

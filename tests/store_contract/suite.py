@@ -12,6 +12,7 @@ import pytest
 from reporter.core.datasets import DATASET_CONTEXT_TAG, Dataset, DatasetInput, InputTag
 from reporter.core.entities import RUN_COLUMNS, LifecycleStage, Metric, Param, RunStatus, RunTag
 from reporter.core.errors import (
+    AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
     ParamConflictError,
@@ -87,6 +88,27 @@ class StoreContract:
         assert exp_id in {e.experiment_id for e in store.list_experiments()}
         assert store.create_experiment("contract") == exp_id  # the same name: the same one
         store.require_experiment(exp_id)
+
+    def test_racing_exclusive_creates_have_one_winner(self, store: AbstractStore) -> None:
+        """MLflow's create_experiment: of processes creating one name at once, exactly one
+        succeeds and the others are told it exists (none has its tags dropped silently)."""
+        import concurrent.futures
+
+        def create(index: int) -> str | None:
+            try:
+                store.create_experiment("raced", tags={"by": str(index)}, exclusive=True)
+            except AlreadyExistsError:
+                return None
+            return str(index)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            winners = [w for w in pool.map(create, range(8)) if w is not None]
+        assert len(winners) == 1
+        exp = store.get_experiment_by_name("raced")
+        assert exp is not None and exp.tags.get("by") == winners[0]
+        with pytest.raises(AlreadyExistsError):
+            store.create_experiment("raced", exclusive=True)
+        assert store.create_experiment("raced") == exp.experiment_id  # set_experiment's way
 
     def test_unknown_experiments_are_not_found(self, store: AbstractStore, exp_id: str) -> None:
         with pytest.raises(NotFoundError):

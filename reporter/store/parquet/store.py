@@ -43,6 +43,7 @@ from reporter.core.entities import (
     RunTag,
 )
 from reporter.core.errors import (
+    AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
     StoreFormatError,
@@ -83,6 +84,13 @@ class _Edit:
     fields: dict[str, Any]
     tags: dict[str, str]
     deleted: tuple[str, ...]
+
+
+def _already_exists(name: str) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"Experiment {name!r} already exists; use get_experiment_by_name or set_experiment to "
+        "reuse it."
+    )
 
 
 class ParquetStore(AbstractStore):
@@ -256,9 +264,15 @@ class ParquetStore(AbstractStore):
         edits.publish_edit(self._fs, self._experiment_edits_folder(str(experiment_id)), edit, now)
 
     def create_experiment(
-        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        *,
+        exclusive: bool = False,
     ) -> str:
-        """Create an experiment; its id is derived from its name, so racers agree."""
+        """Create an experiment; its id is derived from its name, so racers agree, and the
+        put-if-absent write of its record says which of them created it."""
         if not isinstance(name, str) or not name.strip():
             raise InvalidArgumentError(f"Experiment name must be a non-empty string, got {name!r}")
         for salt in range(1000):
@@ -271,6 +285,8 @@ class ParquetStore(AbstractStore):
                             f"Experiment {name!r} exists but is deleted; restore it with "
                             f"restore_experiment({exp_id!r}) or choose another name."
                         )
+                    if exclusive:
+                        raise _already_exists(name)
                     return exp_id
                 continue  # the id belongs to an experiment since renamed
             now = _now_ms()
@@ -287,6 +303,8 @@ class ParquetStore(AbstractStore):
                 return exp_id
             raced = self._read_experiment(exp_id)
             if raced is not None and raced.name == name:
+                if exclusive:  # another process created it first: this call's tags are not in
+                    raise _already_exists(name)
                 return exp_id
         raise InvalidArgumentError(f"Could not find a free experiment id for {name!r}")
 

@@ -125,9 +125,15 @@ class RestStore(AbstractStore):
 
     # experiments ---------------------------------------------------------------------------
     def create_experiment(
-        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        *,
+        exclusive: bool = False,
     ) -> str:
-        """Create an experiment, or return the id of the active one of that name."""
+        """Create an experiment, or return the id of the active one of that name (unless
+        `exclusive`: then the server's RESOURCE_ALREADY_EXISTS is the answer)."""
         if not isinstance(name, str) or not name.strip():
             raise InvalidArgumentError(f"Experiment name must be a non-empty string, got {name!r}")
         all_tags = dict(tags or {})
@@ -137,6 +143,8 @@ class RestStore(AbstractStore):
         try:
             return str(self._call("POST", "experiments/create", body=body)["experiment_id"])
         except AlreadyExistsError:
+            if exclusive:
+                raise
             exp = self.get_experiment_by_name(name)
             if exp is None:
                 raise
