@@ -46,20 +46,25 @@ def _sorted_for_storage(table: pa.Table) -> pa.Table:
     return table.take(order)
 
 
-def _publish(fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str]) -> str:
-    """Write a compacted file holding `parts` and return its path."""
+def _publish(
+    fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str], ordered: bool = False
+) -> str:
+    """Write a compacted file holding `parts` and return its path (`ordered`: the table is
+    in storage order already)."""
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
     rel = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER, name)
-    fs.write_atomic(rel, events.table_to_parquet(_sorted_for_storage(table), parts))
+    stored = table if ordered else _sorted_for_storage(table)
+    fs.write_atomic(rel, events.table_to_parquet(stored, parts))
     return rel
 
 
-def publish_tables(fs: StoreFS, exp_id: str, tables: list[pa.Table], parts: Sequence[str]) -> str:
-    """Write event tables holding `parts` as one new compacted file (a server's shared
-    commit); return its path."""
-    import pyarrow as pa
-
-    return _publish(fs, exp_id, pa.concat_tables(tables).unify_dictionaries(), parts)
+def publish_group(
+    fs: StoreFS, exp_id: str, group: Sequence[tuple[str, str, Sequence[events.Row]]]
+) -> str:
+    """Write (run_id, part, rows) of several runs as one new compacted file (a server's
+    shared commit), already in storage order; return its path."""
+    table = events.group_to_table(group)
+    return _publish(fs, exp_id, table, sorted(part for _, part, _ in group), ordered=True)
 
 
 TIER_FACTOR = 4  # files within this size ratio are one tier

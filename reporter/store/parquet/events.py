@@ -52,6 +52,36 @@ def rows_to_table(run_id: str, part: str, rows: Sequence[Row]) -> pa.Table:
     )
 
 
+def group_to_table(group: Sequence[tuple[str, str, Sequence[Row]]]) -> pa.Table:
+    """Build one event table for several runs' rows, each run under its own part id, in the
+    order compacted files keep (run, kind, key, then part and position): `group` holds
+    (run_id, part, rows). Built once for the whole group, with no sort of the table."""
+    import pyarrow as pa
+
+    runs: list[str] = []
+    parts: list[str] = []
+    ordered: list[Row] = []
+    for run_id, part, rows in sorted(group, key=lambda item: item[0]):
+        kept = sorted(rows, key=lambda row: (row[0], row[1]))  # stable: positions kept
+        runs += [run_id] * len(kept)
+        parts += [part] * len(kept)
+        ordered += kept
+    kinds, keys, values, texts, steps, stamps = zip(*ordered)
+    return pa.table(
+        [
+            pa.array(runs, pa.string()).dictionary_encode(),
+            pa.array(kinds, pa.string()).dictionary_encode(),
+            pa.array(keys, pa.string()).dictionary_encode(),
+            pa.array(values, pa.float64()),
+            pa.array(texts, pa.string()),
+            pa.array(steps, pa.int64()),
+            pa.array(stamps, pa.int64()),
+            pa.array(parts, pa.string()).dictionary_encode(),
+        ],
+        schema=schema.event_schema(),
+    )
+
+
 def table_to_parquet(table: pa.Table, parts: Iterable[str]) -> bytes:
     """Serialise an event table to Parquet bytes, recording the part ids it holds."""
     import pyarrow as pa

@@ -191,8 +191,9 @@ class PartWriter:
             name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}"
             parts = {rid: f"{rid}/{name}" for rid, _ in group}
             try:
-                tables = [events.rows_to_table(rid, parts[rid], rows) for rid, rows in group]
-                compaction.publish_tables(self.fs, exp_id, tables, sorted(parts.values()))
+                compaction.publish_group(
+                    self.fs, exp_id, [(rid, parts[rid], rows) for rid, rows in group]
+                )
             except Exception as exc:  # keep the rows: the next flush tries again
                 with self._lock:
                     for rid, rows in group:
