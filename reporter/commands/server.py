@@ -100,6 +100,7 @@ def server_command(
     import uvicorn
 
     from reporter.tracking_server.app import MB, OPTIONS_ENV, ServerOptions, asgi
+    from reporter.tracking_server.protocol import TimedHeadProtocol
 
     config = settings({"store": store_flag, "out": out, "profile": profile}, config_file)
     from reporter.store.registry import open_store
@@ -137,6 +138,7 @@ def server_command(
         "access_log": access_log,
         "timeout_graceful_shutdown": 30,
         "timeout_keep_alive": 5,
+        "http": TimedHeadProtocol,  # closes connections whose request head is late
     }
     # uvicorn drains requests on SIGTERM/SIGINT, then raises the signal again with the handler
     # found before it: this one, so the process ends through the `finally` below, exit 0

@@ -51,6 +51,26 @@ def metric_step(key: str, step: Any, what: str = "step") -> int:
     return int(step)
 
 
+# run times are milliseconds since 1970 that pandas can hold as times (years 1677 to 2262)
+RUN_TIME_LIMIT = 9_223_372_036_854  # ms: the range of a 64-bit count of nanoseconds
+
+
+def run_time(what: str, value: Any) -> int:
+    """Return a run's start or end time (ms since 1970) as int; a clear error for anything
+    that is not an integer between the years 1677 and 2262 (a search shows run times as
+    dates, and one impossible time would break every search of its experiment)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(
+            f"Run {what} must be an integer (milliseconds since 1970), got {value!r}"
+        )
+    if not -RUN_TIME_LIMIT <= int(value) <= RUN_TIME_LIMIT:
+        raise InvalidArgumentError(
+            f"Run {what} {value} is not a time: run times are milliseconds since 1970, "
+            "between the years 1677 and 2262"
+        )
+    return int(value)
+
+
 def text(kind: str, value: str) -> str:
     """Return value if it can be stored as UTF-8 (no lone surrogates), else raise."""
     try:
@@ -72,6 +92,10 @@ def key_name(kind: str, key: Any) -> str:
     return text(f"{kind} key", key)
 
 
+NAME_MAX = 255  # bytes in one file or folder name (most file systems)
+TMP_PREFIX = ".tmp-"  # the store's unfinished writes (reporter/store/parquet/fs.py)
+
+
 def artifact_path(path: str | None, what: str = "artifact_path") -> str:
     """Return a normalised relative artifact path; refuse absolute paths and '..'."""
     if path is None or path == "":
@@ -89,6 +113,17 @@ def artifact_path(path: str | None, what: str = "artifact_path") -> str:
             "folder, e.g. 'plots' or 'model/weights.bin'"
         )
     parts = [p for p in text.split("/") if p not in ("", ".")]
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
+            raise InvalidArgumentError(
+                f"{what} {path!r} has a name of more than {NAME_MAX} bytes, which no file "
+                "system holds"
+            )
+        if part.startswith(TMP_PREFIX):
+            raise InvalidArgumentError(
+                f"{what} {path!r}: names starting with {TMP_PREFIX!r} are reserved for "
+                "unfinished writes (readers skip them); rename the file"
+            )
     if ".." in parts:
         raise InvalidArgumentError(
             f"{what} {path!r} contains '..'; artifact paths must stay inside the run's "

@@ -67,30 +67,38 @@ def double_from_json(value: Any, field: str) -> float:
     """Return a double sent as a number or as one of protobuf's strings for it."""
     if isinstance(value, bool):
         raise WireError(f"Invalid value {value!r} for parameter '{field}': expected a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
             return float(value)  # "NaN", "Infinity", "-Infinity" and numbers in strings
-        except ValueError:
-            pass
-    raise WireError(f"Invalid value {value!r} for parameter '{field}': expected a number")
+    except (ValueError, OverflowError):
+        pass
+    shown = f"{str(value)[:40]}..." if len(str(value)) > 40 else repr(value)
+    raise WireError(f"Invalid value {shown} for parameter '{field}': expected a double")
+
+
+INT64 = (-(2**63), 2**63 - 1)
 
 
 def int_from_json(value: Any, field: str) -> int:
     """Return an int64 sent as a JSON number or a string of digits (protobuf allows both)."""
+    number: int | None = None
     if isinstance(value, bool):
-        raise WireError(f"Invalid value {value!r} for parameter '{field}': expected an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and len(value) <= 40:
         try:
-            return int(value.strip())
+            number = int(value.strip())
         except ValueError:
-            pass
-    raise WireError(f"Invalid value {value!r} for parameter '{field}': expected an integer")
+            number = None
+    if number is None or not INT64[0] <= number <= INT64[1]:
+        shown = f"{str(value)[:40]}..." if len(str(value)) > 40 else repr(value)
+        raise WireError(f"Invalid value {shown} for parameter '{field}': expected a 64-bit integer")
+    return number
 
 
 def text_from_json(value: Any, field: str) -> str:

@@ -27,10 +27,11 @@ def watch(
     while not stop.wait(interval):
         try:
             result = build(config)
-        except ReporterError as exc:  # e.g. a report being edited: say so once, keep serving
-            if str(exc) != last_failure:
-                say(f"Rebuild failed: {exc}")
-                last_failure = str(exc)
+        except Exception as exc:  # a report being edited, a bad value: say once, keep serving
+            text = str(exc) if isinstance(exc, ReporterError) else f"{type(exc).__name__}: {exc}"
+            if text != last_failure:
+                say(f"Rebuild failed: {text}")
+                last_failure = text
             continue
         if last_failure:
             say("Rebuilt after the failure above was fixed.")

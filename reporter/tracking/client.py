@@ -70,6 +70,11 @@ class Client(LoggedModelsMixin):
                 "artifact_location is not supported: artifacts always live in the store, "
                 "under runs/<experiment_id>/<run_id>/artifacts"
             )
+        if self.store.get_experiment_by_name(name) is not None:  # also a renamed one's name
+            raise AlreadyExistsError(
+                f"Experiment {name!r} already exists; use get_experiment_by_name or "
+                "set_experiment to reuse it."
+            )
         tags = {validation.key_name("Tag", k): str(v) for k, v in (tags or {}).items()}
         # MLflow's description is the tag mlflow.note.content: keep the two the same
         if description is None:
@@ -213,7 +218,9 @@ class Client(LoggedModelsMixin):
             str(experiment_id),
             run_name=name,
             user_id=user_id or tags.get(system_tags.TAG_USER) or "unknown",
-            start_time=start_time if start_time is not None else _now_ms(),
+            start_time=validation.run_time("start_time", start_time)
+            if start_time is not None
+            else _now_ms(),
             tags=[RunTag(k, v) for k, v in tags.items()],
             parent_run_id=parent_run_id,
         )
@@ -230,7 +237,8 @@ class Client(LoggedModelsMixin):
             raise InvalidArgumentError(
                 f"A run ends as one of {', '.join(RunStatus.TERMINAL)}, not {status!r}"
             )
-        self.store.end_run(run_id, status, end_time if end_time is not None else _now_ms())
+        end = validation.run_time("end_time", end_time) if end_time is not None else _now_ms()
+        self.store.end_run(run_id, status, end)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         """Change a run's status or name."""

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from reporter.core import system_tags, wire
+from reporter.core import system_tags, validation, wire
 from reporter.core.entities import Experiment, Metric, Run, RunStatus, ViewType
 from reporter.core.errors import InvalidArgumentError, NotFoundError
 from reporter.core.logged_models import LoggedModel, LoggedModelStatus
@@ -175,8 +175,11 @@ async def update_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, 
             b.client.update_run(run_id, name=name)
         if status is not None and RunStatus.is_terminated(status):
             b.client.set_terminated(run_id, status, end_time)
-        elif status is not None:
-            b.client.update_run(run_id, status=status)
+        else:
+            if status is not None:
+                b.client.update_run(run_id, status=status)
+            if end_time is not None:  # MLflow keeps an end time sent without a status
+                b.store.set_attributes(run_id, end_time=validation.run_time("end_time", end_time))
         return b.client.get_run(run_id)
 
     run = await b.write(update)

@@ -35,8 +35,8 @@ async def params_of(request: Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"Malformed JSON request body: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, nesting or numbers too deep/long
+        raise WireError(f"Malformed JSON request body: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise WireError(f"The request body must be a JSON object, got {type(data).__name__}")
     return data

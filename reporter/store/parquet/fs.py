@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reporter.core import env
+from reporter.core import env, validation
 from reporter.core.errors import (
     InvalidArgumentError,
     NotFoundError,
@@ -29,7 +29,7 @@ from reporter.store.uris import split_uri as split_uri
 if TYPE_CHECKING:
     import pyarrow.fs
 
-TMP_PREFIX = ".tmp-"
+TMP_PREFIX = validation.TMP_PREFIX
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,7 @@ class StoreFS:
                     f"The store path {self.root} is a file; a store is a folder (created when "
                     "missing). Give another path."
                 )
+            self._real_root = os.path.realpath(self.root)
             self.fs: Any = None
             self.uri = self.root
             self._one_get: dict[str, int] = {}
@@ -226,7 +227,17 @@ class StoreFS:
         """Return the backend path of a store-relative path (which must stay inside)."""
         check_rel(rel)
         if self.local:
-            return os.path.join(self.root, *rel.split("/")) if rel else self.root
+            if not rel:
+                return self.root
+            path = os.path.join(self.root, *rel.split("/"))
+            real = os.path.realpath(path)
+            if real != path and not real.startswith(self._real_root + os.sep):
+                # a symlink planted in the store: neither read through nor written through
+                raise UnsafePathError(
+                    f"Refusing the path {rel!r} of the store {self.root}: it leads outside the "
+                    "store through a symbolic link."
+                )
+            return path
         return f"{self.root}/{rel}" if rel else self.root
 
     def url(self, rel: str) -> str:

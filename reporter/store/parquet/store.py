@@ -161,7 +161,13 @@ class ParquetStore(AbstractStore):
 
     # experiments ---------------------------------------------------------------------------
     def _experiment_path(self, experiment_id: str) -> str:
-        """Return the record path of an experiment."""
+        """Return the record path of an experiment; NotFoundError for an id of a shape no
+        experiment has (ids name files: 1 to 64 ASCII letters, digits and '_')."""
+        try:
+            schema.check_run_id(experiment_id)
+        except InvalidArgumentError:
+            shown = experiment_id if len(experiment_id) <= 80 else experiment_id[:80] + "..."
+            raise NotFoundError(f"No experiment with id {shown!r} in {self.uri}") from None
         return self._fs.join(schema.EXPERIMENTS_FOLDER, f"{experiment_id}.json")
 
     def _read_experiment(self, experiment_id: str) -> Experiment | None:
@@ -588,8 +594,11 @@ class ParquetStore(AbstractStore):
         exp_id = self._run_exp.get(run_id)
         if exp_id is not None:
             return exp_id
-        if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith("."):
-            raise NotFoundError(f"Run id {run_id!r} is not valid")
+        try:
+            schema.check_run_id(run_id)
+        except InvalidArgumentError:
+            shown = run_id if not isinstance(run_id, str) or len(run_id) <= 80 else run_id[:80]
+            raise NotFoundError(f"No run with id {shown!r} in {self.uri}") from None
         exp_ids = self._fs.list_dirs(schema.RUNS_FOLDER)
         for exp_id in exp_ids:
             marker = self._fs.join(schema.RUNS_FOLDER, exp_id, run_id, schema.RUN_MARKER_FILE)

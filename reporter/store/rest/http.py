@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from reporter.core import env
 from reporter.core.errors import (
@@ -81,10 +81,30 @@ class Cancelled(Exception):
 Body = bytes | Path | None  # a request body: bytes, or a file sent from disk
 
 
+def redacted(uri: str) -> str:
+    """Return a URI with the password of its user part (http://user:pw@host) shown as ***:
+    what messages and logs may show."""
+    parts = urlsplit(uri.strip())
+    if parts.password is None:
+        return uri.strip()
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, f"{parts.username}:***@{host}", *parts[2:]))
+
+
+def credentials_in(uri: str) -> tuple[str, str] | None:
+    """Return the (user, password) written in a URI's user part, or None."""
+    parts = urlsplit(uri.strip())
+    if parts.username is None:
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
+
+
 def server_url(uri: str) -> str:
-    """Return the base URL of a tracking URI (no trailing slash); a clear error if malformed."""
+    """Return the base URL of a tracking URI (no trailing slash, no user part); a clear error
+    if malformed. A user and password in the URI are sent as basic auth (`credentials_in`)."""
     text = uri.strip()
     parts = urlsplit(text)
+    uri = redacted(uri)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsupportedURIError(
             f"Tracking URI {uri!r} is not a tracking server URL: use http:// or https:// with a "
@@ -99,7 +119,8 @@ def server_url(uri: str) -> str:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         raise UnsupportedURIError(f"Tracking URI {uri!r} has a bad port") from None
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 def quote_path(path: str) -> str:
@@ -112,6 +133,7 @@ class Http:
 
     def __init__(self, uri: str) -> None:
         self.base = server_url(uri)
+        self._uri_auth = credentials_in(uri)
         env.check_http()  # a bad MLFLOW_TRACKING_* value fails here, not in a background thread
         self._client: httpx.Client | None = None
         self._pid = os.getpid()
@@ -138,7 +160,7 @@ class Http:
         import httpx
 
         headers = {"User-Agent": "tracker-report"}
-        auth: tuple[str, str] | None = env.tracking_basic_auth()
+        auth: tuple[str, str] | None = env.tracking_basic_auth() or self._uri_auth
         token = env.tracking_token()
         if auth is None and token:
             headers["Authorization"] = f"Bearer {token}"

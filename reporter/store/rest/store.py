@@ -44,7 +44,7 @@ from reporter.core.model_links import LoggedModelOutput
 from reporter.store.protocol import AbstractStore
 from reporter.store.records import CompactionResult, MetricPoints, Row
 from reporter.store.rest.artifacts import Root, resolve_root
-from reporter.store.rest.http import Http
+from reporter.store.rest.http import Http, redacted
 from reporter.store.rest.sender import METRIC, PARAM, TAG, UPDATE, Op, Sender
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class RestStore(AbstractStore):
     def __init__(self, uri: str) -> None:
         env.check_all()  # a bad TRACKER_* value fails here, not in the sender thread
         self.http = Http(uri)
-        self.uri = uri.strip().rstrip("/")
+        self.uri = redacted(uri).rstrip("/")  # what messages show: never a password
         self._sender = Sender(self.http)
         self._lock = threading.Lock()
         self._run_exp: dict[str, str] = {}  # run id -> experiment id
