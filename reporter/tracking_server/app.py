@@ -101,6 +101,25 @@ class LimitBody:
         )
 
 
+class NoSniff:
+    """ASGI middleware: answers carry `X-Content-Type-Options: nosniff`, so a browser takes
+    each file of the site as the type it is served as, never guessing script from content."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-content-type-options", b"nosniff"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_header)
+
+
 def create_app(options: ServerOptions) -> Starlette:
     """Return the server application for a store."""
     client = Client(tracking_uri=options.store)
@@ -169,7 +188,8 @@ def create_app(options: ServerOptions) -> Starlette:
         ),
     ]
     if options.site_dir is not None:
-        routes.append(Mount("/", app=StaticFiles(directory=options.site_dir, html=True)))
+        site = StaticFiles(directory=options.site_dir, html=True)
+        routes.append(Mount("/", app=NoSniff(site)))
 
     async def reporter_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ReporterError)

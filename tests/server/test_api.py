@@ -241,7 +241,9 @@ def test_searches_page_like_mlflow(server, http):
 def test_the_site_is_served_and_rebuilt_as_runs_arrive(tmp_path):
     with running(tmp_path / "store", tmp_path, ("--interval", "0.2")) as srv:
         with httpx.Client(base_url=srv.url, timeout=30) as http:
-            assert "<html" in http.get("/").text.lower()
+            index = http.get("/")
+            assert "<html" in index.text.lower()
+            assert index.headers["x-content-type-options"] == "nosniff"
             new_run(http, "arrives-later")
             deadline = time.monotonic() + 60
             while "arrives-later" not in http.get("/").text:
