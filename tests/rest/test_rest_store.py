@@ -328,7 +328,7 @@ def test_a_killed_client_leaves_a_prefix_at_most_one_interval_behind(
         logged = int(progress.read_text().split()[-1])
         _wait(
             lambda: (s := _steps_on_server(client, run_id)) and s[-1] >= logged,
-            interval * 4 + 5,
+            interval * 4 + 30,  # liveness only: a loaded machine may be slow
             f"step {logged} on the server",
         )
     finally:

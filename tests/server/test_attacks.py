@@ -161,7 +161,7 @@ def test_the_site_keeps_rebuilding_after_a_hostile_request(tmp_path):
         exp_id, _ = new_run(http, "poisoned")
         http.post(f"{API}/runs/create", json={"experiment_id": exp_id, "start_time": 10**30})
         new_run(http, "arrives-after")
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 90  # a rebuild under load can take a while
         while "arrives-after" not in http.get("/").text:
             assert time.monotonic() < deadline, f"no rebuild:\n{srv.log_text()[-2000:]}"
             time.sleep(0.2)
@@ -407,11 +407,11 @@ def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(tmp_path)
                 for _ in range(8):
                     block = b"a" * (1 << 20)
                     sock.sendall(block if "Length" in head else b"100000\r\n" + block + b"\r\n")
-                deadline = time.monotonic() + 5
+                deadline = time.monotonic() + 60  # generous: CI machines are loaded
                 while not list(private_tmp.iterdir()):  # the upload is being spooled
                     assert time.monotonic() < deadline
                     time.sleep(0.05)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while list(private_tmp.iterdir()):
             assert time.monotonic() < deadline, list(private_tmp.iterdir())
             time.sleep(0.05)
@@ -431,7 +431,7 @@ def test_connections_that_never_finish_a_request_are_closed(server):
     idle = socket.create_connection(("127.0.0.1", port))
     partial = socket.create_connection(("127.0.0.1", port))
     partial.sendall(b"GET /health HTTP/1.1\r\nHo")
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 40  # the head deadline is 10 s; a loaded machine is late
     open_ = {"idle": idle, "partial": partial}
     try:
         while open_ and time.monotonic() < deadline:
@@ -444,7 +444,7 @@ def test_connections_that_never_finish_a_request_are_closed(server):
                 except OSError:
                     pass  # reset: closed
                 del open_[name]
-        assert not open_, f"still open after 15 s: {sorted(open_)}"
+        assert not open_, f"still open after 40 s: {sorted(open_)}"
     finally:
         idle.close()
         partial.close()
@@ -510,7 +510,7 @@ def test_every_kind_of_acknowledged_write_survives_kill_9_with_workers(tmp_path)
 
         with ThreadPoolExecutor(12) as pool:
             futures = [pool.submit(writer, t) for t in range(12)]
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 180  # a condition, with room for a loaded machine
             while len(acked) < 200 and time.monotonic() < deadline:
                 time.sleep(0.05)
             srv.kill()
