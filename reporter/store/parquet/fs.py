@@ -384,7 +384,7 @@ class StoreFS:
                             continue
                         child = f"{current}/{entry.name}" if current else entry.name
                         if entry.is_symlink():
-                            _skip_symlink(self.full(child))
+                            _skip_symlink(entry.path)
                             continue
                         if entry.is_dir(follow_symlinks=False):
                             if entry.name not in skip:
