@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -99,6 +99,47 @@ class LimitBody:
             f"Request body of {size:,} bytes (or more) is over this server's limit of "
             f"{limit:,} bytes (tracker-report server --max-body-mb / --max-artifact-mb)"
         )
+
+
+class SiteFiles(StaticFiles):
+    """The site's files, each answered from one open of the file.
+
+    A rebuild replaces files atomically while the server answers; Starlette's FileResponse
+    takes a file's size from one look (stat) and its bytes from a later open, so a page
+    replaced between the two was answered with a Content-Length its bytes did not match (a
+    client saw the connection cut). Reading what one open holds answers either the old page or
+    the new one, whole. Site files are pages, scripts and small data; larger ones stream from
+    the same open file."""
+
+    WHOLE = 8 * 1024 * 1024  # bytes read at once; larger files stream from the open handle
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        import mimetypes
+
+        try:
+            handle = open(full_path, "rb")  # noqa: SIM115 - closed below, or by the stream
+        except OSError:
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        size = os.fstat(handle.fileno()).st_size
+        media = mimetypes.guess_type(str(full_path))[0] or "application/octet-stream"
+        if size <= self.WHOLE:
+            with handle:
+                data = handle.read()
+            return Response(data, status_code=status_code, media_type=media)
+
+        def chunks() -> Iterator[bytes]:
+            with handle:
+                while block := handle.read(1024 * 1024):
+                    yield block
+
+        headers = {"content-length": str(size)}
+        return StreamingResponse(chunks(), status_code, headers=headers, media_type=media)
 
 
 class NoSniff:
@@ -188,7 +229,7 @@ def create_app(options: ServerOptions) -> Starlette:
         ),
     ]
     if options.site_dir is not None:
-        site = StaticFiles(directory=options.site_dir, html=True)
+        site = SiteFiles(directory=options.site_dir, html=True)
         routes.append(Mount("/", app=NoSniff(site)))
 
     async def reporter_error(request: Request, exc: Exception) -> Response:

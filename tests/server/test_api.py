@@ -279,3 +279,52 @@ def test_workers_share_one_port_and_one_store(tmp_path):
         assert [m.step for m in history] == list(range(20))
     (exp,) = [e for e in ours.search_experiments() if e.name == "workers"]
     assert len(ours.search_runs([exp.experiment_id])) == 16
+
+
+@pytest.mark.slow
+def test_pages_are_whole_while_the_site_is_rebuilt(tmp_path):
+    """A rebuild replaces pages while they are being served: every answer is a whole page
+    (Starlette's file response took a page's size and its bytes from two looks)."""
+    import threading
+
+    with running(tmp_path / "store", tmp_path, ("--interval", "0.1")) as srv:
+        stop = threading.Event()
+
+        def keep_changing() -> None:
+            with httpx.Client(base_url=srv.url, timeout=60) as http:
+                while not stop.is_set():
+                    new_run(http, "changing")
+
+        writer = threading.Thread(target=keep_changing)
+        writer.start()
+        try:
+            with httpx.Client(base_url=srv.url, timeout=60) as http:
+                deadline = time.monotonic() + 90
+                while "changing" not in http.get("/").text:  # the first rebuild with runs
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+                for _ in range(300):
+                    page = http.get("/")
+                    assert page.status_code == 200
+                    assert page.text.rstrip().endswith("</html>"), page.text[-200:]
+        finally:
+            stop.set()
+            writer.join()
+
+
+def test_a_page_replaced_after_its_size_was_read_is_answered_whole(tmp_path):
+    """The race above, made certain: the size Starlette looked up belongs to the old page."""
+    import os
+
+    from reporter.tracking_server.app import SiteFiles
+
+    page = tmp_path / "index.html"
+    page.write_text("<html>" + "old " * 100 + "</html>")
+    looked_up = os.stat(page)
+    fresh = tmp_path / "fresh.html"
+    fresh.write_text("<html>new</html>")
+    os.replace(fresh, page)  # what a rebuild does
+    scope = {"type": "http", "method": "GET", "headers": []}
+    answer = SiteFiles(directory=tmp_path).file_response(page, looked_up, scope)
+    assert answer.body == b"<html>new</html>"
+    assert int(answer.headers["content-length"]) == len(answer.body)
