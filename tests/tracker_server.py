@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,3 +90,33 @@ def running(
     finally:
         if proc.poll() is None:
             server.stop()
+
+
+def store_state(folder: Path) -> tuple[dict[str, int], frozenset[str]]:
+    """What a folder store holds, as tests of 'nothing was written' compare it: every file
+    (with its size) and folder (-1) outside the event folders, and the part ids the event
+    files hold. A server merges its small event files in the background at any moment, which
+    moves parts between files without changing them; unfinished writes (.tmp-*) are left out."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    for _ in range(20):  # a merge deleted a file between the listing and its reading
+        try:
+            entries: dict[str, int] = {}
+            parts: set[str] = set()
+            for path in sorted(folder.rglob("*")):
+                rel = path.relative_to(folder).as_posix()
+                if path.name.startswith(".tmp-"):
+                    continue
+                if path.parent.name == "_compacted" and path.suffix == ".parquet":
+                    meta = pq.read_metadata(path).metadata or {}
+                    parts.update(json.loads(meta.get(b"tracker.parts", b"[]")))
+                elif path.parent.name == "_parts":
+                    parts.add(path.name)
+                else:
+                    entries[rel] = path.stat().st_size if path.is_file() else -1
+            return entries, frozenset(parts)
+        except (FileNotFoundError, OSError):
+            time.sleep(0.05)
+    pytest.fail(f"could not read a steady view of {folder}")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from reporter.tracking.client import Client
-from tests.tracker_server import Server, running
+from tests.tracker_server import Server, running, store_state
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -34,11 +34,6 @@ def http(server: Server) -> Iterator[httpx.Client]:
 
 def store_of(server: Server) -> Path:
     return server.log.parent / "store"
-
-
-def files_under(folder: Path) -> dict[str, int]:
-    """Every file below a folder with its size (what 'nothing written' compares)."""
-    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
 def experiment_id(http: httpx.Client, name: str) -> str:
@@ -136,7 +131,7 @@ def test_bad_requests_get_mlflow_errors_and_write_nothing(server, http, path, bo
     _, run_id = new_run(http, "bad input")
     if isinstance(body, dict) and body.get("run_id") == "RUN":
         body = {**body, "run_id": run_id}
-    before = files_under(store_of(server))
+    before = store_state(store_of(server))
     if isinstance(body, bytes):
         answer = http.post(API + path, content=body, headers={"Content-Type": "application/json"})
     else:
@@ -147,7 +142,7 @@ def test_bad_requests_get_mlflow_errors_and_write_nothing(server, http, path, bo
         assert error["error_code"] == code, error
     status = {"INVALID_PARAMETER_VALUE": 400, "RESOURCE_DOES_NOT_EXIST": 404}.get(code, 404)
     assert answer.status_code == status, answer.text
-    assert files_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
     assert "Traceback" not in server.log_text()
 
 
@@ -165,16 +160,16 @@ def test_bad_requests_get_mlflow_errors_and_write_nothing(server, http, path, bo
 def test_hostile_artifact_paths_are_refused_and_nothing_is_written(server, http, path):
     exp_id, run_id = new_run(http, "hostile paths")
     root = server.log.parent
-    before = files_under(root)
+    before = store_state(store_of(server))
+    around = {p.name for p in root.iterdir()}
     url = f"{ARTIFACTS}/{path.replace('EXP', exp_id).replace('RUN', run_id)}"
     answer = http.put(url, content=b"pwned")
     assert answer.status_code in (400, 404), answer.text
     # a client that removes dot segments itself reaches no endpoint at all
     codes = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND")
     assert answer.json()["error_code"] in codes
-    after = files_under(root)
-    new = {p for p in after if p not in before and not p.endswith(".log")}
-    assert not new, new
+    assert store_state(store_of(server)) == before
+    assert {p.name for p in root.iterdir() if not p.name.endswith(".log")} <= around
     assert not (root.parent / "outside.txt").exists()
 
 
@@ -202,7 +197,7 @@ def test_artifacts_round_trip_and_never_run_script(server, http):
 
 def test_bodies_over_the_limits_get_413_and_write_nothing(server, http):
     exp_id, run_id = new_run(http, "limits")
-    before = files_under(store_of(server))
+    before = store_state(store_of(server))
     big = {"run_id": run_id, "tags": [{"key": "t", "value": "x" * 60_000}]}
     answer = http.post(f"{API}/runs/log-batch", json=big)
     assert answer.status_code == 413
@@ -214,7 +209,7 @@ def test_bodies_over_the_limits_get_413_and_write_nothing(server, http):
 
     url = f"{ARTIFACTS}/{exp_id}/{run_id}/artifacts/big.bin"
     assert http.put(url, content=chunks()).status_code == 413
-    assert files_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
     assert http.put(url, content=b"x" * 100_000).status_code == 200  # under the limit
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from reporter.core.errors import ReporterError
 from reporter.tracking.client import Client
-from tests.tracker_server import Server, running
+from tests.tracker_server import Server, running, store_state
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -48,14 +48,6 @@ def http(server: Server) -> Iterator[httpx.Client]:
 
 def store_of(server: Server) -> Path:
     return server.log.parent / "store"
-
-
-def entries_under(folder: Path) -> dict[str, int]:
-    """Every file (its size) and folder (-1) below a folder: what 'nothing written' compares."""
-    return {
-        str(p.relative_to(folder)): p.stat().st_size if p.is_file() else -1
-        for p in folder.rglob("*")
-    }
 
 
 def new_run(http: httpx.Client, experiment: str) -> tuple[str, str]:
@@ -93,12 +85,12 @@ def assert_mlflow_error(answer: httpx.Response, status: int | tuple[int, ...]) -
 )  # fmt: skip
 def test_hostile_json_is_a_400_not_a_500(server, http, body):
     _, run_id = new_run(http, "hostile json")
-    before = entries_under(store_of(server))
+    before = store_state(store_of(server))
     body = body.replace(b"RUN", run_id.encode())
     answer = http.post(f"{API}/runs/log-batch", content=body, headers=JSON)
     assert_mlflow_error(answer, 400)
     assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert entries_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
 
 
 @pytest.mark.parametrize(
@@ -110,10 +102,10 @@ def test_hostile_json_is_a_400_not_a_500(server, http, body):
     ],
 )
 def test_overlong_ids_are_a_4xx_not_a_500(server, http, method, path, body):
-    before = entries_under(store_of(server))
+    before = store_state(store_of(server))
     answer = http.request(method, path, json=body)
     assert_mlflow_error(answer, (400, 404))
-    assert entries_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT"])
@@ -125,11 +117,11 @@ def test_overlong_artifact_names_are_a_4xx_and_leave_no_folders(server, http, me
     exp_id, run_id = new_run(http, "long names")
     base = f"{ARTIFACTS}/{exp_id}/{run_id}/artifacts"
     assert http.put(f"{base}/plain.txt", content=b"x").status_code == 200  # the folder exists
-    before = entries_under(store_of(server))
+    before = store_state(store_of(server))
     url = f"{base}/{name}"
     answer = http.request(method, url, content=b"x" if method == "PUT" else None)
     assert_mlflow_error(answer, (400, 404))
-    assert entries_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
 
 
 @pytest.mark.parametrize(
@@ -224,7 +216,7 @@ def test_forged_page_tokens_are_a_400_everywhere(server, http, token):
 
 def test_wrong_methods_duplicate_params_and_wrong_types(server, http):
     _, run_id = new_run(http, "shapes")
-    before = entries_under(store_of(server))
+    before = store_state(store_of(server))
     assert_mlflow_error(http.get(f"{API}/runs/log-batch"), 404)
     assert_mlflow_error(http.put(f"{API}/runs/create", json={}), 404)
     assert_mlflow_error(http.delete(f"{API}/runs/get"), 404)
@@ -239,7 +231,7 @@ def test_wrong_methods_duplicate_params_and_wrong_types(server, http):
     ):
         assert_mlflow_error(http.post(f"{API}/runs/log-batch", json=bad), 400)
     assert_mlflow_error(http.post(f"{API}/runs/log-batch", content=b"null", headers=JSON), 400)
-    assert entries_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
 
 
 # --- 2. no file outside a run's artifacts -----------------------------------------------------
@@ -272,7 +264,7 @@ def test_another_runs_files_are_out_of_reach_under_this_experiment(server, http)
     exp_a, run_a = new_run(http, "reach-a")
     exp_b, run_b = new_run(http, "reach-b")
     assert http.put(f"{ARTIFACTS}/{exp_b}/{run_b}/artifacts/s.txt", content=b"B").status_code == 200
-    before = entries_under(store_of(server))
+    before = store_state(store_of(server))
     for path in (
         f"{exp_a}/{run_b}/artifacts/s.txt",
         f"{exp_a}/{run_a}/artifacts/..%2f..%2f{run_b}%2fartifacts%2fs.txt",
@@ -285,7 +277,7 @@ def test_another_runs_files_are_out_of_reach_under_this_experiment(server, http)
         for method in ("GET", "PUT"):
             answer = http.request(method, f"{ARTIFACTS}/{path}", content=b"X")
             assert_mlflow_error(answer, (400, 404))
-    assert entries_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
 
 
 def test_artifacts_named_like_temporary_files_are_listed_or_refused(server, http):
@@ -340,7 +332,7 @@ def test_no_artifact_runs_script_in_the_origin(server, http, name, content):
 # --- 5. size limits --------------------------------------------------------------------------
 def test_api_bodies_over_the_limit_get_413_chunked_too(server, http):
     _, run_id = new_run(http, "api limits")
-    before = entries_under(store_of(server))
+    before = store_state(store_of(server))
     body = b'{"run_id": "%s", "tags": [{"key": "t", "value": "%s"}]}' % (
         run_id.encode(),
         b"x" * 60_000,
@@ -353,7 +345,7 @@ def test_api_bodies_over_the_limit_get_413_chunked_too(server, http):
     answer = http.post(f"{API}/runs/log-batch", content=chunks(), headers=JSON)
     assert_mlflow_error(answer, 413)
     assert answer.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
-    assert entries_under(store_of(server)) == before
+    assert store_state(store_of(server)) == before
 
 
 @pytest.mark.slow
