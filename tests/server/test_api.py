@@ -18,14 +18,6 @@ API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("server")
-    args = ("--no-site", "--max-body-mb", "0.05", "--max-artifact-mb", "0.2")
-    with running(root / "store", root, args) as srv:
-        yield srv
-
-
 @pytest.fixture()
 def http(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as client:

@@ -30,14 +30,6 @@ JSON = {"Content-Type": "application/json"}
 INT64_MAX = 2**63 - 1
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("attacks")
-    args = ("--no-site", "--max-body-mb", "0.05", "--max-artifact-mb", "0.2")
-    with running(root / "store", root, args) as srv:
-        yield srv
-
-
 @pytest.fixture()
 def http(server: Server) -> Iterator[httpx.Client]:
     # no keep-alive: a connection the server closed after an error must not fail the next test
