@@ -168,6 +168,11 @@ class AbstractStore(ABC):
     def experiment_of(self, run_id: str) -> str:
         """Return the id of a run's experiment; NotFoundError if no experiment has it."""
 
+    def knows_run(self, run_id: str) -> bool:
+        """Return True if this process knows the run's experiment without reading storage
+        (so queueing rows for it cannot wait on storage); False when unsure."""
+        return False
+
     @abstractmethod
     def get_run(self, run_id: str) -> Run:
         """Return a run; NotFoundError if there is none."""

@@ -144,7 +144,7 @@ def run_json(run: Run) -> dict[str, Any]:
 async def create_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
     exp_id = req.optional(data, "experiment_id") or "0"
     tags = dict(wire.pairs_from_json(wire.list_from_json(data, "tags"), "tags"))
-    run = await b.write(
+    run = await b.call(  # durable on return: create_run writes the run's first file
         b.client.create_run,
         exp_id,
         start_time=req.optional_int(data, "start_time"),
@@ -187,12 +187,12 @@ async def update_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, 
 
 
 async def delete_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
-    await b.write(b.client.delete_run, req.required(data, "run_id"))
+    await b.call(b.client.delete_run, req.required(data, "run_id"))  # flushes before returning
     return {}
 
 
 async def restore_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
-    await b.write(b.client.restore_run, req.required(data, "run_id"))
+    await b.call(b.client.restore_run, req.required(data, "run_id"))  # flushes before returning
     return {}
 
 
@@ -206,15 +206,28 @@ async def log_metric(b: Backend, data: dict[str, Any], _: Request) -> dict[str, 
     metric = wire.metric_from_json(data, "metric")
     if not metric.key:
         raise InvalidArgumentError("Missing value for required parameter 'key'.")
+    model_id = metric.model_id
+    if not model_id:  # the common case: a point queued at once
+        await b.queue_rows(run_id, _metrics_queuer(b, run_id, [metric]))
+        return {}
 
     def log() -> None:
         _known_run(b, run_id)
         b.client.log_batch(run_id, metrics=[metric])
-        if metric.model_id:
-            b.client.log_model_metrics(metric.model_id, [_linked(metric, run_id)])
+        b.client.log_model_metrics(model_id, [_linked(metric, run_id)])
 
     await b.write(log)
     return {}
+
+
+def _metrics_queuer(b: Backend, run_id: str, metrics: list[Metric]) -> Callable[[], None]:
+    """Return what queues points of a run not linked to a model (the hot path)."""
+
+    def queue() -> None:
+        _known_run(b, run_id)
+        b.client.log_batch(run_id, metrics=metrics)
+
+    return queue
 
 
 def _new_points(b: Backend, run_id: str, metrics: list[Metric]) -> list[Metric]:
@@ -277,6 +290,9 @@ async def log_batch(b: Backend, data: dict[str, Any], _: Request) -> dict[str, A
     params = wire.params_from_json(wire.list_from_json(data, "params"))
     tags = wire.tags_from_json(wire.list_from_json(data, "tags"))
     _check_batch_limits(len(metrics), len(params), len(tags))
+    if not params and not tags and not any(m.model_id for m in metrics):
+        await b.queue_rows(run_id, _metrics_queuer(b, run_id, metrics))
+        return {}
 
     def log() -> None:
         _known_run(b, run_id)

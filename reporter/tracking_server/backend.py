@@ -33,6 +33,18 @@ class Backend:
         """Run blocking store work in the thread pool."""
         return await run_in_threadpool(function, *args, **kwargs)
 
+    async def queue_rows(self, run_id: str, queue: Callable[[], None]) -> None:
+        """Queue a known run's rows at once, then wait until they are in a published file.
+
+        Queueing appends to an in-memory buffer, so for a run whose experiment the store
+        knows it runs on the event loop, sparing a thread hop per request; an unknown run
+        (whose lookup reads storage) is queued from the thread pool."""
+        if self.store.knows_run(run_id):
+            queue()
+        else:
+            await run_in_threadpool(queue)
+        await self.commit.wait()
+
     async def write(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a write in the thread pool, then wait until its rows are in a published file."""
         result = await run_in_threadpool(function, *args, **kwargs)

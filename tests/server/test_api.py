@@ -113,6 +113,19 @@ def test_a_write_answered_200_is_in_the_store(server, http):
             {"run_id": "0123456789abcdef0123456789abcdef"},
             "RESOURCE_DOES_NOT_EXIST",
         ),
+        (
+            "/runs/log-batch",
+            {
+                "run_id": "0123456789abcdef0123456789abcdef",
+                "metrics": [{"key": "m", "value": 1, "timestamp": 1}],
+            },
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            "/runs/log-metric",
+            {"run_id": "0123456789abcdef0123456789abcdef", "key": "m", "value": 1, "timestamp": 1},
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
         ("/runs/log-metric", {"run_id": "../../etc", "key": "m", "value": 1, "timestamp": 1}, None),
         ("/runs/update", {"run_id": "nope", "status": "FINISHED"}, "RESOURCE_DOES_NOT_EXIST"),
         ("/experiments/create", {"name": ""}, "INVALID_PARAMETER_VALUE"),

@@ -196,6 +196,22 @@ class StoreContract:
         for call in (store.get_run, store.experiment_of):
             with pytest.raises(NotFoundError):
                 call(uuid.uuid4().hex)
+        assert not store.knows_run(uuid.uuid4().hex)
+
+    def test_knows_run_only_what_it_has_looked_up(
+        self, store: AbstractStore, exp_id: str, new_store_uri: str
+    ) -> None:
+        """knows_run is True only where queueing rows needs no lookup in storage: for runs
+        this store object created or found, never for a run it has not seen."""
+        run_id = self.new_run(store, exp_id)
+        assert store.knows_run(run_id)
+        other = registry.open_store(new_store_uri)
+        try:
+            assert not other.knows_run(run_id)  # made by another process: not looked up yet
+            assert other.experiment_of(run_id) == exp_id
+            assert other.knows_run(run_id)
+        finally:
+            other.close()
 
     def test_runs_of_an_experiment_as_a_frame_and_as_runs(
         self, store: AbstractStore, exp_id: str

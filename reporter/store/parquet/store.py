@@ -589,6 +589,9 @@ class ParquetStore(AbstractStore):
         self._client_runs = True
 
     # runs: reading ------------------------------------------------------------------------
+    def knows_run(self, run_id: str) -> bool:
+        return run_id in self._run_exp
+
     def experiment_of(self, run_id: str) -> str:
         """Return the experiment id of a run; NotFoundError if no experiment has it."""
         exp_id = self._run_exp.get(run_id)

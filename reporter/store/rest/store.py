@@ -407,6 +407,9 @@ class RestStore(AbstractStore):
         if self._sender.pending(run_id):
             self._sender.try_send(run_id)
 
+    def knows_run(self, run_id: str) -> bool:
+        return run_id in self._run_exp
+
     def experiment_of(self, run_id: str) -> str:
         """Return the id of a run's experiment; NotFoundError if the server has no such run."""
         exp_id = self._run_exp.get(run_id)
