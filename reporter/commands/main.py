@@ -25,6 +25,7 @@ def cli(verbose: bool) -> None:
 
 def _register() -> None:
     """Add the commands that live in their own modules."""
+    from reporter.commands.access import audit_command, grants_group, users_group
     from reporter.commands.build import build_command
     from reporter.commands.compact import compact_command
     from reporter.commands.import_mlflow import import_group
@@ -44,6 +45,9 @@ def _register() -> None:
         serve_command,
         server_command,
         import_group,
+        users_group,
+        grants_group,
+        audit_command,
     ):
         cli.add_command(command)
 

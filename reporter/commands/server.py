@@ -7,6 +7,7 @@ store: the server keeps no state of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -75,6 +76,46 @@ def _free_port(host: str, port: int) -> int:
     help="Largest artifact upload (413 above).",
 )
 @click.option("--access-log", is_flag=True, help="Log a line per request.")
+@click.option(
+    "--auth",
+    type=click.Choice(["none", "basic", "proxy"]),
+    default="none",
+    show_default=True,
+    help="Who may call: anyone (none); users with passwords or tokens (basic, see "
+    "`tracker-report users`); or the identity a trusted proxy sends (proxy).",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="CIDR",
+    help="Address or network of a proxy whose identity header is believed (repeatable).",
+)
+@click.option(
+    "--user-header",
+    default="X-Forwarded-Email",
+    show_default=True,
+    help="With --auth proxy: the header naming the signed-in user.",
+)
+@click.option("--groups-header", help="With --auth proxy: a header listing the user's groups.")
+@click.option(
+    "--admin-group",
+    "admin_groups",
+    multiple=True,
+    help="With --auth proxy: members of this group are admins (repeatable).",
+)
+@click.option(
+    "--default-permission",
+    type=click.Choice(["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
+    default="READ",
+    show_default=True,
+    help="Permission on experiments without a grant for the caller (MLflow's default).",
+)
+@click.option(
+    "--users-file",
+    type=click.Path(dir_okay=False),
+    help="Keep users and grants in this file instead of in the store.",
+)
 def server_command(
     store_flag: str | None,
     host: str,
@@ -88,6 +129,13 @@ def server_command(
     max_body_mb: float,
     max_artifact_mb: float,
     access_log: bool,
+    auth: str,
+    trusted_proxies: tuple[str, ...],
+    user_header: str,
+    groups_header: str | None,
+    admin_groups: tuple[str, ...],
+    default_permission: str,
+    users_file: str | None,
 ) -> None:
     """Serve MLflow's tracking API, its artifact API and the report site.
 
@@ -103,8 +151,23 @@ def server_command(
     from reporter.tracking_server.protocol import TimedHeadProtocol
 
     config = settings({"store": store_flag, "out": out, "profile": profile}, config_file)
+    from reporter.core.errors import ReporterError
     from reporter.store.registry import open_store
+    from reporter.tracking_server.auth import AuthOptions
 
+    auth_options = AuthOptions(
+        mode=auth,
+        trusted_proxies=list(trusted_proxies),
+        user_header=user_header,
+        groups_header=groups_header,
+        admin_groups=list(admin_groups),
+        default_permission=default_permission.upper(),
+        users_file=users_file,
+    )
+    try:
+        auth_options.check()  # a bad --trusted-proxy is a usage error, before anything starts
+    except ReporterError as exc:
+        raise click.UsageError(str(exc)) from None
     open_store(config.store).create_if_missing()  # a new team server starts on a new store
     bound = _free_port(host, port)
     site_dir = None
@@ -121,6 +184,7 @@ def server_command(
         "max_body_bytes": int(max_body_mb * MB),
         "max_artifact_bytes": int(max_artifact_mb * MB),
         "site_dir": site_dir,
+        "auth": dataclasses.asdict(auth_options),
     }
     stop = threading.Event()
     watcher = None
@@ -139,6 +203,8 @@ def server_command(
         "timeout_graceful_shutdown": 30,
         "timeout_keep_alive": 5,
         "http": TimedHeadProtocol,  # closes connections whose request head is late
+        # the peer is the connection's own address: X-Forwarded-For is no one's proof
+        "proxy_headers": False,
     }
     # uvicorn drains requests on SIGTERM/SIGINT, then raises the signal again with the handler
     # found before it: this one, so the process ends through the `finally` below, exit 0

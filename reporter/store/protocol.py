@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from reporter.core.datasets import DatasetInput, RunInputs
 from reporter.core.entities import Experiment, Metric, Param, Run, RunTag
+from reporter.core.errors import UnsupportedFeatureError
 from reporter.core.logged_models import LoggedModel
 from reporter.core.model_links import LoggedModelOutput
 from reporter.store.records import CompactionResult, MetricPoints, Row
@@ -285,3 +286,27 @@ class AbstractStore(ABC):
     def compact(self, experiment_ids: Sequence[str] | None = None) -> list[CompactionResult]:
         """Merge what can be merged (all experiments by default); a store with nothing to
         merge returns an empty list."""
+
+    # access control and the audit trail (kept for the tracking server) ---------------------
+    def access_changes(self) -> list[dict[str, Any]]:
+        """Return the access-control change records (users, grants), oldest first."""
+        raise UnsupportedFeatureError(
+            f"The store {self.uri} keeps no users or grants; manage them where the server's "
+            "store is (tracker-report users --store ...)"
+        )
+
+    def publish_access_change(self, change: dict[str, Any]) -> None:
+        """Append one access-control change record; durable on return."""
+        raise UnsupportedFeatureError(
+            f"The store {self.uri} keeps no users or grants; manage them where the server's "
+            "store is (tracker-report users --store ...)"
+        )
+
+    def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
+        """Append audit records (each with a unique "id" and a "time" in ms); durable on
+        return. Nothing ever changes or removes them."""
+        raise UnsupportedFeatureError(f"The store {self.uri} keeps no audit trail")
+
+    def read_audit(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Return the audit records (at or after since_ms), each once, in time order."""
+        raise UnsupportedFeatureError(f"The store {self.uri} keeps no audit trail")

@@ -28,6 +28,7 @@ from reporter.tracking_server.backend import (
     model_location,
     run_location,
 )
+from reporter.tracking_server.guard import PENDING, PendingAudit, Rule, audit_record, identity_of
 
 Handler = Callable[[Backend, dict[str, Any], Request], Awaitable[dict[str, Any]]]
 
@@ -44,7 +45,7 @@ def experiment_json(exp: Experiment) -> dict[str, Any]:
     return wire.experiment_to_json(shown)
 
 
-async def create_experiment(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def create_experiment(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     name = req.required(data, "name")
     tags = dict(wire.pairs_from_json(wire.list_from_json(data, "tags"), "tags"))
     if req.optional(data, "artifact_location"):
@@ -53,6 +54,14 @@ async def create_experiment(b: Backend, data: dict[str, Any], _: Request) -> dic
             "artifacts in its store (mlflow-artifacts:/<experiment_id>)"
         )
     exp_id = await b.call(b.client.create_experiment, name, tags=tags)
+    who = identity_of(r.scope)
+    if b.guard is not None and who is not None:  # its creator manages it, as in MLflow
+        change = {"op": "grant", "who": f"user:{who.user}", "experiment": f"id:{exp_id}",
+                  "permission": "MANAGE", "by": who.user}  # fmt: skip
+        await b.call(b.guard.access.publish, change)
+        pending = PENDING.get()
+        if pending is not None:
+            pending.record["experiment_id"] = exp_id
     return {"experiment_id": exp_id}
 
 
@@ -69,7 +78,7 @@ async def get_experiment_by_name(b: Backend, data: dict[str, Any], _: Request) -
     return {"experiment": experiment_json(exp)}
 
 
-async def search_experiments(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def search_experiments(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     size = req.max_results(data, SEARCH_EXPERIMENTS_DEFAULT)
     view = _view_type(data.get("view_type"))
     exps = await b.call(
@@ -78,6 +87,10 @@ async def search_experiments(b: Backend, data: dict[str, Any], _: Request) -> di
         filter_string=req.optional(data, "filter"),
         order_by=req.strings(data, "order_by"),
     )
+    who = identity_of(r.scope)
+    if b.guard is not None and who is not None:  # only what the caller may read
+        guard = b.guard
+        exps = [e for e in exps if guard.permission(who, e.experiment_id, e.name).can_read]
     chunk, token = req.page(exps, data, size)
     out: dict[str, Any] = {"experiments": [experiment_json(e) for e in chunk]}
     if token:
@@ -141,9 +154,12 @@ def run_json(run: Run) -> dict[str, Any]:
     return wire.run_to_json(run, artifact_uri=location)
 
 
-async def create_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def create_run(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     exp_id = req.optional(data, "experiment_id") or "0"
     tags = dict(wire.pairs_from_json(wire.list_from_json(data, "tags"), "tags"))
+    user_id = req.optional(data, "user_id") or None
+    if identity_of(r.scope) is not None:  # the signed-in user, whatever the client claims
+        user_id = tags[system_tags.TAG_USER] = _signed_in_user(r, "")
     run = await b.call(  # durable on return: create_run writes the run's first file
         b.client.create_run,
         exp_id,
@@ -151,7 +167,7 @@ async def create_run(b: Backend, data: dict[str, Any], _: Request) -> dict[str, 
         tags=tags,
         run_name=req.optional(data, "run_name") or None,
         parent_run_id=tags.get(system_tags.TAG_PARENT_RUN_ID) or None,
-        user_id=req.optional(data, "user_id") or None,
+        user_id=user_id,
     )
     return {"run": run_json(run)}
 
@@ -263,10 +279,12 @@ async def log_param(b: Backend, data: dict[str, Any], _: Request) -> dict[str, A
     return {}
 
 
-async def set_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def set_tag(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     run_id = req.required(data, "run_id", "run_uuid")
     key = req.required(data, "key")
     value = wire.pairs_from_json([{"key": key, "value": data.get("value", "")}], "tag")[0][1]
+    if key == system_tags.TAG_USER:
+        value = _signed_in_user(r, value)
 
     def log() -> None:
         _known_run(b, run_id)
@@ -284,11 +302,16 @@ async def delete_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, 
     return {}
 
 
-async def log_batch(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def log_batch(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     run_id = req.required(data, "run_id")
     metrics = [wire.metric_from_json(m, "metrics") for m in wire.list_from_json(data, "metrics")]
     params = wire.params_from_json(wire.list_from_json(data, "params"))
-    tags = wire.tags_from_json(wire.list_from_json(data, "tags"))
+    tags = [
+        dataclasses.replace(t, value=_signed_in_user(r, t.value))
+        if t.key == system_tags.TAG_USER
+        else t
+        for t in wire.tags_from_json(wire.list_from_json(data, "tags"))
+    ]
     _check_batch_limits(len(metrics), len(params), len(tags))
     if not params and not tags and not any(m.model_id for m in metrics):
         await b.queue_rows(run_id, _metrics_queuer(b, run_id, metrics))
@@ -360,9 +383,14 @@ async def log_outputs(b: Backend, data: dict[str, Any], _: Request) -> dict[str,
     return {}
 
 
-async def search_runs(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def search_runs(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     size = req.max_results(data, SEARCH_RUNS_DEFAULT)
     ids = req.strings(data, "experiment_ids")
+    allowed = await _readable(b, r, ids)
+    if allowed is not None:
+        if not allowed:
+            return {"runs": []}
+        ids = allowed
     token = req.optional(data, "page_token")
     offset = req.decode_token(token) if token else 0
 
@@ -498,13 +526,19 @@ async def log_logged_model_params(b: Backend, data: dict[str, Any], r: Request) 
     return {}
 
 
-async def search_logged_models(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def search_logged_models(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     size = req.max_results(data, 100)
     order = [dict(wire.message(o, "order_by")) for o in wire.list_from_json(data, "order_by")]
     datasets = [dict(wire.message(d, "datasets")) for d in wire.list_from_json(data, "datasets")]
+    ids = req.strings(data, "experiment_ids")
+    allowed = await _readable(b, r, ids)
+    if allowed is not None:
+        if not allowed:
+            return {"models": []}
+        ids = allowed
     models = await b.call(
         b.client.search_logged_models,
-        req.strings(data, "experiment_ids"),
+        ids,
         filter_string=req.optional(data, "filter") or None,
         datasets=datasets or None,
         order_by=order or None,
@@ -525,65 +559,145 @@ async def list_logged_model_artifacts(
     return {"files": [file_json(f) for f in files]}
 
 
+# access control -----------------------------------------------------------------------------
+async def _readable(b: Backend, r: Request, ids: list[str]) -> list[str] | None:
+    """Return the experiments of a search (all, if it names none) that the caller may
+    read; None without --auth (search as asked)."""
+    who = identity_of(r.scope)
+    if b.guard is None or who is None:
+        return None
+    if not ids:
+        ids = [e.experiment_id for e in await b.call(b.store.list_experiments)]
+    return await b.guard.readable(who, ids)
+
+
+def _signed_in_user(r: Request, claimed: str) -> str:
+    """Return the authenticated user for MLflow's user tag (a client's claim is replaced)."""
+    who = identity_of(r.scope)
+    return who.user if who is not None else claimed
+
+
 # the routes ---------------------------------------------------------------------------------
-ENDPOINTS: list[tuple[str, str, Handler]] = [
-    ("GET", "/experiments/get-by-name", get_experiment_by_name),
-    ("POST", "/experiments/create", create_experiment),
-    ("POST", "/experiments/search", search_experiments),
-    ("GET", "/experiments/search", search_experiments),
-    ("GET", "/experiments/get", get_experiment),
-    ("POST", "/experiments/delete", delete_experiment),
-    ("POST", "/experiments/restore", restore_experiment),
-    ("POST", "/experiments/update", update_experiment),
-    ("POST", "/experiments/set-experiment-tag", set_experiment_tag),
-    ("POST", "/experiments/delete-experiment-tag", delete_experiment_tag),
-    ("POST", "/runs/create", create_run),
-    ("POST", "/runs/update", update_run),
-    ("POST", "/runs/delete", delete_run),
-    ("POST", "/runs/restore", restore_run),
-    ("POST", "/runs/log-metric", log_metric),
-    ("POST", "/runs/log-parameter", log_param),
-    ("POST", "/runs/set-tag", set_tag),
-    ("POST", "/runs/delete-tag", delete_tag),
-    ("GET", "/runs/get", get_run),
-    ("POST", "/runs/search", search_runs),
-    ("POST", "/runs/log-batch", log_batch),
-    ("POST", "/runs/log-inputs", log_inputs),
-    ("POST", "/runs/outputs", log_outputs),
-    ("GET", "/metrics/get-history", get_metric_history),
-    ("GET", "/artifacts/list", list_run_artifacts),
-    ("POST", "/logged-models", create_logged_model),
-    ("POST", "/logged-models/search", search_logged_models),
-    ("GET", "/logged-models/{model_id}", get_logged_model),
-    ("PATCH", "/logged-models/{model_id}", finalize_logged_model),
-    ("DELETE", "/logged-models/{model_id}", delete_logged_model),
-    ("PATCH", "/logged-models/{model_id}/tags", set_logged_model_tags),
-    ("DELETE", "/logged-models/{model_id}/tags/{tag_key:path}", delete_logged_model_tag),
-    ("GET", "/logged-models/{model_id}/artifacts/directories", list_logged_model_artifacts),
-    ("POST", "/logged-models/{model_id}/params", log_logged_model_params),
+SEARCH = Rule("search")
+RUN_WRITE = Rule("run", "update", write=True)
+ENDPOINTS: list[tuple[str, str, Handler, Rule]] = [
+    ("GET", "/experiments/get-by-name", get_experiment_by_name, Rule("experiment_name")),
+    ("POST", "/experiments/create", create_experiment, Rule("create", write=True)),
+    ("POST", "/experiments/search", search_experiments, SEARCH),
+    ("GET", "/experiments/search", search_experiments, SEARCH),
+    ("GET", "/experiments/get", get_experiment, Rule("experiment")),
+    ("POST", "/experiments/delete", delete_experiment, Rule("experiment", "delete", write=True)),
+    ("POST", "/experiments/restore", restore_experiment, Rule("experiment", "delete", write=True)),
+    ("POST", "/experiments/update", update_experiment, Rule("experiment", "update", write=True)),
+    (
+        "POST",
+        "/experiments/set-experiment-tag",
+        set_experiment_tag,
+        Rule("experiment", "update", write=True),
+    ),
+    (
+        "POST",
+        "/experiments/delete-experiment-tag",
+        delete_experiment_tag,
+        Rule("experiment", "update", write=True),
+    ),
+    ("POST", "/runs/create", create_run, Rule("experiment", "update", write=True)),
+    ("POST", "/runs/update", update_run, RUN_WRITE),
+    ("POST", "/runs/delete", delete_run, Rule("run", "delete", write=True)),
+    ("POST", "/runs/restore", restore_run, Rule("run", "delete", write=True)),
+    ("POST", "/runs/log-metric", log_metric, RUN_WRITE),
+    ("POST", "/runs/log-parameter", log_param, RUN_WRITE),
+    ("POST", "/runs/set-tag", set_tag, RUN_WRITE),
+    ("POST", "/runs/delete-tag", delete_tag, RUN_WRITE),
+    ("GET", "/runs/get", get_run, Rule("run")),
+    ("POST", "/runs/search", search_runs, SEARCH),
+    ("POST", "/runs/log-batch", log_batch, RUN_WRITE),
+    ("POST", "/runs/log-inputs", log_inputs, RUN_WRITE),
+    ("POST", "/runs/outputs", log_outputs, RUN_WRITE),
+    ("GET", "/metrics/get-history", get_metric_history, Rule("run")),
+    ("GET", "/artifacts/list", list_run_artifacts, Rule("run")),
+    ("POST", "/logged-models", create_logged_model, Rule("experiment", "update", write=True)),
+    ("POST", "/logged-models/search", search_logged_models, SEARCH),
+    ("GET", "/logged-models/{model_id}", get_logged_model, Rule("model")),
+    (
+        "PATCH",
+        "/logged-models/{model_id}",
+        finalize_logged_model,
+        Rule("model", "update", write=True),
+    ),
+    (
+        "DELETE",
+        "/logged-models/{model_id}",
+        delete_logged_model,
+        Rule("model", "delete", write=True),
+    ),
+    (
+        "PATCH",
+        "/logged-models/{model_id}/tags",
+        set_logged_model_tags,
+        Rule("model", "update", write=True),
+    ),
+    (
+        "DELETE",
+        "/logged-models/{model_id}/tags/{tag_key:path}",
+        delete_logged_model_tag,
+        Rule("model", "update", write=True),
+    ),
+    (
+        "GET",
+        "/logged-models/{model_id}/artifacts/directories",
+        list_logged_model_artifacts,
+        Rule("model"),
+    ),
+    (
+        "POST",
+        "/logged-models/{model_id}/params",
+        log_logged_model_params,
+        Rule("model", "update", write=True),
+    ),
 ]
 
 
 def routes(backend: Backend) -> list[Route]:
     """Return a route per endpoint, at /api/2.0/mlflow/... and MLflow's /ajax-api/2.0/...;
     the paths of one endpoint with several methods share a route."""
-    by_path: dict[str, dict[str, Handler]] = {}
-    for method, path, handler in ENDPOINTS:
-        by_path.setdefault(path, {})[method] = handler
+    by_path: dict[str, dict[str, tuple[Handler, Rule]]] = {}
+    for method, path, handler, rule in ENDPOINTS:
+        by_path.setdefault(path, {})[method] = (handler, rule)
     out = []
     for path, methods in by_path.items():
-        endpoint = _endpoint(backend, methods)
+        endpoint = _endpoint(backend, path.lstrip("/"), methods)
         for prefix in (PREFIX, "/ajax-api/2.0/mlflow"):
             out.append(Route(prefix + path, endpoint, methods=list(methods)))
     return out
 
 
 def _endpoint(
-    backend: Backend, methods: Mapping[str, Handler]
+    backend: Backend, action: str, methods: Mapping[str, tuple[Handler, Rule]]
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         data = await req.params_of(request)
-        body = await methods[request.method](backend, data, request)
+        handler, rule = methods[request.method]
+        guard, who = backend.guard, identity_of(request.scope)
+        if guard is None or who is None:  # no --auth
+            return JSONResponse(await handler(backend, data, request))
+        exp_id = None
+        if rule.target in ("experiment", "experiment_name", "run", "model"):
+            exp_id = await guard.experiment_of(rule, data, request.path_params)
+            if exp_id is not None:
+                await guard.require(who, exp_id, rule.need)
+        if not rule.write or backend.audit is None:
+            return JSONResponse(await handler(backend, data, request))
+        shown = {**data, **request.path_params}
+        pending = PendingAudit(audit_record(who, action, request.method, exp_id, shown))
+        token = PENDING.set(pending)
+        try:
+            body = await handler(backend, data, request)
+        finally:
+            PENDING.reset(token)
+        if not pending.noted:  # written on return (not queued): its record needs a commit
+            backend.note_audit(pending)
+            await backend.commit.wait()
         return JSONResponse(body)
 
     return endpoint

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,8 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reporter.core.errors import ReporterError
 from reporter.tracking.client import Client
 from reporter.tracking_server import api, artifacts
+from reporter.tracking_server.auth import Access, Authenticator, AuthOptions, Unauthenticated
 from reporter.tracking_server.backend import Backend
 from reporter.tracking_server.commit import GroupCommit
+from reporter.tracking_server.guard import IDENTITY_KEY, AuditBuffer, Guard
 
 log = logging.getLogger("reporter.tracking_server")
 
@@ -44,6 +47,7 @@ class ServerOptions:
     max_body_bytes: int = 16 * MB  # a JSON request
     max_artifact_bytes: int = 2048 * MB  # one artifact upload
     site_dir: str | None = None  # serve this folder at / (None: no site)
+    auth: dict[str, Any] | None = None  # AuthOptions' fields (None: no --auth)
     say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
 
@@ -161,13 +165,74 @@ class NoSniff:
         await self.app(scope, receive, with_header)
 
 
+class Authenticate:
+    """ASGI middleware: establish who is calling before anything else runs (401 otherwise);
+    /health and /version stay open, as in MLflow."""
+
+    OPEN = frozenset({"/health", "/version"})
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.OPEN:
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = {}
+        repeated = False
+        for name, value in scope.get("headers") or []:
+            key = name.lower()
+            repeated = repeated or key in headers
+            headers[key] = value
+        peer = scope["client"][0] if scope.get("client") else ""
+        try:
+            if repeated and self.authenticator.ambiguous(scope.get("headers") or []):
+                raise Unauthenticated("The request repeats an identity header: refused")
+            who = await self.authenticator.identify(headers, peer)
+        except Unauthenticated as exc:
+            log.warning("refused %s %s from %s: %s", scope["method"], scope["path"], peer, exc)
+            response = error_response(exc)
+            if self.authenticator.options.mode == "basic":
+                response.headers["WWW-Authenticate"] = 'Basic realm="mlflow"'
+            await response(scope, receive, send)
+            return
+        scope[IDENTITY_KEY] = who
+        await self.app(scope, receive, send)
+
+
 def create_app(options: ServerOptions) -> Starlette:
     """Return the server application for a store."""
     client = Client(tracking_uri=options.store)
     store = client.store
     store.serve_clients()
-    commit = GroupCommit(store.flush)
-    backend = Backend(client, store, commit)
+    guard, audit = None, None
+    if options.auth is not None and options.auth.get("mode", "none") != "none":
+        from reporter.core.permissions import get_permission
+        from reporter.store.access import open_access_log
+
+        auth = AuthOptions(**options.auth)
+        access = Access(
+            open_access_log(store, auth.users_file),
+            get_permission(auth.default_permission),
+            auth.refresh_seconds,
+        )
+        guard, audit = Guard(Authenticator(auth, access), store), AuditBuffer()
+
+    def flush() -> None:
+        """A group commit: the rows, then the audit records of the requests it answers."""
+        store.flush()
+        records = audit.take() if audit is not None else []
+        if records:
+            try:
+                store.append_audit(records)
+            except BaseException:
+                assert audit is not None
+                audit.put_back(records)
+                raise
+
+    commit = GroupCommit(flush)
+    backend = Backend(client, store, commit, guard, audit)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -269,8 +334,13 @@ def create_app(options: ServerOptions) -> Starlette:
 
 
 def asgi(options: ServerOptions) -> ASGIApp:
-    """Return the application wrapped in the body limit."""
-    return LimitBody(create_app(options), options)
+    """Return the application wrapped in authentication (with --auth) and the body limit."""
+    app = create_app(options)
+    backend: Backend = app.state.backend
+    inner: ASGIApp = app
+    if backend.guard is not None:
+        inner = Authenticate(app, backend.guard.authenticator)
+    return LimitBody(inner, options)
 
 
 def from_environment() -> ASGIApp:

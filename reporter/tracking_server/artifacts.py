@@ -25,6 +25,7 @@ from reporter.core import validation
 from reporter.core.errors import InvalidArgumentError, NotFoundError, ReporterError
 from reporter.tracking.file_info import FileInfo, children
 from reporter.tracking_server.backend import MODELS_FOLDER, RUN_ARTIFACTS, Backend
+from reporter.tracking_server.guard import PendingAudit, audit_record, identity_of
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 CHUNK = 1024 * 1024
@@ -79,6 +80,13 @@ def resolve(raw: str) -> Target:
     )
 
 
+async def authorize(b: Backend, request: Request, experiment_id: str, need: str) -> None:
+    """With --auth: raise PERMISSION_DENIED unless the caller has `need` on the experiment."""
+    who = identity_of(request.scope)
+    if b.guard is not None and who is not None:
+        await b.guard.require(who, experiment_id, need)
+
+
 def _check_owner(b: Backend, target: Target) -> None:
     """Raise RESOURCE_DOES_NOT_EXIST unless the run or model is in that experiment."""
     if target.kind == "run":
@@ -106,6 +114,7 @@ async def list_artifacts(b: Backend, request: Request) -> JSONResponse:
     except NotFoundError:  # above any run's files (an experiment's folder): nothing to list
         validation.artifact_path(raw, "artifact path")
         return JSONResponse({})
+    await authorize(b, request, target.experiment_id, "read")
     files: list[FileInfo] = await b.call(lambda: children(_listing(b, target), target.path or None))
     names = [FileInfo(f.path.rsplit("/", 1)[-1], f.is_dir, f.file_size) for f in files]
     return JSONResponse({"files": [file_json(f) for f in names]})
@@ -164,6 +173,12 @@ async def upload(b: Backend, target: Target, request: Request) -> JSONResponse:
         await b.call(store)
     finally:
         os.unlink(local)
+    who = identity_of(request.scope)
+    if b.audit is not None and who is not None:  # the upload's audit record, durable too
+        data = {"path": target.path, f"{target.kind}_id": target.owner}
+        action = f"mlflow-artifacts/{target.kind}-file"
+        b.note_audit(PendingAudit(audit_record(who, action, "PUT", target.experiment_id, data)))
+        await b.commit.wait()
     return JSONResponse({})
 
 
@@ -176,8 +191,10 @@ def routes(backend: Backend) -> list[Route]:
     async def one(request: Request) -> Response:
         target = resolve(str(request.path_params["artifact_path"]))
         if request.method == "GET":
+            await authorize(backend, request, target.experiment_id, "read")
             return await download(backend, target)
         if request.method == "PUT":
+            await authorize(backend, request, target.experiment_id, "update")
             return await upload(backend, target, request)
         raise NotImplementedByServer(
             "Deleting artifacts is not offered: a store's files are kept (see the README)"
@@ -189,6 +206,7 @@ def routes(backend: Backend) -> list[Route]:
         if not run_id:
             raise InvalidArgumentError("Missing value for required parameter 'run_id'.")
         exp_id = await backend.call(backend.store.experiment_of, run_id)
+        await authorize(backend, request, exp_id, "read")
         path = validation.artifact_path(request.query_params.get("path", ""), "path")
         return await download(backend, Target("run", run_id, exp_id, path))
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from reporter.store.protocol import AbstractStore
 from reporter.tracking.client import Client
 from reporter.tracking_server.commit import GroupCommit
+from reporter.tracking_server.guard import PENDING, AuditBuffer, Guard, PendingAudit
 
 T = TypeVar("T")
 
@@ -28,6 +29,19 @@ class Backend:
     client: Client
     store: AbstractStore
     commit: GroupCommit
+    guard: Guard | None = None  # with --auth: who may do what
+    audit: AuditBuffer | None = None  # with --auth: audit records for the next commit
+
+    def note_audit(self, pending: PendingAudit) -> None:
+        """Queue a write's audit record for the next commit (once)."""
+        if self.audit is not None and not pending.noted:
+            self.audit.note(pending.record)
+            pending.noted = True
+
+    def _note_pending(self) -> None:
+        pending = PENDING.get()
+        if pending is not None:
+            self.note_audit(pending)
 
     async def call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run blocking store work in the thread pool."""
@@ -43,11 +57,13 @@ class Backend:
             queue()
         else:
             await run_in_threadpool(queue)
+        self._note_pending()
         await self.commit.wait()
 
     async def write(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a write in the thread pool, then wait until its rows are in a published file."""
         result = await run_in_threadpool(function, *args, **kwargs)
+        self._note_pending()
         await self.commit.wait()
         return result
 

@@ -39,6 +39,7 @@ EXPERIMENT_EDIT_FIELDS = ("name", "description", "lifecycle_stage", "last_update
 MODELS_FOLDER = "models"
 RECORDS_FOLDER = "_records"
 EDITS_FOLDER = "_edits"
+ACCESS_FOLDER = "access"  # the tracking server's users and grants (change records)
 PARTS_METADATA_KEY = b"tracker.parts"
 VERSION_METADATA_KEY = b"tracker.format_version"
 

@@ -47,6 +47,7 @@ from reporter.core.errors import (
     InvalidArgumentError,
     NotFoundError,
     StoreFormatError,
+    StoreWarning,
     StoreWriteError,
 )
 from reporter.core.logged_models import LoggedModel, LoggedModelInput
@@ -109,6 +110,8 @@ class ParquetStore(AbstractStore):
         self._frames: dict[str, tuple[object, pd.DataFrame, dict[str, int]]] = {}
         # parsed experiment edits by path: edit files are immutable and never reuse a name
         self._edits: dict[str, _Edit | None] = {}
+        self._access_cache: dict[str, dict[str, Any] | None] = {}
+        self._audit: Any = None  # audit.AuditWriter, made on first use
         # inputs: keys this process logged per run; step numbers; each experiment's inputs
         self._inputs: dict[str, set[str]] = {}
         self._input_steps = itertools.count()
@@ -1012,6 +1015,30 @@ class ParquetStore(AbstractStore):
             digest.update(f"{info.path}\0{info.size}\0{info.mtime}\n".encode())
         return digest.hexdigest()
 
+    # access control and the audit trail --------------------------------------------------
+    def access_changes(self) -> list[dict[str, Any]]:
+        paths = [f.path for f in self._fs.list_files(schema.ACCESS_FOLDER)]
+        return edits.ordered_edits(self._fs, self._access_cache, paths, _parse_change)
+
+    def publish_access_change(self, change: dict[str, Any]) -> None:
+        self._ensure_store()
+        now = time.time_ns()
+        edits.publish_edit(self._fs, schema.ACCESS_FOLDER, {**change, "time": now // 10**6}, now)
+
+    def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
+        from reporter.store.parquet import audit
+
+        with self._lock:
+            if self._audit is None:
+                self._audit = audit.AuditWriter(self._fs)
+            writer = self._audit
+        writer.append(records)
+
+    def read_audit(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        from reporter.store.parquet import audit
+
+        return audit.read(self._fs, since_ms)
+
     def compact(
         self, experiment_ids: Sequence[str] | None = None
     ) -> list[compaction.CompactionResult]:
@@ -1047,3 +1074,15 @@ def _int_or_none(text: str | None) -> int | None:
         return int(text)
     except ValueError:
         return None
+
+
+def _parse_change(rel: str, data: bytes) -> dict[str, Any] | None:
+    """Parse an access change record; a damaged one is skipped with a warning."""
+    try:
+        change = json.loads(data)
+    except ValueError:
+        change = None
+    if not isinstance(change, dict) or "op" not in change:
+        warnings.warn(f"Skipping a damaged access record {rel}", StoreWarning, stacklevel=2)
+        return None
+    return change

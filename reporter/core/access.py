@@ -1,0 +1,280 @@
+"""Who may do what on a tracking server: users (hashed passwords, tokens, admins), grants of a
+permission on experiments to users and groups, and a default permission for everyone else.
+
+The state is the replay, in order, of append-only change records (dicts with an "op"), which
+the store keeps like its other events (`AbstractStore.access_changes`) or a users file holds.
+Permissions resolve as MLflow's basic-auth app does: an admin may do anything; a user's own
+grants on an experiment come first, then their groups' grants, then the default; an explicit
+DENY among them wins; creating an experiment grants its creator MANAGE on it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from reporter.core.permissions import MANAGE, READ, Permission, get_permission, strongest
+
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+ /:-]{0,127}$")
+TOKEN_PREFIX = "trk_"  # tokens look like trk_<id>_<secret>, so a leaked one is recognisable
+OPS = (
+    "user.add",
+    "user.password",
+    "user.admin",
+    "user.remove",
+    "token.add",
+    "token.remove",
+    "grant",
+    "revoke",
+    "default",
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller of a request, as the server established it (never as the client claims)."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+    admin: bool = False
+    address: str = ""
+
+
+@dataclass
+class User:
+    name: str
+    password_hash: str | None
+    admin: bool = False
+    tokens: dict[str, str] = field(default_factory=dict)  # token id -> sha256 of the token
+    version: int = 0  # the change that last touched it: a cached sign-in is good only for it
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A permission on experiments (a name pattern, or `id:ID`) for `user:NAME`/`group:NAME`."""
+
+    who: str
+    experiment: str
+    permission: Permission
+
+    def matches(self, experiment_id: str, name: str) -> bool:
+        if self.experiment.startswith("id:"):
+            return self.experiment[3:] == experiment_id
+        return fnmatch.fnmatchcase(name, self.experiment)
+
+
+def check_user_name(name: object) -> str:
+    if not isinstance(name, str) or not USER_NAME.match(name):
+        raise InvalidArgumentError(
+            f"Invalid user name {name!r}: use 1 to 128 letters, digits and . _ @ + - "
+            "(starting with a letter or digit)"
+        )
+    return name
+
+
+def check_who(who: object) -> str:
+    """Return a grantee, `user:NAME` or `group:NAME`; a clear error for anything else."""
+    if isinstance(who, str) and who.startswith("user:"):
+        check_user_name(who[5:])
+        return who
+    if isinstance(who, str) and who.startswith("group:") and GROUP_NAME.match(who[6:]):
+        return who
+    raise InvalidArgumentError(f"Invalid grantee {who!r}: use user:NAME or group:NAME")
+
+
+def check_experiment_pattern(pattern: object) -> str:
+    """Return an experiment selector: a name or glob (`vision-*`), or `id:ID`."""
+    if not isinstance(pattern, str) or not pattern or len(pattern) > 500 or "\x00" in pattern:
+        raise InvalidArgumentError(
+            f"Invalid experiment selector {pattern!r}: give a name, a glob such as 'team-a/*', "
+            "or id:ID"
+        )
+    if pattern.startswith("id:") and not pattern[3:].isdigit():
+        raise InvalidArgumentError(f"Invalid experiment selector {pattern!r}: id: takes digits")
+    return pattern
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id hash of a password (argon2-cffi, its recommended parameters)."""
+    from argon2 import PasswordHasher
+
+    if not isinstance(password, str) or not password:
+        raise InvalidArgumentError("A password must not be empty")
+    return PasswordHasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Return True if a password matches its argon2 hash (slow on purpose: about 0.1 s)."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return bool(PasswordHasher().verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    """Tokens are long random strings, so a plain SHA-256 keeps them safe at rest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """Return (token id, token): the id names it in listings, the token is shown once."""
+    token_id = secrets.token_hex(4)
+    return token_id, f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+
+
+class AccessState:
+    """Users, grants and the default permission: the replay of change records."""
+
+    def __init__(self, default: Permission = READ) -> None:
+        self.users: dict[str, User] = {}
+        self.grants: dict[tuple[str, str], Grant] = {}
+        self.default = default  # the server's --default-permission until a change sets one
+        self._tokens: dict[str, str] = {}  # sha256 -> user
+        self.applied = 0
+
+    @classmethod
+    def replay(
+        cls, changes: Iterable[Mapping[str, Any]], default: Permission = READ
+    ) -> AccessState:
+        state = cls(default)
+        for change in changes:
+            state.apply(change)
+        return state
+
+    def apply(self, change: Mapping[str, Any]) -> None:
+        """Apply one change record; one that no longer applies (a racing writer's, or a
+        damaged one) is skipped, so a replay never fails."""
+        self.applied += 1
+        op = change.get("op")
+        name = change.get("user")
+        user = self.users.get(name) if isinstance(name, str) else None
+        if op == "user.add" and isinstance(name, str) and user is None:
+            self.users[name] = User(
+                name, change.get("password_hash"), bool(change.get("admin")), version=self.applied
+            )
+        elif op == "user.password" and user is not None:
+            user.password_hash, user.version = change.get("password_hash"), self.applied
+        elif op == "user.admin" and user is not None:
+            user.admin, user.version = bool(change.get("admin")), self.applied
+        elif op == "user.remove" and user is not None:
+            for digest in user.tokens.values():
+                self._tokens.pop(digest, None)
+            del self.users[user.name]
+            self.grants = {k: g for k, g in self.grants.items() if g.who != f"user:{user.name}"}
+        elif op == "token.add" and user is not None:
+            digest = str(change.get("token_hash"))
+            user.tokens[str(change.get("token_id"))] = digest
+            self._tokens[digest] = user.name
+        elif op == "token.remove" and user is not None:
+            removed = user.tokens.pop(str(change.get("token_id")), None)
+            if removed is not None:
+                self._tokens.pop(removed, None)
+                user.version = self.applied
+        elif op == "grant":
+            try:
+                grant = Grant(
+                    check_who(change.get("who")),
+                    check_experiment_pattern(change.get("experiment")),
+                    get_permission(str(change.get("permission"))),
+                )
+            except InvalidArgumentError:
+                return
+            self.grants[(grant.who, grant.experiment)] = grant
+        elif op == "revoke":
+            self.grants.pop((str(change.get("who")), str(change.get("experiment"))), None)
+        elif op == "default":
+            try:
+                self.default = get_permission(str(change.get("permission")))
+            except InvalidArgumentError:
+                return
+
+    # questions ---------------------------------------------------------------------------
+    def user_of_token(self, token: str) -> User | None:
+        name = self._tokens.get(token_hash(token))
+        return self.users.get(name) if name is not None else None
+
+    def permission(self, who: Identity, experiment_id: str, name: str) -> Permission:
+        """Return the caller's permission on an experiment."""
+        if who.admin:
+            return MANAGE
+        own = strongest(
+            [g.permission for g in self._grants_of(f"user:{who.user}", experiment_id, name)]
+        )
+        if own is not None:
+            return own
+        group = strongest(
+            [
+                g.permission
+                for group_name in who.groups
+                for g in self._grants_of(f"group:{group_name}", experiment_id, name)
+            ]
+        )
+        return group if group is not None else self.default
+
+    def _grants_of(self, who: str, experiment_id: str, name: str) -> list[Grant]:
+        return [
+            g for (w, _), g in self.grants.items() if w == who and g.matches(experiment_id, name)
+        ]
+
+    # building change records (checked against the state, so a CLI or an API call that makes
+    # no sense gets a clear error before anything is written) ------------------------------
+    def add_user(self, name: str, password: str, admin: bool = False) -> dict[str, Any]:
+        check_user_name(name)
+        if name in self.users:
+            raise AlreadyExistsError(f"User {name!r} already exists")
+        return {"op": "user.add", "user": name, "password_hash": hash_password(password),
+                "admin": bool(admin)}  # fmt: skip
+
+    def set_password(self, name: str, password: str) -> dict[str, Any]:
+        self.require_user(name)
+        return {"op": "user.password", "user": name, "password_hash": hash_password(password)}
+
+    def set_admin(self, name: str, admin: bool) -> dict[str, Any]:
+        self.require_user(name)
+        return {"op": "user.admin", "user": name, "admin": bool(admin)}
+
+    def remove_user(self, name: str) -> dict[str, Any]:
+        self.require_user(name)
+        return {"op": "user.remove", "user": name}
+
+    def add_token(self, name: str) -> tuple[dict[str, Any], str]:
+        """Return (change, token): the token itself is not stored, only its hash."""
+        self.require_user(name)
+        token_id, token = new_token()
+        change = {"op": "token.add", "user": name, "token_id": token_id,
+                  "token_hash": token_hash(token)}  # fmt: skip
+        return change, token
+
+    def remove_token(self, name: str, token_id: str) -> dict[str, Any]:
+        if token_id not in self.require_user(name).tokens:
+            raise NotFoundError(f"User {name!r} has no token {token_id!r}")
+        return {"op": "token.remove", "user": name, "token_id": token_id}
+
+    def grant(self, who: str, experiment: str, permission: str) -> dict[str, Any]:
+        return {"op": "grant", "who": check_who(who),
+                "experiment": check_experiment_pattern(experiment),
+                "permission": get_permission(permission).name}  # fmt: skip
+
+    def revoke(self, who: str, experiment: str) -> dict[str, Any]:
+        if (who, experiment) not in self.grants:
+            raise NotFoundError(f"No grant to {who} on experiments {experiment!r}")
+        return {"op": "revoke", "who": who, "experiment": experiment}
+
+    def set_default(self, permission: str) -> dict[str, Any]:
+        return {"op": "default", "permission": get_permission(permission).name}
+
+    def require_user(self, name: str) -> User:
+        user = self.users.get(name)
+        if user is None:
+            raise NotFoundError(f"User {name!r} does not exist")
+        return user

@@ -1,0 +1,106 @@
+"""The audit trail: who changed what, when and from where, appended to the store.
+
+Records are JSON objects, one per line, in files `audit/<YYYY-MM-DD>/<time_ns>-<writer>-<seq>
+.jsonl` (the UTC day of their first record), published atomically and never rewritten. Each
+record has a unique "id", so a reader takes each record once even when a file and the file it
+was merged into are both listed.
+
+A server writes one file per commit. To keep the file count down, each writer merges its own
+files of a day by tiers: MERGE_FILES files of one tier become one file of the next (publish the
+merged file, then delete its sources; a kill in between leaves duplicates that readers drop).
+No writer touches another's files, so merging needs no coordination between replicas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from reporter.store.parquet.fs import StoreFS
+
+log = logging.getLogger(__name__)
+AUDIT_FOLDER = "audit"
+SUFFIX = ".jsonl"
+MERGE_FILES = 16
+
+
+def day_of(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+class AuditWriter:
+    """Appends records for one process; durable when `append` returns."""
+
+    def __init__(self, fs: StoreFS) -> None:
+        self.fs = fs
+        self.writer_id = uuid.uuid4().hex[:12]
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._tiers: dict[tuple[str, int], list[str]] = {}  # (day, tier) -> own files
+
+    def append(self, records: Sequence[dict[str, Any]]) -> None:
+        """Publish records as one file (each needs "id" and "time" in ms)."""
+        if not records:
+            return
+        with self._lock:
+            day = day_of(int(records[0]["time"]))
+            rel = self._publish(day, records)
+            self._tiers.setdefault((day, 0), []).append(rel)
+            self._merge(day)
+
+    def _publish(self, day: str, records: Sequence[dict[str, Any]]) -> str:
+        self._seq += 1
+        name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}{SUFFIX}"
+        rel = self.fs.join(AUDIT_FOLDER, day, name)
+        data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=True) + "\n" for r in records)
+        self.fs.write_atomic(rel, data.encode())
+        return rel
+
+    def _merge(self, day: str) -> None:
+        tier = 0
+        while len(self._tiers.get((day, tier), [])) >= MERGE_FILES:
+            sources = self._tiers.pop((day, tier))
+            try:
+                found = self.fs.read_many(sources)
+                records = [r for rel in sources for r in _parse(found.get(rel, b""))]
+                merged = self._publish(day, records)
+                for rel in sources:
+                    self.fs.delete(rel)
+            except Exception as exc:  # the small files stay: nothing is lost
+                log.warning("merging audit files failed: %s", exc)
+                return
+            self._tiers.setdefault((day, tier + 1), []).append(merged)
+            tier += 1
+
+
+def _parse(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a damaged line is skipped; the others are read
+        if isinstance(record, dict) and "id" in record:
+            yield record
+
+
+def read(fs: StoreFS, since_ms: int | None = None) -> list[dict[str, Any]]:
+    """Return every record (at or after since_ms), each once, in time order."""
+    days = fs.list_dirs(AUDIT_FOLDER)
+    if since_ms is not None:
+        first = day_of(since_ms)
+        days = [d for d in days if d >= first]
+    seen: dict[str, dict[str, Any]] = {}
+    for day in days:
+        files = [f.path for f in fs.list_files(fs.join(AUDIT_FOLDER, day))]
+        found = fs.read_many([p for p in files if p.endswith(SUFFIX)])
+        for rel in sorted(found):
+            for record in _parse(found[rel]):
+                seen.setdefault(str(record["id"]), record)
+    out = [r for r in seen.values() if since_ms is None or int(r.get("time", 0)) >= since_ms]
+    return sorted(out, key=lambda r: (int(r.get("time", 0)), str(r["id"])))

@@ -1,0 +1,288 @@
+"""Who is calling, and may they: authentication (basic auth and tokens, or a trusted proxy's
+identity header) and each experiment's permissions, for `tracker-report server --auth`.
+
+* `--auth basic`: users and argon2 password hashes kept in the store (or a users file);
+  MLflow's clients send MLFLOW_TRACKING_USERNAME/PASSWORD as basic auth and
+  MLFLOW_TRACKING_TOKEN as a bearer token. A verified sign-in is remembered (by a hash of the
+  credentials) until the user changes, so argon2's deliberate 0.1 s is paid once, not per
+  request. Repeated failures lock the name, and the address, out for a while.
+* `--auth proxy`: the identity an authenticating proxy puts in a header, believed only from
+  the trusted proxy addresses (the connection's own peer; X-Forwarded-For is never taken as
+  the peer). The same header from anywhere else is refused, never believed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+
+from reporter.core.access import AccessState, Identity
+from reporter.core.errors import InvalidArgumentError, ReporterError
+from reporter.core.permissions import Permission, get_permission
+from reporter.store.access import AccessLog
+
+MODES = ("none", "basic", "proxy")
+
+
+class Unauthenticated(ReporterError):
+    error_code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(ReporterError):
+    error_code = "PERMISSION_DENIED"
+
+
+@dataclass
+class AuthOptions:
+    """What `tracker-report server --auth ...` was asked for."""
+
+    mode: str = "none"
+    trusted_proxies: list[str] = field(default_factory=list)  # CIDRs (proxy mode)
+    user_header: str = "X-Forwarded-Email"
+    groups_header: str | None = None
+    admin_groups: list[str] = field(default_factory=list)
+    default_permission: str = "READ"
+    users_file: str | None = None
+    refresh_seconds: float = 1.0  # how stale another process's user or grant change may be
+    max_failures: int = 5  # failed sign-ins of a name or an address ...
+    failure_window: float = 60.0  # ... within this many seconds lock it out ...
+    lockout_seconds: float = 60.0  # ... for this long
+
+    def check(self) -> None:
+        if self.mode not in MODES:
+            raise InvalidArgumentError(f"Invalid --auth {self.mode!r}; valid: {', '.join(MODES)}")
+        get_permission(self.default_permission)
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"Invalid --trusted-proxy {cidr!r}: give an address or a network such as "
+                    "127.0.0.1/32 or 10.0.0.0/8"
+                ) from None
+        if self.mode == "proxy" and not self.trusted_proxies:
+            raise InvalidArgumentError(
+                "--auth proxy needs --trusted-proxy ADDRESS[/BITS]: the proxy whose identity "
+                "header the server may believe"
+            )
+
+
+class Access:
+    """A process's view of the users and grants, reloaded at most every refresh_seconds
+    (at once after a change this process made)."""
+
+    def __init__(
+        self,
+        log: AccessLog,
+        default: Permission,
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log = log
+        self.default = default
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._state = AccessState(default)
+        self._loaded_at: float | None = None
+
+    def state(self) -> AccessState:
+        """Return the state, reloading it first if it is older than refresh_seconds."""
+        now = self.clock()
+        if self._loaded_at is None or now - self._loaded_at >= self.refresh_seconds:
+            self.reload()
+        return self._state
+
+    def stale(self) -> bool:
+        return self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_seconds
+
+    def reload(self) -> AccessState:
+        state = AccessState.replay(self.log.changes(), self.default)
+        with self._lock:
+            self._state, self._loaded_at = state, self.clock()
+        return state
+
+    def publish(self, change: dict[str, object]) -> None:
+        """Record a change (durable), then see it at once."""
+        self.log.publish(dict(change))
+        self.reload()
+
+
+class Lockout:
+    """Counts failed sign-ins per key (a user name, an address) in a window; a key with too
+    many is locked out until the window passes."""
+
+    def __init__(self, options: AuthOptions, clock: Callable[[], float] = time.monotonic) -> None:
+        self.options = options
+        self.clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._locked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def locked_for(self, *keys: str) -> float:
+        """Return how many seconds the longest lock of these keys has left (0: none)."""
+        now = self.clock()
+        with self._lock:
+            left = [self._locked[k] - now for k in keys if k in self._locked]
+            for k in keys:
+                if k in self._locked and self._locked[k] <= now:
+                    del self._locked[k]
+        return max([x for x in left if x > 0], default=0.0)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        window = self.options.failure_window
+        with self._lock:
+            if len(self._failures) > 100_000:  # bounded under a spray of names
+                self._failures.clear()
+            for key in keys:
+                recent = [t for t in self._failures.get(key, []) if now - t < window]
+                recent.append(now)
+                self._failures[key] = recent
+                if len(recent) >= self.options.max_failures:
+                    self._locked[key] = now + self.options.lockout_seconds
+                    self._failures.pop(key, None)
+
+    def succeeded(self, user: str) -> None:
+        with self._lock:
+            self._failures.pop(f"user:{user}", None)
+
+
+class Authenticator:
+    """Establishes a request's Identity, or raises Unauthenticated."""
+
+    def __init__(
+        self, options: AuthOptions, access: Access, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        options.check()
+        self.options = options
+        self.access = access
+        self.lockout = Lockout(options, clock)
+        self._networks = [ipaddress.ip_network(c, strict=False) for c in options.trusted_proxies]
+        self._user_header = options.user_header.lower().encode("latin-1")
+        self._groups_header = (
+            options.groups_header.lower().encode("latin-1") if options.groups_header else None
+        )
+        self._verified: dict[str, tuple[str, int]] = {}  # sha256(credentials) -> (user, version)
+
+    @property
+    def enabled(self) -> bool:
+        return self.options.mode != "none"
+
+    def ambiguous(self, raw_headers: list[tuple[bytes, bytes]]) -> bool:
+        """Return True if an identity-bearing header (Authorization, or the proxy's user or
+        groups header) appears more than once: which one to believe would be a guess."""
+        names = [n.lower() for n, _ in raw_headers]
+        watched = [b"authorization", self._user_header]
+        if self._groups_header is not None:
+            watched.append(self._groups_header)
+        return any(names.count(w) > 1 for w in watched)
+
+    def trusted(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
+
+    async def identify(self, headers: dict[bytes, bytes], peer: str) -> Identity:
+        """Return who is calling (headers: lower-cased names, the last value of each)."""
+        if self.access.stale():
+            await run_in_threadpool(self.access.reload)
+        state = self.access.state()
+        if self.options.mode == "proxy":
+            return self._from_proxy(state, headers, peer)
+        return await self._from_credentials(state, headers, peer)
+
+    def _from_proxy(self, state: AccessState, headers: dict[bytes, bytes], peer: str) -> Identity:
+        claimed = headers.get(self._user_header)
+        if not self.trusted(peer):
+            what = "an identity header" if claimed is not None else "no identity"
+            raise Unauthenticated(
+                f"Refused: {what} from {peer}, which is not a trusted proxy of this server "
+                f"(tracker-report server --trusted-proxy). Sign in through the proxy."
+            )
+        user = claimed.decode("latin-1").strip() if claimed else ""
+        if not user:
+            raise Unauthenticated(
+                f"The proxy at {peer} sent no {self.options.user_header} header: the server "
+                "cannot tell who is calling"
+            )
+        groups: tuple[str, ...] = ()
+        if self._groups_header is not None and self._groups_header in headers:
+            raw = headers[self._groups_header].decode("latin-1")
+            groups = tuple(g.strip() for g in raw.split(",") if g.strip())
+        known = state.users.get(user)
+        admin = bool(known and known.admin) or any(g in self.options.admin_groups for g in groups)
+        return Identity(user, groups, admin, peer)
+
+    async def _from_credentials(
+        self, state: AccessState, headers: dict[bytes, bytes], peer: str
+    ) -> Identity:
+        raw = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, value = raw.partition(" ")
+        address_key = f"address:{peer}"
+        if scheme.lower() == "bearer" and value.strip():
+            wait = self.lockout.locked_for(address_key)
+            if wait:
+                raise self._locked(wait)
+            user = state.user_of_token(value.strip())
+            if user is None:
+                self.lockout.failed(address_key)
+                raise Unauthenticated("The token is not valid (revoked, or never issued)")
+            return Identity(user.name, (), user.admin, peer)
+        if scheme.lower() != "basic" or not value.strip():
+            raise Unauthenticated(
+                "You are not authenticated: send a user name and password (basic auth; MLflow's "
+                "clients read MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD) or a token "
+                "(MLFLOW_TRACKING_TOKEN)"
+            )
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated("The Authorization header is not valid basic auth") from None
+        name, sep, password = decoded.partition(":")
+        if not sep:
+            raise Unauthenticated("The Authorization header is not valid basic auth")
+        user_key = f"user:{name}"
+        wait = self.lockout.locked_for(user_key, address_key)
+        if wait:
+            raise self._locked(wait)
+        digest = hashlib.sha256(f"{name}\0{password}".encode()).hexdigest()
+        user = state.users.get(name)
+        cached = self._verified.get(digest)
+        if user is not None and cached == (user.name, user.version):
+            return Identity(user.name, (), user.admin, peer)
+        ok = (
+            user is not None
+            and user.password_hash is not None
+            and await run_in_threadpool(_verify, user.password_hash, password)
+        )
+        if not ok or user is None:
+            self.lockout.failed(user_key, address_key)
+            raise Unauthenticated("Wrong user name or password")
+        if len(self._verified) > 10_000:
+            self._verified.clear()
+        self._verified[digest] = (user.name, user.version)
+        self.lockout.succeeded(name)
+        return Identity(user.name, (), user.admin, peer)
+
+    @staticmethod
+    def _locked(wait: float) -> Unauthenticated:
+        return Unauthenticated(
+            f"Too many failed sign-ins: locked out for {int(wait) + 1} more seconds"
+        )
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    from reporter.core.access import verify_password
+
+    return verify_password(password_hash, password)

@@ -1,0 +1,207 @@
+"""Each endpoint's permission check and audit record, for `tracker-report server --auth`.
+
+Every REST endpoint has a Rule: which experiment the request touches (named by experiment id,
+experiment name, run id or logged model id) and what it needs there (READ, update = EDIT,
+delete = MANAGE), as MLflow's basic-auth app checks them; searches are filtered to what the
+caller may read instead. Writes (rule.write) leave an audit record, written in the same group
+commit as the rows they changed, before the request is answered.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from reporter.core.access import Identity
+from reporter.core.errors import NotFoundError
+from reporter.core.permissions import Permission
+from reporter.store.protocol import AbstractStore
+from reporter.tracking_server.auth import Access, Authenticator, PermissionDenied
+
+NEEDS = ("read", "update", "delete", "manage")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What an endpoint needs: `target` names how the request names its experiment
+    ("experiment", "experiment_name", "run", "model", "create" for any signed-in user,
+    "search" for results filtered by READ), `need` the capability, `write` if audited."""
+
+    target: str
+    need: str = "read"
+    write: bool = False
+
+
+@dataclass
+class PendingAudit:
+    """A write request's audit record, noted for the commit that answers the request."""
+
+    record: dict[str, Any]
+    noted: bool = False
+
+
+PENDING: ContextVar[PendingAudit | None] = ContextVar("reporter_pending_audit", default=None)
+
+
+class AuditBuffer:
+    """Audit records waiting for the next group commit."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._records: list[dict[str, Any]] = []
+
+    def note(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def take(self) -> list[dict[str, Any]]:
+        with self._lock:
+            taken, self._records = self._records, []
+        return taken
+
+    def put_back(self, records: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._records[:0] = records
+
+
+@dataclass
+class Guard:
+    """Authorisation over one store: the access state, and experiment names by id (kept for
+    refresh_seconds, since a rename can change which name patterns match)."""
+
+    authenticator: Authenticator
+    store: AbstractStore
+    clock: Callable[[], float] = time.monotonic
+    _names: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    @property
+    def access(self) -> Access:
+        return self.authenticator.access
+
+    def permission(self, who: Identity, experiment_id: str, name: str) -> Permission:
+        return self.access.state().permission(who, experiment_id, name)
+
+    async def experiment_name(self, experiment_id: str) -> str | None:
+        """Return an experiment's name (None if there is no such experiment)."""
+        hit = self._names.get(experiment_id)
+        now = self.clock()
+        if hit is not None and now - hit[1] < self.access.refresh_seconds:
+            return hit[0]
+        try:
+            exp = await run_in_threadpool(self.store.get_experiment, experiment_id)
+        except NotFoundError:
+            return None
+        if len(self._names) > 100_000:
+            self._names.clear()
+        self._names[experiment_id] = (exp.name, now)
+        return exp.name
+
+    async def experiment_of(
+        self, rule: Rule, data: dict[str, Any], path: dict[str, Any]
+    ) -> str | None:
+        """Return the id of the experiment a request touches (None: it names none that
+        exists, and the endpoint answers RESOURCE_DOES_NOT_EXIST itself)."""
+        try:
+            if rule.target == "experiment":
+                value = data.get("experiment_id")
+                return str(value) if value not in (None, "") else "0"
+            if rule.target == "experiment_name":
+                exp = await run_in_threadpool(
+                    self.store.get_experiment_by_name, str(data.get("experiment_name", ""))
+                )
+                return exp.experiment_id if exp is not None else None
+            if rule.target == "run":
+                run_id = str(data.get("run_id") or data.get("run_uuid") or "")
+                if self.store.knows_run(run_id):
+                    return self.store.experiment_of(run_id)
+                return await run_in_threadpool(self.store.experiment_of, run_id)
+            if rule.target == "model":
+                model = await run_in_threadpool(
+                    self.store.get_logged_model, str(path.get("model_id", ""))
+                )
+                return model.experiment_id
+        except NotFoundError:
+            return None
+        return None
+
+    async def require(self, who: Identity, experiment_id: str, need: str) -> None:
+        """Raise PERMISSION_DENIED unless the caller has `need` on the experiment."""
+        name = await self.experiment_name(experiment_id)
+        if name is None:
+            return  # no such experiment: the endpoint says so
+        if not allows(self.permission(who, experiment_id, name), need):
+            raise PermissionDenied(
+                f"Permission denied: {who.user} may not {need} experiment {experiment_id} "
+                f"({name!r}); ask a manager of it, or an admin, for access"
+            )
+
+    async def readable(self, who: Identity, experiment_ids: list[str]) -> list[str]:
+        """Return the experiments of the list that the caller may read."""
+        out = []
+        for exp_id in experiment_ids:
+            name = await self.experiment_name(exp_id)
+            if name is None or self.permission(who, exp_id, name).can_read:
+                out.append(exp_id)  # an unknown id stays: the search reports it missing
+        return out
+
+
+IDENTITY_KEY = "reporter.identity"
+
+
+def identity_of(scope: Any) -> Identity | None:
+    """Return the caller the auth middleware established (None without --auth)."""
+    who = scope.get(IDENTITY_KEY)
+    return who if isinstance(who, Identity) else None
+
+
+def allows(permission: Permission, need: str) -> bool:
+    return {
+        "read": permission.can_read,
+        "update": permission.can_update,
+        "delete": permission.can_delete,
+        "manage": permission.can_manage,
+    }[need]
+
+
+def audit_record(
+    who: Identity, action: str, method: str, experiment_id: str | None, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the audit record of a write: who, when, from where and what (names and counts
+    of what was logged; values are left out, since they may be secrets)."""
+    what: dict[str, Any] = {}
+    for key in (
+        "run_id",
+        "run_uuid",
+        "model_id",
+        "key",
+        "name",
+        "new_name",
+        "status",
+        "run_name",
+        "path",
+    ):
+        if isinstance(data.get(key), (str, int)):
+            what[key] = str(data[key])[:500]
+    for key in ("metrics", "params", "tags", "datasets"):
+        items = data.get(key)
+        if isinstance(items, list):
+            names = sorted({str(i.get("key", "")) for i in items if isinstance(i, dict)} - {""})
+            what[key] = {"count": len(items), "keys": names[:50]}
+    return {
+        "id": uuid.uuid4().hex,
+        "time": int(time.time() * 1000),
+        "user": who.user,
+        "address": who.address,
+        "action": action,
+        "method": method,
+        "experiment_id": experiment_id,
+        "what": what,
+    }
