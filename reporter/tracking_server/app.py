@@ -206,6 +206,7 @@ def create_app(options: ServerOptions) -> Starlette:
     client = Client(tracking_uri=options.store)
     store = client.store
     store.serve_clients()
+    store.get_experiment("0")  # the Default experiment exists from the start, as in MLflow's
     guard, audit = None, None
     if options.auth is not None and options.auth.get("mode", "none") != "none":
         from reporter.core.permissions import get_permission

@@ -52,7 +52,7 @@ class AuthOptions:
     default_permission: str = "READ"
     users_file: str | None = None
     refresh_seconds: float = 1.0  # how stale another process's user or grant change may be
-    max_failures: int = 5  # failed sign-ins of a name or an address ...
+    max_failures: int = 5  # failed sign-ins of a name (4 times as many of an address) ...
     failure_window: float = 60.0  # ... within this many seconds lock it out ...
     lockout_seconds: float = 60.0  # ... for this long
 
@@ -147,7 +147,8 @@ class Lockout:
                 recent = [t for t in self._failures.get(key, []) if now - t < window]
                 recent.append(now)
                 self._failures[key] = recent
-                if len(recent) >= self.options.max_failures:
+                limit = self.options.max_failures * (4 if key.startswith("address:") else 1)
+                if len(recent) >= limit:
                     self._locked[key] = now + self.options.lockout_seconds
                     self._failures.pop(key, None)
 
@@ -193,6 +194,20 @@ class Authenticator:
             return False
         return any(address in network for network in self._networks)
 
+    def client_address(self, headers: dict[bytes, bytes], peer: str) -> str:
+        """Return where a request comes from: the peer, or behind a trusted proxy the last
+        address the proxies' X-Forwarded-For chain names that is not itself a trusted proxy
+        (an address a client wrote into the header itself is never taken)."""
+        if not self.trusted(peer):
+            return peer
+        chain = [
+            a.strip() for a in headers.get(b"x-forwarded-for", b"").decode("latin-1").split(",")
+        ]
+        for address in reversed([a for a in chain if a]):
+            if not self.trusted(address):
+                return address
+        return peer
+
     async def identify(self, headers: dict[bytes, bytes], peer: str) -> Identity:
         """Return who is calling (headers: lower-cased names, the last value of each)."""
         if self.access.stale():
@@ -200,7 +215,7 @@ class Authenticator:
         state = self.access.state()
         if self.options.mode == "proxy":
             return self._from_proxy(state, headers, peer)
-        return await self._from_credentials(state, headers, peer)
+        return await self._from_credentials(state, headers, self.client_address(headers, peer))
 
     def _from_proxy(self, state: AccessState, headers: dict[bytes, bytes], peer: str) -> Identity:
         claimed = headers.get(self._user_header)
@@ -222,7 +237,7 @@ class Authenticator:
             groups = tuple(g.strip() for g in raw.split(",") if g.strip())
         known = state.users.get(user)
         admin = bool(known and known.admin) or any(g in self.options.admin_groups for g in groups)
-        return Identity(user, groups, admin, peer)
+        return Identity(user, groups, admin, self.client_address(headers, peer))
 
     async def _from_credentials(
         self, state: AccessState, headers: dict[bytes, bytes], peer: str

@@ -7,15 +7,13 @@ process (from MLflow's venv). The assertions are on the store itself, read direc
 reporter's `Client`: every acknowledged run, param and metric point is there exactly once, and
 nginx's access log shows that both servers answered requests.
 
-nginx is optional locally (the tests skip without it); under CI=true they fail without it.
+nginx is optional locally (the tests skip without it); under CI=true they fail without it
+(tests/nginx.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -28,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from reporter.core.entities import RunStatus
 from reporter.tracking.client import Client
 from tests.mlflow_server import VENV_PYTHON, free_port, mlflow_env, require_mlflow
+from tests.nginx import Proxy, nginx, nginx_binary
 from tests.tracker_server import Server, running
 
 STORE_KINDS = ["s3"]
@@ -46,124 +44,6 @@ BATCH_KEYS = ("loss", "acc")
 BATCH_STEPS = 50
 SINGLES = 8  # log-metric calls per run
 MLFLOW_RUNS = 3  # runs of the real MLflow client
-
-
-# nginx -------------------------------------------------------------------------------------
-def nginx_binary() -> str:
-    """Return nginx's path; skip (or fail under CI=true) when it is not installed."""
-    # Debian installs it in /usr/sbin, which is not on every user's PATH
-    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
-    found = shutil.which("nginx", path=path)
-    if found is None:
-        message = "nginx is not installed (apt-get install nginx; .ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def nginx_conf(root: Path, port: int, upstreams: list[str]) -> str:
-    """Return an nginx.conf: loopback only, round-robin over the upstreams, every path in root."""
-    servers = "\n".join(f"        server {u.removeprefix('http://')};" for u in upstreams)
-    # as root, nginx's workers would run as `nobody`, who cannot enter pytest's tmp folder
-    user = "user root;" if os.geteuid() == 0 else ""
-    return f"""
-{user}
-daemon off;
-worker_processes 2;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    log_format upstream '$request_method $uri $status $upstream_addr $upstream_status';
-    access_log {root}/access.log upstream;
-    client_body_temp_path {root}/client_body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    client_max_body_size 64m;
-    upstream tracker {{
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://tracker;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_read_timeout {int(TIMEOUT)}s;
-            proxy_send_timeout {int(TIMEOUT)}s;
-        }}
-    }}
-}}
-"""
-
-
-@dataclass
-class Proxy:
-    """A running nginx: its URL and access log."""
-
-    url: str
-    root: Path
-
-    def upstreams(self) -> Counter[str]:
-        """Return how many API requests each upstream address answered (from the access log)."""
-        counts: Counter[str] = Counter()
-        for line in (self.root / "access.log").read_text().splitlines():
-            _method, uri, _status, upstream, *_ = line.split()
-            if uri.startswith(API):
-                counts[upstream] += 1
-        return counts
-
-
-@contextmanager
-def nginx(root: Path, upstreams: list[str]) -> Iterator[Proxy]:
-    """Run nginx in the foreground (`daemon off;`) on a free loopback port; stop it at the end."""
-    binary = nginx_binary()
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    conf = root / "nginx.conf"
-    conf.write_text(nginx_conf(root, port, upstreams))
-    log = root / "nginx.out"
-    command = [binary, "-p", str(root), "-e", str(root / "error.log"), "-c", str(conf)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_proxy(url, proc, root)
-        yield Proxy(url, root)
-    finally:
-        proc.send_signal(signal.SIGQUIT)  # graceful: finish the requests in flight
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wait_proxy(url: str, proc: subprocess.Popen[bytes], root: Path, seconds: float = 30) -> None:
-    """Return once /health answers 200 through nginx; fail with its logs otherwise."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"nginx exited ({proc.returncode}):\n{nginx_logs(root)}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"nginx did not answer /health in {seconds} s:\n{nginx_logs(root)}")
-
-
-def nginx_logs(root: Path) -> str:
-    return "\n".join(
-        (root / name).read_text(errors="replace")[-3000:]
-        for name in ("nginx.out", "error.log")
-        if (root / name).exists()
-    )
 
 
 # what the clients logged -------------------------------------------------------------------

@@ -1,0 +1,306 @@
+"""Access control of `tracker-report server --auth basic`: every endpoint without credentials,
+with wrong ones, a read-only user trying every write, a denied user reading, searches
+filtered, permission changes taking effect, tokens, lockout, mlflow.user, and the audit
+trail. Every refused request is checked to write nothing to the store."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reporter.core.access import AccessState
+from reporter.store.access import StoreAccessLog
+from reporter.store.registry import open_store
+from reporter.tracking_server import api
+from reporter.tracking_server.guard import Rule
+from tests.cli import run_cli
+from tests.tracker_server import Server, running, store_state
+
+API = "/api/2.0/mlflow"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+PASSWORDS = {"admin": "admin-pw", "alice": "alice-pw", "reader": "reader-pw", "denied": "no-pw"}
+DEADLINE = 60.0  # seconds for a change made elsewhere to reach the server (it rereads every 1 s)
+
+
+def change_access(store: Path, build: Callable[[AccessState], dict[str, Any]]) -> None:
+    """Publish one change of users or grants into a store, as `tracker-report users` does."""
+    log = StoreAccessLog(open_store(str(store)))
+    log.publish(build(AccessState.replay(log.changes())))
+
+
+def basic(user: str, password: str | None = None) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password or PASSWORDS[user]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {DEADLINE} s: {what}")
+        time.sleep(0.1)
+
+
+class World:
+    """A server with users, and an experiment `shared` (runs, a model, an artifact) made by
+    the admin; `reader` has the default READ on it, `denied` a DENY."""
+
+    def __init__(self, server: Server, store: Path) -> None:
+        self.server, self.store = server, store
+        self.http = httpx.Client(base_url=server.url, timeout=60)
+        self.exp_id = self.post("admin", "experiments/create", {"name": "shared"})["experiment_id"]
+        run = self.post("admin", "runs/create", {"experiment_id": self.exp_id, "start_time": 1})
+        self.run_id = run["run"]["info"]["run_id"]
+        self.post("admin", "runs/log-batch", {"run_id": self.run_id, "metrics": [
+            {"key": "loss", "value": 0.5, "timestamp": 1, "step": 0}]})  # fmt: skip
+        model = self.post("admin", "logged-models", {"experiment_id": self.exp_id, "name": "m"})
+        self.model_id = model["model"]["info"]["model_id"]
+        answer = self.http.put(self.artifact("notes.txt"), content=b"hello", headers=basic("admin"))
+        assert answer.status_code == 200, answer.text
+
+    def artifact(self, path: str) -> str:
+        return f"{ARTIFACTS}/{self.exp_id}/{self.run_id}/artifacts/{path}"
+
+    def post(self, user: str, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.http.post(f"{API}/{endpoint}", json=body, headers=basic(user))
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Response:
+        if method in ("GET", "DELETE"):
+            return self.http.request(method, path, params=body, headers=headers)
+        return self.http.request(method, path, json=body, headers=headers)
+
+    def requests(self) -> Iterator[tuple[str, str, dict[str, Any], Rule]]:
+        """Every REST endpoint, with a body naming the shared experiment's things."""
+        for method, path, _, rule in api.ENDPOINTS:
+            concrete = path.replace("{model_id}", self.model_id).replace("{tag_key:path}", "t")
+            body: dict[str, Any] = {
+                "experiment_id": self.exp_id,
+                "experiment_ids": [self.exp_id],
+                "experiment_name": "shared",
+                "run_id": self.run_id,
+                "name": "new-name",
+                "new_name": "renamed",
+                "key": "k",
+                "value": "1",
+                "metric_key": "loss",
+                "timestamp": 1,
+                "metrics": [{"key": "m", "value": 1, "timestamp": 1, "step": 0}],
+                "status": "FINISHED" if "runs" in path else "LOGGED_MODEL_READY",
+                "tags": [{"key": "t", "value": "v"}],
+                "params": [{"key": "p", "value": "v"}],
+            }
+            yield method, API + concrete, body, rule
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("auth")
+    store = root / "store"
+    open_store(str(store)).create_if_missing()
+    for name, password in PASSWORDS.items():
+
+        def add(state: AccessState, n: str = name, p: str = password) -> dict[str, Any]:
+            return state.add_user(n, p, admin=n == "admin")
+
+        change_access(store, add)
+    change_access(store, lambda s: s.grant("user:denied", "shared", "DENY"))
+    with running(store, root, ("--no-site", "--auth", "basic")) as server:
+        world = World(server, store)
+        try:
+            yield world
+        finally:
+            world.http.close()
+
+
+def test_every_endpoint_refuses_callers_without_valid_credentials(world: World) -> None:
+    before = store_state(world.store)
+    bad = [{}, basic("alice", "wrong"), basic("nobody", "x"), {"Authorization": "Bearer nope"},
+           {"Authorization": "Basic !!!"}]  # fmt: skip
+    calls = [(m, p, b) for m, p, b, _ in world.requests()]
+    calls += [("GET", world.artifact("notes.txt"), {}), ("PUT", world.artifact("new.txt"), {}),
+              ("GET", ARTIFACTS, {"path": f"{world.exp_id}/{world.run_id}/artifacts"}),
+              ("GET", "/get-artifact", {"run_id": world.run_id, "path": "notes.txt"}),
+              ("GET", "/", {})]  # fmt: skip
+    for method, path, body in calls:
+        for headers in bad[:1] if path != calls[0][1] else bad:
+            answer = world.call(method, path, body, headers)
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert answer.json()["error_code"] == "UNAUTHENTICATED"
+            assert answer.headers["www-authenticate"] == 'Basic realm="mlflow"'
+    assert store_state(world.store) == before
+    for open_path in ("/health", "/version"):
+        assert world.http.get(open_path).status_code == 200
+
+
+def test_a_read_only_user_can_read_and_cannot_write(world: World) -> None:
+    before = store_state(world.store)
+    for method, path, body, rule in world.requests():
+        if rule.target == "create":  # any signed-in user may create an experiment, as in MLflow
+            continue
+        answer = world.call(method, path, body, basic("reader"))
+        if rule.write:
+            assert answer.status_code == 403, (method, path, answer.text)
+            assert answer.json()["error_code"] == "PERMISSION_DENIED"
+            assert "reader" in answer.json()["message"]
+        else:
+            assert answer.status_code not in (401, 403), (method, path, answer.text)
+    upload = world.http.put(world.artifact("x.txt"), content=b"x", headers=basic("reader"))
+    assert upload.status_code == 403
+    assert store_state(world.store) == before
+    got = world.http.get(world.artifact("notes.txt"), headers=basic("reader"))
+    assert got.status_code == 200 and got.content == b"hello"
+
+
+def test_a_denied_user_sees_nothing_of_the_experiment(world: World) -> None:
+    who = basic("denied")
+    for method, path, body, rule in world.requests():
+        answer = world.call(method, path, body, who)
+        if rule.target == "search":
+            assert answer.status_code == 200, (path, answer.text)
+            found = json.dumps(answer.json())
+            assert world.exp_id not in found and world.run_id not in found, path
+        elif rule.target != "create":
+            assert answer.status_code == 403, (method, path, answer.text)
+    reads = [
+        (world.artifact("notes.txt"), {}),
+        (ARTIFACTS, {"path": f"{world.exp_id}/{world.run_id}/artifacts"}),
+        ("/get-artifact", {"run_id": world.run_id, "path": "notes.txt"}),
+    ]
+    for path, params in reads:
+        answer = world.http.get(path, params=params, headers=who)
+        assert answer.status_code == 403 and b"hello" not in answer.content, path
+
+
+def test_searches_return_only_what_the_caller_may_read(world: World) -> None:
+    mine = world.post("alice", "experiments/create", {"name": "alice-own"})["experiment_id"]
+    world.post("alice", "runs/create", {"experiment_id": mine, "start_time": 1})
+    ids = [world.exp_id, mine]
+    for user, expected in (("denied", {mine}), ("alice", {world.exp_id, mine})):
+        exps = world.post(user, "experiments/search", {"max_results": 1000})["experiments"]
+        names = {e["experiment_id"] for e in exps}
+        assert world.exp_id in names if world.exp_id in expected else world.exp_id not in names
+        runs = world.post(user, "runs/search", {"experiment_ids": ids})["runs"]
+        assert {r["info"]["experiment_id"] for r in runs} == expected, user
+        everything = world.post(user, "runs/search", {})["runs"]
+        assert {r["info"]["experiment_id"] for r in everything} <= expected | {"0"}, user
+        models = world.post(user, "logged-models/search", {"experiment_ids": ids})["models"]
+        assert {m["info"]["experiment_id"] for m in models} <= expected, user
+
+
+def test_the_creator_manages_and_a_run_is_the_signed_in_users(world: World) -> None:
+    exp = world.post("alice", "experiments/create", {"name": "alice-managed"})["experiment_id"]
+    body = {"experiment_id": exp, "start_time": 1, "user_id": "mallory",
+            "tags": [{"key": "mlflow.user", "value": "mallory"}]}  # fmt: skip
+    run_id = world.post("alice", "runs/create", body)["run"]["info"]["run_id"]
+    world.post("alice", "runs/set-tag", {"run_id": run_id, "key": "mlflow.user", "value": "eve"})
+    world.post("alice", "runs/log-batch", {"run_id": run_id, "tags": [
+        {"key": "mlflow.user", "value": "trudy"}]})  # fmt: skip
+    answer = world.http.get(f"{API}/runs/get", params={"run_id": run_id}, headers=basic("alice"))
+    run = answer.json()["run"]
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert (run["info"]["user_id"], tags["mlflow.user"]) == ("alice", "alice")
+    refused = world.http.post(f"{API}/experiments/delete", json={"experiment_id": exp},
+                              headers=basic("reader"))  # fmt: skip
+    assert refused.status_code == 403
+    world.post("alice", "experiments/delete", {"experiment_id": exp})  # MANAGE: allowed
+
+
+def test_grants_made_while_the_server_runs_take_effect(world: World) -> None:
+    exp = world.post("admin", "experiments/create", {"name": "granted-later"})["experiment_id"]
+    body = {"experiment_id": exp, "start_time": 1}
+
+    def status() -> int:
+        answer = world.http.post(f"{API}/runs/create", json=body, headers=basic("reader"))
+        return answer.status_code
+
+    assert status() == 403
+    before = store_state(world.store)
+    result = run_cli("grants", "set", "--user", "reader", "--experiment", "granted-*",
+                     "--permission", "EDIT", "--store", str(world.store))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    eventually(lambda: status() == 200, "an EDIT grant lets reader create runs")
+    assert store_state(world.store) != before
+    result = run_cli("grants", "set", "--user", "reader", "--experiment", f"id:{exp}",
+                     "--permission", "DENY", "--store", str(world.store))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    eventually(lambda: status() == 403, "a DENY wins over the EDIT grant")
+
+
+def test_tokens_sign_in_until_revoked(world: World) -> None:
+    result = run_cli("users", "token", "alice", "--store", str(world.store))
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    token_id = token.split("_")[1]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def status() -> int:
+        params = {"experiment_id": world.exp_id}
+        return world.http.get(f"{API}/experiments/get", params=params, headers=headers).status_code
+
+    eventually(lambda: status() == 200, "a new token signs in")
+    assert token not in world.server.log_text()
+    result = run_cli("users", "revoke-token", "alice", token_id, "--store", str(world.store))
+    assert result.returncode == 0, result.stderr
+    eventually(lambda: status() == 401, "a revoked token is refused")
+
+
+def test_the_audit_trail_records_each_write_and_the_api_cannot_touch_it(world: World) -> None:
+    exp = world.post("alice", "experiments/create", {"name": "alice-audited"})["experiment_id"]
+    rid = world.post("alice", "runs/create", {"experiment_id": exp, "start_time": 1})["run"][
+        "info"
+    ]["run_id"]
+    world.post("alice", "runs/log-metric", {"run_id": rid, "key": "acc", "value": 1,
+                                            "timestamp": 5})  # fmt: skip
+    result = run_cli("audit", "--store", str(world.store), "--user", "alice", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    mine = [r for r in records if rid in r["what"]]
+    assert [r["action"] for r in mine] == ["runs/log-metric"]
+    assert {r["address"] for r in records} == {"127.0.0.1"}
+    creates = [r for r in records if r["action"] == "runs/create"]
+    assert creates and all(r["experiment_id"] for r in creates)
+    before = open_store(str(world.store)).read_audit()
+    hostile = ["../../../audit/x", "..%2F..%2F..%2Faudit%2Fx", "%2e%2e/%2e%2e/%2e%2e/audit/x",
+               "/../../../access/x.edit", "..\\..\\..\\audit\\x"]  # fmt: skip
+    for path in hostile:
+        answer = world.http.put(f"{world.artifact('')}{path}", content=b"x", headers=basic("admin"))
+        assert answer.status_code != 500, (path, answer.text)
+    after = {r["id"]: r for r in open_store(str(world.store)).read_audit()}
+    assert all(after.get(r["id"]) == r for r in before)  # every record kept, unchanged
+    assert (
+        not (world.store / "audit" / "x").exists()
+        and not (world.store / "access" / "x.edit").exists()
+    )
+    files = [p for p in world.store.rglob("*") if p.is_file() and "audit" in p.parts]
+    assert files and all(b"argon2" not in p.read_bytes() for p in files)
+
+
+def test_repeated_failures_lock_a_name_out(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    open_store(str(store)).create_if_missing()
+    change_access(store, lambda s: s.add_user("carol", "carol-pw"))
+    with (
+        running(store, tmp_path, ("--no-site", "--auth", "basic")) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+
+        def status(password: str) -> tuple[int, str]:
+            answer = http.get(f"{API}/experiments/search", headers=basic("carol", password))
+            return answer.status_code, answer.text
+
+        assert status("carol-pw")[0] == 200
+        for _ in range(5):
+            assert status("wrong")[0] == 401
+        code, text = status("carol-pw")  # the right password, too late
+        assert code == 401 and "locked out" in text
