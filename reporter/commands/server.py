@@ -185,6 +185,9 @@ def server_command(
         "max_artifact_bytes": int(max_artifact_mb * MB),
         "site_dir": site_dir,
         "auth": dataclasses.asdict(auth_options),
+        "site_flags": {"store": store_flag, "out": out, "profile": profile},
+        "config_file": config_file,
+        "rebuild_seconds": interval,
     }
     stop = threading.Event()
     watcher = None

@@ -48,6 +48,9 @@ class ServerOptions:
     max_artifact_bytes: int = 2048 * MB  # one artifact upload
     site_dir: str | None = None  # serve this folder at / (None: no site)
     auth: dict[str, Any] | None = None  # AuthOptions' fields (None: no --auth)
+    site_flags: dict[str, Any] | None = None  # how the site was built (its settings' flags)
+    config_file: str | None = None  # ... and settings file, for the readers' views (--auth)
+    rebuild_seconds: float = 2.0
     say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
 
@@ -295,8 +298,21 @@ def create_app(options: ServerOptions) -> Starlette:
         ),
     ]
     if options.site_dir is not None:
-        site = SiteFiles(directory=options.site_dir, html=True)
-        routes.append(Mount("/", app=NoSniff(site)))
+        site: ASGIApp = NoSniff(SiteFiles(directory=options.site_dir, html=True))
+        if guard is not None:  # each caller sees only the experiments they may read
+            from reporter.tracking_server.views import SiteViews
+            from reporter.view.config import load_config
+
+            config = load_config(options.site_flags or {}, options.config_file)
+            site = SiteViews(
+                config,
+                store,
+                guard,
+                site,
+                lambda folder: NoSniff(SiteFiles(directory=folder, html=True)),
+                options.rebuild_seconds,
+            )
+        routes.append(Mount("/", app=site))
 
     async def reporter_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ReporterError)

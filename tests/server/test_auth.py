@@ -304,3 +304,38 @@ def test_repeated_failures_lock_a_name_out(tmp_path: Path) -> None:
             assert status("wrong")[0] == 401
         code, text = status("carol-pw")  # the right password, too late
         assert code == 401 and "locked out" in text
+
+
+def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    open_store(str(store)).create_if_missing()
+    change_access(store, lambda s: s.add_user("admin", PASSWORDS["admin"], admin=True))
+    change_access(store, lambda s: s.add_user("reader", PASSWORDS["reader"]))
+    change_access(store, lambda s: s.grant("user:reader", "secret-*", "NO_PERMISSIONS"))
+    args = ("--auth", "basic", "--out", str(tmp_path / "site"), "--interval", "0.5")
+    with (
+        running(store, tmp_path, args) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        made = {}
+        for name in ("open-results", "secret-plans"):
+            answer = http.post(f"{API}/experiments/create", json={"name": name},
+                               headers=basic("admin"))  # fmt: skip
+            made[name] = answer.json()["experiment_id"]
+            body = {"experiment_id": made[name], "start_time": 1, "run_name": f"run-of-{name}"}
+            run = http.post(f"{API}/runs/create", json=body, headers=basic("admin"))
+            assert run.status_code == 200, run.text
+
+        def page(user: str) -> str:
+            return http.get("/", headers=basic(user)).text
+
+        eventually(lambda: "secret-plans" in page("admin"), "the admin's site shows both")
+        eventually(lambda: "open-results" in page("reader"), "the reader's site shows theirs")
+        assert "secret-plans" not in page("reader")
+        views = [p for p in (tmp_path / "site.views").rglob("*") if p.is_file()]
+        assert views
+        for path in views:  # no byte of the secret experiment in any file of the view
+            data = path.read_bytes()
+            assert b"secret-plans" not in data and made["secret-plans"].encode() not in data, path
+            assert b"run-of-secret-plans" not in data, path
+        assert http.get("/", headers=basic("reader", "wrong")).status_code == 401

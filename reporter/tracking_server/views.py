@@ -1,0 +1,133 @@
+"""The site at `/` under --auth: each caller sees only the experiments they may read.
+
+A caller who may read every experiment gets the server's site. Anyone else gets a build of
+the site made of the experiments they may read (the same build as `tracker-report build
+--experiment ...`, with the server's profile): one build per distinct set of readable
+experiments, kept in a folder beside the site, rebuilt in the background once it is older
+than the rebuild interval. The build's pages hold nothing of another experiment, so no page,
+chart or download of such a view can show one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reporter.core.access import Identity
+from reporter.store.protocol import AbstractStore
+from reporter.tracking_server.guard import Guard, identity_of
+from reporter.view.config import BuildConfig
+
+log = logging.getLogger(__name__)
+
+NOTHING = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>No experiments</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>No experiments to show</h1>
+<p>There is no experiment on this server that you may read. Ask a manager of an
+experiment, or an admin, for access.</p>
+</body></html>
+"""
+
+
+class SiteViews:
+    """Per-reader builds of the site, and the ASGI app that serves the right one."""
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        store: AbstractStore,
+        guard: Guard,
+        site: ASGIApp,
+        files: Callable[[str], ASGIApp],
+        max_age: float,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.guard = guard
+        self.site = site  # the server's whole site
+        self.files = files  # serves a folder
+        self.max_age = max_age
+        self.root = Path(f"{Path(config.out).absolute()}.views")
+        self._apps: dict[str, ASGIApp] = {}
+        self._built: dict[str, float] = {}  # folder -> monotonic time of its last build
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._refreshing: set[str] = set()
+        self._guard_lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        who = identity_of(scope)
+        app = self.site if who is None else await self.app_for(who)
+        await app(scope, receive, send)
+
+    async def app_for(self, who: Identity) -> ASGIApp:
+        experiments = await run_in_threadpool(self.store.list_experiments)
+        readable = sorted(
+            e.experiment_id
+            for e in experiments
+            if self.guard.permission(who, e.experiment_id, e.name).can_read
+        )
+        if len(readable) == len(experiments):
+            return self.site
+        key = hashlib.sha256(",".join(readable).encode()).hexdigest()[:20]
+        folder = str(self.root / key)
+        if not readable:
+            await run_in_threadpool(self._nothing, folder)
+        elif folder not in self._built:
+            lock = self._locks.setdefault(folder, asyncio.Lock())
+            async with lock:  # the first caller builds; the others wait for that build
+                if folder not in self._built:
+                    await run_in_threadpool(self._build, folder, tuple(readable))
+        elif time.monotonic() - self._built[folder] > self.max_age:
+            self._refresh(folder, tuple(readable))
+        app = self._apps.get(folder)
+        if app is None:
+            app = self._apps[folder] = self.files(folder)
+        return app
+
+    def _build(self, folder: str, experiment_ids: tuple[str, ...]) -> None:
+        from reporter.site.build import build
+
+        config = dataclasses.replace(self.config, out=folder, experiments=experiment_ids)
+        build(config)
+        self._built[folder] = time.monotonic()
+
+    def _refresh(self, folder: str, experiment_ids: tuple[str, ...]) -> None:
+        """Rebuild a view in the background; callers get the current one meanwhile."""
+        with self._guard_lock:
+            if folder in self._refreshing:
+                return
+            self._refreshing.add(folder)
+
+        def work() -> None:
+            try:
+                self._build(folder, experiment_ids)
+            except Exception as exc:  # keep serving the last good build
+                log.warning("rebuilding a reader's view of the site failed: %s", exc)
+                self._built[folder] = time.monotonic()
+            finally:
+                with self._guard_lock:
+                    self._refreshing.discard(folder)
+
+        threading.Thread(target=work, name="reporter-site-view", daemon=True).start()
+
+    def _nothing(self, folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        page = Path(folder) / "index.html"
+        text = NOTHING
+        if not page.exists() or page.read_text() != text:
+            tmp = page.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, page)
+        self._built[folder] = time.monotonic()
