@@ -71,7 +71,7 @@ class Grant:
 
 
 def check_user_name(name: object) -> str:
-    if not isinstance(name, str) or not USER_NAME.match(name):
+    if not isinstance(name, str) or not USER_NAME.fullmatch(name):
         raise InvalidArgumentError(
             f"Invalid user name {name!r}: use 1 to 128 letters, digits and . _ @ + - "
             "(starting with a letter or digit)"
@@ -84,7 +84,7 @@ def check_who(who: object) -> str:
     if isinstance(who, str) and who.startswith("user:"):
         check_user_name(who[5:])
         return who
-    if isinstance(who, str) and who.startswith("group:") and GROUP_NAME.match(who[6:]):
+    if isinstance(who, str) and who.startswith("group:") and GROUP_NAME.fullmatch(who[6:]):
         return who
     raise InvalidArgumentError(f"Invalid grantee {who!r}: use user:NAME or group:NAME")
 

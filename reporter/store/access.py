@@ -65,7 +65,8 @@ class FileAccessLog:
 
     def publish(self, change: dict[str, Any]) -> None:
         # a leading newline ends any line a crash cut short, so it cannot swallow this one
-        line = "\n" + json.dumps({**change, "time": int(time.time() * 1000)}, sort_keys=True)
+        record = json.dumps({**change, "time": int(time.time() * 1000)}, sort_keys=True)
+        line = f"\n{record}\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

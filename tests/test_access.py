@@ -1,0 +1,159 @@
+"""The access model (users, grants, how permissions resolve), where it is kept (the store, a
+users file), and the audit trail's files: merging, duplicates after a kill, damaged lines."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from reporter.core.access import AccessState, Identity
+from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from reporter.core.permissions import DENY, EDIT, MANAGE, NO_PERMISSIONS, READ
+from reporter.store.access import FileAccessLog, StoreAccessLog
+from reporter.store.parquet import audit
+from reporter.store.parquet.fs import StoreFS
+from reporter.store.registry import open_store
+from tests.cli import run_cli
+
+
+def state_of(*changes: dict[str, object], default: object = READ) -> AccessState:
+    return AccessState.replay(changes, default)  # type: ignore[arg-type]
+
+
+def grant(who: str, experiment: str, permission: str) -> dict[str, object]:
+    return {"op": "grant", "who": who, "experiment": experiment, "permission": permission}
+
+
+def test_permissions_resolve_as_mlflows_basic_auth() -> None:
+    state = state_of(
+        grant("user:ann", "vision-*", "EDIT"),
+        grant("group:ml", "vision-*", "MANAGE"),
+        grant("group:ml", "nlp-*", "READ"),
+        grant("group:guests", "nlp-*", "DENY"),
+        grant("user:ann", "id:7", "NO_PERMISSIONS"),
+    )
+    ann = Identity("ann", ("ml",))
+    assert state.permission(ann, "1", "vision-cats") is EDIT  # her own grant before her group's
+    assert state.permission(ann, "2", "nlp-qa") is READ  # her group's
+    assert state.permission(ann, "3", "other") is READ  # the default
+    assert state.permission(ann, "7", "vision-dogs") is EDIT  # the strongest of her own
+    both = Identity("bo", ("ml", "guests"))
+    assert state.permission(both, "2", "nlp-qa") is DENY  # a DENY among the groups wins
+    assert state.permission(Identity("root", admin=True), "2", "nlp-qa") is MANAGE
+    denied = state_of(grant("user:ann", "vision-*", "DENY"), grant("user:ann", "id:1", "MANAGE"))
+    assert denied.permission(ann, "1", "vision-cats") is DENY
+    assert state_of(default=NO_PERMISSIONS).permission(ann, "1", "x") is NO_PERMISSIONS
+
+
+def test_changes_are_checked_before_they_are_written() -> None:
+    state = state_of({"op": "user.add", "user": "ann", "password_hash": None})
+    with pytest.raises(AlreadyExistsError):
+        state.add_user("ann", "pw")
+    with pytest.raises(NotFoundError):
+        state.set_password("nobody", "pw")
+    for bad in ("", "a:b", "../x", "x" * 200, "ann\n"):
+        with pytest.raises(InvalidArgumentError):
+            state.add_user(bad, "pw")
+    with pytest.raises(InvalidArgumentError):
+        state.grant("ann", "x", "READ")  # user:NAME or group:NAME
+    with pytest.raises(InvalidArgumentError):
+        state.grant("user:ann", "x", "WRITE")
+    with pytest.raises(InvalidArgumentError):
+        state.grant("user:ann", "id:abc", "READ")
+    with pytest.raises(NotFoundError):
+        state.revoke("user:ann", "never-granted")
+
+
+def test_a_replay_skips_what_no_longer_applies() -> None:
+    state = state_of(
+        {"op": "user.add", "user": "ann", "password_hash": "h1"},
+        {"op": "user.add", "user": "ann", "password_hash": "h2"},  # a racing second add
+        {"op": "user.password", "user": "ghost", "password_hash": "x"},
+        grant("user:ann", "x", "SUPERUSER"),
+        {"op": "no-such-op"},
+        {"op": "user.remove", "user": "ann"},
+        {"op": "user.add", "user": "ann", "password_hash": "h3"},
+    )
+    assert state.users["ann"].password_hash == "h3" and not state.grants
+
+
+def test_a_removed_and_readded_user_is_not_the_same_sign_in() -> None:
+    first = state_of({"op": "user.add", "user": "ann", "password_hash": "h1"})
+    again = state_of(
+        {"op": "user.add", "user": "ann", "password_hash": "h1"},
+        {"op": "user.remove", "user": "ann"},
+        {"op": "user.add", "user": "ann", "password_hash": "h2"},
+    )
+    assert first.users["ann"].version != again.users["ann"].version
+
+
+def test_passwords_are_argon2_hashes_and_tokens_are_stored_hashed() -> None:
+    state = AccessState()
+    change = state.add_user("ann", "s3cret pass")
+    assert change["password_hash"].startswith("$argon2id$")
+    assert "s3cret" not in json.dumps(change)
+    state.apply(change)
+    token_change, token = state.add_token("ann")
+    assert token not in json.dumps(token_change)
+    state.apply(token_change)
+    assert state.user_of_token(token) is state.users["ann"]
+    assert state.user_of_token(token + "x") is None
+
+
+def _append(path: str, index: int) -> None:
+    for i in range(25):
+        FileAccessLog(path).publish(grant(f"user:u{index}", f"e{i}", "READ"))
+
+
+def test_a_users_file_keeps_every_line_of_processes_appending_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "users.jsonl"
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_append, args=(str(path), i)) for i in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    assert [p.exitcode for p in procs] == [0] * 4
+    with open(path, "a") as handle:
+        handle.write('{"op": "grant", "who": "user:cut')  # a crash mid-line
+    FileAccessLog(path).publish(grant("user:after", "x", "EDIT"))
+    state = AccessState.replay(FileAccessLog(path).changes())
+    assert len(state.grants) == 4 * 25 + 1
+    assert ("user:after", "x") in state.grants
+
+
+def test_users_and_grants_live_in_the_store_or_the_named_file(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    users = tmp_path / "elsewhere" / "users.jsonl"
+    result = run_cli("users", "add", "ann", "--no-password", "--store", str(store),
+                     "--users-file", str(users))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ann" in AccessState.replay(FileAccessLog(users).changes()).users
+    assert not StoreAccessLog(open_store(str(store))).changes()
+    result = run_cli("users", "list", "--store", str(store), "--users-file", str(users))
+    assert "ann" in result.stdout and "argon2" not in result.stdout
+
+
+def test_the_audit_writer_merges_its_files_and_readers_take_each_record_once(
+    tmp_path: Path,
+) -> None:
+    fs = StoreFS(str(tmp_path))
+    writer = audit.AuditWriter(fs)
+    records = [
+        {"id": f"r{i:04d}", "time": 1_796_000_000_000 + i, "user": "ann", "action": "x"}
+        for i in range(audit.MERGE_FILES * audit.MERGE_FILES + 3)
+    ]
+    for record in records:
+        writer.append([record])
+    files = list((tmp_path / audit.AUDIT_FOLDER).rglob("*.jsonl"))
+    assert len(files) < 2 * audit.MERGE_FILES  # merged by tiers, not a file per commit
+    assert audit.read(fs) == records
+    # a kill between publishing a merged file and deleting its sources leaves both
+    day = files[0].parent
+    copy = day / "00000000000000000001-copy-000001.jsonl"
+    copy.write_text("".join(json.dumps(r) + "\n" for r in records[:10]) + "not json\n")
+    assert audit.read(fs) == records
+    assert audit.read(fs, since_ms=int(str(records[-3]["time"]))) == records[-3:]
