@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from reporter.core.permissions import MANAGE, READ, Permission, get_permission, strongest
+from reporter.core.permissions import DENY, MANAGE, READ, Permission, get_permission, strongest
 
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+USER_NAME = re.compile(r"[^\x00-\x1f\x7f:\s](?:[^\x00-\x1f\x7f:]{0,254}[^\x00-\x1f\x7f:\s])?")
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+ /:-]{0,127}$")
 TOKEN_PREFIX = "trk_"  # tokens look like trk_<id>_<secret>, so a leaked one is recognisable
 OPS = (
@@ -73,8 +73,8 @@ class Grant:
 def check_user_name(name: object) -> str:
     if not isinstance(name, str) or not USER_NAME.fullmatch(name):
         raise InvalidArgumentError(
-            f"Invalid user name {name!r}: use 1 to 128 letters, digits and . _ @ + - "
-            "(starting with a letter or digit)"
+            f"Invalid user name {name!r}: use 1 to 256 characters, no ':' or control "
+            "characters, not starting or ending with a space"
         )
     return name
 
@@ -207,19 +207,16 @@ class AccessState:
         """Return the caller's permission on an experiment."""
         if who.admin:
             return MANAGE
-        own = strongest(
-            [g.permission for g in self._grants_of(f"user:{who.user}", experiment_id, name)]
-        )
-        if own is not None:
-            return own
-        group = strongest(
-            [
-                g.permission
-                for group_name in who.groups
-                for g in self._grants_of(f"group:{group_name}", experiment_id, name)
-            ]
-        )
-        return group if group is not None else self.default
+        own = [g.permission for g in self._grants_of(f"user:{who.user}", experiment_id, name)]
+        group = [
+            g.permission
+            for group_name in who.groups
+            for g in self._grants_of(f"group:{group_name}", experiment_id, name)
+        ]
+        if DENY in own or DENY in group:  # an explicit DENY, the user's or a group's, wins
+            return DENY
+        found = strongest(own) or strongest(group)
+        return found if found is not None else self.default
 
     def _grants_of(self, who: str, experiment_id: str, name: str) -> list[Grant]:
         return [

@@ -22,6 +22,7 @@ from reporter.core.logged_models import LoggedModel, LoggedModelStatus
 from reporter.core.model_links import LoggedModelOutput
 from reporter.tracking_server import requests as req
 from reporter.tracking_server.artifacts import file_json
+from reporter.tracking_server.auth import PermissionDenied
 from reporter.tracking_server.backend import (
     Backend,
     experiment_location,
@@ -571,6 +572,19 @@ async def _readable(b: Backend, r: Request, ids: list[str]) -> list[str] | None:
     return await b.guard.readable(who, ids)
 
 
+def _refuse_user_tag(action: str, data: dict[str, Any]) -> None:
+    """With --auth, MLflow's user tag is the signed-in creator's: no request changes it."""
+    tags = data.get("tags") if action == "runs/log-batch" else None
+    keys = [t.get("key") for t in tags if isinstance(t, dict)] if isinstance(tags, list) else []
+    if action in ("runs/set-tag", "runs/delete-tag"):
+        keys.append(data.get("key"))
+    if system_tags.TAG_USER in keys:
+        raise PermissionDenied(
+            f"Permission denied: {system_tags.TAG_USER} is set by the server to the signed-in "
+            "user who created the run, and cannot be changed"
+        )
+
+
 def _signed_in_user(r: Request, claimed: str) -> str:
     """Return the authenticated user for MLflow's user tag (a client's claim is replaced)."""
     who = identity_of(r.scope)
@@ -686,9 +700,15 @@ def _endpoint(
             exp_id = await guard.experiment_of(rule, data, request.path_params)
             if exp_id is not None:
                 await guard.require(who, exp_id, rule.need)
-        if not rule.write or backend.audit is None:
+        if not rule.write:
             return JSONResponse(await handler(backend, data, request))
-        shown = {**data, **request.path_params}
+        models = await guard.require_models(who, data)
+        if action == "experiments/update" and data.get("new_name") and exp_id is not None:
+            await guard.require_rename(who, exp_id, str(data["new_name"]))
+        _refuse_user_tag(action, data)
+        if backend.audit is None:
+            return JSONResponse(await handler(backend, data, request))
+        shown = {**data, **request.path_params, **({"models": models} if models else {})}
         pending = PendingAudit(audit_record(who, action, request.method, exp_id, shown))
         token = PENDING.set(pending)
         try:

@@ -54,9 +54,18 @@ class ServerOptions:
     say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
 
-def error_response(exc: ReporterError) -> JSONResponse:
-    """Return MLflow's error answer: {"error_code", "message"} with its HTTP status."""
-    return JSONResponse(json.loads(exc.serialize_as_json()), status_code=exc.get_http_status_code())
+def error_response(exc: ReporterError, store_uri: str | None = None) -> JSONResponse:
+    """Return MLflow's error answer: {"error_code", "message"} with its HTTP status. Messages
+    are written for a local user; a server's clients are not told where its store is or
+    which other experiments it holds (the part from "Known experiments" on)."""
+    body = json.loads(exc.serialize_as_json())
+    message = str(body.get("message", ""))
+    if store_uri:
+        message = message.replace(f" in {store_uri}", "").replace(store_uri, "the store")
+    for cut in (" Known experiments:", "; available:"):
+        message = message.split(cut, 1)[0]
+    body["message"] = message
+    return JSONResponse(body, status_code=exc.get_http_status_code())
 
 
 class BodyTooLarge(ReporterError):
@@ -194,7 +203,7 @@ class Authenticate:
                 raise Unauthenticated("The request repeats an identity header: refused")
             who = await self.authenticator.identify(headers, peer)
         except Unauthenticated as exc:
-            log.warning("refused %s %s from %s: %s", scope["method"], scope["path"], peer, exc)
+            log.warning("refused %s %r from %s: %s", scope["method"], scope["path"], peer, exc)
             response = error_response(exc)
             if self.authenticator.options.mode == "basic":
                 response.headers["WWW-Authenticate"] = 'Basic realm="mlflow"'
@@ -316,7 +325,7 @@ def create_app(options: ServerOptions) -> Starlette:
 
     async def reporter_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ReporterError)
-        return error_response(exc)
+        return error_response(exc, store.uri)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

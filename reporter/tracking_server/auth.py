@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import ipaddress
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -117,13 +119,19 @@ class Access:
 
 
 class Lockout:
-    """Counts failed sign-ins per key (a user name, an address) in a window; a key with too
-    many is locked out until the window passes."""
+    """Counts failed sign-ins per key in a window; a key with too many is locked out for
+    lockout_seconds. Keys are existing users' names (never the names an attacker invents, so
+    a spray of names cannot grow memory or push a real user's count out) and client
+    addresses, kept in a bounded table that evicts the oldest address first."""
+
+    MAX_ADDRESSES = 50_000
 
     def __init__(self, options: AuthOptions, clock: Callable[[], float] = time.monotonic) -> None:
+        from collections import OrderedDict
+
         self.options = options
         self.clock = clock
-        self._failures: dict[str, list[float]] = {}
+        self._failures: OrderedDict[str, list[float]] = OrderedDict()
         self._locked: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -131,26 +139,32 @@ class Lockout:
         """Return how many seconds the longest lock of these keys has left (0: none)."""
         now = self.clock()
         with self._lock:
-            left = [self._locked[k] - now for k in keys if k in self._locked]
-            for k in keys:
-                if k in self._locked and self._locked[k] <= now:
-                    del self._locked[k]
-        return max([x for x in left if x > 0], default=0.0)
+            left = 0.0
+            for key in keys:
+                until = self._locked.get(key)
+                if until is not None and until <= now:
+                    del self._locked[key]
+                elif until is not None:
+                    left = max(left, until - now)
+        return left
 
     def failed(self, *keys: str) -> None:
         now = self.clock()
         window = self.options.failure_window
         with self._lock:
-            if len(self._failures) > 100_000:  # bounded under a spray of names
-                self._failures.clear()
             for key in keys:
-                recent = [t for t in self._failures.get(key, []) if now - t < window]
+                recent = [t for t in self._failures.pop(key, []) if now - t < window]
                 recent.append(now)
-                self._failures[key] = recent
+                self._failures[key] = recent  # to the end: the newest
                 limit = self.options.max_failures * (4 if key.startswith("address:") else 1)
                 if len(recent) >= limit:
                     self._locked[key] = now + self.options.lockout_seconds
-                    self._failures.pop(key, None)
+                    del self._failures[key]
+            while len(self._failures) > self.MAX_ADDRESSES:
+                self._failures.popitem(last=False)
+            if len(self._locked) > self.MAX_ADDRESSES:  # only expired locks are dropped
+                for key in [k for k, until in self._locked.items() if until <= now]:
+                    del self._locked[key]
 
     def succeeded(self, user: str) -> None:
         with self._lock:
@@ -225,7 +239,10 @@ class Authenticator:
                 f"Refused: {what} from {peer}, which is not a trusted proxy of this server "
                 f"(tracker-report server --trusted-proxy). Sign in through the proxy."
             )
-        user = claimed.decode("latin-1").strip() if claimed else ""
+        try:
+            user = claimed.decode("utf-8").strip() if claimed else ""
+        except UnicodeDecodeError:
+            raise Unauthenticated(f"The {self.options.user_header} header is not UTF-8") from None
         if not user:
             raise Unauthenticated(
                 f"The proxy at {peer} sent no {self.options.user_header} header: the server "
@@ -233,27 +250,26 @@ class Authenticator:
             )
         groups: tuple[str, ...] = ()
         if self._groups_header is not None and self._groups_header in headers:
-            raw = headers[self._groups_header].decode("latin-1")
+            raw = headers[self._groups_header].decode("utf-8", errors="replace")
             groups = tuple(g.strip() for g in raw.split(",") if g.strip())
         known = state.users.get(user)
         admin = bool(known and known.admin) or any(g in self.options.admin_groups for g in groups)
         return Identity(user, groups, admin, self.client_address(headers, peer))
 
     async def _from_credentials(
-        self, state: AccessState, headers: dict[bytes, bytes], peer: str
+        self, state: AccessState, headers: dict[bytes, bytes], address: str
     ) -> Identity:
-        raw = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, value = raw.partition(" ")
-        address_key = f"address:{peer}"
+        raw = headers.get(b"authorization", b"")
+        if len(raw) > MAX_CREDENTIALS:
+            raise Unauthenticated(f"The Authorization header is over {MAX_CREDENTIALS} bytes")
+        scheme, _, value = raw.decode("latin-1").partition(" ")
         if scheme.lower() == "bearer" and value.strip():
-            wait = self.lockout.locked_for(address_key)
-            if wait:
-                raise self._locked(wait)
+            # tokens are 256 random bits: guessing one is hopeless, so no lockout is needed,
+            # and no one's failures can lock a valid token out
             user = state.user_of_token(value.strip())
             if user is None:
-                self.lockout.failed(address_key)
                 raise Unauthenticated("The token is not valid (revoked, or never issued)")
-            return Identity(user.name, (), user.admin, peer)
+            return Identity(user.name, (), user.admin, address)
         if scheme.lower() != "basic" or not value.strip():
             raise Unauthenticated(
                 "You are not authenticated: send a user name and password (basic auth; MLflow's "
@@ -267,34 +283,48 @@ class Authenticator:
         name, sep, password = decoded.partition(":")
         if not sep:
             raise Unauthenticated("The Authorization header is not valid basic auth")
-        user_key = f"user:{name}"
-        wait = self.lockout.locked_for(user_key, address_key)
+        user = state.users.get(name)
+        keys = [f"address:{address}"] + ([f"user:{name}"] if user is not None else [])
+        wait = self.lockout.locked_for(*keys[1:])  # a locked name is refused, whatever is sent
         if wait:
             raise self._locked(wait)
         digest = hashlib.sha256(f"{name}\0{password}".encode()).hexdigest()
-        user = state.users.get(name)
         cached = self._verified.get(digest)
         if user is not None and cached == (user.name, user.version):
-            return Identity(user.name, (), user.admin, peer)
-        ok = (
-            user is not None
-            and user.password_hash is not None
-            and await run_in_threadpool(_verify, user.password_hash, password)
-        )
-        if not ok or user is None:
-            self.lockout.failed(user_key, address_key)
+            # verified before: not a guess, so a locked address (a NAT, a proxy without
+            # --trusted-proxy) does not lock out users who signed in already
+            return Identity(user.name, (), user.admin, address)
+        wait = self.lockout.locked_for(keys[0])
+        if wait:
+            raise self._locked(wait)
+        # an unknown name costs the same argon2 check as a known one (no timing tells them apart)
+        known_hash = user.password_hash if user is not None else None
+        ok = await run_in_threadpool(_verify, known_hash or _dummy_hash(), password)
+        if not ok or user is None or known_hash is None:
+            self.lockout.failed(*keys)
             raise Unauthenticated("Wrong user name or password")
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[digest] = (user.name, user.version)
         self.lockout.succeeded(name)
-        return Identity(user.name, (), user.admin, peer)
+        return Identity(user.name, (), user.admin, address)
 
     @staticmethod
     def _locked(wait: float) -> Unauthenticated:
         return Unauthenticated(
             f"Too many failed sign-ins: locked out for {int(wait) + 1} more seconds"
         )
+
+
+MAX_CREDENTIALS = 8192  # bytes of an Authorization header
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password, checked for unknown names (made on first use)."""
+    from reporter.core.access import hash_password
+
+    return hash_password(secrets.token_hex(16))
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -139,9 +139,42 @@ class Guard:
             return  # no such experiment: the endpoint says so
         if not allows(self.permission(who, experiment_id, name), need):
             raise PermissionDenied(
-                f"Permission denied: {who.user} may not {need} experiment {experiment_id} "
-                f"({name!r}); ask a manager of it, or an admin, for access"
+                f"Permission denied: {who.user} may not {need} experiment {experiment_id}; "
+                "ask a manager of it, or an admin, for access"
             )
+
+    async def require_rename(self, who: Identity, experiment_id: str, new_name: str) -> None:
+        """Renaming needs MANAGE under the old name and the new one: grants by name pattern
+        follow names, so a rename is a change of permissions."""
+        await self.require(who, experiment_id, "manage")
+        if not self.permission(who, experiment_id, new_name).can_manage:
+            raise PermissionDenied(
+                f"Permission denied: {who.user} may not manage experiment {experiment_id} under "
+                "the new name; renaming changes which grants apply"
+            )
+
+    async def require_models(self, who: Identity, data: dict[str, Any]) -> list[str]:
+        """Check the logged models a request links to (points logged with a model_id need
+        EDIT on the model's experiment; inputs and outputs naming a model need READ); return
+        their ids."""
+        from reporter.core.errors import NotFoundError
+
+        needs: dict[str, str] = {}
+        metrics = data.get("metrics")
+        for item in [data, *(metrics if isinstance(metrics, list) else [])]:
+            if isinstance(item, dict) and isinstance(item.get("model_id"), str):
+                needs[item["model_id"]] = "update"
+        models = data.get("models")
+        for item in models if isinstance(models, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("model_id"), str):
+                needs.setdefault(item["model_id"], "read")
+        for model_id, need in needs.items():
+            try:
+                model = await run_in_threadpool(self.store.get_logged_model, model_id)
+            except (NotFoundError, ValueError):
+                continue  # the endpoint says it does not exist
+            await self.require(who, model.experiment_id, need)
+        return sorted(needs)
 
     async def readable(self, who: Identity, experiment_ids: list[str]) -> list[str]:
         """Return the experiments of the list that the caller may read."""
@@ -190,6 +223,8 @@ def audit_record(
     ):
         if isinstance(data.get(key), (str, int)):
             what[key] = str(data[key])[:500]
+    if isinstance(data.get("models"), list) and all(isinstance(m, str) for m in data["models"]):
+        what["models"] = data["models"][:50]
     for key in ("metrics", "params", "tags", "datasets"):
         items = data.get(key)
         if isinstance(items, list):

@@ -203,9 +203,13 @@ def test_the_creator_manages_and_a_run_is_the_signed_in_users(world: World) -> N
     body = {"experiment_id": exp, "start_time": 1, "user_id": "mallory",
             "tags": [{"key": "mlflow.user", "value": "mallory"}]}  # fmt: skip
     run_id = world.post("alice", "runs/create", body)["run"]["info"]["run_id"]
-    world.post("alice", "runs/set-tag", {"run_id": run_id, "key": "mlflow.user", "value": "eve"})
-    world.post("alice", "runs/log-batch", {"run_id": run_id, "tags": [
-        {"key": "mlflow.user", "value": "trudy"}]})  # fmt: skip
+    for endpoint, changing in (
+        ("runs/set-tag", {"run_id": run_id, "key": "mlflow.user", "value": "eve"}),
+        ("runs/delete-tag", {"run_id": run_id, "key": "mlflow.user"}),
+        ("runs/log-batch", {"run_id": run_id, "tags": [{"key": "mlflow.user", "value": "t"}]}),
+    ):
+        refused = world.http.post(f"{API}/{endpoint}", json=changing, headers=basic("alice"))
+        assert refused.status_code == 403, (endpoint, refused.text)
     answer = world.http.get(f"{API}/runs/get", params={"run_id": run_id}, headers=basic("alice"))
     run = answer.json()["run"]
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
@@ -286,24 +290,90 @@ def test_the_audit_trail_records_each_write_and_the_api_cannot_touch_it(world: W
     assert files and all(b"argon2" not in p.read_bytes() for p in files)
 
 
-def test_repeated_failures_lock_a_name_out(tmp_path: Path) -> None:
+def test_repeated_failures_lock_a_name_out_but_not_tokens(tmp_path: Path) -> None:
     store = tmp_path / "store"
     open_store(str(store)).create_if_missing()
     change_access(store, lambda s: s.add_user("carol", "carol-pw"))
+    change_access(store, lambda s: s.add_user("dave", "dave-pw"))
+    change, token = AccessState.replay(StoreAccessLog(open_store(str(store))).changes()).add_token(
+        "dave"
+    )
+    change_access(store, lambda s: change)
     with (
         running(store, tmp_path, ("--no-site", "--auth", "basic")) as server,
         httpx.Client(base_url=server.url, timeout=60) as http,
     ):
 
-        def status(password: str) -> tuple[int, str]:
-            answer = http.get(f"{API}/experiments/search", headers=basic("carol", password))
+        def status(headers: dict[str, str]) -> tuple[int, str]:
+            answer = http.get(f"{API}/experiments/search", headers=headers)
             return answer.status_code, answer.text
 
-        assert status("carol-pw")[0] == 200
+        assert status(basic("carol", "carol-pw"))[0] == 200
+        assert status(basic("dave", "dave-pw"))[0] == 200
         for _ in range(5):
-            assert status("wrong")[0] == 401
-        code, text = status("carol-pw")  # the right password, too late
+            assert status(basic("carol", "wrong"))[0] == 401
+        code, text = status(basic("carol", "carol-pw"))  # the right password, too late
         assert code == 401 and "locked out" in text
+        for i in range(20):  # enough failures to lock the address, with names never seen
+            assert status(basic(f"nobody{i}", "x"))[0] == 401
+        assert "locked out" in status(basic("ghost", "x"))[1]
+        assert status(basic("dave", "dave-pw"))[0] == 200  # signed in before: not a guess
+        assert status({"Authorization": f"Bearer {token}"})[0] == 200  # tokens: no lockout
+    log = server.log_text()
+    assert "carol-pw" not in log and token not in log
+
+
+def test_errors_tell_a_caller_nothing_of_other_experiments(world: World) -> None:
+    answer = world.http.get(f"{API}/experiments/get", params={"experiment_id": "12"},
+                            headers=basic("denied"))  # fmt: skip
+    assert answer.status_code == 404
+    message = answer.json()["message"]
+    assert "shared" not in message and world.exp_id not in message
+    assert str(world.store) not in message
+    refused = world.http.get(f"{API}/runs/get", params={"run_id": world.run_id},
+                             headers=basic("denied"))  # fmt: skip
+    assert refused.status_code == 403 and "shared" not in refused.json()["message"]
+    forged = world.http.get("/api/2.0/mlflow/x%0aWARNING forged line")
+    assert forged.status_code == 401
+    assert not any(
+        line.startswith("WARNING forged") for line in world.server.log_text().splitlines()
+    )
+
+
+def test_writes_through_names_and_model_links_need_their_permissions(world: World) -> None:
+    """Renaming moves an experiment between name grants, so it needs MANAGE under both names;
+    a point linked to a logged model needs EDIT on the model's experiment too."""
+    exp = world.post("alice", "experiments/create", {"name": "alice-renames"})["experiment_id"]
+    run_id = world.post("alice", "runs/create", {"experiment_id": exp, "start_time": 1})["run"][
+        "info"
+    ]["run_id"]
+    before = store_state(world.store)
+    attempts = [
+        ("reader", "experiments/update", {"experiment_id": world.exp_id, "new_name": "mine"}),
+        ("alice", "runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1,
+                                      "model_id": world.model_id}),
+        ("alice", "runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": "m", "value": 1, "timestamp": 1, "model_id": world.model_id}]}),
+    ]  # fmt: skip
+    for user, endpoint, body in attempts:
+        answer = world.http.post(f"{API}/{endpoint}", json=body, headers=basic(user))
+        assert answer.status_code == 403, (endpoint, answer.text)
+    assert store_state(world.store) == before
+    probe = world.post("admin", "experiments/create", {"name": "secret-probe"})["experiment_id"]
+    change_access(world.store, lambda s: s.grant("user:alice", "alice-*", "EDIT"))
+    change_access(world.store, lambda s: s.grant("user:alice", "secret-*", "DENY"))
+
+    def status(method: str, endpoint: str, body: dict[str, Any]) -> int:
+        return world.call(method, f"{API}/{endpoint}", body, basic("alice")).status_code
+
+    eventually(
+        lambda: status("GET", "experiments/get", {"experiment_id": probe}) == 403,
+        "the server sees alice's DENY",
+    )
+    rename = {"experiment_id": exp, "new_name": "secret-hidden"}
+    assert status("POST", "experiments/update", rename) == 403  # out of her reach: refused
+    rename["new_name"] = "alice-renamed"
+    assert status("POST", "experiments/update", rename) == 200  # she manages it under both
 
 
 def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> None:
