@@ -9,6 +9,8 @@ commit as the rows they changed, before the request is answered.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +27,8 @@ from reporter.store.protocol import AbstractStore
 from reporter.tracking_server.auth import Access, Authenticator, PermissionDenied
 
 NEEDS = ("read", "update", "delete", "manage")
+_PROCESS = uuid.uuid4().hex[:16]  # audit record ids: this process's prefix and a counter
+_SEQUENCE = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,7 @@ def audit_record(
             names = sorted({str(i.get("key", "")) for i in items if isinstance(i, dict)} - {""})
             what[key] = {"count": len(items), "keys": names[:50]}
     return {
-        "id": uuid.uuid4().hex,
+        "id": f"{_PROCESS}{os.getpid():x}-{next(_SEQUENCE):x}",
         "time": int(time.time() * 1000),
         "user": who.user,
         "address": who.address,

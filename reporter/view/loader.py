@@ -5,6 +5,7 @@ Reading never writes: no store file, no experiment record, no cache file is crea
 
 from __future__ import annotations
 
+import fnmatch
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,7 +55,8 @@ def open_store(uri: str) -> AbstractStore:
 
 
 def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Experiment]:
-    """Return the active experiments, or the ones named (by name or id) in `wanted`."""
+    """Return the active experiments, or the ones named in `wanted` (by name, id, or a name
+    glob such as 'team-a/*', which matches active experiments)."""
     every = sorted(store.list_experiments(), key=lambda e: e.name.lower())
     active = [e for e in every if e.lifecycle_stage == LifecycleStage.ACTIVE]
     if not wanted:
@@ -62,6 +64,8 @@ def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Ex
     chosen: list[Experiment] = []
     for item in wanted:
         match = [e for e in every if item in (e.name, e.experiment_id)]
+        if not match and any(c in item for c in "*?["):  # a glob names active experiments
+            match = [e for e in active if fnmatch.fnmatchcase(e.name, item)]
         if not match:
             names = ", ".join(repr(e.name) for e in active) or "none"
             raise NotFoundError(f"No experiment {item!r} in {store.uri}; available: {names}")

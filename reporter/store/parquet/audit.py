@@ -5,10 +5,14 @@ Records are JSON objects, one per line, in files `audit/<YYYY-MM-DD>/<time_ns>-<
 record has a unique "id", so a reader takes each record once even when a file and the file it
 was merged into are both listed.
 
-A server writes one file per commit. To keep the file count down, each writer merges its own
-files of a day by tiers: MERGE_FILES files of one tier become one file of the next (publish the
-merged file, then delete its sources; a kill in between leaves duplicates that readers drop).
-No writer touches another's files, so merging needs no coordination between replicas.
+In a folder store each writer appends to its own file of the day (`<writer>.jsonl`), one
+write per commit: what a commit appended is in the file (the operating system's) when the
+commit answers, as a published event file is. A write cut short by a kill leaves a partial last
+line, which readers skip. An object store cannot append, so there each commit publishes a file,
+and each writer merges its own files of a day by tiers: MERGE_FILES files of one tier become
+one file of the next (publish the merged file, then delete its sources; a kill in between
+leaves duplicates that readers drop). No writer touches another's files, so neither needs
+coordination between replicas.
 """
 
 from __future__ import annotations
@@ -45,14 +49,38 @@ class AuditWriter:
         self._tiers: dict[tuple[str, int], list[str]] = {}  # (day, tier) -> own files
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
-        """Publish records as one file (each needs "id" and "time" in ms)."""
+        """Write records (each needs "id" and "time" in ms): appended to this writer's file of
+        the day in a folder store, published as a file on an object store."""
         if not records:
             return
         with self._lock:
             day = day_of(int(records[0]["time"]))
+            if self.fs.local:
+                self._append_local(day, records)
+                return
             rel = self._publish(day, records)
             self._tiers.setdefault((day, 0), []).append(rel)
             self._merge(day)
+
+    def _append_local(self, day: str, records: Sequence[dict[str, Any]]) -> None:
+        import os
+
+        from reporter.store.parquet.fs import local_write_errors
+
+        rel = self.fs.join(AUDIT_FOLDER, day, f"{self.writer_id}{SUFFIX}")
+        path = self.fs.full(rel)
+        # a leading newline ends a line a kill cut short, so it cannot swallow the next one
+        data = "".join("\n" + json.dumps(r, sort_keys=True, ensure_ascii=True) for r in records)
+        folder = os.path.dirname(path)
+        with local_write_errors(folder):
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                view = memoryview(data.encode())
+                while view:  # one write in practice; a short write goes on where it stopped
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
 
     def _publish(self, day: str, records: Sequence[dict[str, Any]]) -> str:
         self._seq += 1
