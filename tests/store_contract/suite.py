@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -431,3 +432,33 @@ class StoreContract:
             store.read_model_artifact(model_id, "missing")
         with pytest.raises(InvalidArgumentError):
             store.log_model_artifact_file(model_id, str(local), "../../escape")
+
+    # access control and the audit trail (kept for the tracking server) -------------------
+    def test_access_changes_read_back_in_order_from_every_writer(
+        self, store: AbstractStore, new_store_uri: str
+    ) -> None:
+        other = registry.open_store(new_store_uri)
+        try:
+            changes = [
+                {"op": "grant", "who": f"user:u{i}", "experiment": "x", "permission": "READ"}
+                for i in range(6)
+            ]
+            for i, change in enumerate(changes):  # two writers, taking turns
+                (store if i % 2 else other).publish_access_change(change)
+            for reader in (store, other):
+                got = [{k: v for k, v in c.items() if k != "time"} for c in reader.access_changes()]
+                assert got == changes
+        finally:
+            other.close()
+
+    def test_audit_records_read_back_once_each_in_time_order(self, store: AbstractStore) -> None:
+        now = _now()
+        batches: list[list[dict[str, Any]]] = [
+            [{"id": f"a{i}-{j}", "time": now + i, "user": "ann", "action": "x"} for j in range(3)]
+            for i in range(5)
+        ]
+        for batch in reversed(batches):
+            store.append_audit(batch)
+        flat = sorted((r for b in batches for r in b), key=lambda r: (r["time"], r["id"]))
+        assert store.read_audit() == flat
+        assert store.read_audit(since_ms=now + 3) == [r for r in flat if r["time"] >= now + 3]
