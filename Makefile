@@ -9,7 +9,7 @@ DEMO_EXAMPLES := examples/quickstart.py examples/sweep.py
 DEMO_CONFIG := examples/tracker-report.toml
 # real MLflow, in its own venv (it pins another pyarrow): the import tests run its server
 MLFLOW_VENV ?= .bench/mlflow-venv
-MLFLOW_SPEC ?= mlflow>=3,<4
+MLFLOW_SPEC ?= mlflow[auth]>=3,<4
 
 .PHONY: install mlflow demo demo-install demo-store demo-site screenshots test lint typecheck \
 	pytest flaky-check bench clean vendor
@@ -22,6 +22,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 
 mlflow: $(MLFLOW_VENV)/bin/mlflow
+	$(MLFLOW_VENV)/bin/python -m pip install -q '$(MLFLOW_SPEC)'  # a no-op once it is there
 
 $(MLFLOW_VENV)/bin/mlflow:
 	$(PYTHON) -m venv $(MLFLOW_VENV)

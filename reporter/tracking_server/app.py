@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reporter.core.errors import ReporterError
 from reporter.tracking.client import Client
-from reporter.tracking_server import api, artifacts
+from reporter.tracking_server import api, artifacts, users_api
 from reporter.tracking_server.auth import Access, Authenticator, AuthOptions, Unauthenticated
 from reporter.tracking_server.backend import Backend
 from reporter.tracking_server.commit import GroupCommit
@@ -301,6 +301,7 @@ def create_app(options: ServerOptions) -> Starlette:
         Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         *api.routes(backend),
         *artifacts.routes(backend),
+        *(users_api.routes(backend) if guard is not None else []),
         Route("/api/{rest:path}", unknown_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Route(
             "/ajax-api/{rest:path}", unknown_api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -209,3 +209,71 @@ def test_basic_mode_behind_nginx_with_mlflows_client(tmp_path: Path) -> None:
         assert {"experiments/create", "runs/create", "runs/log-parameter", "runs/log-metric"} <= {
             r["action"] for r in alice
         }
+
+
+def test_mlflows_auth_client_manages_users_and_permissions(tmp_path: Path) -> None:
+    """MLflow's AuthServiceClient, unchanged, against `tracker-report server --auth basic`."""
+    require_mlflow()
+    store = tmp_path / "store"
+    open_store(str(store)).create_if_missing()
+    change(store, lambda s: s.add_user("root", USERS["root"], admin=True))
+    script = textwrap.dedent(
+        """
+        import json, os, sys
+        import mlflow
+        from mlflow.exceptions import MlflowException
+        from mlflow.server import get_app_client
+
+        uri = sys.argv[1]
+        out = {}
+        auth = get_app_client("basic-auth", tracking_uri=uri)
+        user = auth.create_user("carol", "carol-pw")
+        out["created"] = [user.username, user.is_admin]
+        out["got"] = auth.get_user("carol").username
+        mlflow.set_tracking_uri(uri)
+        exp = mlflow.create_experiment("root-owned")
+        auth.grant_user_permission("carol", "experiment", exp, "EDIT")
+        out["permission"] = auth.get_user_permission("carol", "experiment", exp).permission
+        os.environ["MLFLOW_TRACKING_USERNAME"] = "carol"
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = "carol-pw"
+        with mlflow.start_run(experiment_id=exp):
+            mlflow.log_metric("m", 1.0)
+        try:
+            auth.create_user("mallory", "x")
+            out["carol_creates"] = "allowed"
+        except MlflowException as exc:
+            out["carol_creates"] = exc.error_code
+        auth.update_user_password("carol", "new-pw", current_password="carol-pw")
+        os.environ["MLFLOW_TRACKING_USERNAME"] = "root"
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = "root-pw"
+        auth.revoke_user_permission("carol", "experiment", exp)
+        out["after_revoke"] = auth.get_user_permission("carol", "experiment", exp).permission
+        auth.delete_user("carol")
+        try:
+            auth.get_user("carol")
+            out["deleted"] = False
+        except MlflowException as exc:
+            out["deleted"] = exc.error_code
+        print(json.dumps(out))
+        """
+    )
+    args = ("--no-site", "--auth", "basic", "--default-permission", "NO_PERMISSIONS")
+    with running(store, tmp_path, args) as server:
+        env = mlflow_env(MLFLOW_TRACKING_USERNAME="root", MLFLOW_TRACKING_PASSWORD="root-pw",
+                         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")  # fmt: skip
+        done = subprocess.run([str(VENV_PYTHON), "-c", script, server.url], env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert out == {
+            "created": ["carol", False],
+            "got": "carol",
+            "permission": "EDIT",
+            "carol_creates": "PERMISSION_DENIED",
+            "after_revoke": "NO_PERMISSIONS",
+            "deleted": "RESOURCE_DOES_NOT_EXIST",
+        }
+        assert "carol-pw" not in server.log_text() and "argon2" not in server.log_text()
+    actions = [r["action"] for r in open_store(str(store)).read_audit()]
+    for op in ("user.add", "grant", "user.password", "revoke", "user.remove"):
+        assert f"access/{op}" in actions
