@@ -718,6 +718,8 @@ def _endpoint(
         if not pending.noted:  # written on return (not queued): its record needs a commit
             backend.note_audit(pending)
             await backend.commit.wait()
+        if action == "experiments/update" and exp_id is not None:
+            guard.forget(exp_id)  # its new name decides at once which grants apply
         return JSONResponse(body)
 
     return endpoint

@@ -339,11 +339,11 @@ def create_app(options: ServerOptions) -> Starlette:
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("%s %s failed", request.method, request.url.path)
+        message = f"{type(exc).__name__}: {exc}".replace(store.uri, "the store")
+        if os.sep in message:  # a path of this machine: for the server's log, not the client
+            message = f"{type(exc).__name__} (the server's log has the details)"
         return JSONResponse(
-            {
-                "error_code": "INTERNAL_ERROR",
-                "message": f"{type(exc).__name__}: {exc} (see the server's log)",
-            },
+            {"error_code": "INTERNAL_ERROR", "message": f"{message} (see the server's log)"},
             status_code=500,
         )
 

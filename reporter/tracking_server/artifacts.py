@@ -129,10 +129,16 @@ async def download(b: Backend, target: Target) -> Response:
 
     def fetch() -> None:
         _check_owner(b, target)
-        if target.kind == "run":
-            b.store.download_artifact_file(target.owner, target.path, local)
-        else:
-            b.store.download_model_artifact_file(target.owner, target.path, local)
+        try:
+            if target.kind == "run":
+                b.store.download_artifact_file(target.owner, target.path, local)
+            else:
+                b.store.download_model_artifact_file(target.owner, target.path, local)
+        except (IsADirectoryError, NotADirectoryError):
+            raise NotFoundError(
+                f"Artifact {target.path!r} is a folder, or below a file: download a file "
+                "(list a folder with GET /api/2.0/mlflow-artifacts/artifacts?path=...)"
+            ) from None
 
     try:
         await b.call(fetch)
@@ -165,10 +171,16 @@ async def upload(b: Backend, target: Target, request: Request) -> JSONResponse:
 
         def store() -> None:
             _check_owner(b, target)
-            if target.kind == "run":
-                b.store.log_artifact_file(target.owner, local, target.path)
-            else:
-                b.store.log_model_artifact_file(target.owner, local, target.path)
+            try:
+                if target.kind == "run":
+                    b.store.log_artifact_file(target.owner, local, target.path)
+                else:
+                    b.store.log_model_artifact_file(target.owner, local, target.path)
+            except (IsADirectoryError, NotADirectoryError, FileExistsError):
+                raise InvalidArgumentError(
+                    f"Cannot upload to {target.path!r}: a folder is there, or a file is where "
+                    "a folder of the path should be"
+                ) from None
 
         await b.call(store)
     finally:

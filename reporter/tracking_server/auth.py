@@ -120,9 +120,9 @@ class Access:
 
 class Lockout:
     """Counts failed sign-ins per key in a window; a key with too many is locked out for
-    lockout_seconds. Keys are existing users' names (never the names an attacker invents, so
-    a spray of names cannot grow memory or push a real user's count out) and client
-    addresses, kept in a bounded table that evicts the oldest address first."""
+    lockout_seconds. Keys are names (hashed: a long name costs no memory) and client
+    addresses, in a bounded table that evicts the oldest first. Evicting a count needs 50,000
+    newer failures, each of which costs the server's argon2 check, and never lifts a lock."""
 
     MAX_ADDRESSES = 50_000
 
@@ -166,9 +166,9 @@ class Lockout:
                 for key in [k for k, until in self._locked.items() if until <= now]:
                     del self._locked[key]
 
-    def succeeded(self, user: str) -> None:
+    def succeeded(self, key: str) -> None:
         with self._lock:
-            self._failures.pop(f"user:{user}", None)
+            self._failures.pop(key, None)
 
 
 class Authenticator:
@@ -284,8 +284,12 @@ class Authenticator:
         if not sep:
             raise Unauthenticated("The Authorization header is not valid basic auth")
         user = state.users.get(name)
-        keys = [f"address:{address}"] + ([f"user:{name}"] if user is not None else [])
-        wait = self.lockout.locked_for(*keys[1:])  # a locked name is refused, whatever is sent
+        # every name is counted, existing or not (the answers must not tell them apart); by
+        # a hash, so a long name costs no memory
+        name_key = "user:" + hashlib.sha256(name.encode()).hexdigest()[:24]
+        address_key = f"address:{address}"
+        keys = [address_key, name_key]
+        wait = self.lockout.locked_for(name_key)  # a locked name is refused, whatever is sent
         if wait:
             raise self._locked(wait)
         digest = hashlib.sha256(f"{name}\0{password}".encode()).hexdigest()
@@ -294,8 +298,9 @@ class Authenticator:
             # verified before: not a guess, so a locked address (a NAT, a proxy without
             # --trusted-proxy) does not lock out users who signed in already
             return Identity(user.name, (), user.admin, address)
-        wait = self.lockout.locked_for(keys[0])
+        wait = self.lockout.locked_for(address_key)
         if wait:
+            self.lockout.failed(name_key)  # a guess from a locked address still counts
             raise self._locked(wait)
         # an unknown name costs the same argon2 check as a known one (no timing tells them apart)
         known_hash = user.password_hash if user is not None else None
@@ -306,7 +311,7 @@ class Authenticator:
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[digest] = (user.name, user.version)
-        self.lockout.succeeded(name)
+        self.lockout.succeeded(name_key)
         return Identity(user.name, (), user.admin, address)
 
     @staticmethod

@@ -93,6 +93,10 @@ class Guard:
     def permission(self, who: Identity, experiment_id: str, name: str) -> Permission:
         return self.access.state().permission(who, experiment_id, name)
 
+    def forget(self, experiment_id: str) -> None:
+        """Drop an experiment's cached name (after a rename through this server)."""
+        self._names.pop(experiment_id, None)
+
     async def experiment_name(self, experiment_id: str) -> str | None:
         """Return an experiment's name (None if there is no such experiment)."""
         hit = self._names.get(experiment_id)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reporter.core.access import Identity
 from reporter.store.protocol import AbstractStore
@@ -44,6 +44,8 @@ experiment, or an admin, for access.</p>
 class SiteViews:
     """Per-reader builds of the site, and the ASGI app that serves the right one."""
 
+    MAX_VIEWS = 16  # views kept on disk; the least recently served ones are removed
+
     def __init__(
         self,
         config: BuildConfig,
@@ -64,12 +66,23 @@ class SiteViews:
         self._built: dict[str, float] = {}  # folder -> monotonic time of its last build
         self._locks: dict[str, asyncio.Lock] = {}
         self._refreshing: set[str] = set()
+        self._used: dict[str, float] = {}  # folder -> monotonic time it was last served
         self._guard_lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         who = identity_of(scope)
         app = self.site if who is None else await self.app_for(who)
-        await app(scope, receive, send)
+
+        async def private(message: Message) -> None:
+            if message["type"] == "http.response.start":  # one reader's pages: no shared cache
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"cache-control", b"private, no-store"),
+                    (b"vary", b"Authorization, Cookie"),
+                ]
+            await send(message)
+
+        await app(scope, receive, private)
 
     async def app_for(self, who: Identity) -> ASGIApp:
         experiments = await run_in_threadpool(self.store.list_experiments)
@@ -91,17 +104,38 @@ class SiteViews:
                     await run_in_threadpool(self._build, folder, tuple(readable))
         elif time.monotonic() - self._built[folder] > self.max_age:
             self._refresh(folder, tuple(readable))
+        self._used[folder] = time.monotonic()
         app = self._apps.get(folder)
         if app is None:
             app = self._apps[folder] = self.files(folder)
         return app
 
     def _build(self, folder: str, experiment_ids: tuple[str, ...]) -> None:
+        """Build a reader's view: their experiments by id (never by a name that looks like
+        an id), without the Markdown reports, which may discuss any experiment."""
+        import shutil
+
         from reporter.site.build import build
 
-        config = dataclasses.replace(self.config, out=folder, experiments=experiment_ids)
+        no_reports = self.root / "_no-reports"
+        no_reports.mkdir(parents=True, exist_ok=True)
+        config = dataclasses.replace(
+            self.config,
+            out=folder,
+            experiments=tuple(f"id:{e}" for e in experiment_ids),
+            reports=str(no_reports),
+        )
         build(config)
-        self._built[folder] = time.monotonic()
+        with self._guard_lock:
+            self._built[folder] = time.monotonic()
+            self._used[folder] = time.monotonic()
+            stale = sorted(self._used, key=self._used.__getitem__)[: -self.MAX_VIEWS]
+            for old in stale:  # the least recently used views go: disk stays bounded
+                self._used.pop(old, None)
+                self._built.pop(old, None)
+                self._apps.pop(old, None)
+        for old in stale:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _refresh(self, folder: str, experiment_ids: tuple[str, ...]) -> None:
         """Rebuild a view in the background; callers get the current one meanwhile."""

@@ -55,16 +55,21 @@ def open_store(uri: str) -> AbstractStore:
 
 
 def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Experiment]:
-    """Return the active experiments, or the ones named in `wanted` (by name, id, or a name
-    glob such as 'team-a/*', which matches active experiments)."""
+    """Return the active experiments, or the ones named in `wanted` (by name, id, `id:ID`
+    for an id only, or a name glob such as 'team-a/*', which matches active experiments)."""
     every = sorted(store.list_experiments(), key=lambda e: e.name.lower())
     active = [e for e in every if e.lifecycle_stage == LifecycleStage.ACTIVE]
     if not wanted:
         return active
     chosen: list[Experiment] = []
     for item in wanted:
-        match = [e for e in every if item in (e.name, e.experiment_id)]
-        if not match and any(c in item for c in "*?["):  # a glob names active experiments
+        if item.startswith("id:"):  # an id and nothing else (a name may look like an id)
+            match = [e for e in every if e.experiment_id == item[3:]]
+        else:
+            match = [e for e in every if item in (e.name, e.experiment_id)]
+        if (
+            not match and not item.startswith("id:") and any(c in item for c in "*?[")
+        ):  # a glob names active experiments
             match = [e for e in active if fnmatch.fnmatchcase(e.name, item)]
         if not match:
             names = ", ".join(repr(e.name) for e in active) or "none"

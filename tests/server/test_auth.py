@@ -319,6 +319,14 @@ def test_repeated_failures_lock_a_name_out_but_not_tokens(tmp_path: Path) -> Non
         assert "locked out" in status(basic("ghost", "x"))[1]
         assert status(basic("dave", "dave-pw"))[0] == 200  # signed in before: not a guess
         assert status({"Authorization": f"Bearer {token}"})[0] == 200  # tokens: no lockout
+        for _ in range(5):  # guesses from the locked address still count against the name
+            assert status(basic("dave", "guess"))[0] == 401
+        code, text = status(basic("dave", "dave-pw"))
+        assert code == 401 and "locked out" in text
+        # a name that does not exist locks the same way: the answers do not tell them apart
+        for name in ("carol", "no-such-user"):
+            answers = [status(basic(name, "w"))[1] for _ in range(6)]
+            assert "locked out" in answers[-1], name
     log = server.log_text()
     assert "carol-pw" not in log and token not in log
 
@@ -333,6 +341,13 @@ def test_errors_tell_a_caller_nothing_of_other_experiments(world: World) -> None
     refused = world.http.get(f"{API}/runs/get", params={"run_id": world.run_id},
                              headers=basic("denied"))  # fmt: skip
     assert refused.status_code == 403 and "shared" not in refused.json()["message"]
+    folder = world.http.put(world.artifact("deep/file.txt"), content=b"x", headers=basic("admin"))
+    assert folder.status_code == 200
+    for path in (world.artifact("deep"), world.artifact("notes.txt/below")):
+        answer = world.http.get(path, headers=basic("admin"))
+        assert answer.status_code == 404 and str(world.store) not in answer.text, answer.text
+    answer = world.http.put(world.artifact("deep"), content=b"x", headers=basic("admin"))
+    assert answer.status_code == 400 and str(world.store) not in answer.text, answer.text
     forged = world.http.get("/api/2.0/mlflow/x%0aWARNING forged line")
     assert forged.status_code == 401
     assert not any(
@@ -382,30 +397,42 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
     change_access(store, lambda s: s.add_user("admin", PASSWORDS["admin"], admin=True))
     change_access(store, lambda s: s.add_user("reader", PASSWORDS["reader"]))
     change_access(store, lambda s: s.grant("user:reader", "secret-*", "NO_PERMISSIONS"))
+    change_access(store, lambda s: s.grant("user:reader", "0", "DENY"))  # named like Default's id
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "plans.md").write_text("# Secret plans\n\nreport-prose-b71c\n")
     args = ("--auth", "basic", "--out", str(tmp_path / "site"), "--interval", "0.5")
     with (
         running(store, tmp_path, args) as server,
         httpx.Client(base_url=server.url, timeout=60) as http,
     ):
-        made = {}
-        for name in ("open-results", "secret-plans"):
+        made, run_ids = {}, {}
+        for name in ("open-results", "secret-plans", "0"):
             answer = http.post(f"{API}/experiments/create", json={"name": name},
                                headers=basic("admin"))  # fmt: skip
             made[name] = answer.json()["experiment_id"]
             body = {"experiment_id": made[name], "start_time": 1, "run_name": f"run-of-{name}"}
             run = http.post(f"{API}/runs/create", json=body, headers=basic("admin"))
             assert run.status_code == 200, run.text
+            run_ids[name] = run.json()["run"]["info"]["run_id"]
 
         def page(user: str) -> str:
             return http.get("/", headers=basic(user)).text
 
         eventually(lambda: "secret-plans" in page("admin"), "the admin's site shows both")
         eventually(lambda: "open-results" in page("reader"), "the reader's site shows theirs")
+        zero_page = f"/runs/{run_ids['0']}/index.html"
+        eventually(
+            lambda: "run-of-0" in http.get(zero_page, headers=basic("admin")).text,
+            "the admin's site shows the run of the experiment named 0",
+        )
         assert "secret-plans" not in page("reader")
+        answer = http.get("/", headers=basic("reader"))
+        assert answer.headers["cache-control"] == "private, no-store"
         views = [p for p in (tmp_path / "site.views").rglob("*") if p.is_file()]
         assert views
-        for path in views:  # no byte of the secret experiment in any file of the view
+        for path in views:  # no byte of a hidden experiment, or of a report, in the view
             data = path.read_bytes()
             assert b"secret-plans" not in data and made["secret-plans"].encode() not in data, path
-            assert b"run-of-secret-plans" not in data, path
+            assert b"run-of-secret-plans" not in data and b"run-of-0" not in data, path
+            assert b"report-prose-b71c" not in data, path
         assert http.get("/", headers=basic("reader", "wrong")).status_code == 401
