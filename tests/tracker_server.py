@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,14 @@ def store_state(folder: Path) -> tuple[dict[str, int], frozenset[str]]:
         except (FileNotFoundError, OSError):
             time.sleep(0.05)
     pytest.fail(f"could not read a steady view of {folder}")
+
+
+def change_access(store: Path, build: Any) -> None:
+    """Publish one change of users or grants into a folder store, as `tracker-report users`
+    and `grants` do: `build` takes the current AccessState and returns the change."""
+    from reporter.core.access import AccessState
+    from reporter.store.access import StoreAccessLog
+    from reporter.store.registry import open_store
+
+    log = StoreAccessLog(open_store(str(store)))
+    log.publish(build(AccessState.replay(log.changes())))

@@ -9,7 +9,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -49,20 +48,13 @@ class _Log:
         return AccessState.replay(self.log.changes())
 
     def publish(self, change: dict[str, Any], summary: str) -> None:
-        by = f"cli:{getpass.getuser()}"
-        self.log.publish({**change, "by": by})
-        shown = {k: v for k, v in change.items() if k not in ("password_hash", "token_hash")}
-        record = {
-            "id": uuid.uuid4().hex,
-            "time": int(time.time() * 1000),
-            "user": by,
-            "address": f"local:{os.uname().nodename}",
-            "action": f"access/{change['op']}",
-            "method": "CLI",
-            "experiment_id": None,
-            "what": shown,
-        }
-        self.store.append_audit([record])
+        """Record a change, and its audit record (as the server's own changes are)."""
+        from reporter.core.access import Identity
+        from reporter.tracking_server.guard import access_audit_record
+
+        who = Identity(f"cli:{getpass.getuser()}", address=f"local:{os.uname().nodename}")
+        self.log.publish({**change, "by": who.user})
+        self.store.append_audit([access_audit_record(who, change, "CLI", None)])
         click.echo(summary)
 
 

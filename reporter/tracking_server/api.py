@@ -594,6 +594,8 @@ def _signed_in_user(r: Request, claimed: str) -> str:
 # the routes ---------------------------------------------------------------------------------
 SEARCH = Rule("search")
 RUN_WRITE = Rule("run", "update", write=True)
+EXPERIMENT_WRITE = Rule("experiment", "update", write=True)
+MODEL_WRITE = Rule("model", "update", write=True)
 ENDPOINTS: list[tuple[str, str, Handler, Rule]] = [
     ("GET", "/experiments/get-by-name", get_experiment_by_name, Rule("experiment_name")),
     ("POST", "/experiments/create", create_experiment, Rule("create", write=True)),
@@ -602,20 +604,20 @@ ENDPOINTS: list[tuple[str, str, Handler, Rule]] = [
     ("GET", "/experiments/get", get_experiment, Rule("experiment")),
     ("POST", "/experiments/delete", delete_experiment, Rule("experiment", "delete", write=True)),
     ("POST", "/experiments/restore", restore_experiment, Rule("experiment", "delete", write=True)),
-    ("POST", "/experiments/update", update_experiment, Rule("experiment", "update", write=True)),
+    ("POST", "/experiments/update", update_experiment, EXPERIMENT_WRITE),
     (
         "POST",
         "/experiments/set-experiment-tag",
         set_experiment_tag,
-        Rule("experiment", "update", write=True),
+        EXPERIMENT_WRITE,
     ),
     (
         "POST",
         "/experiments/delete-experiment-tag",
         delete_experiment_tag,
-        Rule("experiment", "update", write=True),
+        EXPERIMENT_WRITE,
     ),
-    ("POST", "/runs/create", create_run, Rule("experiment", "update", write=True)),
+    ("POST", "/runs/create", create_run, EXPERIMENT_WRITE),
     ("POST", "/runs/update", update_run, RUN_WRITE),
     ("POST", "/runs/delete", delete_run, Rule("run", "delete", write=True)),
     ("POST", "/runs/restore", restore_run, Rule("run", "delete", write=True)),
@@ -630,14 +632,14 @@ ENDPOINTS: list[tuple[str, str, Handler, Rule]] = [
     ("POST", "/runs/outputs", log_outputs, RUN_WRITE),
     ("GET", "/metrics/get-history", get_metric_history, Rule("run")),
     ("GET", "/artifacts/list", list_run_artifacts, Rule("run")),
-    ("POST", "/logged-models", create_logged_model, Rule("experiment", "update", write=True)),
+    ("POST", "/logged-models", create_logged_model, EXPERIMENT_WRITE),
     ("POST", "/logged-models/search", search_logged_models, SEARCH),
     ("GET", "/logged-models/{model_id}", get_logged_model, Rule("model")),
     (
         "PATCH",
         "/logged-models/{model_id}",
         finalize_logged_model,
-        Rule("model", "update", write=True),
+        MODEL_WRITE,
     ),
     (
         "DELETE",
@@ -649,13 +651,13 @@ ENDPOINTS: list[tuple[str, str, Handler, Rule]] = [
         "PATCH",
         "/logged-models/{model_id}/tags",
         set_logged_model_tags,
-        Rule("model", "update", write=True),
+        MODEL_WRITE,
     ),
     (
         "DELETE",
         "/logged-models/{model_id}/tags/{tag_key:path}",
         delete_logged_model_tag,
-        Rule("model", "update", write=True),
+        MODEL_WRITE,
     ),
     (
         "GET",
@@ -667,7 +669,7 @@ ENDPOINTS: list[tuple[str, str, Handler, Rule]] = [
         "POST",
         "/logged-models/{model_id}/params",
         log_logged_model_params,
-        Rule("model", "update", write=True),
+        MODEL_WRITE,
     ),
 ]
 

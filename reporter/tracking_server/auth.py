@@ -97,9 +97,10 @@ class Access:
         self._loaded_at: float | None = None
 
     def state(self) -> AccessState:
-        """Return the state, reloading it first if it is older than refresh_seconds."""
-        now = self.clock()
-        if self._loaded_at is None or now - self._loaded_at >= self.refresh_seconds:
+        """Return the state as last loaded. Never reads storage (it is called on the event
+        loop): each request's `Authenticator.identify` reloads a stale state first, in the
+        thread pool, so what a request sees is at most refresh_seconds old."""
+        if self._loaded_at is None:
             self.reload()
         return self._state
 

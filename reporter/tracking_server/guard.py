@@ -165,8 +165,6 @@ class Guard:
         """Check the logged models a request links to (points logged with a model_id need
         EDIT on the model's experiment; inputs and outputs naming a model need READ); return
         their ids."""
-        from reporter.core.errors import NotFoundError
-
         needs: dict[str, str] = {}
         metrics = data.get("metrics")
         for item in [data, *(metrics if isinstance(metrics, list) else [])]:
@@ -248,3 +246,12 @@ def audit_record(
         "experiment_id": experiment_id,
         "what": what,
     }
+
+
+def access_audit_record(
+    who: Identity, change: dict[str, Any], method: str, experiment_id: str | None
+) -> dict[str, Any]:
+    """Return the audit record of a change of users or grants (never a hash)."""
+    record = audit_record(who, f"access/{change['op']}", method, experiment_id, {})
+    record["what"] = {k: v for k, v in change.items() if k not in ("password_hash", "token_hash")}
+    return record

@@ -26,7 +26,7 @@ from reporter.core.errors import InvalidArgumentError, NotFoundError
 from reporter.tracking_server import requests as req
 from reporter.tracking_server.auth import PermissionDenied
 from reporter.tracking_server.backend import Backend
-from reporter.tracking_server.guard import PendingAudit, audit_record, identity_of
+from reporter.tracking_server.guard import PendingAudit, access_audit_record, identity_of
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -45,10 +45,7 @@ class UsersApi:
         """Record a change, audited in the commit that answers the request."""
         await self.b.call(self.guard.access.publish, {**change, "by": who.user})
         if self.b.audit is not None:
-            shown = {k: v for k, v in change.items() if k not in ("password_hash", "token_hash")}
-            record = audit_record(who, f"access/{change['op']}", "API", exp_id, {})
-            record["what"] = shown
-            self.b.note_audit(PendingAudit(record))
+            self.b.note_audit(PendingAudit(access_audit_record(who, change, "API", exp_id)))
             await self.b.commit.wait()
 
     @staticmethod

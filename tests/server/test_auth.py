@@ -21,18 +21,12 @@ from reporter.store.registry import open_store
 from reporter.tracking_server import api
 from reporter.tracking_server.guard import Rule
 from tests.cli import run_cli
-from tests.tracker_server import Server, running, store_state
+from tests.tracker_server import Server, change_access, running, store_state
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 PASSWORDS = {"admin": "admin-pw", "alice": "alice-pw", "reader": "reader-pw", "denied": "no-pw"}
 DEADLINE = 60.0  # seconds for a change made elsewhere to reach the server (it rereads every 1 s)
-
-
-def change_access(store: Path, build: Callable[[AccessState], dict[str, Any]]) -> None:
-    """Publish one change of users or grants into a store, as `tracker-report users` does."""
-    log = StoreAccessLog(open_store(str(store)))
-    log.publish(build(AccessState.replay(log.changes())))
 
 
 def basic(user: str, password: str | None = None) -> dict[str, str]:

@@ -25,12 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reporter.core.access import AccessState
-from reporter.store.access import StoreAccessLog
 from reporter.store.registry import open_store
 from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
 from tests.nginx import Proxy, nginx, nginx_binary
-from tests.tracker_server import Server, running, store_state
+from tests.tracker_server import Server, change_access, running, store_state
 
 API = "/api/2.0/mlflow"
 USERS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
@@ -45,11 +43,6 @@ def htpasswd(path: Path) -> None:
         digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
         lines.append(f"{user}:{{SHA}}{digest}")
     path.write_text("\n".join(lines) + "\n")
-
-
-def change(store: Path, build: Any) -> None:
-    log = StoreAccessLog(open_store(str(store)))
-    log.publish(build(AccessState.replay(log.changes())))
 
 
 def client(url: str, source: str = "127.0.0.1", **kwargs: Any) -> httpx.Client:
@@ -69,8 +62,10 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proxy, S
     root = tmp_path_factory.mktemp("proxied")
     store = root / "store"
     open_store(str(store)).create_if_missing()
-    change(store, lambda s: {**s.add_user("root", "unused", admin=True), "password_hash": None})
-    change(store, lambda s: s.grant("group:vision", "vision-*", "EDIT"))
+    change_access(
+        store, lambda s: {**s.add_user("root", "unused", admin=True), "password_hash": None}
+    )
+    change_access(store, lambda s: s.grant("group:vision", "vision-*", "EDIT"))
     htpasswd(root / "htpasswd")
     groups = "\n".join(f'        {u} "{g}";' for u, g in GROUPS.items())
     http = f"""
@@ -148,7 +143,7 @@ def test_basic_mode_behind_nginx_with_mlflows_client(tmp_path: Path) -> None:
     store = tmp_path / "store"
     open_store(str(store)).create_if_missing()
     for user in ("alice", "root"):
-        change(store, lambda s, u=user: s.add_user(u, USERS[u], admin=u == "root"))
+        change_access(store, lambda s, u=user: s.add_user(u, USERS[u], admin=u == "root"))
     location = "            proxy_set_header X-Forwarded-For $remote_addr;"
     with ExitStack() as stack:
         args = ("--no-site", "--auth", "basic", "--trusted-proxy", "127.0.0.1/32")
@@ -216,7 +211,7 @@ def test_mlflows_auth_client_manages_users_and_permissions(tmp_path: Path) -> No
     require_mlflow()
     store = tmp_path / "store"
     open_store(str(store)).create_if_missing()
-    change(store, lambda s: s.add_user("root", USERS["root"], admin=True))
+    change_access(store, lambda s: s.add_user("root", USERS["root"], admin=True))
     script = textwrap.dedent(
         """
         import json, os, sys

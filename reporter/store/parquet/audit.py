@@ -20,13 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from reporter.store.parquet.fs import StoreFS
+from reporter.store.parquet.fs import StoreFS, local_write_errors
 
 log = logging.getLogger(__name__)
 AUDIT_FOLDER = "audit"
@@ -63,10 +64,6 @@ class AuditWriter:
             self._merge(day)
 
     def _append_local(self, day: str, records: Sequence[dict[str, Any]]) -> None:
-        import os
-
-        from reporter.store.parquet.fs import local_write_errors
-
         rel = self.fs.join(AUDIT_FOLDER, day, f"{self.writer_id}{SUFFIX}")
         path = self.fs.full(rel)
         # a leading newline ends a line a kill cut short, so it cannot swallow the next one
