@@ -176,3 +176,72 @@ def test_the_audit_trail_keeps_each_record_once(
     writer.append([records[-1]])
     assert audit.read(fs) == records
     assert audit.read(fs, since_ms=int(str(records[-3]["time"]))) == records[-3:]
+
+
+def test_answers_remembered_for_speed_end_with_the_change_that_ends_them(tmp_path: Path) -> None:
+    """A server remembers verified sign-ins, proxy identities and permissions, so a client's
+    requests after its first cost lookups; every change that ends one ends it at once in the
+    process that made it, and within refresh_seconds when another process made it."""
+    import asyncio
+    import base64
+
+    from reporter.tracking_server.auth import Access, Authenticator, AuthOptions, Unauthenticated
+
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    path = tmp_path / "users.jsonl"
+    log, elsewhere = FileAccessLog(path), FileAccessLog(path)  # ... another process's
+    log.publish(AccessState().add_user("ann", "pw1"))
+    log.publish(AccessState.replay(log.changes()).add_user("bob", "bob-pw"))
+    token_change, token = AccessState.replay(log.changes()).add_token("bob")
+    log.publish(token_change)
+    access = Access(log, READ, refresh_seconds=1.0, clock=clock)
+    auth = Authenticator(AuthOptions(mode="basic"), access, clock)
+
+    def sign_in(header: str) -> Identity:
+        return asyncio.run(auth.identify({b"authorization": header.encode()}, "127.0.0.1"))
+
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    first = sign_in(basic("ann", "pw1"))
+    assert sign_in(basic("ann", "pw1")) is first  # remembered
+    state = access.state()
+    now[0] += 5
+    assert access.reload() is state  # nothing changed: the same state, and what it answered
+    assert state.permission(first, "1", "x") is READ
+    access.publish(state.grant("user:ann", "x", "DENY"))  # this process's change: at once
+    assert access.state().permission(first, "1", "x") is DENY
+    access.publish(access.state().set_password("ann", "pw2"))
+    with pytest.raises(Unauthenticated):
+        sign_in(basic("ann", "pw1"))
+    assert sign_in(basic("ann", "pw2")).user == "ann"
+    for _ in range(5):  # a locked name is refused, remembered sign-in or not
+        with pytest.raises(Unauthenticated):
+            sign_in(basic("ann", "wrong"))
+    with pytest.raises(Unauthenticated, match="locked out"):
+        sign_in(basic("ann", "pw2"))
+    assert sign_in(f"Bearer {token}").user == "bob"
+    elsewhere.publish(
+        AccessState.replay(elsewhere.changes()).remove_token("bob", token.split("_")[1])
+    )
+    assert sign_in(f"Bearer {token}").user == "bob"  # another process's change: not yet ...
+    now[0] += 1.0
+    with pytest.raises(Unauthenticated):  # ... but within refresh_seconds
+        sign_in(f"Bearer {token}")
+
+    proxy = Authenticator(
+        AuthOptions(mode="proxy", trusted_proxies=["127.0.0.1/32"]), access, clock
+    )
+
+    def via_proxy(peer: str = "127.0.0.1") -> Identity:
+        return asyncio.run(proxy.identify({b"x-forwarded-email": b"bob"}, peer))
+
+    assert via_proxy() is via_proxy() and not via_proxy().admin
+    access.publish(access.state().set_admin("bob", True))
+    assert via_proxy().admin
+    with pytest.raises(Unauthenticated):  # remembered for its proxy, never for another peer
+        via_proxy("127.0.0.2")

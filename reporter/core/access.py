@@ -140,6 +140,7 @@ class AccessState:
         self.grants: dict[tuple[str, str], Grant] = {}
         self.default = default  # the server's --default-permission until a change sets one
         self._tokens: dict[str, str] = {}  # sha256 -> user
+        self._permissions: dict[tuple[Identity, str, str], Permission] = {}  # answered before
         self.applied = 0
 
     @classmethod
@@ -155,6 +156,7 @@ class AccessState:
         """Apply one change record; one that no longer applies (a racing writer's, or a
         damaged one) is skipped, so a replay never fails."""
         self.applied += 1
+        self._permissions.clear()
         op = change.get("op")
         name = change.get("user")
         user = self.users.get(name) if isinstance(name, str) else None
@@ -203,8 +205,20 @@ class AccessState:
         name = self._tokens.get(token_hash(token))
         return self.users.get(name) if name is not None else None
 
+    MEMO = 20_000  # answers kept: a write request asks for the same one again and again
+
     def permission(self, who: Identity, experiment_id: str, name: str) -> Permission:
         """Return the caller's permission on an experiment."""
+        key = (who, experiment_id, name)
+        found = self._permissions.get(key)
+        if found is None:
+            found = self._resolve(who, experiment_id, name)
+            if len(self._permissions) >= self.MEMO:
+                self._permissions.clear()
+            self._permissions[key] = found
+        return found
+
+    def _resolve(self, who: Identity, experiment_id: str, name: str) -> Permission:
         if who.admin:
             return MANAGE
         own = [g.permission for g in self._grants_of(f"user:{who.user}", experiment_id, name)]

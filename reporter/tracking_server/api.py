@@ -29,7 +29,15 @@ from reporter.tracking_server.backend import (
     model_location,
     run_location,
 )
-from reporter.tracking_server.guard import PENDING, PendingAudit, Rule, audit_record, identity_of
+from reporter.tracking_server.guard import (
+    PENDING,
+    PendingAudit,
+    Rule,
+    audit_record,
+    denied,
+    identity_of,
+    models_named,
+)
 
 Handler = Callable[[Backend, dict[str, Any], Request], Awaitable[dict[str, Any]]]
 
@@ -699,12 +707,20 @@ def _endpoint(
             return JSONResponse(await handler(backend, data, request))
         exp_id = None
         if rule.target in ("experiment", "experiment_name", "run", "model"):
-            exp_id = await guard.experiment_of(rule, data, request.path_params)
+            # known without reading storage (the usual case), else looked up
+            exp_id = guard.known_experiment(rule, data)
+            if exp_id is None:
+                exp_id = await guard.experiment_of(rule, data, request.path_params)
             if exp_id is not None:
-                await guard.require(who, exp_id, rule.need)
+                allowed = guard.allowed(who, exp_id, rule.need)
+                if allowed is None:
+                    await guard.require(who, exp_id, rule.need)
+                elif not allowed:
+                    raise denied(who, exp_id, rule.need)
         if not rule.write:
             return JSONResponse(await handler(backend, data, request))
-        models = await guard.require_models(who, data)
+        needs = models_named(data)
+        models = await guard.require_models(who, needs) if needs else []
         if action == "experiments/update" and data.get("new_name") and exp_id is not None:
             await guard.require_rename(who, exp_id, str(data["new_name"]))
         _refuse_user_tag(action, data)

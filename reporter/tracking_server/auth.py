@@ -94,6 +94,7 @@ class Access:
         self.clock = clock
         self._lock = threading.Lock()
         self._state = AccessState(default)
+        self._changes: list[dict[str, object]] = []
         self._loaded_at: float | None = None
 
     def state(self) -> AccessState:
@@ -108,9 +109,16 @@ class Access:
         return self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_seconds
 
     def reload(self) -> AccessState:
-        state = AccessState.replay(self.log.changes(), self.default)
+        """Read the changes again; the state stays the same object while they are the same,
+        so what was worked out from it (verified sign-ins, permissions) stays valid."""
+        changes = self.log.changes()
         with self._lock:
-            self._state, self._loaded_at = state, self.clock()
+            if self._loaded_at is not None and changes == self._changes:
+                self._loaded_at = self.clock()
+                return self._state
+        state = AccessState.replay(changes, self.default)
+        with self._lock:
+            self._state, self._changes, self._loaded_at = state, changes, self.clock()
         return state
 
     def publish(self, change: dict[str, object]) -> None:
@@ -138,6 +146,8 @@ class Lockout:
 
     def locked_for(self, *keys: str) -> float:
         """Return how many seconds the longest lock of these keys has left (0: none)."""
+        if not self._locked:  # nothing is locked (the usual case): no clock, no lock
+            return 0.0
         now = self.clock()
         with self._lock:
             left = 0.0
@@ -188,6 +198,11 @@ class Authenticator:
             options.groups_header.lower().encode("latin-1") if options.groups_header else None
         )
         self._verified: dict[str, tuple[str, int]] = {}  # sha256(credentials) -> (user, version)
+        # the Identity a request's exact credentials (or proxy headers) and address had under
+        # the current state (the same object while nothing changed), so a client's requests
+        # after its first cost a lookup: key -> (state, identity, lockout key of the name)
+        self._recent: dict[tuple[object, ...], tuple[AccessState, Identity, str]] = {}
+        self._trusted: dict[str, bool] = {}
 
     @property
     def enabled(self) -> bool:
@@ -203,11 +218,18 @@ class Authenticator:
         return any(names.count(w) > 1 for w in watched)
 
     def trusted(self, peer: str) -> bool:
+        known = self._trusted.get(peer)
+        if known is not None:
+            return known
         try:
             address = ipaddress.ip_address(peer)
         except ValueError:
             return False
-        return any(address in network for network in self._networks)
+        found = any(address in network for network in self._networks)
+        if len(self._trusted) >= self.RECENT:
+            self._trusted.clear()
+        self._trusted[peer] = found  # a valid address: at most 45 characters
+        return found
 
     def client_address(self, headers: dict[bytes, bytes], peer: str) -> str:
         """Return where a request comes from: the peer, or behind a trusted proxy the last
@@ -223,14 +245,58 @@ class Authenticator:
                 return address
         return peer
 
+    def remembered(self, headers: dict[bytes, bytes], peer: str) -> Identity | None:
+        """Return the caller if the same credentials (or proxy headers) from the same address
+        were established under the current state (None: `identify` must find out)."""
+        if self.access.stale():
+            return None
+        state = self.access.state()
+        if self.options.mode == "proxy":
+            recent = self._recent.get(self._proxy_key(headers, peer))
+            return recent[1] if recent is not None and recent[0] is state else None
+        address = self.client_address(headers, peer)
+        recent = self._recent.get((headers.get(b"authorization", b""), address))
+        if recent is None or recent[0] is not state:
+            return None
+        _, who, name_key = recent
+        return who if not name_key or not self.lockout.locked_for(name_key) else None
+
+    def _proxy_key(self, headers: dict[bytes, bytes], peer: str) -> tuple[object, ...]:
+        """What decides a proxy-mode identity: the headers the proxy sent, and which proxy."""
+        return (
+            headers.get(self._user_header),
+            headers.get(self._groups_header) if self._groups_header else None,
+            headers.get(b"x-forwarded-for"),
+            peer,
+        )
+
     async def identify(self, headers: dict[bytes, bytes], peer: str) -> Identity:
         """Return who is calling (headers: lower-cased names, the last value of each)."""
+        who = self.remembered(headers, peer)
+        if who is not None:
+            return who
         if self.access.stale():
             await run_in_threadpool(self.access.reload)
         state = self.access.state()
         if self.options.mode == "proxy":
-            return self._from_proxy(state, headers, peer)
-        return await self._from_credentials(state, headers, self.client_address(headers, peer))
+            who = self._from_proxy(state, headers, peer)
+            self._remember(self._proxy_key(headers, peer), state, who, "")
+            return who
+        address = self.client_address(headers, peer)
+        raw = headers.get(b"authorization", b"")
+        who, name_key = await self._check_credentials(state, raw, address)
+        self._remember((raw, address), state, who, name_key)
+        return who
+
+    def _remember(
+        self, key: tuple[object, ...], state: AccessState, who: Identity, name: str
+    ) -> None:
+        """Keep an established identity for its exact request headers and state (small keys
+        only, at most RECENT of them)."""
+        if sum(len(k) for k in key if isinstance(k, (bytes, str))) <= 2048:
+            if len(self._recent) >= self.RECENT:
+                self._recent.clear()
+            self._recent[key] = (state, who, name)
 
     def _from_proxy(self, state: AccessState, headers: dict[bytes, bytes], peer: str) -> Identity:
         claimed = headers.get(self._user_header)
@@ -257,10 +323,12 @@ class Authenticator:
         admin = bool(known and known.admin) or any(g in self.options.admin_groups for g in groups)
         return Identity(user, groups, admin, self.client_address(headers, peer))
 
-    async def _from_credentials(
-        self, state: AccessState, headers: dict[bytes, bytes], address: str
-    ) -> Identity:
-        raw = headers.get(b"authorization", b"")
+    RECENT = 10_000  # credentials (and peers) remembered
+
+    async def _check_credentials(
+        self, state: AccessState, raw: bytes, address: str
+    ) -> tuple[Identity, str]:
+        """Return the caller and the lockout key of their name ("" for a token)."""
         if len(raw) > MAX_CREDENTIALS:
             raise Unauthenticated(f"The Authorization header is over {MAX_CREDENTIALS} bytes")
         scheme, _, value = raw.decode("latin-1").partition(" ")
@@ -270,7 +338,7 @@ class Authenticator:
             user = state.user_of_token(value.strip())
             if user is None:
                 raise Unauthenticated("The token is not valid (revoked, or never issued)")
-            return Identity(user.name, (), user.admin, address)
+            return Identity(user.name, (), user.admin, address), ""
         if scheme.lower() != "basic" or not value.strip():
             raise Unauthenticated(
                 "You are not authenticated: send a user name and password (basic auth; MLflow's "
@@ -298,7 +366,7 @@ class Authenticator:
         if user is not None and cached == (user.name, user.version):
             # verified before: not a guess, so a locked address (a NAT, a proxy without
             # --trusted-proxy) does not lock out users who signed in already
-            return Identity(user.name, (), user.admin, address)
+            return Identity(user.name, (), user.admin, address), name_key
         wait = self.lockout.locked_for(address_key)
         if wait:
             self.lockout.failed(name_key)  # a guess from a locked address still counts
@@ -313,7 +381,7 @@ class Authenticator:
             self._verified.clear()
         self._verified[digest] = (user.name, user.version)
         self.lockout.succeeded(name_key)
-        return Identity(user.name, (), user.admin, address)
+        return Identity(user.name, (), user.admin, address), name_key
 
     @staticmethod
     def _locked(wait: float) -> Unauthenticated:

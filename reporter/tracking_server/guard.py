@@ -97,6 +97,26 @@ class Guard:
         """Drop an experiment's cached name (after a rename through this server)."""
         self._names.pop(experiment_id, None)
 
+    def known_experiment(self, rule: Rule, data: dict[str, Any]) -> str | None:
+        """Return the id of the experiment a request touches when it is known without reading
+        storage (None: ask `experiment_of`)."""
+        if rule.target == "experiment":
+            value = data.get("experiment_id")
+            return str(value) if value not in (None, "") else "0"
+        if rule.target == "run":
+            run_id = data.get("run_id") or data.get("run_uuid")
+            if isinstance(run_id, str) and self.store.knows_run(run_id):
+                return self.store.experiment_of(run_id)
+        return None
+
+    def allowed(self, who: Identity, experiment_id: str, need: str) -> bool | None:
+        """Return whether the caller has `need` on an experiment whose name is known and fresh
+        (None: ask `require`, which reads the name)."""
+        hit = self._names.get(experiment_id)
+        if hit is None or self.clock() - hit[1] >= self.access.refresh_seconds:
+            return None
+        return allows(self.permission(who, experiment_id, hit[0]), need)
+
     async def experiment_name(self, experiment_id: str) -> str | None:
         """Return an experiment's name (None if there is no such experiment)."""
         hit = self._names.get(experiment_id)
@@ -146,10 +166,7 @@ class Guard:
         if name is None:
             return  # no such experiment: the endpoint says so
         if not allows(self.permission(who, experiment_id, name), need):
-            raise PermissionDenied(
-                f"Permission denied: {who.user} may not {need} experiment {experiment_id}; "
-                "ask a manager of it, or an admin, for access"
-            )
+            raise denied(who, experiment_id, need)
 
     async def require_rename(self, who: Identity, experiment_id: str, new_name: str) -> None:
         """Renaming needs MANAGE under the old name and the new one: grants by name pattern
@@ -161,19 +178,8 @@ class Guard:
                 "the new name; renaming changes which grants apply"
             )
 
-    async def require_models(self, who: Identity, data: dict[str, Any]) -> list[str]:
-        """Check the logged models a request links to (points logged with a model_id need
-        EDIT on the model's experiment; inputs and outputs naming a model need READ); return
-        their ids."""
-        needs: dict[str, str] = {}
-        metrics = data.get("metrics")
-        for item in [data, *(metrics if isinstance(metrics, list) else [])]:
-            if isinstance(item, dict) and isinstance(item.get("model_id"), str):
-                needs[item["model_id"]] = "update"
-        models = data.get("models")
-        for item in models if isinstance(models, list) else []:
-            if isinstance(item, dict) and isinstance(item.get("model_id"), str):
-                needs.setdefault(item["model_id"], "read")
+    async def require_models(self, who: Identity, needs: dict[str, str]) -> list[str]:
+        """Check the logged models a request links to (`models_named`); return their ids."""
         for model_id, need in needs.items():
             try:
                 model = await run_in_threadpool(self.store.get_logged_model, model_id)
@@ -192,6 +198,29 @@ class Guard:
         return out
 
 
+def denied(who: Identity, experiment_id: str, need: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"Permission denied: {who.user} may not {need} experiment {experiment_id}; "
+        "ask a manager of it, or an admin, for access"
+    )
+
+
+def models_named(data: dict[str, Any]) -> dict[str, str]:
+    """Return the logged models a write links to, with what each needs: points logged with a
+    model_id need EDIT (update) on the model's experiment, inputs and outputs naming a model
+    READ."""
+    needs: dict[str, str] = {}
+    metrics = data.get("metrics")
+    for item in [data, *(metrics if isinstance(metrics, list) else [])]:
+        if isinstance(item, dict) and isinstance(item.get("model_id"), str):
+            needs[item["model_id"]] = "update"
+    models = data.get("models")
+    for item in models if isinstance(models, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("model_id"), str):
+            needs.setdefault(item["model_id"], "read")
+    return needs
+
+
 IDENTITY_KEY = "reporter.identity"
 
 
@@ -201,13 +230,17 @@ def identity_of(scope: Any) -> Identity | None:
     return who if isinstance(who, Identity) else None
 
 
+_CAN = {"read": "can_read", "update": "can_update", "delete": "can_delete", "manage": "can_manage"}
+
+
 def allows(permission: Permission, need: str) -> bool:
-    return {
-        "read": permission.can_read,
-        "update": permission.can_update,
-        "delete": permission.can_delete,
-        "manage": permission.can_manage,
-    }[need]
+    return bool(getattr(permission, _CAN[need]))
+
+
+_NAMED = frozenset(
+    ("run_id", "run_uuid", "model_id", "key", "name", "new_name", "status", "run_name", "path")
+)  # what an audit record names of a write (values of these are names, not data)
+_COUNTED = frozenset(("metrics", "params", "tags", "datasets"))  # ... and counts, by key
 
 
 def audit_record(
@@ -216,23 +249,13 @@ def audit_record(
     """Return the audit record of a write: who, when, from where and what (names and counts
     of what was logged; values are left out, since they may be secrets)."""
     what: dict[str, Any] = {}
-    for key in (
-        "run_id",
-        "run_uuid",
-        "model_id",
-        "key",
-        "name",
-        "new_name",
-        "status",
-        "run_name",
-        "path",
-    ):
-        if isinstance(data.get(key), (str, int)):
+    for key in _NAMED.intersection(data):
+        if isinstance(data[key], (str, int)):
             what[key] = str(data[key])[:500]
     if isinstance(data.get("models"), list) and all(isinstance(m, str) for m in data["models"]):
         what["models"] = data["models"][:50]
-    for key in ("metrics", "params", "tags", "datasets"):
-        items = data.get(key)
+    for key in _COUNTED.intersection(data):
+        items = data[key]
         if isinstance(items, list):
             names = sorted({str(i.get("key", "")) for i in items if isinstance(i, dict)} - {""})
             what[key] = {"count": len(items), "keys": names[:50]}

@@ -18,6 +18,7 @@ coordination between replicas.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -35,8 +36,17 @@ SUFFIX = ".jsonl"
 MERGE_FILES = 16
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode  # one line each
+
+
+@functools.lru_cache(maxsize=64)
+def _day(number: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=number)).isoformat()
+
+
 def day_of(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+    """Return the UTC day (YYYY-MM-DD) of a time in milliseconds since the epoch."""
+    return _day(ms // 86_400_000)
 
 
 class AuditWriter:
@@ -48,6 +58,7 @@ class AuditWriter:
         self._seq = 0
         self._lock = threading.Lock()
         self._tiers: dict[tuple[str, int], list[str]] = {}  # (day, tier) -> own files
+        self._paths: dict[str, str] = {}  # day -> this writer's file (folder store)
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
         """Write records (each needs "id" and "time" in ms): appended to this writer's file of
@@ -64,14 +75,20 @@ class AuditWriter:
             self._merge(day)
 
     def _append_local(self, day: str, records: Sequence[dict[str, Any]]) -> None:
-        rel = self.fs.join(AUDIT_FOLDER, day, f"{self.writer_id}{SUFFIX}")
-        path = self.fs.full(rel)
+        path = self._paths.get(day)
+        if path is None:  # checked once a day (no symbolic link out of the store)
+            path = self.fs.full(self.fs.join(AUDIT_FOLDER, day, f"{self.writer_id}{SUFFIX}"))
+            self._paths = {day: path}
         # a leading newline ends a line a kill cut short, so it cannot swallow the next one
-        data = "".join("\n" + json.dumps(r, sort_keys=True, ensure_ascii=True) for r in records)
+        data = "".join("\n" + _ENCODE(r) for r in records)
         folder = os.path.dirname(path)
         with local_write_errors(folder):
-            os.makedirs(folder, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            try:
+                fd = os.open(path, flags, 0o600)
+            except FileNotFoundError:  # the day's first record: make its folder
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(path, flags, 0o600)
             try:
                 view = memoryview(data.encode())
                 while view:  # one write in practice; a short write goes on where it stopped
@@ -83,7 +100,7 @@ class AuditWriter:
         self._seq += 1
         name = f"{time.time_ns():020d}-{self.writer_id}-{self._seq:06d}{SUFFIX}"
         rel = self.fs.join(AUDIT_FOLDER, day, name)
-        data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=True) + "\n" for r in records)
+        data = "".join(_ENCODE(r) + "\n" for r in records)
         self.fs.write_atomic(rel, data.encode())
         return rel
 
