@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,3 +246,73 @@ def test_answers_remembered_for_speed_end_with_the_change_that_ends_them(tmp_pat
     assert via_proxy().admin
     with pytest.raises(Unauthenticated):  # remembered for its proxy, never for another peer
         via_proxy("127.0.0.2")
+
+
+def test_what_is_remembered_never_outlives_a_newer_state(tmp_path: Path) -> None:
+    """Breaks an attacker found in the first version of these caches: a reload that read the
+    records before a change and finished after it put the older state back (a revoked token
+    worked again); every remembered sign-in kept its whole state alive (memory grew with the
+    square of the changes); a sign-in was remembered by the user's position in the log, so a
+    log reordered by a racing writer let an old password in."""
+    import asyncio
+    import base64
+    import gc
+    import weakref
+
+    from reporter.tracking_server.auth import Access, Authenticator, AuthOptions, Unauthenticated
+
+    now = [0.0]
+    path = tmp_path / "users.jsonl"
+    log = FileAccessLog(path)
+    log.publish(AccessState().add_user("bob", "bob-pw"))
+    token_change, token = AccessState.replay(log.changes()).add_token("bob")
+    log.publish(token_change)
+
+    class Paused(FileAccessLog):
+        """A log whose next read returns what was read earlier (a reload that paused)."""
+
+        held: list[dict[str, object]] | None = None
+
+        def changes(self) -> list[dict[str, Any]]:
+            held, self.held = self.held, None
+            return held if held is not None else super().changes()
+
+    paused = Paused(path)
+    access = Access(paused, READ, refresh_seconds=1.0, clock=lambda: now[0])
+    auth = Authenticator(AuthOptions(mode="basic"), access, lambda: now[0])
+
+    def sign_in(header: str, address: str = "127.0.0.1") -> Identity:
+        return asyncio.run(auth.identify({b"authorization": header.encode()}, address))
+
+    assert sign_in(f"Bearer {token}").user == "bob"
+    paused.held = paused.changes()  # read before the revocation ...
+    access.publish(access.state().remove_token("bob", token.split("_")[1]))
+    access.reload()  # ... finished after it: dropped
+    with pytest.raises(Unauthenticated):
+        sign_in(f"Bearer {token}")
+
+    old = weakref.ref(access.state())
+    for i in range(20):  # changes, each followed by a sign-in from a new address
+        access.publish(access.state().grant(f"user:u{i}", f"e{i}", "READ"))
+        sign_in("Basic " + base64.b64encode(b"bob:bob-pw").decode(), f"10.0.0.{i}")
+    gc.collect()
+    assert old() is None  # only the current state is kept
+
+    def basic(password: str) -> str:
+        return "Basic " + base64.b64encode(f"amy:{password}".encode()).decode()
+
+    other = tmp_path / "reordered.jsonl"
+    first = AccessState().add_user("amy", "old-pw")
+    other.write_text(json.dumps(first) + "\n")
+    reordered = Access(FileAccessLog(other), READ, refresh_seconds=1.0, clock=lambda: now[0])
+    amy = Authenticator(AuthOptions(mode="basic"), reordered, lambda: now[0])
+    header = {b"authorization": basic("old-pw").encode()}
+    assert asyncio.run(amy.identify(header, "127.0.0.1")).user == "amy"
+    # a racing writer's add sorts first: the old add no longer applies, the password is new
+    other.write_text(json.dumps(AccessState().add_user("amy", "new-pw")) + "\n"
+                     + json.dumps(first) + "\n")  # fmt: skip
+    now[0] += 5
+    with pytest.raises(Unauthenticated):
+        asyncio.run(amy.identify(header, "127.0.0.2"))
+    with pytest.raises(Unauthenticated):
+        asyncio.run(amy.identify(header, "127.0.0.1"))

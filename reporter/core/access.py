@@ -141,6 +141,7 @@ class AccessState:
         self.default = default  # the server's --default-permission until a change sets one
         self._tokens: dict[str, str] = {}  # sha256 -> user
         self._permissions: dict[tuple[Identity, str, str], Permission] = {}  # answered before
+        self.generation = 0  # set by the server's Access when it installs this state
         self.applied = 0
 
     @classmethod

@@ -95,7 +95,8 @@ class Access:
         self._lock = threading.Lock()
         self._state = AccessState(default)
         self._changes: list[dict[str, object]] = []
-        self._loaded_at: float | None = None
+        self._loaded_at: float | None = None  # when the read of the installed state began
+        self.generation = 0  # of the installed state: what was remembered from it names it
 
     def state(self) -> AccessState:
         """Return the state as last loaded. Never reads storage (it is called on the event
@@ -109,17 +110,23 @@ class Access:
         return self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_seconds
 
     def reload(self) -> AccessState:
-        """Read the changes again; the state stays the same object while they are the same,
-        so what was worked out from it (verified sign-ins, permissions) stays valid."""
+        """Read the changes again. The state stays the same object while they are the same, so
+        what was worked out from it (verified sign-ins, permissions) stays valid; and a read
+        that finishes after a newer one (reloads run on several threads) is dropped: change
+        records are only ever added, so the read with more of them is the newer."""
+        started = self.clock()
         changes = self.log.changes()
         with self._lock:
-            if self._loaded_at is not None and changes == self._changes:
-                self._loaded_at = self.clock()
+            loaded = self._loaded_at is not None
+            if loaded and (len(changes) < len(self._changes) or changes == self._changes):
+                if changes == self._changes:
+                    self._loaded_at = max(self._loaded_at or started, started)
                 return self._state
-        state = AccessState.replay(changes, self.default)
-        with self._lock:
-            self._state, self._changes, self._loaded_at = state, changes, self.clock()
-        return state
+            state = AccessState.replay(changes, self.default)
+            self.generation += 1
+            state.generation = self.generation
+            self._state, self._changes, self._loaded_at = state, changes, started
+            return state
 
     def publish(self, change: dict[str, object]) -> None:
         """Record a change (durable), then see it at once."""
@@ -197,11 +204,12 @@ class Authenticator:
         self._groups_header = (
             options.groups_header.lower().encode("latin-1") if options.groups_header else None
         )
-        self._verified: dict[str, tuple[str, int]] = {}  # sha256(credentials) -> (user, version)
+        # sha256(credentials) -> (user, the password hash they were checked against)
+        self._verified: dict[str, tuple[str, str]] = {}
         # the Identity a request's exact credentials (or proxy headers) and address had under
-        # the current state (the same object while nothing changed), so a client's requests
-        # after its first cost a lookup: key -> (state, identity, lockout key of the name)
-        self._recent: dict[tuple[object, ...], tuple[AccessState, Identity, str]] = {}
+        # the current state (the same generation while nothing changed), so a client's
+        # requests after its first cost a lookup: key -> (generation, identity, lockout key)
+        self._recent: dict[tuple[object, ...], tuple[int, Identity, str]] = {}
         self._trusted: dict[str, bool] = {}
 
     @property
@@ -226,9 +234,10 @@ class Authenticator:
         except ValueError:
             return False
         found = any(address in network for network in self._networks)
-        if len(self._trusted) >= self.RECENT:
-            self._trusted.clear()
-        self._trusted[peer] = found  # a valid address: at most 45 characters
+        if len(peer) <= 64:  # an address (a scoped IPv6 one may be longer: not kept)
+            if len(self._trusted) >= self.RECENT:
+                self._trusted.clear()
+            self._trusted[peer] = found
         return found
 
     def client_address(self, headers: dict[bytes, bytes], peer: str) -> str:
@@ -250,13 +259,13 @@ class Authenticator:
         were established under the current state (None: `identify` must find out)."""
         if self.access.stale():
             return None
-        state = self.access.state()
+        generation = self.access.state().generation
         if self.options.mode == "proxy":
             recent = self._recent.get(self._proxy_key(headers, peer))
-            return recent[1] if recent is not None and recent[0] is state else None
+            return recent[1] if recent is not None and recent[0] == generation else None
         address = self.client_address(headers, peer)
         recent = self._recent.get((headers.get(b"authorization", b""), address))
-        if recent is None or recent[0] is not state:
+        if recent is None or recent[0] != generation:
             return None
         _, who, name_key = recent
         return who if not name_key or not self.lockout.locked_for(name_key) else None
@@ -296,7 +305,7 @@ class Authenticator:
         if sum(len(k) for k in key if isinstance(k, (bytes, str))) <= 2048:
             if len(self._recent) >= self.RECENT:
                 self._recent.clear()
-            self._recent[key] = (state, who, name)
+            self._recent[key] = (state.generation, who, name)
 
     def _from_proxy(self, state: AccessState, headers: dict[bytes, bytes], peer: str) -> Identity:
         claimed = headers.get(self._user_header)
@@ -363,7 +372,7 @@ class Authenticator:
             raise self._locked(wait)
         digest = hashlib.sha256(f"{name}\0{password}".encode()).hexdigest()
         cached = self._verified.get(digest)
-        if user is not None and cached == (user.name, user.version):
+        if user is not None and user.password_hash and cached == (user.name, user.password_hash):
             # verified before: not a guess, so a locked address (a NAT, a proxy without
             # --trusted-proxy) does not lock out users who signed in already
             return Identity(user.name, (), user.admin, address), name_key
@@ -379,7 +388,7 @@ class Authenticator:
             raise Unauthenticated("Wrong user name or password")
         if len(self._verified) > 10_000:
             self._verified.clear()
-        self._verified[digest] = (user.name, user.version)
+        self._verified[digest] = (user.name, known_hash)
         self.lockout.succeeded(name_key)
         return Identity(user.name, (), user.admin, address), name_key
 

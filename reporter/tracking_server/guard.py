@@ -85,6 +85,7 @@ class Guard:
     store: AbstractStore
     clock: Callable[[], float] = time.monotonic
     _names: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _forgotten: int = 0  # renames through this server so far
 
     @property
     def access(self) -> Access:
@@ -95,6 +96,7 @@ class Guard:
 
     def forget(self, experiment_id: str) -> None:
         """Drop an experiment's cached name (after a rename through this server)."""
+        self._forgotten += 1  # a name read before this is not cached after it
         self._names.pop(experiment_id, None)
 
     def known_experiment(self, rule: Rule, data: dict[str, Any]) -> str | None:
@@ -123,13 +125,15 @@ class Guard:
         now = self.clock()
         if hit is not None and now - hit[1] < self.access.refresh_seconds:
             return hit[0]
+        forgotten = self._forgotten
         try:
             exp = await run_in_threadpool(self.store.get_experiment, experiment_id)
         except NotFoundError:
             return None
-        if len(self._names) > 100_000:
-            self._names.clear()
-        self._names[experiment_id] = (exp.name, now)
+        if forgotten == self._forgotten:  # no rename finished while it was read
+            if len(self._names) > 100_000:
+                self._names.clear()
+            self._names[experiment_id] = (exp.name, now)
         return exp.name
 
     async def experiment_of(
