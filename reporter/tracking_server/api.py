@@ -707,10 +707,7 @@ def _endpoint(
             return JSONResponse(await handler(backend, data, request))
         exp_id = None
         if rule.target in ("experiment", "experiment_name", "run", "model"):
-            # known without reading storage (the usual case), else looked up
-            exp_id = guard.known_experiment(rule, data)
-            if exp_id is None:
-                exp_id = await guard.experiment_of(rule, data, request.path_params)
+            exp_id = await guard.experiment_of(rule, data, request.path_params)
             if exp_id is not None:
                 allowed = guard.allowed(who, exp_id, rule.need)
                 if allowed is None:

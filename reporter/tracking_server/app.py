@@ -201,9 +201,7 @@ class Authenticate:
         try:
             if repeated and self.authenticator.ambiguous(scope.get("headers") or []):
                 raise Unauthenticated("The request repeats an identity header: refused")
-            who = self.authenticator.remembered(headers, peer) if not repeated else None
-            if who is None:
-                who = await self.authenticator.identify(headers, peer)
+            who = await self.authenticator.identify(headers, peer)
         except Unauthenticated as exc:
             log.warning("refused %s %r from %s: %s", scope["method"], scope["path"], peer, exc)
             response = error_response(exc)

@@ -114,17 +114,22 @@ class Guard:
     def allowed(self, who: Identity, experiment_id: str, need: str) -> bool | None:
         """Return whether the caller has `need` on an experiment whose name is known and fresh
         (None: ask `require`, which reads the name)."""
+        name = self._fresh_name(experiment_id)
+        return None if name is None else allows(self.permission(who, experiment_id, name), need)
+
+    def _fresh_name(self, experiment_id: str) -> str | None:
+        """Return an experiment's cached name if read within refresh_seconds."""
         hit = self._names.get(experiment_id)
         if hit is None or self.clock() - hit[1] >= self.access.refresh_seconds:
             return None
-        return allows(self.permission(who, experiment_id, hit[0]), need)
+        return hit[0]
 
     async def experiment_name(self, experiment_id: str) -> str | None:
         """Return an experiment's name (None if there is no such experiment)."""
-        hit = self._names.get(experiment_id)
+        cached = self._fresh_name(experiment_id)
+        if cached is not None:
+            return cached
         now = self.clock()
-        if hit is not None and now - hit[1] < self.access.refresh_seconds:
-            return hit[0]
         forgotten = self._forgotten
         try:
             exp = await run_in_threadpool(self.store.get_experiment, experiment_id)
@@ -141,10 +146,10 @@ class Guard:
     ) -> str | None:
         """Return the id of the experiment a request touches (None: it names none that
         exists, and the endpoint answers RESOURCE_DOES_NOT_EXIST itself)."""
+        known = self.known_experiment(rule, data)
+        if known is not None:
+            return known
         try:
-            if rule.target == "experiment":
-                value = data.get("experiment_id")
-                return str(value) if value not in (None, "") else "0"
             if rule.target == "experiment_name":
                 exp = await run_in_threadpool(
                     self.store.get_experiment_by_name, str(data.get("experiment_name", ""))
@@ -152,8 +157,6 @@ class Guard:
                 return exp.experiment_id if exp is not None else None
             if rule.target == "run":
                 run_id = str(data.get("run_id") or data.get("run_uuid") or "")
-                if self.store.knows_run(run_id):
-                    return self.store.experiment_of(run_id)
                 return await run_in_threadpool(self.store.experiment_of, run_id)
             if rule.target == "model":
                 model = await run_in_threadpool(
