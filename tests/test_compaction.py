@@ -108,7 +108,7 @@ def test_interrupted_compaction_never_doubles_rows(store_uri, client):
     exp_id = client.get_run(ids[0]).info.experiment_id
     listing = reader.list_experiment(store_fs(client), exp_id)
     table, _, _ = reader.read_plan(store_fs(client), reader.make_plan(store_fs(client), listing))
-    compaction._publish(store_fs(client), exp_id, table, list(listing.parts))  # no deletes
+    compaction.publish(store_fs(client), exp_id, table, list(listing.parts))  # no deletes
     assert len(parquet_files(store_uri, schema.PARTS_FOLDER)) == 3 * 2
     assert snapshot(client, ids) == before
     assert len(mlflow.search_runs()) == 3
@@ -134,8 +134,8 @@ def test_overlapping_compacted_files_are_read_once_then_merged(store_uri, client
         return table.filter(pc.is_in(pc.cast(table.column("part"), "string"), pa.array(keep)))
 
     # two racing compactors: one took parts 0-1, the other 1-2; both deleted what they took
-    compaction._publish(fs, exp_id, only(parts[:2]), parts[:2])
-    compaction._publish(fs, exp_id, only(parts[1:]), parts[1:])
+    compaction.publish(fs, exp_id, only(parts[:2]), parts[:2])
+    compaction.publish(fs, exp_id, only(parts[1:]), parts[1:])
     for info in listing.parts.values():
         fs.delete(info.path)
     assert snapshot(client, ids) == before

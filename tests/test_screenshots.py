@@ -102,9 +102,10 @@ def test_each_shot_is_a_window_sized_png_of_its_page(small_site, tmp_path):
     assert urls["compare"].endswith(f"/compare.html#runs={ids['base']},{ids['better']}")
     assert urls["comparison"].endswith("/site/experiments/shots/compare/pair.html")
     assert urls["report"].endswith("/site/reports/shots.html")
+    assert urls["storage"].endswith("/site/storage/index.html")
     assert all(u.startswith("file://") for u in urls.values())
     charts = {t.shot.name: t.charts for t in done}
-    for name in ("experiment-charts", "run", "compare", "comparison", "report"):
+    for name in ("experiment-charts", "run", "compare", "comparison", "report", "storage"):
         drawn, shown = charts[name]
         assert drawn == shown > 0, (name, charts[name])  # every chart drawn before the shot
     # then the files: one PNG per shot, of the window's size, reduced to a palette

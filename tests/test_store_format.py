@@ -79,7 +79,7 @@ def test_recipes_take_each_row_once_when_compactions_left_copies(store_uri, logg
     (compacted,) = listing.compacted
     copy = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER, "zz-copy.parquet")
     fs.write_atomic(copy, fs.read_bytes(compacted.path))  # the loser's copy of the same parts
-    compaction._publish(fs, exp_id, pa.concat_tables(tables.values()), sorted(tables))
+    compaction.publish(fs, exp_id, pa.concat_tables(tables.values()), sorted(tables))
     assert recipes.plain_metric_rows(store_uri) == 5 + 5 + 5 + 5 + 1 + 1  # copies are there
     test_pandas_recipe_from_the_docs(store_uri, logged)
     test_duckdb_recipe_from_the_docs(store_uri, logged)

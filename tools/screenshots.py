@@ -6,12 +6,12 @@
 Opens the site from file:// in Debian's chromium, driven by Playwright (Playwright's own browser
 download is never used), and writes one viewport-sized PNG per shot in SHOTS, under fixed names:
 the index, an experiment page (top, explore and metric charts), a run (top and artifacts), the
-compare page, a curated comparison, a narrative report, and phone (390 px) and dark-mode
-variants. The pages
-are found the way a reader finds them: the experiment by its link on the index, runs by their
-names in the experiment's runs table (by default its first rows), the curated comparison and
-the report by the first links to them. Every chart is drawn (`data-drawn="true"`) before a
-shot is taken. PNGs are reduced to 256 colours with Pillow when it is installed.
+compare page, a curated comparison, a narrative report, the storage page, and phone (390 px)
+and dark-mode variants. The pages are found the way a reader finds them: the experiment by its
+link on the index, runs by their names in the experiment's runs table (by default its first
+rows), the curated comparison and the report by the first links to them, the storage page by
+the top bar's link. Every chart is drawn (`data-drawn="true"`) before a shot is taken. PNGs are
+reduced to 256 colours with Pillow when it is installed.
 
 Console errors, failed loads and requests leaving the site are printed and make the exit code
 1 (the shots are still written): a README should not show a broken page.
@@ -42,7 +42,7 @@ class Shot:
     """One screenshot: which page, scrolled to what, at which size, in which colour scheme."""
 
     name: str  # the PNG's file name, without .png
-    page: str  # index, experiment, run, compare, comparison or report
+    page: str  # index, experiment, run, compare, comparison, report or storage
     scroll_to: str | None = None  # CSS selector brought to the top of the window
     viewport: str = "desktop"  # a key of VIEWPORTS
     dark: bool = False
@@ -62,6 +62,8 @@ SHOTS = (
     Shot("run-phone", "run", viewport="phone"),
     Shot("experiment-dark", "experiment", dark=True),
     Shot("experiment-charts-dark", "experiment", scroll_to="#charts-heading", dark=True),
+    Shot("storage", "storage"),
+    Shot("storage-phone", "storage", viewport="phone"),
 )
 
 
@@ -202,6 +204,9 @@ def find_pages(
         reports = [a["href"] for a in links if "/reports/" in a["href"]]
         if reports:
             pages["report"] = reports[0]
+        storage = [a["href"] for a in links if a["href"].endswith("/storage/index.html")]
+        if storage:  # the top bar's link
+            pages["storage"] = storage[0]
         page.goto(pages["experiment"])
         page.wait_for_function("() => document.querySelectorAll('table.runs tbody tr').length")
         rows = page.evaluate(TABLE_ROWS)

@@ -26,8 +26,11 @@ def cli(verbose: bool) -> None:
 def _register() -> None:
     """Add the commands that live in their own modules."""
     from reporter.commands.access import audit_command, grants_group, users_group
+    from reporter.commands.archive import archive_command, restore_command
     from reporter.commands.build import build_command
     from reporter.commands.compact import compact_command
+    from reporter.commands.du import du_command
+    from reporter.commands.gc import gc_command
     from reporter.commands.import_mlflow import import_group
     from reporter.commands.listing import experiments_command, runs_command
     from reporter.commands.serve import serve_command
@@ -38,6 +41,8 @@ def _register() -> None:
     for command in (
         build_command,
         compact_command,
+        du_command,
+        gc_command,
         sync_command,
         experiments_command,
         runs_command,
@@ -48,6 +53,8 @@ def _register() -> None:
         users_group,
         grants_group,
         audit_command,
+        archive_command,
+        restore_command,
     ):
         cli.add_command(command)
 

@@ -358,10 +358,11 @@ class SecretRules:
         reasons = []
         shown = as_shown(content)
         lines = content.splitlines()
+        count = max(len(lines), 1)  # once: per line, it made a long file's scan quadratic
         if shown != content:  # also the file as a browser or markdown would show it
             lines += shown.splitlines()
         for number, line in enumerate(lines, 1):
-            number = (number - 1) % max(len(content.splitlines()), 1) + 1
+            number = (number - 1) % count + 1
             if credentials_in(line):
                 reasons.append(f"line {number}: a credential")
                 continue

@@ -3,6 +3,7 @@
     build(config)
       store    = open_store(uri)            read-only: the build never writes to the store
       snapshot = load(store, selection)     runs frames, metric points, artifact listings
+      storage  = load_storage(store, ...)   what the published experiments hold (storage page)
       site     = make_site(snapshot, ...)   pages with typed contexts and chart data
       render(site, theme, out)              the only writer: atomic, skips unchanged files
 
@@ -28,6 +29,7 @@ from reporter.site import contract, model, render, theme
 from reporter.store.protocol import AbstractStore
 from reporter.view import fetch, loader, text
 from reporter.view.config import BuildConfig
+from reporter.view.storage import load_storage
 
 Progress = Callable[[str, int, int], None]
 
@@ -142,8 +144,13 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
     def store_url(run_id: str, path: str) -> str:
         return store.artifact_link(run_id, path, experiment_of.get(run_id))
 
+    storage = None
+    if config.storage_page:  # what the published experiments hold: one listing of the store
+        if progress:
+            progress("measuring", 0, 1)
+        storage = load_storage(store, config, snapshot)
     info = contract.SiteInfo(config.title, __version__, build_time(), config.base_url)
-    site = model.make_site(snapshot, config, info, read_preview, store_url)
+    site = model.make_site(snapshot, config, info, read_preview, store_url, storage)
 
     def copy(run_id: str, path: str) -> bytes:
         return artifact_bytes.read(run_id, path, experiment_of.get(run_id))

@@ -125,6 +125,78 @@ def metric_spec() -> dict[str, Any]:
     return {"line": line_spec(), "bars": bars_spec(), "band": band_spec()}
 
 
+# --- the storage page -------------------------------------------------------------------------
+# Sizes are drawn in one unit per chart (the build picks it: "MB", "GB"), so the axis reads as
+# the site writes numbers; each row's tooltip says its size as `du` does.
+USAGE_BAR_STEP = 28  # pixels per experiment
+
+
+def usage_spec() -> dict[str, Any]:
+    """Return the spec of the usage by experiment chart: a horizontal bar per experiment
+    (largest first), stacked by kind of file (events, artifacts, models, other)."""
+    import altair as alt
+
+    kinds = ["events", "artifacts", "models", "other"]
+    y = alt.Y(
+        "name:N",
+        title=None,
+        sort=alt.EncodingSortField("rank", op="min"),
+        axis=alt.Axis(labelLimit=220, labelFontSize=12),
+    )
+    x = alt.X("value:Q", title="size", stack="zero", axis=alt.Axis(labelExpr=HUMAN, tickCount=5))
+    legend = alt.Legend(orient="bottom", title=None, labelLimit=0)
+    color = alt.Color("kind:N", sort=kinds, scale=alt.Scale(domain=kinds), legend=legend)
+    chart = (
+        alt.Chart(alt.NamedData(name=DATASET))
+        .mark_bar(height=16)
+        .encode(
+            y=y,
+            x=x,
+            color=color,
+            order=alt.Order("order:Q"),
+            tooltip=alt.Tooltip("tip:N"),
+            description="tip:N",
+        )
+        .properties(
+            width="container",
+            height=alt.Step(USAGE_BAR_STEP),
+            autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+        )
+    )
+    return _clean(chart.to_dict())
+
+
+def growth_spec() -> dict[str, Any]:
+    """Return the spec of the growth chart: the size by day (UTC) of each series `du --log`
+    recorded, a line per series with a dot per day."""
+    import altair as alt
+
+    x = alt.X(
+        "day:T",
+        title="day (UTC)",
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(
+            labelExpr="utcFormat(datum.value, '%Y-%m-%d')", labelAngle=0, labelOverlap=True
+        ),
+    )
+    y = alt.Y("value:Q", title="size", scale=alt.Scale(zero=True), axis=alt.Axis(labelExpr=HUMAN))
+    legend = alt.Legend(orient="bottom", title=None, labelLimit=0)
+    color = alt.Color("series:N", sort=alt.EncodingSortField("rank", op="min"), legend=legend)
+    base = alt.Chart(alt.NamedData(name=DATASET)).encode(x=x, y=y, color=color)
+    lines = base.mark_line(interpolate="linear")
+    dots = base.mark_point(filled=True, size=30).encode(
+        tooltip=alt.Tooltip("tip:N"), description="tip:N"
+    )
+    chart = alt.layer(lines, dots).properties(width="container", height=260)
+    return _clean(chart.to_dict())
+
+
+@functools.cache
+def storage_spec() -> dict[str, Any]:
+    """Return the Vega-Lite specs of the storage page's charts: `usage` and `growth`."""
+    return {"usage": usage_spec(), "growth": growth_spec()}
+
+
 def encode(values: Any) -> str:
     """Return a numeric column as base64 of little-endian float64 (decoded by the page script).
 

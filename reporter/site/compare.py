@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from reporter.core import system_tags
@@ -62,9 +63,11 @@ def runs_js(
     images: dict[str, list[tuple[str, str]]],
     lower_better: Callable[[str], bool],
     datasets: Mapping[str, RunInputs] | None = None,
+    archived: AbstractSet[str] = frozenset(),
 ) -> bytes:
     """Return experiments/<slug>/runs.js: what the compare page shows of every run (and what
-    the experiment page's filter reads, a run's datasets as [name, digest, context or null])."""
+    the experiment page's filter reads, a run's datasets as [name, digest, context or null]);
+    an archived run has `"archived": true`."""
     runs: list[dict[str, Any]] = []
     for rec in records:
         run_id = rec["run_id"]
@@ -95,6 +98,8 @@ def runs_js(
                 "images": dict(images.get(run_id, [])),
             }
         )
+        if run_id in archived:
+            runs[-1]["archived"] = True
         used = (datasets or {}).get(run_id, RunInputs()).dataset_inputs
         if used:
             runs[-1]["datasets"] = [[d.dataset.name, d.dataset.digest, d.context] for d in used]

@@ -39,6 +39,7 @@ class SiteInfo:
     version: str
     build_time: str
     base_url: str | None
+    storage_path: str | None = None  # the storage page, linked from the top bar, when made
 
 
 @dataclass
@@ -103,6 +104,7 @@ class RunRow:
     parent: str | None
     cells: list[Cell]
     children: int = 0  # its child runs in the table
+    archived: bool = False  # its histories and files are in an archive store
 
 
 @dataclass
@@ -161,6 +163,7 @@ class MetricStat:
     min: str
     max: str
     steps: int
+    step: str = ""  # the step of the last value (an archived run shows only that value)
 
 
 @dataclass
@@ -176,6 +179,16 @@ class ArtifactNode:
     content: Any = None  # lines, rows, Markup, model metadata, html text or an image data URL
     children: list[ArtifactNode] = field(default_factory=list)
     note: str = ""  # withheld, not copied, copied as text
+
+
+@dataclass(frozen=True)
+class ArchiveNote:
+    """Where an archived run went: its page says so, with the command that brings it back."""
+
+    time: str  # when it was archived, UTC ("" when the summary does not say)
+    location: str  # the archive store, as the profile shows paths ("" when left out)
+    restore: str  # the command that restores it
+    hidden: bool = False  # a local folder whose path the profile hides: only its name shown
 
 
 @dataclass
@@ -205,6 +218,7 @@ class RunPageContext:
     artifact_mode: str
     datasets: list[DatasetView] = field(default_factory=list)  # see reporter/site/datasets.py
     models: list[ModelSummary] = field(default_factory=list)  # the logged models it produced
+    archived: ArchiveNote | None = None  # its histories and files are in an archive store
 
 
 @dataclass
@@ -214,6 +228,104 @@ class IndexPageContext:
     experiments: list[ExperimentSummary]
     total_runs: int
     reports: list[Any] = field(default_factory=list)  # reports.ReportSummary, listed first
+
+
+@dataclass(frozen=True)
+class StorageRow:
+    """A line of the storage page's table of experiments: sizes in bytes (the template writes
+    them for people with the `size` filter)."""
+
+    name: str
+    path: str | None  # the experiment's page; None for the line of the rest of the store
+    runs: int
+    deleted_runs: int | None  # None: not measured
+    archived_runs: int
+    events: int
+    artifacts: int
+    models: int
+    other: int
+    total: int
+    files: int
+    note: str = ""  # "usage log": the experiment `du --log` records in
+
+
+@dataclass(frozen=True)
+class StorageRun:
+    """A line of the storage page's largest runs."""
+
+    run: Crumb
+    experiment: Crumb
+    status: str
+    archived: bool
+    events: int
+    artifacts: int
+    models: int
+    total: int
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """What archiving by the [retention] policy would free."""
+
+    archive_after: str  # as configured: "180d"
+    keep: str  # the keep filter, "" for none
+    archive_to: str  # where to, as the profile shows paths ("" when not configured)
+    archive_hidden: bool  # a local folder whose path the profile hides: only its name shown
+    runs: int
+    bytes: int
+    kept: int
+    running: int
+    problem: str  # why there is no figure ("" when there is one)
+    command: str  # the command that does it
+
+
+@dataclass(frozen=True)
+class GrowthView:
+    """What the growth chart shows, in words: the first and latest day and the change."""
+
+    first_day: str
+    last_day: str
+    days: int  # days with a point
+    first: int  # bytes on the first day (of the chart's total line)
+    last: int
+    change: str  # "+13%", or "" when the first day held nothing
+    label: str  # what the total line is: "the store", "these 2 experiments"
+
+
+@dataclass
+class StoragePageContext:
+    """The storage page: what the published experiments hold, how it grew, what archiving by
+    the policy, gc and compaction would free. Sizes in bytes."""
+
+    measured: bool  # False: the store cannot measure itself from here (see `problem`)
+    problem: str
+    whole_store: bool  # the build publishes every experiment: store-wide figures shown
+    total: int
+    files: int
+    runs: int  # runs measured (published experiments'; every run in a whole-store build)
+    kinds: list[tuple[str, int, int]]  # (events|artifacts|models|other, bytes, files)
+    experiments: list[StorageRow]
+    rest: StorageRow | None  # a whole-store build: deleted experiments, store files
+    largest: list[StorageRun]
+    published_runs: int  # runs the largest list is chosen from
+    deleted_runs: int | None
+    deleted_bytes: int | None
+    archived_runs: int
+    archived_bytes: int  # the summaries archived runs leave here
+    gc_bytes: int | None  # None: not measured
+    gc_runs: int
+    gc_experiments: int
+    gc_age: str  # "30d"
+    compaction_bytes: int  # an estimate
+    policy: PolicyView | None
+    growth: GrowthView | None
+    usage_chart: Markup  # JSON rows of the usage-by-experiment chart
+    growth_chart: Markup  # JSON rows of the growth chart ("null" without a usage log)
+    unit: tuple[str, str]  # (usage chart unit, growth chart unit): "MB", "GB"
+    log_experiment: Crumb | None  # the experiment holding the usage log, when published
+    runs_filtered: bool  # a `runs` filter: experiments' sizes include runs not listed
+    usage_log_experiment: str = "store-usage"
+    shown_experiments: int = 0  # rows in the usage chart (the largest; the rest as one)
 
 
 @dataclass

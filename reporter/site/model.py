@@ -9,6 +9,7 @@ StrictUndefined).
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,12 @@ from reporter.site.pages.experiment import experiment_page
 from reporter.site.pages.index import summarize
 from reporter.site.pages.reports import report_pages
 from reporter.site.pages.run import PreviewReader, artifact_copies, artifact_tree, run_page
+from reporter.site.pages.storage import STORAGE_PATH, storage_page
 from reporter.site.paths import experiment_slugs, run_path, site_artifact_path
 from reporter.site.series import index_metrics
 from reporter.view.config import BuildConfig
 from reporter.view.loader import StoreSnapshot
+from reporter.view.storage import StorageData
 
 
 # --- the whole site ------------------------------------------------------------------------
@@ -41,8 +44,10 @@ def make_site(
     site: SiteInfo,
     read: PreviewReader,
     store_url: Callable[[str, str], str],
+    storage: StorageData | None = None,
 ) -> Site:
-    """Build every page and file of the site from a snapshot (no I/O)."""
+    """Build every page and file of the site from a snapshot (no I/O), and the storage page
+    from what was measured, when given."""
     slugs = experiment_slugs(
         {d.experiment.experiment_id: d.experiment.name for d in snapshot.experiments}
     )
@@ -70,7 +75,7 @@ def make_site(
     for data in snapshot.experiments:
         slug = slugs[data.experiment.experiment_id]
         summaries.append(summarize(data, slug, config))
-        exp_made = experiment_page(data, slug, config)
+        exp_made = experiment_page(data, slug, config, snapshot.archived.keys())
         made.gather(exp_made)
         exp_crumb = Crumb(data.experiment.name, f"experiments/{slug}/index.html")
         metrics = metric_indexes[data.experiment.experiment_id] = index_metrics(data)
@@ -100,7 +105,17 @@ def make_site(
             tree, tree_warnings = artifact_tree(run_id, listing, config, read, artifact_url, hold)
             made.warnings += tree_warnings
             made.gather(
-                run_page(rec, data, exp_crumb, metrics, kids.get(run_id, []), parent, tree, config)
+                run_page(
+                    rec,
+                    data,
+                    exp_crumb,
+                    metrics,
+                    kids.get(run_id, []),
+                    parent,
+                    tree,
+                    config,
+                    snapshot.archived.get(run_id),
+                )
             )
             made.files += artifact_copies(run_id, listing, hold, config)
         total_runs += len(records)
@@ -112,6 +127,9 @@ def make_site(
         exp_page.context.comparisons = links
     reported, report_list = report_pages(snapshot, config, slugs, metric_indexes, artifact_url)
     made.gather(reported)
+    if storage is not None:
+        made.gather(storage_page(storage, snapshot, slugs, config))
+        site = dataclasses.replace(site, storage_path=STORAGE_PATH)
     index = Page(
         "index.html",
         PageInfo("index.html", site.title, [Crumb("Experiments", None)], "index"),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reporter.core.errors import InvalidArgumentError, ReporterError
+from reporter.core.sizes import format_size
 from reporter.site import charts
 from reporter.site.contract import Page, Site, json_block
 from reporter.site.paths import relative_url
@@ -144,8 +145,20 @@ def make_environment(theme: Theme) -> Any:
     env.filters["url"] = url
     env.filters["count"] = text.counted  # {{ n | count("report") }}: "1 report", "2 reports"
     env.filters["human"] = numbers.human  # {{ value | human }}: "1,234", "0.9123", "1.23M"
+    env.filters["size"] = format_size  # {{ bytes | size }}: "950 B", "12.3 kB", "1.25 GB"
     env.globals["metric_spec"] = json_block(charts.metric_spec())
+    env.globals["storage_spec"] = StorageSpec()
     return env
+
+
+class StorageSpec:
+    """The storage page's chart specs, made by Altair only when a page shows them."""
+
+    def __html__(self) -> str:
+        return str(json_block(charts.storage_spec()))
+
+    def __str__(self) -> str:
+        return self.__html__()
 
 
 def render_page(env: Any, page: Page, site: Site) -> bytes:

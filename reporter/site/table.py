@@ -13,10 +13,11 @@ The experiment page's HTML carries only the first `FIRST_ROWS` top-level rows, s
 10,000 runs opens as fast as a page of ten. The page script (static/app.js) renders the view
 the reader asks for (filter, sort, folds) from table.js, a chunk of rows at a time.
 
-A row of table.js is `[run_id, parent_run_id or null, depth, cells]`, the top-level rows first
-in the default order, then each parent's children in the default order. A cell is its shown
-text when its sort key is the same text, else `[text, sort]`, where the sort key of a numeric
-column is a number, null, or "Infinity"/"-Infinity"; an aggregated cell adds what it is:
+A row of table.js is `[run_id, parent_run_id or null, depth, cells]` (and a fifth item, 1, for
+an archived run), the top-level rows first in the default order, then each parent's children
+in the default order. A cell is its shown text when its sort key is the same text, else
+`[text, sort]`, where the sort key of a numeric column is a number, null, or
+"Infinity"/"-Infinity"; an aggregated cell adds what it is:
 `[text, sort, note]`.
 """
 
@@ -356,6 +357,7 @@ def table_js(columns: list[Column], rows: list[RunRow]) -> bytes:
             row.parent,
             row.depth,
             [_js_cell(cell, num) for cell, num in zip(row.cells, numeric)],
+            *([1] if row.archived else []),
         ]
         for row in rows
     ]

@@ -27,6 +27,9 @@ from reporter.store.records import CompactionResult, MetricPoints, Row
 if TYPE_CHECKING:
     import pandas as pd
 
+    from reporter.store.archiving import ArchiveReport
+    from reporter.store.usage import GcReport, StoreUsage
+
 
 class AbstractStore(ABC):
     """Experiments, runs, their events and artifacts, at one URI."""
@@ -286,6 +289,59 @@ class AbstractStore(ABC):
     def compact(self, experiment_ids: Sequence[str] | None = None) -> list[CompactionResult]:
         """Merge what can be merged (all experiments by default); a store with nothing to
         merge returns an empty list."""
+
+    # storage hygiene: size, garbage collection, archiving ----------------------------------
+    # (a store reached through a tracking server is looked after where the server's store is)
+    def usage(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        *,
+        older_than_ms: int = 30 * 86_400_000,
+        lifecycles: bool = True,
+    ) -> StoreUsage:
+        """Return what the store (or these experiments) holds: bytes and files of events,
+        artifacts and models per experiment and per run, from a listing and file footers;
+        with `lifecycles`, also which runs are deleted and what `collect_garbage` with
+        `older_than_ms` would free (read from the runs' attribute events)."""
+        raise UnsupportedFeatureError(
+            f"The store {self.uri} cannot measure itself from here; run `tracker-report du` "
+            "against the store the server uses (--store PATH or s3://...)"
+        )
+
+    def collect_garbage(
+        self,
+        older_than_ms: int,
+        *,
+        dry_run: bool = False,
+        experiment_ids: Sequence[str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        wait_s: float | None = None,
+    ) -> GcReport:
+        """Remove for good the runs and experiments deleted at least `older_than_ms` ago
+        (or exactly the ones named, which must be deleted), with their artifacts and models
+        (MLflow's `mlflow gc`); nothing else. `wait_s`: how long a store lets compactions
+        under way finish before it removes runs' events (None: its default)."""
+        raise UnsupportedFeatureError(
+            f"The store {self.uri} cannot be garbage-collected from here; run `tracker-report "
+            "gc` against the store the server uses (--store PATH or s3://...)"
+        )
+
+    def archive_runs(
+        self, run_ids: Sequence[str], to_uri: str, *, dry_run: bool = False
+    ) -> ArchiveReport:
+        """Move these finished runs' events and artifacts to the store at `to_uri`, verify
+        every byte arrived, then remove them here, leaving a summary that says where they are."""
+        raise UnsupportedFeatureError(
+            f"The store {self.uri} cannot archive from here; run `tracker-report archive` "
+            "against the store the server uses (--store PATH or s3://...)"
+        )
+
+    def restore_runs(self, run_ids: Sequence[str], from_uri: str) -> ArchiveReport:
+        """Bring archived runs back from the store at `from_uri`, exactly as they were."""
+        raise UnsupportedFeatureError(
+            f"The store {self.uri} cannot restore from here; run `tracker-report restore` "
+            "against the store the server uses (--store PATH or s3://...)"
+        )
 
     # access control and the audit trail (kept for the tracking server) ---------------------
     def access_changes(self) -> list[dict[str, Any]]:

@@ -85,6 +85,19 @@ class Comparison:
         )
 
 
+RETENTION_KEYS = ("archive_after", "keep", "archive_to")
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """The [retention] table: archive runs older than `archive_after_ms` into `archive_to`,
+    except those the `keep` filter selects (and running runs, which are never archived)."""
+
+    archive_after_ms: int | None
+    keep: str | None
+    archive_to: str | None
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """Everything `tracker-report build` needs to know."""
@@ -120,6 +133,9 @@ class BuildConfig:
     secret_allow: tuple[str, ...] = ()  # key globs never masked
     max_site_mb: float | None = None  # fail when the site would be larger
     reports: str | None = None  # folder of Markdown reports (default ./reports, if it exists)
+    # [retention]: archive_after = "180d", keep = "tags.keep = 'true'", archive_to = "s3://..."
+    retention: dict[str, str] = field(default_factory=dict)
+    storage_page: bool = True  # storage/index.html: what the published experiments hold
     config_file: str | None = None
 
     def validate(self) -> BuildConfig:
@@ -154,6 +170,8 @@ class BuildConfig:
             )
         if self.sort is not None:
             self.table_sort()  # a bad sort fails here
+        if self.retention:
+            self.retention_policy()  # a bad [retention] fails here
         bad = {k: v for k, v in self.metric_direction.items() if v not in DIRECTIONS}
         if bad:
             metric, value = next(iter(bad.items()))
@@ -162,6 +180,38 @@ class BuildConfig:
                 f'better) or "max" (higher is better)'
             )
         return self
+
+    def retention_policy(self) -> RetentionPolicy:
+        """Return the [retention] table as a policy, or raise InvalidArgumentError naming
+        the bad key and what is valid."""
+        where = f"[retention] in {self.config_file or 'the settings'}"
+        unknown = sorted(set(self.retention) - set(RETENTION_KEYS))
+        if unknown:
+            raise InvalidArgumentError(
+                f"Unknown key(s) {', '.join(unknown)} in {where}; valid: "
+                f"{', '.join(RETENTION_KEYS)}"
+            )
+        for key, value in self.retention.items():
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidArgumentError(f"{key} in {where} must be a non-empty string")
+        after = self.retention.get("archive_after")
+        days_ms = None
+        if after is not None:
+            from reporter.core.durations import parse_duration
+
+            try:
+                days_ms = parse_duration(after)
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"archive_after in {where}: {exc}") from None
+        keep = self.retention.get("keep")
+        if keep is not None:
+            from reporter.query import filter as run_filter
+
+            try:
+                run_filter.parse_filter(keep)
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"keep in {where}: {exc}") from None
+        return RetentionPolicy(days_ms, keep, self.retention.get("archive_to"))
 
     def excluded_tags(self) -> tuple[str, ...]:
         """The exclude_tags globs; a tag name older stores used (`reporter.user`) also

@@ -45,6 +45,41 @@ class StoreSnapshot:
     artifacts: dict[str, list[tuple[str, int]]]  # run id -> [(path, size)]
     warnings: list[str] = field(default_factory=list)
     withheld: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> {path: reason}
+    archived: dict[str, Archived] = field(default_factory=dict)  # run id -> where it went
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An archived run (`tracker-report archive`): its summary is here, its metric histories
+    and files are in the archive store."""
+
+    location: str  # the archive store as the profile shows it ("" when it is left out)
+    time: int | None  # ms: when it was archived
+
+
+def archived_runs(raw: pd.DataFrame, shown: pd.DataFrame) -> dict[str, Archived]:
+    """Return the archived runs of an experiment: read from its runs as stored (a profile that
+    leaves out `reporter.*` tags still shows a run as archived), where they went as published
+    (paths hidden, secrets masked, or left out with the tag)."""
+    from reporter.store.archiving import TAG_ARCHIVE_LOCATION, TAG_ARCHIVE_TIME
+
+    column = f"tags.{TAG_ARCHIVE_LOCATION}"
+    if not len(raw) or column not in raw.columns or not len(shown):
+        return {}
+    ids = set(raw.loc[raw[column].notna(), "run_id"])
+    if not ids:
+        return {}
+    out = {}
+    rows = shown[shown["run_id"].isin(ids)]
+    for rec in rows.to_dict("records"):
+        location = rec.get(column)
+        stamp = rec.get(f"tags.{TAG_ARCHIVE_TIME}")
+        try:
+            when = int(str(stamp)) if isinstance(stamp, str) else None
+        except ValueError:
+            when = None
+        out[str(rec["run_id"])] = Archived(location if isinstance(location, str) else "", when)
+    return out
 
 
 def open_store(uri: str) -> AbstractStore:
@@ -78,6 +113,16 @@ def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Ex
     return chosen
 
 
+def usage_log_keys(exps: list[Experiment], config: BuildConfig) -> set[str] | None:
+    """Return the metrics a usage log run (`du --log`) may show in this build: each published
+    experiment's own bytes; None (all of them) when the build publishes every experiment."""
+    from reporter.view.usage_log import usage_metric_key, whole_store
+
+    if whole_store(config):
+        return None
+    return {usage_metric_key(e.name) for e in exps}
+
+
 def load(
     store: AbstractStore,
     config: BuildConfig | None = None,
@@ -105,14 +150,19 @@ def load(
             if not publish.matches(e.name, config.exclude_experiments)
         ]
         data = []
+        log_keys = usage_log_keys(exps, config)
         artifacts: dict[str, list[tuple[str, int]]] = {}
         withheld: dict[str, dict[str, str]] = {}
+        archived: dict[str, Archived] = {}
         seen: dict[str, str] = {}  # run id -> the experiment that shows it
         for exp in exps:
             frame, metrics = store.read_experiment(exp.experiment_id)
+            if log_keys is not None:  # `du --log` runs: the published experiments' bytes only
+                frame, metrics = publish.usage_log(frame, metrics, log_keys)
             if len(frame):
                 frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
                 frame = frame.reset_index(drop=True)
+            raw = frame
             frame = publish.runs_frame(frame, config, rules)
             if len(frame):  # a file copied into another experiment's folder: show a run once
                 twice = frame["run_id"].isin(seen)
@@ -125,6 +175,7 @@ def load(
                 frame = frame[~twice].reset_index(drop=True)
                 seen.update(dict.fromkeys(frame["run_id"], exp.name))
             kept = set(frame["run_id"]) if len(frame) else set()
+            archived.update(archived_runs(raw, frame))
             metrics = publish.metric_points(metrics, kept, config, rules)
             used = store.list_run_inputs([exp.experiment_id])
             used = published_inputs({r: i for r, i in used.items() if r in kept}, config, rules)
@@ -138,4 +189,4 @@ def load(
             )
             artifacts.update(listing)
     notes = [str(w.message) for w in caught] + notes + list(rules.report())
-    return StoreSnapshot(store.uri, data, artifacts, notes, withheld)
+    return StoreSnapshot(store.uri, data, artifacts, notes, withheld, archived)

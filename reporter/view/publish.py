@@ -9,7 +9,8 @@ script and copied file is built from what this module lets through (gather, then
   credentials in run names, descriptions and notes masked in place (see reporter.core.secrets);
 * artifacts named like secrets (.env, *.pem, id_rsa) or whose text holds one are withheld:
   listed with the reason, never copied, linked or previewed;
-* artifact paths that are not plain relative paths inside the run (`..`, absolute) skipped.
+* artifact paths that are not plain relative paths inside the run (`..`, absolute) skipped;
+* of the store's usage log (`du --log`), in a build of some experiments, only their own bytes.
 """
 
 from __future__ import annotations
@@ -204,6 +205,47 @@ def metric_points(
         value=points.value[mask],
         step=points.step[mask],
         time=points.time[mask],
+    )
+
+
+def usage_log(
+    frame: pd.DataFrame, points: MetricPoints, allowed: set[str]
+) -> tuple[pd.DataFrame, MetricPoints]:
+    """Keep, of the usage log runs (`du --log`: tagged reporter.usage = du), only the metrics
+    in `allowed`: a build that publishes some experiments shows each one's own bytes, never
+    another's name or size, nor store-wide totals. Works on the store's keys (before masking)."""
+    import numpy as np
+
+    from reporter.view.usage_log import TAG_USAGE, TAG_USAGE_VALUE
+
+    column = f"tags.{TAG_USAGE}"
+    if not len(frame) or column not in frame.columns:
+        return frame, points
+    logs = frame[column] == TAG_USAGE_VALUE
+    if not logs.any():
+        return frame, points
+    frame = frame.copy()
+    for name in [c for c in frame.columns if c.startswith("metrics.")]:
+        if name[len("metrics.") :] not in allowed:
+            frame.loc[logs, name] = np.nan
+            if frame[name].isna().all():
+                frame = frame.drop(columns=name)
+    log_runs = set(frame.loc[logs, "run_id"])
+    log_codes = [i for i, r in enumerate(points.runs) if r in log_runs]
+    hidden_keys = [i for i, k in enumerate(points.keys) if k not in allowed]
+    if not log_codes or not hidden_keys or not len(points):
+        return frame, points
+    drop = np.isin(points.run, np.asarray(log_codes, dtype=points.run.dtype)) & np.isin(
+        points.key, np.asarray(hidden_keys, dtype=points.key.dtype)
+    )
+    keep = ~drop
+    return frame, dataclasses.replace(
+        points,
+        run=points.run[keep],
+        key=points.key[keep],
+        value=points.value[keep],
+        step=points.step[keep],
+        time=points.time[keep],
     )
 
 

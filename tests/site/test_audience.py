@@ -1,7 +1,8 @@
 """Per-audience builds behind sign-in (docs/publishing-behind-auth.md, run as written): a site
 built with one team's profile holds no byte of another team's experiments (every file is
-searched for their names, ids, params, metrics, tags and artifacts), and the documented nginx
-locations serve each build only to its audience."""
+searched for their names, ids, params, metrics, tags and artifacts; the storage page and the
+store's usage log included), and the documented nginx locations serve each build only to its
+audience."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def test_each_audience_build_holds_only_its_experiments_and_nginx_serves_it_to_t
 ) -> None:
     store = tmp_path / "store"
     marks = {team: log_team(store, team) for team in TEAMS}
+    # the usage log (`du --log`) holds every experiment's bytes: no build may show another's
+    assert run_cli("du", "--store", str(store), "--log").returncode == 0
     (tmp_path / "tracker-report.toml").write_text(blocks("toml")[0])
     srv = tmp_path / "srv" / "tracker"
     for line in blocks("bash")[0].strip().splitlines():
@@ -68,6 +71,9 @@ def test_each_audience_build_holds_only_its_experiments_and_nginx_serves_it_to_t
     for team, other in (TEAMS, TEAMS[::-1]):
         files = [p for p in (srv / "sites" / team).rglob("*") if p.is_file()]
         assert any(marks[team]["experiment"].encode() in p.read_bytes() for p in files)
+        storage = (srv / "sites" / team / "storage" / "index.html").read_text()
+        assert marks[team]["experiment"] in storage  # its own sizes and growth, and only those
+        assert "Size of " + marks[team]["experiment"] in storage
         for path in files:
             data = path.read_bytes()
             for what, text in marks[other].items():

@@ -165,6 +165,7 @@ def test_every_page_and_link_works_under_an_http_sub_path(page, site):
         "experiments/vision/index.html",
         "experiments/forecast/compare.html",
         "experiments/vision/compare.html",
+        "storage/index.html",  # linked from every page's top bar
     }
     expected |= {f"runs/{r}/index.html" for r in runs}
     assert {p[len(server.url) :] for p in pages} == expected  # the deleted run is not linked

@@ -56,13 +56,14 @@ def parse(path: Path) -> LinkParser:
 def test_build_writes_every_page_and_the_closing_line(built, site_store):
     result, out = built
     assert (result.experiments, result.runs) == (2, 4)
-    assert result.pages == 1 + 2 + 2 + 4 + 1  # index, experiments, compare pages, runs, 404
+    # index, experiments, compare pages, runs, storage, 404
+    assert result.pages == 1 + 2 + 2 + 4 + 1 + 1
     for run in ("parent", "child", "evil", "cnn"):
         assert (out / "runs" / site_store[run] / "index.html").is_file()
     assert not (out / "runs" / site_store["deleted"]).exists()
     assert (out / "experiments/forecast/index.html").is_file()
     assert (out / "404.html").is_file()
-    assert result.summary().startswith("Built 2 experiments, 4 runs, 10 pages in ")
+    assert result.summary().startswith("Built 2 experiments, 4 runs, 11 pages in ")
     assert result.summary().endswith(f"-> {out / 'index.html'}")
 
 
@@ -240,7 +241,7 @@ def test_cli_build_success_and_strict(site_store, tmp_path):
         "Report & co",
     )
     assert out.returncode == 0, out.stderr
-    assert "Built 2 experiments, 4 runs, 10 pages" in out.stdout
+    assert "Built 2 experiments, 4 runs, 11 pages" in out.stdout
     assert "Report &amp; co" in (tmp_path / "s/index.html").read_text()
     strict = cli(
         "build",

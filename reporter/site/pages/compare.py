@@ -64,7 +64,8 @@ def compare_pages(
 ) -> tuple[Made, list[Crumb]]:
     """Make an experiment's compare page, its curated comparison pages, runs.js and each
     run's series.js; return them and the links to the curated comparisons (for the
-    experiment page)."""
+    experiment page). An archived run's series.js holds no series: its one point per metric
+    is no history to overlay (runs.js marks it, with its latest values)."""
     from reporter.site import compare
 
     made = Made()
@@ -87,13 +88,19 @@ def compare_pages(
         OutFile(
             f"{base}/runs.js",
             compare.runs_js(
-                data.experiment.name, records, keys, images, config.lower_is_better, data.datasets
+                data.experiment.name,
+                records,
+                keys,
+                images,
+                config.lower_is_better,
+                data.datasets,
+                archived=set(snapshot.archived),
             ),
         )
     )
     for rec in records:
         run_id = rec["run_id"]
-        run_keys = metrics.keys_of(run_id)
+        run_keys = metrics.keys_of(run_id) if run_id not in snapshot.archived else []
 
         def make(rec: dict[str, Any] = rec, run_keys: list[str] = run_keys) -> bytes:
             run_id = rec["run_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from reporter.core import system_tags
@@ -27,14 +28,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Made:
+def experiment_page(
+    data: ExperimentData, slug: str, config: BuildConfig, archived: AbstractSet[str] = frozenset()
+) -> Made:
     """Make an experiment's page (runs table and one overlay chart per metric), its table.js
-    and the full-series downloads of its charts."""
+    and the full-series downloads of its charts. Archived runs are listed, marked, and left
+    out of the charts: their summaries hold one point per metric, which is no history."""
     frame = data.runs
     metric = primary_metric(data, config)
     columns = table.table_columns(frame, metric, config)
     metrics = index_metrics(data)
-    top = ranked_runs(frame, metric, config)[: config.top_runs]
+    gone = frame["run_id"].isin(archived) if len(frame) and archived else None
+    charted = frame[~gone].reset_index(drop=True) if gone is not None else frame
+    top = ranked_runs(charted, metric, config)[: config.top_runs]
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
     starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if len(frame) else {}
     chosen = [(r, chart_name(frame, names, r), int_or_none(starts[r])) for r in top]
@@ -48,10 +54,21 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
         made.files += csvs
         if block is not None:
             blocks.append(block)
-    note = ""
-    if len(frame) > len(top):
-        note = f"Charts show the top {len(top)} of {len(frame)} runs by {metric or 'start time'}."
+    notes = []
+    if len(charted) > len(top):
+        notes.append(
+            f"Charts show the top {len(top)} of {len(charted)} runs by {metric or 'start time'}."
+        )
+    if gone is not None and gone.any():
+        count = text.counted(int(gone.sum()), "archived run")
+        notes.append(
+            f"{count} not charted: {'its' if gone.sum() == 1 else 'their'} metric histories "
+            "are in the archive (the table lists the latest values)."
+        )
+    note = " ".join(notes)
     rows = table.run_rows(frame, columns) if len(frame) else []
+    for row in rows:
+        row.archived = row.run_id in archived
     made.files.append(OutFile(f"experiments/{slug}/table.js", table.table_js(columns, rows)))
     context = ExperimentPageContext(
         experiment_id=data.experiment.experiment_id,
@@ -79,7 +96,7 @@ def experiment_page(data: ExperimentData, slug: str, config: BuildConfig) -> Mad
     if blocks and context.group_choices:  # grouping draws every run, from these scripts
         scripts = group_scripts(
             f"experiments/{slug}",
-            frame,
+            charted,
             context.group_choices,
             metrics,
             [b.title for b in blocks],

@@ -22,6 +22,7 @@ import math
 import re
 import shlex
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,8 +184,10 @@ class Context:
         artifact_url: Callable[[str, str], str | None],
         artifacts: dict[str, list[tuple[str, int]]],
         compare_path: Callable[[ExperimentData], str],
+        archived: AbstractSet[str] = frozenset(),  # runs whose histories are in an archive
     ) -> None:
         self.by_name = {d.experiment.name: d for d in experiments}
+        self.archived = archived
         self.config = config
         self.metrics = metrics
         self.artifact_url = artifact_url
@@ -320,9 +323,21 @@ def chart_block(ctx: Context, args: dict[str, str], where: str, line: int) -> Ch
     metrics = ctx.metrics(data)
     runs = [(r["run_id"], str(r["run_name"] or r["run_id"]), _int(r["start_time"])) for r in chosen]
     ctx.charts += 1
-    block, csvs = make_chart(
-        f"report-chart-{ctx.charts}", args["metric"], runs, metrics, ctx.config.max_points
-    )
+    chart_id = f"report-chart-{ctx.charts}"
+    block, csvs = make_chart(chart_id, args["metric"], runs, metrics, ctx.config.max_points)
+    gone = [r for r in runs if r[0] in ctx.archived]
+    if block is not None and block.kind == "line" and gone:  # one point is no history
+        kept = [r for r in runs if r[0] not in ctx.archived]
+        block, csvs = make_chart(chart_id, args["metric"], kept, metrics, ctx.config.max_points)
+        if block is None:
+            raise _fail(
+                where,
+                line,
+                f"the runs that logged metric {args['metric']!r} are archived: their "
+                "histories are in the archive (restore them to chart them)",
+            )
+        said = f"{text.counted(len(gone), 'archived run')} not charted"
+        block.note = f"{block.note}; {said}" if block.note else said
     ctx.files += csvs
     if block is None:
         keys = sorted({k for (r, k) in metrics.slices if r in {x[0] for x in runs}})

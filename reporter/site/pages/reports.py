@@ -31,6 +31,7 @@ def report_pages(
         artifact_url,
         snapshot.artifacts,
         lambda d: f"experiments/{slugs[d.experiment.experiment_id]}/compare.html",
+        snapshot.archived.keys(),
     )
     made = Made()
     listed = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reporter.core import system_tags
 from reporter.site.contract import (
+    ArchiveNote,
     ArtifactNode,
     Crumb,
     Made,
@@ -25,7 +27,7 @@ from reporter.site.paths import INERT_TYPES, extension, run_path, site_artifact_
 from reporter.site.series import int_or_none, make_chart
 from reporter.view import numbers, text
 from reporter.view.config import BuildConfig
-from reporter.view.loader import ExperimentData
+from reporter.view.loader import Archived, ExperimentData
 
 PREVIEW_BYTES = 256 * 1024
 
@@ -42,15 +44,20 @@ ACTIVE_TYPES = {"html", "htm", "shtml", "xhtml", "xht", "svg", "xml"}
 
 
 # --- run pages -----------------------------------------------------------------------------
-def metric_stats(run_id: str, metrics: MetricIndex) -> list[MetricStat]:
+def metric_stats(run_id: str, metrics: MetricIndex, archived: bool = False) -> list[MetricStat]:
     """Return last, min, max and step count of each metric of a run; a metric's three values
-    share one number of decimals (they are on one scale, unlike the metrics of a column)."""
+    share one number of decimals (they are on one scale, unlike the metrics of a column). An
+    archived run kept only its latest values: those, with their step, and nothing else."""
     import numpy as np
 
     out = []
     for key in metrics.keys_of(run_id):
         a, b = metrics.slices[(run_id, key)]
         values = metrics.value[a:b]
+        if archived:
+            step = f"{int(metrics.step[b - 1]):,}"
+            out.append(MetricStat(key, numbers.human(values[-1]), "", "", 0, step=step))
+            continue
         finite = values[~np.isnan(values)]
         stats = [values[-1], *((finite.min(), finite.max()) if len(finite) else (np.nan,) * 2)]
         decimals = numbers.column_decimals(stats)
@@ -267,6 +274,20 @@ def _preview(node: ArtifactNode, data: bytes | None) -> ModelPreview | None:
     return None
 
 
+def archive_note(run_id: str, archived: Archived, config: BuildConfig) -> ArchiveNote:
+    """Return what an archived run's page says: when, where to, and how to bring it back (a
+    local archive folder, whose path a profile that hides paths leaves out, is named only)."""
+    location = archived.location
+    hidden = bool(location) and config.hide_paths and "://" not in location
+    where = location if location and not hidden else "ARCHIVE"
+    return ArchiveNote(
+        time=text.fmt_time(archived.time) if archived.time is not None else "",
+        location=location,
+        restore=f"tracker-report restore {run_id} --from {shlex.quote(where)}",
+        hidden=hidden,
+    )
+
+
 def run_page(
     row: dict[str, Any],
     data: ExperimentData,
@@ -276,8 +297,10 @@ def run_page(
     parent: Crumb | None,
     artifacts: list[ArtifactNode],
     config: BuildConfig,
+    archived: Archived | None = None,
 ) -> Made:
-    """Make a run's page and the full-series downloads of its charts."""
+    """Make a run's page and the full-series downloads of its charts (an archived run has
+    neither: its metric histories are in the archive, and one point is no history)."""
     run_id = row["run_id"]
     tags = {
         k[len("tags.") :]: str(v)
@@ -292,7 +315,7 @@ def run_page(
     start = int_or_none(row["start_time"])
     made = Made()
     blocks = []
-    for i, key in enumerate(metrics.keys_of(run_id)):
+    for i, key in enumerate(metrics.keys_of(run_id) if archived is None else ()):
         block, csvs = make_chart(
             f"chart-{i}",
             key,
@@ -320,7 +343,7 @@ def run_page(
         parent=parent,
         children=children,
         params=params,
-        metrics=metric_stats(run_id, metrics),
+        metrics=metric_stats(run_id, metrics, archived is not None),
         charts=blocks,
         tags=sorted((k, v) for k, v in tags.items() if not system_tags.is_system_tag(k)),
         system_tags=sorted((k, v) for k, v in tags.items() if system_tags.is_system_tag(k)),
@@ -329,6 +352,7 @@ def run_page(
         artifact_mode=config.artifacts,
         datasets=make_dataset_views(data.datasets.get(run_id), exp_crumb.path or ""),
         models=[m for m in data.models if m.source_run_id == run_id],
+        archived=archive_note(run_id, archived, config) if archived is not None else None,
     )
     info = PageInfo(
         run_path(run_id),

@@ -14,6 +14,7 @@ the next merge removes the overlap.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -35,7 +36,7 @@ MAX_COMPACTED_FILES = 8
 SORT_KEYS = ("run_id", "kind", "key", "part")
 
 
-def _sorted_for_storage(table: pa.Table) -> pa.Table:
+def sorted_for_storage(table: pa.Table) -> pa.Table:
     """Sort rows by run, kind, key, part, keeping the order inside a part (compresses well)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -46,15 +47,49 @@ def _sorted_for_storage(table: pa.Table) -> pa.Table:
     return table.take(order)
 
 
-def _publish(
+# Rows per part, a JSON list aligned with the sorted `tracker.parts` of the same file: lets
+# `du` apportion a shared file's bytes to its runs by rows without reading the file. Optional
+# (files written before it have none; readers of the events never need it).
+PART_ROWS_METADATA_KEY = b"tracker.part_rows"
+
+
+def part_rows_metadata(table: pa.Table, parts: Sequence[str]) -> dict[bytes, bytes]:
+    """Return the `tracker.part_rows` metadata of a file holding `table` (rows of `parts`)."""
+    import numpy as np
+
+    found: dict[str, int] = {}
+    if table.num_rows:
+        codes, values = events.codes(table.column("part"))  # no string copy of every row
+        counts = np.bincount(codes, minlength=len(values))
+        for value, count in zip(values, counts.tolist()):
+            found[value] = found.get(value, 0) + count
+    return {PART_ROWS_METADATA_KEY: json.dumps([found.get(p, 0) for p in sorted(parts)]).encode()}
+
+
+def part_rows_of(metadata: dict[bytes, bytes] | None, parts: Sequence[str]) -> list[int] | None:
+    """Return the rows of each of `parts` (a file's sorted `tracker.parts`) that its metadata
+    records, or None when it records none (or not for exactly these parts)."""
+    raw = (metadata or {}).get(PART_ROWS_METADATA_KEY)
+    if raw is None:
+        return None
+    try:
+        rows = json.loads(raw)
+    except ValueError:
+        return None
+    ok = isinstance(rows, list) and len(rows) == len(parts)
+    return rows if ok and all(isinstance(r, int) and r >= 0 for r in rows) else None
+
+
+def publish(
     fs: StoreFS, exp_id: str, table: pa.Table, parts: Sequence[str], ordered: bool = False
 ) -> str:
     """Write a compacted file holding `parts` and return its path (`ordered`: the table is
     in storage order already)."""
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
     rel = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER, name)
-    stored = table if ordered else _sorted_for_storage(table)
-    fs.write_atomic(rel, events.table_to_parquet(stored, parts))
+    stored = table if ordered else sorted_for_storage(table)
+    extra = part_rows_metadata(stored, parts)
+    fs.write_atomic(rel, events.table_to_parquet(stored, parts, extra))
     return rel
 
 
@@ -64,7 +99,7 @@ def publish_group(
     """Write (run_id, part, rows) of several runs as one new compacted file (a server's
     shared commit), already in storage order; return its path."""
     table = events.group_to_table(group)
-    return _publish(fs, exp_id, table, sorted(part for _, part, _ in group), ordered=True)
+    return publish(fs, exp_id, table, sorted(part for _, part, _ in group), ordered=True)
 
 
 TIER_FACTOR = 4  # files within this size ratio are one tier
@@ -119,12 +154,17 @@ def compact_parts(
     import pyarrow as pa
 
     read = read_parts(fs, parts) if read is None else read
-    held = [p for p in sorted(parts) if p in read]
+    # a run some of whose parts vanished since they were listed is left out: either another
+    # compaction holds them all, or gc removed the run, and publishing the parts read before
+    # it did would bring part of that run back (without its deletion event: as active)
+    vanished = [p for p in parts if p not in read and not fs.exists(parts[p].path)]
+    gone = {p.split("/", 1)[0] for p in vanished}
+    held = [p for p in sorted(parts) if p in read and p.split("/", 1)[0] not in gone]
     tables = [read[p] for p in held]
     if not tables:
         return CompactionResult(exp_id, 0, 0, 0, None)
     merged = pa.concat_tables(tables).unify_dictionaries()
-    rel = _publish(fs, exp_id, merged, held)
+    rel = publish(fs, exp_id, merged, held)
     for part in held:
         fs.delete(parts[part].path)
     log.debug("compacted %d parts of %s into %s", len(held), exp_id, rel)
@@ -161,7 +201,7 @@ def merge_compacted(
         return CompactionResult(exp_id, 0, 0, 0, None), set()
     if not files:
         return CompactionResult(exp_id, 0, 0, 0, None), set()
-    rel = _publish(fs, exp_id, table, sorted(read))
+    rel = publish(fs, exp_id, table, sorted(read))
     deleted = 0
     for info in listing.compacted:  # every file whose rows the new one now holds
         held = reader.FOOTERS.get(fs, info)
@@ -235,3 +275,77 @@ def compact_experiment(
             merged.path or result.path,
         )
     return result
+
+
+def remove_parts(
+    fs: StoreFS, exp_id: str, parts: set[str], folder: str = schema.COMPACTED_FOLDER
+) -> int:
+    """Remove the rows of these part ids from an experiment's shared files for good; return
+    the bytes of the files rewritten or deleted.
+
+    Only for rows that may go (gc of deleted runs; archived runs whose copy was verified).
+    Each file holding any of them is replaced by one without them (published first, then the
+    old one deleted), so the other runs' rows are never absent; raw part files of these parts
+    (in `_parts/`, when `folder` is `_compacted`) are deleted. Idempotent, and safe beside
+    writers and compactions: one that merged a file holding these parts while this ran keeps
+    them in its output, which a rerun removes.
+    """
+    freed = 0
+    if folder == schema.COMPACTED_FOLDER:
+        raw = fs.join(schema.RUNS_FOLDER, exp_id, schema.PARTS_FOLDER)
+        for info in fs.list_files(raw):
+            part = schema.part_id_of_file(info.path.rsplit("/", 1)[-1])
+            if part in parts:
+                fs.delete(info.path)
+                freed += info.size
+    for _attempt in range(reader.MAX_RETRIES):
+        vanished = False
+        base = fs.join(schema.RUNS_FOLDER, exp_id, folder)
+        for info in [i for i in fs.list_files(base) if i.path.endswith(".parquet")]:
+            try:
+                held = reader.FOOTERS.get(fs, info)
+            except NotFoundError:
+                vanished = True
+                continue
+            if held is None or not parts.intersection(held):
+                continue
+            try:
+                freed += _rewrite_without(fs, exp_id, info, held, parts, folder)
+            except NotFoundError:  # another rewrite or a merge replaced it: list again
+                vanished = True
+        if not vanished:
+            return freed
+    raise NotFoundError(
+        f"Files of experiment {exp_id} kept vanishing while parts were removed from them "
+        f"({reader.MAX_RETRIES} attempts); is a compaction running in a loop?"
+    )
+
+
+def _rewrite_without(
+    fs: StoreFS, exp_id: str, info: FileInfo, held: list[str], parts: set[str], folder: str
+) -> int:
+    """Publish `info`'s rows minus those of `parts` (if any rows remain), then delete it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    data = fs.read_bytes(info.path)
+    file = pq.ParquetFile(pa.BufferReader(data))
+    meta = dict(file.schema_arrow.metadata or {})
+    table = file.read(use_threads=False)
+    keep = [p for p in held if p not in parts]
+    if keep:
+        mask = pc.invert(pc.is_in(pc.cast(table.column("part"), "string"), pa.array(sorted(parts))))
+        kept = events.conform(table.filter(mask))
+        extra = {k: v for k, v in meta.items() if k not in events.OWN_METADATA}
+        if PART_ROWS_METADATA_KEY in extra:  # recounted: the removed parts' rows are gone
+            extra.update(part_rows_metadata(kept, keep))
+        if schema.ARCHIVED_METADATA_KEY in extra:  # a summary file: drop the removed notes
+            notes = events.archive_notes(meta) or {}
+            kept_notes = {k: v for k, v in notes.items() if k not in parts}
+            extra[schema.ARCHIVED_METADATA_KEY] = json.dumps(kept_notes, sort_keys=True).encode()
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+        rel = fs.join(schema.RUNS_FOLDER, exp_id, folder, name)
+        fs.write_atomic(rel, events.table_to_parquet(kept, keep, extra))
+    fs.delete(info.path)
+    return info.size

@@ -82,12 +82,19 @@ def group_to_table(group: Sequence[tuple[str, str, Sequence[Row]]]) -> pa.Table:
     )
 
 
-def table_to_parquet(table: pa.Table, parts: Iterable[str]) -> bytes:
-    """Serialise an event table to Parquet bytes, recording the part ids it holds."""
+OWN_METADATA = (schema.VERSION_METADATA_KEY, schema.PARTS_METADATA_KEY, b"ARROW:schema")
+
+
+def table_to_parquet(
+    table: pa.Table, parts: Iterable[str], extra: dict[bytes, bytes] | None = None
+) -> bytes:
+    """Serialise an event table to Parquet bytes, recording the part ids it holds (and any
+    `extra` key-value metadata, such as an archive summary's notes)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     meta = {
+        **(extra or {}),
         schema.VERSION_METADATA_KEY: str(schema.FORMAT_VERSION).encode(),
         schema.PARTS_METADATA_KEY: json.dumps(sorted(parts)).encode(),
     }
@@ -114,6 +121,30 @@ def parts_of(metadata: dict[bytes, bytes] | None) -> list[str] | None:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
     return None
+
+
+def archive_notes(metadata: dict[bytes, bytes] | None) -> dict[str, dict[str, Any]] | None:
+    """Return an archive summary file's notes: {summary part id: {"run_id", "location",
+    "time", "parts"}} (None if the metadata has none or they cannot be read)."""
+    if not metadata or schema.ARCHIVED_METADATA_KEY not in metadata:
+        return None
+    try:
+        value = json.loads(metadata[schema.ARCHIVED_METADATA_KEY])
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    out = {}
+    for key, note in value.items():
+        if (
+            isinstance(note, dict)
+            and isinstance(note.get("run_id"), str)
+            and isinstance(note.get("location"), str)
+            and isinstance(note.get("parts"), list)
+            and all(isinstance(p, str) for p in note["parts"])
+        ):
+            out[key] = note
+    return out
 
 
 def conform(table: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:

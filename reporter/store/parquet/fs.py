@@ -20,6 +20,7 @@ from reporter.core.errors import (
     InvalidArgumentError,
     NotFoundError,
     ReporterError,
+    StoreFormatError,
     StoreWarning,
     StoreWriteError,
     UnsupportedURIError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     import pyarrow.fs
 
 TMP_PREFIX = validation.TMP_PREFIX
+CHUNK = 8 * 1024 * 1024  # bytes per read when a file is hashed or copied in pieces
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,60 @@ class StoreFS:
         except FileNotFoundError:
             raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
 
+    def chunks(self, rel: str) -> Iterator[bytes]:
+        """Yield a file's content in pieces of CHUNK bytes; NotFoundError if it is absent."""
+        try:
+            if self.local:
+                handle: Any = open(self.full(rel), "rb")  # noqa: SIM115 - closed below
+            else:
+                with remote_errors(self.url(rel), write=False):
+                    handle = self.fs.open(self.full(rel), "rb")
+            with handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+        except FileNotFoundError:
+            raise NotFoundError(f"No such file in the store: {self.url(rel)}") from None
+
+    def digest(self, rel: str) -> tuple[int, str]:
+        """Return a file's size and SHA-256 (hex), read in chunks; NotFoundError if absent."""
+        import hashlib
+
+        sha = hashlib.sha256()
+        size = 0
+        for chunk in self.chunks(rel):
+            sha.update(chunk)
+            size += len(chunk)
+        self.stats.add(b"")
+        return size, sha.hexdigest()
+
+    def copy_to(
+        self, rel: str, other: StoreFS, other_rel: str, expect: str | None = None
+    ) -> tuple[int, str]:
+        """Copy a file to another store atomically, in chunks through a local temporary file;
+        return its size and SHA-256 as read from this store. With `expect` (a SHA-256), a
+        file that reads otherwise is not written: StoreFormatError."""
+        import hashlib
+        import tempfile
+
+        if self.local and other.local:
+            folder = os.path.dirname(other.full(other_rel))
+            with local_write_errors(folder):
+                os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=TMP_PREFIX) as tmp:
+            sha = hashlib.sha256()
+            size = 0
+            for chunk in self.chunks(rel):
+                sha.update(chunk)
+                size += len(chunk)
+                tmp.write(chunk)
+            tmp.flush()
+            if expect is not None and sha.hexdigest() != expect:
+                raise StoreFormatError(
+                    f"{self.url(rel)} differs from its recorded checksum; it was not copied"
+                )
+            other.put_file(tmp.name, other_rel)
+        return size, sha.hexdigest()
+
     def exists(self, rel: str) -> bool:
         """Return True when a file or folder exists."""
         if self.local:
@@ -374,11 +430,11 @@ class StoreFS:
     def _list_local(self, rel: str, skip: frozenset[str] = frozenset()) -> list[FileInfo]:
         """List a local folder recursively with os.scandir (fast path of `list_files`)."""
         out: list[FileInfo] = []
-        stack = [rel]
+        stack = [(rel, self.full(rel))]  # the one path checked for a link that leads out
         while stack:
-            current = stack.pop()
+            current, where = stack.pop()
             try:
-                with os.scandir(self.full(current)) as entries:
+                with os.scandir(where) as entries:
                     for entry in entries:
                         if entry.name.startswith(TMP_PREFIX):
                             continue
@@ -387,8 +443,8 @@ class StoreFS:
                             _skip_symlink(entry.path)
                             continue
                         if entry.is_dir(follow_symlinks=False):
-                            if entry.name not in skip:
-                                stack.append(child)
+                            if entry.name not in skip:  # a real folder: it stays inside
+                                stack.append((check_rel(child), entry.path))
                         elif entry.is_file(follow_symlinks=False):
                             try:
                                 st = entry.stat()

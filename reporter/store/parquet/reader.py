@@ -18,7 +18,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reporter.core.errors import NotFoundError, StoreWarning
 from reporter.store.parquet import eventfile, events, schema
@@ -43,6 +43,7 @@ class Listing:
 
     parts: dict[str, FileInfo] = field(default_factory=dict)  # part id -> raw part file
     compacted: list[FileInfo] = field(default_factory=list)
+    archived: list[FileInfo] = field(default_factory=list)  # summaries of archived runs
 
 
 def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> Listing:
@@ -65,6 +66,9 @@ def list_experiment(fs: StoreFS, exp_id: str, run_id: str | None = None) -> List
             warn_skip(fs, info.path, "not a part file name (<run_id>-<part>.parquet)")
     out = list_compacted(fs, exp_id)
     out.parts = parts
+    # last: an archive publishes a run's summary before it removes the run's events, so a
+    # run whose events this listing missed has its summary in this one
+    out.archived = list_archived(fs, exp_id)
     return out
 
 
@@ -100,6 +104,36 @@ def list_compacted(fs: StoreFS, exp_id: str) -> Listing:
     folder = fs.join(schema.RUNS_FOLDER, exp_id, schema.COMPACTED_FOLDER)
     infos = [i for i in fs.list_files(folder) if i.path.endswith(".parquet")]
     return Listing(compacted=infos)
+
+
+def list_archived(fs: StoreFS, exp_id: str) -> list[FileInfo]:
+    """List an experiment's archive summary files (`_archived/*.parquet`)."""
+    folder = fs.join(schema.RUNS_FOLDER, exp_id, schema.ARCHIVED_FOLDER)
+    return [i for i in fs.list_files(folder) if i.path.endswith(".parquet")]
+
+
+def archive_notes(fs: StoreFS, infos: Sequence[FileInfo]) -> dict[str, dict[str, Any]]:
+    """Return the notes of these summary files: {summary part id: {"run_id", "location",
+    "time", "parts"}}; unreadable files are skipped with a warning (FooterCache).
+    NotFoundError when a file vanished since it was listed."""
+    out: dict[str, dict[str, Any]] = {}
+    for info in infos:
+        found = FOOTERS.footer(fs, info)
+        if found is None:
+            continue
+        notes = events.archive_notes(found[0].meta.metadata) or {}
+        held = set(found[1])
+        out.update({part: note for part, note in notes.items() if part in held})
+    return out
+
+
+def replaced_parts(notes: dict[str, dict[str, Any]], run_id: str | None = None) -> set[str]:
+    """Return the part ids that archive summaries replace (of one run, or all)."""
+    out: set[str] = set()
+    for note in notes.values():
+        if run_id is None or note["run_id"] == run_id:
+            out.update(note["parts"])
+    return out
 
 
 class FooterCache:
@@ -291,11 +325,16 @@ def read_events(
     for _attempt in range(MAX_RETRIES):
         listing = list_experiment(fs, exp_id, run_id)
         listing.compacted = [i for i in listing.compacted if i.path not in bad]
+        listing.archived = [i for i in listing.archived if i.path not in bad]
         seen.update(i.path for i in listing.compacted)
         raw_paths = {info.path for info in listing.parts.values()}
         again = False
         try:
-            plan = make_plan(fs, listing, run_id, exclude=done)
+            # an archived run reads as its summary: the parts it replaces are left out
+            # wherever they still are (an archive removes them after publishing the summary)
+            replaced = replaced_parts(archive_notes(fs, listing.archived), run_id)
+            with_summaries = Listing(listing.parts, [*listing.compacted, *listing.archived])
+            plan = make_plan(fs, with_summaries, run_id, exclude=done | replaced)
         except NotFoundError:
             log.debug("a file vanished while planning %s; listing again", exp_id)
             continue

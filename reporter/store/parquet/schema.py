@@ -41,6 +41,11 @@ RECORDS_FOLDER = "_records"
 EDITS_FOLDER = "_edits"
 ACCESS_FOLDER = "access"  # the tracking server's users and grants (change records)
 PARTS_METADATA_KEY = b"tracker.parts"
+# runs/<experiment_id>/_archived/*.parquet: summaries of archived runs (reporter/store/parquet/
+# archive.py); their footer maps each summary part id to the run, where it went, and the part
+# ids it replaces
+ARCHIVED_FOLDER = "_archived"
+ARCHIVED_METADATA_KEY = b"tracker.archived"
 VERSION_METADATA_KEY = b"tracker.format_version"
 
 ATTRIBUTES = (

@@ -46,17 +46,20 @@ from reporter.core.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
+    ReporterError,
     StoreFormatError,
     StoreWarning,
     StoreWriteError,
 )
 from reporter.core.logged_models import LoggedModel, LoggedModelInput
 from reporter.core.model_links import LoggedModelOutput, RunOutputs
-from reporter.store.parquet import compaction, edits, events, reader, schema
+from reporter.store.archiving import ArchiveReport
+from reporter.store.parquet import archive, archive_jobs, compaction, edits, events, reader, schema
 from reporter.store.parquet.fs import StoreFS
 from reporter.store.parquet.models import ModelRecords
 from reporter.store.parquet.writer import PartWriter
 from reporter.store.protocol import AbstractStore
+from reporter.store.usage import DEFAULT_GC_AGE_MS, GcReport, StoreUsage
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -635,7 +638,11 @@ class ParquetStore(AbstractStore):
             created = int(json.loads(self._fs.read_bytes(rel)).get("created") or 0)
         except (ValueError, TypeError, AttributeError, NotFoundError):
             created = 0
-        made_ms = (self._fs.mtime(rel) or 0.0) * 1000  # the store's clock, not the writer's
+        made = self._fs.mtime(rel)
+        if made is None:  # no marker and no events: removed (gc), or never here
+            self._run_exp.pop(run_id, None)
+            raise NotFoundError(f"No run with id {run_id!r} in {self.uri}")
+        made_ms = made * 1000  # the store's clock, not the writer's
         timeout_ms = env.heartbeat_timeout() * 1000
         if not self._is_dead(exp_id, run_id, made_ms, _now_ms(), timeout_ms):  # one rule
             raise NotFoundError(f"Run {run_id} in {self.uri} has no readable events yet")
@@ -1048,6 +1055,177 @@ class ParquetStore(AbstractStore):
         timeout = env.heartbeat_timeout()
         return [compaction.compact_experiment(self._fs, str(i), timeout_s=timeout) for i in ids]
 
+    def usage(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        *,
+        older_than_ms: int = DEFAULT_GC_AGE_MS,
+        lifecycles: bool = True,
+    ) -> StoreUsage:
+        """Measure the store (or these experiments) from one listing and the footers of its
+        shared files; with `lifecycles`, also read which runs are deleted and what a gc of
+        deletions `older_than_ms` old would free (see usage.py)."""
+        from reporter.store.parquet import gc, usage
+
+        self._writer.flush()
+        ids = None if experiment_ids is None else [str(i) for i in experiment_ids]
+        files, other = usage.list_store(self._fs, ids)
+        experiments = self.list_experiments()
+        now, timeout_ms = _now_ms(), env.heartbeat_timeout() * 1000
+        if not lifecycles:
+            return usage.measure(
+                self._fs,
+                experiments,
+                (files, other),
+                lifecycles=None,
+                now_ms=now,
+                timeout_ms=timeout_ms,
+            )
+        read = {e: usage.read_experiment_events(self._fs, e) for e in files if files[e].run_ids()}
+        measured = usage.measure(
+            self._fs,
+            experiments,
+            (files, other),
+            lifecycles=read,
+            now_ms=now,
+            timeout_ms=timeout_ms,
+        )
+        records = {e.experiment_id: e for e in experiments}
+        choice = gc.Choice(
+            self._fs,
+            files,
+            records,
+            lambda e: read.get(e) or usage.ExperimentEvents(),
+            now,
+            older_than_ms,
+            timeout_ms,
+        )
+        return replace(measured, gc=gc.plan(choice).report(self.uri, older_than_ms, now, True))
+
+    def collect_garbage(
+        self,
+        older_than_ms: int,
+        *,
+        dry_run: bool = False,
+        experiment_ids: Sequence[str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        wait_s: float | None = None,
+    ) -> GcReport:
+        """Remove for good the runs and experiments deleted at least `older_than_ms` ago
+        (or exactly those named, which must be deleted), with their artifacts and logged
+        models; a dry run removes nothing and reports the same. `wait_s`: how long to let
+        compactions under way finish before removing runs' events (see gc.py)."""
+        from reporter.store.parquet import gc, usage
+
+        if older_than_ms < 0:
+            raise InvalidArgumentError(f"older_than_ms must be >= 0, got {older_than_ms}")
+        self._writer.flush()
+        files, _ = usage.list_store(self._fs)
+        records = {e.experiment_id: e for e in self.list_experiments()}
+        read: dict[str, usage.ExperimentEvents] = {}
+
+        def events_of(exp_id: str) -> usage.ExperimentEvents:
+            if exp_id not in read:
+                read[exp_id] = usage.read_experiment_events(self._fs, exp_id)
+            return read[exp_id]
+
+        now = _now_ms()
+        choice = gc.Choice(
+            self._fs,
+            files,
+            records,
+            events_of,
+            now,
+            older_than_ms,
+            env.heartbeat_timeout() * 1000,
+        )
+        chosen = gc.plan(
+            choice,
+            None if experiment_ids is None else [str(i) for i in experiment_ids],
+            None if run_ids is None else [str(i) for i in run_ids],
+        )
+        if not dry_run:
+            wait = gc.WAIT_S if wait_s is None else wait_s
+            chosen = gc.collect(self._fs, chosen, choice.threshold, wait)
+            gone = {t.run_id for t in chosen.runs}
+            self._run_exp = {
+                r: e
+                for r, e in self._run_exp.items()
+                if r not in gone and e not in {x.exp_id for x in chosen.experiments}
+            }
+            self.clear_cache()
+        return chosen.report(self.uri, older_than_ms, now, dry_run)
+
+    # archiving (archive.py, archive_jobs.py) ------------------------------------------------
+    def archive_runs(
+        self, run_ids: Sequence[str], to_uri: str, *, dry_run: bool = False
+    ) -> ArchiveReport:
+        """Move these finished runs to the store at `to_uri` (see archive.py)."""
+        self._writer.flush()
+        self.require_existing()
+        dest = self._other_store(to_uri, "archive into")
+        if not dry_run:
+            archive.probe_apart(self._fs, dest._fs, "archive into")
+            dest.create_if_missing()
+        # where the runs went, as it can be opened again (an S3 URI keeps its ?endpoint_url=)
+        where = dest.uri if dest._fs.local else to_uri.strip()
+        report = ArchiveReport(location=where, dry_run=dry_run)
+        by_exp = self._by_experiment(run_ids, report)
+
+        def statuses(exp_id: str, listing: reader.Listing, table: pa.Table) -> dict[str, str]:
+            runs = self._runs_from(exp_id, listing, events.reduce_events(table))
+            return {run.info.run_id: run.info.status for run in runs}
+
+        archive_jobs.archive_runs(self._fs, self.uri, dest._fs, by_exp, statuses, report)
+        self.clear_cache()
+        return report
+
+    def restore_runs(self, run_ids: Sequence[str], from_uri: str) -> ArchiveReport:
+        """Bring archived runs back from the store at `from_uri` (see archive.py)."""
+        self._writer.flush()
+        self.require_existing()
+        source = self._other_store(from_uri, "restore from")
+        source.require_existing()
+        report = ArchiveReport(location=source.uri)
+        by_exp, missing = archive.runs_in_archive(source._fs, run_ids)
+        report.skipped += [(r, f"no such run in the archive {source.uri}") for r in missing]
+        archive_jobs.restore_runs(self._fs, source._fs, by_exp, report)
+        self.clear_cache()
+        return report
+
+    def _other_store(self, uri: str, what: str) -> ParquetStore:
+        """Open another store for archiving; refuse this store, or one inside or around it."""
+        from reporter.store.uris import split_uri
+
+        if split_uri(uri)[0] in ("http", "https"):
+            raise InvalidArgumentError(
+                f"Cannot {what} {uri}: an archive is a folder or an object store URL "
+                "(s3://bucket/archive), not a tracking server."
+            )
+        if not uri.strip():
+            raise InvalidArgumentError(
+                f"Cannot {what} an empty location: give a folder or a URL (s3://bucket/archive)"
+            )
+        try:
+            other = ParquetStore(uri)
+        except (ReporterError, OSError) as exc:
+            raise InvalidArgumentError(
+                f"Cannot {what} {uri}: {exc}. An archive is a folder or an object store URL "
+                "(s3://bucket/archive)."
+            ) from None
+        archive.check_apart(self._fs, other._fs, what)
+        return other
+
+    def _by_experiment(self, run_ids: Sequence[str], report: ArchiveReport) -> dict[str, list[str]]:
+        """Group run ids by their experiment here; unknown ones are reported as skipped."""
+        out: dict[str, list[str]] = {}
+        for run_id in dict.fromkeys(run_ids):
+            try:
+                out.setdefault(self.experiment_of(run_id), []).append(run_id)
+            except NotFoundError:
+                report.skipped.append((run_id, f"no such run in {self.uri}"))
+        return out
+
 
 def _as_float(column: pa.Array) -> pa.Array:
     """Parse a text column of integers (ms) into float64, unparseable values as null."""
@@ -1062,7 +1240,7 @@ def _as_float(column: pa.Array) -> pa.Array:
 
 def _listing_key(listing: reader.Listing) -> object:
     """Return what identifies the content of a listing: its file paths and sizes."""
-    files = [*listing.parts.values(), *listing.compacted]
+    files = [*listing.parts.values(), *listing.compacted, *listing.archived]
     return frozenset((info.path, info.size) for info in files)
 
 

@@ -28,7 +28,9 @@ class SyncResult:
     experiments: set[str] = field(default_factory=set)
 
 
-IMMUTABLE = (f"/{schema.PARTS_FOLDER}/", f"/{schema.COMPACTED_FOLDER}/")
+IMMUTABLE = tuple(
+    f"/{name}/" for name in (schema.PARTS_FOLDER, schema.COMPACTED_FOLDER, schema.ARCHIVED_FOLDER)
+)
 
 
 def sync(

@@ -108,7 +108,7 @@
     if (!data || !data.rows) return;  // table.js missing: the first rows stay as they are
 
     var rows = data.rows.map(function (r, i) {
-      return { index: i, id: r[0], parent: r[1], depth: r[2], cells: r[3] };
+      return { index: i, id: r[0], parent: r[1], depth: r[2], cells: r[3], archived: r[4] === 1 };
     });
     if (rows.some(function (r) { return r.depth > 0; })) table.classList.add("nested");
     var byId = null, sortKeys = {}, texts = null;
@@ -191,6 +191,14 @@
           a.title = text;
           a.textContent = text;
           td.appendChild(a);
+          if (r.archived) {  // its histories and files are in an archive store
+            td.appendChild(document.createTextNode(" "));
+            var mark = document.createElement("span");
+            mark.className = "badge archived";
+            mark.title = "Archived: its metric histories and files are in the archive";
+            mark.textContent = "archived";
+            td.appendChild(mark);
+          }
           if (entry.kids) {
             var kids = document.createElement("span");
             kids.className = "kids";

@@ -228,6 +228,16 @@
       holder.appendChild(fig);
       return fig;
     });
+    var archived = runs.filter(function (r) { return r.archived; });
+    var old = holder.parentNode.querySelector(".archived-note");
+    if (old) old.parentNode.removeChild(old);
+    if (archived.length) {  // their series.js hold no series: one point is no history
+      holder.parentNode.insertBefore(el("p", { class: "note archived-note" }, archived.map(
+        function (r) { return r.name; }).join(", ") + (archived.length === 1 ? " is" : " are") +
+        " archived: the metric histories are in the archive, so the charts leave " +
+        (archived.length === 1 ? "it" : "them") + " out (the metrics table has the latest " +
+        "values)."), holder);
+    }
     // one legend for every chart, coloured by run id (two runs may share a name)
     var legend = window.TrackerCharts.legend(figures, drawAll, root.querySelector(".run-legend"));
     function drawAll() {
@@ -254,7 +264,10 @@
     [["Status", "status"], ["Start (UTC)", "start"]].forEach(function (pair) {
       var tr = el("tr");
       tr.appendChild(el("td", {}, pair[0]));
-      runs.forEach(function (r) { tr.appendChild(el("td", {}, r[pair[1]])); });
+      runs.forEach(function (r) {
+        var archived = pair[1] === "status" && r.archived;
+        tr.appendChild(el("td", {}, r[pair[1]] + (archived ? " (archived)" : "")));
+      });
       tbody.appendChild(tr);
     });
     info.appendChild(tbody);
