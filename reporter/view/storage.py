@@ -93,28 +93,30 @@ def load_storage(store: AbstractStore, config: BuildConfig, snapshot: StoreSnaps
     started = time.perf_counter()
     ids = [d.experiment.experiment_id for d in snapshot.experiments]
     everything = whole_store(config)
-    try:
-        with warnings.catch_warnings(record=True) as caught:  # the loader said them already
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:  # the loader said them already
+        warnings.simplefilter("always")
+        try:
             usage = store.usage(None if everything else ids, lifecycles=True)
-    except ReporterError as exc:  # a tracking server's store: measured where it lives
-        return StorageData(everything, None, problem=str(exc))
+        except ReporterError as exc:  # a tracking server's store: measured where it lives
+            return StorageData(everything, None, problem=str(exc))
+        by_id = {e.experiment_id: e for e in usage.experiments}
+        runs = published_runs(snapshot)
+        data = StorageData(
+            whole_store=everything,
+            usage=usage,
+            experiments=[by_id[i] for i in ids if i in by_id],
+            runs={r.run_id: r for r in usage.runs if r.run_id in runs},
+        )
+        names = {e.experiment_id: e.name for e in data.experiments if e.name is not None}
+        data.growth_experiment, data.growth = growth_series(store, snapshot, names, everything)
+        if config.retention:
+            data.policy = policy_figure(store, config.retention_policy(), ids, runs, data.runs)
+            if config.runs:  # counts over runs the profile leaves out: not said
+                data.policy = dataclasses.replace(data.policy, kept=0, running=0)
     said = set(snapshot.warnings)
-    by_id = {e.experiment_id: e for e in usage.experiments}
-    runs = published_runs(snapshot)
-    data = StorageData(
-        whole_store=everything,
-        usage=usage,
-        experiments=[by_id[i] for i in ids if i in by_id],
-        runs={r.run_id: r for r in usage.runs if r.run_id in runs},
-        warnings=list(dict.fromkeys(str(w.message) for w in caught if str(w.message) not in said)),
+    data.warnings = list(
+        dict.fromkeys(str(w.message) for w in caught if str(w.message) not in said)
     )
-    names = {e.experiment_id: e.name for e in data.experiments if e.name is not None}
-    data.growth_experiment, data.growth = growth_series(store, snapshot, names, everything)
-    if config.retention:
-        data.policy = policy_figure(store, config.retention_policy(), ids, runs, data.runs)
-        if config.runs:  # counts over runs the profile leaves out: not said
-            data.policy = dataclasses.replace(data.policy, kept=0, running=0)
     data.seconds = time.perf_counter() - started
     return data
 
