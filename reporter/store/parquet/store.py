@@ -1072,24 +1072,17 @@ class ParquetStore(AbstractStore):
         files, other = usage.list_store(self._fs, ids)
         experiments = self.list_experiments()
         now, timeout_ms = _now_ms(), env.heartbeat_timeout() * 1000
-        if not lifecycles:
-            return usage.measure(
-                self._fs,
-                experiments,
-                (files, other),
-                lifecycles=None,
-                now_ms=now,
-                timeout_ms=timeout_ms,
-            )
-        read = {e: usage.read_experiment_events(self._fs, e) for e in files if files[e].run_ids()}
-        measured = usage.measure(
-            self._fs,
-            experiments,
-            (files, other),
-            lifecycles=read,
-            now_ms=now,
-            timeout_ms=timeout_ms,
+        read = (
+            {e: usage.read_experiment_events(self._fs, e) for e in files if files[e].run_ids()}
+            if lifecycles
+            else None
         )
+        measured = usage.measure(
+            self._fs, experiments, (files, other), lifecycles=read, now_ms=now,
+            timeout_ms=timeout_ms,
+        )  # fmt: skip
+        if read is None:
+            return measured
         records = {e.experiment_id: e for e in experiments}
         choice = gc.Choice(
             self._fs,
