@@ -40,6 +40,18 @@ class MetricPoints:
     def __len__(self) -> int:
         return len(self.value)
 
+    def where(self, mask: Any) -> MetricPoints:
+        """Return the points a boolean numpy mask selects (codes and names unchanged)."""
+        return MetricPoints(
+            self.runs,
+            self.keys,
+            self.run[mask],
+            self.key[mask],
+            self.value[mask],
+            self.step[mask],
+            self.time[mask],
+        )
+
     def slices(self) -> dict[tuple[str, str], tuple[int, int]]:
         """Return {(run_id, key): (start, stop)} of every series."""
         import numpy as np

@@ -197,15 +197,7 @@ def metric_points(
     keep_codes = [i for i, r in enumerate(points.runs) if r in run_ids]
     if len(keep_codes) == len(points.runs):
         return points
-    mask = np.isin(points.run, np.asarray(keep_codes, dtype=points.run.dtype))
-    return dataclasses.replace(
-        points,
-        run=points.run[mask],
-        key=points.key[mask],
-        value=points.value[mask],
-        step=points.step[mask],
-        time=points.time[mask],
-    )
+    return points.where(np.isin(points.run, np.asarray(keep_codes, dtype=points.run.dtype)))
 
 
 def usage_log(
@@ -238,15 +230,7 @@ def usage_log(
     drop = np.isin(points.run, np.asarray(log_codes, dtype=points.run.dtype)) & np.isin(
         points.key, np.asarray(hidden_keys, dtype=points.key.dtype)
     )
-    keep = ~drop
-    return frame, dataclasses.replace(
-        points,
-        run=points.run[keep],
-        key=points.key[keep],
-        value=points.value[keep],
-        step=points.step[keep],
-        time=points.time[keep],
-    )
+    return frame, points.where(~drop)
 
 
 def safe_path(path: str) -> bool:
