@@ -47,6 +47,13 @@ from reporter.commands.options import (
     help="Fail (exit 1, nothing written) if the site would be larger, listing the largest "
     "files. Example: --max-site-mb 500",
 )
+@click.option(
+    "--full-series",
+    type=click.Choice(["auto", "always", "never"]),
+    help="Full-resolution CSV downloads of series the charts thin: auto leaves them out when "
+    "they would take the site over site_limit_mb (1,000 MB, GitHub Pages' limit) "
+    "[default: auto].",
+)
 @click.option("--strict", is_flag=True, default=None, help="Fail (exit 1) if there are warnings.")
 @click.option(
     "--clean",
@@ -66,6 +73,7 @@ def build_command(
     artifacts: str | None,
     profile: str | None,
     max_site_mb: float | None,
+    full_series: str | None,
     strict: bool | None,
     clean: bool | None,
 ) -> None:
@@ -87,13 +95,21 @@ def build_command(
         "artifacts": artifacts,
         "profile": profile,
         "max_site_mb": max_site_mb,
+        "full_series": full_series,
         "strict": strict,
         "clean": clean,
     }
     config = settings(flags, config_file)
-    result = run_build(config, progress=progress_reporter())
+    said: list[str] = []  # warnings shown before the site was written
+
+    def notice(message: str) -> None:
+        said.append(message)
+        click.echo(f"warning: {message}", err=True)
+
+    result = run_build(config, progress=progress_reporter(), notice=notice)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        if warning not in said:
+            click.echo(f"warning: {warning}", err=True)
     click.echo(result.summary())
     if result.warnings and config.strict:
         click.echo(f"Error: {len(result.warnings)} warnings and --strict is set", err=True)

@@ -2,10 +2,14 @@
 
     build(config)
       store    = open_store(uri)            read-only: the build never writes to the store
-      snapshot = load(store, selection)     runs frames, metric points, artifact listings
+      snapshot = load(store, selection)     runs frames, facts of metric points, artifact listings
       storage  = load_storage(store, ...)   what the published experiments hold (storage page)
-      site     = make_site(snapshot, ...)   pages with typed contexts and chart data
-      render(site, theme, out)              the only writer: atomic, skips unchanged files
+      site     = SiteStream(snapshot, ...)  pages with typed contexts, a part at a time
+      PartWriter(out).part(...)             the only writer: atomic, skips unchanged files
+
+Memory holds one batch of runs' points and pages at a time (`batch_points`): the loader reads
+each experiment in batches, and the pages of a batch of runs are written before the next batch
+is read.
 
 An artifact's bytes are fetched once per build (fetch.ArtifactBytes): the secret scan, its
 preview and its copy share them.
@@ -97,8 +101,14 @@ def fingerprint(
     return digest.hexdigest()
 
 
-def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
-    """Build the site described by config (nothing to do when no input changed)."""
+def build(
+    config: BuildConfig,
+    progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build the site described by config (nothing to do when no input changed). Warnings
+    known before anything is written (the site will be over its host's limit) go to `notice`
+    at once, and with the others into the result."""
     started = time.perf_counter()
     chosen_theme = theme.resolve_theme(config.theme)
     out = Path(config.out)
@@ -149,37 +159,85 @@ def build(config: BuildConfig, progress: Progress | None = None) -> BuildResult:
         if progress:
             progress("measuring", 0, 1)
         storage = load_storage(store, config, snapshot)
+    config, early = plan_size(snapshot, config)
+    for message in early:
+        if notice:
+            notice(message)
     info = contract.SiteInfo(config.title, __version__, build_time(), config.base_url)
-    site = model.make_site(snapshot, config, info, read_preview, store_url, storage)
 
     def copy(run_id: str, path: str) -> bytes:
         return artifact_bytes.read(run_id, path, experiment_of.get(run_id))
 
-    if config.max_site_mb is not None:
-        render.check_size(site, chosen_theme, copy, config.max_site_mb)
-    stats = render.render(
-        site,
-        chosen_theme,
-        out,
-        copy,
-        clean=config.clean,
-        progress=progress,
-        fingerprint=stamp,
-        summary={
+    def stream() -> model.SiteStream:
+        return model.SiteStream(snapshot, config, info, read_preview, store_url, storage)
+
+    expected = sum(len(d.runs) + 2 for d in snapshot.experiments) + 2
+    if config.max_site_mb is not None:  # measured first, a part at a time: nothing written
+        measuring = stream()
+        sizer = render.PartWriter(measuring.info, chosen_theme, out, copy, measure_only=True)
+        for part in measuring.parts():
+            sizer.part(part)
+        sizer.finish()
+        render.check_size(sizer.sizes, config.max_site_mb)
+    site = stream()
+    output = render.PartWriter(site.info, chosen_theme, out, copy, progress, False, expected)
+    warned: list[str] = list(early)
+    for part in site.parts():
+        warned += part.warnings
+        output.part(part)
+    stats = output.finish(
+        config.clean,
+        stamp,
+        {
             "experiments": site.experiments,
             "runs": site.runs,
-            "pages": len(site.pages),
-            "warnings": site.warnings,
+            "pages": len(output.pages) + 1,
+            "warnings": warned,
         },
     )
     artifact_bytes.clear()
     return BuildResult(
         site.experiments,
         site.runs,
-        len(site.pages),
+        len(output.pages) + 1,  # and the 404 page
         time.perf_counter() - started,
         out,
         stats,
-        site.warnings,
+        warned,
         artifact_bytes.stats,
     )
+
+
+def plan_size(snapshot: loader.StoreSnapshot, config: BuildConfig) -> tuple[BuildConfig, list[str]]:
+    """Decide, from an estimate, whether full-series downloads fit (`full_series = "auto"`:
+    left out when they would take the site over `site_limit_mb`); return the settings to
+    build with ("always" or "never") and what to warn about before writing."""
+    from reporter.core.sizes import format_size
+    from reporter.site.estimate import estimate_site
+
+    limit = int(config.site_limit_mb * 1024 * 1024)
+    guess = estimate_site(snapshot, config)
+    notes = []
+    mode = config.full_series
+    if mode == "auto":
+        mode = "always" if guess.total <= limit else "never"
+        if mode == "never" and guess.downloads:
+            notes.append(
+                f"Full-resolution series downloads were left out: with them the site would be "
+                f"about {format_size(guess.total)}, over site_limit_mb = "
+                f"{config.site_limit_mb:g} (GitHub Pages' limit is 1 GB). The charts show "
+                f'{config.max_points:,} points a series; full_series = "always" (or '
+                "--full-series always) includes the CSVs anyway."
+            )
+    size = guess.total - (guess.downloads if mode == "never" else 0)
+    if size > limit:
+        notes.append(
+            f"The site will be about {format_size(size)}, over site_limit_mb = "
+            f"{config.site_limit_mb:g} (a static host such as GitHub Pages refuses sites over "
+            f"1 GB): {format_size(guess.series)} of chart series, "
+            f"{format_size(guess.artifacts)} of artifacts"
+            + (f", {format_size(guess.downloads)} of series downloads" if mode == "always" else "")
+            + ". Lower --max-points, use --artifacts link or skip, or publish fewer runs "
+            "(a --profile)."
+        )
+    return dataclasses.replace(config, full_series=mode), notes

@@ -15,7 +15,7 @@ from typing import Any
 from reporter.core import system_tags
 from reporter.core.datasets import RunInputs
 from reporter.site import charts
-from reporter.site.downsample import minmax_indices
+from reporter.site.contract import MetricIndex
 from reporter.view import text
 
 # Run attributes the page's filter box can test (status and id are in the run itself).
@@ -116,24 +116,21 @@ def series_js(
     name: str,
     start: int | None,
     keys: list[str],
-    slices: dict[tuple[str, str], tuple[int, int]],
-    value: Any,
-    step: Any,
-    time: Any,
+    metrics: MetricIndex,
     artifacts: list[tuple[str, int, str | None]],
     max_points: int,
 ) -> bytes:
     """Return runs/<run_id>/series.js: every metric of one run, downsampled to max_points
-    (minima and maxima kept; "total" says of how many) for comparing,
-    and its artifacts as [path, size, link or null] (site-relative, or a URL in link mode)."""
+    (minima and maxima kept; "total" says of how many) for comparing and for the run page's
+    own charts, and its artifacts as [path, size, link or null] (site-relative, or a URL in
+    link mode)."""
     out = {}
     for key in keys:
-        a, b = slices[(run_id, key)]
-        keep = minmax_indices(value[a:b], max_points)
+        a, b = metrics.slices[(run_id, key)]
+        keep = metrics.kept(a, b, max_points)
+        step, value, time = metrics.step[a:b], metrics.value[a:b], metrics.time[a:b]
         out[key] = {
-            **charts.make_series(
-                name, run_id, start, step[a:b], value[a:b], time[a:b], keep
-            ).to_json(),
+            **charts.make_series(name, run_id, start, step, value, time, keep).to_json(),
             "total": b - a,
         }
     key = json.dumps(run_id)

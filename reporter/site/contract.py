@@ -415,9 +415,21 @@ class MetricIndex:
         for keys in self.by_run.values():
             keys.sort()
 
+    _kept: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
+
     def keys_of(self, run_id: str) -> list[str]:
         """Return the metric keys of a run, sorted."""
         return self.by_run.get(run_id, [])
+
+    def kept(self, a: int, b: int, max_points: int) -> np.ndarray:
+        """Return the indices (into [a, b)) of the points a chart of that series draws:
+        `minmax_indices`, computed once per series however many charts and files draw it."""
+        from reporter.site.downsample import minmax_indices
+
+        found = self._kept.get((a, b, max_points))
+        if found is None:
+            found = self._kept[(a, b, max_points)] = minmax_indices(self.value[a:b], max_points)
+        return found
 
 
 @dataclass
@@ -438,28 +450,31 @@ class ChartBlock:
     kind: str = "line"  # line: a metric with history; bars: one value per run (ranked bars)
     lower_is_better: bool = False  # how bars rank the runs
     log_ok: bool = True  # every value above 0: a log scale can show the chart
+    # a run page's line chart: its one series is the run's series.js entry for this key
+    # (window.TRACKER_SERIES[run id][key], the same points), so the page does not repeat it
+    series_of: str | None = None
 
     @property
     def data(self) -> Markup:
         """The chart's JSON block, safe inside <script type="application/json">."""
         import numpy as np
 
-        from reporter.site.downsample import minmax_indices
-
         chart = charts.ChartData(
             key=self.title, kind=self.kind, lower_is_better=self.lower_is_better, log_ok=self.log_ok
         )
         m = self.metrics
         for name, run_id, start, a, b in self.series:
-            if self.kind == "bars":
-                keep = np.array([b - a - 1])  # the value a run logged last
-            else:
-                keep = minmax_indices(m.value[a:b], self.max_points)
-            chart.series.append(
-                charts.make_series(
-                    name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep
-                )
-            )
+            # bars: the value a run logged last
+            keep = np.array([b - a - 1]) if self.kind == "bars" else m.kept(a, b, self.max_points)
             chart.shown += len(keep)
             chart.total += b - a
-        return json_block(chart.to_json())
+            if self.series_of is None:
+                chart.series.append(
+                    charts.make_series(
+                        name, run_id, start, m.step[a:b], m.value[a:b], m.time[a:b], keep
+                    )
+                )
+        payload = chart.to_json()
+        if self.series_of is not None:
+            payload["series_of"] = self.series_of
+        return json_block(payload)

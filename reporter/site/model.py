@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from reporter.site.contract import (
@@ -24,7 +24,7 @@ from reporter.site.contract import (
     Site,
     SiteInfo,
 )
-from reporter.site.pages.compare import compare_pages
+from reporter.site.pages.compare import compare_pages, run_series
 from reporter.site.pages.experiment import experiment_page
 from reporter.site.pages.index import summarize
 from reporter.site.pages.reports import report_pages
@@ -33,52 +33,94 @@ from reporter.site.pages.storage import STORAGE_PATH, storage_page
 from reporter.site.paths import experiment_slugs, run_path, site_artifact_path
 from reporter.site.series import index_metrics
 from reporter.view.config import BuildConfig
-from reporter.view.loader import StoreSnapshot
+from reporter.view.loader import ExperimentData, StoreSnapshot
 from reporter.view.storage import StorageData
 
 
 # --- the whole site ------------------------------------------------------------------------
-def make_site(
-    snapshot: StoreSnapshot,
-    config: BuildConfig,
-    site: SiteInfo,
-    read: PreviewReader,
-    store_url: Callable[[str, str], str],
-    storage: StorageData | None = None,
-) -> Site:
-    """Build every page and file of the site from a snapshot (no I/O), and the storage page
-    from what was measured, when given."""
-    slugs = experiment_slugs(
-        {d.experiment.experiment_id: d.experiment.name for d in snapshot.experiments}
-    )
-    made = Made(warnings=list(snapshot.warnings))
+class SiteStream:
+    """The site's pages and files, made a part at a time (`parts`): an experiment's run pages
+    a batch of runs at a time, then the experiment's own pages, the reports, and last the
+    index. A build writes each part before the next is made, so memory holds one batch of
+    runs' points and pages, whatever the size of the store. No I/O but the store reads of the
+    points (through each experiment's `series`)."""
 
-    def artifact_url(run_id: str, path: str) -> str | None:
-        if path in snapshot.withheld.get(run_id, {}):
+    def __init__(
+        self,
+        snapshot: StoreSnapshot,
+        config: BuildConfig,
+        site: SiteInfo,
+        read: PreviewReader,
+        store_url: Callable[[str, str], str],
+        storage: StorageData | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.config = config
+        self.storage = storage
+        self.info = dataclasses.replace(site, storage_path=STORAGE_PATH) if storage else site
+        self.read = read
+        self.store_url = store_url
+        self.experiments = len(snapshot.experiments)
+        self.runs = 0
+        self.slugs = experiment_slugs(
+            {d.experiment.experiment_id: d.experiment.name for d in snapshot.experiments}
+        )
+
+    def artifact_url(self, run_id: str, path: str) -> str | None:
+        """Where the site links an artifact: its copy, the store, or nowhere (withheld)."""
+        if path in self.snapshot.withheld.get(run_id, {}):
             return None
-        if config.artifacts == "copy":  # a URL: 'a#1.png' must not end at the '#'
+        if self.config.artifacts == "copy":  # a URL: 'a#1.png' must not end at the '#'
             return f"runs/{run_id}/artifacts/{urllib.parse.quote(site_artifact_path(path))}"
-        if config.artifacts == "link":
-            return store_url(run_id, path)
+        if self.config.artifacts == "link":
+            return self.store_url(run_id, path)
         return None
 
-    summaries = []
-    total_runs = 0
-    metric_indexes: dict[str, MetricIndex] = {}
-    names = sorted(d.experiment.name for d in snapshot.experiments)
-    for spec in config.compare:  # a comparison of nothing is a mistake worth saying
-        if spec.experiment is not None and spec.experiment not in names:
-            made.warnings.append(
-                f"Comparison {spec.name!r} names experiment {spec.experiment!r}, which is not in "
-                f"the site; experiments: {', '.join(map(repr, names)) or 'none'}"
-            )
-    for data in snapshot.experiments:
-        slug = slugs[data.experiment.experiment_id]
-        summaries.append(summarize(data, slug, config))
-        exp_made = experiment_page(data, slug, config, snapshot.archived.keys())
-        made.gather(exp_made)
+    def parts(self) -> Iterator[Made]:
+        """Yield the site a part at a time (warnings of the snapshot with the first)."""
+        snapshot, config = self.snapshot, self.config
+        yield Made(warnings=list(snapshot.warnings))
+        summaries = []
+        names = sorted(d.experiment.name for d in snapshot.experiments)
+        notes = Made()
+        for spec in config.compare:  # a comparison of nothing is a mistake worth saying
+            if spec.experiment is not None and spec.experiment not in names:
+                notes.warnings.append(
+                    f"Comparison {spec.name!r} names experiment {spec.experiment!r}, which is "
+                    f"not in the site; experiments: {', '.join(map(repr, names)) or 'none'}"
+                )
+        yield notes
+        for data in snapshot.experiments:
+            summaries.append(summarize(data, self.slugs[data.experiment.experiment_id], config))
+            yield from self._experiment(data)
+        reported, report_list = report_pages(snapshot, config, self.slugs, self.artifact_url)
+        yield reported
+        last = Made()
+        if self.storage is not None:
+            last.gather(storage_page(self.storage, snapshot, self.slugs, config))
+        index = Page(
+            "index.html",
+            PageInfo("index.html", self.info.title, [Crumb("Experiments", None)], "index"),
+            IndexPageContext(summaries, self.runs, report_list),
+        )
+        not_found = Page(
+            "404.html",
+            PageInfo(
+                "404.html",
+                "Page not found",
+                [Crumb("Experiments", "index.html"), Crumb("Not found", None)],
+                "404",
+            ),
+            None,
+        )
+        last.pages += [index, not_found]
+        yield last
+
+    def _experiment(self, data: ExperimentData) -> Iterator[Made]:
+        """Yield an experiment's run pages a batch of runs at a time, then its own pages."""
+        snapshot, config = self.snapshot, self.config
+        slug = self.slugs[data.experiment.experiment_id]
         exp_crumb = Crumb(data.experiment.name, f"experiments/{slug}/index.html")
-        metrics = metric_indexes[data.experiment.experiment_id] = index_metrics(data)
         records: list[dict[str, Any]] = (
             [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
             if len(data.runs)
@@ -92,60 +134,82 @@ def make_site(
                 kids.setdefault(parent, []).append(
                     Crumb(str(rec["run_name"]), run_path(rec["run_id"]))
                 )
-        for rec in records:
-            run_id = rec["run_id"]
-            parent_id = rec.get("parent_run_id")
-            parent = (
-                Crumb(str(by_id[parent_id]["run_name"]), run_path(parent_id))
-                if isinstance(parent_id, str) and parent_id in by_id
-                else None
-            )
-            listing = snapshot.artifacts.get(run_id, [])
-            hold = snapshot.withheld.get(run_id, {})
-            tree, tree_warnings = artifact_tree(run_id, listing, config, read, artifact_url, hold)
-            made.warnings += tree_warnings
-            made.gather(
-                run_page(
-                    rec,
-                    data,
-                    exp_crumb,
-                    metrics,
-                    kids.get(run_id, []),
-                    parent,
-                    tree,
-                    config,
-                    snapshot.archived.get(run_id),
-                )
-            )
-            made.files += artifact_copies(run_id, listing, hold, config)
-        total_runs += len(records)
-        compared, links = compare_pages(
-            data, slug, records, metrics, snapshot, artifact_url, config
-        )
-        made.gather(compared)
+        for batch, points in data.series.batches([r["run_id"] for r in records]):
+            metrics = index_metrics(points)
+            made = Made()
+            for run_id in batch:
+                made.gather(self._run(by_id[run_id], data, exp_crumb, metrics, kids, by_id))
+            yield made
+        self.runs += len(records)
+        exp_made = experiment_page(data, slug, config, snapshot.archived.keys())
+        compared, links = compare_pages(data, slug, records, snapshot, self.artifact_url, config)
         (exp_page,) = (p for p in exp_made.pages if p.template == "experiment.html")
         exp_page.context.comparisons = links
-    reported, report_list = report_pages(snapshot, config, slugs, metric_indexes, artifact_url)
-    made.gather(reported)
-    if storage is not None:
-        made.gather(storage_page(storage, snapshot, slugs, config))
-        site = dataclasses.replace(site, storage_path=STORAGE_PATH)
-    index = Page(
-        "index.html",
-        PageInfo("index.html", site.title, [Crumb("Experiments", None)], "index"),
-        IndexPageContext(summaries, total_runs, report_list),
-    )
-    not_found = Page(
-        "404.html",
-        PageInfo(
-            "404.html",
-            "Page not found",
-            [Crumb("Experiments", "index.html"), Crumb("Not found", None)],
-            "404",
-        ),
-        None,
-    )
-    pages = [index, *made.pages, not_found]
+        yield exp_made.gather(compared)
+
+    def _run(
+        self,
+        rec: dict[str, Any],
+        data: ExperimentData,
+        exp_crumb: Crumb,
+        metrics: MetricIndex,
+        kids: dict[str, list[Crumb]],
+        by_id: dict[str, dict[str, Any]],
+    ) -> Made:
+        """Make a run's page, its series.js and its artifact copies."""
+        snapshot, config = self.snapshot, self.config
+        run_id = rec["run_id"]
+        parent_id = rec.get("parent_run_id")
+        parent = (
+            Crumb(str(by_id[parent_id]["run_name"]), run_path(parent_id))
+            if isinstance(parent_id, str) and parent_id in by_id
+            else None
+        )
+        listing = snapshot.artifacts.get(run_id, [])
+        hold = snapshot.withheld.get(run_id, {})
+        tree, tree_warnings = artifact_tree(
+            run_id, listing, config, self.read, self.artifact_url, hold
+        )
+        made = Made(warnings=tree_warnings)
+        made.gather(
+            run_page(
+                rec,
+                data,
+                exp_crumb,
+                metrics,
+                kids.get(run_id, []),
+                parent,
+                tree,
+                config,
+                snapshot.archived.get(run_id),
+            )
+        )
+        made.files += artifact_copies(run_id, listing, hold, config)
+        made.files.append(run_series(rec, metrics, snapshot, self.artifact_url, config))
+        return made
+
+
+def make_site(
+    snapshot: StoreSnapshot,
+    config: BuildConfig,
+    site: SiteInfo,
+    read: PreviewReader,
+    store_url: Callable[[str, str], str],
+    storage: StorageData | None = None,
+) -> Site:
+    """Build every page and file of the site from a snapshot, all in memory (the index page
+    first): for tests and tools; a build writes `SiteStream.parts` as they come."""
+    stream = SiteStream(snapshot, config, site, read, store_url, storage)
+    made = Made()
+    for part in stream.parts():
+        made.gather(part)
+    index = [p for p in made.pages if p.info.path == "index.html"]
+    rest = [p for p in made.pages if p.info.path != "index.html"]
     return Site(
-        site, pages, made.unique_files(), made.warnings, len(snapshot.experiments), total_runs
+        stream.info,
+        index + rest,
+        made.unique_files(),
+        made.warnings,
+        stream.experiments,
+        stream.runs,
     )

@@ -6,12 +6,11 @@ rebuild rewrites only what changed), and two outputs at one path are refused.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from reporter.core.errors import InvalidArgumentError, ReporterError
 from reporter.core.sizes import format_size
 from reporter.site import charts
-from reporter.site.contract import Page, Site, json_block
+from reporter.site.contract import Made, Page, Site, SiteInfo, json_block
 from reporter.site.paths import relative_url
 from reporter.site.theme import Theme
 from reporter.view import numbers, text
@@ -161,69 +160,118 @@ class StorageSpec:
         return self.__html__()
 
 
-def render_page(env: Any, page: Page, site: Site) -> bytes:
+def render_page(env: Any, page: Page, info: SiteInfo) -> bytes:
     """Render one page to bytes."""
     template = env.get_template(page.template)
-    html = template.render(page=page.info, ctx=page.context, site=site.info)
+    html = template.render(page=page.info, ctx=page.context, site=info)
     return str(html).encode("utf-8")
 
 
-Output = tuple[str, Callable[[], bytes], "int | None"]  # site path, its bytes, size if known
+class PartWriter:
+    """Render and write a site a part at a time (`SiteStream.parts`): pages and files of each
+    part as it comes, the theme's static files once, the sitemap and manifest last. A file
+    offered twice with the same bytes (a series CSV of a run page and of a report chart) is
+    written once; different bytes for one path are refused. With `measure_only` nothing is
+    written: `sizes` collects (bytes, path) of every output, for `check_size`."""
 
+    def __init__(
+        self,
+        info: SiteInfo,
+        theme: Theme,
+        out: Path,
+        copy_artifact: Callable[[str, str], bytes],
+        progress: Callable[[str, int, int], None] | None = None,
+        measure_only: bool = False,
+        expected_pages: int = 0,
+    ) -> None:
+        self.info = info
+        self.theme = theme
+        self.copy_artifact = copy_artifact
+        self.progress = progress
+        self.measure_only = measure_only
+        self.expected_pages = expected_pages
+        self.env = make_environment(theme)
+        self.writer = SiteWriter(out)
+        self.digests: dict[str, bytes] = {}  # file path -> digest of what was written there
+        self.sizes: list[tuple[int, str]] = []
+        self.pages: list[str] = []  # every page but the 404 (the sitemap's)
+        if not measure_only:
+            check_out_folder(out)
+            out.mkdir(parents=True, exist_ok=True)
+            claim_out_folder(out)
 
-def outputs(
-    site: Site,
-    theme: Theme,
-    copy_artifact: Callable[[str, str], bytes],
-    progress: Callable[[str, int, int], None] | None = None,
-) -> Iterator[Output]:
-    """Yield every file of the site (pages, static files, data files, artifacts), lazily."""
-    env = make_environment(theme)
-    total = len(site.pages)
-    for done, page in enumerate(site.pages, 1):
-        yield page.info.path, functools.partial(render_page, env, page, site), None
-        if progress:
-            progress("pages", done, total)
-    statics: dict[str, Path] = {}
-    for folder in theme.static_dirs:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                statics[f"static/{path.relative_to(folder).as_posix()}"] = path
-    for rel, path in sorted(statics.items()):
-        yield rel, path.read_bytes, path.stat().st_size
-    for i, item in enumerate(site.files, 1):
-        if item.data is not None:
-            yield item.path, functools.partial(bytes, item.data), len(item.data)
-        elif item.artifact is not None:
-            yield item.path, functools.partial(copy_artifact, *item.artifact), item.size
-        elif item.make is not None:
-            yield item.path, item.make, None
-        if progress:
-            progress("files", i, len(site.files))
-    if site.info.base_url:
-        yield "sitemap.xml", functools.partial(sitemap, site), None
+    def _put(self, rel: str, data: bytes) -> None:
+        if self.measure_only:
+            if rel in self.writer.seen:
+                raise ReporterError(
+                    f"Two outputs want the same path {rel!r}; refusing to overwrite"
+                )
+            self.writer.seen.add(rel)
+            self.sizes.append((len(data), rel))
+        else:
+            self.writer.write(rel, data)
 
+    def part(self, made: Made) -> None:
+        """Render and write one part's pages and files."""
+        import hashlib
 
-def check_size(
-    site: Site, theme: Theme, copy_artifact: Callable[[str, str], bytes], max_mb: float
-) -> int:
-    """Measure the site without writing it; raise SiteTooLargeError (listing the largest
-    files) when it is over max_mb. Returns the size in bytes."""
-    sizes = []
-    for rel, data, size in outputs(site, theme, copy_artifact):
-        sizes.append((size if size is not None else len(data()), rel))
-    total = sum(size for size, _ in sizes)
-    if total > max_mb * 1024 * 1024:
-        largest = "\n".join(
-            f"  {size / 1024 / 1024:9.2f} MB  {rel}" for size, rel in heapq.nlargest(10, sizes)
-        )
-        raise SiteTooLargeError(
-            f"The site would be {total / 1024 / 1024:.1f} MB, over --max-site-mb "
-            f"{max_mb:g}; nothing was written. Largest files:\n{largest}\nLeave out "
-            "artifacts (--artifacts link|skip, max_artifact_mb, exclude_artifacts), "
-            "experiments or runs (a --profile), or lower --max-points."
-        )
-    return total
+        for page in made.pages:
+            self._put(page.info.path, render_page(self.env, page, self.info))
+            if page.info.kind != "404":
+                self.pages.append(page.info.path)
+            if self.progress:
+                total = max(self.expected_pages, len(self.pages))
+                self.progress("pages", len(self.pages), total)
+        for item in made.files:
+            if item.artifact is not None and self.measure_only and item.size is not None:
+                self._put_size(item.path, item.size)
+                continue
+            if item.data is not None:
+                data = item.data
+            elif item.artifact is not None:
+                data = self.copy_artifact(*item.artifact)
+            elif item.make is not None:
+                data = item.make()
+            else:
+                continue
+            digest = hashlib.sha256(data).digest()
+            if self.digests.get(item.path) == digest:
+                continue  # the same file offered again
+            self.digests[item.path] = digest
+            self._put(item.path, data)
+
+    def _put_size(self, rel: str, size: int) -> None:
+        """Count an artifact copy by its listed size (measuring: never read)."""
+        if rel in self.writer.seen:
+            raise ReporterError(f"Two outputs want the same path {rel!r}; refusing to overwrite")
+        self.writer.seen.add(rel)
+        self.sizes.append((size, rel))
+
+    def finish(
+        self, clean: bool = False, fingerprint: str = "", summary: dict[str, Any] | None = None
+    ) -> WriteStats:
+        """Write the theme's static files, the sitemap and the manifest; clean if asked."""
+        statics: dict[str, Path] = {}
+        for folder in self.theme.static_dirs:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    statics[f"static/{path.relative_to(folder).as_posix()}"] = path
+        for rel, path in sorted(statics.items()):
+            self._put(rel, path.read_bytes())
+        if self.info.base_url:
+            self._put("sitemap.xml", sitemap(self.info, self.pages))
+        if self.measure_only:
+            return WriteStats(bytes=sum(size for size, _ in self.sizes))
+        manifest = {
+            "note": "made by tracker-report build; --clean may delete files here",
+            "fingerprint": fingerprint,
+            "summary": summary or {},
+            "files": sorted(self.writer.seen | {MARKER}),
+        }
+        self.writer.write(MARKER, json.dumps(manifest, indent=0).encode())
+        if clean:
+            self.writer.clean()
+        return self.writer.stats
 
 
 def render(
@@ -236,36 +284,37 @@ def render(
     fingerprint: str = "",
     summary: dict[str, Any] | None = None,
 ) -> WriteStats:
-    """Write every page, static file, data file and artifact of the site into out."""
-    check_out_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    claim_out_folder(out)
-    writer = SiteWriter(out)
-    for rel, data, _ in outputs(site, theme, copy_artifact, progress):
-        writer.write(rel, data())
-    manifest = {
-        "note": "made by tracker-report build; --clean may delete files here",
-        "fingerprint": fingerprint,
-        "summary": summary or {},
-        "files": sorted(writer.seen | {MARKER}),
-    }
-    writer.write(MARKER, json.dumps(manifest, indent=0).encode())
-    if clean:
-        writer.clean()
-    return writer.stats
+    """Write every page, static file, data file and artifact of a site made in memory."""
+    writer = PartWriter(site.info, theme, out, copy_artifact, progress, False, len(site.pages))
+    writer.part(Made(site.pages, site.files))
+    return writer.finish(clean, fingerprint, summary)
 
 
-def sitemap(site: Site) -> bytes:
-    """Return a sitemap.xml of every page under the base URL."""
+def sitemap(info: SiteInfo, pages: list[str]) -> bytes:
+    """Return a sitemap.xml of these pages under the base URL."""
     from xml.sax.saxutils import escape
 
-    base = (site.info.base_url or "").rstrip("/") + "/"
-    urls = "".join(
-        f"  <url><loc>{escape(base + p.info.path)}</loc></url>\n"
-        for p in site.pages
-        if p.info.kind != "404"
-    )
+    base = (info.base_url or "").rstrip("/") + "/"
+    urls = "".join(f"  <url><loc>{escape(base + path)}</loc></url>\n" for path in pages)
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
     ).encode()
+
+
+def check_size(sizes: list[tuple[int, str]], max_mb: float) -> int:
+    """Raise SiteTooLargeError (listing the largest files) when outputs of these sizes
+    ((bytes, path), as a measuring PartWriter gathers them) are over max_mb; return the
+    total bytes."""
+    total = sum(size for size, _ in sizes)
+    if total > max_mb * 1024 * 1024:
+        largest = "\n".join(
+            f"  {size / 1024 / 1024:9.2f} MB  {rel}" for size, rel in heapq.nlargest(10, sizes)
+        )
+        raise SiteTooLargeError(
+            f"The site would be {total / 1024 / 1024:.1f} MB, over --max-site-mb "
+            f"{max_mb:g}; nothing was written. Largest files:\n{largest}\nLeave out "
+            "artifacts (--artifacts link|skip, max_artifact_mb, exclude_artifacts), "
+            "experiments or runs (a --profile), or lower --max-points."
+        )
+    return total

@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING, Any
 from reporter.site import charts
 from reporter.site.contract import ChartBlock, Crumb, MetricIndex, OutFile
 from reporter.site.paths import csv_path
+from reporter.store.records import MetricPoints
 from reporter.view import text
-from reporter.view.loader import ExperimentData
+from reporter.view.points import GROUP_BINS as GROUP_BINS
+from reporter.view.points import AxisFacts, SeriesSource
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def index_metrics(data: ExperimentData) -> MetricIndex:
-    """Index the experiment's sorted metric points by series."""
-    points = data.metrics
+def index_metrics(points: MetricPoints) -> MetricIndex:
+    """Index sorted metric points (of some runs) by series."""
     return MetricIndex(points.slices(), points.value, points.step, points.time)
 
 
@@ -48,6 +49,7 @@ def make_chart(
     metrics: MetricIndex,
     max_points: int,
     lower_is_better: bool | None = None,
+    offer_csv: bool = True,
 ) -> tuple[ChartBlock | None, list[OutFile]]:
     """Plan one chart of a metric over some runs: (run_id, run name, start ms) each.
 
@@ -55,9 +57,7 @@ def make_chart(
     the metric's direction: `lower_is_better`, else guessed from its name); others are `line`
     charts. Returns the chart (None if no run
     logged the metric) and the full-series CSV files its download links point to (one per
-    series the chart shows thinned)."""
-    from reporter.site.downsample import minmax_indices
-
+    series the chart shows thinned; none when `offer_csv` is False)."""
     found = [(r, n, s, metrics.slices[(r, key)]) for r, n, s in runs if (r, key) in metrics.slices]
     if not found:
         return None, []
@@ -70,11 +70,11 @@ def make_chart(
     for run_id, name, start, (a, b) in found:
         kept = b - a
         if kind == "line" and b - a > max_points:
-            kept = len(minmax_indices(metrics.value[a:b], max_points))
+            kept = len(metrics.kept(a, b, max_points))
         series.append((name, run_id, start, a, b))
         shown += kept
         total += b - a
-        if kept < b - a:
+        if kept < b - a and offer_csv:
             path = csv_path(run_id, key)
             files.append(OutFile(path, series_csv(metrics, a, b)))
             downloads.append(Crumb(f"{name}: full series (CSV)", path))
@@ -96,13 +96,24 @@ def make_chart(
 
 
 def series_csv(metrics: MetricIndex, a: int, b: int) -> bytes:
-    """Return a full series as CSV bytes (step, value, timestamp)."""
-    lines = ["step,value,timestamp"]
-    lines += [
-        f"{int(s)},{float(v)!r},{int(t)}"
-        for s, v, t in zip(metrics.step[a:b], metrics.value[a:b], metrics.time[a:b], strict=True)
-    ]
-    return ("\n".join(lines) + "\n").encode()
+    """Return a full series as CSV bytes (step, value, timestamp), each value written so that
+    it reads back exactly (NaN and infinities as nan, inf, -inf)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    table = pa.table(
+        {
+            "step": pa.array(metrics.step[a:b], pa.int64()),
+            "value": pa.array(metrics.value[a:b], pa.float64()),
+            "timestamp": pa.array(metrics.time[a:b], pa.int64()),
+        }
+    )
+    out = io.BytesIO()
+    out.write(b"step,value,timestamp\n")
+    pcsv.write_csv(table, out, pcsv.WriteOptions(include_header=False))
+    return out.getvalue()
 
 
 def int_or_none(value: Any) -> int | None:
@@ -119,7 +130,6 @@ def int_or_none(value: Any) -> int | None:
 # every run's series: the build writes, per groupable param or tag, one small script of each
 # group's mean, min and max per metric (experiments/<slug>/groups/<n>.js), and the page loads
 # it with a <script> tag (file:// allows no fetch) only when the reader picks that grouping.
-GROUP_BINS = 200  # x values of a group's line: the exact steps up to this many, else bins
 MAX_GROUPS = 10  # a param of more values keeps its largest groups and one "other" group
 NO_VALUE = "(none)"
 
@@ -158,33 +168,6 @@ def _natural(value: str) -> tuple[int, float, str]:
     return (0, number, "") if math.isfinite(number) else (1, 0.0, value.lower())
 
 
-def _by_run_and_x(run_of_point: Any, x: Any, value: Any, runs: int) -> tuple[Any, Any]:
-    """Return the x of each column and a (runs, columns) matrix of each run's mean value
-    there (NaN where it logged none). Columns are the distinct x values, or GROUP_BINS
-    equal bins of x (x being each bin's mean) when there are more."""
-    import numpy as np
-
-    ok = np.isfinite(x) & np.isfinite(value)
-    run_of_point, x, value = run_of_point[ok], x[ok], value[ok]
-    if not len(x):
-        return np.empty(0), np.empty((runs, 0))
-    distinct = np.unique(x)
-    if len(distinct) <= GROUP_BINS:
-        column, width = np.searchsorted(distinct, x), len(distinct)
-    else:
-        low, high = distinct[0], distinct[-1]
-        scaled = ((x - low) / (high - low) * GROUP_BINS).astype(np.int64)
-        column, width = np.minimum(scaled, GROUP_BINS - 1), GROUP_BINS
-    points = np.bincount(column, minlength=width)
-    used = points > 0
-    xs = np.bincount(column, weights=x, minlength=width)[used] / points[used]
-    cell = run_of_point * width + column
-    sums = np.bincount(cell, weights=value, minlength=runs * width)
-    counts = np.bincount(cell, minlength=runs * width)
-    means = np.divide(sums, counts, out=np.full(runs * width, np.nan), where=counts > 0)
-    return xs, means.reshape(runs, width)[:, used]
-
-
 def _stats(rows: Any) -> tuple[Any, Any, Any, Any]:
     """Return the mean, min, max and count of the non-NaN values of each column."""
     import numpy as np
@@ -206,35 +189,91 @@ def _number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _metric_points(
-    metrics: MetricIndex, run_ids: list[str], key: str
-) -> tuple[Any, Any, list[tuple[int, tuple[int, int]]]]:
-    """Return the point indices of a metric over the runs, each point's run index, and the
-    spans [(run index, (a, b))]."""
-    import numpy as np
+class _Lines:
+    """The grouped lines of one metric on one x axis, gathered a run at a time: for each
+    grouping and group, the sum, count, min and max of the runs' mean values per column.
+    The groups of every grouping are rows of one matrix, so adding a run is four operations
+    whatever the number of groupings."""
 
-    spans = [
-        (i, metrics.slices[(r, key)]) for i, r in enumerate(run_ids) if (r, key) in metrics.slices
-    ]
-    if not spans:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), []
-    index = np.concatenate([np.arange(a, b) for _, (a, b) in spans])
-    run_of_point = np.repeat([i for i, _ in spans], [b - a for _, (a, b) in spans])
-    return index, run_of_point, spans
+    def __init__(self, axis: AxisFacts, splits: list[tuple[list[str], Any]]) -> None:
+        import numpy as np
+
+        self.distinct, self.width, self.column = axis.columns()
+        self.x_sum = np.zeros(self.width)
+        self.x_count = np.zeros(self.width, dtype=np.int64)
+        sizes = [len(names) for names, _ in splits]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        rows = int(self.offsets[-1])
+        self.total = np.zeros((rows, self.width))
+        self.count = np.zeros((rows, self.width))
+        self.low = np.full((rows, self.width), np.nan)
+        self.high = np.full((rows, self.width), np.nan)
+        # each run's row in every grouping: (runs, groupings)
+        self.rows_of = (
+            np.stack([of_run for _, of_run in splits], axis=1) + self.offsets[:-1]
+            if splits
+            else np.zeros((0, 0), dtype=np.int64)
+        )
+
+    def add(self, run: int, x: Any, value: Any) -> None:
+        """Take in one run's points (its index among the charted runs)."""
+        import numpy as np
+
+        ok = np.isfinite(x) & np.isfinite(value)
+        x, value = x[ok], value[ok]
+        if not len(x):
+            return
+        column = self.column(x)
+        self.x_sum += np.bincount(column, weights=x, minlength=self.width)
+        points = np.bincount(column, minlength=self.width)
+        self.x_count += points
+        sums = np.bincount(column, weights=value, minlength=self.width)
+        present = points > 0
+        mean = np.divide(sums, points, out=np.full(self.width, np.nan), where=present)
+        rows = self.rows_of[run]  # one row per grouping: never the same row twice
+        self.total[rows] += np.where(present, mean, 0.0)
+        self.count[rows] += present
+        self.low[rows] = np.fmin(self.low[rows], mean)
+        self.high[rows] = np.fmax(self.high[rows], mean)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Return, per grouping, the x values and each group's columns (used columns only)."""
+        import numpy as np
+
+        used = self.x_count > 0
+        xs = self.x_sum[used] / self.x_count[used]
+        out = []
+        for start, stop in zip(self.offsets[:-1], self.offsets[1:], strict=True):
+            columns = []
+            for row in range(int(start), int(stop)):
+                n = self.count[row][used]
+                total = self.total[row][used]
+                mean = np.divide(total, n, out=np.full(len(n), np.nan), where=n > 0)
+                columns.append(
+                    {
+                        "mean": charts.encode(mean),
+                        "lo": charts.encode(self.low[row][used]),
+                        "hi": charts.encode(self.high[row][used]),
+                        "n": charts.encode(n),
+                    }
+                )
+            out.append({"x": charts.encode(xs), "groups": columns})
+        return out
 
 
 def group_scripts(
     base: str,
     frame: pd.DataFrame,
     choices: list[tuple[str, str]],
-    metrics: MetricIndex,
+    source: SeriesSource,
     keys: list[str],
     lower_is_better: Callable[[str], bool],
 ) -> list[OutFile]:
     """Return the group scripts of an experiment (`<base>/groups/<n>.js`, one per choice of
     `choices`, in order): for each metric of `keys`, each group's mean, min, max and run
     count per x value (step, and seconds since each run's start), or, for a metric logged
-    once per run, per group."""
+    once per run, per group. `frame` holds the charted runs; their points are read a batch
+    at a time, and each run's means are added to its groups' sums."""
     import numpy as np
 
     run_ids = [str(r) for r in frame["run_id"]]
@@ -253,74 +292,51 @@ def group_scripts(
         for (kind, key), (names, of_run) in zip(choices, splits, strict=True)
     ]
     starts = np.asarray([_start_ms(v) for v in frame["start_time"]], dtype=np.float64)
-    for key in keys:
-        index, run_of_point, spans = _metric_points(metrics, run_ids, key)
-        if not spans:
-            continue
-        where = [span for _, span in spans]
-        head = {"lower_is_better": lower_is_better(key), "log_ok": all_positive(metrics, where)}
-        if single_valued(metrics, where):
-            last = np.full(len(run_ids), np.nan)
-            for i, (_, b) in spans:
-                last[i] = metrics.value[b - 1]
-            entries = [_bars_entry(last, len(names), of_run) for names, of_run in splits]
+    position = {r: i for i, r in enumerate(run_ids)}
+    facts = {k: source.facts[k] for k in keys if k in source.facts and source.facts[k].runs}
+    logged = {k: np.zeros(len(run_ids), dtype=bool) for k in facts}
+    last = {k: np.full(len(run_ids), np.nan) for k, f in facts.items() if f.single_valued}
+    lines = {
+        k: {"step": _Lines(f.step, splits), "relative": _Lines(f.relative, splits)}
+        for k, f in facts.items()
+        if not f.single_valued
+    }
+    for batch, points in source.batches(run_ids) if facts else ():
+        index = index_metrics(points)
+        for key in facts:
+            for run_id in batch:
+                span = index.slices.get((run_id, key))
+                if span is None:
+                    continue
+                a, b = span
+                i = position[run_id]
+                logged[key][i] = True
+                if key in last:
+                    last[key][i] = index.value[b - 1]
+                    continue
+                times = index.time[a:b]
+                origin = starts[i] if starts[i] == starts[i] else float(times[0])
+                value = index.value[a:b]
+                lines[key]["step"].add(i, index.step[a:b].astype(np.float64), value)
+                lines[key]["relative"].add(i, (times - origin) / 1000.0, value)
+    for key, fact in facts.items():
+        head = {"lower_is_better": lower_is_better(key), "log_ok": fact.positive}
+        if key in last:
+            entries = [_bars_entry(last[key], len(names), of_run) for names, of_run in splits]
         else:
-            axes = _run_matrices(metrics, index, run_of_point, spans, starts)
-            logged = np.zeros(len(run_ids), dtype=bool)
-            logged[[i for i, _ in spans]] = True
-            entries = [_line_entry(axes, logged, len(names), of_run) for names, of_run in splits]
+            axes = {axis: gathered.entries() for axis, gathered in lines[key].items()}
+            entries = [
+                {
+                    "kind": "line",
+                    "runs": [int((logged[key] & (of_run == g)).sum()) for g in range(len(names))],
+                    "step": axes["step"][s],
+                    "relative": axes["relative"][s],
+                }
+                for s, (names, of_run) in enumerate(splits)
+            ]
         for payload, entry in zip(payloads, entries, strict=True):
             payload["metrics"][key] = {**head, **entry}
     return [_group_script(f"{base}/groups/{i}.js", p) for i, p in enumerate(payloads)]
-
-
-def _run_matrices(
-    metrics: MetricIndex,
-    index: Any,
-    run_of_point: Any,
-    spans: list[tuple[int, tuple[int, int]]],
-    starts: Any,
-) -> dict[str, tuple[Any, Any]]:
-    """Return, for the x axes `step` and `relative` (seconds since the run's start, or since
-    its first point when its start is unknown), the columns' x and each run's values there."""
-    import numpy as np
-
-    runs = len(starts)
-    first = np.full(runs, np.nan)
-    for i, (a, _) in spans:
-        first[i] = metrics.time[a]
-    start = np.where(np.isnan(starts), first, starts)[run_of_point]
-    value = metrics.value[index]
-    seconds = (metrics.time[index] - start) / 1000.0
-    return {
-        "step": _by_run_and_x(run_of_point, metrics.step[index].astype(np.float64), value, runs),
-        "relative": _by_run_and_x(run_of_point, seconds, value, runs),
-    }
-
-
-def _line_entry(
-    axes: dict[str, tuple[Any, Any]], logged: Any, groups: int, of_run: Any
-) -> dict[str, Any]:
-    """Return a metric with history as one grouping shows it: per x axis, each group's
-    mean, min, max and run count at each x (base64 float64 columns)."""
-    entry: dict[str, Any] = {
-        "kind": "line",
-        "runs": [int((logged & (of_run == g)).sum()) for g in range(groups)],
-    }
-    for axis, (xs, matrix) in axes.items():
-        columns = []
-        for g in range(groups):
-            mean, lo, hi, count = _stats(matrix[of_run == g])
-            columns.append(
-                {
-                    "mean": charts.encode(mean),
-                    "lo": charts.encode(lo),
-                    "hi": charts.encode(hi),
-                    "n": charts.encode(count),
-                }
-            )
-        entry[axis] = {"x": charts.encode(xs), "groups": columns}
-    return entry
 
 
 def _bars_entry(last: Any, groups: int, of_run: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ Errors: `NotFoundError` for what does not exist, `InvalidArgumentError` for a ba
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reporter.core.datasets import DatasetInput, RunInputs
@@ -22,7 +22,7 @@ from reporter.core.entities import Experiment, Metric, Param, Run, RunTag
 from reporter.core.errors import UnsupportedFeatureError
 from reporter.core.logged_models import LoggedModel
 from reporter.core.model_links import LoggedModelOutput
-from reporter.store.records import CompactionResult, MetricPoints, Row
+from reporter.store.records import CompactionResult, MetricPoints, Row, RunBatch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,6 +200,26 @@ class AbstractStore(ABC):
     @abstractmethod
     def read_experiment(self, exp_id: str) -> tuple[pd.DataFrame, MetricPoints]:
         """Return an experiment's runs frame and every metric point, read together."""
+
+    def read_experiment_batches(self, exp_id: str, max_points: int) -> Iterator[RunBatch]:
+        """Yield an experiment's runs in batches of about `max_points` metric points (a run is
+        never split): each batch's frame rows, every metric point of its runs and their
+        inputs, so that a reader of any size of experiment holds one batch at a time.
+
+        Runs logged after the first batch was read may be left out. This default reads the
+        whole experiment as one batch."""
+        frame, points = self.read_experiment(exp_id)
+        yield RunBatch(frame, points, self.list_run_inputs([exp_id]))
+
+    def read_metric_points(self, exp_id: str, run_ids: Collection[str]) -> MetricPoints:
+        """Return every metric point of these runs of an experiment (sorted by run, key,
+        step). This default reads the whole experiment and keeps these runs' points."""
+        import numpy as np
+
+        _, points = self.read_experiment(exp_id)
+        wanted = set(run_ids)
+        codes = [i for i, r in enumerate(points.runs) if r in wanted]
+        return points.where(np.isin(points.run, np.asarray(codes, dtype=points.run.dtype)))
 
     @abstractmethod
     def clear_cache(self) -> None:

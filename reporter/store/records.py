@@ -76,3 +76,13 @@ class CompactionResult:
     files_deleted: int
     rows: int
     path: str | None
+
+
+@dataclass
+class RunBatch:
+    """Some runs of an experiment read together (`read_experiment_batches`): their rows of the
+    runs frame (`search_runs` columns), every metric point of theirs and their inputs."""
+
+    frame: Any  # pd.DataFrame
+    points: MetricPoints
+    inputs: dict[str, Any]  # run id -> RunInputs, runs that have any

@@ -14,6 +14,8 @@ from reporter.core.errors import InvalidArgumentError
 from reporter.core.secrets import SecretRules
 
 ARTIFACT_MODES = ("copy", "link", "skip")
+FULL_SERIES = ("auto", "always", "never")  # full-resolution CSVs of the series charts thin
+SITE_LIMIT_MB = 1000.0  # GitHub Pages' limit on a published site
 DIRECTIONS = ("min", "max")  # metric_direction values: lower or higher is better
 CONFIG_FILE = "tracker-report.toml"
 # The `sort` setting's attributes and the runs table's columns they name.
@@ -108,7 +110,7 @@ class BuildConfig:
     base_url: str | None = None
     theme: str = "default"
     experiments: tuple[str, ...] = ()
-    max_points: int = 1000
+    max_points: int = 500
     artifacts: str = "copy"
     max_artifact_mb: float = 50.0
     strict: bool = False
@@ -132,10 +134,16 @@ class BuildConfig:
     secret_keys: tuple[str, ...] = ()  # extra key regexes whose values are masked
     secret_allow: tuple[str, ...] = ()  # key globs never masked
     max_site_mb: float | None = None  # fail when the site would be larger
+    site_limit_mb: float = SITE_LIMIT_MB  # warn (before writing) when the site would be larger
+    # full-series CSV downloads: "auto" leaves them out when they would take the site over
+    # site_limit_mb, "always" and "never" do what they say
+    full_series: str = "auto"
     reports: str | None = None  # folder of Markdown reports (default ./reports, if it exists)
     # [retention]: archive_after = "180d", keep = "tags.keep = 'true'", archive_to = "s3://..."
     retention: dict[str, str] = field(default_factory=dict)
     storage_page: bool = True  # storage/index.html: what the published experiments hold
+    # metric points read at once: bounds the build's memory (about 250 bytes a point at peak)
+    batch_points: int = 1_000_000
     config_file: str | None = None
 
     def validate(self) -> BuildConfig:
@@ -149,10 +157,21 @@ class BuildConfig:
             raise InvalidArgumentError(
                 f"max_points must be an integer >= 10, got {self.max_points!r}"
             )
+        if not isinstance(self.batch_points, int) or self.batch_points < 1000:
+            raise InvalidArgumentError(
+                f"batch_points must be an integer >= 1000, got {self.batch_points!r}"
+            )
         if not isinstance(self.top_runs, int) or self.top_runs < 1:
             raise InvalidArgumentError(f"top_runs must be an integer >= 1, got {self.top_runs!r}")
         if self.max_artifact_mb < 0:
             raise InvalidArgumentError("max_artifact_mb must be >= 0")
+        if self.full_series not in FULL_SERIES:
+            raise InvalidArgumentError(
+                f"full_series = {self.full_series!r} is not valid; choose one of "
+                f"{', '.join(FULL_SERIES)}"
+            )
+        if not isinstance(self.site_limit_mb, int | float) or not self.site_limit_mb > 0:
+            raise InvalidArgumentError(f"site_limit_mb must be > 0, got {self.site_limit_mb!r}")
         if self.max_site_mb is not None and not self.max_site_mb > 0:
             raise InvalidArgumentError(f"max_site_mb must be > 0, got {self.max_site_mb!r}")
         if self.runs:

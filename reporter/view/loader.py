@@ -16,10 +16,12 @@ from reporter.core.errors import NotFoundError
 from reporter.store import registry
 from reporter.store.protocol import AbstractStore
 from reporter.store.records import MetricPoints
+from reporter.view.points import SeriesSource, learn
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from reporter.core.secrets import SecretRules
     from reporter.view.config import BuildConfig
     from reporter.view.fetch import ArtifactBytes
     from reporter.view.models import ModelSummary
@@ -31,7 +33,7 @@ class ExperimentData:
 
     experiment: Experiment
     runs: pd.DataFrame
-    metrics: MetricPoints  # every point, sorted by run, key, step
+    series: SeriesSource  # its published metric points, read a batch of runs at a time
     datasets: dict[str, RunInputs] = field(default_factory=dict)  # run id -> datasets it used
     models: list[ModelSummary] = field(default_factory=list)  # logged models, newest first
 
@@ -128,12 +130,16 @@ def load(
     config: BuildConfig | None = None,
     artifact_bytes: ArtifactBytes | None = None,
 ) -> StoreSnapshot:
-    """Read the chosen experiments' runs, metric points and artifact listings, keeping only
-    what the site may publish (see reporter.view.publish). Artifacts scanned for secrets are
-    read through `artifact_bytes` (the build's, so that pages and copies reuse them)."""
+    """Read the chosen experiments' runs, facts about their metric points and artifact
+    listings, keeping only what the site may publish (see reporter.view.publish). Artifacts
+    scanned for secrets are read through `artifact_bytes` (the build's, so that pages and
+    copies reuse them).
+
+    Each experiment is read in batches of runs (`BuildConfig.batch_points` points at most),
+    so memory does not grow with the store: the points themselves are read again by the
+    pages that show them (`ExperimentData.series`)."""
     from reporter.view import publish
     from reporter.view.config import BuildConfig
-    from reporter.view.datasets import published_inputs
     from reporter.view.fetch import ArtifactBytes
     from reporter.view.models import published_models
 
@@ -156,32 +162,12 @@ def load(
         archived: dict[str, Archived] = {}
         seen: dict[str, str] = {}  # run id -> the experiment that shows it
         for exp in exps:
-            frame, metrics = store.read_experiment(exp.experiment_id)
-            if log_keys is not None:  # `du --log` runs: the published experiments' bytes only
-                frame, metrics = publish.usage_log(frame, metrics, log_keys)
-            if len(frame):
-                frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
-                frame = frame.reset_index(drop=True)
-            raw = frame
-            frame = publish.runs_frame(frame, config, rules)
-            if len(frame):  # a file copied into another experiment's folder: show a run once
-                twice = frame["run_id"].isin(seen)
-                for run_id in frame.loc[twice, "run_id"]:
-                    notes.append(
-                        f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "
-                        f"there only (a store file of one experiment was copied into "
-                        f"the folder of {exp.name!r}?)"
-                    )
-                frame = frame[~twice].reset_index(drop=True)
-                seen.update(dict.fromkeys(frame["run_id"], exp.name))
-            kept = set(frame["run_id"]) if len(frame) else set()
-            archived.update(archived_runs(raw, frame))
-            metrics = publish.metric_points(metrics, kept, config, rules)
-            used = store.list_run_inputs([exp.experiment_id])
-            used = published_inputs({r: i for r, i in used.items() if r in kept}, config, rules)
+            read = _read_experiment(store, exp, config, rules, log_keys, seen, notes)
+            archived.update(read.archived)
+            kept = set(read.frame["run_id"]) if len(read.frame) else set()
             shown = publish.experiment(exp, config, rules)
             models = published_models(store, exp.experiment_id, kept, config, rules)
-            data.append(ExperimentData(shown, frame, metrics, used, models))
+            data.append(ExperimentData(shown, read.frame, read.series, read.inputs, models))
             every = store.list_experiment_artifacts(exp.experiment_id)
             listing = {r: f for r, f in every.items() if r in kept}
             withheld.update(
@@ -190,3 +176,115 @@ def load(
             artifacts.update(listing)
     notes = [str(w.message) for w in caught] + notes + list(rules.report())
     return StoreSnapshot(store.uri, data, artifacts, notes, withheld, archived)
+
+
+@dataclass
+class _Read:
+    """One experiment as the loader read it."""
+
+    frame: pd.DataFrame
+    series: SeriesSource
+    inputs: dict[str, RunInputs]
+    archived: dict[str, Archived]
+
+
+def _read_experiment(
+    store: AbstractStore,
+    exp: Experiment,
+    config: BuildConfig,
+    rules: SecretRules,
+    log_keys: set[str] | None,
+    seen: dict[str, str],
+    notes: list[str],
+) -> _Read:
+    """Read an experiment a batch of runs at a time: the published runs frame, their inputs,
+    where archived runs went, and the facts of their metric points (each batch's points are
+    dropped once learnt, unless one batch held the whole experiment)."""
+    from reporter.view import publish
+    from reporter.view.datasets import published_inputs
+
+    exp_id = exp.experiment_id
+    published: set[str] = set()
+
+    def publish_points(points: MetricPoints) -> MetricPoints:
+        if log_keys is not None:
+            points = publish.usage_log_points(points, usage_runs, log_keys)
+        return publish.metric_points(points, published, config, rules)
+
+    usage_runs: set[str] = set()
+    source = SeriesSource(
+        lambda ids: publish_points(store.read_metric_points(exp_id, ids)),
+        {},
+        config.batch_points,
+    )
+    frames = []
+    inputs: dict[str, RunInputs] = {}
+    archived: dict[str, Archived] = {}
+    batches = 0
+    points = None
+    for batch in store.read_experiment_batches(exp_id, config.batch_points):
+        batches += 1
+        frame, points = batch.frame, batch.points
+        if log_keys is not None:  # `du --log` runs: the published experiments' bytes only
+            usage_runs |= publish.usage_log_runs(frame)
+            frame, points = publish.usage_log(frame, points, log_keys)
+        if len(frame):
+            frame = frame[frame["lifecycle_stage"] != LifecycleStage.DELETED]
+            frame = frame.reset_index(drop=True)
+        raw = frame
+        frame = publish.runs_frame(frame, config, rules)  # row by row: a batch at a time
+        if len(frame):  # a file copied into another experiment's folder: show a run once
+            twice = frame["run_id"].isin(seen)
+            for run_id in frame.loc[twice, "run_id"]:
+                notes.append(
+                    f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "
+                    f"there only (a store file of one experiment was copied into "
+                    f"the folder of {exp.name!r}?)"
+                )
+            frame = frame[~twice].reset_index(drop=True)
+            seen.update(dict.fromkeys(frame["run_id"], exp.name))
+        kept = set(frame["run_id"]) if len(frame) else set()
+        published |= kept
+        gone = archived_runs(raw, frame)
+        archived.update(gone)
+        points = publish.metric_points(points, kept, config, rules)
+        starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if kept else {}
+        learn(source, points, {r: _ms(v) for r, v in starts.items()}, kept - set(gone))
+        used = {r: i for r, i in batch.inputs.items() if r in kept}
+        inputs.update(published_inputs(used, config, rules))
+        frames.append(frame)
+    if batches == 1 and points is not None:
+        source.cached = points  # one batch held the whole experiment: never read it again
+    frame = _whole(frames)
+    return _Read(frame, source, inputs, archived)
+
+
+def _ms(value: object) -> float:
+    """Return a start time in ms, NaN when missing."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+    return number
+
+
+def _whole(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Join the batches' frames into one: runs by id (whatever the batches), the run columns
+    first, then metrics, params and tags, each sorted (as one read makes them)."""
+    import pandas as pd
+
+    from reporter.core.entities import RUN_COLUMNS
+
+    filled = [f for f in frames if len(f)]
+    if not filled:
+        if frames:
+            return frames[0]
+        return pd.DataFrame({n: pd.Series(dtype=object) for n in RUN_COLUMNS})
+    frame = filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
+    base = [c for c in frame.columns if "." not in c]
+    rest = sorted(
+        (c for c in frame.columns if "." in c),
+        key=lambda c: ({"metrics": 0, "params": 1, "tags": 2}.get(c.split(".", 1)[0], 3), c),
+    )
+    frame = frame[base + rest]
+    return frame.sort_values("run_id", kind="stable").reset_index(drop=True)

@@ -200,6 +200,16 @@ def metric_points(
     return points.where(np.isin(points.run, np.asarray(keep_codes, dtype=points.run.dtype)))
 
 
+def usage_log_runs(frame: pd.DataFrame) -> set[str]:
+    """Return the usage log runs (`du --log`: tagged reporter.usage = du) of a runs frame."""
+    from reporter.view.usage_log import TAG_USAGE, TAG_USAGE_VALUE
+
+    column = f"tags.{TAG_USAGE}"
+    if not len(frame) or column not in frame.columns:
+        return set()
+    return set(frame.loc[frame[column] == TAG_USAGE_VALUE, "run_id"])
+
+
 def usage_log(
     frame: pd.DataFrame, points: MetricPoints, allowed: set[str]
 ) -> tuple[pd.DataFrame, MetricPoints]:
@@ -208,29 +218,31 @@ def usage_log(
     another's name or size, nor store-wide totals. Works on the store's keys (before masking)."""
     import numpy as np
 
-    from reporter.view.usage_log import TAG_USAGE, TAG_USAGE_VALUE
-
-    column = f"tags.{TAG_USAGE}"
-    if not len(frame) or column not in frame.columns:
+    log_runs = usage_log_runs(frame)
+    if not log_runs:
         return frame, points
-    logs = frame[column] == TAG_USAGE_VALUE
-    if not logs.any():
-        return frame, points
+    logs = frame["run_id"].isin(log_runs)
     frame = frame.copy()
     for name in [c for c in frame.columns if c.startswith("metrics.")]:
         if name[len("metrics.") :] not in allowed:
             frame.loc[logs, name] = np.nan
             if frame[name].isna().all():
                 frame = frame.drop(columns=name)
-    log_runs = set(frame.loc[logs, "run_id"])
+    return frame, usage_log_points(points, log_runs, allowed)
+
+
+def usage_log_points(points: MetricPoints, log_runs: set[str], allowed: set[str]) -> MetricPoints:
+    """Drop the points of usage log runs under keys not in `allowed` (see `usage_log`)."""
+    import numpy as np
+
     log_codes = [i for i, r in enumerate(points.runs) if r in log_runs]
     hidden_keys = [i for i, k in enumerate(points.keys) if k not in allowed]
     if not log_codes or not hidden_keys or not len(points):
-        return frame, points
+        return points
     drop = np.isin(points.run, np.asarray(log_codes, dtype=points.run.dtype)) & np.isin(
         points.key, np.asarray(hidden_keys, dtype=points.key.dtype)
     )
-    return frame, points.where(~drop)
+    return points.where(~drop)
 
 
 def safe_path(path: str) -> bool:

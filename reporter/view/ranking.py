@@ -55,12 +55,8 @@ def primary_metric(data: ExperimentData, config: BuildConfig) -> str | None:
     configured = config.primary_metric.get(data.experiment.name)
     if configured:
         return configured
-    points = data.metrics
-    if not len(points):
-        return None
-    import numpy as np
-
-    return points.keys[int(points.key[int(np.argmin(points.time))])]
+    first = data.series.first_time  # each key's earliest point (ties: by name)
+    return min(first, key=lambda key: (first[key], key)) if first else None
 
 
 def children_of(frame: pd.DataFrame) -> dict[str, list[str]]:

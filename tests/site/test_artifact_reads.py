@@ -66,8 +66,9 @@ def test_each_artifact_fetched_once(
     assert by_path == dict.fromkeys(SMALL, 1)
     assert reads.fetches == len(SMALL) and reads.uncached == 0
     # scanned, previewed and copied: .txt, .json, .md, .csv (three reads each before); the
-    # binary blob scanned for plain-byte credentials, then copied
-    assert reads.hits == 2 * 4 + 1
+    # binary blob scanned for plain-byte credentials, then copied; a size limit measures the
+    # site first (made, not written), which previews the four text files once more
+    assert reads.hits == 2 * 4 + 1 + (4 if max_site_mb else 0)
     assert copied(out, run_id) == SMALL
     run_page = (out / "runs" / run_id / "index.html").read_text(encoding="utf-8")
     assert "epoch 2 loss 0.25" in run_page and "<h4" in run_page  # text and markdown previews

@@ -17,8 +17,10 @@ import pandas as pd
 import reporter as mlflow
 from reporter.site import charts, contract, model, series
 from reporter.site.build import build_time
+from reporter.store.records import MetricPoints
 from reporter.view import loader
 from reporter.view.config import BuildConfig
+from reporter.view.points import SeriesSource
 
 LONG = "sgd-elasticnet-invscaling-alpha0.0001-with-a-long-name"
 ADAM = "adam-with-decoupled-weight-decay"  # a long group name: legends must show it whole
@@ -168,10 +170,12 @@ def test_group_scripts_stay_small_for_many_runs():
     rng = np.random.default_rng(0)
     run_ids = [f"r{i:04d}" for i in range(runs)]
     value = rng.random(runs * steps)
-    step = np.tile(np.arange(steps, dtype=np.float64), runs)
+    step = np.tile(np.arange(steps, dtype=np.int64), runs)
     time = np.tile(np.arange(steps, dtype=np.float64) * 1000, runs) + 1e12
-    slices = {(r, "loss"): (i * steps, (i + 1) * steps) for i, r in enumerate(run_ids)}
-    metrics = contract.MetricIndex(slices, value, step, time)
+    run = np.repeat(np.arange(runs, dtype=np.int32), steps)
+    key = np.zeros(runs * steps, dtype=np.int32)
+    points = MetricPoints(run_ids, ["loss"], run, key, value, step, time.astype(np.int64))
+    metrics = SeriesSource.of(points)
     frame = pd.DataFrame(
         {
             "run_id": run_ids,

@@ -302,13 +302,20 @@ def test_a_million_steps_are_drawn_from_max_points_keeping_extremes(store_uri):
     for _ in range(2):
         site = make(store_uri)  # max_points=200
         chart = page(site, f"runs/{run_id}/index.html").context.charts[0]
-        drawn.append(str(chart.data))
+        (series_js,) = [f for f in site.files if f.path == f"runs/{run_id}/series.js"]
+        drawn.append((str(chart.data), series_js.data))
     assert drawn[0] == drawn[1]  # deterministic
-    data = json.loads(drawn[0])
+    data = json.loads(drawn[0][0])
     assert data["total"] == n and 2 <= data["shown"] <= 200
     assert chart.note == f"{data['shown']:,} of 1,000,000 points"
-    kept_steps = np.asarray(charts.decode(data["series"][0]["step"]))
-    kept_values = np.asarray(charts.decode(data["series"][0]["value"]))
+    # the run page draws its series from the run's series.js, which holds exactly those points
+    assert data["series"] == [] and data["series_of"] == run_id
+    assert drawn[0][1] is not None
+    first_line = drawn[0][1].decode().split("\n")[0]  # (window.TRACKER_SERIES ...)[id] = {..};
+    held = json.loads(first_line.partition("] = ")[2].removesuffix(";"))["loss"]
+    assert held["n"] == data["shown"] and held["total"] == n
+    kept_steps = np.asarray(charts.decode(held["step"]))
+    kept_values = np.asarray(charts.decode(held["value"]))
     assert {0, low, high, n - 1} <= set(kept_steps.astype(int))
     assert kept_values.min() == -5.0 and kept_values.max() == 5.0
     assert list(kept_steps) == sorted(kept_steps)

@@ -350,7 +350,7 @@ def test_an_archived_run_keeps_its_latest_values_and_no_history(storage_store):
     marked = {r["id"]: r.get("archived", False) for r in payload["runs"]}
     assert marked[old] is True and marked[storage_store["big"]] is False
     (series,) = [f for f in site.files if f.path == f"runs/{old}/series.js"]
-    assert series.make is not None and f'["{old}"] = {{}};' in series.make().decode()
+    assert series.data is not None and f'["{old}"] = {{}};' in series.data.decode()
 
 
 def test_a_report_chart_leaves_archived_runs_out(storage_store, tmp_path):

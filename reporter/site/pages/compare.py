@@ -53,27 +53,64 @@ def curated_runs(
     return list(frame["run_id"]), warnings
 
 
-def compare_pages(
-    data: ExperimentData,
-    slug: str,
-    records: list[dict[str, Any]],
-    metrics: MetricIndex,
-    snapshot: StoreSnapshot,
-    artifact_url: Callable[[str, str], str | None],
-    config: BuildConfig,
-) -> tuple[Made, list[Crumb]]:
-    """Make an experiment's compare page, its curated comparison pages, runs.js and each
-    run's series.js; return them and the links to the curated comparisons (for the
-    experiment page). An archived run's series.js holds no series: its one point per metric
-    is no history to overlay (runs.js marks it, with its latest values)."""
-    from reporter.site import compare
-
-    made = Made()
+def _linker(
+    artifact_url: Callable[[str, str], str | None], config: BuildConfig
+) -> Callable[[str, str, int], str | None]:
+    """Return where the compare page links an artifact (None for a copy over the limit)."""
     limit = config.max_artifact_mb * 1024 * 1024
 
     def link(run_id: str, path: str, size: int) -> str | None:
         url = artifact_url(run_id, path)
         return None if url and config.artifacts == "copy" and size > limit else url
+
+    return link
+
+
+def run_series(
+    rec: dict[str, Any],
+    metrics: MetricIndex,
+    snapshot: StoreSnapshot,
+    artifact_url: Callable[[str, str], str | None],
+    config: BuildConfig,
+) -> OutFile:
+    """Return a run's series.js (what the compare pages overlay): its metrics, downsampled,
+    and its artifacts. An archived run's holds no series: its one point per metric is no
+    history to overlay (runs.js marks it, with its latest values)."""
+    from reporter.site import compare
+
+    link = _linker(artifact_url, config)
+    run_id = rec["run_id"]
+    run_keys = metrics.keys_of(run_id) if run_id not in snapshot.archived else []
+    listing = [
+        (p, size, link(run_id, p, size)) for p, size in sorted(snapshot.artifacts.get(run_id, []))
+    ]
+    data = compare.series_js(
+        run_id,
+        str(rec["run_name"] or run_id),
+        int_or_none(rec["start_time"]),
+        run_keys,
+        metrics,
+        listing,
+        config.max_points,
+    )
+    return OutFile(f"runs/{run_id}/series.js", data)
+
+
+def compare_pages(
+    data: ExperimentData,
+    slug: str,
+    records: list[dict[str, Any]],
+    snapshot: StoreSnapshot,
+    artifact_url: Callable[[str, str], str | None],
+    config: BuildConfig,
+) -> tuple[Made, list[Crumb]]:
+    """Make an experiment's compare page, its curated comparison pages and runs.js; return
+    them and the links to the curated comparisons (for the experiment page). Each run's
+    series.js is made with its run page (`run_series`)."""
+    from reporter.site import compare
+
+    made = Made()
+    link = _linker(artifact_url, config)
 
     images: dict[str, list[tuple[str, str]]] = {}
     for rec in records:
@@ -82,7 +119,7 @@ def compare_pages(
             url = link(run_id, path, size) if compare.is_image(path) else None
             if url and "://" not in url:
                 images.setdefault(run_id, []).append((path, url))
-    keys = sorted({k for _, k in metrics.slices})
+    keys = data.series.keys
     base = f"experiments/{slug}"
     made.files.append(
         OutFile(
@@ -98,30 +135,6 @@ def compare_pages(
             ),
         )
     )
-    for rec in records:
-        run_id = rec["run_id"]
-        run_keys = metrics.keys_of(run_id) if run_id not in snapshot.archived else []
-
-        def make(rec: dict[str, Any] = rec, run_keys: list[str] = run_keys) -> bytes:
-            run_id = rec["run_id"]
-            listing = [
-                (p, size, link(run_id, p, size))
-                for p, size in sorted(snapshot.artifacts.get(run_id, []))
-            ]
-            return compare.series_js(
-                run_id,
-                str(rec["run_name"] or run_id),
-                int_or_none(rec["start_time"]),
-                run_keys,
-                metrics.slices,
-                metrics.value,
-                metrics.step,
-                metrics.time,
-                listing,
-                config.max_points,
-            )
-
-        made.files.append(OutFile(f"runs/{run_id}/series.js", make=make))
     context = ComparePageContext(
         data.experiment.name, f"{base}/index.html", f"{base}/runs.js", "../.."
     )

@@ -37,19 +37,25 @@ def experiment_page(
     frame = data.runs
     metric = primary_metric(data, config)
     columns = table.table_columns(frame, metric, config)
-    metrics = index_metrics(data)
     gone = frame["run_id"].isin(archived) if len(frame) and archived else None
     charted = frame[~gone].reset_index(drop=True) if gone is not None else frame
     top = ranked_runs(charted, metric, config)[: config.top_runs]
+    metrics = index_metrics(data.series.read(top))  # the charted runs' points only
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
     starts = dict(zip(frame["run_id"], frame["start_time"], strict=True)) if len(frame) else {}
     chosen = [(r, chart_name(frame, names, r), int_or_none(starts[r])) for r in top]
-    keys = sorted({k for _, k in metrics.slices})
+    keys = data.series.keys
     made = Made()
     blocks = []
     for i, key in enumerate(keys):
         block, csvs = make_chart(
-            f"chart-{i}", key, chosen, metrics, config.max_points, config.lower_is_better(key)
+            f"chart-{i}",
+            key,
+            chosen,
+            metrics,
+            config.max_points,
+            config.lower_is_better(key),
+            config.full_series != "never",
         )
         made.files += csvs
         if block is not None:
@@ -98,7 +104,7 @@ def experiment_page(
             f"experiments/{slug}",
             charted,
             context.group_choices,
-            metrics,
+            data.series,
             [b.title for b in blocks],
             config.lower_is_better,
         )

@@ -180,7 +180,7 @@ class Context:
         self,
         experiments: list[ExperimentData],
         config: BuildConfig,
-        metrics: Callable[[ExperimentData], MetricIndex],
+        metrics: Callable[[ExperimentData, list[str]], MetricIndex],  # some runs' points
         artifact_url: Callable[[str, str], str | None],
         artifacts: dict[str, list[tuple[str, int]]],
         compare_path: Callable[[ExperimentData], str],
@@ -320,15 +320,20 @@ def chart_block(ctx: Context, args: dict[str, str], where: str, line: int) -> Ch
         chosen = ctx.runs(data, args["runs"], where, line)
     else:
         chosen = ctx.records(data)[: int(args.get("limit", "10") or 10)]
-    metrics = ctx.metrics(data)
     runs = [(r["run_id"], str(r["run_name"] or r["run_id"]), _int(r["start_time"])) for r in chosen]
+    metrics = ctx.metrics(data, [r[0] for r in runs])
     ctx.charts += 1
     chart_id = f"report-chart-{ctx.charts}"
-    block, csvs = make_chart(chart_id, args["metric"], runs, metrics, ctx.config.max_points)
+    downloads = ctx.config.full_series != "never"
+    block, csvs = make_chart(
+        chart_id, args["metric"], runs, metrics, ctx.config.max_points, None, downloads
+    )
     gone = [r for r in runs if r[0] in ctx.archived]
     if block is not None and block.kind == "line" and gone:  # one point is no history
         kept = [r for r in runs if r[0] not in ctx.archived]
-        block, csvs = make_chart(chart_id, args["metric"], kept, metrics, ctx.config.max_points)
+        block, csvs = make_chart(
+            chart_id, args["metric"], kept, metrics, ctx.config.max_points, None, downloads
+        )
         if block is None:
             raise _fail(
                 where,

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from reporter.site.contract import Crumb, Made, MetricIndex, Page, PageInfo
+from reporter.site.contract import Crumb, Made, Page, PageInfo
 from reporter.site.pages import report_blocks as reports
 from reporter.site.series import index_metrics
 from reporter.view import text
@@ -18,7 +18,6 @@ def report_pages(
     snapshot: StoreSnapshot,
     config: BuildConfig,
     slugs: dict[str, str],
-    metric_indexes: dict[str, MetricIndex],
     artifact_url: Callable[[str, str], str | None],
 ) -> tuple[Made, list[Any]]:
     """Make a page per Markdown report of the reports folder (and the files its charts
@@ -27,7 +26,7 @@ def report_pages(
     ctx = reports.Context(
         snapshot.experiments,
         config,
-        lambda d: metric_indexes.get(d.experiment.experiment_id) or index_metrics(d),
+        lambda d, runs: index_metrics(d.series.read(runs)),
         artifact_url,
         snapshot.artifacts,
         lambda d: f"experiments/{slugs[d.experiment.experiment_id]}/compare.html",

@@ -323,9 +323,11 @@ def run_page(
             metrics,
             config.max_points,
             config.lower_is_better(key),
+            config.full_series != "never",
         )
         made.files += csvs
         if block is not None and block.kind == "line":  # single values: the metrics table
+            block.series_of = run_id  # drawn from the run's series.js, which holds it
             blocks.append(block)
     commit = tags.get(system_tags.TAG_GIT_COMMIT, "")
     context = RunPageContext(

@@ -26,6 +26,8 @@ from reporter.core.entities import RunStatus
 from reporter.core.errors import NotFoundError
 from reporter.store.parquet import events, reader, schema
 from reporter.store.parquet.fs import FileInfo, StoreFS
+from reporter.store.parquet.reader import PART_ROWS_METADATA_KEY as PART_ROWS_METADATA_KEY
+from reporter.store.parquet.reader import part_rows_of as part_rows_of
 from reporter.store.records import CompactionResult as CompactionResult
 
 if TYPE_CHECKING:
@@ -47,12 +49,6 @@ def sorted_for_storage(table: pa.Table) -> pa.Table:
     return table.take(order)
 
 
-# Rows per part, a JSON list aligned with the sorted `tracker.parts` of the same file: lets
-# `du` apportion a shared file's bytes to its runs by rows without reading the file. Optional
-# (files written before it have none; readers of the events never need it).
-PART_ROWS_METADATA_KEY = b"tracker.part_rows"
-
-
 def part_rows_metadata(table: pa.Table, parts: Sequence[str]) -> dict[bytes, bytes]:
     """Return the `tracker.part_rows` metadata of a file holding `table` (rows of `parts`)."""
     import numpy as np
@@ -64,20 +60,6 @@ def part_rows_metadata(table: pa.Table, parts: Sequence[str]) -> dict[bytes, byt
         for value, count in zip(values, counts.tolist()):
             found[value] = found.get(value, 0) + count
     return {PART_ROWS_METADATA_KEY: json.dumps([found.get(p, 0) for p in sorted(parts)]).encode()}
-
-
-def part_rows_of(metadata: dict[bytes, bytes] | None, parts: Sequence[str]) -> list[int] | None:
-    """Return the rows of each of `parts` (a file's sorted `tracker.parts`) that its metadata
-    records, or None when it records none (or not for exactly these parts)."""
-    raw = (metadata or {}).get(PART_ROWS_METADATA_KEY)
-    if raw is None:
-        return None
-    try:
-        rows = json.loads(raw)
-    except ValueError:
-        return None
-    ok = isinstance(rows, list) and len(rows) == len(parts)
-    return rows if ok and all(isinstance(r, int) and r >= 0 for r in rows) else None
 
 
 def publish(

@@ -13,10 +13,11 @@ seen; it returns only when a listing shows nothing new.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,11 +128,14 @@ def archive_notes(fs: StoreFS, infos: Sequence[FileInfo]) -> dict[str, dict[str,
     return out
 
 
-def replaced_parts(notes: dict[str, dict[str, Any]], run_id: str | None = None) -> set[str]:
-    """Return the part ids that archive summaries replace (of one run, or all)."""
+def replaced_parts(
+    notes: dict[str, dict[str, Any]], run_id: str | Collection[str] | None = None
+) -> set[str]:
+    """Return the part ids that archive summaries replace (of one run, some runs, or all)."""
+    runs = wanted_runs(run_id)
     out: set[str] = set()
     for note in notes.values():
-        if run_id is None or note["run_id"] == run_id:
+        if runs is None or note["run_id"] in runs:
             out.update(note["parts"])
     return out
 
@@ -180,6 +184,69 @@ class FooterCache:
 FOOTERS = FooterCache()
 
 
+# Rows per part, a JSON list aligned with the sorted `tracker.parts` of the same file: lets
+# `du` apportion a shared file's bytes to its runs by rows without reading the file. Optional
+# (files written before it have none; readers of the events never need it).
+PART_ROWS_METADATA_KEY = b"tracker.part_rows"
+
+
+def part_rows_of(metadata: dict[bytes, bytes] | None, parts: Sequence[str]) -> list[int] | None:
+    """Return the rows of each of `parts` (a file's sorted `tracker.parts`) that its metadata
+    records, or None when it records none (or not for exactly these parts)."""
+    raw = (metadata or {}).get(PART_ROWS_METADATA_KEY)
+    if raw is None:
+        return None
+    try:
+        rows = json.loads(raw)
+    except ValueError:
+        return None
+    ok = isinstance(rows, list) and len(rows) == len(parts)
+    return rows if ok and all(isinstance(r, int) and r >= 0 for r in rows) else None
+
+
+RAW_BYTES_PER_ROW = 12  # a raw part's rows, estimated from its size (no read)
+
+
+def run_rows(fs: StoreFS, listing: Listing) -> dict[str, int]:
+    """Estimate each run's event rows from a listing without reading events: compacted and
+    summary files from their footers (rows per part when recorded, else shared equally),
+    raw parts from their size. For sizing batches of runs, not for counting."""
+    out: dict[str, int] = {}
+    for info in [*listing.compacted, *listing.archived]:
+        found = FOOTERS.footer(fs, info)
+        if found is None:
+            continue
+        footer, parts = found
+        rows = part_rows_of(footer.meta.metadata, sorted(parts))
+        if rows is None:
+            share = footer.meta.num_rows // max(1, len(parts))
+            rows = [share] * len(parts)
+        for part, count in zip(sorted(parts), rows, strict=True):
+            run = part.split("/", 1)[0]
+            out[run] = out.get(run, 0) + count
+    for part, info in listing.parts.items():
+        run = part.split("/", 1)[0]
+        out[run] = out.get(run, 0) + max(1, info.size // RAW_BYTES_PER_ROW)
+    return out
+
+
+def batches_of(rows: dict[str, int], budget: int) -> list[list[str]]:
+    """Split runs (sorted by id, the order of compacted files) into batches of at most
+    `budget` rows each; a run larger than the budget is a batch of its own."""
+    out: list[list[str]] = []
+    batch: list[str] = []
+    total = 0
+    for run in sorted(rows):
+        if batch and total + rows[run] > budget:
+            out.append(batch)
+            batch, total = [], 0
+        batch.append(run)
+        total += rows[run]
+    if batch:
+        out.append(batch)
+    return out
+
+
 @dataclass
 class ReadPlan:
     """Which file to read for every part id: whole files, and filtered compacted files."""
@@ -199,10 +266,22 @@ class ReadPlan:
         return out
 
 
+def wanted_runs(run_id: str | Collection[str] | None) -> frozenset[str] | None:
+    """Return the runs a read asks for: one run id, a collection of them, or None for all."""
+    if run_id is None:
+        return None
+    return frozenset([run_id]) if isinstance(run_id, str) else frozenset(run_id)
+
+
 def make_plan(
-    fs: StoreFS, listing: Listing, run_id: str | None = None, exclude: set[str] | None = None
+    fs: StoreFS,
+    listing: Listing,
+    run_id: str | Collection[str] | None = None,
+    exclude: set[str] | None = None,
 ) -> ReadPlan:
-    """Choose one file per part id (biggest compacted files first), skipping `exclude`."""
+    """Choose one file per part id (biggest compacted files first), skipping `exclude`; only
+    the parts of `run_id` (one run id or a collection of them) when given."""
+    runs = wanted_runs(run_id)
     plan = ReadPlan()
     done = exclude or set()
     holders = []
@@ -210,8 +289,8 @@ def make_plan(
         parts = FOOTERS.get(fs, info)
         if parts is None:
             continue
-        if run_id is not None:
-            parts = [p for p in parts if p.startswith(run_id + "/")]
+        if runs is not None:
+            parts = [p for p in parts if p.split("/", 1)[0] in runs]
         if parts:
             holders.append((info, parts))
     holders.sort(key=lambda item: (-len(item[1]), item[0].path))
@@ -219,12 +298,14 @@ def make_plan(
         new = [p for p in parts if p not in plan.covered and p not in done]
         if not new:
             continue
-        if len(new) == len(parts) and run_id is None:
+        if len(new) == len(parts) and runs is None:
             plan.whole.append(info)
         else:
             plan.filtered.append((info, new))
         plan.covered.update(dict.fromkeys(new, info.path))
     for part, info in sorted(listing.parts.items()):
+        if runs is not None and part.split("/", 1)[0] not in runs:
+            continue
         if part not in plan.covered and part not in done:
             plan.whole.append(info)
             plan.covered[part] = info.path
@@ -236,12 +317,11 @@ def _read_file(
     info: FileInfo,
     only_parts: list[str] | None,
     columns: Sequence[str] | None = None,
-    run_id: str | None = None,
+    run_id: str | Collection[str] | None = None,
 ) -> pa.Table | None:
     """Read one event file (optionally only some part ids, one run's row groups, some columns);
     None and a warning if damaged. NotFoundError when it vanished since it was listed."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -249,9 +329,9 @@ def _read_file(
             found = FOOTERS.footer(fs, info)
             if found is None:
                 return None
-            runs = {run_id} if run_id else None
+            runs = wanted_runs(run_id)
             if only_parts is not None:
-                runs = {p.split("/", 1)[0] for p in only_parts}
+                runs = frozenset(p.split("/", 1)[0] for p in only_parts)
             table = eventfile.read(fs, info, found[0], runs, _with_ids(columns))
         else:  # a raw part: one small file, fetched whole
             # decoded in this thread: an Arrow pool worker that drops the last reference to
@@ -266,9 +346,24 @@ def _read_file(
         warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None
     if only_parts is not None:
-        mask = pc.is_in(pc.cast(table.column("part"), "string"), pa.array(only_parts))
-        table = table.filter(mask)
+        table = table.filter(is_in(table.column("part"), only_parts))
     return table
+
+
+def is_in(column: pa.ChunkedArray, values: Collection[str]) -> pa.ChunkedArray:
+    """Return a mask of the rows of a string (or dictionary) column whose value is in
+    `values`: a dictionary column is matched on its dictionary, never cast row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(values), pa.string())
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(column, value_set=wanted)
+    chunks = []
+    for chunk in column.chunks:
+        hit = pc.is_in(chunk.dictionary.cast(pa.string()), value_set=wanted)
+        chunks.append(pc.fill_null(hit.take(chunk.indices), False))
+    return pa.chunked_array(chunks, pa.bool_())
 
 
 def _with_ids(columns: Sequence[str] | None) -> list[str] | None:
@@ -306,12 +401,16 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 
 
 def read_events(
-    fs: StoreFS, exp_id: str, run_id: str | None = None, columns: Sequence[str] | None = None
+    fs: StoreFS,
+    exp_id: str,
+    run_id: str | Collection[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[Listing, pa.Table]:
-    """List and read an experiment's (or one run's) events, each part id exactly once.
+    """List and read an experiment's (or one run's, or some runs') events, each part id exactly
+    once.
 
-    `columns` reads only those event columns (plus `run_id` and `part`); a run's events are
-    read from the row groups of compacted files that hold that run.
+    `columns` reads only those event columns (plus `run_id` and `part`); runs' events are
+    read from the row groups of compacted files that hold those runs.
 
     When a file vanishes (a compaction replaced it), list again and read only the part ids not
     read yet, from wherever they now are: every retry makes progress. A compacted file that
@@ -323,7 +422,7 @@ def read_events(
     bad: set[str] = set()
     seen: set[str] = set()  # compacted files some listing showed
     for _attempt in range(MAX_RETRIES):
-        listing = list_experiment(fs, exp_id, run_id)
+        listing = list_experiment(fs, exp_id, run_id if isinstance(run_id, str) else None)
         listing.compacted = [i for i in listing.compacted if i.path not in bad]
         listing.archived = [i for i in listing.archived if i.path not in bad]
         seen.update(i.path for i in listing.compacted)
@@ -360,10 +459,9 @@ def read_events(
             log.debug("a compacted file of %s appeared while it was read; reading again", exp_id)
             continue  # the next pass reads only part ids not read yet
         table = _concat(tables)
-        if run_id is not None:
-            import pyarrow.compute as pc
-
-            table = table.filter(pc.equal(pc.cast(table.column("run_id"), "string"), run_id))
+        runs = wanted_runs(run_id)
+        if runs is not None:
+            table = table.filter(is_in(table.column("run_id"), runs))
         return listing, table
     raise NotFoundError(
         f"Files kept vanishing while reading experiment {exp_id} ({MAX_RETRIES} attempts); "

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ from reporter.store.parquet.fs import StoreFS
 from reporter.store.parquet.models import ModelRecords
 from reporter.store.parquet.writer import PartWriter
 from reporter.store.protocol import AbstractStore
+from reporter.store.records import RunBatch
 from reporter.store.usage import DEFAULT_GC_AGE_MS, GcReport, StoreUsage
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -711,6 +712,30 @@ class ParquetStore(AbstractStore):
         if running:
             frame = self._with_liveness(exp_id, frame, running)
         return frame, red.points
+
+    def read_experiment_batches(self, exp_id: str, max_points: int) -> Iterator[RunBatch]:
+        """Yield an experiment's runs in batches of about `max_points` event rows, each read
+        on its own (the row groups of compacted files that hold them): a reader holds one
+        batch at a time whatever the experiment's size. Runs are those of the first listing;
+        each batch is read whole and consistent (its own listing, retried like any read)."""
+        self._writer.flush()
+        rows = reader.run_rows(self._fs, reader.list_experiment(self._fs, exp_id))
+        for batch in reader.batches_of(rows, max(1, max_points)):
+            _, table = reader.read_events(self._fs, exp_id, batch)
+            texts = events.reduce_inputs(table)
+            red = events.reduce_table(table)
+            del table
+            frame, running = self._wide(exp_id, red)
+            if running:
+                frame = self._with_liveness(exp_id, frame, running)
+            inputs = {r: events.run_inputs(t, f"run {r} in {self.uri}") for r, t in texts.items()}
+            yield RunBatch(frame, red.points, inputs)
+
+    def read_metric_points(self, exp_id: str, run_ids: Collection[str]) -> events.MetricPoints:
+        """Return every metric point of these runs (the row groups that hold them)."""
+        self._writer.flush()
+        _, table = reader.read_events(self._fs, exp_id, list(run_ids), columns=HISTORY_COLUMNS)
+        return events.metric_points(table)
 
     def list_run_inputs(self, experiment_ids: Sequence[str]) -> dict[str, RunInputs]:
         """Return the inputs of every run of these experiments that has any (an experiment's

@@ -271,15 +271,27 @@ def _strings(table: pa.Table, name: str) -> list[Any]:
     return column.to_pylist()
 
 
+BATCH_ROWS = 2_000_000  # event rows read at once: bounds memory on experiments of any size
+
+
 def read_experiment_events(fs: StoreFS, exp_id: str) -> ExperimentEvents:
-    """Read an experiment's lifecycle and output events (four columns, each part once)."""
+    """Read an experiment's lifecycle and output events (four columns, each part once), a
+    batch of runs at a time."""
+    out = ExperimentEvents()
+    rows = reader.run_rows(fs, reader.list_experiment(fs, exp_id))
+    for batch in reader.batches_of(rows, BATCH_ROWS):
+        _, table = reader.read_events(fs, exp_id, batch, columns=LIFECYCLE_COLUMNS)
+        _take_events(table, out)
+    return out
+
+
+def _take_events(table: pa.Table, out: ExperimentEvents) -> None:
+    """Add what some runs' events say (all of each run's events) to `out`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    _, table = reader.read_events(fs, exp_id, columns=LIFECYCLE_COLUMNS)
-    out = ExperimentEvents()
     if table.num_rows == 0:
-        return out
+        return
     table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
     is_attr = events.kind_mask(table, schema.KIND_ATTR)
     for run_id in pc.unique(pc.cast(table.filter(is_attr).column("run_id"), "string")).to_pylist():
@@ -302,7 +314,6 @@ def read_experiment_events(fs: StoreFS, exp_id: str) -> ExperimentEvents:
     made = table.filter(events.kind_mask(table, schema.KIND_OUTPUT))
     for run_id, model_id in zip(_strings(made, "run_id"), _strings(made, "key")):
         out.outputs.setdefault(model_id, run_id)
-    return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -581,13 +581,25 @@
                bars, colors, opts, "group means with min-max");
   }
 
+  // A chart's data: its JSON block, whose series a run page leaves in the run's series.js
+  // (loaded before this script: window.TRACKER_SERIES[run id][key], the same points).
+  function chartData(figure) {
+    var el = figure && figure.querySelector("script.chart-data");
+    var data = el && readJson(el);
+    if (data && typeof data.series_of === "string") {
+      var all = window.TRACKER_SERIES || {};
+      var run = Object.prototype.hasOwnProperty.call(all, data.series_of) ? all[data.series_of] : {};
+      data.series = Object.prototype.hasOwnProperty.call(run, data.key) ? [run[data.key]] : [];
+    }
+    return data;
+  }
+
   // ---- one chart ---------------------------------------------------------------------------
   // specs: the bundle of #spec-metric; options: {x, smooth, log, colors, hidden, groups}.
   function drawChart(figure, specs, options) {
     var opts = typeof options === "string" ? { x: options } : (options || {});
-    var dataEl = figure.querySelector("script.chart-data");
     var view = figure.querySelector(".chart-view");
-    var data = dataEl && readJson(dataEl);
+    var data = chartData(figure);
     if (!data || !view || !specs || typeof vegaEmbed !== "function") return;
     var bundle = specs.line ? specs : { line: specs };
     var metric = opts.groups && own(opts.groups.metrics, data.key);
@@ -599,7 +611,7 @@
 
   // Whether a chart can be drawn on a log scale (a line of values above 0).
   function canLog(figure, groups) {
-    var data = readJson(figure.querySelector("script.chart-data") || document.createElement("i"));
+    var data = chartData(figure);
     if (!data) return false;
     var metric = groups && own(groups.metrics, data.key);
     if (metric) return metric.kind === "line" && !!metric.log_ok;
@@ -618,7 +630,7 @@
     box.hidden = true;
     var names = {}, ids = [];
     figures.forEach(function (f) {
-      var data = readJson(f.querySelector("script.chart-data") || document.createElement("i"));
+      var data = chartData(f);
       ((data && data.series) || []).forEach(function (s) {
         if (!Object.prototype.hasOwnProperty.call(names, s.run_id)) {
           names[s.run_id] = s.run;

@@ -1,0 +1,261 @@
+"""Build memory, time and site size at scale, against pyarrow reading the same store.
+
+    .venv/bin/python benchmarks/bench_scale.py                   # 2,000 runs x 20 x 2,000 = 80 M
+    .venv/bin/python benchmarks/bench_scale.py --runs 200        # 8 M points, a quick look
+    .venv/bin/python benchmarks/bench_scale.py --copies 5        # and a 400 M point store
+
+The store is made once under .bench/ (2,000 runs of 20 metrics x 2,000 steps, logged with
+`Client.log_batch` by two processes, then compacted: about 12 minutes for 80 M points). With
+`--copies K` a second store holds K copies of it under other run ids (written with the store's
+own compaction code, so it is a store like any other), for the 400 M point figure.
+
+Every figure is a fresh process; peak memory is the process's peak RSS (ru_maxrss). The floor
+is pyarrow reading every Parquet file of the store (`pq.read_table`, all columns), the least a
+build must do; the build's ratio to it is the target (<= 3x), and its peak RSS (<= 2 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / ".bench"
+
+MAKE_RUNS = """
+import sys, random
+import reporter
+from reporter.entities import Metric, Param
+store, first, last, metrics, steps = sys.argv[1], *map(int, sys.argv[2:6])
+client = reporter.Client(store)
+exp = client.get_experiment_by_name("scale")
+exp_id = exp.experiment_id if exp else client.create_experiment("scale")
+t0 = 1_700_000_000_000
+for r in range(first, last):
+    rng = random.Random(r)
+    run = client.create_run(exp_id, run_name=f"run-{r:05d}", start_time=t0 + r * 60_000)
+    rid = run.info.run_id
+    client.log_batch(rid, params=[Param(f"p{i:02d}", str(rng.choice([1, 2, 4, 8]) * (i + 1)))
+                                  for i in range(10)])
+    for k in range(metrics):
+        client.log_batch(rid, metrics=[Metric(f"metric_{k}", rng.random() / (s + 1),
+                                              t0 + r * 60_000 + s * 100, s)
+                                       for s in range(steps)])
+    client.set_terminated(rid, end_time=t0 + r * 60_000 + steps * 100)
+"""
+
+COMPACT = """
+import sys
+import reporter
+reporter.Client(sys.argv[1]).compact()
+"""
+
+COPIES = """
+import sys, glob, json
+import pyarrow as pa, pyarrow.parquet as pq
+from reporter.store.parquet import compaction, schema
+from reporter.store import registry
+source, target, copies, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+store = registry.open_store(target)
+fs = store._fs
+(exp,) = [e for e in store.list_experiments() if e.name == name]
+(path,) = glob.glob(f"{source}/runs/*/_compacted/*.parquet")
+def renamed(column, k):  # run ids (and part ids) of copy k: their last 3 characters
+    chunks = []
+    for chunk in column.chunks:
+        names = [n[:29] + f"{k:03d}" + n[32:] for n in chunk.dictionary.to_pylist()]
+        chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, pa.array(names)))
+    return pa.chunked_array(chunks)
+table = pq.read_table(path)
+for k in range(copies):
+    cols = {}
+    for column in table.column_names:
+        col = table.column(column)
+        cols[column] = renamed(col, k) if column in ("run_id", "part") else col
+    copy = pa.table(cols)
+    parts = copy.column("part").unique().cast(pa.string()).to_pylist()
+    compaction.publish(fs, exp.experiment_id, copy, parts, ordered=True)
+    for rid in copy.column("run_id").unique().cast(pa.string()).to_pylist():  # run markers
+        marker = {"run_id": rid, "experiment_id": exp.experiment_id, "created": 0}
+        rel = fs.join(schema.RUNS_FOLDER, exp.experiment_id, rid, schema.RUN_MARKER_FILE)
+        fs.write_atomic(rel, json.dumps(marker).encode())
+    print(k, copy.num_rows, flush=True)
+"""
+
+EMPTY = """
+import sys
+import reporter
+reporter.Client(sys.argv[1]).create_experiment(sys.argv[2])
+"""
+
+BUILD = """
+import json, resource, sys, time
+from reporter.site.build import build
+from reporter.view.config import BuildConfig
+start = time.perf_counter()
+result = build(BuildConfig(store=sys.argv[1], out=sys.argv[2], artifacts="skip",
+                           batch_points=int(sys.argv[3]), storage_page=False))
+print(json.dumps({"seconds": time.perf_counter() - start, "pages": result.pages,
+                  "bytes": result.stats.bytes, "warnings": result.warnings,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+FLOOR = """
+import json, resource, sys, time
+from pathlib import Path
+import pyarrow.parquet as pq
+start = time.perf_counter()
+rows = 0
+for path in sorted(Path(sys.argv[1]).rglob("*.parquet")):
+    rows += pq.read_table(path).num_rows
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+READS = """
+import json, resource, sys, time
+import reporter as mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+start = time.perf_counter()
+frame = mlflow.search_runs(experiment_names=[sys.argv[2]], filter_string="metrics.metric_0 < 0.5")
+search = time.perf_counter() - start
+run_id = frame["run_id"].iloc[0] if len(frame) else mlflow.search_runs(
+    experiment_names=[sys.argv[2]])["run_id"].iloc[0]
+start = time.perf_counter()
+history = mlflow.MlflowClient().get_metric_history(run_id, "metric_0")
+print(json.dumps({"search_s": search, "rows": len(frame), "history_s": time.perf_counter() - start,
+                  "points": len(history),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def child(code: str, *args: str) -> dict[str, Any]:
+    """Run code in a fresh interpreter of this venv and return its last JSON line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "MLFLOW_"))}
+    env["TRACKER_LOG_ENVIRONMENT"] = "0"
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    lines = out.stdout.strip().splitlines()
+    return dict(json.loads(lines[-1])) if lines and lines[-1].startswith("{") else {}
+
+
+def make_store(path: Path, runs: int, metrics: int, steps: int) -> None:
+    """Log the store with two processes (half the runs each), then compact it."""
+    if (path / "store.json").exists():
+        return
+    start = time.perf_counter()
+    child(MAKE_RUNS, str(path), "0", "1", str(metrics), str(steps))  # the experiment, once
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "MLFLOW_"))}
+    env["TRACKER_LOG_ENVIRONMENT"] = "0"
+    half = (runs + 1) // 2
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MAKE_RUNS, str(path), str(a), str(b), str(metrics), str(steps)],
+            env=env,
+        )
+        for a, b in ((1, half), (half, runs))
+    ]
+    if any(p.wait() for p in procs):
+        raise SystemExit("making the store failed")
+    child(COMPACT, str(path))
+    print(f"made {path.name} in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def folder_bytes(path: Path) -> int:
+    """Total size of the files below a folder."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def measure(
+    store: Path, experiment: str, repeat: int, batch_points: int, label: str
+) -> list[tuple[str, str]]:
+    """Build, floor and reads of one store; return table rows."""
+    scratch = BENCH / "scale-site"
+    builds, floors = [], []
+    for _ in range(repeat):
+        shutil.rmtree(scratch, ignore_errors=True)
+        builds.append(child(BUILD, str(store), str(scratch), str(batch_points)))
+        floors.append(child(FLOOR, str(store)))
+    site = folder_bytes(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    reads = child(READS, str(store), experiment)
+    build_s = statistics.median(b["seconds"] for b in builds)
+    floor_s = statistics.median(f["seconds"] for f in floors)
+    peak = max(b["peak_mb"] for b in builds)
+    points = floors[0]["rows"]
+    rows = [
+        (
+            f"{label}: store",
+            f"{points / 1e6:,.0f} M event rows, {folder_bytes(store) / 1e6:,.0f} MB",
+        ),
+        (f"{label}: build", f"{build_s:,.1f} s, peak {peak:,.0f} MB (target <= 2,048 MB)"),
+        (
+            f"{label}: pyarrow floor (read every file)",
+            f"{floor_s:,.1f} s, peak {statistics.median(f['peak_mb'] for f in floors):,.0f} MB",
+        ),
+        (f"{label}: build / floor", f"{build_s / floor_s:.1f}x (target <= 3x)"),
+        (
+            f"{label}: site",
+            f"{site / 1e6:,.0f} MB, {builds[0]['pages']:,} pages (GitHub Pages: 1,000 MB)",
+        ),
+        (
+            f"{label}: search_runs, get_metric_history",
+            f"{reads['search_s']:.1f} s ({reads['rows']:,} runs), {reads['history_s']:.2f} s "
+            f"({reads['points']:,} points), peak {reads['peak_mb']:,.0f} MB",
+        ),
+    ]
+    for warning in builds[0]["warnings"]:
+        rows.append((f"{label}: build warned", warning[:120]))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--metrics", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--batch-points", type=int, default=1_000_000)
+    parser.add_argument("--copies", type=int, default=0, help="also a store of K copies")
+    parser.add_argument("--store", help="an existing compacted store of one experiment")
+    parser.add_argument("--experiment", default="scale", help="its experiment's name")
+    args = parser.parse_args()
+    name = args.experiment
+    store = (
+        Path(args.store) if args.store else BENCH / f"scale-{args.runs}x{args.metrics}x{args.steps}"
+    )
+    if not args.store:
+        make_store(store, args.runs, args.metrics, args.steps)
+    rows = measure(store, name, args.repeat, args.batch_points, "x1")
+    if args.copies > 1:
+        big = store.with_name(f"{store.name}-x{args.copies}")
+        if not (big / "store.json").exists():
+            child(EMPTY, str(big), name)
+            child(COPIES, str(store), str(big), str(args.copies), name)
+        rows += measure(big, name, 1, args.batch_points, f"x{args.copies}")
+    print(f"\n{os.cpu_count()} cores; medians of {args.repeat} fresh processes\n")
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    main()

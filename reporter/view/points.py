@@ -1,0 +1,162 @@
+"""An experiment's published metric points, read a batch of runs at a time.
+
+A build never holds every point of a store: the loader reads each experiment once in batches of
+runs (for the runs frame and the facts below), and pages read the points of the runs they show
+again, a batch at a time (`SeriesSource.read`). An experiment small enough for one batch is read
+once and its points kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from reporter.store.records import MetricPoints
+
+GROUP_BINS = 200  # x values of a grouped line: the exact values up to this many, else bins
+
+
+@dataclass
+class AxisFacts:
+    """The x values one metric takes over every charted run, on one axis (step, or seconds
+    since the run's start): its distinct values while there are few, and their range."""
+
+    distinct: set[float] | None = field(default_factory=set)  # None once over GROUP_BINS
+    low: float = float("inf")
+    high: float = float("-inf")
+
+    def add(self, xs: Any) -> None:
+        """Take in some finite x values (a numpy array)."""
+        import numpy as np
+
+        if not len(xs):
+            return
+        self.low = min(self.low, float(xs.min()))
+        self.high = max(self.high, float(xs.max()))
+        if self.distinct is not None:
+            self.distinct.update(np.unique(xs).tolist())
+            if len(self.distinct) > GROUP_BINS:
+                self.distinct = None
+
+    def columns(self) -> tuple[Any, int, Callable[[Any], Any]]:
+        """Return (distinct x or None, columns, x -> column index) of the grouped lines: the
+        distinct values when there are at most GROUP_BINS, else GROUP_BINS equal bins."""
+        import numpy as np
+
+        if self.distinct is not None:
+            values = np.asarray(sorted(self.distinct), dtype=np.float64)
+            return values, len(values), lambda x: np.searchsorted(values, x)
+        low, high = self.low, self.high
+
+        def binned(x: Any) -> Any:
+            scaled = ((x - low) / (high - low) * GROUP_BINS).astype(np.int64)
+            return np.minimum(scaled, GROUP_BINS - 1)
+
+        return None, GROUP_BINS, binned
+
+
+@dataclass
+class KeyFacts:
+    """What a metric looks like over an experiment's charted runs (archived runs left out)."""
+
+    runs: int = 0  # runs that logged it
+    single_valued: bool = True  # every run logged all its points at one step
+    positive: bool = True  # every finite value is above 0
+    step: AxisFacts = field(default_factory=AxisFacts)
+    relative: AxisFacts = field(default_factory=AxisFacts)
+
+
+@dataclass
+class SeriesSource:
+    """Where an experiment's published metric points are read from, and facts about them."""
+
+    read_points: Callable[[list[str]], MetricPoints]  # a batch of run ids -> published points
+    rows: dict[str, int]  # published run id -> its metric points
+    batch_points: int  # points read at once
+    facts: dict[str, KeyFacts] = field(default_factory=dict)  # key -> facts (charted runs)
+    lengths: dict[str, list[int]] = field(default_factory=dict)  # run id -> its series' points
+    first_time: dict[str, int] = field(default_factory=dict)  # key -> its earliest point (ms)
+    cached: MetricPoints | None = None  # every published point, when one batch held them
+
+    @classmethod
+    def of(
+        cls,
+        points: MetricPoints,
+        starts: dict[str, float] | None = None,
+        charted: Collection[str] | None = None,
+    ) -> SeriesSource:
+        """Return a source of points already in memory (facts learnt from them)."""
+        source = cls(lambda ids: points, {}, max(1, len(points)), cached=points)
+        learn(source, points, starts or {}, set(points.runs) if charted is None else charted)
+        return source
+
+    @property
+    def keys(self) -> list[str]:
+        """Every metric key the published runs logged (archived runs' included), sorted."""
+        return sorted(self.first_time)
+
+    def read(self, run_ids: Collection[str]) -> MetricPoints:
+        """Return every published point of these runs."""
+        import numpy as np
+
+        wanted = [r for r in run_ids if r in self.rows]
+        if self.cached is not None:
+            points = self.cached
+            codes = [i for i, r in enumerate(points.runs) if r in set(wanted)]
+            if len(codes) == len(points.runs):
+                return points
+            return points.where(np.isin(points.run, np.asarray(codes, dtype=points.run.dtype)))
+        return self.read_points(wanted)
+
+    def batches(self, run_ids: list[str]) -> Iterator[tuple[list[str], MetricPoints]]:
+        """Yield (run ids, their points) for these runs in order, a batch at a time."""
+        batch: list[str] = []
+        total = 0
+        for run_id in run_ids:
+            count = self.rows.get(run_id, 0)
+            if batch and total + count > self.batch_points:
+                yield batch, self.read(batch)
+                batch, total = [], 0
+            batch.append(run_id)
+            total += count
+        if batch:
+            yield batch, self.read(batch)
+
+
+def learn(
+    source: SeriesSource,
+    points: MetricPoints,
+    starts: dict[str, float],
+    charted: Collection[str],
+) -> None:
+    """Add a batch of published points to the source's facts: the rows of each run, each key's
+    earliest time, and the facts of `charted` runs (`starts`: run id -> start ms, NaN if
+    unknown)."""
+    import numpy as np
+
+    for (run_id, key), (a, b) in points.slices().items():
+        source.rows[run_id] = source.rows.get(run_id, 0) + (b - a)
+        source.lengths.setdefault(run_id, []).append(b - a)
+        first = int(points.time[a:b].min())
+        if key not in source.first_time or first < source.first_time[key]:
+            source.first_time[key] = first
+        if run_id not in charted:
+            continue
+        facts = source.facts.setdefault(key, KeyFacts())
+        facts.runs += 1
+        steps = points.step[a:b]
+        values = points.value[a:b]
+        if steps[0] != steps[-1]:
+            facts.single_valued = False
+        finite = values[np.isfinite(values)]
+        if len(finite) and finite.min() <= 0:
+            facts.positive = False
+        ok = np.isfinite(values)
+        facts.step.add(steps[ok].astype(np.float64))
+        start = starts.get(run_id, float("nan"))
+        times = points.time[a:b]
+        origin = float(times[0]) if start != start else start
+        seconds = (times - origin) / 1000.0
+        ok &= np.isfinite(seconds)
+        facts.relative.add(seconds[ok])
