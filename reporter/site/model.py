@@ -25,13 +25,13 @@ from reporter.site.contract import (
     SiteInfo,
 )
 from reporter.site.pages.compare import compare_pages, run_series
-from reporter.site.pages.experiment import experiment_page
+from reporter.site.pages.experiment import charted_runs, experiment_page, group_choices
 from reporter.site.pages.index import summarize
 from reporter.site.pages.reports import report_pages
 from reporter.site.pages.run import PreviewReader, artifact_copies, artifact_tree, run_page
 from reporter.site.pages.storage import STORAGE_PATH, storage_page
 from reporter.site.paths import experiment_slugs, run_path, site_artifact_path
-from reporter.site.series import index_metrics
+from reporter.site.series import GATHER_BYTES, MAX_GROUPS, GroupGatherer, index_metrics
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData, StoreSnapshot
 from reporter.view.storage import StorageData
@@ -134,14 +134,26 @@ class SiteStream:
                 kids.setdefault(parent, []).append(
                     Crumb(str(rec["run_name"]), run_path(rec["run_id"]))
                 )
+        gatherer = None  # the grouped lines, gathered in this pass when their sums fit
+        choices = group_choices(data.runs)
+        keys = sorted(data.series.facts)
+        if (
+            choices
+            and keys
+            and GroupGatherer.cost(choices, MAX_GROUPS + 2, len(keys)) <= (GATHER_BYTES)
+        ):
+            charted = charted_runs(data.runs, snapshot.archived.keys())
+            gatherer = GroupGatherer(charted, choices, data.series, keys)
         for batch, points in data.series.batches([r["run_id"] for r in records]):
             metrics = index_metrics(points)
+            if gatherer is not None:
+                gatherer.add(metrics, batch)
             made = Made()
             for run_id in batch:
                 made.gather(self._run(by_id[run_id], data, exp_crumb, metrics, kids, by_id))
             yield made
         self.runs += len(records)
-        exp_made = experiment_page(data, slug, config, snapshot.archived.keys())
+        exp_made = experiment_page(data, slug, config, snapshot.archived.keys(), gatherer)
         compared, links = compare_pages(data, slug, records, snapshot, self.artifact_url, config)
         (exp_page,) = (p for p in exp_made.pages if p.template == "experiment.html")
         exp_page.context.comparisons = links

@@ -261,6 +261,113 @@ class _Lines:
         return out
 
 
+GATHER_BYTES = 256 * 1024 * 1024  # grouped-line sums held at once; more: a pass per share
+
+
+class GroupGatherer:
+    """Gathers an experiment's grouped lines a batch of runs at a time (`add`), for the group
+    scripts (`scripts`): fed by the pass that makes the run pages, so that grouping reads no
+    point again. `frame` holds the charted runs; `keys` the metrics to gather."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        choices: list[tuple[str, str]],
+        source: SeriesSource,
+        keys: list[str],
+    ) -> None:
+        import numpy as np
+
+        self.choices = choices
+        self.run_ids = [str(r) for r in frame["run_id"]]
+        self.splits = []  # (group names, each run's group) per choice
+        for kind, key in choices:
+            column = frame[f"{kind}.{key}"] if f"{kind}.{key}" in frame.columns else None
+            names, of_run = group_runs(list(column) if column is not None else [None] * len(frame))
+            self.splits.append((names, np.asarray(of_run, dtype=np.int64)))
+        self.starts = np.asarray([_start_ms(v) for v in frame["start_time"]], dtype=np.float64)
+        self.position = {r: i for i, r in enumerate(self.run_ids)}
+        self.facts = {
+            k: source.facts[k] for k in keys if k in source.facts and source.facts[k].runs
+        }
+        runs = len(self.run_ids)
+        self.logged = {k: np.zeros(runs, dtype=bool) for k in self.facts}
+        self.last = {k: np.full(runs, np.nan) for k, f in self.facts.items() if f.single_valued}
+        self.lines = {
+            k: {"step": _Lines(f.step, self.splits), "relative": _Lines(f.relative, self.splits)}
+            for k, f in self.facts.items()
+            if not f.single_valued
+        }
+
+    @staticmethod
+    def cost(choices: list[tuple[str, str]], groups: int, keys: int) -> int:
+        """Bytes the sums of `keys` metrics take for these choices (at most `groups` each)."""
+        from reporter.view.points import GROUP_BINS
+
+        return keys * 2 * len(choices) * groups * GROUP_BINS * 4 * 8
+
+    def add(self, index: MetricIndex, batch: list[str]) -> None:
+        """Take in a batch of runs' points (runs not charted are left out)."""
+        import numpy as np
+
+        for run_id in batch:
+            i = self.position.get(run_id)
+            if i is None:
+                continue
+            for key in self.facts:
+                span = index.slices.get((run_id, key))
+                if span is None:
+                    continue
+                a, b = span
+                self.logged[key][i] = True
+                if key in self.last:
+                    self.last[key][i] = index.value[b - 1]
+                    continue
+                times = index.time[a:b]
+                start = self.starts[i]
+                origin = start if start == start else float(times[0])
+                value = index.value[a:b]
+                lines = self.lines[key]
+                lines["step"].add(i, index.step[a:b].astype(np.float64), value)
+                lines["relative"].add(i, (times - origin) / 1000.0, value)
+
+    def payloads(self, keys: list[str], lower_is_better: Callable[[str], bool]) -> list[Any]:
+        """Return each choice's payload for these metrics (of those gathered)."""
+        payloads: list[dict[str, Any]] = [
+            {
+                "choice": f"{kind}:{key}",
+                "runs": len(self.run_ids),
+                "groups": [
+                    {"name": n, "runs": int((of_run == g).sum())} for g, n in enumerate(names)
+                ],
+                "metrics": {},
+            }
+            for (kind, key), (names, of_run) in zip(self.choices, self.splits, strict=True)
+        ]
+        for key in (k for k in keys if k in self.facts):
+            fact = self.facts[key]
+            head = {"lower_is_better": lower_is_better(key), "log_ok": fact.positive}
+            if key in self.last:
+                entries = [
+                    _bars_entry(self.last[key], len(names), of_run) for names, of_run in self.splits
+                ]
+            else:
+                axes = {axis: gathered.entries() for axis, gathered in self.lines[key].items()}
+                logged = self.logged[key]
+                entries = [
+                    {
+                        "kind": "line",
+                        "runs": [int((logged & (of_run == g)).sum()) for g in range(len(names))],
+                        "step": axes["step"][s],
+                        "relative": axes["relative"][s],
+                    }
+                    for s, (names, of_run) in enumerate(self.splits)
+                ]
+            for payload, entry in zip(payloads, entries, strict=True):
+                payload["metrics"][key] = {**head, **entry}
+        return payloads
+
+
 def group_scripts(
     base: str,
     frame: pd.DataFrame,
@@ -268,74 +375,35 @@ def group_scripts(
     source: SeriesSource,
     keys: list[str],
     lower_is_better: Callable[[str], bool],
+    gathered: GroupGatherer | None = None,
 ) -> list[OutFile]:
     """Return the group scripts of an experiment (`<base>/groups/<n>.js`, one per choice of
     `choices`, in order): for each metric of `keys`, each group's mean, min, max and run
     count per x value (step, and seconds since each run's start), or, for a metric logged
-    once per run, per group. `frame` holds the charted runs; their points are read a batch
-    at a time, and each run's means are added to its groups' sums."""
-    import numpy as np
-
-    run_ids = [str(r) for r in frame["run_id"]]
-    splits = []  # (group names, each run's group) per choice
-    for kind, key in choices:
-        column = frame[f"{kind}.{key}"] if f"{kind}.{key}" in frame.columns else None
-        names, of_run = group_runs(list(column) if column is not None else [None] * len(frame))
-        splits.append((names, np.asarray(of_run, dtype=np.int64)))
-    payloads: list[dict[str, Any]] = [
-        {
-            "choice": f"{kind}:{key}",
-            "runs": len(run_ids),
-            "groups": [{"name": n, "runs": int((of_run == g).sum())} for g, n in enumerate(names)],
-            "metrics": {},
-        }
-        for (kind, key), (names, of_run) in zip(choices, splits, strict=True)
-    ]
-    starts = np.asarray([_start_ms(v) for v in frame["start_time"]], dtype=np.float64)
-    position = {r: i for i, r in enumerate(run_ids)}
-    facts = {k: source.facts[k] for k in keys if k in source.facts and source.facts[k].runs}
-    logged = {k: np.zeros(len(run_ids), dtype=bool) for k in facts}
-    last = {k: np.full(len(run_ids), np.nan) for k, f in facts.items() if f.single_valued}
-    lines = {
-        k: {"step": _Lines(f.step, splits), "relative": _Lines(f.relative, splits)}
-        for k, f in facts.items()
-        if not f.single_valued
-    }
-    for batch, points in source.batches(run_ids) if facts else ():
-        index = index_metrics(points)
-        for key in facts:
-            for run_id in batch:
-                span = index.slices.get((run_id, key))
-                if span is None:
-                    continue
-                a, b = span
-                i = position[run_id]
-                logged[key][i] = True
-                if key in last:
-                    last[key][i] = index.value[b - 1]
-                    continue
-                times = index.time[a:b]
-                origin = starts[i] if starts[i] == starts[i] else float(times[0])
-                value = index.value[a:b]
-                lines[key]["step"].add(i, index.step[a:b].astype(np.float64), value)
-                lines[key]["relative"].add(i, (times - origin) / 1000.0, value)
-    for key, fact in facts.items():
-        head = {"lower_is_better": lower_is_better(key), "log_ok": fact.positive}
-        if key in last:
-            entries = [_bars_entry(last[key], len(names), of_run) for names, of_run in splits]
+    once per run, per group. `frame` holds the charted runs. What `gathered` holds is used
+    as it is; other metrics are read again a batch at a time, as many at once as
+    GATHER_BYTES of sums allow."""
+    payloads: list[dict[str, Any]] | None = None
+    if gathered is not None:
+        payloads = gathered.payloads(keys, lower_is_better)
+    todo = [k for k in keys if gathered is None or k not in gathered.facts]
+    todo = [k for k in todo if k in source.facts and source.facts[k].runs]
+    groups = max([len(names) for names, _ in gathered.splits] if gathered else [MAX_GROUPS + 2])
+    share = max(1, GATHER_BYTES // max(1, GroupGatherer.cost(choices, groups, 1)))
+    for first in range(0, len(todo), share) if todo else [0]:
+        chunk = todo[first : first + share]
+        gatherer = GroupGatherer(frame, choices, source, chunk)
+        for batch, points in source.batches(gatherer.run_ids) if chunk else ():
+            gatherer.add(index_metrics(points), batch)
+        more = gatherer.payloads(chunk, lower_is_better)
+        if payloads is None:
+            payloads = more
         else:
-            axes = {axis: gathered.entries() for axis, gathered in lines[key].items()}
-            entries = [
-                {
-                    "kind": "line",
-                    "runs": [int((logged[key] & (of_run == g)).sum()) for g in range(len(names))],
-                    "step": axes["step"][s],
-                    "relative": axes["relative"][s],
-                }
-                for s, (names, of_run) in enumerate(splits)
-            ]
-        for payload, entry in zip(payloads, entries, strict=True):
-            payload["metrics"][key] = {**head, **entry}
+            for payload, extra in zip(payloads, more, strict=True):
+                payload["metrics"].update(extra["metrics"])
+    assert payloads is not None
+    for payload in payloads:  # the order of `keys`, whichever pass gathered a metric
+        payload["metrics"] = {k: payload["metrics"][k] for k in keys if k in payload["metrics"]}
     return [_group_script(f"{base}/groups/{i}.js", p) for i, p in enumerate(payloads)]
 
 

@@ -186,6 +186,13 @@ def test_one_value_metrics_are_ranked_bars_with_full_names(browser, sweep):
         # a run page charts only the histories; single values are in its metrics table
         tab.goto(sweep.run("run-05"))
         assert wait_for_charts(tab) == 5
+        # its lines are drawn from the run's series.js: the page itself holds no points
+        html = tab.content()
+        assert '"series":[]' in html and '"series_of"' in html
+        drawn = tab.locator("figure.chart .mark-line path").evaluate_all(
+            "paths => paths.map(p => (p.getAttribute('d') || '').split('L').length - 1)"
+        )
+        assert len(drawn) >= 5 and min(drawn) >= 2, drawn
         expect(tab.locator("figure.chart[data-kind='bars']")).to_have_count(0)
         expect(tab.locator("table.metrics td", has_text="rmse")).to_have_count(1)
         assert rec.problems(sweep.root) == []

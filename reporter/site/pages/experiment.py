@@ -18,7 +18,13 @@ from reporter.site.contract import (
 )
 from reporter.site.pages.explore import explore_views
 from reporter.site.paths import run_path
-from reporter.site.series import group_scripts, index_metrics, int_or_none, make_chart
+from reporter.site.series import (
+    GroupGatherer,
+    group_scripts,
+    index_metrics,
+    int_or_none,
+    make_chart,
+)
 from reporter.view import text
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData
@@ -28,17 +34,38 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def group_choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Return what the charts can group runs by: every param and every tag but the system's."""
+    return [
+        (c.split(".", 1)[0], c.split(".", 1)[1])
+        for c in sorted(frame.columns)
+        if c.startswith("params.")
+        or (c.startswith("tags.") and not system_tags.is_system_tag(c[len("tags.") :]))
+    ]
+
+
+def charted_runs(frame: pd.DataFrame, archived: AbstractSet[str]) -> pd.DataFrame:
+    """Return the runs the charts draw: all but the archived (one point is no history)."""
+    gone = frame["run_id"].isin(archived) if len(frame) and archived else None
+    return frame[~gone].reset_index(drop=True) if gone is not None else frame
+
+
 def experiment_page(
-    data: ExperimentData, slug: str, config: BuildConfig, archived: AbstractSet[str] = frozenset()
+    data: ExperimentData,
+    slug: str,
+    config: BuildConfig,
+    archived: AbstractSet[str] = frozenset(),
+    gathered: GroupGatherer | None = None,
 ) -> Made:
     """Make an experiment's page (runs table and one overlay chart per metric), its table.js
     and the full-series downloads of its charts. Archived runs are listed, marked, and left
-    out of the charts: their summaries hold one point per metric, which is no history."""
+    out of the charts: their summaries hold one point per metric, which is no history.
+    `gathered` holds the grouped lines the run pages' pass gathered (else they are read)."""
     frame = data.runs
     metric = primary_metric(data, config)
     columns = table.table_columns(frame, metric, config)
     gone = frame["run_id"].isin(archived) if len(frame) and archived else None
-    charted = frame[~gone].reset_index(drop=True) if gone is not None else frame
+    charted = charted_runs(frame, archived)
     top = ranked_runs(charted, metric, config)[: config.top_runs]
     metrics = index_metrics(data.series.read(top))  # the charted runs' points only
     names = dict(zip(frame["run_id"], frame["run_name"], strict=True)) if len(frame) else {}
@@ -93,12 +120,7 @@ def experiment_page(
         models=model_listings(data, frame),
     )
     explore_views(context, frame, metric)
-    context.group_choices = [
-        (c.split(".", 1)[0], c.split(".", 1)[1])
-        for c in sorted(frame.columns)
-        if c.startswith("params.")
-        or (c.startswith("tags.") and not system_tags.is_system_tag(c[len("tags.") :]))
-    ]
+    context.group_choices = group_choices(frame)
     if blocks and context.group_choices:  # grouping draws every run, from these scripts
         scripts = group_scripts(
             f"experiments/{slug}",
@@ -107,6 +129,7 @@ def experiment_page(
             data.series,
             [b.title for b in blocks],
             config.lower_is_better,
+            gathered,
         )
         made.files += scripts
         context.group_data = [f.path for f in scripts]
