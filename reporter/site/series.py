@@ -215,26 +215,33 @@ class _Lines:
             else np.zeros((0, 0), dtype=np.int64)
         )
 
-    def add(self, run: int, x: Any, value: Any) -> None:
-        """Take in one run's points (its index among the charted runs)."""
+    def add(self, runs: Any, run_of_point: Any, x: Any, value: Any) -> None:
+        """Take in some runs' points: `runs` their indices among the charted runs,
+        `run_of_point` each point's position in `runs`. Sums gather in the runs' order, so
+        they are the same however the runs come in batches."""
         import numpy as np
 
         ok = np.isfinite(x) & np.isfinite(value)
-        x, value = x[ok], value[ok]
+        x, value, run_of_point = x[ok], value[ok], run_of_point[ok]
+        count, width = len(runs), self.width
         if not len(x):
             return
-        column = self.column(x)
-        self.x_sum += np.bincount(column, weights=x, minlength=self.width)
-        points = np.bincount(column, minlength=self.width)
-        self.x_count += points
-        sums = np.bincount(column, weights=value, minlength=self.width)
+        cell = run_of_point * width + self.column(x)
+        x_sums = np.bincount(cell, weights=x, minlength=count * width).reshape(count, width)
+        points = np.bincount(cell, minlength=count * width).reshape(count, width)
+        for row in x_sums:
+            self.x_sum += row
+        self.x_count += points.sum(axis=0)
+        sums = np.bincount(cell, weights=value, minlength=count * width).reshape(count, width)
         present = points > 0
-        mean = np.divide(sums, points, out=np.full(self.width, np.nan), where=present)
-        rows = self.rows_of[run]  # one row per grouping: never the same row twice
-        self.total[rows] += np.where(present, mean, 0.0)
-        self.count[rows] += present
-        self.low[rows] = np.fmin(self.low[rows], mean)
-        self.high[rows] = np.fmax(self.high[rows], mean)
+        mean = np.divide(sums, points, out=np.full((count, width), np.nan), where=present)
+        rows = self.rows_of[runs]  # (runs, groupings): a run's row in each grouping
+        flat = rows.ravel()  # run by run, so each row's sums gather in the runs' order
+        groupings = rows.shape[1]
+        np.add.at(self.total, flat, np.repeat(np.where(present, mean, 0.0), groupings, axis=0))
+        np.add.at(self.count, flat, np.repeat(present, groupings, axis=0))
+        np.fmin.at(self.low, flat, np.repeat(mean, groupings, axis=0))
+        np.fmax.at(self.high, flat, np.repeat(mean, groupings, axis=0))
 
     def entries(self) -> list[dict[str, Any]]:
         """Return, per grouping, the x values and each group's columns (used columns only)."""
@@ -310,26 +317,30 @@ class GroupGatherer:
         """Take in a batch of runs' points (runs not charted are left out)."""
         import numpy as np
 
-        for run_id in batch:
-            i = self.position.get(run_id)
-            if i is None:
+        for key in self.facts:
+            spans = [
+                (self.position[r], index.slices[(r, key)])
+                for r in batch
+                if r in self.position and (r, key) in index.slices
+            ]
+            if not spans:
                 continue
-            for key in self.facts:
-                span = index.slices.get((run_id, key))
-                if span is None:
-                    continue
-                a, b = span
-                self.logged[key][i] = True
-                if key in self.last:
-                    self.last[key][i] = index.value[b - 1]
-                    continue
-                times = index.time[a:b]
-                start = self.starts[i]
-                origin = start if start == start else float(times[0])
-                value = index.value[a:b]
-                lines = self.lines[key]
-                lines["step"].add(i, index.step[a:b].astype(np.float64), value)
-                lines["relative"].add(i, (times - origin) / 1000.0, value)
+            runs = np.asarray([i for i, _ in spans], dtype=np.int64)
+            self.logged[key][runs] = True
+            if key in self.last:
+                self.last[key][runs] = index.value[[b - 1 for _, (_, b) in spans]]
+                continue
+            lengths = [b - a for _, (a, b) in spans]
+            where = np.concatenate([np.arange(a, b) for _, (a, b) in spans])
+            run_of_point = np.repeat(np.arange(len(spans)), lengths)
+            times = index.time[where]
+            starts = self.starts[runs]
+            firsts = index.time[[a for _, (a, _) in spans]].astype(np.float64)
+            origin = np.where(np.isnan(starts), firsts, starts)[run_of_point]
+            value = index.value[where]
+            lines = self.lines[key]
+            lines["step"].add(runs, run_of_point, index.step[where].astype(np.float64), value)
+            lines["relative"].add(runs, run_of_point, (times - origin) / 1000.0, value)
 
     def payloads(self, keys: list[str], lower_is_better: Callable[[str], bool]) -> list[Any]:
         """Return each choice's payload for these metrics (of those gathered)."""

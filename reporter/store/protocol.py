@@ -213,7 +213,9 @@ class AbstractStore(ABC):
 
     def read_metric_points(self, exp_id: str, run_ids: Collection[str]) -> MetricPoints:
         """Return every metric point of these runs of an experiment (sorted by run, key,
-        step). This default reads the whole experiment and keeps these runs' points."""
+        step): a second read of runs `read_experiment_batches` gave, so damaged files it
+        warned about are skipped quietly. This default reads the whole experiment and keeps
+        these runs' points."""
         import numpy as np
 
         _, points = self.read_experiment(exp_id)

@@ -16,7 +16,7 @@ from reporter.core.errors import NotFoundError
 from reporter.store import registry
 from reporter.store.protocol import AbstractStore
 from reporter.store.records import MetricPoints
-from reporter.view.points import SeriesSource, learn
+from reporter.view.points import SeriesSource, learn, read_ahead
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -222,7 +222,7 @@ def _read_experiment(
     archived: dict[str, Archived] = {}
     batches = 0
     points = None
-    for batch in store.read_experiment_batches(exp_id, config.batch_points):
+    for batch in read_ahead(store.read_experiment_batches(exp_id, config.batch_points)):
         batches += 1
         frame, points = batch.frame, batch.points
         if log_keys is not None:  # `du --log` runs: the published experiments' bytes only

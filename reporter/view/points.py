@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reporter.store.records import MetricPoints
 
+T = TypeVar("T")
 GROUP_BINS = 200  # x values of a grouped line: the exact values up to this many, else bins
 
 
@@ -110,18 +111,40 @@ class SeriesSource:
         return self.read_points(wanted)
 
     def batches(self, run_ids: list[str]) -> Iterator[tuple[list[str], MetricPoints]]:
-        """Yield (run ids, their points) for these runs in order, a batch at a time."""
+        """Yield (run ids, their points) for these runs in order, a batch at a time; the next
+        batch is read (in a thread) while the caller works on this one."""
+        groups: list[list[str]] = []
         batch: list[str] = []
         total = 0
         for run_id in run_ids:
             count = self.rows.get(run_id, 0)
             if batch and total + count > self.batch_points:
-                yield batch, self.read(batch)
+                groups.append(batch)
                 batch, total = [], 0
             batch.append(run_id)
             total += count
         if batch:
-            yield batch, self.read(batch)
+            groups.append(batch)
+        return read_ahead((group, self.read(group)) for group in groups)
+
+
+_END = object()
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Yield what an iterator yields, making the next item in a thread while the caller works
+    on this one: reading a batch of the store (Arrow and numpy, which leave the interpreter
+    free) overlaps with making pages, on two cores. At most two items exist at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="reporter-read-ahead") as pool:
+        future = pool.submit(next, items, _END)
+        while True:
+            item = future.result()
+            if item is _END:
+                return
+            future = pool.submit(next, items, _END)
+            yield item  # type: ignore[misc]
 
 
 def learn(

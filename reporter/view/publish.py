@@ -194,10 +194,13 @@ def metric_points(
     keys = [shown_key("metric key", k, config, rules) for k in points.keys]
     if keys != points.keys:
         points = dataclasses.replace(points, keys=keys)
-    keep_codes = [i for i, r in enumerate(points.runs) if r in run_ids]
-    if len(keep_codes) == len(points.runs):
+    keep = np.asarray([r in run_ids for r in points.runs], dtype=bool)
+    if not len(points) or keep.all():
         return points
-    return points.where(np.isin(points.run, np.asarray(keep_codes, dtype=points.run.dtype)))
+    present = np.bincount(points.run, minlength=len(points.runs)) > 0  # runs with points
+    if not (present & ~keep).any():
+        return points
+    return points.where(keep[points.run])
 
 
 def usage_log_runs(frame: pd.DataFrame) -> set[str]:

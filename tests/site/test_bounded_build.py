@@ -173,3 +173,29 @@ def test_the_estimate_is_near_the_site_written(sweep_store: str, tmp_path: Path)
     written = sum(p.stat().st_size for p in (tmp_path / "s").rglob("*") if p.is_file())
     assert result.stats.bytes <= written + 1
     assert 0.5 * written <= guess.total <= 2 * written
+
+
+def test_full_series_csv_reads_back_every_point_exactly(store_uri: str, tmp_path: Path) -> None:
+    """The download of a thinned series holds every point as logged: values that need all 17
+    digits, tiny and huge ones, NaN and infinities."""
+    import csv
+    import math
+
+    client = mlflow.Client(store_uri)
+    run_id = client.create_run(client.create_experiment("exact")).info.run_id
+    odd = [0.1 + 0.2, 1e-300, 5e-324, 1e300, -0.0, math.nan, math.inf, -math.inf, 1 / 3]
+    values = [odd[s % len(odd)] if s % 7 == 0 else s / 7 for s in range(120)]
+    client.log_batch(
+        run_id, metrics=[Metric("m", v, 1_700_000_000_000 + s, s) for s, v in enumerate(values)]
+    )
+    client.set_terminated(run_id)
+    build(BuildConfig(store=store_uri, out=str(tmp_path / "s"), max_points=20))
+    (path,) = (tmp_path / "s" / "runs" / run_id / "metrics").glob("*.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == list(range(120))
+    assert [int(r["timestamp"]) for r in rows] == [1_700_000_000_000 + s for s in range(120)]
+    for row, logged in zip(rows, values, strict=True):
+        got = float(row["value"])
+        assert (math.isnan(got) and math.isnan(logged)) or got == logged
+        assert math.copysign(1, got) == math.copysign(1, logged) or math.isnan(got)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +35,26 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 50
 
 
+_QUIET = threading.local()  # this thread reads again what it reported: skips are not said
+
+
 def warn_skip(fs: StoreFS, rel: str, reason: str) -> None:
-    """Warn that a file was skipped, naming it and why."""
+    """Warn that a file was skipped, naming it and why (unless this thread is `quiet`)."""
+    if getattr(_QUIET, "on", False):
+        return
     warnings.warn(StoreWarning(f"Skipped {fs.url(rel)}: {reason}"), stacklevel=3)
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Read without warning about skipped files in this thread (a second read of data
+    whose first read said so)."""
+    before = getattr(_QUIET, "on", False)
+    _QUIET.on = True
+    try:
+        yield
+    finally:
+        _QUIET.on = before
 
 
 @dataclass
@@ -346,8 +365,15 @@ def _read_file(
         warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None
     if only_parts is not None:
-        table = table.filter(is_in(table.column("part"), only_parts))
+        table = keep_rows(table, is_in(table.column("part"), only_parts))
     return table
+
+
+def keep_rows(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
+    """Return the rows a mask selects (the table itself when it selects every row: no copy)."""
+    import pyarrow.compute as pc
+
+    return table if pc.all(mask).as_py() is not False else table.filter(mask)
 
 
 def is_in(column: pa.ChunkedArray, values: Collection[str]) -> pa.ChunkedArray:
@@ -460,8 +486,8 @@ def read_events(
             continue  # the next pass reads only part ids not read yet
         table = _concat(tables)
         runs = wanted_runs(run_id)
-        if runs is not None:
-            table = table.filter(is_in(table.column("run_id"), runs))
+        if runs is not None:  # files hold other runs too; row groups of these were read
+            table = keep_rows(table, is_in(table.column("run_id"), runs))
         return listing, table
     raise NotFoundError(
         f"Files kept vanishing while reading experiment {exp_id} ({MAX_RETRIES} attempts); "
