@@ -736,9 +736,7 @@ class ParquetStore(AbstractStore):
         files are skipped without a warning: the batches that listed these runs said so."""
         self._writer.flush()
         with reader.quiet():
-            _, table = reader.read_events(
-                self._fs, exp_id, list(run_ids), columns=HISTORY_COLUMNS
-            )
+            _, table = reader.read_events(self._fs, exp_id, list(run_ids), columns=HISTORY_COLUMNS)
         return events.metric_points(table)
 
     def list_run_inputs(self, experiment_ids: Sequence[str]) -> dict[str, RunInputs]:
