@@ -193,3 +193,41 @@ def test_a_listing_that_misses_a_compacted_file_is_followed_by_another(client, m
     client.store.clear_cache()
     assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(10))
     assert len(listings) >= 2 and listings[0] >= 1
+
+
+def test_a_big_experiment_searches_the_same_read_a_batch_of_runs_at_a_time(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs frame (what search_runs filters) of an experiment over FRAME_BATCH_ROWS is
+    read a batch of runs at a time: the same runs, columns, order of columns and values as
+    one read, and the same datasets."""
+    from reporter.entities import Metric, Param, RunTag
+    from reporter.store import registry
+    from reporter.store.parquet import store as parquet_store
+
+    uri = str(tmp_path / "store")
+    client = reporter.Client(uri)
+    exp = client.create_experiment("big")
+    for r in range(12):
+        run = client.create_run(exp, run_name=f"r{r}", start_time=1_700_000_000_000 + r % 3)
+        rid = run.info.run_id
+        client.log_batch(
+            rid,
+            metrics=[Metric(f"m{r % 4}", r / (s + 1), 1_700_000_000_000 + s, s) for s in range(30)],
+            params=[Param(f"p{r % 5}", str(r))],
+            tags=[RunTag(f"t{r % 2}", "x")],
+        )
+        if r % 2:
+            client.set_terminated(rid)
+    store = registry.open_store(uri)
+    whole = store.runs_frame([exp])
+    inputs = store.list_run_inputs([exp])
+    monkeypatch.setattr(parquet_store, "FRAME_BATCH_ROWS", 40)
+    store.clear_cache()
+    batched = store.runs_frame([exp])
+    assert list(batched.columns) == list(whole.columns) and len(batched) == 12
+    pd.testing.assert_frame_equal(
+        batched.sort_values("run_id").reset_index(drop=True),
+        whole.sort_values("run_id").reset_index(drop=True),
+    )
+    assert store.list_run_inputs([exp]) == inputs

@@ -65,6 +65,7 @@ from reporter.store.usage import DEFAULT_GC_AGE_MS, GcReport, StoreUsage
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 HISTORY_COLUMNS = ("kind", "key", "value", "step", "timestamp")  # what a metric history reads
+FRAME_BATCH_ROWS = 4_000_000  # a search of a bigger experiment reads it a batch of runs at a time
 INPUT_COLUMNS = ("kind", "key", "text", "step")  # what the datasets of runs read
 
 
@@ -693,14 +694,50 @@ class ParquetStore(AbstractStore):
         hit = self._frames.get(exp_id)
         if hit is not None and hit[0] == key:
             return hit[1], hit[2]
-        listing, table = reader.read_events(self._fs, exp_id)
-        red = events.reduce_table(table)
-        frame, running = self._wide(exp_id, red)
-        self._frames[exp_id] = (_listing_key(listing), frame, running)
-        self._keep_inputs(exp_id, listing, table)
+        rows = reader.run_rows(self._fs, listing)
+        if sum(rows.values()) > FRAME_BATCH_ROWS:  # a big experiment: a batch of runs at a time
+            frame, running, texts = self._frame_in_batches(exp_id, rows)
+            self._inputs_read[exp_id] = (key, texts)
+        else:
+            listing, table = reader.read_events(self._fs, exp_id)
+            red = events.reduce_table(table)
+            frame, running = self._wide(exp_id, red)
+            key = _listing_key(listing)
+            self._keep_inputs(exp_id, listing, table)
+        self._frames[exp_id] = (key, frame, running)
         if len(self._frames) > 16:
             self._frames.pop(next(iter(self._frames)))
         return frame, running
+
+    def _frame_in_batches(
+        self, exp_id: str, rows: dict[str, int]
+    ) -> tuple[pd.DataFrame, dict[str, int], dict[str, list[str]]]:
+        """Return an experiment's frame (runs by id), its running runs and its runs' input
+        texts, read a batch of runs at a time: memory holds one batch's events, not the
+        experiment's."""
+        import pandas as pd
+
+        frames, running, texts = [], {}, {}
+        for batch in reader.batches_of(rows, FRAME_BATCH_ROWS):
+            _, table = reader.read_events(self._fs, exp_id, batch)
+            texts.update(events.reduce_inputs(table))
+            red = events.reduce_table(table)
+            del table
+            frame, alive = self._wide(exp_id, red)
+            running.update(alive)
+            if len(frame):
+                frames.append(frame)
+        if not frames:
+            empty = events.reduce_table(schema.event_schema().empty_table())
+            return self._wide(exp_id, empty)[0], {}, {}
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        base = [c for c in frame.columns if "." not in c]  # as one read orders them
+        rest = sorted(
+            (c for c in frame.columns if "." in c),
+            key=lambda c: ({"metrics": 0, "params": 1, "tags": 2}.get(c.split(".", 1)[0], 3), c),
+        )
+        frame = frame[base + rest].sort_values("run_id", kind="stable").reset_index(drop=True)
+        return frame, running, texts
 
     def read_experiment(self, exp_id: str) -> tuple[pd.DataFrame, events.MetricPoints]:
         """Return an experiment's runs frame and all its metric points, from one read."""
