@@ -34,7 +34,11 @@ HOST = """
 
     before = state()
     import reporter as mlflow
+    from reporter.core import secret_shapes
 
+    # as if the installed detect-secrets were not the one whose patterns reporter copied:
+    # the scan below imports it (it turns on logging.captureWarnings at import)
+    secret_shapes.PLUGIN_SOURCES_SHA256 = "another version"
     mlflow.set_tracking_uri("store")
     mlflow.set_experiment("guest")
     with mlflow.start_run():
@@ -49,6 +53,7 @@ HOST = """
     after = state()
     changed = sorted(k for k in before if before[k] != after[k])
     print("changed:", changed, flush=True)
+    print("detect_secrets:", "detect_secrets" in sys.modules, flush=True)
     warnings.warn("the user's own warning")  # must reach stderr, not a logging handler
 """
 
@@ -63,6 +68,7 @@ def test_importing_and_using_reporter_leaves_the_host_process_as_it_was(tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert "changed: []" in proc.stdout, proc.stdout
+    assert "detect_secrets: True" in proc.stdout, proc.stdout
     # the user's warning is shown by warnings' own hook (captured, it would go to logging at
     # WARNING, below the root's ERROR level, and disappear)
     assert "UserWarning: the user's own warning" in proc.stderr

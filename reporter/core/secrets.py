@@ -170,6 +170,18 @@ def key_looks_secret(key: str) -> bool:
 @functools.lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], ...]:
     """The credential regexes of detect-secrets' shape plugins, and ours."""
+    from reporter.core import secret_shapes
+
+    if plugin_sources_digest() == secret_shapes.PLUGIN_SOURCES_SHA256:
+        shapes = secret_shapes.SHAPES  # the installed plugins are the ones copied
+    else:
+        shapes = detect_secrets_shapes()
+    return (*(re.compile(pattern, flags) for pattern, flags in shapes), BEARER, PREFIXED)
+
+
+def detect_secrets_shapes() -> tuple[tuple[str, int], ...]:
+    """Return (pattern, flags) of the regexes of detect-secrets' shape plugins, in PLUGINS
+    order, from the installed package (an import of a twentieth of a second and more)."""
     from reporter.core.guest import host_kept
 
     with host_kept():  # detect-secrets turns on logging.captureWarnings at import
@@ -180,7 +192,28 @@ def _patterns() -> tuple[re.Pattern[str], ...]:
     found: list[re.Pattern[str]] = []
     for name in PLUGINS:
         found += getattr(by_name[name](), "denylist", ())
-    return (*found, BEARER, PREFIXED)
+    return tuple((rx.pattern, rx.flags) for rx in found)
+
+
+def plugin_sources_digest() -> str | None:
+    """Return the SHA-256 of the installed detect-secrets' plugin sources (`plugins/*.py`, by
+    name), found without importing it; None when it is not installed as files."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("detect_secrets")
+    except (ImportError, ValueError):
+        return None
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    digest = hashlib.sha256()
+    try:
+        folder = os.path.join(folders[0], "plugins")
+        for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):
+            with open(os.path.join(folder, name), "rb") as source:
+                digest.update(name.encode() + b"\0" + source.read() + b"\0")
+    except (IndexError, OSError):
+        return None
+    return digest.hexdigest()
 
 
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")

@@ -10,8 +10,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reporter.integrations.sklearn import autologging as sklearn_autologging
-
 log = logging.getLogger(__name__)
 
 
@@ -40,6 +38,9 @@ def autolog(
     training data as a run input). Input examples, signatures, traces and post-training
     metrics are not recorded; those options are accepted so that MLflow code runs unchanged.
     """
+    # imported here: `import reporter` stays light for processes that only log
+    from reporter.integrations.sklearn import autologging as sklearn_autologging
+
     if exclude_flavors and sklearn_autologging.FLAVOR_NAME in exclude_flavors:
         return
     try:

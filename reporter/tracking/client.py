@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -465,6 +464,8 @@ class Client(LoggedModelsMixin):
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         """Copy an artifact file or folder to a local folder and return the local path."""
+        import tempfile  # with shutil, random, bz2...: only where files are downloaded
+
         rel = validation.artifact_path(path)
         dst = dst_path or tempfile.mkdtemp(prefix="reporter-artifacts-")
         files = [

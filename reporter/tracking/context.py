@@ -13,6 +13,7 @@ import getpass
 import logging
 import os
 import platform
+import re
 import socket
 import string
 import subprocess
@@ -42,36 +43,62 @@ def source_name() -> str:
     return sys.argv[0] if sys.argv and sys.argv[0] else "<console>"
 
 
-def _git(args: list[str], cwd: str) -> str | None:
-    """Run a git command quickly; None on any failure."""
+def _git(commands: list[list[str]], cwd: str) -> list[str | None]:
+    """Run git commands side by side (each costs a process start); for each, its output, or
+    None on any failure (not started, an error, over 5 s)."""
+    procs: list[subprocess.Popen[str] | None] = []
     try:
-        out = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
+        for args in commands:
+            try:
+                procs.append(
+                    subprocess.Popen(
+                        ["git", *args],
+                        cwd=cwd,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            except OSError:
+                procs.append(None)
+        return [_git_output(proc) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc is not None and proc.poll() is None:  # timed out, or another failed
+                proc.kill()
+                proc.communicate()
+
+
+def _git_output(proc: subprocess.Popen[str] | None) -> str | None:
+    """Wait for one git command: its output, or None if it failed."""
+    if proc is None:
         return None
-    return out.stdout.strip()
+    try:
+        out, _ = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+    return out.strip() if proc.returncode == 0 else None
 
 
 @functools.lru_cache(maxsize=8)
 def git_info(folder: str) -> Mapping[str, str]:
     """Return commit, branch, dirty flag and remote URL of the repo holding `folder`."""
-    commit = _git(["rev-parse", "HEAD"], folder)
+    [commit] = _git([["rev-parse", "HEAD"]], folder)  # alone: no repo is one process, not four
     if not commit:
         return {}
     info = {tag_names.TAG_GIT_COMMIT: commit}
-    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], folder)
+    branch, status, remote = _git(
+        [
+            ["rev-parse", "--abbrev-ref", "HEAD"],
+            ["status", "--porcelain", "--untracked-files=no"],
+            ["config", "--get", "remote.origin.url"],
+        ],
+        folder,
+    )
     if branch and branch != "HEAD":  # a detached HEAD has no branch: MLflow records none
         info[tag_names.TAG_GIT_BRANCH] = branch
-    status = _git(["status", "--porcelain", "--untracked-files=no"], folder)
     if status is not None:
         info[tag_names.TAG_GIT_DIRTY] = "true" if status else "false"
-    remote = _git(["config", "--get", "remote.origin.url"], folder)
     if remote:
         info[tag_names.TAG_GIT_REMOTE] = strip_credentials(remote)
     return info
@@ -147,6 +174,15 @@ def render_run_name(template: str, experiment: str, tags: Mapping[str, str]) -> 
 @functools.lru_cache(maxsize=1)
 def environment_requirements() -> str:
     """Return the installed distributions as requirements.txt lines (sorted)."""
+    lines = _installed_quickly()
+    if lines is None:  # an unusual environment: importlib.metadata's own reading
+        lines = _installed()
+    header = f"# python {platform.python_version()} on {platform.platform()}\n"
+    return header + "\n".join(sorted(lines, key=str.lower)) + "\n"
+
+
+def _installed() -> set[str]:
+    """Return `name==version` of every distribution importlib.metadata finds."""
     from importlib import metadata
 
     lines = set()
@@ -154,8 +190,87 @@ def environment_requirements() -> str:
         name = dist.metadata["Name"] if dist.metadata else None
         if name:
             lines.add(f"{name}=={dist.version}")
-    header = f"# python {platform.python_version()} on {platform.platform()}\n"
-    return header + "\n".join(sorted(lines, key=str.lower)) + "\n"
+    return lines
+
+
+# A header line as the email parser reads one (`[\041-\071\073-\176]*:`); anything else in
+# the header block (a continuation line, "From ", no colon) leaves the reading to importlib
+_HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]*")
+_METADATA_FILES = ("METADATA", "PKG-INFO", "")  # "": an egg-info that is itself the file
+_HEADER_LINES = 64  # lines of a metadata file looked at for its name and version
+
+
+def _installed_quickly() -> set[str] | None:
+    """Return what `_installed` returns, found as importlib.metadata finds it (the
+    `*.dist-info` and `*.egg-info` entries of each sys.path folder) but without importing it
+    and its email parser (a tenth of a second); None when it might read something otherwise
+    (another distribution finder, a zip file on sys.path, a header it would parse its way)."""
+    import importlib.machinery
+
+    finders = [f for f in sys.meta_path if getattr(f, "find_distributions", None) is not None]
+    if finders != [importlib.machinery.PathFinder]:
+        return None
+    lines = set()
+    entries: list[object] = list(sys.path)  # strings by type; a Path or bytes may be put there
+    for root in entries:
+        if not isinstance(root, str):
+            return None
+        try:
+            children = os.listdir(root or ".")
+        except OSError:
+            if os.path.exists(root or "."):  # a zip file, or a folder it may read otherwise
+                return None
+            continue
+        base_is_egg = os.path.basename(root).lower().endswith(".egg")
+        for child in children:
+            low = child.lower()
+            if low.endswith((".dist-info", ".egg-info")) or (base_is_egg and low == "egg-info"):
+                line = _requirement(os.path.join(root, child))
+                if line is None:
+                    return None
+                if line:  # "": no name, left out as importlib's reading leaves it out
+                    lines.add(line)
+    return lines
+
+
+def _requirement(folder: str) -> str | None:
+    """Return `name==version` of one distribution's metadata ("" if its name is empty); None
+    if it is not plain."""
+    for name in _METADATA_FILES:
+        try:
+            with open(os.path.join(folder, name) if name else folder, encoding="utf-8") as f:
+                text = f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+            continue
+        except (OSError, ValueError):  # unreadable, not UTF-8: importlib's own error
+            return None
+        if text:
+            break
+    else:
+        return None
+    headers: dict[str, str] = {}
+    last = None
+    lines = text.split("\n", _HEADER_LINES)  # read in text mode: every line ends in "\n"
+    for line in lines[:_HEADER_LINES]:  # name and version come first: the rest, unsplit, waits
+        if not line:  # the blank line after the headers
+            break
+        if line[0] in " \t":  # a folded header goes on: only the name's and version's count
+            if last in (None, "name", "version"):
+                return None
+            continue
+        if "name" in headers and "version" in headers:  # what follows changes neither
+            break
+        key, colon, value = line.partition(":")
+        if not colon or not _HEADER_NAME.fullmatch(key):
+            return None
+        last = key.lower()
+        headers.setdefault(last, value.lstrip(" \t"))
+    else:
+        if len(lines) > _HEADER_LINES:  # more header lines than read: not plain
+            return None
+    if "name" not in headers or "version" not in headers:
+        return None
+    return f"{headers['name']}=={headers['version']}" if headers["name"] else ""
 
 
 def environment_logging_enabled() -> bool:

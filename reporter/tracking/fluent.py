@@ -26,7 +26,7 @@ from reporter.core.entities import (
 )
 from reporter.core.errors import InvalidArgumentError, NotFoundError, RunStateError
 from reporter.core.model_links import RunOutputs
-from reporter.tracking import active_model, artifact_reads, context
+from reporter.tracking import active_model, context
 from reporter.tracking import uri as tracking_uri
 from reporter.tracking.client import Client, FileInfo, metrics_of
 
@@ -537,6 +537,8 @@ def load_table(
     """Return the table artifact_file of every run of the active experiment that logged it
     (or of run_ids), one below the other; extra_columns adds search_runs columns such as
     run_id or params.lr with each run's value."""
+    from reporter.tracking import artifact_reads  # urllib and friends: not for every logger
+
     return artifact_reads.load_table(
         _client(), _current_experiment_id(), artifact_file, run_ids, extra_columns
     )

@@ -8,7 +8,6 @@ params and metrics can be added at any time. Everything is an append-only record
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,6 @@ from reporter.core.logged_models import (
     LoggedModelStatus,
     new_model_id,
 )
-from reporter.query.models import search_models
 from reporter.tracking.file_info import FileInfo, children
 from reporter.tracking.names import generate_run_name
 
@@ -96,6 +94,8 @@ class LoggedModelsMixin:
             raise InvalidArgumentError(
                 "page_token is not supported: search_logged_models returns every match"
             )
+        from reporter.query.models import search_models  # the filter grammar: on first search
+
         models = self.store.list_logged_models([str(i) for i in experiment_ids])
         found = search_models(models, filter_string, order_by, datasets)
         return found[:max_results] if max_results is not None else found
@@ -180,6 +180,8 @@ class LoggedModelsMixin:
         self, model_id: str, path: str = "", dst_path: str | None = None
     ) -> str:
         """Copy a logged model's files (or a file or folder of them) to a local folder."""
+        import tempfile  # with shutil, random, bz2...: only where files are downloaded
+
         rel = validation.artifact_path(path)
         dst = dst_path or tempfile.mkdtemp(prefix="reporter-model-")
         files = [

@@ -8,11 +8,13 @@ run used) their first, in logging order.
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from reporter.core import system_tags
 from reporter.core.datasets import DatasetInput, RunInputs
@@ -34,21 +36,18 @@ def rows_to_table(run_id: str, part: str, rows: Sequence[Row]) -> pa.Table:
 
     kinds, keys, values, texts, steps, stamps = zip(*rows)
     count = len(rows)
-    sch = schema.event_schema()
-    const = pa.DictionaryArray.from_arrays(pa.array([0] * count, pa.int32()), pa.array([run_id]))
-    part_arr = pa.DictionaryArray.from_arrays(pa.array([0] * count, pa.int32()), pa.array([part]))
     return pa.table(
         [
-            const,
-            pa.array(kinds, pa.string()).dictionary_encode(),
-            pa.array(keys, pa.string()).dictionary_encode(),
-            pa.array(values, pa.float64()),
-            pa.array(texts, pa.string()),
-            pa.array(steps, pa.int64()),
-            pa.array(stamps, pa.int64()),
-            part_arr,
+            _repeated(run_id, count),
+            _dictionary(kinds),
+            _dictionary(keys),
+            _floats(values),
+            _strings(texts),
+            _integers(steps, 64),
+            _integers(stamps, 64),
+            _repeated(part, count),
         ],
-        schema=sch,
+        schema=schema.event_schema(),
     )
 
 
@@ -69,17 +68,106 @@ def group_to_table(group: Sequence[tuple[str, str, Sequence[Row]]]) -> pa.Table:
     kinds, keys, values, texts, steps, stamps = zip(*ordered)
     return pa.table(
         [
-            pa.array(runs, pa.string()).dictionary_encode(),
-            pa.array(kinds, pa.string()).dictionary_encode(),
-            pa.array(keys, pa.string()).dictionary_encode(),
-            pa.array(values, pa.float64()),
-            pa.array(texts, pa.string()),
-            pa.array(steps, pa.int64()),
-            pa.array(stamps, pa.int64()),
-            pa.array(parts, pa.string()).dictionary_encode(),
+            _dictionary(runs),
+            _dictionary(kinds),
+            _dictionary(keys),
+            _floats(values),
+            _strings(texts),
+            _integers(steps, 64),
+            _integers(stamps, 64),
+            _dictionary(parts),
         ],
         schema=schema.event_schema(),
     )
+
+
+# Columns are built from their buffers, not with `pa.array(list)`: pyarrow asks pandas whether
+# a list is "array-like" first, which imports pandas (a third of a second) into every process
+# that logs, and at exit, where a first import may fail. The tables equal those of
+# `pa.array(...)` and `.dictionary_encode()`, and write the same bytes (test_light_logging.py).
+# Each loop over the rows runs in C (numpy.fromiter, map, str.join), as pa.array's does.
+_MAX_STRING_BYTES = 2**31 - 1  # a `string` array's int32 offsets
+
+
+def _integers(values: Sequence[int], bits: int) -> pa.Array:
+    """Return an int32/int64 array of Python ints (no nulls)."""
+    import numpy as np
+    import pyarrow as pa
+
+    dtype, pa_type = (np.int32, pa.int32()) if bits == 32 else (np.int64, pa.int64())
+    data = np.fromiter(values, dtype=dtype, count=len(values))
+    return pa.Array.from_buffers(pa_type, len(data), [None, pa.py_buffer(data)])
+
+
+def _validity(values: Sequence[object], nulls: int) -> pa.Buffer | None:
+    """Return the validity bitmap of values holding `nulls` Nones (None when there are none)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not nulls:
+        return None
+    valid = np.fromiter(map(operator.is_not, values, itertools.repeat(None)), np.bool_, len(values))
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _floats(values: Sequence[float | None]) -> pa.Array:
+    """Return a float64 array; None is null, NaN stays NaN."""
+    import numpy as np
+    import pyarrow as pa
+
+    count, nulls = len(values), values.count(None)
+    if nulls == count:
+        return pa.nulls(count, pa.float64())
+    filled = [0.0 if v is None else v for v in values] if nulls else values
+    data = np.fromiter(filled, dtype=np.float64, count=count)
+    return pa.Array.from_buffers(
+        pa.float64(), count, [_validity(values, nulls), pa.py_buffer(data)]
+    )
+
+
+def _strings(values: Sequence[str | None]) -> pa.Array | pa.ChunkedArray:
+    """Return a string array; None is null."""
+    import numpy as np
+    import pyarrow as pa
+
+    count, nulls = len(values), values.count(None)
+    if nulls == count:
+        return pa.nulls(count, pa.string())
+    texts = cast("Sequence[str]", ["" if v is None else v for v in values] if nulls else values)
+    joined = "".join(texts)
+    if joined.isascii():  # one byte a character
+        data, lengths = joined.encode("ascii"), map(len, texts)
+    else:
+        encoded = [v.encode() for v in texts]
+        data, lengths = b"".join(encoded), map(len, encoded)
+    if len(data) > _MAX_STRING_BYTES:  # over 2 GiB: pyarrow splits it into chunks
+        return pa.array(values, pa.string())
+    offsets = np.zeros(count + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(lengths, np.int32, count), out=offsets[1:])
+    buffers = [_validity(values, nulls), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), count, buffers)
+
+
+def _dictionary(values: Sequence[str]) -> pa.DictionaryArray:
+    """Dictionary-encode strings (no nulls), the dictionary in order of first appearance."""
+    import numpy as np
+    import pyarrow as pa
+
+    words = list(dict.fromkeys(values))
+    index = {word: i for i, word in enumerate(words)}
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values))
+    indices = pa.Array.from_buffers(pa.int32(), len(codes), [None, pa.py_buffer(codes)])
+    return pa.DictionaryArray.from_arrays(indices, _strings(words))
+
+
+def _repeated(value: str, count: int) -> pa.DictionaryArray:
+    """Return `count` times one string, dictionary-encoded."""
+    import numpy as np
+    import pyarrow as pa
+
+    zeros = pa.py_buffer(np.zeros(count, dtype=np.int32))
+    indices = pa.Array.from_buffers(pa.int32(), count, [None, zeros])
+    return pa.DictionaryArray.from_arrays(indices, _strings([value]))
 
 
 OWN_METADATA = (schema.VERSION_METADATA_KEY, schema.PARTS_METADATA_KEY, b"ARROW:schema")

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from reporter.store.archiving import ArchiveReport
+    from reporter.store.parquet import compaction
+    from reporter.store.usage import GcReport, StoreUsage
+
 from reporter.core import clock, entities, env, system_tags, validation
 from reporter.core import datasets as datasets_entities
 from reporter.core.datasets import DatasetInput, RunInputs
@@ -53,14 +57,12 @@ from reporter.core.errors import (
 )
 from reporter.core.logged_models import LoggedModel, LoggedModelInput
 from reporter.core.model_links import LoggedModelOutput, RunOutputs
-from reporter.store.archiving import ArchiveReport
-from reporter.store.parquet import archive, archive_jobs, compaction, edits, events, reader, schema
+from reporter.store.parquet import edits, events, reader, schema
 from reporter.store.parquet.fs import StoreFS
 from reporter.store.parquet.models import ModelRecords
 from reporter.store.parquet.writer import PartWriter
 from reporter.store.protocol import AbstractStore
 from reporter.store.records import RunBatch
-from reporter.store.usage import DEFAULT_GC_AGE_MS, GcReport, StoreUsage
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -1114,6 +1116,8 @@ class ParquetStore(AbstractStore):
         self, experiment_ids: Sequence[str] | None = None
     ) -> list[compaction.CompactionResult]:
         """Merge finished runs' part files, experiment by experiment."""
+        from reporter.store.parquet import compaction
+
         self._writer.flush()
         ids = list(experiment_ids) if experiment_ids else self._fs.list_dirs(schema.RUNS_FOLDER)
         timeout = env.heartbeat_timeout()
@@ -1123,7 +1127,7 @@ class ParquetStore(AbstractStore):
         self,
         experiment_ids: Sequence[str] | None = None,
         *,
-        older_than_ms: int = DEFAULT_GC_AGE_MS,
+        older_than_ms: int = 30 * 86_400_000,  # 30 days: store/usage.py's DEFAULT_GC_AGE_MS
         lifecycles: bool = True,
     ) -> StoreUsage:
         """Measure the store (or these experiments) from one listing and the footers of its
@@ -1218,6 +1222,9 @@ class ParquetStore(AbstractStore):
         self, run_ids: Sequence[str], to_uri: str, *, dry_run: bool = False
     ) -> ArchiveReport:
         """Move these finished runs to the store at `to_uri` (see archive.py)."""
+        from reporter.store.archiving import ArchiveReport
+        from reporter.store.parquet import archive, archive_jobs
+
         self._writer.flush()
         self.require_existing()
         dest = self._other_store(to_uri, "archive into")
@@ -1239,6 +1246,9 @@ class ParquetStore(AbstractStore):
 
     def restore_runs(self, run_ids: Sequence[str], from_uri: str) -> ArchiveReport:
         """Bring archived runs back from the store at `from_uri` (see archive.py)."""
+        from reporter.store.archiving import ArchiveReport
+        from reporter.store.parquet import archive, archive_jobs
+
         self._writer.flush()
         self.require_existing()
         source = self._other_store(from_uri, "restore from")
@@ -1252,6 +1262,7 @@ class ParquetStore(AbstractStore):
 
     def _other_store(self, uri: str, what: str) -> ParquetStore:
         """Open another store for archiving; refuse this store, or one inside or around it."""
+        from reporter.store.parquet import archive
         from reporter.store.uris import split_uri
 
         if split_uri(uri)[0] in ("http", "https"):

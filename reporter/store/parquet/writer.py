@@ -78,12 +78,17 @@ class PartWriter:
     # caller side ---------------------------------------------------------------------------
     def open_run(self, run_id: str, exp_id: str) -> None:
         """Start buffering for a run (also used to resume one)."""
-        # Import the Parquet writer (and pandas, which pyarrow loads on first use) now:
-        # importing them first at interpreter exit fails, as both register exit hooks.
+        # Import the Parquet writer now, not first at interpreter exit (the final flush), when
+        # a new import may no longer register its exit hooks. pandas stays out: the write path
+        # builds its columns without `pa.array(list)`, which would import it (events.py). But
+        # pyarrow may still load pandas in the flusher while the interpreter shuts down (some
+        # compaction calls do), and pandas registers its thread pool's exit hook through
+        # concurrent.futures.thread, which raises then: that module (2 ms) is imported now.
         from reporter.core.guest import host_kept
 
         with host_kept():
-            import pandas  # noqa: F401
+            import concurrent.futures.thread  # noqa: F401
+
             import pyarrow.parquet  # noqa: F401
 
         with self._lock:
