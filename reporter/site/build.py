@@ -234,7 +234,8 @@ def plan_size(snapshot: loader.StoreSnapshot, config: BuildConfig) -> tuple[Buil
         notes.append(
             f"The site will be about {format_size(size)}, over site_limit_mb = "
             f"{config.site_limit_mb:g} (a static host such as GitHub Pages refuses sites over "
-            f"1 GB): {format_size(guess.series)} of chart series, "
+            f"1 GB): {format_size(guess.pages)} of pages and scripts, "
+            f"{format_size(guess.series)} of chart series, "
             f"{format_size(guess.artifacts)} of artifacts"
             + (f", {format_size(guess.downloads)} of series downloads" if mode == "always" else "")
             + ". Lower --max-points, use --artifacts link or skip, or publish fewer runs "
