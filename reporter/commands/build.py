@@ -33,7 +33,7 @@ from reporter.commands.options import (
 @click.option(
     "--max-points",
     type=click.IntRange(min=10),
-    help="Points per chart series before downsampling [default: 1000].",
+    help="Points per chart series before downsampling [default: 500].",
 )
 @click.option(
     "--artifacts",
