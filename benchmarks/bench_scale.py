@@ -103,7 +103,7 @@ from reporter.site.build import build
 from reporter.view.config import BuildConfig
 start = time.perf_counter()
 result = build(BuildConfig(store=sys.argv[1], out=sys.argv[2], artifacts="skip",
-                           batch_points=int(sys.argv[3]), storage_page=False))
+                           batch_points=int(sys.argv[3])))
 print(json.dumps({"seconds": time.perf_counter() - start, "pages": result.pages,
                   "bytes": result.stats.bytes, "warnings": result.warnings,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -7,7 +7,7 @@ only what these dataclasses hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -420,6 +420,20 @@ class MetricIndex:
     def keys_of(self, run_id: str) -> list[str]:
         """Return the metric keys of a run, sorted."""
         return self.by_run.get(run_id, [])
+
+    def keep_all(self, run_ids: Sequence[str], max_points: int) -> None:
+        """Work out `kept` for every series of these runs at once (minmax_many): cheaper
+        than a series at a time."""
+        from reporter.site.downsample import minmax_many
+
+        spans = [
+            self.slices[(run_id, key)]
+            for run_id in run_ids
+            for key in self.by_run.get(run_id, ())
+            if (*self.slices[(run_id, key)], max_points) not in self._kept
+        ]
+        for (a, b), found in zip(spans, minmax_many(self.value, spans, max_points), strict=True):
+            self._kept[(a, b, max_points)] = found
 
     def kept(self, a: int, b: int, max_points: int) -> np.ndarray:
         """Return the indices (into [a, b)) of the points a chart of that series draws:

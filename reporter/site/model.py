@@ -148,6 +148,7 @@ class SiteStream:
             metrics = index_metrics(points)
             if gatherer is not None:
                 gatherer.add(metrics, batch)
+            metrics.keep_all(batch, config.max_points)
             made = Made()
             for run_id in batch:
                 made.gather(self._run(by_id[run_id], data, exp_crumb, metrics, kids, by_id))

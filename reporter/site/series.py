@@ -222,7 +222,8 @@ class _Lines:
         import numpy as np
 
         ok = np.isfinite(x) & np.isfinite(value)
-        x, value, run_of_point = x[ok], value[ok], run_of_point[ok]
+        if not ok.all():  # (most series are finite throughout: no copy then)
+            x, value, run_of_point = x[ok], value[ok], run_of_point[ok]
         count, width = len(runs), self.width
         if not len(x):
             return
@@ -236,12 +237,18 @@ class _Lines:
         present = points > 0
         mean = np.divide(sums, points, out=np.full((count, width), np.nan), where=present)
         rows = self.rows_of[runs]  # (runs, groupings): a run's row in each grouping
-        flat = rows.ravel()  # run by run, so each row's sums gather in the runs' order
         groupings = rows.shape[1]
-        np.add.at(self.total, flat, np.repeat(np.where(present, mean, 0.0), groupings, axis=0))
-        np.add.at(self.count, flat, np.repeat(present, groupings, axis=0))
-        np.fmin.at(self.low, flat, np.repeat(mean, groupings, axis=0))
-        np.fmax.at(self.high, flat, np.repeat(mean, groupings, axis=0))
+        # one flat cell per (run, grouping, column), run by run, so that each cell's sum
+        # gathers in the runs' order (ufunc.at on a 1-D index takes numpy's fast path)
+        cells = (rows[:, :, None] * width + np.arange(width)).ravel()
+
+        def spread(values: Any) -> Any:  # each run's columns once per grouping
+            return np.repeat(values, groupings, axis=0).ravel()
+
+        np.add.at(self.total.reshape(-1), cells, spread(np.where(present, mean, 0.0)))
+        np.add.at(self.count.reshape(-1), cells, spread(present.astype(np.float64)))
+        np.fmin.at(self.low.reshape(-1), cells, spread(mean))
+        np.fmax.at(self.high.reshape(-1), cells, spread(mean))
 
     def entries(self) -> list[dict[str, Any]]:
         """Return, per grouping, the x values and each group's columns (used columns only)."""

@@ -234,7 +234,8 @@ def _read_experiment(
         raw = frame
         frame = publish.runs_frame(frame, config, rules)  # row by row: a batch at a time
         if len(frame):  # a file copied into another experiment's folder: show a run once
-            twice = frame["run_id"].isin(seen)
+            # (a lookup per run of the batch: `isin(seen)` would cost every run seen so far)
+            twice = frame["run_id"].map(seen.__contains__).astype(bool)
             for run_id in frame.loc[twice, "run_id"]:
                 notes.append(
                     f"Run {run_id} is also in experiment {seen[run_id]!r}; shown "

@@ -17,7 +17,7 @@ import reporter as mlflow
 from reporter.core import system_tags
 from reporter.site import charts, contract, explore_charts, model, paths, theme
 from reporter.site.build import build_time
-from reporter.site.downsample import minmax_indices
+from reporter.site.downsample import minmax_indices, minmax_many
 from reporter.view import loader
 from reporter.view.config import BuildConfig
 from tests.site.conftest import EVIL
@@ -139,6 +139,34 @@ def test_downsampling_keeps_extremes_and_ends(values, max_points):
         assert keep[0] == 0 and keep[-1] == len(values) - 1
         assert values[keep].min() == values.min() and values[keep].max() == values.max()
     assert (minmax_indices(values, max_points) == keep).all()  # deterministic
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 900), min_size=1, max_size=12),
+    st.lists(st.integers(0, 3), min_size=12, max_size=12),
+    st.sampled_from([1, 3, 4, 5, 6, 10, 64, 500]),
+    st.integers(0, 2**32 - 1),
+)
+def test_downsampling_many_series_at_once_picks_what_one_at_a_time_does(
+    lengths, gaps, max_points, seed
+):
+    rng = np.random.default_rng(seed)
+    spans, at = [], 0
+    for length, gap in zip(lengths, gaps, strict=False):
+        at += gap
+        spans.append((at, at + length))
+        at += length
+    # ties, NaN, infinities and signed zeros as well as plain numbers
+    values = rng.choice([0.0, -0.0, 1.0, 2.0, np.nan, np.inf, -np.inf], size=at)
+    plain = rng.random(at) < 0.5
+    values[plain] = rng.normal(size=int(plain.sum()))
+    spans = [spans[i] for i in rng.permutation(len(spans))] + spans[:1]  # any order, repeats
+    got = minmax_many(values, spans, max_points)
+    assert len(got) == len(spans)
+    for (a, b), keep in zip(spans, got, strict=True):
+        want = minmax_indices(values[a:b], max_points)
+        assert keep.dtype == want.dtype and keep.tolist() == want.tolist()
 
 
 def test_metric_spec_is_valid_vega_lite_with_a_named_dataset():

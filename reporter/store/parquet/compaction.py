@@ -40,11 +40,12 @@ SORT_KEYS = ("run_id", "kind", "key", "part")
 
 def sorted_for_storage(table: pa.Table) -> pa.Table:
     """Sort rows by run, kind, key, part, keeping the order inside a part (compresses well)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     keys = pa.table({name: pc.cast(table.column(name), "string") for name in SORT_KEYS})
-    keys = keys.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+    keys = keys.append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     order = pc.sort_indices(keys, sort_keys=[(n, "ascending") for n in (*SORT_KEYS, "row")])
     return table.take(order)
 

@@ -416,10 +416,11 @@ def strings(table: pa.Table, names: Sequence[str]) -> pa.Table:
 
 def _pick(table: pa.Table, which: str) -> pa.Table:
     """Keep the first or last text of each (run_id, key) in (part, position) order."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+    table = table.append_column("pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     ranked = "rank" in table.column_names  # within a part, rank first (see mlflow_names)
     keys = [
         ("part", "ascending"),

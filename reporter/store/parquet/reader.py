@@ -365,8 +365,27 @@ def _read_file(
         warn_skip(fs, info.path, str(exc) or type(exc).__name__)
         return None
     if only_parts is not None:
-        table = keep_rows(table, is_in(table.column("part"), only_parts))
+        table = rows_in(table, "part", only_parts)
     return table
+
+
+def rows_in(table: pa.Table, name: str, values: Collection[str]) -> pa.Table:
+    """Return the rows whose `name` column holds one of `values`: the table itself when a
+    dictionary column's every value is wanted (most reads: no row is looked at)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column(name)
+    if pa.types.is_dictionary(column.type):
+        wanted = pa.array(sorted(values), pa.string())
+        if all(
+            chunk.null_count == 0
+            and pc.all(pc.is_in(chunk.dictionary.cast(pa.string()), value_set=wanted)).as_py()
+            is not False
+            for chunk in column.chunks
+        ):
+            return table
+    return keep_rows(table, is_in(column, values))
 
 
 def keep_rows(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
@@ -487,7 +506,7 @@ def read_events(
         table = _concat(tables)
         runs = wanted_runs(run_id)
         if runs is not None:  # files hold other runs too; row groups of these were read
-            table = keep_rows(table, is_in(table.column("run_id"), runs))
+            table = rows_in(table, "run_id", runs)
         return listing, table
     raise NotFoundError(
         f"Files kept vanishing while reading experiment {exp_id} ({MAX_RETRIES} attempts); "

@@ -287,12 +287,16 @@ def read_experiment_events(fs: StoreFS, exp_id: str) -> ExperimentEvents:
 
 def _take_events(table: pa.Table, out: ExperimentEvents) -> None:
     """Add what some runs' events say (all of each run's events) to `out`."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if table.num_rows == 0:
         return
-    table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+    table = table.append_column("pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    # attributes and outputs only (before any text is cast: metric rows are most rows)
+    is_attr = events.kind_mask(table, schema.KIND_ATTR)
+    table = table.filter(pc.or_(is_attr, events.kind_mask(table, schema.KIND_OUTPUT)))
     is_attr = events.kind_mask(table, schema.KIND_ATTR)
     for run_id in pc.unique(pc.cast(table.filter(is_attr).column("run_id"), "string")).to_pylist():
         out.lifecycles[run_id] = Lifecycle(LifecycleStage.ACTIVE, None, None)
