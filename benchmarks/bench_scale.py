@@ -138,10 +138,11 @@ print(json.dumps({"search_s": search, "rows": len(frame), "history_s": time.perf
 """
 
 
-def child(code: str, *args: str) -> dict[str, Any]:
+def child(code: str, *args: str, **extra: str) -> dict[str, Any]:
     """Run code in a fresh interpreter of this venv and return its last JSON line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "MLFLOW_"))}
     env["TRACKER_LOG_ENVIRONMENT"] = "0"
+    env.update(extra)
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
@@ -225,6 +226,52 @@ def measure(
     return rows
 
 
+def measure_s3(store: Path, experiment: str, batch_points: int) -> list[tuple[str, str]]:
+    """Upload the store to moto's S3 server (127.0.0.1, this process), then build it and read
+    it from there, each in a fresh process; return table rows."""
+    import logging
+
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        creds = {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        fs = s3fs.S3FileSystem(
+            client_kwargs={"endpoint_url": endpoint}, key="bench", secret="bench"
+        )
+        fs.mkdir("bench-scale")
+        start = time.perf_counter()
+        fs.put(str(store), "bench-scale/store", recursive=True)
+        upload = time.perf_counter() - start
+        uri = "s3://bench-scale/store"
+        env = {**creds, "TRACKER_S3_ENDPOINT_URL": endpoint}
+        scratch = BENCH / "scale-site-s3"
+        shutil.rmtree(scratch, ignore_errors=True)
+        built = child(BUILD, uri, str(scratch), str(batch_points), **env)
+        shutil.rmtree(scratch, ignore_errors=True)
+        reads = child(READS, uri, experiment, **env)
+    finally:
+        server.stop()
+    return [
+        ("s3: upload to moto (not timed below)", f"{upload:,.0f} s"),
+        ("s3: build", f"{built['seconds']:,.1f} s, peak {built['peak_mb']:,.0f} MB"),
+        (
+            "s3: search_runs, get_metric_history",
+            f"{reads['search_s']:.1f} s ({reads['rows']:,} runs), {reads['history_s']:.2f} s "
+            f"({reads['points']:,} points), peak {reads['peak_mb']:,.0f} MB",
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,6 +284,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=0, help="also a store of K copies")
     parser.add_argument("--store", help="an existing compacted store of one experiment")
     parser.add_argument("--experiment", default="scale", help="its experiment's name")
+    parser.add_argument("--s3", action="store_true", help="also build and read it from moto")
+    parser.add_argument("--no-local", action="store_true", help="skip the local figures")
     args = parser.parse_args()
     name = args.experiment
     store = (
@@ -244,7 +293,9 @@ def main() -> None:
     )
     if not args.store:
         make_store(store, args.runs, args.metrics, args.steps)
-    rows = measure(store, name, args.repeat, args.batch_points, "x1")
+    rows = [] if args.no_local else measure(store, name, args.repeat, args.batch_points, "x1")
+    if args.s3:
+        rows += measure_s3(store, name, args.batch_points)
     if args.copies > 1:
         big = store.with_name(f"{store.name}-x{args.copies}")
         if not (big / "store.json").exists():

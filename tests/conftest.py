@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 
+# No detached compactor (autocompact) outlives a test, here or in the processes tests start:
+# it would change file counts and write into folders being removed.
+# tests/test_compaction_across.py turns them on and waits for every one it causes.
+os.environ["TRACKER_COMPACT_IN_BACKGROUND"] = "0"
+
 
 def _reset_fluent() -> None:
     """End runs left active by a test and forget the chosen experiment and URI."""

@@ -94,9 +94,18 @@ HEARTBEAT_TIMEOUT = Setting(
 AUTO_COMPACT = Setting(
     "TRACKER_AUTO_COMPACT",
     "32",
-    "finished-run parts a process writes before it compacts them (0: never)",
+    "finished-run parts before they are compacted: a process's own, and every process's in "
+    "an experiment when a run ends (0: never)",
     "a whole number >= 0, e.g. 32",
     _non_negative_int,
+)
+COMPACT_IN_BACKGROUND = Setting(
+    "TRACKER_COMPACT_IN_BACKGROUND",
+    "true",
+    "whether a process whose run ended starts a detached compactor once the experiment holds "
+    "TRACKER_AUTO_COMPACT raw part files, whichever processes wrote them",
+    f"one of {', '.join(_TRUE + _FALSE)}",
+    _boolean,
 )
 LOG_ENVIRONMENT = Setting(
     "TRACKER_LOG_ENVIRONMENT",
@@ -137,6 +146,7 @@ SETTINGS = (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TIMEOUT,
     AUTO_COMPACT,
+    COMPACT_IN_BACKGROUND,
     LOG_ENVIRONMENT,
     S3_ENDPOINT_URL,
     HTTP_RETRY_TIMEOUT,
@@ -239,8 +249,13 @@ def heartbeat_timeout() -> float:
 
 
 def auto_compact_parts() -> int:
-    """Finished-run parts written before this process compacts them; 0 is never (default 32)."""
+    """Finished-run parts written before they are compacted; 0 is never (default 32)."""
     return int(read(AUTO_COMPACT))
+
+
+def compact_in_background() -> bool:
+    """Whether a run's end may start a detached compactor of its experiment (default true)."""
+    return bool(read(COMPACT_IN_BACKGROUND))
 
 
 def log_environment() -> bool:

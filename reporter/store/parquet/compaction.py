@@ -18,7 +18,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reporter.core import clock
@@ -87,6 +88,11 @@ def publish_group(
 
 TIER_FACTOR = 4  # files within this size ratio are one tier
 TIER_FILES = 4  # a tier with this many files is merged into one file of the next tier
+# the largest file a tier merge writes: a merge holds its rows in memory, about 36 times the
+# file's size (a 61 MB file of 8 M points peaks at 2.2 GB), and the processes that merge by
+# tier (a logging process, a detached compactor, a tracking server) must stay small.
+# Files this big are left as they are; `tracker-report compact` merges everything.
+TIER_MERGE_BYTES = 16 * 1024 * 1024
 
 
 def merge_tiers(fs: StoreFS, exp_id: str) -> CompactionResult:
@@ -94,7 +100,9 @@ def merge_tiers(fs: StoreFS, exp_id: str) -> CompactionResult:
 
     A server adds one small file per commit; merging small files with small ones (and big
     with big) keeps the file count logarithmic in the data without rewriting the whole
-    experiment each time (size-tiered, as LSM trees do)."""
+    experiment each time (size-tiered, as LSM trees do). A merge writes at most
+    TIER_MERGE_BYTES: beyond that, the files grow in number with the data (one more per
+    16 MB of events)."""
     import math
 
     result = CompactionResult(exp_id, 0, 0, 0, None)
@@ -103,16 +111,27 @@ def merge_tiers(fs: StoreFS, exp_id: str) -> CompactionResult:
         for info in reader.list_compacted(fs, exp_id).compacted:
             tier = int(math.log(max(info.size, 1), TIER_FACTOR))
             tiers.setdefault(tier, []).append(info)
-        full = [t for t in sorted(tiers) if len(tiers[t]) >= TIER_FILES]
+        full = [chosen for t in sorted(tiers) if len(chosen := _within(tiers[t])) >= TIER_FILES]
         if not full:
             break
-        merged, _ = merge_compacted(fs, exp_id, reader.Listing(compacted=tiers[full[0]]))
+        merged, _ = merge_compacted(fs, exp_id, reader.Listing(compacted=full[0]))
         if merged.path is None:
             break
         result = CompactionResult(
             exp_id, 0, result.files_deleted + merged.files_deleted, merged.rows, merged.path
         )
     return result
+
+
+def _within(files: list[FileInfo]) -> list[FileInfo]:
+    """Return the smallest of these files whose sizes add up to at most TIER_MERGE_BYTES."""
+    chosen, total = [], 0
+    for info in sorted(files, key=lambda i: (i.size, i.path)):
+        if total + info.size > TIER_MERGE_BYTES:
+            break
+        chosen.append(info)
+        total += info.size
+    return chosen
 
 
 def read_parts(fs: StoreFS, parts: dict[str, FileInfo]) -> dict[str, pa.Table]:
@@ -147,11 +166,49 @@ def compact_parts(
     if not tables:
         return CompactionResult(exp_id, 0, 0, 0, None)
     merged = pa.concat_tables(tables).unify_dictionaries()
-    rel = publish(fs, exp_id, merged, held)
+    path, held = drop_orphans(fs, exp_id, publish(fs, exp_id, merged, held), merged, held)
     for part in held:
         fs.delete(parts[part].path)
-    log.debug("compacted %d parts of %s into %s", len(held), exp_id, rel)
-    return CompactionResult(exp_id, len(held), len(held), merged.num_rows, rel)
+    log.debug("compacted %d parts of %s into %s", len(held), exp_id, path)
+    return CompactionResult(exp_id, len(held), len(held), merged.num_rows, path)
+
+
+def drop_orphans(
+    fs: StoreFS, exp_id: str, rel: str | None, table: pa.Table, parts: Collection[str]
+) -> tuple[str | None, list[str]]:
+    """After publishing `rel` (rows `table` of `parts`), before deleting what it was made
+    from: make sure every part it holds is still held by another file (its raw part, another
+    compacted file, an archive note). A part held nowhere else was removed meanwhile (gc
+    removed its run after this compaction read it: a compaction paused or slow), and this
+    copy would bring it back, as active. Such parts are dropped: `rel` is replaced by a file
+    without them (or deleted). Returns the file and the parts it holds now.
+
+    In the common case one listing, which finds every part still in place."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    held = sorted(parts)
+    listing = reader.list_experiment(fs, exp_id)
+    missing = set(held) - set(listing.parts)
+    for info in listing.compacted:
+        if not missing:
+            break
+        if info.path != rel:
+            missing -= set(_footer_parts(fs, info) or ())
+    if missing:
+        try:
+            notes = reader.archive_notes(fs, listing.archived)
+        except NotFoundError:  # an archive at work: its summaries say nothing yet
+            notes = {}
+        missing -= reader.replaced_parts(notes)
+    if not missing or rel is None:
+        return rel, held
+    log.debug("dropping %d parts removed while %s was written", len(missing), rel)
+    kept = [p for p in held if p not in missing]
+    wanted = pc.is_in(pc.cast(table.column("part"), pa.string()), pa.array(kept, pa.string()))
+    replacement = publish(fs, exp_id, table.filter(wanted), kept) if kept else None
+    fs.delete(rel)
+    return replacement, kept
 
 
 def _read_table(fs: StoreFS, info: FileInfo, data: bytes) -> pa.Table | None:
@@ -184,10 +241,11 @@ def merge_compacted(
         return CompactionResult(exp_id, 0, 0, 0, None), set()
     if not files:
         return CompactionResult(exp_id, 0, 0, 0, None), set()
-    rel = publish(fs, exp_id, table, sorted(read))
+    rel, kept = drop_orphans(fs, exp_id, publish(fs, exp_id, table, sorted(read)), table, read)
+    read = set(kept)
     deleted = 0
     for info in listing.compacted:  # every file whose rows the new one now holds
-        held = reader.FOOTERS.get(fs, info)
+        held = _footer_parts(fs, info)  # (None: gone meanwhile, or unreadable)
         if held is not None and set(held) <= read:
             fs.delete(info.path)
             deleted += 1
@@ -195,7 +253,11 @@ def merge_compacted(
 
 
 def terminal_runs(
-    fs: StoreFS, exp_id: str, read: dict[str, pa.Table], timeout_s: float
+    fs: StoreFS,
+    exp_id: str,
+    read: dict[str, pa.Table],
+    timeout_s: float,
+    now_ms: float | None = None,
 ) -> set[str]:
     """Return runs whose raw parts say they ended, or that read as KILLED (same rule as
     readers: no heartbeat and no store-stamped event within the timeout)."""
@@ -208,7 +270,7 @@ def terminal_runs(
         return set()
     snap = events.reduce_events(pa.concat_tables(tables).unify_dictionaries())
     timeout_ms = timeout_s * 1000
-    now_ms = clock.now_ms()
+    now_ms = clock.now_ms() if now_ms is None else now_ms
     done = set()
     for run_id in {p.split("/", 1)[0] for p in read}:
         status = snap.attrs.get(run_id, {}).get("status")
@@ -217,6 +279,84 @@ def terminal_runs(
         elif reader.is_dead(fs, exp_id, run_id, snap.last_seen.get(run_id, 0), now_ms, timeout_ms):
             done.add(run_id)  # its process died: it reads as KILLED (the readers' own rule)
     return done
+
+
+@dataclass
+class RawRound:
+    """What one merge of finished runs' raw parts saw and did."""
+
+    result: CompactionResult
+    listing: reader.Listing  # what it listed first
+    leftovers: set[str]  # raw parts a compacted file already held (an interrupted compaction)
+    running: set[str]  # runs whose raw parts say they are still running (left raw)
+
+
+def compact_finished(
+    fs: StoreFS,
+    exp_id: str,
+    timeout_s: float,
+    min_parts: int = 1,
+    max_bytes: int | None = None,
+    now_ms: float | None = None,
+) -> RawRound | None:
+    """Merge the raw parts of ended runs (at least `min_parts` of them) into one new file;
+    with `max_bytes`, only the first runs (by id) whose raw part files add up to that much
+    (at least one run): a round's memory stays bounded however many parts wait. None when a
+    file vanished while planning (another compaction is at work: leave it)."""
+    listing = reader.list_experiment(fs, exp_id)
+    try:
+        plan = reader.make_plan(fs, listing)
+    except NotFoundError:
+        return None
+    # raw parts that a compacted file already holds: left by an interrupted compaction
+    leftovers = {p for p, info in listing.parts.items() if plan.covered.get(p) != info.path}
+    raw = {p: i for p, i in listing.parts.items() if p not in leftovers}
+    if max_bytes is not None:
+        raw = _first_runs(raw, max_bytes)
+    tables = read_parts(fs, raw)  # each part read once, for the status and for the merge
+    done = terminal_runs(fs, exp_id, tables, timeout_s, now_ms)
+    todo = {p: i for p, i in raw.items() if p.split("/", 1)[0] in done}
+    running = {p.split("/", 1)[0] for p in tables} - done
+    result = CompactionResult(exp_id, 0, 0, 0, None)
+    if todo and len(todo) >= min_parts:
+        result = compact_parts(fs, exp_id, todo, tables)
+    return RawRound(result, listing, leftovers, running)
+
+
+def _first_runs(parts: dict[str, FileInfo], max_bytes: int) -> dict[str, FileInfo]:
+    """Return the raw parts of the first runs (by id) whose files add up to `max_bytes`,
+    whole runs only, at least one."""
+    by_run: dict[str, dict[str, FileInfo]] = {}
+    for part, info in sorted(parts.items()):
+        by_run.setdefault(part.split("/", 1)[0], {})[part] = info
+    out: dict[str, FileInfo] = {}
+    total = 0
+    for run_parts in by_run.values():
+        size = sum(i.size for i in run_parts.values())
+        if out and total + size > max_bytes:
+            break
+        out.update(run_parts)
+        total += size
+    return out
+
+
+def _merge_leftovers(
+    fs: StoreFS, exp_id: str, done: RawRound, compacted: reader.Listing
+) -> CompactionResult:
+    """Merge these compacted files into one, then delete the leftover raw parts it read
+    (only now: a copy is never deleted on the strength of another copy alone)."""
+    merged, read = merge_compacted(fs, exp_id, compacted)
+    removed = 0
+    for part in sorted(done.leftovers & read):  # now safely held by the merged file
+        fs.delete(done.listing.parts[part].path)
+        removed += 1
+    return CompactionResult(
+        exp_id,
+        done.result.parts_merged,
+        done.result.files_deleted + merged.files_deleted + removed,
+        merged.rows or done.result.rows,
+        merged.path or done.result.path,
+    )
 
 
 def compact_experiment(
@@ -228,36 +368,53 @@ def compact_experiment(
     merge_all: bool = True,
 ) -> CompactionResult:
     """Compact finished runs' parts, then merge compacted files (all, or when many)."""
-    listing = reader.list_experiment(fs, exp_id)
-    try:
-        plan = reader.make_plan(fs, listing)
-    except NotFoundError:  # another compaction replaced a file: leave this round to it
+    done = compact_finished(fs, exp_id, timeout_s, min_parts)
+    if done is None:
         return CompactionResult(exp_id, 0, 0, 0, None)
-    # raw parts that a compacted file already holds: left by an interrupted compaction
-    leftovers = {p for p, info in listing.parts.items() if plan.covered.get(p) != info.path}
-    raw = {p: i for p, i in listing.parts.items() if p not in leftovers}
-    tables = read_parts(fs, raw)  # each part read once, for the status and for the merge
-    done = terminal_runs(fs, exp_id, tables, timeout_s)
-    todo = {p: i for p, i in raw.items() if p.split("/", 1)[0] in done}
-    result = CompactionResult(exp_id, 0, 0, 0, None)
-    if len(todo) >= min_parts:
-        result = compact_parts(fs, exp_id, todo, tables)
     compacted = reader.list_compacted(fs, exp_id)
     many = len(compacted.compacted) > MAX_COMPACTED_FILES
-    if (len(compacted.compacted) > 1 and (merge_all or many)) or leftovers:
-        merged, read = merge_compacted(fs, exp_id, compacted)
-        removed = 0
-        for part in sorted(leftovers & read):  # now safely held by the merged file
-            fs.delete(listing.parts[part].path)
-            removed += 1
-        result = CompactionResult(
+    if (len(compacted.compacted) > 1 and (merge_all or many)) or done.leftovers:
+        return _merge_leftovers(fs, exp_id, done, compacted)
+    return done.result
+
+
+def compact_in_tiers(
+    fs: StoreFS, exp_id: str, *, timeout_s: float = 60.0, now_ms: float | None = None
+) -> RawRound | None:
+    """Compact finished runs' parts into one new file, then merge compacted files by size
+    tier (`merge_tiers`), so that no round rewrites the whole experiment: what a background
+    compaction does every few runs. Leftover raw parts are merged with the files holding
+    them only. None when another compaction replaced a file meanwhile (see compact_finished)."""
+    done = compact_finished(fs, exp_id, timeout_s, max_bytes=TIER_MERGE_BYTES, now_ms=now_ms)
+    if done is None:
+        return None
+    if done.leftovers:
+        listing = reader.list_compacted(fs, exp_id)
+        holders = [
+            info
+            for info in listing.compacted
+            if done.leftovers.intersection(_footer_parts(fs, info) or ())
+        ]
+        if holders:
+            done.result = _merge_leftovers(fs, exp_id, done, reader.Listing(compacted=holders))
+    merged = merge_tiers(fs, exp_id)
+    if merged.path is not None:
+        done.result = CompactionResult(
             exp_id,
-            result.parts_merged,
-            result.files_deleted + merged.files_deleted + removed,
-            merged.rows or result.rows,
-            merged.path or result.path,
+            done.result.parts_merged,
+            done.result.files_deleted + merged.files_deleted,
+            done.result.rows,
+            merged.path,
         )
-    return result
+    return done
+
+
+def _footer_parts(fs: StoreFS, info: FileInfo) -> list[str] | None:
+    """Return the part ids a compacted file holds (None if it is unreadable or gone)."""
+    try:
+        return reader.FOOTERS.get(fs, info)
+    except NotFoundError:
+        return None
 
 
 def remove_parts(

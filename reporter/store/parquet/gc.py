@@ -23,8 +23,11 @@ are rewritten publish-then-delete. Why gather and wait: a compaction that read a
 parts before gc began could publish them after gc removed the run's deletion event, and the
 run would read as active again. Once every file holding the run's parts holds its deletion
 too, and the compactions that read older files are done, every copy a compaction makes holds
-the deletion as well. A compaction slower than `wait_s` can still bring older parts back;
-gc lists again after removing and removes what came back, until it stops coming back.
+the deletion as well. A compaction slower than `wait_s` (paused, or on a slow link) could
+still bring older parts back: gc lists again after removing and removes what came back, and
+a compaction, once it has published, checks that every part it copied is still held by
+another file, dropping those that are not (`compaction.drop_orphans`), so a run gc removed
+while a compaction held its parts does not come back however late that compaction is.
 A run whose process still heart-beats is left alone (it would write new parts after gc).
 """
 

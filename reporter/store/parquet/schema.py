@@ -28,6 +28,8 @@ EXPERIMENTS_FOLDER = "experiments"
 RUNS_FOLDER = "runs"
 PARTS_FOLDER = "_parts"
 COMPACTED_FOLDER = "_compacted"
+# who compacts an experiment in the background (autocompact): state of one store, never copied
+COMPACT_LEASE_FILE = "compacting.json"
 ARTIFACTS_FOLDER = "artifacts"
 RUN_MARKER_FILE = "run.json"
 HEARTBEAT_FILE = "heartbeat"

@@ -95,7 +95,12 @@ def sync(
 
 def _files(src: StoreFS, experiments: set[str] | None) -> list[FileInfo]:
     """The source files to copy: experiment records first, then everything of the runs."""
-    infos = [i for i in src.list_files("") if i.path != schema.STORE_FILE]
+    lease = f"/{schema.COMPACTED_FOLDER}/{schema.COMPACT_LEASE_FILE}"
+    infos = [
+        i
+        for i in src.list_files("")
+        if i.path != schema.STORE_FILE and not f"/{i.path}".endswith(lease)
+    ]
     if experiments is not None:
 
         def keep(path: str) -> bool:

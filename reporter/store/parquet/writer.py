@@ -5,7 +5,7 @@ env TRACKER_FLUSH_INTERVAL) or when a buffer grows large, and writes one immutab
 run with pending rows. It also refreshes the heartbeat file of every open run, so a reader can
 tell a run whose process died (it reads as KILLED) from one that is quietly training.
 
-Shutdown is orderly: at interpreter exit (`shutdown_all`, an atexit hook) each flusher is told to
+Shutdown is orderly: at interpreter exit (`shutdown_all`, an exit hook) each flusher is told to
 stop, joined, and only then is everything still buffered written from the exiting thread. No
 thread of ours is inside pyarrow when the interpreter finalizes: a daemon thread caught there
 aborts the whole process (SIGABRT, "terminate called without an active exception") when
@@ -15,8 +15,10 @@ CPython ends it mid C++ frame.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -68,6 +70,11 @@ class PartWriter:
         self._closed = False
         self._published: dict[str, list[tuple[str, str]]] = {}  # run -> [(part id, path)]
         self._finished: dict[str, dict[str, str]] = {}  # experiment -> {part id: path}
+        # experiment -> runs ended here since its raw parts were last counted (autocompact),
+        # and when they were last counted (time.monotonic)
+        self._ended: dict[str, set[str]] = {}
+        self._counted: dict[str, float] = {}
+        self._compact_failures: set[str] = set()  # why starting a compactor failed, said once
         self.errors: list[str] = []
         # shared files (a tracking server): each flush writes one file per experiment holding
         # every run's pending rows, and no heartbeats (a client elsewhere owns the run's status)
@@ -115,19 +122,35 @@ class PartWriter:
         self._ensure_thread()
 
     def close_run(self, run_id: str) -> None:
-        """Flush a run's rows now, stop its heartbeat, and queue its parts for compaction."""
+        """Flush a run's rows now, stop its heartbeat, and queue its parts for compaction:
+        this process's own (by the flusher), and its experiment's: its raw parts are counted
+        now (once per flush interval: later ends are counted by the flusher), and a detached
+        compactor started if they are many (autocompact). Now, not at exit: once the
+        interpreter exits, an object store can no longer be reached."""
         self.flush(run_id)
+        background = not self.shared_files and _compacts_in_background(self.fs)
+        count_now = False
         with self._lock:
             buf = self._runs.get(run_id)
             exp_id = buf.exp_id if buf is not None else None
             if buf is not None and not buf.rows:
                 del self._runs[run_id]
             parts = self._published.pop(run_id, [])
+            own_due = False  # this process's flusher compacts its own finished parts
             if exp_id is not None and parts:
                 self._finished.setdefault(exp_id, {}).update(parts)
                 threshold = env.auto_compact_parts()
                 if threshold and len(self._finished[exp_id]) >= threshold:
                     self._wake.set()
+                    own_due = self._flusher_alive()
+            if exp_id is not None and background:
+                self._ended.setdefault(exp_id, set()).add(run_id)
+                last = self._counted.get(exp_id)
+                # (when its own are due, the flusher counts the rest after compacting them)
+                waited = last is None or time.monotonic() - last >= flush_interval()
+                count_now = waited and not own_due
+        if count_now and exp_id is not None:
+            self._start_compactors(exp_id)
 
     def pending(self, run_id: str) -> bool:
         """Return True if a run has rows that are not written yet."""
@@ -234,7 +257,7 @@ class PartWriter:
 
     def _auto_compact(self) -> None:
         """Compact the parts of this process's finished runs once there are enough of them."""
-        from reporter.store.parquet import compaction, reader
+        from reporter.store.parquet import compaction
         from reporter.store.parquet.fs import FileInfo
 
         if self.shared_files:  # merge the small shared files by size tier
@@ -256,9 +279,39 @@ class PartWriter:
                 return
             infos = {part: FileInfo(path, 0, 0.0) for part, path in parts.items()}
             compaction.compact_parts(self.fs, exp_id, infos)
-            listing = reader.list_compacted(self.fs, exp_id)
-            if len(listing.compacted) > compaction.MAX_COMPACTED_FILES:
-                compaction.merge_compacted(self.fs, exp_id, listing)
+            # by size tier: a long sweep in a big experiment never rewrites all of it
+            compaction.merge_tiers(self.fs, exp_id)
+
+    def _flusher_alive(self) -> bool:
+        """Whether the flusher thread runs (and will compact this process's parts)."""
+        thread = self._thread
+        return not self._closed and thread is not None and thread.is_alive()
+
+    def _start_compactors(self, exp_id: str | None = None) -> None:
+        """Start a detached compactor for each experiment (or this one) whose runs ended here,
+        if its raw parts are many (autocompact.start_if_due); never waits, never raises."""
+        with self._lock:
+            if exp_id is None:
+                ended, self._ended = self._ended, {}
+            else:
+                ended = {exp_id: self._ended.pop(exp_id)} if exp_id in self._ended else {}
+            for exp in ended:
+                self._counted[exp] = time.monotonic()
+        if not ended:
+            return
+        from reporter.store.parquet import autocompact
+
+        for exp, runs in ended.items():
+            try:
+                autocompact.start_if_due(self.fs, exp, runs)
+            except Exception as exc:  # a side task: logging goes on, a later run tries again
+                # said once (a lasting cause, a lease that is a folder or an interpreter that
+                # cannot start, would otherwise be said at every run's end); at exit an object
+                # store may be out of reach: that failure is no news
+                news = not self._closed and str(exc) not in self._compact_failures
+                self._compact_failures.add(str(exc))
+                say = log.warning if news else log.debug
+                say("starting a compaction of experiment %s failed: %s", exp, exc)
 
     def _heartbeats(self) -> None:
         """Refresh the heartbeat file of open runs that are due."""
@@ -308,6 +361,7 @@ class PartWriter:
                 self.flush()
                 self._heartbeats()
                 self._auto_compact()
+                self._start_compactors()
             except Exception as exc:  # keep logging alive; the caller sees it at end_run
                 if str(exc) not in self.errors:
                     log.warning("background flush to %s failed: %s", self.fs.url(""), exc)
@@ -328,9 +382,18 @@ class PartWriter:
                     "the flusher of %s did not stop within %.0f s", self.fs.url(""), JOIN_TIMEOUT
                 )
         self.flush()
+        self._start_compactors()
 
 
 _WRITERS: weakref.WeakSet[PartWriter] = weakref.WeakSet()
+
+
+def _compacts_in_background(fs: StoreFS) -> bool:
+    """Whether runs ending in this store may start detached compactors (imported here, in
+    the caller's thread: not first at exit)."""
+    from reporter.store.parquet import autocompact
+
+    return autocompact.enabled(fs)
 
 
 def shutdown_all() -> None:
@@ -340,6 +403,9 @@ def shutdown_all() -> None:
             writer.close()
         except Exception as exc:  # at exit there is nobody left to raise to
             log.warning("final flush to %s failed: %s", writer.fs.url(""), exc)
+    autocompact = sys.modules.get("reporter.store.parquet.autocompact")
+    if autocompact is not None:  # compactors started are left running, detached
+        autocompact.forget_children()
 
 
 def _forget_in_child() -> None:
@@ -348,6 +414,8 @@ def _forget_in_child() -> None:
         writer._runs = {}
         writer._published = {}
         writer._finished = {}
+        writer._ended = {}
+        writer._counted = {}
         writer._lock = threading.Lock()
         writer._write_lock = threading.Lock()
         writer._thread = None
@@ -355,6 +423,22 @@ def _forget_in_child() -> None:
         writer.writer_id = uuid.uuid4().hex[:12]
 
 
-atexit.register(shutdown_all)
+def _install_exit_hooks() -> None:
+    """Close the writers at exit twice over: first among threading's exit hooks, which run
+    before atexit's and before concurrent.futures stops taking work (an object store's
+    client resolves hosts in an executor: a flusher caught mid-round by that stop retries
+    for a minute, then fails), the latest registered first, so ahead of concurrent.futures'
+    own; then as an atexit hook, after the host's own hooks (which may still log: their
+    rows are written then). Closing twice is harmless."""
+    import concurrent.futures.thread  # noqa: F401  (its exit hook registered before ours)
+
+    atexit.register(shutdown_all)
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # the interpreter is shutting down already
+            register(shutdown_all)
+
+
+_install_exit_hooks()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_in_child)
