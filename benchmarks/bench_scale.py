@@ -226,20 +226,30 @@ def measure(
     return rows
 
 
+MOTO = """
+import sys, time
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f"http://{host}:{port}", flush=True)
+sys.stdin.read()  # until the parent closes it
+server.stop()
+"""
+
+
 def measure_s3(store: Path, experiment: str, batch_points: int) -> list[tuple[str, str]]:
-    """Upload the store to moto's S3 server (127.0.0.1, this process), then build it and read
-    it from there, each in a fresh process; return table rows."""
-    import logging
-
+    """Upload the store to moto's S3 server (127.0.0.1, a process of its own: a child's peak
+    RSS counts the memory of the process it was forked from), then build it and read it
+    from there, each in a fresh process; return table rows."""
     import s3fs
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = subprocess.Popen(
+        [sys.executable, "-c", MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
         creds = {
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
@@ -260,7 +270,7 @@ def measure_s3(store: Path, experiment: str, batch_points: int) -> list[tuple[st
         shutil.rmtree(scratch, ignore_errors=True)
         reads = child(READS, uri, experiment, **env)
     finally:
-        server.stop()
+        server.communicate("", timeout=60)
     return [
         ("s3: upload to moto (not timed below)", f"{upload:,.0f} s"),
         ("s3: build", f"{built['seconds']:,.1f} s, peak {built['peak_mb']:,.0f} MB"),
