@@ -317,8 +317,8 @@ def make_plan(
         new = [p for p in parts if p not in plan.covered and p not in done]
         if not new:
             continue
-        if len(new) == len(parts) and runs is None:
-            plan.whole.append(info)
+        if len(new) == len(parts):  # all it holds (of the runs asked for: the caller keeps
+            plan.whole.append(info)  # their rows, no part-by-part filter needed)
         else:
             plan.filtered.append((info, new))
         plan.covered.update(dict.fromkeys(new, info.path))
