@@ -180,6 +180,17 @@ def run_writers(
     return out
 
 
+def start_long_writer(uri: str, go: Path, **env: str) -> subprocess.Popen[str]:
+    """Start LONG_WRITER (run 100, RUNNING until the file `go` exists)."""
+    return subprocess.Popen(
+        [PYTHON, "-c", LONG_WRITER, uri, str(go), "100"],
+        env=python_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def log_here(indices: list[int]) -> dict[int, str]:
     """Log the same runs as WRITER does, in this process."""
     mlflow.set_experiment(EXPERIMENT)
@@ -411,13 +422,7 @@ def check_finished(uri: str, exp_id: str, runs: dict[int, str]) -> None:
 def test_a_running_run_is_never_compacted_until_it_ends(store_uri, tmp_path):
     local = not store_uri.startswith("s3://")
     go = tmp_path / "go"
-    long = subprocess.Popen(
-        [PYTHON, "-c", LONG_WRITER, store_uri, str(go), "100"],
-        env=python_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    long = start_long_writer(store_uri, go)
     try:
         assert long.stdout is not None
         long_id = long.stdout.readline().strip()
@@ -680,13 +685,7 @@ def test_a_compactor_whose_clock_runs_ahead_leaves_a_running_run_raw(
     ahead would take a live run for dead. It judges by the store's time (its lease's)."""
     runs = log_quietly(monkeypatch, client, [0, 1, 2])
     go = tmp_path / "go"
-    long = subprocess.Popen(
-        [PYTHON, "-c", LONG_WRITER, store_uri, str(go), "100"],
-        env=python_env(TRACKER_COMPACT_IN_BACKGROUND="0"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    long = start_long_writer(store_uri, go, TRACKER_COMPACT_IN_BACKGROUND="0")
     try:
         assert long.stdout is not None
         long_id = long.stdout.readline().strip()

@@ -360,11 +360,8 @@ def _store_now_ms(fs: StoreFS, exp_id: str, token: str, lock: threading.Lock) ->
     now = float(_now_ms())
     try:
         with lock:
-            lease, _ = read_lease(fs, exp_id)
-            if lease is None or lease.token != token:
+            if not _refresh(fs, exp_id, token):
                 return now
-            lease.time_ms, lease.pid = _now_ms(), os.getpid()
-            fs.write_atomic(lease_rel(exp_id), lease.to_bytes())
         stamped = fs.mtime(lease_rel(exp_id))
     except Exception as exc:  # the lease is an optimisation: judge by this host's clock
         log.debug("reading the store's time from the lease of %s failed: %s", exp_id, exc)
@@ -390,13 +387,20 @@ def _keep_lease(
     while not stop.wait(LEASE_REFRESH_S):
         try:
             with lock:
-                lease, _ = read_lease(fs, exp_id)
-                if lease is None or lease.token != token or lease.state != "running":
-                    continue
-                lease.time_ms, lease.pid = _now_ms(), os.getpid()
-                fs.write_atomic(lease_rel(exp_id), lease.to_bytes())
+                _refresh(fs, exp_id, token)
         except Exception as exc:  # a missed refresh makes the lease stale at worst
             log.debug("refreshing the compaction lease of %s failed: %s", exp_id, exc)
+
+
+def _refresh(fs: StoreFS, exp_id: str, token: str) -> bool:
+    """Rewrite the lease with this time and pid if it is still ours and running (the store
+    stamps it anew); return whether it was."""
+    lease, _ = read_lease(fs, exp_id)
+    if lease is None or lease.token != token or lease.state != "running":
+        return False
+    lease.time_ms, lease.pid = _now_ms(), os.getpid()
+    fs.write_atomic(lease_rel(exp_id), lease.to_bytes())
+    return True
 
 
 def _release(fs: StoreFS, exp_id: str, token: str, running: Collection[str]) -> None:

@@ -32,30 +32,15 @@ ROW_GROUP_ROWS = 256 * 1024  # rows per Parquet row group: the unit a one-run re
 
 def rows_to_table(run_id: str, part: str, rows: Sequence[Row]) -> pa.Table:
     """Build an event table for one run's buffered rows."""
-    import pyarrow as pa
 
-    kinds, keys, values, texts, steps, stamps = zip(*rows)
     count = len(rows)
-    return pa.table(
-        [
-            _repeated(run_id, count),
-            _dictionary(kinds),
-            _dictionary(keys),
-            _floats(values),
-            _strings(texts),
-            _integers(steps, 64),
-            _integers(stamps, 64),
-            _repeated(part, count),
-        ],
-        schema=schema.event_schema(),
-    )
+    return _event_table(_repeated(run_id, count), rows, _repeated(part, count))
 
 
 def group_to_table(group: Sequence[tuple[str, str, Sequence[Row]]]) -> pa.Table:
     """Build one event table for several runs' rows, each run under its own part id, in the
     order compacted files keep (run, kind, key, then part and position): `group` holds
     (run_id, part, rows). Built once for the whole group, with no sort of the table."""
-    import pyarrow as pa
 
     runs: list[str] = []
     parts: list[str] = []
@@ -65,17 +50,24 @@ def group_to_table(group: Sequence[tuple[str, str, Sequence[Row]]]) -> pa.Table:
         runs += [run_id] * len(kept)
         parts += [part] * len(kept)
         ordered += kept
-    kinds, keys, values, texts, steps, stamps = zip(*ordered)
+    return _event_table(_dictionary(runs), ordered, _dictionary(parts))
+
+
+def _event_table(run_ids: pa.Array, rows: Sequence[Row], parts: pa.Array) -> pa.Table:
+    """Return the event table of these rows, with their run id and part id columns."""
+    import pyarrow as pa
+
+    kinds, keys, values, texts, steps, stamps = zip(*rows)
     return pa.table(
         [
-            _dictionary(runs),
+            run_ids,
             _dictionary(kinds),
             _dictionary(keys),
             _floats(values),
             _strings(texts),
             _integers(steps, 64),
             _integers(stamps, 64),
-            _dictionary(parts),
+            parts,
         ],
         schema=schema.event_schema(),
     )
