@@ -324,29 +324,36 @@ def kind_mask(table: pa.Table, kind: str) -> pa.ChunkedArray:
 def metric_points(table: pa.Table) -> MetricPoints:
     """Return the metric events of a table as sorted numpy columns (no string copies).
 
-    Event files keep each series in logging order, so the usual case is a near-sorted input:
-    a stable sort by series is close to linear, and the full lexicographic sort by step, time
-    and value runs only when a series is out of order.
+    Codes number runs and keys in their text order, so a compacted file's rows (sorted by
+    run and key, each series in logging order) come out sorted as they are: no sort, no copy
+    but the one that keeps the metric rows. Other inputs take a stable sort by series, close
+    to linear on near-sorted rows, and the full lexicographic sort by step, time and value
+    only when a series is out of order.
     """
     import numpy as np
 
-    columns = ["run_id", "key", "value", "step", "timestamp"]
-    sub = table.select(columns).filter(kind_mask(table, schema.KIND_METRIC))
-    run, runs = codes(sub.column("run_id"))
-    key, keys = codes(sub.column("key"))
-    value = sub.column("value").to_numpy()
-    step = sub.column("step").to_numpy()
-    time = sub.column("timestamp").to_numpy()
-    del sub
-    combined = run.astype(np.int64) * (len(keys) + 1) + key
-    order = np.argsort(combined, kind="stable")
+    kind, kinds = codes(table.column("kind"))
+    run, runs = codes(table.column("run_id"))
+    key, keys = codes(table.column("key"))
+    metric = kinds.index(schema.KIND_METRIC) if schema.KIND_METRIC in kinds else -1
+    is_metric = kind == metric
+    keep = None if is_metric.all() else np.flatnonzero(is_metric)
+    del kind, is_metric
+    width = len(keys) + 1
+    combined = _text_rank(runs)[run].astype(np.int64) * width + _text_rank(keys)[key]
+    del run, key
+    if keep is not None:
+        combined = combined[keep]
+    order = keep
+    if len(combined) > 1 and not (combined[1:] >= combined[:-1]).all():
+        by_series = np.argsort(combined, kind="stable")
+        combined = combined[by_series]
+        order = by_series if keep is None else keep[by_series]
+        del by_series
     # one column at a time, so that only one extra copy is alive at once
-    combined = combined[order]
-    step = step[order]
-    time = time[order]
-    value = value[order]
-    run = run[order]
-    key = key[order]
+    step = _numpy(table.column("step"), order)
+    time = _numpy(table.column("timestamp"), order)
+    value = _numpy(table.column("value"), order)
     del order
     same = combined[1:] == combined[:-1]
     later = (step[1:] > step[:-1]) | (
@@ -355,9 +362,37 @@ def metric_points(table: pa.Table) -> MetricPoints:
     )
     if (same & ~later).any():
         order = np.lexsort((value, time, step, combined))
-        run, key, value, step, time = (a[order] for a in (run, key, value, step, time))
-    del same, later, combined
-    return MetricPoints(runs, keys, run, key, value, step, time)
+        combined, value, step, time = (a[order] for a in (combined, value, step, time))
+    del same, later
+    code = np.int32 if len(runs) < 2**31 and width < 2**31 else np.int64
+    run_code, key_code = np.divmod(combined, width)
+    return MetricPoints(
+        sorted(runs), sorted(keys), run_code.astype(code), key_code.astype(code), value, step, time
+    )
+
+
+def _text_rank(names: list[str]) -> Any:
+    """Return each name's position in text order (code -> rank), as a numpy array."""
+    import numpy as np
+
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return rank
+
+
+def _numpy(column: pa.ChunkedArray, order: Any) -> Any:
+    """Return a numeric column as one numpy array (nulls as NaN), taking rows `order` (all
+    when None): chunks are converted without a copy where they can be, then gathered once."""
+    import numpy as np
+
+    parts = [chunk.to_numpy(zero_copy_only=False) for chunk in column.chunks]
+    if not parts:
+        whole = column.to_numpy()
+    elif len(parts) == 1:
+        whole = parts[0]
+    else:
+        whole = np.concatenate(parts)
+    return whole if order is None else whole[order]
 
 
 def _latest(points: MetricPoints) -> pa.Table:

@@ -389,15 +389,30 @@ def rows_in(table: pa.Table, name: str, values: Collection[str]) -> pa.Table:
 
 
 def keep_rows(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
-    """Return the rows a mask selects (the table itself when it selects every row: no copy)."""
-    import pyarrow.compute as pc
+    """Return the rows a mask selects (the table itself when it selects every row: no copy).
+    Rows of a compacted file come sorted by run, so a mask of runs selects a few stretches of
+    rows: those are sliced out (no copy) rather than filtered."""
+    import numpy as np
+    import pyarrow as pa
 
-    return table if pc.all(mask).as_py() is not False else table.filter(mask)
+    keep = np.concatenate([c.to_numpy(zero_copy_only=False) for c in mask.chunks] or [[]])
+    if keep.all():
+        return table
+    turns = np.flatnonzero(keep[1:] != keep[:-1]) + 1  # where a stretch starts or ends
+    edges = np.concatenate([[0] if keep[0] else [], turns, [len(keep)] if keep[-1] else []])
+    if len(edges) > 2 * MAX_STRETCHES:
+        return table.filter(mask)
+    pieces = [table.slice(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2])]
+    return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
+
+
+MAX_STRETCHES = 256  # more stretches of wanted rows than this: filtered, not sliced
 
 
 def is_in(column: pa.ChunkedArray, values: Collection[str]) -> pa.ChunkedArray:
     """Return a mask of the rows of a string (or dictionary) column whose value is in
     `values`: a dictionary column is matched on its dictionary, never cast row by row."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -407,7 +422,12 @@ def is_in(column: pa.ChunkedArray, values: Collection[str]) -> pa.ChunkedArray:
     chunks = []
     for chunk in column.chunks:
         hit = pc.is_in(chunk.dictionary.cast(pa.string()), value_set=wanted)
-        chunks.append(pc.fill_null(hit.take(chunk.indices), False))
+        found = hit.to_numpy(zero_copy_only=False)
+        codes = chunk.indices.to_numpy(zero_copy_only=False)
+        if chunk.null_count:  # a null row is never wanted
+            found = np.append(found, False)
+            codes = np.where(chunk.is_null().to_numpy(zero_copy_only=False), len(hit), codes)
+        chunks.append(pa.array(found[codes], pa.bool_()))
     return pa.chunked_array(chunks, pa.bool_())
 
 
