@@ -48,10 +48,19 @@ print(json.dumps({"ms": (time.perf_counter() - start) * 1000 / fits}))
 
 
 def child(python: str, *args: str) -> float:
-    env = dict(os.environ, PYTHONPATH=str(REPO), TRACKER_LOG_ENVIRONMENT="0",
-               MLFLOW_DISABLE_TELEMETRY="true")
-    out = subprocess.run([python, "-c", textwrap.dedent(FITS), *args], env=env,
-                         capture_output=True, text=True, check=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        TRACKER_LOG_ENVIRONMENT="0",
+        MLFLOW_DISABLE_TELEMETRY="true",
+    )
+    out = subprocess.run(
+        [python, "-c", textwrap.dedent(FITS), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return float(json.loads(out.stdout.strip().splitlines()[-1])["ms"])
@@ -71,7 +80,8 @@ def main() -> None:
             times["no autolog"].append(child(sys.executable, "none", "", n))
             times["reporter"].append(child(sys.executable, "reporter", f"{scratch}/s{i}", n))
             times["mlflow (sqlite)"].append(
-                child(str(MLFLOW_PYTHON), "mlflow", f"sqlite:///{scratch}/m{i}.db", n))
+                child(str(MLFLOW_PYTHON), "mlflow", f"sqlite:///{scratch}/m{i}.db", n)
+            )
             print(f"  round {i + 1}/{args.repeat} done", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{args.fits} LogisticRegression fits on iris per process; medians of {args.repeat}")

@@ -67,8 +67,13 @@ print(json.dumps({"seconds": time.perf_counter() - start, "points": summary.poin
 
 def child(python: str, code: str, *args: str) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(REPO), MLFLOW_TRACKING_URI="")
-    out = subprocess.run([python, "-c", textwrap.dedent(code), *args], env=env,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [python, "-c", textwrap.dedent(code), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return dict(json.loads(out.stdout.strip().splitlines()[-1])) if out.stdout.strip() else {}
@@ -94,11 +99,14 @@ def main() -> None:
             times["mlflow read"].append(child(str(MLFLOW_PYTHON), READ_MLFLOW, db)["seconds"])
             print(f"  round {i + 1}/{args.repeat}: {first['points']:,.0f} points", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\n{args.runs:,} runs (20 params, 5 tags, 3 metrics x 100 steps); "
-          f"medians of {args.repeat}")
+    print(
+        f"\n{args.runs:,} runs (20 params, 5 tags, 3 metrics x 100 steps); medians of {args.repeat}"
+    )
     for name, value in med.items():
-        print(f"{name:<16}{value:>8.2f} s{value / med['mlflow read']:>8.2f}x MLflow's read"
-              f"{args.runs / value:>10.0f} runs/s")
+        print(
+            f"{name:<16}{value:>8.2f} s{value / med['mlflow read']:>8.2f}x MLflow's read"
+            f"{args.runs / value:>10.0f} runs/s"
+        )
 
 
 if __name__ == "__main__":

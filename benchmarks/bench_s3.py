@@ -54,8 +54,13 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 
 
 def child(code: str, env: dict[str, str], *args: str) -> float:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
@@ -89,13 +94,27 @@ def main() -> None:
     server._server.app = counter  # type: ignore[attr-defined]
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-               AWS_DEFAULT_REGION="us-east-1", TRACKER_S3_ENDPOINT_URL=endpoint,
-               TRACKER_LOG_ENVIRONMENT="0", PYTHONPATH=str(REPO))
-    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint}, key="bench",
-                           secret="bench")
-    rows: dict[str, list[float]] = {k: [] for k in (
-        "log local", "log s3", "build local", "build s3", "requests log", "requests build")}
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        TRACKER_S3_ENDPOINT_URL=endpoint,
+        TRACKER_LOG_ENVIRONMENT="0",
+        PYTHONPATH=str(REPO),
+    )
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint}, key="bench", secret="bench")
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "log local",
+            "log s3",
+            "build local",
+            "build s3",
+            "requests log",
+            "requests build",
+        )
+    }
     with tempfile.TemporaryDirectory() as scratch:
         for i in range(args.repeat):
             local = f"{scratch}/local-{i}"
@@ -116,12 +135,18 @@ def main() -> None:
     print(f"\n{args.runs:,} runs (10 params, 3 metrics x 50 steps); medians of {args.repeat}")
     print(f"{'measure':<28}{'local':>10}{'s3 (loopback)':>16}{'s3 / local':>12}")
     for what in ("log", "build"):
-        print(f"{what + ' (s)':<28}{med[what + ' local']:>10.2f}{med[what + ' s3']:>16.2f}"
-              f"{med[what + ' s3'] / med[what + ' local']:>12.1f}x")
-    print(f"{'requests to S3: logging':<28}{'':>10}{med['requests log']:>16.0f}"
-          f"   ({med['requests log'] / args.runs:.1f} per run)")
-    print(f"{'requests to S3: build':<28}{'':>10}{med['requests build']:>16.0f}"
-          f"   ({med['requests build'] / args.runs:.2f} per run)")
+        print(
+            f"{what + ' (s)':<28}{med[what + ' local']:>10.2f}{med[what + ' s3']:>16.2f}"
+            f"{med[what + ' s3'] / med[what + ' local']:>12.1f}x"
+        )
+    print(
+        f"{'requests to S3: logging':<28}{'':>10}{med['requests log']:>16.0f}"
+        f"   ({med['requests log'] / args.runs:.1f} per run)"
+    )
+    print(
+        f"{'requests to S3: build':<28}{'':>10}{med['requests build']:>16.0f}"
+        f"   ({med['requests build'] / args.runs:.2f} per run)"
+    )
 
 
 if __name__ == "__main__":

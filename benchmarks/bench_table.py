@@ -75,10 +75,16 @@ def measure(url: str, runs: int) -> dict[str, float]:
         out["sort metric, again (desc)"] = page.evaluate(TIMED, ["sort", rmse])
         out["sort param (text), first time"] = page.evaluate(TIMED, ["sort", param])
         out["filter: grammar"] = page.evaluate(
-            TIMED, ["filter", "metrics.metric_0 < 0.5 and params.p00 = '8'"])
+            TIMED, ["filter", "metrics.metric_0 < 0.5 and params.p00 = '8'"]
+        )
         out["filter: grammar with OR, LIKE"] = page.evaluate(
-            TIMED, ["filter", "(params.p01 LIKE '1%' OR metrics.metric_1 > 0.9) and "
-                              "attributes.status = 'FINISHED'"])
+            TIMED,
+            [
+                "filter",
+                "(params.p01 LIKE '1%' OR metrics.metric_1 > 0.9) and "
+                "attributes.status = 'FINISHED'",
+            ],
+        )
         out["filter: plain text"] = page.evaluate(TIMED, ["filter", "run-0042"])
         out["filter: invalid (message)"] = page.evaluate(TIMED, ["filter", "metrics.metric_0 <"])
         out["filter: cleared"] = page.evaluate(TIMED, ["filter", ""])
@@ -109,16 +115,23 @@ def main() -> None:
     page = site / "experiments" / "bench-build"
     sizes = {name: (page / name).stat().st_size for name in ("index.html", "table.js", "runs.js")}
     floor = statistics.median(r["floor: Float64Array sort"] for r in rounds)
-    print(f"\n{args.runs:,} runs in headless chromium; median of {args.repeat} page loads "
-          f"(min-max); ratio = median / floor ({floor:.1f} ms)\n")
+    print(
+        f"\n{args.runs:,} runs in headless chromium; median of {args.repeat} page loads "
+        f"(min-max); ratio = median / floor ({floor:.1f} ms)\n"
+    )
     print(f"{'step':<34}{'median ms':>10}  {'min-max':>15}{'x floor':>9}")
     for key in rounds[0]:
         values = [r[key] for r in rounds]
         spread = f"{min(values):.0f}-{max(values):.0f}"
-        print(f"{key:<34}{statistics.median(values):>10.1f}  {spread:>15}"
-              f"{statistics.median(values) / floor:>9.0f}")
-    print("\n" + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in sizes.items())
-          + f"; whole site {folder_bytes(site) / 1e6:.0f} MB")
+        print(
+            f"{key:<34}{statistics.median(values):>10.1f}  {spread:>15}"
+            f"{statistics.median(values) / floor:>9.0f}"
+        )
+    print(
+        "\n"
+        + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in sizes.items())
+        + f"; whole site {folder_bytes(site) / 1e6:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -30,10 +31,11 @@ from pathlib import Path
 from reporter.core.errors import NotFoundError
 from reporter.core.version import __version__
 from reporter.site import contract, model, render, theme
+from reporter.site.workers import PageWorkers, default_workers
 from reporter.store.protocol import AbstractStore
 from reporter.view import fetch, loader, text
 from reporter.view.config import BuildConfig
-from reporter.view.storage import load_storage
+from reporter.view.storage import StorageData, load_storage
 
 Progress = Callable[[str, int, int], None]
 
@@ -154,11 +156,16 @@ def build(
     def store_url(run_id: str, path: str) -> str:
         return store.artifact_link(run_id, path, experiment_of.get(run_id))
 
-    storage = None
-    if config.storage_page:  # what the published experiments hold: one listing of the store
-        if progress:
-            progress("measuring", 0, 1)
-        storage = load_storage(store, config, snapshot)
+    storage: Callable[[], StorageData] | None = None
+    if config.storage_page:  # what the published experiments hold: one listing of the store,
+        # measured once, when the stream first needs it (beside page workers, if any)
+
+        @functools.cache
+        def storage() -> StorageData:
+            if progress:
+                progress("measuring", 0, 1)
+            return load_storage(store, config, snapshot)
+
     config, early = plan_size(snapshot, config)
     for message in early:
         if notice:
@@ -168,12 +175,15 @@ def build(
     def copy(run_id: str, path: str) -> bytes:
         return artifact_bytes.read(run_id, path, experiment_of.get(run_id))
 
-    def stream() -> model.SiteStream:
-        return model.SiteStream(snapshot, config, info, read_preview, store_url, storage)
+    count = default_workers() if config.page_workers is None else config.page_workers
+
+    def stream(measure_only: bool = False) -> model.SiteStream:
+        workers = PageWorkers(count, chosen_theme, out, measure_only, artifact_bytes)
+        return model.SiteStream(snapshot, config, info, read_preview, store_url, storage, workers)
 
     expected = sum(len(d.runs) + 2 for d in snapshot.experiments) + 2
     if config.max_site_mb is not None:  # measured first, a part at a time: nothing written
-        measuring = stream()
+        measuring = stream(measure_only=True)
         sizer = render.PartWriter(measuring.info, chosen_theme, out, copy, measure_only=True)
         for part in measuring.parts():
             sizer.part(part)

@@ -349,19 +349,36 @@ class OutFile:
 
 
 @dataclass
+class Written:
+    """What rendering and writing one part on its own did (`PartWriter.write_apart`, in the
+    build or in a page worker): merged into the build's writer in the parts' order."""
+
+    pages: list[str]  # page paths, in order
+    seen: list[str]  # every path written (or measured)
+    digests: dict[str, bytes]  # file path -> digest of its bytes (a file offered twice)
+    sizes: list[tuple[int, str]]  # (bytes, path) when measuring
+    written: int = 0
+    unchanged: int = 0
+    bytes: int = 0
+
+
+@dataclass
 class Made:
     """What page functions make: pages, extra files and warnings, returned (never appended to
-    a caller's lists) and gathered by `make_site`."""
+    a caller's lists) and gathered by `make_site`. `written`: parts rendered and written
+    already (by a page worker), for the writer to count in."""
 
     pages: list[Page] = field(default_factory=list)
     files: list[OutFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    written: list[Written] = field(default_factory=list)
 
     def gather(self, other: Made) -> Made:
         """Add what another function made; return self."""
         self.pages += other.pages
         self.files += other.files
         self.warnings += other.warnings
+        self.written += other.written
         return self
 
     def unique_files(self) -> list[OutFile]:

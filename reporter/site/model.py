@@ -32,8 +32,10 @@ from reporter.site.pages.run import PreviewReader, artifact_copies, artifact_tre
 from reporter.site.pages.storage import STORAGE_PATH, storage_page
 from reporter.site.paths import experiment_slugs, run_path, site_artifact_path
 from reporter.site.series import GATHER_BYTES, MAX_GROUPS, GroupGatherer, index_metrics
+from reporter.site.workers import PageWorkers, RunPages, run_pages_of
 from reporter.view.config import BuildConfig
 from reporter.view.loader import ExperimentData, StoreSnapshot
+from reporter.view.points import read_ahead
 from reporter.view.storage import StorageData
 
 
@@ -52,11 +54,13 @@ class SiteStream:
         site: SiteInfo,
         read: PreviewReader,
         store_url: Callable[[str, str], str],
-        storage: StorageData | None = None,
+        storage: StorageData | Callable[[], StorageData] | None = None,
+        workers: PageWorkers | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.config = config
-        self.storage = storage
+        self.storage = storage  # (measured when first needed, when given as a function)
+        self.workers = workers
         self.info = dataclasses.replace(site, storage_path=STORAGE_PATH) if storage else site
         self.read = read
         self.store_url = store_url
@@ -75,6 +79,12 @@ class SiteStream:
         if self.config.artifacts == "link":
             return self.store_url(run_id, path)
         return None
+
+    def storage_data(self) -> StorageData | None:
+        """Return what the storage page shows (measured now if not yet), None without one."""
+        if callable(self.storage):
+            self.storage = self.storage()
+        return self.storage
 
     def parts(self) -> Iterator[Made]:
         """Yield the site a part at a time (warnings of the snapshot with the first)."""
@@ -96,8 +106,9 @@ class SiteStream:
         reported, report_list = report_pages(snapshot, config, self.slugs, self.artifact_url)
         yield reported
         last = Made()
-        if self.storage is not None:
-            last.gather(storage_page(self.storage, snapshot, self.slugs, config))
+        storage = self.storage_data()
+        if storage is not None:
+            last.gather(storage_page(storage, snapshot, self.slugs, config))
         index = Page(
             "index.html",
             PageInfo("index.html", self.info.title, [Crumb("Experiments", None)], "index"),
@@ -120,20 +131,7 @@ class SiteStream:
         """Yield an experiment's run pages a batch of runs at a time, then its own pages."""
         snapshot, config = self.snapshot, self.config
         slug = self.slugs[data.experiment.experiment_id]
-        exp_crumb = Crumb(data.experiment.name, f"experiments/{slug}/index.html")
-        records: list[dict[str, Any]] = (
-            [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
-            if len(data.runs)
-            else []
-        )
-        by_id = {r["run_id"]: r for r in records}
-        kids: dict[str, list[Crumb]] = {}
-        for rec in records:
-            parent = rec.get("parent_run_id")
-            if isinstance(parent, str) and parent in by_id:
-                kids.setdefault(parent, []).append(
-                    Crumb(str(rec["run_name"]), run_path(rec["run_id"]))
-                )
+        runs = run_pages_of(data, Crumb(data.experiment.name, f"experiments/{slug}/index.html"))
         gatherer = None  # the grouped lines, gathered in this pass when their sums fit
         choices = group_choices(data.runs)
         keys = sorted(data.series.facts)
@@ -144,21 +142,40 @@ class SiteStream:
         ):
             charted = charted_runs(data.runs, snapshot.archived.keys())
             gatherer = GroupGatherer(charted, choices, data.series, keys)
-        for batch, points in data.series.batches([r["run_id"] for r in records]):
-            metrics = index_metrics(points)
-            if gatherer is not None:
-                gatherer.add(metrics, batch)
-            metrics.keep_all(batch, config.max_points)
-            made = Made()
-            for run_id in batch:
-                made.gather(self._run(by_id[run_id], data, exp_crumb, metrics, kids, by_id))
-            yield made
-        self.runs += len(records)
+        groups = data.series.groups([r["run_id"] for r in runs.records])
+        pool = (
+            self.workers.start(self, data, runs, groups, gatherer is not None)
+            if self.workers
+            else None
+        )
+        if pool is None:
+            for batch, points in read_ahead((g, data.series.read(g)) for g in groups):
+                metrics = index_metrics(points)
+                if gatherer is not None:
+                    gatherer.add(metrics, batch)
+                yield self.batch_pages(runs, batch, metrics)
+        else:
+            with pool:
+                self.storage_data()  # measured while the workers start and make pages
+                yield from pool.parts(self, runs, gatherer)
+        self.runs += len(runs.records)
         exp_made = experiment_page(data, slug, config, snapshot.archived.keys(), gatherer)
-        compared, links = compare_pages(data, slug, records, snapshot, self.artifact_url, config)
+        compared, links = compare_pages(
+            data, slug, runs.records, snapshot, self.artifact_url, config
+        )
         (exp_page,) = (p for p in exp_made.pages if p.template == "experiment.html")
         exp_page.context.comparisons = links
         yield exp_made.gather(compared)
+
+    def batch_pages(self, runs: RunPages, batch: list[str], metrics: MetricIndex) -> Made:
+        """Make the run pages of a batch of runs from their points (indexed)."""
+        metrics.keep_all(batch, self.config.max_points)
+        made = Made()
+        for run_id in batch:
+            made.gather(
+                self._run(runs.by_id[run_id], runs.data, runs.crumb, metrics, runs.kids, runs.by_id)
+            )
+        return made
 
     def _run(
         self,

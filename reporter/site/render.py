@@ -18,7 +18,7 @@ from typing import Any
 from reporter.core.errors import InvalidArgumentError, ReporterError
 from reporter.core.sizes import format_size
 from reporter.site import charts
-from reporter.site.contract import Made, Page, Site, SiteInfo, json_block
+from reporter.site.contract import Made, Page, Site, SiteInfo, Written, json_block
 from reporter.site.paths import relative_url
 from reporter.site.theme import Theme
 from reporter.view import numbers, text
@@ -183,6 +183,7 @@ class PartWriter:
         progress: Callable[[str, int, int], None] | None = None,
         measure_only: bool = False,
         expected_pages: int = 0,
+        claim: bool = True,
     ) -> None:
         self.info = info
         self.theme = theme
@@ -195,7 +196,7 @@ class PartWriter:
         self.digests: dict[str, bytes] = {}  # file path -> digest of what was written there
         self.sizes: list[tuple[int, str]] = []
         self.pages: list[str] = []  # every page but the 404 (the sitemap's)
-        if not measure_only:
+        if not measure_only and claim:  # (a page worker writes into the build's folder)
             check_out_folder(out)
             out.mkdir(parents=True, exist_ok=True)
             claim_out_folder(out)
@@ -212,9 +213,12 @@ class PartWriter:
             self.writer.write(rel, data)
 
     def part(self, made: Made) -> None:
-        """Render and write one part's pages and files."""
+        """Render and write one part's pages and files (and count in what was written of it
+        already, `made.written`)."""
         import hashlib
 
+        for done in made.written:
+            self.take(done)
         for page in made.pages:
             self._put(page.info.path, render_page(self.env, page, self.info))
             if page.info.kind != "404":
@@ -239,6 +243,48 @@ class PartWriter:
                 continue  # the same file offered again
             self.digests[item.path] = digest
             self._put(item.path, data)
+
+    def write_apart(self, made: Made) -> Written:
+        """Render and write one part on its own: what it wrote is returned, for `take` (of
+        this writer or of the build's, in the parts' order), not counted here."""
+        kept = (self.writer, self.digests, self.sizes, self.pages, self.progress)
+        self.writer = SiteWriter(self.writer.out)
+        self.digests, self.sizes, self.pages, self.progress = {}, [], [], None
+        try:
+            self.part(made)
+            stats = self.writer.stats
+            return Written(
+                self.pages,
+                sorted(self.writer.seen),
+                self.digests,
+                self.sizes,
+                stats.written,
+                stats.unchanged,
+                stats.bytes,
+            )
+        finally:
+            self.writer, self.digests, self.sizes, self.pages, self.progress = kept
+
+    def take(self, done: Written) -> None:
+        """Count in a part written apart: its paths, as if this writer had written it (two
+        outputs at one path are refused, a file offered again with the same bytes is not)."""
+        for rel in done.seen:
+            if rel in self.writer.seen and (
+                rel not in done.digests or self.digests.get(rel) != done.digests[rel]
+            ):
+                raise ReporterError(
+                    f"Two outputs want the same path {rel!r}; refusing to overwrite"
+                )
+        self.writer.seen.update(done.seen)
+        self.digests.update(done.digests)
+        self.sizes += done.sizes
+        self.pages += done.pages
+        self.writer.stats.written += done.written
+        self.writer.stats.unchanged += done.unchanged
+        self.writer.stats.bytes += done.bytes
+        if self.progress and done.pages:
+            total = max(self.expected_pages, len(self.pages))
+            self.progress("pages", len(self.pages), total)
 
     def _put_size(self, rel: str, size: int) -> None:
         """Count an artifact copy by its listed size (measuring: never read)."""

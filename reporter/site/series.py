@@ -219,6 +219,11 @@ class _Lines:
         """Take in some runs' points: `runs` their indices among the charted runs,
         `run_of_point` each point's position in `runs`. Sums gather in the runs' order, so
         they are the same however the runs come in batches."""
+        self.take(runs, self.measure(runs, run_of_point, x, value))
+
+    def measure(self, runs: Any, run_of_point: Any, x: Any, value: Any) -> Any:
+        """Return what `take` adds for these runs' points: each run's x sums and mean value
+        per column (None when no point is finite). Made where the points were read."""
         import numpy as np
 
         ok = np.isfinite(x) & np.isfinite(value)
@@ -226,16 +231,30 @@ class _Lines:
             x, value, run_of_point = x[ok], value[ok], run_of_point[ok]
         count, width = len(runs), self.width
         if not len(x):
-            return
+            return None
         cell = run_of_point * width + self.column(x)
         x_sums = np.bincount(cell, weights=x, minlength=count * width).reshape(count, width)
         points = np.bincount(cell, minlength=count * width).reshape(count, width)
-        for row in x_sums:
-            self.x_sum += row
-        self.x_count += points.sum(axis=0)
         sums = np.bincount(cell, weights=value, minlength=count * width).reshape(count, width)
         present = points > 0
         mean = np.divide(sums, points, out=np.full((count, width), np.nan), where=present)
+        return x_sums, points.sum(axis=0), mean, present
+
+    def take(self, runs: Any, measured: Any) -> None:
+        """Add what `measure` returned for these runs (in the runs' order, batch after
+        batch: the sums are then the same bits however the batches were measured)."""
+        import numpy as np
+
+        if measured is None:
+            return
+        x_sums, x_count, mean, present = measured
+        # arrays that came through a pipe carry dtypes equal to numpy's own but not them,
+        # which takes ufunc.at off its fast path (20x slower fmin.at): numpy's own, no copy
+        mean = np.asarray(mean, dtype=np.float64)
+        width = self.width
+        for row in x_sums:
+            self.x_sum += row
+        self.x_count += x_count
         rows = self.rows_of[runs]  # (runs, groupings): a run's row in each grouping
         groupings = rows.shape[1]
         # one flat cell per (run, grouping, column), run by run, so that each cell's sum
@@ -322,8 +341,14 @@ class GroupGatherer:
 
     def add(self, index: MetricIndex, batch: list[str]) -> None:
         """Take in a batch of runs' points (runs not charted are left out)."""
+        self.take(self.measure(index, batch))
+
+    def measure(self, index: MetricIndex, batch: list[str]) -> dict[str, Any]:
+        """Return a batch's share of the grouped lines, for `take`: made where the batch's
+        points were read (a page worker's share is a few MB, not its points)."""
         import numpy as np
 
+        out: dict[str, Any] = {}
         for key in self.facts:
             spans = [
                 (self.position[r], index.slices[(r, key)])
@@ -333,9 +358,8 @@ class GroupGatherer:
             if not spans:
                 continue
             runs = np.asarray([i for i, _ in spans], dtype=np.int64)
-            self.logged[key][runs] = True
             if key in self.last:
-                self.last[key][runs] = index.value[[b - 1 for _, (_, b) in spans]]
+                out[key] = (runs, index.value[[b - 1 for _, (_, b) in spans]])
                 continue
             lengths = [b - a for _, (a, b) in spans]
             where = np.concatenate([np.arange(a, b) for _, (a, b) in spans])
@@ -346,8 +370,25 @@ class GroupGatherer:
             origin = np.where(np.isnan(starts), firsts, starts)[run_of_point]
             value = index.value[where]
             lines = self.lines[key]
-            lines["step"].add(runs, run_of_point, index.step[where].astype(np.float64), value)
-            lines["relative"].add(runs, run_of_point, (times - origin) / 1000.0, value)
+            step = lines["step"].measure(
+                runs, run_of_point, index.step[where].astype(np.float64), value
+            )
+            relative = lines["relative"].measure(
+                runs, run_of_point, (times - origin) / 1000.0, value
+            )
+            out[key] = (runs, step, relative)
+        return out
+
+    def take(self, measured: dict[str, Any]) -> None:
+        """Add a batch's share (`measure`); batches must come in the runs' order."""
+        for key, share in measured.items():
+            runs = share[0]
+            self.logged[key][runs] = True
+            if key in self.last:
+                self.last[key][runs] = share[1]
+                continue
+            self.lines[key]["step"].take(runs, share[1])
+            self.lines[key]["relative"].take(runs, share[2])
 
     def payloads(self, keys: list[str], lower_is_better: Callable[[str], bool]) -> list[Any]:
         """Return each choice's payload for these metrics (of those gathered)."""

@@ -144,6 +144,9 @@ class BuildConfig:
     storage_page: bool = True  # storage/index.html: what the published experiments hold
     # metric points read at once: bounds the build's memory (about 250 bytes a point at peak)
     batch_points: int = 1_000_000
+    # processes making run pages beside the build's own, for experiments of more than one
+    # batch (None: one on a machine of two cores or more; 0: the build alone)
+    page_workers: int | None = None
     config_file: str | None = None
 
     def validate(self) -> BuildConfig:
@@ -160,6 +163,12 @@ class BuildConfig:
         if not isinstance(self.batch_points, int) or self.batch_points < 1000:
             raise InvalidArgumentError(
                 f"batch_points must be an integer >= 1000, got {self.batch_points!r}"
+            )
+        if self.page_workers is not None and (
+            not isinstance(self.page_workers, int) or not 0 <= self.page_workers <= 64
+        ):
+            raise InvalidArgumentError(
+                f"page_workers must be an integer from 0 to 64, got {self.page_workers!r}"
             )
         if not isinstance(self.top_runs, int) or self.top_runs < 1:
             raise InvalidArgumentError(f"top_runs must be an integer >= 1, got {self.top_runs!r}")

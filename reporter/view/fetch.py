@@ -66,6 +66,17 @@ class ArtifactBytes:
         self._size += len(data)
         return data
 
+    def kept_of(self, run_ids: set[str]) -> dict[ArtifactKey, bytes]:
+        """Return the kept bytes of these runs' artifacts (for a page worker to start with)."""
+        return {k: v for k, v in self._kept.items() if k[0] in run_ids}
+
+    def keep(self, files: dict[ArtifactKey, bytes]) -> None:
+        """Keep these artifacts' bytes, as if fetched (within the budget)."""
+        for key, data in files.items():
+            if key not in self._kept and self._size + len(data) <= self.budget:
+                self._kept[key] = data
+                self._size += len(data)
+
     def __contains__(self, key: object) -> bool:
         """Return True when the (run id, path) artifact's bytes are held in memory."""
         return key in self._kept

@@ -6,6 +6,7 @@ Reading never writes: no store file, no experiment record, no cache file is crea
 from __future__ import annotations
 
 import fnmatch
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,6 +37,29 @@ class ExperimentData:
     series: SeriesSource  # its published metric points, read a batch of runs at a time
     datasets: dict[str, RunInputs] = field(default_factory=dict)  # run id -> datasets it used
     models: list[ModelSummary] = field(default_factory=list)  # logged models, newest first
+    points: PointsReader | None = None  # how `series` reads the points (for a page worker)
+
+
+@dataclass
+class PointsReader:
+    """How an experiment's published points are read again, a batch of runs at a time: by the
+    pages of this process, or of a page worker (it pickles; the store and rules do not)."""
+
+    exp_id: str
+    published: set[str] = field(default_factory=set)  # runs the site shows
+    usage_runs: set[str] = field(default_factory=set)  # `du --log` runs among them
+    log_keys: set[str] | None = None  # the usage log metrics the site may show (None: all)
+
+    def read(
+        self, store: AbstractStore, config: BuildConfig, rules: SecretRules, ids: list[str]
+    ) -> MetricPoints:
+        """Return the published points of these runs."""
+        from reporter.view import publish
+
+        points = store.read_metric_points(self.exp_id, ids)
+        if self.log_keys is not None:
+            points = publish.usage_log_points(points, self.usage_runs, self.log_keys)
+        return publish.metric_points(points, self.published, config, rules)
 
 
 @dataclass
@@ -167,7 +191,9 @@ def load(
             kept = set(read.frame["run_id"]) if len(read.frame) else set()
             shown = publish.experiment(exp, config, rules)
             models = published_models(store, exp.experiment_id, kept, config, rules)
-            data.append(ExperimentData(shown, read.frame, read.series, read.inputs, models))
+            data.append(
+                ExperimentData(shown, read.frame, read.series, read.inputs, models, read.points)
+            )
             every = store.list_experiment_artifacts(exp.experiment_id)
             listing = {r: f for r, f in every.items() if r in kept}
             withheld.update(
@@ -186,6 +212,7 @@ class _Read:
     series: SeriesSource
     inputs: dict[str, RunInputs]
     archived: dict[str, Archived]
+    points: PointsReader
 
 
 def _read_experiment(
@@ -204,18 +231,10 @@ def _read_experiment(
     from reporter.view.datasets import published_inputs
 
     exp_id = exp.experiment_id
-    published: set[str] = set()
-
-    def publish_points(points: MetricPoints) -> MetricPoints:
-        if log_keys is not None:
-            points = publish.usage_log_points(points, usage_runs, log_keys)
-        return publish.metric_points(points, published, config, rules)
-
-    usage_runs: set[str] = set()
+    reader = PointsReader(exp_id, log_keys=log_keys)
+    published, usage_runs = reader.published, reader.usage_runs
     source = SeriesSource(
-        lambda ids: publish_points(store.read_metric_points(exp_id, ids)),
-        {},
-        config.batch_points,
+        functools.partial(reader.read, store, config, rules), {}, config.batch_points
     )
     frames = []
     inputs: dict[str, RunInputs] = {}
@@ -257,7 +276,7 @@ def _read_experiment(
     if batches == 1 and points is not None:
         source.cached = points  # one batch held the whole experiment: never read it again
     frame = _whole(frames)
-    return _Read(frame, source, inputs, archived)
+    return _Read(frame, source, inputs, archived, reader)
 
 
 def _ms(value: object) -> float:

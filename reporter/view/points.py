@@ -110,9 +110,8 @@ class SeriesSource:
             return points.where(np.isin(points.run, np.asarray(codes, dtype=points.run.dtype)))
         return self.read_points(wanted)
 
-    def batches(self, run_ids: list[str]) -> Iterator[tuple[list[str], MetricPoints]]:
-        """Yield (run ids, their points) for these runs in order, a batch at a time; the next
-        batch is read (in a thread) while the caller works on this one."""
+    def groups(self, run_ids: list[str]) -> list[list[str]]:
+        """Split these runs, in order, into the batches `batches` reads."""
         groups: list[list[str]] = []
         batch: list[str] = []
         total = 0
@@ -125,7 +124,12 @@ class SeriesSource:
             total += count
         if batch:
             groups.append(batch)
-        return read_ahead((group, self.read(group)) for group in groups)
+        return groups
+
+    def batches(self, run_ids: list[str]) -> Iterator[tuple[list[str], MetricPoints]]:
+        """Yield (run ids, their points) for these runs in order, a batch at a time; the next
+        batch is read (in a thread) while the caller works on this one."""
+        return read_ahead((group, self.read(group)) for group in self.groups(run_ids))
 
 
 _END = object()

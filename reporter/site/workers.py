@@ -1,0 +1,407 @@
+"""Run pages made on every core: page workers beside the build's own process.
+
+An experiment too big for one batch of points has its run pages made a batch at a time. With
+page workers (`page_workers`, one by default on a machine of two cores or more), each batch is
+claimed by one process, the build's or a worker's, which reads that batch's points, makes,
+renders and writes its run pages and files:
+
+    build process                                 page worker
+    -------------                                 -----------------------------------------
+    PagePool: starts `python -m reporter.site.pageworker`, sends the job (pickled) on its stdin
+    reads every batch in order for the grouped   opens the store, theme and writer itself
+    lines; claims and makes batches no worker    loop: "next" (+ what its last batch wrote)
+    took; answers each worker's "next" with      <- the lowest batch no one claimed, or None
+    the lowest unclaimed batch (a thread each)   reads it, makes and writes its pages
+
+What each batch wrote (pages, paths, digests, sizes, counts) goes to the build's writer in the
+batches' order, so a site is the same byte for byte whichever process made which batch, and
+whatever the number of workers. A worker that fails or dies leaves the batch it held to the
+build, which makes it itself (raising, if the batch is at fault, the error a build of one
+process raises). The workers get the build's environment (an object store's endpoint and
+credentials), no stdin/stdout/stderr of the user's, and are killed if the build stops.
+A worker needs a second interpreter: if none can start, the build makes every batch itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+
+from reporter.site.contract import Crumb, Made, SiteInfo
+from reporter.site.paths import run_path
+from reporter.site.series import index_metrics
+from reporter.site.theme import Theme
+from reporter.view.points import read_ahead
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from reporter.site.contract import MetricIndex
+    from reporter.site.series import GroupGatherer
+    from reporter.view.config import BuildConfig
+    from reporter.view.fetch import ArtifactBytes, ArtifactKey, FetchStats
+    from reporter.view.loader import Archived, ExperimentData, PointsReader, StoreSnapshot
+    from reporter.view.points import KeyFacts
+
+log = logging.getLogger(__name__)
+MODULE = "reporter.site.pageworker"  # the worker's entry point
+# the folder `reporter` was imported from: a worker runs there, so it imports the same code
+# and no module in the build's working directory shadows ours (paths it gets are absolute)
+IMPORTED_FROM = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@dataclass
+class RunPages:
+    """What an experiment's run pages need besides their points: the same in a page worker."""
+
+    data: ExperimentData
+    crumb: Crumb  # the experiment's
+    records: list[dict[str, Any]]  # its runs, in the frame's order
+    by_id: dict[str, dict[str, Any]]
+    kids: dict[str, list[Crumb]]  # run id -> its child runs
+
+
+def run_pages_of(data: ExperimentData, crumb: Crumb) -> RunPages:
+    """Return what the run pages of an experiment need (its runs as records, their kids)."""
+    records: list[dict[str, Any]] = (
+        [{str(k): v for k, v in r.items()} for r in data.runs.to_dict("records")]
+        if len(data.runs)
+        else []
+    )
+    by_id = {r["run_id"]: r for r in records}
+    kids: dict[str, list[Crumb]] = {}
+    for rec in records:
+        parent = rec.get("parent_run_id")
+        if isinstance(parent, str) and parent in by_id:
+            kids.setdefault(parent, []).append(Crumb(str(rec["run_name"]), run_path(rec["run_id"])))
+    return RunPages(data, crumb, records, by_id, kids)
+
+
+class PageMaker(Protocol):
+    """What a pool needs of the site stream (reporter.site.model.PageMaker)."""
+
+    snapshot: StoreSnapshot
+    config: BuildConfig
+    info: SiteInfo
+
+    def batch_pages(self, runs: RunPages, batch: list[str], metrics: MetricIndex) -> Made:
+        """Make the run pages of a batch of runs from their points (indexed)."""
+        ...
+
+
+def default_workers() -> int:
+    """Page workers beside the build when the setting is left out: one on two cores or more
+    (a worker holds a batch of points, as the build does: twice the memory of one process)."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
+
+
+@dataclass
+class PagesJob:
+    """Everything a page worker needs to make an experiment's run pages (it pickles)."""
+
+    store_uri: str
+    config: BuildConfig
+    info: SiteInfo
+    theme: Theme
+    out: str
+    measure_only: bool
+    data: ExperimentData  # its `series` left out: the worker reads points with `points`
+    points: PointsReader
+    rows: dict[str, int]  # published run id -> its points
+    facts: dict[str, KeyFacts]  # what the grouped lines are drawn on
+    gather: bool  # measure each batch's share of the grouped lines
+    groups: list[list[str]]  # the batches of runs, in order
+    crumb: Crumb
+    artifacts: dict[str, list[tuple[str, int]]]
+    withheld: dict[str, dict[str, str]]
+    archived: dict[str, Archived]
+    kept: dict[ArtifactKey, bytes]  # artifact bytes the build fetched already (its scan)
+
+
+@dataclass
+class PageWorkers:
+    """How a build starts page workers: how many, and what their writers need."""
+
+    count: int
+    theme: Theme
+    out: Path
+    measure_only: bool
+    artifact_bytes: ArtifactBytes
+
+    def start(
+        self,
+        stream: PageMaker,
+        data: ExperimentData,
+        runs: RunPages,
+        groups: list[list[str]],
+        gather: bool,
+    ) -> PagePool | None:
+        """Start workers for an experiment's batches; None when the build makes them alone
+        (one batch, no worker wanted, or no reader to hand over)."""
+        if self.count < 1 or len(groups) < 2 or data.points is None:
+            return None
+        import dataclasses
+
+        from reporter.view.points import SeriesSource
+
+        ids = {r for g in groups for r in g}
+        job = PagesJob(
+            store_uri=stream.snapshot.uri,
+            config=stream.config,
+            info=stream.info,
+            theme=Theme(
+                self.theme.name,
+                tuple(p.resolve() for p in self.theme.template_dirs),
+                tuple(p.resolve() for p in self.theme.static_dirs),
+                self.theme.default_dir.resolve(),
+            ),
+            out=str(self.out.resolve()),
+            measure_only=self.measure_only,
+            data=dataclasses.replace(data, series=SeriesSource(_no_reader, {}, 1)),
+            points=data.points,
+            rows=dict(data.series.rows),
+            facts=data.series.facts,
+            gather=gather,
+            groups=groups,
+            crumb=runs.crumb,
+            artifacts={r: v for r, v in stream.snapshot.artifacts.items() if r in ids},
+            withheld={r: v for r, v in stream.snapshot.withheld.items() if r in ids},
+            archived={r: v for r, v in stream.snapshot.archived.items() if r in ids},
+            kept=self.artifact_bytes.kept_of(ids),
+        )
+        pool = PagePool(groups, self.artifact_bytes.stats)
+        pool.start(job, min(self.count, len(groups) - 1))
+        return pool
+
+
+def _no_reader(ids: list[str]) -> Any:
+    raise RuntimeError("a page job's points are read with its PointsReader")
+
+
+class PagePool:
+    """An experiment's batches shared between the build and its page workers (`parts`)."""
+
+    def __init__(self, groups: list[list[str]], stats: FetchStats) -> None:
+        self.groups = groups
+        self.batches = len(groups)
+        self.stats = stats  # the build's artifact reads, which the workers' add to
+        self.lock = threading.Condition()
+        self.next = 0  # the lowest batch no process claimed
+        self.owner: dict[int, int] = {}  # batch -> the worker that claimed it (BUILD: here)
+        self.complete = False  # every batch was yielded
+        self.done: dict[int, tuple[Made, Any]] = {}  # batch -> what a worker wrote, its share
+        self.lost: set[int] = set()  # claimed by a worker that failed: the build makes them
+        self.held: dict[int, int | None] = {}  # worker -> the batch it holds
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.threads: list[threading.Thread] = []
+
+    # -- claims ---------------------------------------------------------------------------
+    def claim(self, batch: int | None = None, by: int = -1) -> int | None:
+        """Claim this batch (None: the lowest unclaimed one) for worker `by` (-1: the build);
+        return it, or None if it was taken (or none is left)."""
+        with self.lock:
+            if batch is None:
+                while self.next < self.batches and self.next in self.owner:
+                    self.next += 1
+                batch = self.next if self.next < self.batches else None
+            if batch is None or batch in self.owner:
+                return None
+            self.owner[batch] = by
+            return batch
+
+    # -- workers --------------------------------------------------------------------------
+    def start(self, job: PagesJob, count: int) -> None:
+        """Start `count` workers (those that cannot start leave their share to the build)."""
+        import subprocess
+
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        for n in range(count):
+            try:
+                if sys.is_finalizing() or not sys.executable:
+                    raise OSError("no interpreter to start a page worker with")
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", MODULE],
+                    cwd=IMPORTED_FROM if os.path.isdir(IMPORTED_FROM) else os.sep,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    close_fds=True,
+                )
+            except OSError as exc:
+                log.debug("page worker %d could not start: %s", n, exc)
+                return
+            self.procs.append(proc)
+            thread = threading.Thread(
+                target=self._serve,
+                args=(n, proc, payload),
+                name=f"reporter-page-worker-{n}",
+                daemon=True,
+            )
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, n: int, proc: subprocess.Popen[bytes], payload: bytes) -> None:
+        """Talk to one worker: send the job, then answer each "next" with a claim."""
+        assert proc.stdin is not None and proc.stdout is not None
+        self.held[n] = None
+        try:
+            send_bytes(proc.stdin, payload)
+            while True:
+                kind, batch, body = recv(proc.stdout)
+                if kind == "stats":
+                    self._add_stats(body)
+                    continue
+                with self.lock:
+                    if kind == "wrote":
+                        self.done[batch] = (Made(warnings=body[1], written=[body[0]]), body[2])
+                    elif kind == "failed":
+                        log.debug("page worker %d failed on batch %s:\n%s", n, batch, body)
+                        self.lost.add(batch)
+                        self.held[n] = None
+                        self.lock.notify_all()
+                        return
+                    self.held[n] = None
+                    self.lock.notify_all()
+                nxt = self.claim(by=n)
+                self.held[n] = nxt
+                send(proc.stdin, nxt)
+                if nxt is None:
+                    break
+            kind, _, body = recv(proc.stdout)  # its last reads of artifacts
+            if kind == "stats":
+                self._add_stats(body)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+            log.debug("page worker %d stopped: %s", n, exc)
+        finally:
+            with self.lock:
+                held = self.held.get(n)
+                if held is not None and held not in self.done:
+                    self.lost.add(held)
+                self.held[n] = None
+                self.lock.notify_all()
+
+    def _add_stats(self, stats: FetchStats) -> None:
+        with self.lock:
+            self.stats.fetches += stats.fetches
+            self.stats.hits += stats.hits
+            self.stats.uncached += stats.uncached
+            self.stats.fetched.update(stats.fetched)
+
+    def _outcome(self, batch: int, wait: bool) -> tuple[Made, Any] | Literal[False] | None:
+        """What a worker made of a batch it claimed: its part, False if lost (made here),
+        None if not yet (or the build claimed it and has yet to make it)."""
+        with self.lock:
+            while True:
+                if batch in self.done:
+                    return self.done.pop(batch)
+                if self.owner.get(batch, -1) == -1:
+                    return None
+                if batch in self.lost or not any(t.is_alive() for t in self.threads):
+                    self.owner[batch] = -1  # the build makes it now
+                    return False
+                if not wait:
+                    return None
+                self.lock.wait(timeout=1.0)
+
+    # -- the build's side -----------------------------------------------------------------
+    def parts(
+        self, stream: PageMaker, runs: RunPages, gatherer: GroupGatherer | None
+    ) -> Iterator[Made]:
+        """Yield the run pages of every batch, in order: made here (a Made to render) or by a
+        worker (a Made of what it wrote), this process taking the lowest unclaimed batch as
+        workers do. Each batch's share of the grouped lines is measured where it was read
+        and added here in the batches' order (the same sums as one process makes)."""
+        data, groups = runs.data, self.groups
+        mine: dict[int, tuple[Made, Any]] = {}
+        emitted = 0
+
+        def make(k: int, points: Any) -> tuple[Made, Any]:
+            metrics = index_metrics(points)
+            share = gatherer.measure(metrics, groups[k]) if gatherer is not None else None
+            return stream.batch_pages(runs, groups[k], metrics), share
+
+        def ready(wait: bool) -> Iterator[Made]:
+            nonlocal emitted
+            while emitted < self.batches:
+                if emitted in mine:
+                    made, share = mine.pop(emitted)
+                else:
+                    outcome = self._outcome(emitted, wait)
+                    if outcome is None:
+                        if wait:  # claimed here and not made: cannot be (see below)
+                            raise RuntimeError(f"batch {emitted} was never made")
+                        return
+                    if outcome is False:  # its worker failed: made here
+                        made, share = make(emitted, data.series.read(groups[emitted]))
+                    else:
+                        made, share = outcome
+                if gatherer is not None and share is not None:
+                    gatherer.take(share)
+                emitted += 1
+                yield made
+
+        def reads() -> Iterator[tuple[int, Any]]:
+            while (k := self.claim()) is not None:
+                yield k, data.series.read(groups[k])
+
+        for k, points in read_ahead(reads()):
+            mine[k] = make(k, points)
+            del points
+            yield from ready(wait=False)
+        yield from ready(wait=True)
+        self.complete = True
+
+    def __enter__(self) -> PagePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (at once if the build stopped early) and wait for them."""
+        if not self.complete:
+            for proc in self.procs:
+                if proc.poll() is None:
+                    proc.kill()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        for proc in self.procs:
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+            try:
+                proc.wait(timeout=30)
+            except Exception:
+                proc.kill()
+                proc.wait()
+
+
+# --- the pipe: length-prefixed pickles ---------------------------------------------------------
+def send(out: IO[bytes], message: Any) -> None:
+    send_bytes(out, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def send_bytes(out: IO[bytes], data: bytes) -> None:
+    out.write(len(data).to_bytes(8, "little"))
+    out.write(data)
+    out.flush()
+
+
+def recv(inp: IO[bytes]) -> Any:
+    head = inp.read(8)
+    if len(head) < 8:
+        raise EOFError("the other end closed the pipe")
+    size = int.from_bytes(head, "little")
+    data = inp.read(size)
+    if len(data) < size:
+        raise EOFError("the other end closed the pipe")
+    return pickle.loads(data)

@@ -1,0 +1,227 @@
+"""Page workers: run pages of experiments bigger than a batch are made by other processes as
+well as the build's, and the site is the same byte for byte whichever process made which
+batch, however many workers, when a worker fails or dies, and when none can start (issue 20:
+both cores)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import reporter as mlflow
+from reporter.core.errors import InvalidArgumentError
+from reporter.entities import Metric, Param
+from reporter.site import workers
+from reporter.site.build import build
+from reporter.site.render import SiteTooLargeError
+from reporter.view.config import BuildConfig
+from tests.site.failing_reader import FailingReader
+
+STORE_KINDS = ("local", "s3")
+STEPS = 120
+
+
+@pytest.fixture
+def sweep(store_uri: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """16 runs of two histories and a final metric, params to group by, children of a parent,
+    text artifacts (previewed and copied), in one experiment; a run of another experiment."""
+    monkeypatch.setenv("TRACKER_AUTO_COMPACT", "0")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the same build time stamp
+    client = mlflow.Client(store_uri)
+    rng = random.Random(3)
+    note = tmp_path / "notes.md"
+    for name, runs in (("sweep", 16), ("other", 1)):
+        exp = client.create_experiment(name)
+        parent = None
+        for r in range(runs):
+            run = client.create_run(
+                exp,
+                run_name=f"{name}-{r:02d}",
+                start_time=1_700_000_000_000 + r * 1000,
+                parent_run_id=parent if parent and r % 4 else None,
+            )
+            rid = run.info.run_id
+            parent = parent or rid
+            base = 1_700_000_000_000 + r * 1000
+            metrics = [
+                Metric(key, rng.random() / (s + 1), base + s * 10, s)
+                for key in ("loss", "acc")
+                for s in range(STEPS + r)
+            ]
+            metrics.append(Metric("rmse", rng.random(), base + 5, 0))
+            client.log_batch(
+                rid,
+                metrics=metrics,
+                params=[Param("opt", rng.choice(["adam", "sgd"])), Param("lr", str(r % 3))],
+            )
+            if r % 5 == 0:
+                note.write_text(f"# run {r}\n\nnotes <b>of</b> run {r}\n")
+                client.log_artifact(rid, str(note))
+            client.set_terminated(rid, end_time=base + 10 * STEPS)
+    client.store.close()  # (its writer would flush at exit, after the test S3 server stopped)
+    return store_uri
+
+
+def site_files(out: Path) -> dict[str, bytes]:
+    """Every file of a built site by path, but the manifest (it holds the settings)."""
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != ".tracker-report-site"
+    }
+
+
+def built(store: str, out: Path, page_workers: int, **settings: Any) -> dict[str, bytes]:
+    config = BuildConfig(
+        store=store,
+        out=str(out),
+        artifacts="copy",
+        batch_points=1000,
+        max_points=50,
+        page_workers=page_workers,
+        **settings,
+    )
+    build(config)
+    return site_files(out)
+
+
+@pytest.fixture
+def from_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the batches whose pages a worker made (as the build receives them). The build
+    takes turns with its workers (it claims a batch only when they claimed more than it
+    did, or none is left running): left alone, it makes a small store's few batches before
+    a worker has started."""
+    made: list[int] = []
+    claim = workers.PagePool.claim
+
+    def in_turn(self: workers.PagePool, batch: int | None = None, by: int = -1) -> int | None:
+        with self.lock:
+            if by == -1:
+                self.lock.wait_for(
+                    lambda: (
+                        sum(o != -1 for o in self.owner.values())
+                        > sum(o == -1 for o in self.owner.values())
+                        or not any(t.is_alive() for t in self.threads)
+                        or len(self.owner) >= self.batches
+                    ),
+                    timeout=120,
+                )
+            got = claim(self, batch, by)
+            self.lock.notify_all()
+            return got
+
+    monkeypatch.setattr(workers.PagePool, "claim", in_turn)
+    outcome = workers.PagePool._outcome
+
+    def counted(self: workers.PagePool, batch: int, wait: bool) -> Any:
+        got = outcome(self, batch, wait)
+        if isinstance(got, tuple):
+            made.append(batch)
+        return got
+
+    monkeypatch.setattr(workers.PagePool, "_outcome", counted)
+    return made
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_site_made_with_page_workers_equals_one_made_alone(
+    sweep: str, tmp_path: Path, count: int, from_workers: list[int]
+) -> None:
+    alone = built(sweep, tmp_path / "alone", 0)
+    shared = built(sweep, tmp_path / "shared", count)
+    assert from_workers, "no worker made a batch"
+    assert sorted(shared) == sorted(alone)
+    assert [p for p in alone if alone[p] != shared[p]] == []
+    # what the comparison covers: run pages, series, copies, grouped lines, the sitemap-free
+    # index of pages in order, the storage page
+    assert sum(p.startswith("runs/") and p.endswith("index.html") for p in alone) == 17
+    assert any("/artifacts/" in p for p in alone)
+    assert any(p.endswith("/groups/0.js") for p in alone)
+    assert "storage/index.html" in alone
+
+
+def test_the_measuring_pass_counts_what_workers_would_write(
+    sweep: str, tmp_path: Path, from_workers: list[int]
+) -> None:
+    """--max-site-mb measures the site first (a worker measures its batches too): a limit
+    just over the site passes, just under it fails before anything is written."""
+    files = built(sweep, tmp_path / "first", 0)
+    size_mb = sum(map(len, files.values())) / 1024 / 1024
+    built(sweep, tmp_path / "fits", 1, max_site_mb=size_mb * 1.2)
+    assert from_workers
+    with pytest.raises(SiteTooLargeError):
+        built(sweep, tmp_path / "over", 1, max_site_mb=size_mb * 0.5)
+    assert not (tmp_path / "over" / "index.html").exists()
+
+
+@pytest.mark.parametrize("how", ["raise", "kill"])
+def test_a_worker_that_fails_leaves_its_batch_to_the_build(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, from_workers: list[int]
+) -> None:
+    alone = built(sweep, tmp_path / "alone", 0)
+    marker = tmp_path / "failed"
+    start = workers.PageWorkers.start
+
+    def failing(self: workers.PageWorkers, stream: Any, data: Any, *args: Any) -> Any:
+        reader = FailingReader(**vars(data.points), fail_on=2, how=how, marker=str(marker))
+        return start(self, stream, dataclasses.replace(data, points=reader), *args)
+
+    monkeypatch.setattr(workers.PageWorkers, "start", failing)
+    shared = built(sweep, tmp_path / "shared", 1)
+    assert marker.read_text().startswith(how)  # the worker did fail, at its second batch
+    assert len(from_workers) == 1  # its first batch came back; the rest made here
+    assert sorted(shared) == sorted(alone)
+    assert [p for p in alone if alone[p] != shared[p]] == []
+
+
+def test_without_an_interpreter_to_start_the_build_makes_every_batch(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_workers: list[int]
+) -> None:
+    alone = built(sweep, tmp_path / "alone", 0)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    shared = built(sweep, tmp_path / "shared", 1)
+    assert from_workers == []
+    assert shared == alone
+
+
+def test_a_build_that_stops_stops_its_workers(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_workers: list[int]
+) -> None:
+    """A build interrupted while workers make pages kills them: none is left running."""
+    pools: list[workers.PagePool] = []
+    start = workers.PagePool.start
+
+    def recorded(self: workers.PagePool, *args: Any) -> None:
+        pools.append(self)
+        start(self, *args)
+
+    monkeypatch.setattr(workers.PagePool, "start", recorded)
+
+    def interrupt(what: str, done: int, total: int) -> None:
+        if what == "pages" and done >= 3 and pools:
+            raise KeyboardInterrupt
+
+    config = BuildConfig(store=sweep, out=str(tmp_path / "site"), batch_points=1000, page_workers=1)
+    with pytest.raises(KeyboardInterrupt):
+        build(config, progress=interrupt)
+    assert pools and all(p.procs for p in pools)
+    for proc in (p for pool in pools for p in pool.procs):
+        assert proc.poll() is not None  # reaped: not running, not a zombie
+
+
+def test_page_workers_setting_is_checked(sweep: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="page_workers must be an integer from 0 to 64"):
+        BuildConfig(store=sweep, page_workers=-1).validate()
+
+
+def test_the_default_is_one_worker_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert workers.default_workers() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert workers.default_workers() == 0
