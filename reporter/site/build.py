@@ -138,7 +138,8 @@ def build(
     if progress:
         progress("reading store", 0, 1)
     artifact_bytes = fetch.ArtifactBytes(store)  # each artifact fetched once: scan, preview, copy
-    snapshot = loader.load(store, config, artifact_bytes)
+    count = default_workers() if config.page_workers is None else config.page_workers
+    snapshot = loader.load(store, config, artifact_bytes, read_workers=count)
 
     # each run's experiment as read (a run whose run.json is damaged is still where it is)
     experiment_of = {
@@ -174,8 +175,6 @@ def build(
 
     def copy(run_id: str, path: str) -> bytes:
         return artifact_bytes.read(run_id, path, experiment_of.get(run_id))
-
-    count = default_workers() if config.page_workers is None else config.page_workers
 
     def stream(measure_only: bool = False) -> model.SiteStream:
         workers = PageWorkers(count, chosen_theme, out, measure_only, artifact_bytes)

@@ -4,7 +4,6 @@ it is to make the run pages of (see reporter.site.workers for the protocol)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ from reporter.site.contract import Written
 from reporter.site.model import SiteStream
 from reporter.site.pages.experiment import charted_runs, group_choices
 from reporter.site.series import GroupGatherer, index_metrics
-from reporter.site.workers import PagesJob, RunPages, recv, send
+from reporter.site.workers import PagesJob, RunPages
+from reporter.view.readers import recv, send, worker_main
 
 if TYPE_CHECKING:
     from reporter.view.fetch import ArtifactBytes
@@ -117,17 +117,5 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
     return 0
 
 
-def main() -> int:
-    """Entry point of a page worker: the protocol on stdin and (a copy of) stdout."""
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # a stray print must not break the protocol
-    os.close(devnull)
-    try:
-        return serve(sys.stdin.buffer, out)
-    except (EOFError, BrokenPipeError):
-        return 1  # the build stopped
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(worker_main(serve))

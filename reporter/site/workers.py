@@ -28,18 +28,18 @@ import contextlib
 import logging
 import os
 import pickle
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reporter.site.contract import Crumb, Made, SiteInfo
 from reporter.site.paths import run_path
 from reporter.site.series import index_metrics
 from reporter.site.theme import Theme
 from reporter.view.points import read_ahead
+from reporter.view.readers import recv, send, send_bytes, start_worker
 
 if TYPE_CHECKING:
     import subprocess
@@ -53,9 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MODULE = "reporter.site.pageworker"  # the worker's entry point
-# the folder `reporter` was imported from: a worker runs there, so it imports the same code
-# and no module in the build's working directory shadows ours (paths it gets are absolute)
-IMPORTED_FROM = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass
@@ -220,21 +217,11 @@ class PagePool:
     # -- workers --------------------------------------------------------------------------
     def start(self, job: PagesJob, count: int) -> None:
         """Start `count` workers (those that cannot start leave their share to the build)."""
-        import subprocess
 
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         for n in range(count):
             try:
-                if sys.is_finalizing() or not sys.executable:
-                    raise OSError("no interpreter to start a page worker with")
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", MODULE],
-                    cwd=IMPORTED_FROM if os.path.isdir(IMPORTED_FROM) else os.sep,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    close_fds=True,
-                )
+                proc = start_worker(MODULE)
             except OSError as exc:
                 log.debug("page worker %d could not start: %s", n, exc)
                 return
@@ -278,7 +265,7 @@ class PagePool:
             kind, _, body = recv(proc.stdout)  # its last reads of artifacts
             if kind == "stats":
                 self._add_stats(body)
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+        except Exception as exc:
             log.debug("page worker %d stopped: %s", n, exc)
         finally:
             with self.lock:
@@ -383,25 +370,3 @@ class PagePool:
             except Exception:
                 proc.kill()
                 proc.wait()
-
-
-# --- the pipe: length-prefixed pickles ---------------------------------------------------------
-def send(out: IO[bytes], message: Any) -> None:
-    send_bytes(out, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def send_bytes(out: IO[bytes], data: bytes) -> None:
-    out.write(len(data).to_bytes(8, "little"))
-    out.write(data)
-    out.flush()
-
-
-def recv(inp: IO[bytes]) -> Any:
-    head = inp.read(8)
-    if len(head) < 8:
-        raise EOFError("the other end closed the pipe")
-    size = int.from_bytes(head, "little")
-    data = inp.read(size)
-    if len(data) < size:
-        raise EOFError("the other end closed the pipe")
-    return pickle.loads(data)

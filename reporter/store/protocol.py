@@ -211,6 +211,16 @@ class AbstractStore(ABC):
         frame, points = self.read_experiment(exp_id)
         yield RunBatch(frame, points, self.list_run_inputs([exp_id]))
 
+    def experiment_batches(self, exp_id: str, max_points: int) -> list[list[str]]:
+        """Return how `read_experiment_batches` cuts an experiment: its run ids in batches of
+        about `max_points` metric points, each read by `read_run_batch` (by any process);
+        [] when this store reads an experiment as one batch. This default: []."""
+        return []
+
+    def read_run_batch(self, exp_id: str, run_ids: list[str]) -> RunBatch:
+        """Read one batch of `experiment_batches` (NotImplementedError when it returns [])."""
+        raise NotImplementedError(f"{type(self).__name__} reads an experiment as one batch")
+
     def read_metric_points(self, exp_id: str, run_ids: Collection[str]) -> MetricPoints:
         """Return every metric point of these runs of an experiment (sorted by run, key,
         step): a second read of runs `read_experiment_batches` gave, so damaged files it

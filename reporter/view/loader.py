@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from reporter.core.entities import Experiment, LifecycleStage
 from reporter.core.errors import NotFoundError
 from reporter.store import registry
 from reporter.store.protocol import AbstractStore
-from reporter.store.records import MetricPoints
+from reporter.store.records import MetricPoints, RunBatch
 from reporter.view.points import SeriesSource, learn, read_ahead
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ def load(
     store: AbstractStore,
     config: BuildConfig | None = None,
     artifact_bytes: ArtifactBytes | None = None,
+    read_workers: int = 0,
 ) -> StoreSnapshot:
     """Read the chosen experiments' runs, facts about their metric points and artifact
     listings, keeping only what the site may publish (see reporter.view.publish). Artifacts
@@ -186,7 +188,7 @@ def load(
         archived: dict[str, Archived] = {}
         seen: dict[str, str] = {}  # run id -> the experiment that shows it
         for exp in exps:
-            read = _read_experiment(store, exp, config, rules, log_keys, seen, notes)
+            read = _read_experiment(store, exp, config, rules, log_keys, seen, notes, read_workers)
             archived.update(read.archived)
             kept = set(read.frame["run_id"]) if len(read.frame) else set()
             shown = publish.experiment(exp, config, rules)
@@ -200,7 +202,9 @@ def load(
                 publish.artifacts(exp.experiment_id, listing, config, rules, notes, artifact_bytes)
             )
             artifacts.update(listing)
-    notes = [str(w.message) for w in caught] + notes + list(rules.report())
+    # what reads said, in one order whichever reader (thread or worker) read what when
+    said = sorted(dict.fromkeys(str(w.message) for w in caught))
+    notes = said + notes + list(rules.report())
     return StoreSnapshot(store.uri, data, artifacts, notes, withheld, archived)
 
 
@@ -223,6 +227,7 @@ def _read_experiment(
     log_keys: set[str] | None,
     seen: dict[str, str],
     notes: list[str],
+    read_workers: int = 0,
 ) -> _Read:
     """Read an experiment a batch of runs at a time: the published runs frame, their inputs,
     where archived runs went, and the facts of their metric points (each batch's points are
@@ -241,7 +246,7 @@ def _read_experiment(
     archived: dict[str, Archived] = {}
     batches = 0
     points = None
-    for batch in read_ahead(store.read_experiment_batches(exp_id, config.batch_points)):
+    for batch in _batches(store, exp_id, config.batch_points, read_workers):
         batches += 1
         frame, points = batch.frame, batch.points
         if log_keys is not None:  # `du --log` runs: the published experiments' bytes only
@@ -277,6 +282,28 @@ def _read_experiment(
         source.cached = points  # one batch held the whole experiment: never read it again
     frame = _whole(frames)
     return _Read(frame, source, inputs, archived, reader)
+
+
+def _batches(
+    store: AbstractStore, exp_id: str, max_points: int, read_workers: int
+) -> Iterator[RunBatch]:
+    """Yield an experiment's batches, each read while the one before is taken in: by a
+    thread, or with read workers beside it when the experiment takes more than a batch."""
+    from reporter.view.readers import ReadPool
+
+    groups = store.experiment_batches(exp_id, max_points) if read_workers else []
+    if len(groups) > 1:
+        batches = ReadPool(store, exp_id, groups, read_workers).batches()
+    elif groups:
+        batches = read_ahead(store.read_run_batch(exp_id, g) for g in groups)
+    else:
+        batches = read_ahead(store.read_experiment_batches(exp_id, max_points))
+    try:
+        yield from batches
+    finally:  # workers and threads stopped at once when the caller stops early
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _ms(value: object) -> float:

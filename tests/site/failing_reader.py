@@ -32,3 +32,34 @@ class FailingReader(PointsReader):
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("a page worker's read failed on purpose")
         return super().read(store, config, rules, ids)
+
+
+_items = 0  # batches a read worker looked up in this process
+
+
+class DyingList(list):  # type: ignore[type-arg]
+    """A read job's batches that stop the read worker at its `fail_on`-th batch (raise or
+    kill, after touching `marker`): set as attributes after construction."""
+
+    fail_on = 2
+    how = "raise"
+    marker = ""
+
+    def __getitem__(self, index: Any) -> Any:
+        global _items
+        _items += 1
+        if _items == self.fail_on:
+            Path(self.marker).write_text(f"{self.how} in {os.getpid()}\n")
+            if self.how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError("a read worker failed on purpose")
+        return super().__getitem__(index)
+
+    def __reduce__(self) -> Any:
+        return (_dying, (list(self), self.fail_on, self.how, self.marker))
+
+
+def _dying(items: list[Any], fail_on: int, how: str, marker: str) -> DyingList:
+    out = DyingList(items)
+    out.fail_on, out.how, out.marker = fail_on, how, marker
+    return out

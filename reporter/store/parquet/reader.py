@@ -165,18 +165,22 @@ class FooterCache:
     def __init__(self, size: int = 256) -> None:
         self._items: OrderedDict[tuple[str, int, float], tuple[Footer, list[str]]] = OrderedDict()
         self._size = size
+        self._lock = threading.Lock()  # reads in threads (read-ahead) share it
 
     def clear(self) -> None:
         """Forget every cached footer."""
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
 
     def footer(self, fs: StoreFS, info: FileInfo) -> tuple[Footer, list[str]] | None:
         """Return a compacted file's footer and the part ids it holds; None (and a warning)
         if it cannot be read. NotFoundError when it vanished since it was listed."""
         key = (info.path, info.size, info.mtime)
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
         try:
             footer = eventfile.read_footer(fs, info)
             meta = footer.meta.schema.to_arrow_schema().metadata
@@ -189,9 +193,10 @@ class FooterCache:
         if parts is None:
             warn_skip(fs, info.path, "no tracker.parts metadata: not a compacted event file")
             return None
-        self._items[key] = (footer, parts)
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = (footer, parts)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
         return footer, parts
 
     def get(self, fs: StoreFS, info: FileInfo) -> list[str] | None:

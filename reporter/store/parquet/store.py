@@ -757,18 +757,27 @@ class ParquetStore(AbstractStore):
         on its own (the row groups of compacted files that hold them): a reader holds one
         batch at a time whatever the experiment's size. Runs are those of the first listing;
         each batch is read whole and consistent (its own listing, retried like any read)."""
+        for batch in self.experiment_batches(exp_id, max_points):
+            yield self.read_run_batch(exp_id, batch)
+
+    def experiment_batches(self, exp_id: str, max_points: int) -> list[list[str]]:
+        """Return the experiment's run ids (of this listing) in batches of about `max_points`
+        event rows, sorted by id (the order of compacted files)."""
         self._writer.flush()
         rows = reader.run_rows(self._fs, reader.list_experiment(self._fs, exp_id))
-        for batch in reader.batches_of(rows, max(1, max_points)):
-            _, table = reader.read_events(self._fs, exp_id, batch)
-            texts = events.reduce_inputs(table)
-            red = events.reduce_table(table)
-            del table
-            frame, running = self._wide(exp_id, red)
-            if running:
-                frame = self._with_liveness(exp_id, frame, running)
-            inputs = {r: events.run_inputs(t, f"run {r} in {self.uri}") for r, t in texts.items()}
-            yield RunBatch(frame, red.points, inputs)
+        return reader.batches_of(rows, max(1, max_points))
+
+    def read_run_batch(self, exp_id: str, run_ids: list[str]) -> RunBatch:
+        """Read one batch of runs: their frame rows, metric points and inputs."""
+        _, table = reader.read_events(self._fs, exp_id, run_ids)
+        texts = events.reduce_inputs(table)
+        red = events.reduce_table(table)
+        del table
+        frame, running = self._wide(exp_id, red)
+        if running:
+            frame = self._with_liveness(exp_id, frame, running)
+        inputs = {r: events.run_inputs(t, f"run {r} in {self.uri}") for r, t in texts.items()}
+        return RunBatch(frame, red.points, inputs)
 
     def read_metric_points(self, exp_id: str, run_ids: Collection[str]) -> events.MetricPoints:
         """Return every metric point of these runs (the row groups that hold them). Damaged

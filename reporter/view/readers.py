@@ -1,0 +1,280 @@
+"""An experiment's batches read by two processes at once: the build's own (a thread) and read
+workers (`python -m reporter.view.readers`), each claiming the lowest batch no one claimed, at
+most a few batches ahead of the one the build is taking in; the build takes them in order.
+
+Reading a batch (Parquet row groups into a runs frame and metric points) is most of a build's
+first pass; the build's main thread meanwhile publishes and learns from the batches, so a
+second reader puts the second core to work. A worker sends each batch it read (pickled: about
+32 bytes a point) and the warnings its read raised, which the build raises again as it takes
+the batch in, so a read in a worker says what a read here says. A worker that fails or dies
+leaves the batch it held to the build, which reads it itself. Workers run where `reporter` was
+imported from, get the build's environment (an object store's endpoint and credentials) and
+no stdin/stdout/stderr of the user's; they are killed when the build stops early.
+
+The pipe's messages are length-prefixed pickles between processes of one build (`send`,
+`recv`); the site's page workers (reporter.site.workers) speak it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import sys
+import threading
+import traceback
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from reporter.store.protocol import AbstractStore
+    from reporter.store.records import RunBatch
+
+log = logging.getLogger(__name__)
+MODULE = "reporter.view.readers"
+# the folder `reporter` was imported from: a worker runs there, so it imports the same code
+# and no module in the build's working directory shadows ours (the store URI is absolute)
+IMPORTED_FROM = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AHEAD = 2  # batches read beyond the one being taken in, per reader: bounds the memory held
+
+
+# --- the pipe: length-prefixed pickles -----------------------------------------------------------
+def send(out: IO[bytes], message: Any) -> None:
+    """Send one message (pickled)."""
+    send_bytes(out, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def send_bytes(out: IO[bytes], data: bytes) -> None:
+    """Send one message pickled already."""
+    out.write(len(data).to_bytes(8, "little"))
+    out.write(data)
+    out.flush()
+
+
+def recv(inp: IO[bytes]) -> Any:
+    """Receive one message; EOFError when the other end closed the pipe."""
+    head = inp.read(8)
+    if len(head) < 8:
+        raise EOFError("the other end closed the pipe")
+    size = int.from_bytes(head, "little")
+    data = inp.read(size)
+    if len(data) < size:
+        raise EOFError("the other end closed the pipe")
+    return pickle.loads(data)
+
+
+def start_worker(module: str) -> subprocess.Popen[bytes]:
+    """Start `python -m module` of this interpreter, talking on its stdin and stdout (OSError
+    when it cannot start)."""
+    import subprocess
+
+    if sys.is_finalizing() or not sys.executable:
+        raise OSError("no interpreter to start a worker with")
+    return subprocess.Popen(
+        [sys.executable, "-m", module],
+        cwd=IMPORTED_FROM if os.path.isdir(IMPORTED_FROM) else os.sep,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+    )
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]], threads: list[threading.Thread]) -> None:
+    """Kill workers still running, wait for their threads and reap them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for thread in threads:
+        thread.join(timeout=30)
+    for proc in procs:
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        proc.wait()
+
+
+def worker_main(serve: Any) -> int:
+    """Run a worker's loop on stdin and a copy of stdout (its stdout itself goes nowhere: a
+    stray print must not break the protocol)."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    try:
+        return int(serve(sys.stdin.buffer, out))
+    except (EOFError, BrokenPipeError):
+        return 1  # the build stopped
+
+
+# --- the build's side ------------------------------------------------------------------------
+@dataclass
+class ReadJob:
+    """What a read worker reads: these batches of runs of one experiment of one store."""
+
+    store_uri: str
+    exp_id: str
+    groups: list[list[str]]
+
+
+class ReadPool:
+    """An experiment's batches (`groups`) read by this process and `count` workers."""
+
+    def __init__(
+        self, store: AbstractStore, exp_id: str, groups: list[list[str]], count: int
+    ) -> None:
+        self.store, self.exp_id, self.groups = store, exp_id, groups
+        self.count = count
+        self.lock = threading.Condition()
+        self.next = 0  # the lowest batch no reader claimed
+        self.owner: dict[int, int] = {}  # batch -> the worker reading it (-1: this process)
+        self.results: dict[int, tuple[RunBatch, list[tuple[str, type[Warning]]]]] = {}
+        self.lost: set[int] = set()  # claimed by a worker that stopped: read here
+        self.failed: dict[int, BaseException] = {}  # the build's reader thread's error
+        self.taken = 0  # batches the build took in
+        self.stopped = False
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.threads: list[threading.Thread] = []
+
+    def job(self) -> ReadJob:
+        """Return what the workers are sent."""
+        return ReadJob(self.store.uri, self.exp_id, self.groups)
+
+    def claim(self, by: int) -> int | None:
+        """Claim the lowest unclaimed batch for reader `by`, waiting while it is more than
+        AHEAD batches per reader beyond the one being taken in; None when none is left."""
+        with self.lock:
+            while not self.stopped:
+                while self.next in self.owner:
+                    self.next += 1
+                if self.next >= len(self.groups):
+                    return None
+                if self.next < self.taken + AHEAD * (self.count + 1):
+                    self.owner[self.next] = by
+                    return self.next
+                self.lock.wait()
+            return None
+
+    def _put(self, batch: int, result: tuple[RunBatch, list[tuple[str, type[Warning]]]]) -> None:
+        with self.lock:
+            self.results[batch] = result
+            self.lock.notify_all()
+
+    def _read_here(self) -> None:
+        """The build's reader thread: claims and reads batches until none is left (an error
+        stops it, and is raised where the build takes that batch in, as a read there would)."""
+        while (k := self.claim(-1)) is not None:
+            try:
+                self._put(k, (self.store.read_run_batch(self.exp_id, self.groups[k]), []))
+            except BaseException as exc:
+                with self.lock:
+                    self.failed[k] = exc
+                    self.lock.notify_all()
+                return
+
+    def _serve(self, n: int, proc: subprocess.Popen[bytes], job: ReadJob) -> None:
+        """Talk to one worker: send the job, then answer each "next" with a claim."""
+        assert proc.stdin is not None and proc.stdout is not None
+        held: int | None = None
+        try:
+            send(proc.stdin, job)
+            while True:
+                kind, batch, body = recv(proc.stdout)
+                if kind == "read":
+                    self._put(batch, body)
+                elif kind == "failed":
+                    log.debug("read worker %d failed on batch %s:\n%s", n, batch, body)
+                    return
+                held = self.claim(n)
+                send(proc.stdin, held)
+                if held is None:
+                    return
+        except Exception as exc:
+            log.debug("read worker %d stopped: %s", n, exc)
+        finally:
+            with self.lock:
+                if held is not None and held not in self.results:
+                    self.lost.add(held)
+                self.lock.notify_all()
+
+    def batches(self) -> Iterator[RunBatch]:
+        """Yield every batch in order (a worker's warnings raised again as it comes in)."""
+        job = self.job()
+        for n in range(self.count):
+            try:
+                proc = start_worker(MODULE)
+            except OSError as exc:
+                log.debug("read worker %d could not start: %s", n, exc)
+                break
+            self.procs.append(proc)
+            thread = threading.Thread(
+                target=self._serve, args=(n, proc, job), name=f"reporter-read-{n}", daemon=True
+            )
+            self.threads.append(thread)
+            thread.start()
+        here = threading.Thread(target=self._read_here, name="reporter-read-here", daemon=True)
+        self.threads.append(here)
+        here.start()
+        try:
+            for k in range(len(self.groups)):
+                with self.lock:
+                    self.lock.wait_for(
+                        lambda k=k: (
+                            k in self.results  # type: ignore[misc]
+                            or k in self.lost
+                            or k in self.failed
+                            or (not here.is_alive() and k not in self.owner)
+                        )
+                    )
+                    if k in self.failed:
+                        raise self.failed[k]
+                    result = self.results.pop(k, None)
+                    self.lost.discard(k)
+                if result is None:  # its reader stopped (or none claimed it): read here
+                    result = (self.store.read_run_batch(self.exp_id, self.groups[k]), [])
+                batch, said = result
+                for message, category in said:
+                    warnings.warn(message, category, stacklevel=2)
+                with self.lock:
+                    self.taken = k + 1
+                    self.lock.notify_all()
+                yield batch
+        finally:
+            with self.lock:
+                self.stopped = True
+                self.lock.notify_all()
+            stop_workers(self.procs, self.threads)
+
+
+# --- the worker ------------------------------------------------------------------------------
+def serve(inp: IO[bytes], out: IO[bytes]) -> int:
+    """A read worker's loop: the job, then batches until the build has none left."""
+    from reporter.store import registry
+
+    job: ReadJob = recv(inp)
+    store = registry.open_store(job.store_uri)
+    message: tuple[str, int | None, Any] = ("next", None, None)
+    while True:
+        send(out, message)
+        batch: int | None = recv(inp)
+        if batch is None:
+            return 0
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                read = store.read_run_batch(job.exp_id, job.groups[batch])
+            said = [(str(w.message), w.category) for w in caught]
+            message = ("read", batch, (read, said))
+        except Exception:
+            send(out, ("failed", batch, traceback.format_exc()))
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(serve))
