@@ -231,6 +231,33 @@ class StoreContract:
         assert set(points.slices()) == {(run_id, "m") for run_id in ids}
         assert store.runs_frame([]).empty or len(store.runs_frame([])) == 0
 
+    def test_batches_read_one_by_one_are_the_batches_read_in_turn(
+        self, store: AbstractStore, exp_id: str
+    ) -> None:
+        """`experiment_batches` cuts an experiment into batches of whole runs (each run once),
+        and `read_run_batch` of each reads what `read_experiment_batches` yields for it:
+        a read worker may read any batch (a store that reads an experiment as one batch
+        returns no batches)."""
+        ids = set()
+        for i in range(5):
+            run_id = self.new_run(store, exp_id, f"r{i}")
+            store.log_batch(run_id, metrics=[Metric("m", float(s), 1, s) for s in range(40)])
+            store.end_run(run_id, RunStatus.FINISHED, _now())
+            ids.add(run_id)
+        groups = store.experiment_batches(exp_id, 100)
+        whole = list(store.read_experiment_batches(exp_id, 100))
+        if not groups:
+            assert len(whole) == 1
+            return
+        assert sorted(r for g in groups for r in g) == sorted(ids) and len(groups) > 1
+        assert len(whole) == len(groups)
+        for group, batch in zip(groups, whole, strict=True):
+            one = store.read_run_batch(exp_id, group)
+            assert list(one.frame["run_id"]) == list(batch.frame["run_id"])
+            assert set(one.frame["run_id"]) == set(group)
+            assert one.points.slices() == batch.points.slices()
+            assert list(one.points.value) == list(batch.points.value)
+
     def test_an_imported_run_keeps_its_id(self, store: AbstractStore, exp_id: str) -> None:
         run_id = uuid.uuid4().hex
         store.ensure_run_marker(exp_id, run_id, 1000)
