@@ -129,3 +129,30 @@ def test_rows_in_takes_many_stretches_by_filtering() -> None:
     rows = [(r, schema.KIND_METRIC, "k", float(i), i, i) for i, r in enumerate(runs)]
     kept = reader.rows_in(table_of(rows, 2, True), "run_id", {"r0"})
     assert kept.column("step").to_pylist() == list(range(0, len(runs), 2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(-3, 6), st.none()), min_size=1, max_size=30),
+    st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=4, unique=True),
+)
+def test_validation_refuses_what_arrow_full_validation_refuses(
+    indices: list[int | None], dictionary: list[str]
+) -> None:
+    """A damaged page can decode into dictionary indices out of range: the one-pass check
+    refuses exactly the tables Arrow's full validation refuses."""
+    column = pa.DictionaryArray.from_arrays(
+        pa.array(indices, pa.int32()), pa.array(dictionary), safe=False
+    )
+    table = pa.table({"run_id": column, "step": pa.array(range(len(indices)), pa.int64())})
+    try:
+        table.validate(full=True)
+        arrow_ok = True
+    except pa.ArrowInvalid:
+        arrow_ok = False
+    try:
+        events.validate(table)
+        ours_ok = True
+    except pa.ArrowInvalid:
+        ours_ok = False
+    assert ours_ok == arrow_ok
