@@ -6,7 +6,6 @@ both cores)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import sys
 from pathlib import Path
@@ -220,8 +219,5 @@ def test_page_workers_setting_is_checked(sweep: str) -> None:
         BuildConfig(store=sweep, page_workers=-1).validate()
 
 
-def test_the_default_is_one_worker_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert workers.default_workers() == 1
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+def test_workers_are_opt_in() -> None:
     assert workers.default_workers() == 0
