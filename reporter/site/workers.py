@@ -24,7 +24,6 @@ A worker needs a second interpreter: if none can start, the build makes every ba
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import pickle
 import threading
@@ -38,7 +37,7 @@ from reporter.site.paths import run_path
 from reporter.site.series import index_metrics
 from reporter.site.theme import Theme
 from reporter.view.points import read_ahead
-from reporter.view.readers import recv, send, send_bytes, start_worker
+from reporter.view.readers import recv, send, send_bytes, start_workers, stop_workers
 
 if TYPE_CHECKING:
     import subprocess
@@ -176,7 +175,11 @@ class PageWorkers:
             kept=self.artifact_bytes.kept_of(ids),
         )
         pool = PagePool(groups, self.artifact_bytes.stats)
-        pool.start(job, min(self.count, len(groups) - 1))
+        try:
+            pool.start(job, min(self.count, len(groups) - 1))
+        except BaseException:  # (interrupted while starting: none left running)
+            pool.close()
+            raise
         return pool
 
 
@@ -194,7 +197,6 @@ class PagePool:
         self.lock = threading.Condition()
         self.next = 0  # the lowest batch no process claimed
         self.owner: dict[int, int] = {}  # batch -> the worker that claimed it (BUILD: here)
-        self.complete = False  # every batch was yielded
         self.done: dict[int, tuple[Made, Any]] = {}  # batch -> what a worker wrote, its share
         self.lost: set[int] = set()  # claimed by a worker that failed: the build makes them
         self.held: dict[int, int | None] = {}  # worker -> the batch it holds
@@ -220,21 +222,14 @@ class PagePool:
         """Start `count` workers (those that cannot start leave their share to the build)."""
 
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        for n in range(count):
-            try:
-                proc = start_worker(MODULE)
-            except OSError as exc:
-                log.debug("page worker %d could not start: %s", n, exc)
-                return
-            self.procs.append(proc)
-            thread = threading.Thread(
-                target=self._serve,
-                args=(n, proc, payload),
-                name=f"reporter-page-worker-{n}",
-                daemon=True,
-            )
-            self.threads.append(thread)
-            thread.start()
+        start_workers(
+            MODULE,
+            count,
+            lambda n, proc: self._serve(n, proc, payload),
+            "reporter-page-worker",
+            self.procs,
+            self.threads,
+        )
 
     def _serve(self, n: int, proc: subprocess.Popen[bytes], payload: bytes) -> None:
         """Talk to one worker: send the job, then answer each "next" with a claim."""
@@ -345,7 +340,6 @@ class PagePool:
             del points
             yield from ready(wait=False)
         yield from ready(wait=True)
-        self.complete = True
 
     def __enter__(self) -> PagePool:
         return self
@@ -354,20 +348,6 @@ class PagePool:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers (at once if the build stopped early) and wait for them."""
-        if not self.complete:
-            for proc in self.procs:
-                if proc.poll() is None:
-                    proc.kill()
-        for thread in self.threads:
-            thread.join(timeout=30)
-        for proc in self.procs:
-            for stream in (proc.stdin, proc.stdout):
-                if stream is not None:
-                    with contextlib.suppress(OSError):
-                        stream.close()
-            try:
-                proc.wait(timeout=30)
-            except Exception:
-                proc.kill()
-                proc.wait()
+        """Stop the workers and wait for them: every batch they made came back once the pool
+        is complete; one still starting up (or stopped early) is killed, not waited for."""
+        stop_workers(self.procs, self.threads)

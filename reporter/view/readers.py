@@ -85,8 +85,31 @@ def start_worker(module: str) -> subprocess.Popen[bytes]:
     )
 
 
+def start_workers(
+    module: str,
+    count: int,
+    serve: Any,
+    name: str,
+    procs: list[subprocess.Popen[bytes]],
+    threads: list[threading.Thread],
+) -> None:
+    """Start up to `count` workers of `module`, each talked to by a thread running
+    `serve(n, proc)`; those that cannot start leave their share to the build."""
+    for n in range(count):
+        try:
+            proc = start_worker(module)
+        except OSError as exc:
+            log.debug("%s %d could not start: %s", name, n, exc)
+            return
+        procs.append(proc)
+        thread = threading.Thread(target=serve, args=(n, proc), name=f"{name}-{n}", daemon=True)
+        threads.append(thread)
+        thread.start()
+
+
 def stop_workers(procs: list[subprocess.Popen[bytes]], threads: list[threading.Thread]) -> None:
-    """Kill workers still running, wait for their threads and reap them."""
+    """Kill workers still running (first: a thread blocked reading one then sees the end of
+    its pipe), wait for their threads and reap them."""
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
@@ -206,22 +229,18 @@ class ReadPool:
     def batches(self) -> Iterator[RunBatch]:
         """Yield every batch in order (a worker's warnings raised again as it comes in)."""
         job = self.job()
-        for n in range(self.count):
-            try:
-                proc = start_worker(MODULE)
-            except OSError as exc:
-                log.debug("read worker %d could not start: %s", n, exc)
-                break
-            self.procs.append(proc)
-            thread = threading.Thread(
-                target=self._serve, args=(n, proc, job), name=f"reporter-read-{n}", daemon=True
+        try:  # (workers started are stopped whatever stops the build, even while starting)
+            start_workers(
+                MODULE,
+                self.count,
+                lambda n, proc: self._serve(n, proc, job),
+                "reporter-read",
+                self.procs,
+                self.threads,
             )
-            self.threads.append(thread)
-            thread.start()
-        here = threading.Thread(target=self._read_here, name="reporter-read-here", daemon=True)
-        self.threads.append(here)
-        here.start()
-        try:
+            here = threading.Thread(target=self._read_here, name="reporter-read-here", daemon=True)
+            self.threads.append(here)
+            here.start()
             for k in range(len(self.groups)):
                 with self.lock:
                     self.lock.wait_for(
