@@ -295,7 +295,16 @@ class BuildConfig:
 
 KEYS = {f.name for f in dataclasses.fields(BuildConfig)} - {"config_file", "compare"}
 TUPLES = {f.name for f in dataclasses.fields(BuildConfig) if f.type.startswith("tuple")}
-OPTIONAL = {"base_url", "compare", "profile", "runs", "max_site_mb", "reports", "sort"}
+OPTIONAL = {
+    "base_url",
+    "compare",
+    "profile",
+    "runs",
+    "max_site_mb",
+    "reports",
+    "sort",
+    "page_workers",
+}
 
 
 def _toml(path: Path) -> dict[str, Any]:

@@ -221,3 +221,17 @@ def test_page_workers_setting_is_checked(sweep: str) -> None:
 
 def test_workers_are_opt_in() -> None:
     assert workers.default_workers() == 0
+
+
+def test_page_workers_is_a_setting_of_the_config_file(tmp_path: Path) -> None:
+    """Set in tracker-report.toml as the README shows; a value of the wrong type is an error
+    naming the setting."""
+    from reporter.view.config import load_config
+
+    good = tmp_path / "good.toml"
+    good.write_text("page_workers = 1\n")
+    assert load_config({}, str(good)).page_workers == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text('page_workers = "two"\n')
+    with pytest.raises(InvalidArgumentError, match="page_workers"):
+        load_config({}, str(bad))
