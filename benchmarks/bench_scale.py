@@ -30,6 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / ".bench"
+PAGE_WORKERS = 1  # the builds measured (--page-workers): workers are opt-in in the product
 
 MAKE_RUNS = """
 import sys, random
@@ -103,7 +104,7 @@ from reporter.site.build import build
 from reporter.view.config import BuildConfig
 start = time.perf_counter()
 result = build(BuildConfig(store=sys.argv[1], out=sys.argv[2], artifacts="skip",
-                           batch_points=int(sys.argv[3])))
+                           batch_points=int(sys.argv[3]), page_workers=int(sys.argv[4])))
 print(json.dumps({"seconds": time.perf_counter() - start, "pages": result.pages,
                   "bytes": result.stats.bytes, "warnings": result.warnings,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -193,7 +194,7 @@ def measure(
     quiet = []  # the floor with the disk quiet: after the last build's site was written out
     for _ in range(repeat):
         shutil.rmtree(scratch, ignore_errors=True)
-        builds.append(child(BUILD, str(store), str(scratch), str(batch_points)))
+        builds.append(child(BUILD, str(store), str(scratch), str(batch_points), str(PAGE_WORKERS)))
         floors.append(child(FLOOR, str(store)))
         os.sync()
         quiet.append(child(FLOOR, str(store)))
@@ -281,7 +282,7 @@ def measure_s3(store: Path, experiment: str, batch_points: int) -> list[tuple[st
         env = {**creds, "TRACKER_S3_ENDPOINT_URL": endpoint}
         scratch = BENCH / "scale-site-s3"
         shutil.rmtree(scratch, ignore_errors=True)
-        built = child(BUILD, uri, str(scratch), str(batch_points), **env)
+        built = child(BUILD, uri, str(scratch), str(batch_points), str(PAGE_WORKERS), **env)
         shutil.rmtree(scratch, ignore_errors=True)
         reads = child(READS, uri, experiment, **env)
     finally:
@@ -306,12 +307,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--batch-points", type=int, default=1_000_000)
+    parser.add_argument("--page-workers", type=int, default=1, help="0: the build alone")
     parser.add_argument("--copies", type=int, default=0, help="also a store of K copies")
     parser.add_argument("--store", help="an existing compacted store of one experiment")
     parser.add_argument("--experiment", default="scale", help="its experiment's name")
     parser.add_argument("--s3", action="store_true", help="also build and read it from moto")
     parser.add_argument("--no-local", action="store_true", help="skip the local figures")
     args = parser.parse_args()
+    global PAGE_WORKERS
+    PAGE_WORKERS = args.page_workers
     name = args.experiment
     store = (
         Path(args.store) if args.store else BENCH / f"scale-{args.runs}x{args.metrics}x{args.steps}"
