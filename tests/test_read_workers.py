@@ -5,8 +5,10 @@ the build (issue 20: both cores)."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,43 @@ def test_a_snapshot_read_with_workers_equals_one_read_alone(
     assert by_worker, "no worker read a batch"
     assert len(alone.experiments[0].runs) == 12
     assert_same(alone, shared)
+
+
+def test_read_workers_read_the_store_as_the_build_opened_it(
+    many_batches: str,
+    store_kind: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    by_worker: list[int],
+) -> None:
+    """An S3 store named with its endpoint in the URI (none in the environment), a folder
+    named relatively: workers read that store; memory:// (this process's): no workers."""
+    alone = snapshot_of(many_batches, 0)
+    if store_kind == "s3":
+        uri = f"{many_batches}?endpoint_url={os.environ['TRACKER_S3_ENDPOINT_URL']}"
+        monkeypatch.delenv("TRACKER_S3_ENDPOINT_URL")
+    else:
+        monkeypatch.chdir(Path(many_batches).parent)
+        uri = Path(many_batches).name
+    assert_same(alone, snapshot_of(uri, 1))
+    assert by_worker
+
+
+def test_no_read_workers_for_a_store_in_this_process_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    memory = f"memory://reads-{uuid.uuid4().hex}"
+    client = mlflow.Client(memory)
+    exp = client.create_experiment("mem")
+    for _ in range(6):
+        run_id = client.create_run(exp).info.run_id
+        client.log_batch(run_id, metrics=[Metric("m", s / 3, 1, s) for s in range(300)])
+    client.store.close()
+    pools: list[Any] = []
+    monkeypatch.setattr(readers.ReadPool, "__init__", lambda self, *a: pools.append(a))
+    snapshot = snapshot_of(memory, 1)
+    assert pools == []
+    assert len(snapshot.experiments[0].runs) == 6
 
 
 @pytest.mark.local_only

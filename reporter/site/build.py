@@ -177,7 +177,9 @@ def build(
         return artifact_bytes.read(run_id, path, experiment_of.get(run_id))
 
     def stream(measure_only: bool = False) -> model.SiteStream:
-        workers = PageWorkers(count, chosen_theme, out, measure_only, artifact_bytes)
+        workers = PageWorkers(
+            count, loader.worker_uri(store), chosen_theme, out, measure_only, artifact_bytes
+        )
         return model.SiteStream(snapshot, config, info, read_preview, store_url, storage, workers)
 
     expected = sum(len(d.runs) + 2 for d in snapshot.experiments) + 2

@@ -110,6 +110,11 @@ def claim_out_folder(out: Path) -> None:
         tmp = out / f"{TMP_PREFIX}{uuid.uuid4().hex}"
         tmp.write_bytes(json.dumps(unfinished).encode())
         os.replace(tmp, out / MARKER)
+    sweep_temporary(out)
+
+
+def sweep_temporary(out: Path) -> None:
+    """Remove temporary files a killed writer (a build, a page worker) left below out."""
     for stale in out.rglob(f"{TMP_PREFIX}*"):
         if stale.is_file():
             stale.unlink(missing_ok=True)

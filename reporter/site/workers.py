@@ -25,6 +25,7 @@ A worker needs a second interpreter: if none can start, the build makes every ba
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import threading
 from collections.abc import Iterator
@@ -93,11 +94,9 @@ class PageMaker(Protocol):
 
 
 def default_workers() -> int:
-    """Workers beside the build when the setting is left out: none for now. Workers reopen
-    the store from its URI, which for memory://, S3 URIs with a query and REST stores with
-    credentials is not the store the build opened (issue 20's review): opt in with
-    `page_workers` for local folders and S3 reached through $TRACKER_S3_ENDPOINT_URL."""
-    return 0
+    """Workers beside the build when the setting is left out: one on a machine of two cores
+    or more (the build's own process is the other), none on one core."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 @dataclass
@@ -128,6 +127,7 @@ class PageWorkers:
     """How a build starts page workers: how many, and what their writers need."""
 
     count: int
+    store_uri: str | None  # what workers open to read the build's store (None: no workers)
     theme: Theme
     out: Path
     measure_only: bool
@@ -142,8 +142,15 @@ class PageWorkers:
         gather: bool,
     ) -> PagePool | None:
         """Start workers for an experiment's batches; None when the build makes them alone
-        (one batch, no worker wanted, or no reader to hand over)."""
-        if self.count < 1 or len(groups) < 2 or data.points is None:
+        (one batch, no worker wanted, a store no other process can open, points read once
+        for the whole experiment, or no reader to hand over)."""
+        if (
+            self.count < 1
+            or len(groups) < 2
+            or self.store_uri is None
+            or data.points is None
+            or data.series.cached is not None
+        ):
             return None
         import dataclasses
 
@@ -151,7 +158,7 @@ class PageWorkers:
 
         ids = {r for g in groups for r in g}
         job = PagesJob(
-            store_uri=stream.snapshot.uri,
+            store_uri=self.store_uri,
             config=stream.config,
             info=stream.info,
             theme=Theme(
@@ -174,7 +181,7 @@ class PageWorkers:
             archived={r: v for r, v in stream.snapshot.archived.items() if r in ids},
             kept=self.artifact_bytes.kept_of(ids),
         )
-        pool = PagePool(groups, self.artifact_bytes.stats)
+        pool = PagePool(groups, self.artifact_bytes.stats, self.out)
         try:
             pool.start(job, min(self.count, len(groups) - 1))
         except BaseException:  # (interrupted while starting: none left running)
@@ -187,41 +194,63 @@ def _no_reader(ids: list[str]) -> Any:
     raise RuntimeError("a page job's points are read with its PointsReader")
 
 
-class PagePool:
-    """An experiment's batches shared between the build and its page workers (`parts`)."""
+BUILD = -1  # who claimed a batch: the build's own process (workers: 0, 1, ...)
+WAIT: Literal["wait"] = "wait"  # the build may not claim more until a batch is written
+WINDOW = 2  # batches claimed beyond the next one to write, besides one a worker holds
+JOIN_SECONDS = 30.0  # how long a finished pool waits for a worker's last message
 
-    def __init__(self, groups: list[list[str]], stats: FetchStats) -> None:
+
+class PagePool:
+    """An experiment's batches shared between the build and its page workers (`parts`).
+
+    Memory is bounded: no process claims a batch more than `window` batches beyond the next
+    one to be written (a slow worker holding a batch holds back the others' claims, not
+    their memory). An error is raised where a build of one process raises it: at its batch,
+    once every batch before it was written."""
+
+    def __init__(self, groups: list[list[str]], stats: FetchStats, out: Path) -> None:
         self.groups = groups
         self.batches = len(groups)
-        self.stats = stats  # the build's artifact reads, which the workers' add to
+        self.stats = stats  # the build's artifact reads, which the workers' are added to
+        self.out = out
         self.lock = threading.Condition()
         self.next = 0  # the lowest batch no process claimed
+        self.end = self.batches  # batches from here on are not claimed (one failed before)
+        self.emitted = 0  # batches the build wrote (or counted in)
+        self.window = WINDOW
+        self.stopped = False
         self.owner: dict[int, int] = {}  # batch -> the worker that claimed it (BUILD: here)
         self.done: dict[int, tuple[Made, Any]] = {}  # batch -> what a worker wrote, its share
         self.lost: set[int] = set()  # claimed by a worker that failed: the build makes them
         self.held: dict[int, int | None] = {}  # worker -> the batch it holds
+        self.reads: list[FetchStats] = []  # each worker's artifact reads, as it finished
         self.procs: list[subprocess.Popen[bytes]] = []
         self.threads: list[threading.Thread] = []
 
     # -- claims ---------------------------------------------------------------------------
-    def claim(self, batch: int | None = None, by: int = -1) -> int | None:
-        """Claim this batch (None: the lowest unclaimed one) for worker `by` (-1: the build);
-        return it, or None if it was taken (or none is left)."""
+    def claim(self, by: int = BUILD) -> int | Literal["wait"] | None:
+        """Claim the lowest unclaimed batch for worker `by` (BUILD: this process); None when
+        none is left. Beyond the window a worker waits; the build gets WAIT (it writes the
+        batches, so it must not wait for itself)."""
         with self.lock:
-            if batch is None:
-                while self.next < self.batches and self.next in self.owner:
+            while True:
+                while self.next < self.end and self.next in self.owner:
                     self.next += 1
-                batch = self.next if self.next < self.batches else None
-            if batch is None or batch in self.owner:
-                return None
-            self.owner[batch] = by
-            return batch
+                if self.stopped or self.next >= self.end:
+                    return None
+                if self.next <= self.emitted + self.window:
+                    self.owner[self.next] = by
+                    return self.next
+                if by == BUILD:
+                    return WAIT
+                self.lock.wait()
 
     # -- workers --------------------------------------------------------------------------
     def start(self, job: PagesJob, count: int) -> None:
         """Start `count` workers (those that cannot start leave their share to the build)."""
 
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        self.window = WINDOW + count
         start_workers(
             MODULE,
             count,
@@ -239,28 +268,24 @@ class PagePool:
             send_bytes(proc.stdin, payload)
             while True:
                 kind, batch, body = recv(proc.stdout)
-                if kind == "stats":
-                    self._add_stats(body)
-                    continue
                 with self.lock:
                     if kind == "wrote":
                         self.done[batch] = (Made(warnings=body[1], written=[body[0]]), body[2])
                     elif kind == "failed":
                         log.debug("page worker %d failed on batch %s:\n%s", n, batch, body)
-                        self.lost.add(batch)
-                        self.held[n] = None
-                        self.lock.notify_all()
-                        return
+                        return  # (its batch is lost: made by the build)
                     self.held[n] = None
                     self.lock.notify_all()
-                nxt = self.claim(by=n)
+                nxt = self.claim(n)
+                assert nxt != WAIT
                 self.held[n] = nxt
                 send(proc.stdin, nxt)
                 if nxt is None:
                     break
-            kind, _, body = recv(proc.stdout)  # its last reads of artifacts
+            kind, _, body = recv(proc.stdout)  # its reads of artifacts
             if kind == "stats":
-                self._add_stats(body)
+                with self.lock:
+                    self.reads.append(body)
         except Exception as exc:
             log.debug("page worker %d stopped: %s", n, exc)
         finally:
@@ -271,13 +296,6 @@ class PagePool:
                 self.held[n] = None
                 self.lock.notify_all()
 
-    def _add_stats(self, stats: FetchStats) -> None:
-        with self.lock:
-            self.stats.fetches += stats.fetches
-            self.stats.hits += stats.hits
-            self.stats.uncached += stats.uncached
-            self.stats.fetched.update(stats.fetched)
-
     def _outcome(self, batch: int, wait: bool) -> tuple[Made, Any] | Literal[False] | None:
         """What a worker made of a batch it claimed: its part, False if lost (made here),
         None if not yet (or the build claimed it and has yet to make it)."""
@@ -285,10 +303,10 @@ class PagePool:
             while True:
                 if batch in self.done:
                     return self.done.pop(batch)
-                if self.owner.get(batch, -1) == -1:
+                if self.owner.get(batch, BUILD) == BUILD:
                     return None
                 if batch in self.lost or not any(t.is_alive() for t in self.threads):
-                    self.owner[batch] = -1  # the build makes it now
+                    self.owner[batch] = BUILD  # the build makes it now
                     return False
                 if not wait:
                     return None
@@ -303,43 +321,86 @@ class PagePool:
         workers do. Each batch's share of the grouped lines is measured where it was read
         and added here in the batches' order (the same sums as one process makes)."""
         data, groups = runs.data, self.groups
-        mine: dict[int, tuple[Made, Any]] = {}
-        emitted = 0
+        mine: dict[int, tuple[Made, Any] | Exception] = {}  # made (or failed) here
 
         def make(k: int, points: Any) -> tuple[Made, Any]:
             metrics = index_metrics(points)
             share = gatherer.measure(metrics, groups[k]) if gatherer is not None else None
             return stream.batch_pages(runs, groups[k], metrics), share
 
-        def ready(wait: bool) -> Iterator[Made]:
-            nonlocal emitted
-            while emitted < self.batches:
-                if emitted in mine:
-                    made, share = mine.pop(emitted)
+        def fail(k: int, exc: Exception) -> None:  # raised when batch k's turn comes
+            mine[k] = exc
+            with self.lock:
+                self.end = min(self.end, k)  # no one claims a batch after it
+                self.lock.notify_all()
+
+        def ready(wait: bool, most: int | None = None) -> Iterator[Made]:
+            while self.emitted < self.batches and most != 0:
+                k = self.emitted
+                if k in mine:
+                    got = mine.pop(k)
+                    if isinstance(got, Exception):
+                        raise got
+                    made, share = got
                 else:
-                    outcome = self._outcome(emitted, wait)
+                    outcome = self._outcome(k, wait)
                     if outcome is None:
                         if wait:  # claimed here and not made: cannot be (see below)
-                            raise RuntimeError(f"batch {emitted} was never made")
+                            raise RuntimeError(f"batch {k} was never made")
                         return
                     if outcome is False:  # its worker failed: made here
-                        made, share = make(emitted, data.series.read(groups[emitted]))
+                        made, share = make(k, data.series.read(groups[k]))
                     else:
                         made, share = outcome
                 if gatherer is not None and share is not None:
                     gatherer.take(share)
-                emitted += 1
+                with self.lock:
+                    self.emitted = k + 1
+                    self.lock.notify_all()
+                most = None if most is None else most - 1
                 yield made
 
-        def reads() -> Iterator[tuple[int, Any]]:
+        def reads() -> Iterator[tuple[int | Literal["wait"], Any]]:
             while (k := self.claim()) is not None:
-                yield k, data.series.read(groups[k])
+                if k == WAIT:  # the batch to write next is a worker's: written first
+                    with self.lock:
+                        seen = self.emitted
+                    yield k, seen
+                    with self.lock:
+                        while not self.stopped and self.emitted == seen:
+                            self.lock.wait()
+                    continue
+                try:
+                    points = data.series.read(groups[k])
+                except Exception as exc:
+                    yield k, exc
+                    return
+                yield k, points
 
-        for k, points in read_ahead(reads()):
-            mine[k] = make(k, points)
-            del points
-            yield from ready(wait=False)
-        yield from ready(wait=True)
+        ahead = read_ahead(reads())
+        try:
+            for k, points in ahead:
+                if k == WAIT:  # (unless written since: the reader claims again)
+                    if self.emitted == points:
+                        yield from ready(wait=True, most=1)
+                    continue
+                if isinstance(points, Exception):
+                    fail(k, points)
+                else:
+                    try:
+                        mine[k] = make(k, points)
+                    except Exception as exc:
+                        fail(k, exc)
+                del points
+                yield from ready(wait=False)
+            yield from ready(wait=True)
+            for thread in self.threads:  # each worker's last message: its artifact reads
+                thread.join(timeout=JOIN_SECONDS)
+        finally:
+            with self.lock:
+                self.stopped = True
+                self.lock.notify_all()
+            ahead.close()
 
     def __enter__(self) -> PagePool:
         return self
@@ -348,6 +409,20 @@ class PagePool:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers and wait for them: every batch they made came back once the pool
-        is complete; one still starting up (or stopped early) is killed, not waited for."""
+        """Stop the workers and wait for them (those still running are killed: once the pool
+        is complete, none is), count in their artifact reads, and sweep the temporary files a
+        worker killed while writing left."""
+        from reporter.site.render import sweep_temporary
+
+        with self.lock:
+            self.stopped = True
+            self.lock.notify_all()
         stop_workers(self.procs, self.threads)
+        for reads in self.reads:
+            self.stats.fetches += reads.fetches
+            self.stats.hits += reads.hits
+            self.stats.uncached += reads.uncached
+            self.stats.fetched.update(reads.fetched)
+        self.reads.clear()
+        if any(proc.returncode != 0 for proc in self.procs):
+            sweep_temporary(self.out)

@@ -44,6 +44,12 @@ class AbstractStore(ABC):
     def create_if_missing(self) -> None:  # noqa: B027 - optional: a remote store exists
         """Make an empty store here if there is none (a server starting on a new folder)."""
 
+    def uri_for_workers(self) -> str | None:
+        """Return the URI another process of this machine opens to read this very store (a
+        build's read and page workers), or None when none can: a store in this process's
+        memory, a server signed in to, a class no other process knows. This default: None."""
+        return None
+
     @abstractmethod
     def content_digest(self) -> str:
         """Return a digest that changes whenever anything stored changes (a build's cache key)."""

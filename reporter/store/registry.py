@@ -80,6 +80,14 @@ def factory_for(uri: str) -> StoreFactory:
     return _parquet
 
 
+def opens_alike(uri: str) -> bool:
+    """Whether another process opens this URI with the same factory as this one: no factory
+    was registered for its scheme here (a registration is this process's alone)."""
+    scheme, _ = split_uri(uri)
+    with _lock:
+        return scheme not in _factories
+
+
 def validate_uri(uri: str) -> None:
     """Raise UnsupportedURIError for a URI this installation cannot open."""
     factory_for(uri)

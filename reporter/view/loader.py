@@ -116,6 +116,14 @@ def open_store(uri: str) -> AbstractStore:
     return store
 
 
+def worker_uri(store: AbstractStore) -> str | None:
+    """Return the URI a build's workers open to read this very store, or None when workers
+    cannot share it (see AbstractStore.uri_for_workers; a scheme registered in this process
+    is unknown to another)."""
+    uri = store.uri_for_workers()
+    return uri if uri is not None and registry.opens_alike(uri) else None
+
+
 def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Experiment]:
     """Return the active experiments, or the ones named in `wanted` (by name, id, `id:ID`
     for an id only, or a name glob such as 'team-a/*', which matches active experiments)."""
@@ -291,9 +299,10 @@ def _batches(
     thread, or with read workers beside it when the experiment takes more than a batch."""
     from reporter.view.readers import ReadPool
 
-    groups = store.experiment_batches(exp_id, max_points) if read_workers else []
-    if len(groups) > 1:
-        batches = ReadPool(store, exp_id, groups, read_workers).batches()
+    uri = worker_uri(store) if read_workers else None
+    groups = store.experiment_batches(exp_id, max_points) if uri is not None else []
+    if uri is not None and len(groups) > 1:
+        batches = ReadPool(store, uri, exp_id, groups, read_workers).batches()
     elif groups:
         batches = read_ahead(store.read_run_batch(exp_id, g) for g in groups)
     else:

@@ -8,7 +8,7 @@ once and its points kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -135,7 +135,7 @@ class SeriesSource:
 _END = object()
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
+def read_ahead(items: Iterator[T]) -> Generator[T, None, None]:
     """Yield what an iterator yields, making the next item in a thread while the caller works
     on this one: reading a batch of the store (Arrow and numpy, which leave the interpreter
     free) overlaps with making pages, on two cores. At most two items exist at once."""

@@ -150,9 +150,10 @@ class ReadPool:
     """An experiment's batches (`groups`) read by this process and `count` workers."""
 
     def __init__(
-        self, store: AbstractStore, exp_id: str, groups: list[list[str]], count: int
+        self, store: AbstractStore, uri: str, exp_id: str, groups: list[list[str]], count: int
     ) -> None:
         self.store, self.exp_id, self.groups = store, exp_id, groups
+        self.uri = uri  # what the workers open: this very store (loader.worker_uri)
         self.count = count
         self.lock = threading.Condition()
         self.next = 0  # the lowest batch no reader claimed
@@ -167,7 +168,7 @@ class ReadPool:
 
     def job(self) -> ReadJob:
         """Return what the workers are sent."""
-        return ReadJob(self.store.uri, self.exp_id, self.groups)
+        return ReadJob(self.uri, self.exp_id, self.groups)
 
     def claim(self, by: int) -> int | None:
         """Claim the lowest unclaimed batch for reader `by`, waiting while it is more than
@@ -278,6 +279,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
 
     job: ReadJob = recv(inp)
     store = registry.open_store(job.store_uri)
+    store.require_existing()  # (a store gone since the build opened it: read by the build)
     message: tuple[str, int | None, Any] = ("next", None, None)
     while True:
         send(out, message)

@@ -6,6 +6,7 @@ both cores)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import sys
 from pathlib import Path
@@ -19,8 +20,9 @@ from reporter.entities import Metric, Param
 from reporter.site import workers
 from reporter.site.build import build
 from reporter.site.render import SiteTooLargeError
+from reporter.site.theme import resolve_theme
 from reporter.view.config import BuildConfig
-from tests.site.failing_reader import FailingReader
+from tests.site.failing_reader import DyingWriter, FailingReader, HeldReader, RefusingReader
 
 STORE_KINDS = ("local", "s3")
 STEPS = 120
@@ -76,18 +78,32 @@ def site_files(out: Path) -> dict[str, bytes]:
     }
 
 
-def built(store: str, out: Path, page_workers: int, **settings: Any) -> dict[str, bytes]:
-    config = BuildConfig(
+def config_of(store: str, out: Path, page_workers: int, **settings: Any) -> BuildConfig:
+    settings = {"batch_points": 1000, **settings}
+    return BuildConfig(
         store=store,
         out=str(out),
         artifacts="copy",
-        batch_points=1000,
         max_points=50,
         page_workers=page_workers,
         **settings,
     )
-    build(config)
+
+
+def built(store: str, out: Path, page_workers: int, **settings: Any) -> dict[str, bytes]:
+    build(config_of(store, out, page_workers, **settings))
     return site_files(out)
+
+
+def with_reader(monkeypatch: pytest.MonkeyPatch, make: Any) -> None:
+    """Hand page workers the points reader `make(reader)` returns instead of the build's."""
+    start = workers.PageWorkers.start
+
+    def started(self: workers.PageWorkers, stream: Any, data: Any, *args: Any) -> Any:
+        reader = make(data.points)
+        return start(self, stream, dataclasses.replace(data, points=reader), *args)
+
+    monkeypatch.setattr(workers.PageWorkers, "start", started)
 
 
 @pytest.fixture
@@ -99,9 +115,9 @@ def from_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     made: list[int] = []
     claim = workers.PagePool.claim
 
-    def in_turn(self: workers.PagePool, batch: int | None = None, by: int = -1) -> int | None:
+    def in_turn(self: workers.PagePool, by: int = workers.BUILD) -> Any:
         with self.lock:
-            if by == -1:
+            if by == workers.BUILD:
                 self.lock.wait_for(
                     lambda: (
                         sum(o != -1 for o in self.owner.values())
@@ -111,7 +127,7 @@ def from_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
                     ),
                     timeout=120,
                 )
-            got = claim(self, batch, by)
+            got = claim(self, by)
             self.lock.notify_all()
             return got
 
@@ -165,13 +181,10 @@ def test_a_worker_that_fails_leaves_its_batch_to_the_build(
 ) -> None:
     alone = built(sweep, tmp_path / "alone", 0)
     marker = tmp_path / "failed"
-    start = workers.PageWorkers.start
-
-    def failing(self: workers.PageWorkers, stream: Any, data: Any, *args: Any) -> Any:
-        reader = FailingReader(**vars(data.points), fail_on=2, how=how, marker=str(marker))
-        return start(self, stream, dataclasses.replace(data, points=reader), *args)
-
-    monkeypatch.setattr(workers.PageWorkers, "start", failing)
+    with_reader(
+        monkeypatch,
+        lambda points: FailingReader(**vars(points), fail_on=2, how=how, marker=str(marker)),
+    )
     shared = built(sweep, tmp_path / "shared", 1)
     assert marker.read_text().startswith(how)  # the worker did fail, at its second batch
     assert len(from_workers) == 1  # its first batch came back; the rest made here
@@ -219,7 +232,12 @@ def test_page_workers_setting_is_checked(sweep: str) -> None:
         BuildConfig(store=sweep, page_workers=-1).validate()
 
 
-def test_workers_are_opt_in() -> None:
+def test_one_worker_by_default_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert workers.default_workers() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert workers.default_workers() == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert workers.default_workers() == 0
 
 
@@ -235,3 +253,159 @@ def test_page_workers_is_a_setting_of_the_config_file(tmp_path: Path) -> None:
     bad.write_text('page_workers = "two"\n')
     with pytest.raises(InvalidArgumentError, match="page_workers"):
         load_config({}, str(bad))
+
+
+def test_a_worker_killed_while_publishing_a_file_leaves_no_temporary_file(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_workers: list[int]
+) -> None:
+    alone = built(sweep, tmp_path / "alone", 0)
+    marker = tmp_path / "killed"
+    with_reader(
+        monkeypatch, lambda points: DyingWriter(**vars(points), fail_on=2, marker=str(marker))
+    )
+    shared = built(sweep, tmp_path / "shared", 1)
+    assert marker.read_text().startswith("killed publishing")  # it died mid-file
+    assert len(from_workers) == 1
+    assert shared == alone  # (site_files lists every file: no .tmp-* among them)
+
+
+def test_a_slow_worker_holds_back_claims_not_memory(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a worker holds the next batch to write, no process claims a batch more than the
+    pool's window beyond it: what waits to be written stays a few batches, however slow."""
+    alone = built(sweep, tmp_path / "alone", 0, batch_points=500)
+    release = tmp_path / "release"
+    with_reader(monkeypatch, lambda points: HeldReader(**vars(points), release=str(release)))
+    claim = workers.PagePool.claim
+    ahead: list[int] = []  # how far beyond the next batch to write each claim was
+    waited: list[int] = []
+
+    def watched(self: workers.PagePool, by: int = workers.BUILD) -> Any:
+        with self.lock:
+            if by == workers.BUILD and not self.owner:  # the worker's turn first
+                self.lock.wait_for(lambda: bool(self.owner), timeout=120)
+            got = claim(self, by)
+            if got == workers.WAIT:
+                waited.append(self.emitted)
+                release.touch()  # the worker may go on now
+            elif got is not None:
+                ahead.append(got - self.emitted - self.window)
+            return got
+
+    monkeypatch.setattr(workers.PagePool, "claim", watched)
+    shared = built(sweep, tmp_path / "shared", 1, batch_points=500)
+    assert waited[:1] == [0]  # the build stopped claiming while the worker held batch 0
+    assert ahead and max(ahead) <= 0
+    assert shared == alone
+
+
+def test_an_error_is_raised_at_its_batch_as_one_process_raises_it(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_workers: list[int]
+) -> None:
+    """Every batch's run pages fail (naming the batch): the worker's batch 0 and the build's
+    batch 1 both fail, and the error raised is batch 0's, as in a build of one process."""
+    groups: list[list[str]] = []
+    start = workers.PageWorkers.start
+
+    def started(
+        self: workers.PageWorkers, stream: Any, data: Any, runs: Any, g: Any, *a: Any
+    ) -> Any:
+        if len(g) > 1:  # (the sweep, not the experiment of one run)
+            groups.extend(g)
+        refusing = RefusingReader(**vars(data.points))
+        return start(self, stream, dataclasses.replace(data, points=refusing), runs, g, *a)
+
+    def refused(points: Any) -> Any:  # the build's own batches
+        raise RuntimeError(f"the batch of {min(r for r, _ in points.slices())} refused")
+
+    monkeypatch.setattr(workers.PageWorkers, "start", started)
+    monkeypatch.setattr(workers, "index_metrics", refused)
+    with pytest.raises(RuntimeError) as raised:
+        build(config_of(sweep, tmp_path / "shared", 1))
+    assert len(groups) > 2
+    assert str(raised.value) == f"the batch of {min(groups[0])} refused"
+
+
+def test_workers_read_the_store_as_the_build_opened_it(
+    sweep: str,
+    store_kind: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    from_workers: list[int],
+) -> None:
+    """An S3 store named with its endpoint in the URI (none in the environment): the workers
+    read that server too; a folder named relatively from another working directory."""
+    import os
+
+    alone = built(sweep, tmp_path / "alone", 0)
+    if store_kind == "s3":
+        uri = f"{sweep}?endpoint_url={os.environ['TRACKER_S3_ENDPOINT_URL']}"
+        monkeypatch.delenv("TRACKER_S3_ENDPOINT_URL")
+    else:
+        monkeypatch.chdir(Path(sweep).parent)
+        uri = Path(sweep).name
+    shared = built(uri, tmp_path / "shared", 1)
+    assert from_workers
+    assert shared == alone
+
+
+def test_no_workers_for_a_store_no_other_process_sees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory:// store and a scheme registered in this process: the build makes every
+    batch itself (no worker is started), and the site is complete."""
+    import uuid
+
+    from reporter.store import registry
+    from reporter.store.parquet.store import ParquetStore
+    from reporter.view import loader
+
+    started: list[int] = []
+    monkeypatch.setattr(workers.PagePool, "start", lambda self, *a: started.append(1))
+    memory = f"memory://pages-{uuid.uuid4().hex}"
+    client = mlflow.Client(memory)
+    exp = client.create_experiment("mem")
+    for _ in range(6):
+        run_id = client.create_run(exp).info.run_id
+        client.log_batch(run_id, metrics=[Metric("m", s / 3, 1, s) for s in range(300)])
+    client.store.close()
+    assert loader.worker_uri(ParquetStore(memory)) is None
+    build(config_of(memory, tmp_path / "site", 1))
+    assert (
+        sum(
+            p.startswith("runs/") and p.endswith("index.html")
+            for p in site_files(tmp_path / "site")
+        )
+        == 6
+    )
+    monkeypatch.setitem(registry._factories, "file", ParquetStore)
+    assert loader.worker_uri(ParquetStore(str(tmp_path / "store"))) is None
+    assert started == []
+
+
+def test_page_workers_are_not_started_for_points_read_once(sweep: str, tmp_path: Path) -> None:
+    """An experiment whose points were read whole (a tracking server's): none to share."""
+    from reporter.view import loader
+    from reporter.view.points import SeriesSource
+
+    config = config_of(sweep, tmp_path / "site", 1)
+    data = next(
+        d
+        for d in loader.load(loader.open_store(sweep), config).experiments
+        if d.experiment.name == "sweep"
+    )
+    whole = dataclasses.replace(
+        data, series=SeriesSource.of(data.series.read(list(data.series.rows)))
+    )
+    pages = workers.PageWorkers(1, sweep, resolve_theme("default"), tmp_path, False, None)  # type: ignore[arg-type]
+    assert pages.start(None, whole, None, [["a"], ["b"]], False) is None  # type: ignore[arg-type]
+
+
+def test_artifact_reads_of_workers_are_counted(sweep: str, tmp_path: Path) -> None:
+    """What workers read of the store is in the build's counts: the same artifacts."""
+    alone = build(config_of(sweep, tmp_path / "alone", 0))
+    shared = build(config_of(sweep, tmp_path / "shared", 1))
+    assert alone.artifact_reads is not None and shared.artifact_reads is not None
+    assert set(shared.artifact_reads.fetched) == set(alone.artifact_reads.fetched)
+    assert shared.artifact_reads.fetched

@@ -258,6 +258,28 @@ class StoreContract:
             assert one.points.slices() == batch.points.slices()
             assert list(one.points.value) == list(batch.points.value)
 
+    def test_a_uri_for_workers_opens_this_very_store(
+        self, store: AbstractStore, exp_id: str
+    ) -> None:
+        """What a build's workers open (`uri_for_workers`) reads what this store holds, in a
+        store object of its own (as another process makes one); None: no workers share it."""
+        run_id = self.new_run(store, exp_id)
+        store.log_batch(run_id, metrics=[Metric("m", 1.5, 1, 0)])
+        store.end_run(run_id, RunStatus.FINISHED, _now())
+        store.flush()
+        uri = store.uri_for_workers()
+        if uri is None:
+            pytest.skip(f"{type(store).__name__} at {store.uri} is not shared with workers")
+        other = registry.open_store(uri)
+        try:
+            other.require_existing()
+            assert other.get_experiment(exp_id).name == "contract"
+            runs, points = other.read_experiment(exp_id)
+            assert list(runs["run_id"]) == [run_id]
+            assert list(points.value) == [1.5]
+        finally:
+            other.close()
+
     def test_an_imported_run_keeps_its_id(self, store: AbstractStore, exp_id: str) -> None:
         run_id = uuid.uuid4().hex
         store.ensure_run_marker(exp_id, run_id, 1000)

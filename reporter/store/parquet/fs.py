@@ -204,6 +204,7 @@ class StoreFS:
             self._real_root = os.path.realpath(self.root)
             self.fs: Any = None
             self.uri = self.root
+            self.reopen: str | None = self.root  # what another process opens (see below)
             self._one_get: dict[str, int] = {}
             return
         import fsspec
@@ -221,6 +222,9 @@ class StoreFS:
             self.fs, root = fsspec.core.url_to_fs(clean, **options)
         self.root = root.rstrip("/")
         self.uri = clean.rstrip("/")
+        # another process opens the same store from the URI as given (its query names the
+        # endpoint and profile); memory:// is this process's own
+        self.reopen = None if scheme == "memory" else uri
         # s3fs asks for a file's size (a HEAD) before a whole-file GET unless told to use one
         self._one_get = {"max_concurrency": 1} if scheme in ("s3", "s3a") else {}
 

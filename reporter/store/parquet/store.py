@@ -142,6 +142,11 @@ class ParquetStore(AbstractStore):
         """Create store.json here unless there is one (a server starting on a new folder)."""
         self._ensure_store()
 
+    def uri_for_workers(self) -> str | None:
+        """Return the folder's absolute path, or the object store URI as given (None for
+        memory://, which no other process sees)."""
+        return self._fs.reopen
+
     def require_existing(self) -> None:
         """Raise NotFoundError unless a store exists here (for commands that only read)."""
         if not self._fs.exists(schema.STORE_FILE):
