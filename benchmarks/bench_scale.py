@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / ".bench"
-PAGE_WORKERS = 1  # the builds measured (--page-workers): workers are opt-in in the product
+PAGE_WORKERS = 1  # the builds measured (--page-workers): the product's default on 2 cores
 
 MAKE_RUNS = """
 import sys, random
@@ -123,6 +123,55 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+LEAN = """
+# The least a build of the run pages' series could do: every metric point read once, each
+# series cut into 500 min/max buckets, each run's series written as one base64 file, by two
+# processes (half the row groups each). No HTML, tables, grouped lines or storage page.
+import base64, json, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+import numpy as np
+import pyarrow.parquet as pq
+
+def b64(a):
+    return base64.b64encode(np.ascontiguousarray(a, dtype=np.float64).tobytes()).decode()
+
+def work(job):
+    path, out, share, shares = job
+    f = pq.ParquetFile(path)
+    done = 0
+    for g in range(share, f.metadata.num_row_groups, shares):
+        t = f.read_row_group(g, columns=["run_id", "kind", "key", "value", "step"])
+        kinds = t.column("kind").combine_chunks()
+        kind = kinds.indices.to_numpy() == kinds.dictionary.to_pylist().index("metric")
+        run = t.column("run_id").combine_chunks()
+        key = t.column("key").combine_chunks()
+        ri, ki = run.indices.to_numpy()[kind], key.indices.to_numpy()[kind]
+        value = t.column("value").to_numpy(zero_copy_only=False)[kind]
+        step = t.column("step").to_numpy()[kind]
+        cut = np.flatnonzero((np.diff(ri) != 0) | (np.diff(ki) != 0)) + 1
+        edges = np.concatenate([[0], cut, [len(ri)]])
+        runs, keys, series = run.dictionary.to_pylist(), key.dictionary.to_pylist(), {}
+        for a, b in zip(edges[:-1], edges[1:]):
+            at = np.linspace(a, b, 501).astype(np.int64)[:-1] if b - a > 500 else np.arange(a, b)
+            series.setdefault(runs[ri[a]], {})[keys[ki[a]]] = {
+                "step": b64(step[at]), "min": b64(np.minimum.reduceat(value[a:b], at - a)),
+                "max": b64(np.maximum.reduceat(value[a:b], at - a))}
+        for run_id, data in series.items():  # (a run split between row groups: two files)
+            folder = Path(out, run_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"series-{g}.js").write_text("S=" + json.dumps(data))
+            done += len(data)
+    return done
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    files = sorted(Path(sys.argv[1]).rglob("*.parquet"))
+    with ProcessPoolExecutor(2) as pool:
+        n = sum(pool.map(work, [(str(p), sys.argv[2], k, 2) for p in files for k in (0, 1)]))
+    print(json.dumps({"seconds": time.perf_counter() - start, "series": n}))
+"""
+
 READS = """
 import json, resource, sys, time
 import reporter as mlflow
@@ -140,13 +189,18 @@ print(json.dumps({"search_s": search, "rows": len(frame), "history_s": time.perf
 """
 
 
-def child(code: str, *args: str, **extra: str) -> dict[str, Any]:
-    """Run code in a fresh interpreter of this venv and return its last JSON line."""
+def child(code: str, *args: str, script: bool = False, **extra: str) -> dict[str, Any]:
+    """Run code in a fresh interpreter of this venv (from a file when `script`: its process
+    pool imports the main module) and return its last JSON line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "MLFLOW_"))}
     env["TRACKER_LOG_ENVIRONMENT"] = "0"
     env.update(extra)
+    source = textwrap.dedent(code)
+    if script:
+        BENCH.mkdir(exist_ok=True)
+        (BENCH / "child_script.py").write_text(source)
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, *([str(BENCH / "child_script.py")] if script else ["-c", source]), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -200,6 +254,14 @@ def measure(
         quiet.append(child(FLOOR, str(store)))
     site = folder_bytes(scratch)
     shutil.rmtree(scratch, ignore_errors=True)
+    lean = []
+    for _ in range(repeat):
+        shutil.rmtree(scratch, ignore_errors=True)
+        os.sync()
+        lean.append(child(LEAN, str(store), str(scratch), script=True))
+    lean_bytes = folder_bytes(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    lean_s = statistics.median(x["seconds"] for x in lean)
     reads = child(READS, str(store), experiment)
     build_s = statistics.median(b["seconds"] for b in builds)
     floor_s = statistics.median(f["seconds"] for f in floors)
@@ -226,6 +288,12 @@ def measure(
             f"{label}: build / floor",
             f"{build_s / floor_s:.1f}x right after a build, {build_s / quiet_s:.1f}x after a "
             "sync (target <= 3x)",
+        ),
+        (
+            f"{label}: lean series floor",
+            f"{lean_s:,.1f} s ({lean_bytes / 1e6:,.0f} MB: read once, 500 min/max buckets a "
+            f"series, base64, written; 2 processes) = {lean_s / quiet_s:.1f}x the quiet floor; "
+            f"the build is {build_s / lean_s:.1f}x it",
         ),
         (
             f"{label}: site",
