@@ -84,6 +84,19 @@ def new_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _own_temporary_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporary files and folders made in this process (`download_artifacts` without a
+    dst_path makes one that is the caller's to remove, as in MLflow) go to a folder of the
+    test run's, which pytest cleans, rather than piling up in the machine's temporary folder
+    (beside the test's tmp_path, not in it: tests list what is there)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("tempfile")))
+
+
+@pytest.fixture(autouse=True)
 def store_uri(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str, request: pytest.FixtureRequest
 ) -> Iterator[str]:
