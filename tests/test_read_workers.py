@@ -5,6 +5,7 @@ the build (issue 20: both cores)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import threading
@@ -170,11 +171,12 @@ def test_a_read_worker_that_fails_leaves_its_batch_to_the_build(
 ) -> None:
     alone = snapshot_of(many_batches, 0)
     marker = tmp_path / "failed"
+    job = readers.ReadPool.job
 
     def dying(self: readers.ReadPool) -> readers.ReadJob:
         items = DyingList(self.groups)
         items.fail_on, items.how, items.marker = 2, how, str(marker)
-        return readers.ReadJob(self.store.uri, self.exp_id, items)
+        return dataclasses.replace(job(self), groups=items)
 
     monkeypatch.setattr(readers.ReadPool, "job", dying)
     shared = snapshot_of(many_batches, 1)
@@ -213,3 +215,38 @@ def test_a_read_error_in_the_build_is_raised_as_without_workers(
     assert pools
     for proc in (p for pool in pools for p in pool.procs):
         assert proc.poll() is not None  # stopped and reaped
+
+
+def test_a_read_worker_that_reads_other_runs_is_not_believed(
+    many_batches: str, monkeypatch: pytest.MonkeyPatch, by_worker: list[int]
+) -> None:
+    """A worker that reads runs other than its batch's (another store than the build's):
+    the build reads that batch itself and the snapshot is the one it reads alone."""
+    alone = snapshot_of(many_batches, 0)
+    job = readers.ReadPool.job
+    pools: list[readers.ReadPool] = []
+
+    def shifted(self: readers.ReadPool) -> readers.ReadJob:
+        pools.append(self)
+        sent = job(self)
+        return dataclasses.replace(sent, groups=[*sent.groups[1:], sent.groups[0]])
+
+    monkeypatch.setattr(readers.ReadPool, "job", shifted)
+    assert_same(alone, snapshot_of(many_batches, 1))
+    assert any(owner != -1 for pool in pools for owner in pool.owner.values())  # it read
+    assert by_worker == []  # (and what it read was dropped)
+
+
+def test_no_more_read_workers_than_batches_to_share(
+    many_batches: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools: list[readers.ReadPool] = []
+    init = readers.ReadPool.__init__
+
+    def recorded(self: readers.ReadPool, *args: Any) -> None:
+        init(self, *args)
+        pools.append(self)
+
+    monkeypatch.setattr(readers.ReadPool, "__init__", recorded)
+    snapshot_of(many_batches, 64)
+    assert pools and all(0 < len(p.procs) < len(p.groups) for p in pools)

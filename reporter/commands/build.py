@@ -54,6 +54,17 @@ from reporter.commands.options import (
     "they would take the site over site_limit_mb (1,000 MB, GitHub Pages' limit) "
     "[default: auto].",
 )
+@click.option(
+    "--batch-points",
+    type=click.IntRange(min=1000),
+    help="Metric points read at once: the build's memory follows it [default: 1,000,000].",
+)
+@click.option(
+    "--page-workers",
+    type=click.IntRange(0, 64),
+    help="Worker processes beside the build for experiments of more than a batch; 0: the "
+    "build alone [default: 1 on two cores or more].",
+)
 @click.option("--strict", is_flag=True, default=None, help="Fail (exit 1) if there are warnings.")
 @click.option(
     "--clean",
@@ -74,6 +85,8 @@ def build_command(
     profile: str | None,
     max_site_mb: float | None,
     full_series: str | None,
+    batch_points: int | None,
+    page_workers: int | None,
     strict: bool | None,
     clean: bool | None,
 ) -> None:
@@ -96,6 +109,8 @@ def build_command(
         "profile": profile,
         "max_site_mb": max_site_mb,
         "full_series": full_series,
+        "batch_points": batch_points,
+        "page_workers": page_workers,
         "strict": strict,
         "clean": clean,
     }

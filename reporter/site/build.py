@@ -85,7 +85,7 @@ def fingerprint(
     settings = {
         k: v
         for k, v in dataclasses.asdict(config).items()
-        if k not in ("clean", "strict", "out", "config_file")
+        if k not in ("clean", "strict", "out", "config_file", "page_workers")  # (same site)
     }
     digest.update(
         json.dumps(
@@ -178,7 +178,12 @@ def build(
 
     def stream(measure_only: bool = False) -> model.SiteStream:
         workers = PageWorkers(
-            count, loader.worker_uri(store), chosen_theme, out, measure_only, artifact_bytes
+            count,
+            loader.worker_uri(store, config.store),
+            chosen_theme,
+            out,
+            measure_only,
+            artifact_bytes,
         )
         return model.SiteStream(snapshot, config, info, read_preview, store_url, storage, workers)
 

@@ -15,7 +15,7 @@ from reporter.site.model import SiteStream
 from reporter.site.pages.experiment import charted_runs, group_choices
 from reporter.site.series import GroupGatherer, index_metrics
 from reporter.site.workers import PagesJob, RunPages
-from reporter.view.readers import recv, send, worker_main
+from reporter.view.readers import apply_settings, open_for_worker, recv, send, worker_main
 
 if TYPE_CHECKING:
     from reporter.view.fetch import ArtifactBytes
@@ -45,7 +45,7 @@ def _open(job: PagesJob) -> _Worker:
     from reporter.view.points import SeriesSource
 
     config = job.config
-    store = loader.open_store(job.store_uri)
+    store = open_for_worker(job.store_uri, job.identity)
     rules = config.secret_rules()
     series = SeriesSource(
         functools.partial(job.points.read, store, config, rules),
@@ -88,12 +88,25 @@ def _open(job: PagesJob) -> _Worker:
     return _Worker(job, stream, run_pages_of(data, job.crumb), writer, fetched, gatherer)
 
 
+def _check_points(points: Any, group: list[str], rows: dict[str, int]) -> None:
+    """Raise unless these points are as many a run as the build's first pass counted: else
+    this worker read another store than the build's (the build makes the batch itself)."""
+    import numpy as np
+
+    counts = np.bincount(points.run, minlength=len(points.runs)) if len(points) else ()
+    got = {run_id: int(n) for run_id, n in zip(points.runs, counts, strict=False) if n}
+    wanted = {run_id: rows[run_id] for run_id in group if rows.get(run_id)}
+    if got != wanted:
+        raise RuntimeError("the points read are not the ones the build counted in its first pass")
+
+
 def serve(inp: IO[bytes], out: IO[bytes]) -> int:
     """A page worker's loop: the job, then batches until the build has none left."""
     import warnings
 
     warnings.simplefilter("ignore")  # the build said what its reads say; no one to show them
     job: PagesJob = recv(inp)
+    apply_settings(job.settings)
     worker = _open(job)
     message: tuple[str, int | None, Any] = ("next", None, None)
     while True:
@@ -104,6 +117,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
         try:
             group = job.groups[batch]
             points = worker.runs.data.series.read(group)
+            _check_points(points, group, job.rows)
             metrics = index_metrics(points)
             share = worker.gatherer.measure(metrics, group) if worker.gatherer else None
             made = worker.stream.batch_pages(worker.runs, group, metrics)

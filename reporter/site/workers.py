@@ -38,7 +38,15 @@ from reporter.site.paths import run_path
 from reporter.site.series import index_metrics
 from reporter.site.theme import Theme
 from reporter.view.points import read_ahead
-from reporter.view.readers import recv, send, send_bytes, start_workers, stop_workers
+from reporter.view.readers import (
+    folder_identity,
+    process_settings,
+    recv,
+    send,
+    send_bytes,
+    start_workers,
+    stop_workers,
+)
 
 if TYPE_CHECKING:
     import subprocess
@@ -120,6 +128,8 @@ class PagesJob:
     withheld: dict[str, dict[str, str]]
     archived: dict[str, Archived]
     kept: dict[ArtifactKey, bytes]  # artifact bytes the build fetched already (its scan)
+    settings: dict[str, Any]  # readers.process_settings() of the build
+    identity: tuple[int, int] | None  # readers.folder_identity() of the store in the build
 
 
 @dataclass
@@ -180,6 +190,8 @@ class PageWorkers:
             withheld={r: v for r, v in stream.snapshot.withheld.items() if r in ids},
             archived={r: v for r, v in stream.snapshot.archived.items() if r in ids},
             kept=self.artifact_bytes.kept_of(ids),
+            settings=process_settings(),
+            identity=folder_identity(self.store_uri),
         )
         pool = PagePool(groups, self.artifact_bytes.stats, self.out)
         try:
@@ -224,6 +236,7 @@ class PagePool:
         self.lost: set[int] = set()  # claimed by a worker that failed: the build makes them
         self.held: dict[int, int | None] = {}  # worker -> the batch it holds
         self.reads: list[FetchStats] = []  # each worker's artifact reads, as it finished
+        self.finished = 0  # workers that said their last (none killed while writing)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.threads: list[threading.Thread] = []
 
@@ -286,6 +299,7 @@ class PagePool:
             if kind == "stats":
                 with self.lock:
                     self.reads.append(body)
+                    self.finished += 1
         except Exception as exc:
             log.debug("page worker %d stopped: %s", n, exc)
         finally:
@@ -424,5 +438,5 @@ class PagePool:
             self.stats.uncached += reads.uncached
             self.stats.fetched.update(reads.fetched)
         self.reads.clear()
-        if any(proc.returncode != 0 for proc in self.procs):
-            sweep_temporary(self.out)
+        if self.finished < len(self.procs):  # (an exit status can say 0 for a killed worker:
+            sweep_temporary(self.out)  # SIGCHLD ignored by the host)

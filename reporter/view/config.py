@@ -165,7 +165,9 @@ class BuildConfig:
                 f"batch_points must be an integer >= 1000, got {self.batch_points!r}"
             )
         if self.page_workers is not None and (
-            not isinstance(self.page_workers, int) or not 0 <= self.page_workers <= 64
+            not isinstance(self.page_workers, int)
+            or isinstance(self.page_workers, bool)
+            or not 0 <= self.page_workers <= 64
         ):
             raise InvalidArgumentError(
                 f"page_workers must be an integer from 0 to 64, got {self.page_workers!r}"

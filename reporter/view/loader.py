@@ -116,12 +116,14 @@ def open_store(uri: str) -> AbstractStore:
     return store
 
 
-def worker_uri(store: AbstractStore) -> str | None:
-    """Return the URI a build's workers open to read this very store, or None when workers
-    cannot share it (see AbstractStore.uri_for_workers; a scheme registered in this process
-    is unknown to another)."""
+def worker_uri(store: AbstractStore, opened_from: str) -> str | None:
+    """Return the URI a build's workers open to read this very store (opened from the URI
+    `opened_from`), or None when workers cannot share it (see AbstractStore.uri_for_workers;
+    a scheme registered in this process is unknown to another)."""
     uri = store.uri_for_workers()
-    return uri if uri is not None and registry.opens_alike(uri) else None
+    if uri is None or not (registry.opens_alike(opened_from) and registry.opens_alike(uri)):
+        return None
+    return uri
 
 
 def select_experiments(store: AbstractStore, wanted: tuple[str, ...]) -> list[Experiment]:
@@ -182,6 +184,9 @@ def load(
         artifact_bytes = ArtifactBytes(store)
     rules = config.secret_rules()
     notes: list[str] = []
+    readers = None  # (what read workers open, how many)
+    if read_workers > 0 and (uri := worker_uri(store, config.store)) is not None:
+        readers = (uri, read_workers)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         exps = [
@@ -196,7 +201,7 @@ def load(
         archived: dict[str, Archived] = {}
         seen: dict[str, str] = {}  # run id -> the experiment that shows it
         for exp in exps:
-            read = _read_experiment(store, exp, config, rules, log_keys, seen, notes, read_workers)
+            read = _read_experiment(store, exp, config, rules, log_keys, seen, notes, readers)
             archived.update(read.archived)
             kept = set(read.frame["run_id"]) if len(read.frame) else set()
             shown = publish.experiment(exp, config, rules)
@@ -235,7 +240,7 @@ def _read_experiment(
     log_keys: set[str] | None,
     seen: dict[str, str],
     notes: list[str],
-    read_workers: int = 0,
+    readers: tuple[str, int] | None = None,
 ) -> _Read:
     """Read an experiment a batch of runs at a time: the published runs frame, their inputs,
     where archived runs went, and the facts of their metric points (each batch's points are
@@ -254,7 +259,7 @@ def _read_experiment(
     archived: dict[str, Archived] = {}
     batches = 0
     points = None
-    for batch in _batches(store, exp_id, config.batch_points, read_workers):
+    for batch in _batches(store, exp_id, config.batch_points, readers):
         batches += 1
         frame, points = batch.frame, batch.points
         if log_keys is not None:  # `du --log` runs: the published experiments' bytes only
@@ -293,16 +298,16 @@ def _read_experiment(
 
 
 def _batches(
-    store: AbstractStore, exp_id: str, max_points: int, read_workers: int
+    store: AbstractStore, exp_id: str, max_points: int, readers: tuple[str, int] | None
 ) -> Iterator[RunBatch]:
     """Yield an experiment's batches, each read while the one before is taken in: by a
     thread, or with read workers beside it when the experiment takes more than a batch."""
     from reporter.view.readers import ReadPool
 
-    uri = worker_uri(store) if read_workers else None
-    groups = store.experiment_batches(exp_id, max_points) if uri is not None else []
-    if uri is not None and len(groups) > 1:
-        batches = ReadPool(store, uri, exp_id, groups, read_workers).batches()
+    groups = store.experiment_batches(exp_id, max_points) if readers is not None else []
+    if readers is not None and len(groups) > 1:
+        uri, count = readers
+        batches = ReadPool(store, uri, exp_id, groups, min(count, len(groups) - 1)).batches()
     elif groups:
         batches = read_ahead(store.read_run_batch(exp_id, g) for g in groups)
     else:

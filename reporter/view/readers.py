@@ -18,6 +18,7 @@ The pipe's messages are length-prefixed pickles between processes of one build (
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import pickle
@@ -44,6 +45,14 @@ AHEAD = 2  # batches read beyond the one being taken in, per reader: bounds the 
 
 
 # --- the pipe: length-prefixed pickles -----------------------------------------------------------
+MAGIC = b"TRW1"  # each message's first bytes: what is not ours (a stray print) is refused
+MAX_MESSAGE = 1 << 40  # a length beyond this is no message of ours
+
+
+class ProtocolError(EOFError):
+    """The other end sent what is not a message of ours: it is treated as gone."""
+
+
 def send(out: IO[bytes], message: Any) -> None:
     """Send one message (pickled)."""
     send_bytes(out, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
@@ -51,21 +60,66 @@ def send(out: IO[bytes], message: Any) -> None:
 
 def send_bytes(out: IO[bytes], data: bytes) -> None:
     """Send one message pickled already."""
-    out.write(len(data).to_bytes(8, "little"))
+    out.write(MAGIC + len(data).to_bytes(8, "little"))
     out.write(data)
     out.flush()
 
 
 def recv(inp: IO[bytes]) -> Any:
-    """Receive one message; EOFError when the other end closed the pipe."""
-    head = inp.read(8)
-    if len(head) < 8:
+    """Receive one message; EOFError when the other end closed the pipe, ProtocolError when
+    what came is not a message."""
+    head = inp.read(12)
+    if len(head) < 12:
         raise EOFError("the other end closed the pipe")
-    size = int.from_bytes(head, "little")
+    size = int.from_bytes(head[4:], "little")
+    if head[:4] != MAGIC or size > MAX_MESSAGE:
+        raise ProtocolError(f"not a worker message: {head[:12]!r}")
     data = inp.read(size)
     if len(data) < size:
         raise EOFError("the other end closed the pipe")
     return pickle.loads(data)
+
+
+def folder_identity(uri: str) -> tuple[int, int] | None:
+    """Return (device, inode) of the folder a local store URI names in this process (a
+    worker checks it opened the build's folder: /proc/self/cwd/... names another in it);
+    None for an object store, or a folder that is not there."""
+    if "://" in uri or not os.path.isabs(uri):
+        return None
+    try:
+        found = os.stat(uri)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def open_for_worker(uri: str, identity: tuple[int, int] | None) -> AbstractStore:
+    """Open the build's store in a worker: an error unless it exists and, for a folder, is
+    the build's very folder."""
+    from reporter.store import registry
+
+    if folder_identity(uri) != identity:
+        raise RuntimeError(f"{uri} is not the folder the build opened")
+    store = registry.open_store(uri)
+    store.require_existing()
+    return store
+
+
+def process_settings() -> dict[str, Any]:
+    """What this process set up that opening a store depends on and a worker would not see:
+    fsspec's configuration (`fsspec.config.conf`, if fsspec was imported)."""
+    fsspec_config = sys.modules.get("fsspec.config")
+    conf = getattr(fsspec_config, "conf", None)
+    return {"fsspec": copy.deepcopy(dict(conf))} if isinstance(conf, dict) and conf else {}
+
+
+def apply_settings(settings: dict[str, Any]) -> None:
+    """Set up this worker as the build's process was (see process_settings)."""
+    if settings.get("fsspec"):
+        import fsspec.config
+
+        fsspec.config.conf.clear()
+        fsspec.config.conf.update(settings["fsspec"])
 
 
 def start_worker(module: str) -> subprocess.Popen[bytes]:
@@ -144,6 +198,8 @@ class ReadJob:
     store_uri: str
     exp_id: str
     groups: list[list[str]]
+    settings: dict[str, Any]  # process_settings() of the build
+    identity: tuple[int, int] | None  # folder_identity() of the store in the build
 
 
 class ReadPool:
@@ -168,7 +224,9 @@ class ReadPool:
 
     def job(self) -> ReadJob:
         """Return what the workers are sent."""
-        return ReadJob(self.uri, self.exp_id, self.groups)
+        return ReadJob(
+            self.uri, self.exp_id, self.groups, process_settings(), folder_identity(self.uri)
+        )
 
     def claim(self, by: int) -> int | None:
         """Claim the lowest unclaimed batch for reader `by`, waiting while it is more than
@@ -210,6 +268,9 @@ class ReadPool:
             send(proc.stdin, job)
             while True:
                 kind, batch, body = recv(proc.stdout)
+                if kind == "read" and not _of_batch(body[0], self.groups[batch]):
+                    log.debug("read worker %d read other runs than batch %s's", n, batch)
+                    return  # (a store other than the build's: its batch is read here)
                 if kind == "read":
                     self._put(batch, body)
                 elif kind == "failed":
@@ -272,14 +333,19 @@ class ReadPool:
             stop_workers(self.procs, self.threads)
 
 
+def _of_batch(read: RunBatch, group: list[str]) -> bool:
+    """Whether a worker's read holds the runs of its batch and no other (else it read another
+    store than the build's, which reads that batch itself)."""
+    runs = set(group)
+    return set(read.frame["run_id"]) == runs and set(read.points.runs) <= runs
+
+
 # --- the worker ------------------------------------------------------------------------------
 def serve(inp: IO[bytes], out: IO[bytes]) -> int:
     """A read worker's loop: the job, then batches until the build has none left."""
-    from reporter.store import registry
-
     job: ReadJob = recv(inp)
-    store = registry.open_store(job.store_uri)
-    store.require_existing()  # (a store gone since the build opened it: read by the build)
+    apply_settings(job.settings)
+    store = open_for_worker(job.store_uri, job.identity)
     message: tuple[str, int | None, Any] = ("next", None, None)
     while True:
         send(out, message)

@@ -227,9 +227,10 @@ def test_a_build_that_stops_stops_its_workers(
         assert proc.poll() is not None  # reaped: not running, not a zombie
 
 
-def test_page_workers_setting_is_checked(sweep: str) -> None:
+@pytest.mark.parametrize("bad", [-1, 65, True, 1.0, "1"])
+def test_page_workers_setting_is_checked(sweep: str, bad: Any) -> None:
     with pytest.raises(InvalidArgumentError, match="page_workers must be an integer from 0 to 64"):
-        BuildConfig(store=sweep, page_workers=-1).validate()
+        BuildConfig(store=sweep, page_workers=bad).validate()
 
 
 def test_one_worker_by_default_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,15 +256,29 @@ def test_page_workers_is_a_setting_of_the_config_file(tmp_path: Path) -> None:
         load_config({}, str(bad))
 
 
+@pytest.mark.parametrize("sigchld", ["default", "ignored"])
 def test_a_worker_killed_while_publishing_a_file_leaves_no_temporary_file(
-    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_workers: list[int]
+    sweep: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    from_workers: list[int],
+    sigchld: str,
 ) -> None:
+    """Also when the host ignores SIGCHLD (a killed child's exit status then reads 0)."""
+    import signal
+
     alone = built(sweep, tmp_path / "alone", 0)
+    before = signal.getsignal(signal.SIGCHLD)
+    if sigchld == "ignored":
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     marker = tmp_path / "killed"
     with_reader(
         monkeypatch, lambda points: DyingWriter(**vars(points), fail_on=2, marker=str(marker))
     )
-    shared = built(sweep, tmp_path / "shared", 1)
+    try:
+        shared = built(sweep, tmp_path / "shared", 1)
+    finally:
+        signal.signal(signal.SIGCHLD, before)
     assert marker.read_text().startswith("killed publishing")  # it died mid-file
     assert len(from_workers) == 1
     assert shared == alone  # (site_files lists every file: no .tmp-* among them)
@@ -335,19 +350,24 @@ def test_workers_read_the_store_as_the_build_opened_it(
     from_workers: list[int],
 ) -> None:
     """An S3 store named with its endpoint in the URI (none in the environment): the workers
-    read that server too; a folder named relatively from another working directory."""
-    import os
-
-    alone = built(sweep, tmp_path / "alone", 0)
+    read that server too; a folder named relatively, from another working directory; a
+    folder named through /proc/self/cwd (in a worker, its own: it refuses that folder)."""
     if store_kind == "s3":
         uri = f"{sweep}?endpoint_url={os.environ['TRACKER_S3_ENDPOINT_URL']}"
         monkeypatch.delenv("TRACKER_S3_ENDPOINT_URL")
     else:
         monkeypatch.chdir(Path(sweep).parent)
         uri = Path(sweep).name
+    alone = built(uri, tmp_path / "alone", 0)  # (a site names its store as the build was told)
     shared = built(uri, tmp_path / "shared", 1)
     assert from_workers
     assert shared == alone
+    if store_kind == "local":
+        from_workers.clear()
+        uri = f"/proc/self/cwd/{Path(sweep).name}"
+        alone = built(uri, tmp_path / "alone-proc", 0)
+        assert built(uri, tmp_path / "shared-proc", 1) == alone
+        assert from_workers == []
 
 
 def test_no_workers_for_a_store_no_other_process_sees(
@@ -370,7 +390,6 @@ def test_no_workers_for_a_store_no_other_process_sees(
         run_id = client.create_run(exp).info.run_id
         client.log_batch(run_id, metrics=[Metric("m", s / 3, 1, s) for s in range(300)])
     client.store.close()
-    assert loader.worker_uri(ParquetStore(memory)) is None
     build(config_of(memory, tmp_path / "site", 1))
     assert (
         sum(
@@ -379,8 +398,19 @@ def test_no_workers_for_a_store_no_other_process_sees(
         )
         == 6
     )
+    assert loader.worker_uri(ParquetStore(memory), memory) is None
+    folder = str(tmp_path / "store")
     monkeypatch.setitem(registry._factories, "file", ParquetStore)
-    assert loader.worker_uri(ParquetStore(str(tmp_path / "store"))) is None
+    assert loader.worker_uri(ParquetStore(folder), folder) is None
+    monkeypatch.delitem(registry._factories, "file")
+
+    class Scaled(ParquetStore):  # a store of this process's own, on a folder
+        pass
+
+    monkeypatch.setitem(registry._factories, "scaled", lambda uri: Scaled(folder))
+    assert loader.worker_uri(Scaled(folder), "scaled://x") is None
+    assert loader.worker_uri(Scaled(folder), folder) is None  # (opened some other way)
+    assert loader.worker_uri(ParquetStore(folder), folder) == os.path.abspath(folder)
     assert started == []
 
 
@@ -409,3 +439,108 @@ def test_artifact_reads_of_workers_are_counted(sweep: str, tmp_path: Path) -> No
     assert alone.artifact_reads is not None and shared.artifact_reads is not None
     assert set(shared.artifact_reads.fetched) == set(alone.artifact_reads.fetched)
     assert shared.artifact_reads.fetched
+
+
+def test_workers_that_read_another_store_are_not_believed(
+    sweep: str,
+    store_kind: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    from_workers: list[int],
+) -> None:
+    """Page workers handed another store (set up in the build's process in a way they cannot
+    see, say) read points other than the build counted: the build makes their batches."""
+    import shutil
+
+    if store_kind != "local":
+        pytest.skip("the other store is a copy of the folder")
+    alone = built(sweep, tmp_path / "alone", 0)
+    other = tmp_path / "other"
+    shutil.copytree(sweep, other)
+    client = mlflow.Client(str(other))
+    exp = client.get_experiment_by_name("sweep")
+    assert exp is not None
+    for run in client.search_runs([exp.experiment_id]):
+        client.log_batch(run.info.run_id, metrics=[Metric("extra", 9.0, 1, 0)])
+    client.store.close()
+    start = workers.PageWorkers.start
+
+    def elsewhere(self: workers.PageWorkers, *args: Any) -> Any:
+        self.store_uri = str(other)
+        return start(self, *args)
+
+    monkeypatch.setattr(workers.PageWorkers, "start", elsewhere)
+    shared = built(sweep, tmp_path / "shared", 1)
+    assert from_workers == []  # (its first batch was refused: the build made them all)
+    assert shared == alone
+
+
+def test_a_worker_whose_output_is_not_ours_is_dropped(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Something in the worker's start-up prints (a sitecustomize, say): the build drops it
+    at once and makes its batches, rather than waiting on it."""
+    import subprocess
+
+    from reporter.view import readers
+
+    alone = built(sweep, tmp_path / "alone", 0)
+    start = readers.start_worker
+
+    def chatty(module: str) -> subprocess.Popen[bytes]:
+        proc = start(module)
+        proc.kill()  # (replaced by one that prints first)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        code = f"print('hi'); import runpy; runpy.run_module({module!r}, run_name='__main__')"
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=readers.IMPORTED_FROM,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    monkeypatch.setattr(readers, "start_worker", chatty)
+    assert built(sweep, tmp_path / "shared", 1) == alone
+
+
+def test_a_message_that_is_not_ours_is_refused() -> None:
+    import io
+
+    from reporter.view import readers
+
+    good = io.BytesIO()
+    readers.send(good, ("next", None, None))
+    assert readers.recv(io.BytesIO(good.getvalue())) == ("next", None, None)
+    with pytest.raises(readers.ProtocolError):
+        readers.recv(io.BytesIO(b"hi\n" + good.getvalue()))
+    huge = readers.MAGIC + (readers.MAX_MESSAGE + 1).to_bytes(8, "little")
+    with pytest.raises(readers.ProtocolError):
+        readers.recv(io.BytesIO(huge))
+
+
+def test_changing_page_workers_rewrites_nothing(sweep: str, tmp_path: Path) -> None:
+    """The site does not depend on the workers, so neither does the build's fingerprint."""
+    out = tmp_path / "site"
+    first = build(config_of(sweep, out, 0))
+    second = build(config_of(sweep, out, 1))
+    assert first.stats.written > 0
+    assert second.stats.written == 0 and second.stats.unchanged == first.stats.written
+
+
+def test_build_flags_set_workers_and_batches(sweep: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reporter.commands.main import cli
+
+    out = tmp_path / "site"
+    args = ["build", "--store", sweep, "--out", str(out), "--artifacts", "copy"]
+    ok = CliRunner().invoke(cli, [*args, "--page-workers", "0", "--batch-points", "1000"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli, [*args, "--page-workers", "65"])
+    assert bad.exit_code == 2 and "--page-workers" in bad.output
+    bad = CliRunner().invoke(cli, [*args, "--batch-points", "10"])
+    assert bad.exit_code == 2 and "--batch-points" in bad.output

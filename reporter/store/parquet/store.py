@@ -144,8 +144,9 @@ class ParquetStore(AbstractStore):
 
     def uri_for_workers(self) -> str | None:
         """Return the folder's absolute path, or the object store URI as given (None for
-        memory://, which no other process sees)."""
-        return self._fs.reopen
+        memory://, which no other process sees, and for a subclass: another process opens
+        this class)."""
+        return self._fs.reopen if type(self) is ParquetStore else None
 
     def require_existing(self) -> None:
         """Raise NotFoundError unless a store exists here (for commands that only read)."""
