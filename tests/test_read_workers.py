@@ -147,6 +147,16 @@ def test_no_read_workers_for_a_store_in_this_process_memory(
     assert len(snapshot.experiments[0].runs) == 6
 
 
+def test_a_compacted_store_is_read_by_workers_too(many_batches: str, by_worker: list[int]) -> None:
+    """A compacted file's run dictionary names every run of the file, whichever batch is
+    read: a worker's batch of it is still its batch (and is taken in)."""
+    mlflow.Client(many_batches).compact()
+    alone = snapshot_of(many_batches, 0)
+    shared = snapshot_of(many_batches, 1)
+    assert by_worker, "no worker's batch was taken in"
+    assert_same(alone, shared)
+
+
 @pytest.mark.local_only
 def test_damaged_files_read_by_a_worker_are_said_as_the_build_says_them(
     many_batches: str, by_worker: list[int]

@@ -336,8 +336,13 @@ class ReadPool:
 def _of_batch(read: RunBatch, group: list[str]) -> bool:
     """Whether a worker's read holds the runs of its batch and no other (else it read another
     store than the build's, which reads that batch itself)."""
+    import numpy as np
+
     runs = set(group)
-    return set(read.frame["run_id"]) == runs and set(read.points.runs) <= runs
+    points = read.points  # (its runs: a file's whole dictionary; those with points count)
+    counts = np.bincount(points.run, minlength=len(points.runs)) if len(points) else ()
+    with_points = {r for r, n in zip(points.runs, counts, strict=False) if n}
+    return set(read.frame["run_id"]) == runs and with_points <= runs
 
 
 # --- the worker ------------------------------------------------------------------------------
