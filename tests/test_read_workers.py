@@ -84,6 +84,20 @@ def by_worker(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return read
 
 
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[readers.ReadPool]:
+    """Every read pool the test's loads make."""
+    made: list[readers.ReadPool] = []
+    init = readers.ReadPool.__init__
+
+    def recorded(self: readers.ReadPool, *args: Any) -> None:
+        init(self, *args)
+        made.append(self)
+
+    monkeypatch.setattr(readers.ReadPool, "__init__", recorded)
+    return made
+
+
 def snapshot_of(store: str, workers: int) -> loader.StoreSnapshot:
     config = BuildConfig(store=store, batch_points=1000)
     return loader.load(loader.open_store(store), config, read_workers=workers)
@@ -196,7 +210,7 @@ def test_a_read_worker_that_fails_leaves_its_batch_to_the_build(
 
 
 def test_a_read_error_in_the_build_is_raised_as_without_workers(
-    many_batches: str, monkeypatch: pytest.MonkeyPatch
+    many_batches: str, monkeypatch: pytest.MonkeyPatch, pools: list[readers.ReadPool]
 ) -> None:
     """An error reading a batch in the build's own reader stops the load with that error
     (and its workers with it)."""
@@ -212,14 +226,6 @@ def test_a_read_error_in_the_build_is_raised_as_without_workers(
         return read(self, exp_id, run_ids)
 
     monkeypatch.setattr(ParquetStore, "read_run_batch", failing)
-    pools: list[readers.ReadPool] = []
-    init = readers.ReadPool.__init__
-
-    def recorded(self: readers.ReadPool, *args: Any) -> None:
-        init(self, *args)
-        pools.append(self)
-
-    monkeypatch.setattr(readers.ReadPool, "__init__", recorded)
     with pytest.raises(OSError, match="disk on fire"):
         snapshot_of(many_batches, 1)
     assert pools
@@ -248,15 +254,7 @@ def test_a_read_worker_that_reads_other_runs_is_not_believed(
 
 
 def test_no_more_read_workers_than_batches_to_share(
-    many_batches: str, monkeypatch: pytest.MonkeyPatch
+    many_batches: str, pools: list[readers.ReadPool]
 ) -> None:
-    pools: list[readers.ReadPool] = []
-    init = readers.ReadPool.__init__
-
-    def recorded(self: readers.ReadPool, *args: Any) -> None:
-        init(self, *args)
-        pools.append(self)
-
-    monkeypatch.setattr(readers.ReadPool, "__init__", recorded)
     snapshot_of(many_batches, 64)
     assert pools and all(0 < len(p.procs) < len(p.groups) for p in pools)
