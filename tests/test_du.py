@@ -16,7 +16,7 @@ from reporter.core.errors import InvalidArgumentError
 from reporter.core.sizes import format_size, parse_size
 from reporter.store.parquet import gc as gc_module
 from tests.cli import run_cli
-from tests.usage_helpers import DAY_MS, files_on_disk, log_run, make_gc_store
+from tests.usage_helpers import DAY_MS, count_event_reads, files_on_disk, log_run, make_gc_store
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
@@ -106,6 +106,37 @@ def test_deleted_archived_and_what_gc_would_free(store_uri, client, tmp_path, mo
     quick = client.store.usage(lifecycles=False)
     assert quick.gc is None and quick.deleted_runs is None
     assert quick.total == usage.total and quick.archived_runs == 1
+
+
+def test_lifecycles_a_read_said_are_not_read_again(store_uri, client, tmp_path, monkeypatch):
+    """`usage(known=...)` given what reading every batch of some experiments said of their
+    runs' lifecycles (`RunBatch.lifecycles`, as a build's first pass has them) measures what
+    `usage()` measures, value by value, without reading their attribute rows again; a run
+    logged since those reads is not missed: its experiment is read again."""
+    made = make_gc_store(client, tmp_path, monkeypatch)
+    client.store.archive_runs([made.kept[1]], str(tmp_path / "archive"))
+    store = client.store
+    known = {  # small batches: several shares per experiment, added up in order
+        e: [store.read_run_batch(e, g).lifecycles for g in store.experiment_batches(e, 7)]
+        for e in (made.keep_exp, made.gone_exp)
+    }
+    assert all(len(shares) > 1 for shares in known.values())
+    read = count_event_reads(monkeypatch)
+    now = clock.now_ms()
+    monkeypatch.setattr(clock, "now_ms", lambda: now)  # one measuring time for both
+    expected = store.usage()
+    assert sorted(read) == sorted([made.keep_exp, made.gone_exp])
+    read.clear()
+    assert store.usage(known=known) == expected and read == []
+    assert expected.deleted_runs == 3 and expected.archived_runs == 1
+    assert expected.gc is not None and {i.id for i in expected.gc.runs} == set(made.old)
+    # a run logged (and deleted) since the shares were read: that experiment is read again
+    new = log_run(client, 99)
+    client.delete_run(new)
+    later = store.usage(known=known)
+    assert read == [made.keep_exp]
+    assert later.deleted_runs == 4 and new in {r.run_id for r in later.runs}
+    assert later == store.usage()
 
 
 def test_compaction_estimate_is_close_to_what_compaction_frees(store_uri, client):

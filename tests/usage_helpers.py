@@ -196,3 +196,18 @@ def make_gc_store(client: reporter.Client, tmp: Path, monkeypatch: Any) -> GcSto
     )
     mlflow.set_experiment("keep")
     return out
+
+
+def count_event_reads(monkeypatch: Any) -> list[str]:
+    """Record the experiments whose attribute rows `usage` reads (read_experiment_events)."""
+    from reporter.store.parquet import usage
+
+    read: list[str] = []
+    real = usage.read_experiment_events
+
+    def counted(fs: Any, exp_id: str) -> usage.ExperimentEvents:
+        read.append(exp_id)
+        return real(fs, exp_id)
+
+    monkeypatch.setattr(usage, "read_experiment_events", counted)
+    return read

@@ -14,7 +14,7 @@ Errors: `NotFoundError` for what does not exist, `InvalidArgumentError` for a ba
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reporter.core.datasets import DatasetInput, RunInputs
@@ -336,11 +336,15 @@ class AbstractStore(ABC):
         *,
         older_than_ms: int = 30 * 86_400_000,
         lifecycles: bool = True,
+        known: Mapping[str, Sequence[Any]] | None = None,
     ) -> StoreUsage:
         """Return what the store (or these experiments) holds: bytes and files of events,
         artifacts and models per experiment and per run, from a listing and file footers;
         with `lifecycles`, also which runs are deleted and what `collect_garbage` with
-        `older_than_ms` would free (read from the runs' attribute events)."""
+        `older_than_ms` would free (read from the runs' attribute events). `known`:
+        experiment id -> the `RunBatch.lifecycles` of every batch of it, in order: what a
+        read of those runs said already, which a store may use rather than read them
+        again."""
         raise UnsupportedFeatureError(
             f"The store {self.uri} cannot measure itself from here; run `tracker-report du` "
             "against the store the server uses (--store PATH or s3://...)"

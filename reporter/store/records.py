@@ -86,3 +86,7 @@ class RunBatch:
     frame: Any  # pd.DataFrame
     points: MetricPoints
     inputs: dict[str, Any]  # run id -> RunInputs, runs that have any
+    # what the batch's events say of its runs' lifecycles, in the store's own terms, for its
+    # `usage(known=...)`: a measure of the same runs then reads them no second time (None:
+    # the store says nothing)
+    lifecycles: Any = None

@@ -10,7 +10,7 @@ import functools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reporter.core.datasets import RunInputs
 from reporter.core.entities import Experiment, LifecycleStage
@@ -73,6 +73,9 @@ class StoreSnapshot:
     warnings: list[str] = field(default_factory=list)
     withheld: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> {path: reason}
     archived: dict[str, Archived] = field(default_factory=dict)  # run id -> where it went
+    # experiment id -> what each batch's read said of its runs' lifecycles (RunBatch), for
+    # the storage page's measure (`AbstractStore.usage(known=...)`): not read twice
+    lifecycles: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,9 +203,12 @@ def load(
         withheld: dict[str, dict[str, str]] = {}
         archived: dict[str, Archived] = {}
         seen: dict[str, str] = {}  # run id -> the experiment that shows it
+        lifecycles: dict[str, list[Any]] = {}
         for exp in exps:
             read = _read_experiment(store, exp, config, rules, log_keys, seen, notes, readers)
             archived.update(read.archived)
+            if config.storage_page:
+                lifecycles[exp.experiment_id] = read.lifecycles
             kept = set(read.frame["run_id"]) if len(read.frame) else set()
             shown = publish.experiment(exp, config, rules)
             models = published_models(store, exp.experiment_id, kept, config, rules)
@@ -218,7 +224,7 @@ def load(
     # what reads said, in one order whichever reader (thread or worker) read what when
     said = sorted(dict.fromkeys(str(w.message) for w in caught))
     notes = said + notes + list(rules.report())
-    return StoreSnapshot(store.uri, data, artifacts, notes, withheld, archived)
+    return StoreSnapshot(store.uri, data, artifacts, notes, withheld, archived, lifecycles)
 
 
 @dataclass
@@ -230,6 +236,7 @@ class _Read:
     inputs: dict[str, RunInputs]
     archived: dict[str, Archived]
     points: PointsReader
+    lifecycles: list[Any]  # RunBatch.lifecycles of each batch, in order
 
 
 def _read_experiment(
@@ -259,8 +266,10 @@ def _read_experiment(
     archived: dict[str, Archived] = {}
     batches = 0
     points = None
+    lifecycles = []
     for batch in _batches(store, exp_id, config.batch_points, readers):
         batches += 1
+        lifecycles.append(batch.lifecycles)
         frame, points = batch.frame, batch.points
         if log_keys is not None:  # `du --log` runs: the published experiments' bytes only
             usage_runs |= publish.usage_log_runs(frame)
@@ -294,7 +303,7 @@ def _read_experiment(
     if batches == 1 and points is not None:
         source.cached = points  # one batch held the whole experiment: never read it again
     frame = _whole(frames)
-    return _Read(frame, source, inputs, archived, reader)
+    return _Read(frame, source, inputs, archived, reader, lifecycles)
 
 
 def _batches(

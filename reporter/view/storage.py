@@ -96,7 +96,9 @@ def load_storage(store: AbstractStore, config: BuildConfig, snapshot: StoreSnaps
     with warnings.catch_warnings(record=True) as caught:  # the loader said them already
         warnings.simplefilter("always")
         try:
-            usage = store.usage(None if everything else ids, lifecycles=True)
+            usage = store.usage(
+                None if everything else ids, lifecycles=True, known=snapshot.lifecycles
+            )
         except ReporterError as exc:  # a tracking server's store: measured where it lives
             return StorageData(everything, None, problem=str(exc))
         by_id = {e.experiment_id: e for e in usage.experiments}

@@ -32,6 +32,7 @@ from reporter.view.retention import select_runs
 from reporter.view.storage import StorageData, load_storage
 from reporter.view.usage_log import TAG_USAGE, TAG_USAGE_VALUE, USAGE_EXPERIMENT, usage_metric_key
 from tests.site.browser import PHONE, horizontal_overflow, open_page, serve, settle, split_words
+from tests.usage_helpers import count_event_reads
 
 HOSTILE = "vision <script>window.__pwned=1</script>&\"'"
 DAYS = 3
@@ -175,6 +176,24 @@ def test_a_whole_store_build_shows_the_stores_usage(storage_store):
     forecast = {b["kind"]: b["bytes"] for b in bars if b["name"] == "forecast"}
     assert forecast == {k: getattr(rows["forecast"], k) for k in KINDS}
     assert ctx.unit[0] in ("kB", "MB")
+
+
+def test_the_measure_reuses_what_the_builds_reads_said(storage_store, monkeypatch):
+    """The storage page measures runs' lifecycles from what the build's first pass read (no
+    second read of every event of the published experiments), with the same figures."""
+    read = count_event_reads(monkeypatch)
+    config = BuildConfig(store=storage_store["store"], batch_points=50)  # several batches
+    store = loader.open_store(storage_store["store"])
+    snapshot = loader.load(store, config)
+    assert max(len(shares) for shares in snapshot.lifecycles.values()) > 1
+    data = load_storage(store, config, snapshot)
+    assert read == []
+    assert data.usage is not None and data.usage.deleted_runs == 1
+    fresh = store.usage()
+    assert read  # (a measure without them reads every experiment)
+    assert data.usage.runs == fresh.runs
+    assert data.usage.gc is not None and fresh.gc is not None
+    assert data.usage.gc.items == fresh.gc.items
 
 
 def test_a_restricted_build_shows_only_its_experiments(storage_store):

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -775,15 +775,19 @@ class ParquetStore(AbstractStore):
 
     def read_run_batch(self, exp_id: str, run_ids: list[str]) -> RunBatch:
         """Read one batch of runs: their frame rows, metric points and inputs."""
+        from reporter.store.parquet import usage
+
         _, table = reader.read_events(self._fs, exp_id, run_ids)
         texts = events.reduce_inputs(table)
+        lifecycles = usage.ExperimentEvents()  # (a storage measure of these runs reuses it)
+        usage.take_events(table, lifecycles)
         red = events.reduce_table(table)
         del table
         frame, running = self._wide(exp_id, red)
         if running:
             frame = self._with_liveness(exp_id, frame, running)
         inputs = {r: events.run_inputs(t, f"run {r} in {self.uri}") for r, t in texts.items()}
-        return RunBatch(frame, red.points, inputs)
+        return RunBatch(frame, red.points, inputs, lifecycles)
 
     def read_metric_points(self, exp_id: str, run_ids: Collection[str]) -> events.MetricPoints:
         """Return every metric point of these runs (the row groups that hold them). Damaged
@@ -1144,10 +1148,13 @@ class ParquetStore(AbstractStore):
         *,
         older_than_ms: int = 30 * 86_400_000,  # 30 days: store/usage.py's DEFAULT_GC_AGE_MS
         lifecycles: bool = True,
+        known: Mapping[str, Sequence[Any]] | None = None,
     ) -> StoreUsage:
         """Measure the store (or these experiments) from one listing and the footers of its
         shared files; with `lifecycles`, also read which runs are deleted and what a gc of
-        deletions `older_than_ms` old would free (see usage.py)."""
+        deletions `older_than_ms` old would free (see usage.py). `known`: experiment id ->
+        the `RunBatch.lifecycles` of every batch of it, in order (an experiment whose runs
+        they all cover is not read again)."""
         from reporter.store.parquet import gc, usage
 
         self._writer.flush()
@@ -1155,11 +1162,19 @@ class ParquetStore(AbstractStore):
         files, other = usage.list_store(self._fs, ids)
         experiments = self.list_experiments()
         now, timeout_ms = _now_ms(), env.heartbeat_timeout() * 1000
-        read = (
-            {e: usage.read_experiment_events(self._fs, e) for e in files if files[e].run_ids()}
-            if lifecycles
-            else None
-        )
+
+        def events_of(exp_id: str) -> usage.ExperimentEvents:
+            shares = (known or {}).get(exp_id) or ()
+            if shares and all(isinstance(s, usage.ExperimentEvents) for s in shares):
+                total = usage.ExperimentEvents()
+                for share in shares:
+                    total.add(share)
+                found = total.of_runs(files[exp_id].run_ids())
+                if found is not None:
+                    return found
+            return usage.read_experiment_events(self._fs, exp_id)
+
+        read = {e: events_of(e) for e in files if files[e].run_ids()} if lifecycles else None
         measured = usage.measure(
             self._fs, experiments, (files, other), lifecycles=read, now_ms=now,
             timeout_ms=timeout_ms,

@@ -260,6 +260,25 @@ class ExperimentEvents:
     outputs: dict[str, str] = field(default_factory=dict)  # model id -> run id
     names: dict[str, str] = field(default_factory=dict)  # run id -> its run name
 
+    def add(self, share: ExperimentEvents) -> None:
+        """Take in what another batch of runs' events say (batches in the order of
+        `read_experiment_events`: a model's first run stays its run)."""
+        self.lifecycles.update(share.lifecycles)
+        self.names.update(share.names)
+        for model_id, run_id in share.outputs.items():
+            self.outputs.setdefault(model_id, run_id)
+
+    def of_runs(self, run_ids: set[str]) -> ExperimentEvents | None:
+        """Return what these events say of these runs, None unless they cover every one (a
+        run logged since they were read is read again)."""
+        if not run_ids <= self.lifecycles.keys():
+            return None
+        return ExperimentEvents(
+            {r: life for r, life in self.lifecycles.items() if r in run_ids},
+            {m: r for m, r in self.outputs.items() if r in run_ids},
+            {r: name for r, name in self.names.items() if r in run_ids},
+        )
+
 
 def _strings(table: pa.Table, name: str) -> list[Any]:
     """Return a column as Python strings."""
@@ -281,11 +300,11 @@ def read_experiment_events(fs: StoreFS, exp_id: str) -> ExperimentEvents:
     rows = reader.run_rows(fs, reader.list_experiment(fs, exp_id))
     for batch in reader.batches_of(rows, BATCH_ROWS):
         _, table = reader.read_events(fs, exp_id, batch, columns=LIFECYCLE_COLUMNS)
-        _take_events(table, out)
+        take_events(table, out)
     return out
 
 
-def _take_events(table: pa.Table, out: ExperimentEvents) -> None:
+def take_events(table: pa.Table, out: ExperimentEvents) -> None:
     """Add what some runs' events say (all of each run's events) to `out`."""
     import numpy as np
     import pyarrow as pa
