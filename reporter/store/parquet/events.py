@@ -364,15 +364,17 @@ def metric_points(table: pa.Table) -> MetricPoints:
     is_metric = kind == metric
     keep = None if is_metric.all() else np.flatnonzero(is_metric)
     del kind, is_metric
-    width = len(keys) + 1
-    combined = _text_rank(runs)[run].astype(np.int64) * width + _text_rank(keys)[key]
+    code = np.int32 if len(runs) < 2**31 and len(keys) < 2**31 else np.int64
+    # each row's run and key as codes in text order (small lookups, no division later)
+    run_code = _text_rank(runs).astype(code)[run]
+    key_code = _text_rank(keys).astype(code)[key]
     del run, key
     if keep is not None:
-        combined = combined[keep]
+        run_code, key_code = run_code[keep], key_code[keep]
     order = keep
-    if len(combined) > 1 and not (combined[1:] >= combined[:-1]).all():
-        by_series = np.argsort(combined, kind="stable")
-        combined = combined[by_series]
+    if len(run_code) > 1 and not _ascending(run_code, key_code):
+        by_series = np.lexsort((key_code, run_code))  # stable: logging order kept
+        run_code, key_code = run_code[by_series], key_code[by_series]
         order = by_series if keep is None else keep[by_series]
         del by_series
     # one column at a time, so that only one extra copy is alive at once
@@ -380,19 +382,35 @@ def metric_points(table: pa.Table) -> MetricPoints:
     time = _numpy(table.column("timestamp"), order)
     value = _numpy(table.column("value"), order)
     del order
-    same = combined[1:] == combined[:-1]
-    later = (step[1:] > step[:-1]) | (
-        (step[1:] == step[:-1])
-        & ((time[1:] > time[:-1]) | ((time[1:] == time[:-1]) & ~(value[1:] < value[:-1])))
-    )
-    if (same & ~later).any():
-        order = np.lexsort((value, time, step, combined))
-        combined, value, step, time = (a[order] for a in (combined, value, step, time))
-    del same, later
-    code = np.int32 if len(runs) < 2**31 and width < 2**31 else np.int64
-    run_code, key_code = np.divmod(combined, width)
-    return MetricPoints(
-        sorted(runs), sorted(keys), run_code.astype(code), key_code.astype(code), value, step, time
+    if len(step) > 1 and not _in_point_order(run_code, key_code, step, time, value):
+        order = np.lexsort((value, time, step, key_code, run_code))
+        run_code, key_code, value, step, time = (
+            a[order] for a in (run_code, key_code, value, step, time)
+        )
+    return MetricPoints(sorted(runs), sorted(keys), run_code, key_code, value, step, time)
+
+
+def _ascending(run: Any, key: Any) -> bool:
+    """Whether rows come sorted by (run, key) codes."""
+    later_run = run[1:] > run[:-1]
+    return bool((later_run | ((run[1:] == run[:-1]) & (key[1:] >= key[:-1]))).all())
+
+
+def _in_point_order(run: Any, key: Any, step: Any, time: Any, value: Any) -> bool:
+    """Whether rows sorted by series come sorted by step, time and value within each: the
+    usual case (a step after the one before) is checked on every row, the rest only on the
+    rows where a series' step does not grow."""
+    import numpy as np
+
+    odd = np.flatnonzero((step[1:] <= step[:-1]) & (run[1:] == run[:-1]) & (key[1:] == key[:-1]))
+    if not len(odd):
+        return True
+    a, b = odd, odd + 1
+    return bool(
+        (
+            (step[b] == step[a])
+            & ((time[b] > time[a]) | ((time[b] == time[a]) & ~(value[b] < value[a])))
+        ).all()
     )
 
 
