@@ -54,17 +54,28 @@ class MetricPoints:
 
     def slices(self) -> dict[tuple[str, str], tuple[int, int]]:
         """Return {(run_id, key): (start, stop)} of every series."""
+        starts, stops = self.bounds()
+        runs, keys = self.runs, self.keys
+        return {
+            (runs[r], keys[k]): (a, b)
+            for r, k, a, b in zip(
+                self.run[starts].tolist(),
+                self.key[starts].tolist(),
+                starts.tolist(),
+                stops.tolist(),
+                strict=True,
+            )
+        }
+
+    def bounds(self) -> tuple[Any, Any]:
+        """Return where each series starts and stops (numpy arrays, in order)."""
         import numpy as np
 
         if not len(self):
-            return {}
-        combined = self.run.astype(np.int64) * (len(self.keys) + 1) + self.key
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(combined)) + 1])
-        stops = np.concatenate([starts[1:], [len(combined)]])
-        return {
-            (self.runs[self.run[a]], self.keys[self.key[a]]): (int(a), int(b))
-            for a, b in zip(starts, stops)
-        }
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        run, key = self.run, self.key
+        turns = np.flatnonzero((run[1:] != run[:-1]) | (key[1:] != key[:-1])) + 1
+        return np.concatenate([[0], turns]), np.concatenate([turns, [len(run)]])
 
 
 @dataclass(frozen=True)

@@ -159,31 +159,90 @@ def learn(
 ) -> None:
     """Add a batch of published points to the source's facts: the rows of each run, each key's
     earliest time, and the facts of `charted` runs (`starts`: run id -> start ms, NaN if
-    unknown)."""
+    unknown). Whole-batch numpy: a Python step per series, none per point."""
     import numpy as np
 
-    for (run_id, key), (a, b) in points.slices().items():
-        source.rows[run_id] = source.rows.get(run_id, 0) + (b - a)
-        source.lengths.setdefault(run_id, []).append(b - a)
-        first = int(points.time[a:b].min())
+    begin, end = points.bounds()
+    if not len(begin):
+        return
+    runs = [points.runs[r] for r in points.run[begin].tolist()]
+    keys = [points.keys[k] for k in points.key[begin].tolist()]
+    lengths = (end - begin).tolist()
+    firsts = np.minimum.reduceat(points.time, begin).tolist()
+    for run_id, key, length, first in zip(runs, keys, lengths, firsts, strict=True):
+        source.rows[run_id] = source.rows.get(run_id, 0) + length
+        source.lengths.setdefault(run_id, []).append(length)
         if key not in source.first_time or first < source.first_time[key]:
-            source.first_time[key] = first
-        if run_id not in charted:
-            continue
+            source.first_time[key] = int(first)
+    shown = np.asarray([r in charted for r in runs], dtype=bool)
+    if not shown.any():
+        return
+    value, step, time = points.value, points.step, points.time
+    # each series' origin: its run's start, else its first point's time
+    origin = np.asarray([starts.get(r, float("nan")) for r in runs], dtype=np.float64)
+    origin = np.where(np.isnan(origin), time[begin].astype(np.float64), origin)
+    finite = np.isfinite(value)
+    whole = bool(finite.all())  # (most series: no copy below)
+
+    def masked(xs: Any, fill: Any) -> Any:
+        return xs if whole else np.where(finite, xs, fill)
+
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    lowest = np.minimum.reduceat(masked(value, np.inf), begin)
+    # ranges from integer steps and times: float(x) and (t - origin) / 1000 never decrease
+    # as x and t grow, so the extremes of the converted values are the converted extremes
+    first_step = np.minimum.reduceat(masked(step, big), begin)
+    last_step = np.maximum.reduceat(masked(step, small), begin)
+    first_time = np.minimum.reduceat(masked(time, big), begin)
+    last_time = np.maximum.reduceat(masked(time, small), begin)
+    counted = np.add.reduceat(finite, begin) > 0 if not whole else np.ones(len(begin), bool)
+    timed = counted & np.isfinite(origin)  # an infinite start makes every second infinite
+    ranges = {
+        "step": (
+            np.where(counted, first_step.astype(np.float64), np.inf),
+            np.where(counted, last_step.astype(np.float64), -np.inf),
+        ),
+        "relative": (
+            np.where(timed, (first_time - origin) / 1000.0, np.inf),
+            np.where(timed, (last_time - origin) / 1000.0, -np.inf),
+        ),
+    }
+    moving = (step[begin] != step[end - 1]).tolist()
+    positive = (lowest > 0).tolist()
+    gathered: dict[str, list[int]] = {}  # key -> its charted series
+    for i in np.flatnonzero(shown).tolist():
+        key = keys[i]
         facts = source.facts.setdefault(key, KeyFacts())
         facts.runs += 1
-        steps = points.step[a:b]
-        values = points.value[a:b]
-        if steps[0] != steps[-1]:
+        if moving[i]:
             facts.single_valued = False
-        finite = values[np.isfinite(values)]
-        if len(finite) and finite.min() <= 0:
+        if not positive[i]:
             facts.positive = False
-        ok = np.isfinite(values)
-        facts.step.add(steps[ok].astype(np.float64))
-        start = starts.get(run_id, float("nan"))
-        times = points.time[a:b]
-        origin = float(times[0]) if start != start else start
-        seconds = (times - origin) / 1000.0
-        ok &= np.isfinite(seconds)
-        facts.relative.add(seconds[ok])
+        gathered.setdefault(key, []).append(i)
+    for key, series in gathered.items():
+        facts = source.facts[key]
+        for name in ("step", "relative"):
+            axis: AxisFacts = getattr(facts, name)
+            low, high = ranges[name]
+            axis.low = min(axis.low, float(low[series].min()))
+            axis.high = max(axis.high, float(high[series].max()))
+            if axis.distinct is not None:  # (while a key has few x values: a batch or two)
+                axis.distinct.update(_x_values(points, begin, end, series, origin, name))
+                if len(axis.distinct) > GROUP_BINS:
+                    axis.distinct = None
+
+
+def _x_values(
+    points: MetricPoints, begin: Any, end: Any, series: list[int], origin: Any, axis: str
+) -> list[float]:
+    """Return the distinct x values on one axis of some series' points of finite value."""
+    import numpy as np
+
+    where = np.concatenate([np.arange(begin[i], end[i]) for i in series])
+    values = points.value[where]
+    if axis == "step":
+        xs = points.step[where].astype(np.float64)
+    else:
+        lengths = np.asarray([end[i] - begin[i] for i in series])
+        xs = (points.time[where] - np.repeat(origin[series], lengths)) / 1000.0
+    return np.unique(xs[np.isfinite(values) & np.isfinite(xs)]).tolist()

@@ -194,6 +194,8 @@ def metric_points(
     keys = [shown_key("metric key", k, config, rules) for k in points.keys]
     if keys != points.keys:
         points = dataclasses.replace(points, keys=keys)
+        if len(set(keys)) < len(keys):  # keys that read alike once masked or shortened
+            points = _one_series_a_key(points)
     keep = np.asarray([r in run_ids for r in points.runs], dtype=bool)
     if not len(points) or keep.all():
         return points
@@ -201,6 +203,20 @@ def metric_points(
     if not (present & ~keep).any():
         return points
     return points.where(keep[points.run])
+
+
+def _one_series_a_key(points: MetricPoints) -> MetricPoints:
+    """Keep one series of a run's series whose keys read alike (the last, in key order): a
+    run shows one series under a name, and every part of the build counts that one."""
+    import numpy as np
+
+    begin, end = points.bounds()
+    last: dict[tuple[int, str], int] = {}
+    for i, (run, key) in enumerate(zip(points.run[begin].tolist(), points.key[begin].tolist())):
+        last[(run, points.keys[key])] = i
+    kept = np.zeros(len(begin), dtype=bool)
+    kept[list(last.values())] = True
+    return points if kept.all() else points.where(np.repeat(kept, end - begin))
 
 
 def usage_log_runs(frame: pd.DataFrame) -> set[str]:

@@ -565,3 +565,29 @@ def test_exclude_tags_with_an_old_tag_name_excludes_mlflows_name():
     shown = publish.runs_frame(frame, config, config.secret_rules())
     assert "tags.mlflow.user" not in shown.columns and "tags.team" not in shown.columns
     assert list(shown["tags.mlflow.source.name"]) == ["train.py"]
+
+
+def test_metric_keys_that_read_alike_once_shortened_show_one_series(store_uri):
+    """A public build shows an absolute path as its file name: two metric keys of one run that
+    read alike then are one series (the last in key order) for every part of the build, its
+    facts and point counts included, never two series under one name."""
+    from reporter.view import loader
+
+    mlflow.set_experiment("paths in keys")
+    with mlflow.start_run() as run:
+        for step in range(3):
+            mlflow.log_metric("/srv/a/loss", 1.0 + step, step=step)
+        for step in range(5):
+            mlflow.log_metric("/srv/b/loss", 2.0 + step, step=step)
+        mlflow.log_metric("rmse", 0.5)
+    config = BuildConfig(store=store_uri, hide_paths=True, batch_points=4)  # several batches
+    snapshot = loader.load(loader.open_store(store_uri), config)
+    (data,) = snapshot.experiments
+    source = data.series
+    points = source.read([run.info.run_id])
+    assert sorted(points.slices()) == [(run.info.run_id, "loss"), (run.info.run_id, "rmse")]
+    a, b = points.slices()[(run.info.run_id, "loss")]
+    assert points.value[a:b].tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]  # /srv/b/loss
+    assert source.rows[run.info.run_id] == 6 == len(points)
+    assert sorted(source.lengths[run.info.run_id]) == [1, 5]
+    assert source.facts["loss"].runs == 1 and source.facts["loss"].step.high == 4.0
