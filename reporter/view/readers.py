@@ -4,9 +4,10 @@ most a few batches ahead of the one the build is taking in; the build takes them
 
 Reading a batch (Parquet row groups into a runs frame and metric points) is most of a build's
 first pass; the build's main thread meanwhile publishes and learns from the batches, so a
-second reader puts the second core to work. A worker sends each batch it read (pickled: about
-32 bytes a point) and the warnings its read raised, which the build raises again as it takes
-the batch in, so a read in a worker says what a read here says. A worker that fails or dies
+second reader puts the second core to work. A worker sends each batch it read (its arrays as
+out-of-band buffers: about 32 bytes a point) and the warnings its read raised, which the
+build raises again as it takes the batch in, so a read in a worker says what a read here
+says. A worker that fails or dies
 leaves the batch it held to the build, which reads it itself. Workers run where `reporter` was
 imported from, get the build's environment (an object store's endpoint and credentials) and
 no stdin/stdout/stderr of the user's; they are killed when the build stops early.
@@ -26,7 +27,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -45,8 +46,13 @@ AHEAD = 2  # batches read beyond the one being taken in, per reader: bounds the 
 
 
 # --- the pipe: length-prefixed pickles -----------------------------------------------------------
-MAGIC = b"TRW1"  # each message's first bytes: what is not ours (a stray print) is refused
+# A message: MAGIC, the pickle's length (8 bytes), how many out-of-band buffers follow it (4
+# bytes) and each one's length (8 bytes each), then the pickle and the buffers. Arrays travel
+# as buffers (pickle protocol 5): written from their own memory and read into their final
+# place, never copied into the pickle (a batch of 1 M points: 29 ms to pickle in-band).
+MAGIC = b"TRW2"  # each message's first bytes: what is not ours (a stray print) is refused
 MAX_MESSAGE = 1 << 40  # a length beyond this is no message of ours
+MAX_BUFFERS = 1 << 16  # nor a count of buffers beyond this
 
 
 class ProtocolError(EOFError):
@@ -54,30 +60,55 @@ class ProtocolError(EOFError):
 
 
 def send(out: IO[bytes], message: Any) -> None:
-    """Send one message (pickled)."""
-    send_bytes(out, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    """Send one message (pickled; arrays out of band)."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    send_bytes(out, data, [b.raw() for b in buffers])
 
 
-def send_bytes(out: IO[bytes], data: bytes) -> None:
-    """Send one message pickled already."""
-    out.write(MAGIC + len(data).to_bytes(8, "little"))
+def send_bytes(out: IO[bytes], data: bytes, buffers: Sequence[memoryview] = ()) -> None:
+    """Send one message pickled already (and the buffers its pickle refers to)."""
+    head = [MAGIC, len(data).to_bytes(8, "little"), len(buffers).to_bytes(4, "little")]
+    head += [b.nbytes.to_bytes(8, "little") for b in buffers]
+    out.write(b"".join(head))
     out.write(data)
+    for buffer in buffers:
+        out.write(buffer)
     out.flush()
 
 
 def recv(inp: IO[bytes]) -> Any:
     """Receive one message; EOFError when the other end closed the pipe, ProtocolError when
     what came is not a message."""
-    head = inp.read(12)
-    if len(head) < 12:
-        raise EOFError("the other end closed the pipe")
-    size = int.from_bytes(head[4:], "little")
-    if head[:4] != MAGIC or size > MAX_MESSAGE:
-        raise ProtocolError(f"not a worker message: {head[:12]!r}")
-    data = inp.read(size)
+    head = _exactly(inp, 16)
+    size = int.from_bytes(head[4:12], "little")
+    count = int.from_bytes(head[12:], "little")
+    if head[:4] != MAGIC or size > MAX_MESSAGE or count > MAX_BUFFERS:
+        raise ProtocolError(f"not a worker message: {head!r}")
+    lengths = _exactly(inp, 8 * count)
+    sizes = [int.from_bytes(lengths[i : i + 8], "little") for i in range(0, len(lengths), 8)]
+    if sum(sizes) > MAX_MESSAGE:
+        raise ProtocolError(f"not a worker message: buffers of {sum(sizes)} bytes")
+    data = _exactly(inp, size)
+    buffers = []
+    for n in sizes:
+        buffer = bytearray(n)
+        view, got = memoryview(buffer), 0
+        while got < n:
+            read = inp.readinto(view[got:])  # type: ignore[attr-defined]
+            if not read:
+                raise EOFError("the other end closed the pipe")
+            got += read
+        buffers.append(buffer)
+    return pickle.loads(data, buffers=buffers)
+
+
+def _exactly(inp: IO[bytes], size: int) -> bytes:
+    """Read `size` bytes; EOFError when the pipe ends first."""
+    data = inp.read(size) if size else b""
     if len(data) < size:
         raise EOFError("the other end closed the pipe")
-    return pickle.loads(data)
+    return data
 
 
 def folder_identity(uri: str) -> tuple[int, int] | None:

@@ -517,9 +517,45 @@ def test_a_message_that_is_not_ours_is_refused() -> None:
     assert readers.recv(io.BytesIO(good.getvalue())) == ("next", None, None)
     with pytest.raises(readers.ProtocolError):
         readers.recv(io.BytesIO(b"hi\n" + good.getvalue()))
-    huge = readers.MAGIC + (readers.MAX_MESSAGE + 1).to_bytes(8, "little")
+    huge = readers.MAGIC + (readers.MAX_MESSAGE + 1).to_bytes(8, "little") + bytes(4)
     with pytest.raises(readers.ProtocolError):
         readers.recv(io.BytesIO(huge))
+    many = readers.MAGIC + bytes(8) + (readers.MAX_BUFFERS + 1).to_bytes(4, "little")
+    with pytest.raises(readers.ProtocolError):
+        readers.recv(io.BytesIO(many))
+
+
+def test_arrays_cross_the_pipe_out_of_band_whole() -> None:
+    """Arrays (contiguous or not, of every dtype a batch holds) come out equal, after the
+    pickle that refers to them; a message cut anywhere reads as a closed pipe."""
+    import io
+
+    import numpy as np
+
+    from reporter.view import readers
+
+    message: tuple[str, int, dict[str, Any]] = (
+        "read",
+        3,
+        {
+            "value": np.array([0.5, np.nan, -np.inf, 1e300]),
+            "step": np.arange(10, dtype=np.int64)[::3],  # not contiguous: pickled in-band
+            "run": np.arange(5, dtype=np.int32),
+            "empty": np.zeros(0),
+            "names": ["a", "é"],
+        },
+    )
+    sent = io.BytesIO()
+    readers.send(sent, message)
+    got = readers.recv(io.BytesIO(sent.getvalue()))
+    assert got[:2] == ("read", 3) and got[2]["names"] == ["a", "é"]
+    for name in ("value", "step", "run", "empty"):
+        a, b = message[2][name], got[2][name]
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+    whole = sent.getvalue()
+    for cut in range(0, len(whole), max(1, len(whole) // 40)):
+        with pytest.raises(EOFError):
+            readers.recv(io.BytesIO(whole[:cut]))
 
 
 def test_changing_page_workers_rewrites_nothing(sweep: str, tmp_path: Path) -> None:
