@@ -72,13 +72,24 @@ def counted(points: list[tuple[Any, ...]]) -> list[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(event, max_size=60), st.integers(1, 4), st.booleans(), st.booleans())
+@given(
+    st.lists(event, max_size=60),
+    st.integers(1, 4),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0, 2, events.MAX_STRETCHES]),
+)
 def test_metric_points_are_the_metric_rows_sorted_by_series(
-    rows: list[tuple[Any, ...]], chunks: int, dictionary: bool, presorted: bool
+    rows: list[tuple[Any, ...]], chunks: int, dictionary: bool, presorted: bool, stretches: int
 ) -> None:
     if presorted:  # a compacted file's order: by run and key, each series in logging order
         rows = sorted(rows, key=lambda r: (r[0], r[2]))
-    points = events.metric_points(table_of(rows, chunks, dictionary))
+    before = events.MAX_STRETCHES  # (few allowed: the metric rows gathered, not sliced)
+    events.MAX_STRETCHES = stretches
+    try:
+        points = events.metric_points(table_of(rows, chunks, dictionary))
+    finally:
+        events.MAX_STRETCHES = before
     got = as_rows(points)
     assert counted(got) == counted(metric_rows(rows))  # every metric row, nothing else
     # series by run, then key, in text order; each series by step, then time, then value

@@ -12,7 +12,7 @@ import itertools
 import json
 import operator
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -362,25 +362,31 @@ def metric_points(table: pa.Table) -> MetricPoints:
     key, keys = codes(table.column("key"))
     metric = kinds.index(schema.KIND_METRIC) if schema.KIND_METRIC in kinds else -1
     is_metric = kind == metric
-    keep = None if is_metric.all() else np.flatnonzero(is_metric)
-    del kind, is_metric
+    take = _taker(is_metric)  # the metric rows of an array (None: every row is one)
+    del kind
     code = np.int32 if len(runs) < 2**31 and len(keys) < 2**31 else np.int64
     # each row's run and key as codes in text order (small lookups, no division later)
     run_code = _text_rank(runs).astype(code)[run]
     key_code = _text_rank(keys).astype(code)[key]
     del run, key
-    if keep is not None:
-        run_code, key_code = run_code[keep], key_code[keep]
-    order = keep
+    if take is not None:
+        run_code, key_code = take(run_code), take(key_code)
+    order = None  # rows of the table, in the order the points come out (None: as taken)
     if len(run_code) > 1 and not _ascending(run_code, key_code):
         by_series = np.lexsort((key_code, run_code))  # stable: logging order kept
         run_code, key_code = run_code[by_series], key_code[by_series]
-        order = by_series if keep is None else keep[by_series]
+        order = by_series if take is None else np.flatnonzero(is_metric)[by_series]
         del by_series
+    del is_metric
+
+    def column(name: str) -> Any:
+        whole = _numpy(table.column(name), order)
+        return take(whole) if take is not None and order is None else whole
+
     # one column at a time, so that only one extra copy is alive at once
-    step = _numpy(table.column("step"), order)
-    time = _numpy(table.column("timestamp"), order)
-    value = _numpy(table.column("value"), order)
+    step = column("step")
+    time = column("timestamp")
+    value = column("value")
     del order
     if len(step) > 1 and not _in_point_order(run_code, key_code, step, time, value):
         order = np.lexsort((value, time, step, key_code, run_code))
@@ -388,6 +394,29 @@ def metric_points(table: pa.Table) -> MetricPoints:
             a[order] for a in (run_code, key_code, value, step, time)
         )
     return MetricPoints(sorted(runs), sorted(keys), run_code, key_code, value, step, time)
+
+
+MAX_STRETCHES = 256  # more stretches of metric rows than this: gathered, not sliced
+
+
+def _taker(mask: Any) -> Callable[[Any], Any] | None:
+    """Return a function returning the rows of an array that a mask selects (None when it
+    selects every row): a compacted file's metric rows come in a few long stretches between
+    runs' other events, which are sliced out and joined (a copy at memory speed) rather than
+    gathered row by row."""
+    import numpy as np
+
+    if mask.all():
+        return None
+    turns = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    edges = np.concatenate([[0] if mask[0] else [], turns, [len(mask)] if mask[-1] else []]).astype(
+        np.int64
+    )
+    if len(edges) > 2 * MAX_STRETCHES:
+        rows = np.flatnonzero(mask)
+        return lambda a: a[rows]
+    stretches = list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+    return lambda a: np.concatenate([a[s:e] for s, e in stretches]) if stretches else a[:0]
 
 
 def _ascending(run: Any, key: Any) -> bool:
