@@ -469,7 +469,6 @@ def _numpy(column: pa.ChunkedArray, order: Any) -> Any:
 
 def _latest(points: MetricPoints) -> pa.Table:
     """Return each (run_id, key)'s latest point: max step, then timestamp, then value."""
-    import numpy as np
     import pyarrow as pa
 
     names = ["run_id", "key", "value", "step", "timestamp"]
@@ -484,8 +483,7 @@ def _latest(points: MetricPoints) -> pa.Table:
             ],
             names=names,
         )
-    combined = points.run.astype(np.int64) * (len(points.keys) + 1) + points.key
-    ends = np.concatenate([np.flatnonzero(np.diff(combined)), [len(combined) - 1]])
+    ends = points.bounds()[1] - 1  # each series' last point: the latest (see MetricPoints)
     runs = pa.array(points.runs, pa.string()).take(pa.array(points.run[ends]))
     keys = pa.array(points.keys, pa.string()).take(pa.array(points.key[ends]))
     return pa.table(
