@@ -13,10 +13,18 @@ import pytest
 import reporter as mlflow
 from reporter.core import clock
 from reporter.core.errors import InvalidArgumentError
+from reporter.core.logged_models import LoggedModelOutput
 from reporter.core.sizes import format_size, parse_size
 from reporter.store.parquet import gc as gc_module
 from tests.cli import run_cli
-from tests.usage_helpers import DAY_MS, count_event_reads, files_on_disk, log_run, make_gc_store
+from tests.usage_helpers import (
+    DAY_MS,
+    count_event_reads,
+    files_on_disk,
+    log_model_for,
+    log_run,
+    make_gc_store,
+)
 
 STORE_KINDS = ("local", "s3")  # every test runs on a folder and on the S3 test server
 
@@ -130,13 +138,45 @@ def test_lifecycles_a_read_said_are_not_read_again(store_uri, client, tmp_path, 
     assert store.usage(known=known) == expected and read == []
     assert expected.deleted_runs == 3 and expected.archived_runs == 1
     assert expected.gc is not None and {i.id for i in expected.gc.runs} == set(made.old)
-    # a run logged (and deleted) since the shares were read: that experiment is read again
-    new = log_run(client, 99)
-    client.delete_run(new)
+    # a run deleted since the shares were read: its experiment is read again (the page
+    # would otherwise count the deletion's new part file but not the deletion)
+    client.delete_run(made.kept[0])
     later = store.usage(known=known)
-    assert read == [made.keep_exp]
-    assert later.deleted_runs == 4 and new in {r.run_id for r in later.runs}
+    assert read == [made.keep_exp] and later.deleted_runs == 4
     assert later == store.usage()
+    # a run logged since: likewise
+    read.clear()
+    new = log_run(client, 99)
+    later = store.usage(known=known)
+    assert read == [made.keep_exp] and new in {r.run_id for r in later.runs}
+    assert later == store.usage()
+
+
+def test_a_model_output_by_two_runs_belongs_to_the_first_however_read(store_uri, client, tmp_path):
+    """A logged model that two runs name as an output is counted with the run whose output
+    event came first, whatever the files and batches its events were read from."""
+    mlflow.set_experiment("models")
+    first = log_run(client, 1)
+    second = log_run(client, 2)
+    while second > first:  # the later output's run sorts first: read first in a batch of one
+        second = log_run(client, 3)
+    model = log_model_for(client, first, tmp_path)
+    client.compact()  # the first output is in a compacted file, the second in a raw part
+    client.log_outputs(second, [LoggedModelOutput(model, 0)])
+    client.flush()
+    store = client.store
+    exp_id = client.get_run(first).info.experiment_id
+    whole = store.usage()
+    owner = {m: r.run_id for r in whole.runs for m in ([model] if r.models.bytes else [])}
+    assert owner == {model: first}
+    for points in (1, 10, 1_000_000):  # a run a batch, or both in one
+        known = {
+            exp_id: [
+                store.read_run_batch(exp_id, g).lifecycles
+                for g in store.experiment_batches(exp_id, points)
+            ]
+        }
+        assert store.usage(known=known).runs == whole.runs, points
 
 
 def test_compaction_estimate_is_close_to_what_compaction_frees(store_uri, client):

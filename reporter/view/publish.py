@@ -141,7 +141,22 @@ def runs_frame(
             if shown != key:
                 renamed[column] = f"{kind}.{shown}"
     frame = frame.rename(columns=renamed) if renamed else frame
+    if frame.columns.duplicated().any():
+        frame = _one_column_a_name(frame)
     return frame.reset_index(drop=True)
+
+
+def _one_column_a_name(frame: pd.DataFrame) -> pd.DataFrame:
+    """Join columns whose keys read alike once masked or shortened (`/srv/a/loss` and
+    `/srv/b/loss` in a public build): each run's value from the last of them (in key order)
+    that it has, as its metric's one series (`_one_series_a_key`)."""
+    import pandas as pd
+
+    out: dict[str, pd.Series] = {}
+    for i, name in enumerate(frame.columns):
+        column = frame.iloc[:, i]
+        out[name] = column.where(column.notna(), out[name]) if name in out else column
+    return pd.DataFrame(out, index=frame.index)
 
 
 # An absolute local path (POSIX, home-relative or Windows), and a home folder inside any text.

@@ -187,9 +187,30 @@ def start_workers(
             log.debug("%s %d could not start: %s", name, n, exc)
             return
         procs.append(proc)
-        thread = threading.Thread(target=serve, args=(n, proc), name=f"{name}-{n}", daemon=True)
+        thread = threading.Thread(
+            target=_greeted, args=(serve, n, proc, name), name=f"{name}-{n}", daemon=True
+        )
         threads.append(thread)
         thread.start()
+
+
+HELLO = ("hello", None, None)  # a worker's first message, before it is sent its job
+
+
+def _greeted(serve: Any, n: int, proc: subprocess.Popen[bytes], name: str) -> None:
+    """Wait for a worker's greeting, then talk to it (`serve`). A worker that says anything
+    else first (a sitecustomize printing at start-up) is killed at once: it could be stuck
+    writing into a full pipe while the build writes it a job it is not reading."""
+    assert proc.stdout is not None
+    try:
+        said = recv(proc.stdout)
+    except Exception as exc:
+        said = exc
+    if said != HELLO:
+        log.debug("%s %d said %r first: stopped", name, n, said)
+        proc.kill()
+        return
+    serve(n, proc)
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]], threads: list[threading.Thread]) -> None:
@@ -216,6 +237,7 @@ def worker_main(serve: Any) -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     try:
+        send(out, HELLO)
         return int(serve(sys.stdin.buffer, out))
     except (EOFError, BrokenPipeError):
         return 1  # the build stopped

@@ -507,6 +507,67 @@ def test_a_worker_whose_output_is_not_ours_is_dropped(
     assert built(sweep, tmp_path / "shared", 1) == alone
 
 
+def test_a_worker_stuck_printing_is_stopped_before_its_job(
+    sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start-up that prints more than a pipe holds blocks the worker before it reads its
+    job; a job bigger than a pipe blocks the build writing it. The worker's first words are
+    read before its job is sent, so it is stopped at once: the build does not wait for the
+    pool's end (JOIN_SECONDS, made an hour here) and makes the batches itself."""
+    import subprocess
+    import threading
+
+    from reporter.site import workers
+    from reporter.view import readers
+
+    alone = built(sweep, tmp_path / "alone", 0)
+    start = readers.start_worker
+    monkeypatch.setattr(workers, "JOIN_SECONDS", 3600.0)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def flooding(module: str) -> subprocess.Popen[bytes]:
+        proc = start(module)
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        code = (
+            "import sys; sys.stdout.write('x' * 300_000); sys.stdout.flush(); "
+            f"import runpy; runpy.run_module({module!r}, run_name='__main__')"
+        )
+        flood = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=readers.IMPORTED_FROM,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(flood)
+        return flood
+
+    real_start, real_job = workers.PagePool.start, readers.ReadPool.job
+
+    def big_page_job(pool: Any, job: Any, count: int) -> None:  # bigger than a pipe holds
+        job.__dict__["padding"] = bytes(300_000)
+        real_start(pool, job, count)
+
+    def big_read_job(pool: Any) -> Any:
+        job = real_job(pool)
+        job.__dict__["padding"] = bytes(300_000)
+        return job
+
+    monkeypatch.setattr(workers.PagePool, "start", big_page_job)
+    monkeypatch.setattr(readers.ReadPool, "job", big_read_job)
+    monkeypatch.setattr(readers, "start_worker", flooding)
+    result: list[dict[str, bytes]] = []
+    thread = threading.Thread(target=lambda: result.append(built(sweep, tmp_path / "s", 1)))
+    thread.start()
+    thread.join(timeout=600)  # (an hour if the worker were waited for)
+    assert not thread.is_alive() and result == [alone]
+    assert started and all(p.poll() is not None for p in started)
+
+
 def test_a_message_that_is_not_ours_is_refused() -> None:
     import io
 

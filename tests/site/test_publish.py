@@ -591,3 +591,32 @@ def test_metric_keys_that_read_alike_once_shortened_show_one_series(store_uri):
     assert source.rows[run.info.run_id] == 6 == len(points)
     assert sorted(source.lengths[run.info.run_id]) == [1, 5]
     assert source.facts["loss"].runs == 1 and source.facts["loss"].step.high == 4.0
+
+
+@pytest.mark.parametrize("batch_points", [1, 1_000_000])
+def test_keys_that_read_alike_are_one_column_of_the_runs_table(store_uri, tmp_path, batch_points):
+    """Runs whose metric and param keys read alike once shortened (a public build) build, and
+    show one column per name: each run's value from the last such key it logged."""
+    from reporter.view import loader
+
+    mlflow.set_experiment("alike")
+    ids = {}
+    for name, keys in (
+        ("a", ["/home/alice/loss"]),
+        ("b", ["/home/bob/loss"]),
+        ("c", ["/x/loss", "loss"]),
+    ):
+        with mlflow.start_run(run_name=name) as run:
+            for i, key in enumerate(keys):
+                mlflow.log_metric(key, 0.5 + i, step=0)
+                mlflow.log_param(key, f"v{i}")
+        ids[name] = run.info.run_id
+    config = BuildConfig(store=store_uri, hide_paths=True, batch_points=batch_points)
+    (data,) = loader.load(loader.open_store(store_uri), config).experiments
+    assert not data.runs.columns.duplicated().any()
+    by_name = data.runs.set_index("run_name")
+    # "/x/loss" sorts before "loss": run c shows its "loss"
+    assert by_name["metrics.loss"].to_dict() == {"a": 0.5, "b": 0.5, "c": 1.5}
+    assert by_name["params.loss"].to_dict() == {"a": "v0", "b": "v0", "c": "v1"}
+    result = build(BuildConfig(store=store_uri, out=str(tmp_path / "site"), hide_paths=True))
+    assert result.runs == 3

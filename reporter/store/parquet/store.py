@@ -1169,7 +1169,8 @@ class ParquetStore(AbstractStore):
                 total = usage.ExperimentEvents()
                 for share in shares:
                     total.add(share)
-                found = total.of_runs(files[exp_id].run_ids())
+                runs = files[exp_id].run_ids()
+                found = total.of_runs(runs, files[exp_id].parts_of(runs))
                 if found is not None:
                     return found
             return usage.read_experiment_events(self._fs, exp_id)

@@ -254,29 +254,42 @@ class Lifecycle:
 @dataclass
 class ExperimentEvents:
     """What the attribute rows of an experiment say: each run's lifecycle and the logged
-    models each run produced (its `output` events)."""
+    models each run produced (its `output` events), and the part ids they were read from."""
 
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # model id -> run id
     names: dict[str, str] = field(default_factory=dict)  # run id -> its run name
+    parts: set[str] = field(default_factory=set)  # every part id read
+    # model id -> (time, run id) of its earliest output event: a model output by two runs
+    # belongs to the one that said so first, however the events were read in batches
+    made_at: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def made(self, model_id: str, run_id: str, stamp: int) -> None:
+        """Take in an output event: the earliest (then the lowest run id) names the owner."""
+        if model_id not in self.made_at or (stamp, run_id) < self.made_at[model_id]:
+            self.made_at[model_id] = (stamp, run_id)
+            self.outputs[model_id] = run_id
 
     def add(self, share: ExperimentEvents) -> None:
-        """Take in what another batch of runs' events say (batches in the order of
-        `read_experiment_events`: a model's first run stays its run)."""
+        """Take in what another batch of runs' events say."""
         self.lifecycles.update(share.lifecycles)
         self.names.update(share.names)
-        for model_id, run_id in share.outputs.items():
-            self.outputs.setdefault(model_id, run_id)
+        self.parts |= share.parts
+        for model_id, (stamp, run_id) in share.made_at.items():
+            self.made(model_id, run_id, stamp)
 
-    def of_runs(self, run_ids: set[str]) -> ExperimentEvents | None:
-        """Return what these events say of these runs, None unless they cover every one (a
-        run logged since they were read is read again)."""
-        if not run_ids <= self.lifecycles.keys():
+    def of_runs(self, run_ids: set[str], parts: set[str]) -> ExperimentEvents | None:
+        """Return what these events say of these runs, None unless they were read from
+        every part a listing now shows of them (`parts`): a run logged, deleted or renamed
+        since they were read is read again."""
+        if not run_ids <= self.lifecycles.keys() or not parts <= self.parts:
             return None
         return ExperimentEvents(
             {r: life for r, life in self.lifecycles.items() if r in run_ids},
             {m: r for m, r in self.outputs.items() if r in run_ids},
             {r: name for r, name in self.names.items() if r in run_ids},
+            set(parts),
+            {m: made for m, made in self.made_at.items() if made[1] in run_ids},
         )
 
 
@@ -312,6 +325,7 @@ def take_events(table: pa.Table, out: ExperimentEvents) -> None:
 
     if table.num_rows == 0:
         return
+    out.parts.update(_part_ids(table))
     table = table.append_column("pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     # attributes and outputs only (before any text is cast: metric rows are most rows)
     is_attr = events.kind_mask(table, schema.KIND_ATTR)
@@ -335,8 +349,28 @@ def take_events(table: pa.Table, out: ExperimentEvents) -> None:
         else:
             out.names[run_id] = text
     made = table.filter(events.kind_mask(table, schema.KIND_OUTPUT))
-    for run_id, model_id in zip(_strings(made, "run_id"), _strings(made, "key")):
-        out.outputs.setdefault(model_id, run_id)
+    stamps = made.column("timestamp").to_pylist()
+    for run_id, model_id, stamp in zip(_strings(made, "run_id"), _strings(made, "key"), stamps):
+        out.made(model_id, run_id, int(stamp))
+
+
+def _part_ids(table: pa.Table) -> set[str]:
+    """Return the part ids a table's rows hold (a dictionary column: its used values)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column("part")
+    if not pa.types.is_dictionary(column.type):
+        return set(pc.unique(column).to_pylist()) - {None}
+    out: set[str] = set()
+    for chunk in column.chunks:
+        codes = chunk.indices.to_numpy(zero_copy_only=False)
+        if chunk.null_count:
+            codes = codes[chunk.is_valid().to_numpy(zero_copy_only=False)]
+        used = np.bincount(codes, minlength=len(chunk.dictionary)) > 0
+        out.update(chunk.dictionary.filter(pa.array(used)).to_pylist())
+    return out
 
 
 @functools.lru_cache(maxsize=1)
