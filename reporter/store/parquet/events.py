@@ -396,27 +396,38 @@ def metric_points(table: pa.Table) -> MetricPoints:
     return MetricPoints(sorted(runs), sorted(keys), run_code, key_code, value, step, time)
 
 
-MAX_STRETCHES = 256  # more stretches of metric rows than this: gathered, not sliced
+MAX_STRETCHES = 256  # more stretches of selected rows than this: gathered, not sliced
+
+
+def stretches(mask: Any) -> list[tuple[int, int]] | None:
+    """Return the (start, stop) stretches of rows a boolean numpy mask selects, None when
+    there are more than MAX_STRETCHES (then rows are better gathered than sliced). A compacted
+    file's rows come sorted by run: a run's rows, or its metric rows between its other events,
+    make a few long stretches."""
+    import numpy as np
+
+    if not len(mask):
+        return []
+    turns = np.flatnonzero(mask[1:] != mask[:-1]) + 1  # where a stretch starts or ends
+    edges = np.concatenate([[0] if mask[0] else [], turns, [len(mask)] if mask[-1] else []])
+    if len(edges) > 2 * MAX_STRETCHES:
+        return None
+    return list(zip(edges[::2].astype(int).tolist(), edges[1::2].astype(int).tolist(), strict=True))
 
 
 def _taker(mask: Any) -> Callable[[Any], Any] | None:
     """Return a function returning the rows of an array that a mask selects (None when it
-    selects every row): a compacted file's metric rows come in a few long stretches between
-    runs' other events, which are sliced out and joined (a copy at memory speed) rather than
-    gathered row by row."""
+    selects every row): stretches sliced out and joined (a copy at memory speed), else the
+    rows gathered one by one."""
     import numpy as np
 
     if mask.all():
         return None
-    turns = np.flatnonzero(mask[1:] != mask[:-1]) + 1
-    edges = np.concatenate([[0] if mask[0] else [], turns, [len(mask)] if mask[-1] else []]).astype(
-        np.int64
-    )
-    if len(edges) > 2 * MAX_STRETCHES:
+    found = stretches(mask)
+    if found is None:
         rows = np.flatnonzero(mask)
         return lambda a: a[rows]
-    stretches = list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-    return lambda a: np.concatenate([a[s:e] for s, e in stretches]) if stretches else a[:0]
+    return lambda a: np.concatenate([a[s:e] for s, e in found]) if found else a[:0]
 
 
 def _ascending(run: Any, key: Any) -> bool:

@@ -403,15 +403,14 @@ def keep_rows(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
     keep = np.concatenate([c.to_numpy(zero_copy_only=False) for c in mask.chunks] or [[]])
     if keep.all():
         return table
-    turns = np.flatnonzero(keep[1:] != keep[:-1]) + 1  # where a stretch starts or ends
-    edges = np.concatenate([[0] if keep[0] else [], turns, [len(keep)] if keep[-1] else []])
-    if len(edges) > 2 * MAX_STRETCHES:
+    found = events.stretches(keep)
+    if found is None:
         return table.filter(mask)
-    pieces = [table.slice(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2])]
+    pieces = [table.slice(a, b - a) for a, b in found]
     return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
 
 
-MAX_STRETCHES = 256  # more stretches of wanted rows than this: filtered, not sliced
+MAX_STRETCHES = events.MAX_STRETCHES  # (the stretches' limit: events.stretches)
 
 
 def is_in(column: pa.ChunkedArray, values: Collection[str]) -> pa.ChunkedArray:
