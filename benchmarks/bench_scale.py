@@ -12,6 +12,8 @@ own compaction code, so it is a store like any other), for the 400 M point figur
 Every figure is a fresh process; peak memory is the process's peak RSS (ru_maxrss). The floor
 is pyarrow reading every Parquet file of the store (`pq.read_table`, all columns), the least a
 build must do; the build's ratio to it is the target (<= 3x), and its peak RSS (<= 2 GB).
+Two lean floors (LEAN below) show what the points' share of the site costs done in plain
+numpy: the series alone, and the series with the grouped lines and the read they need first.
 """
 
 from __future__ import annotations
@@ -124,34 +126,65 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
 """
 
 LEAN = """
-# The least a build of the run pages' series could do: every metric point read once, each
-# series cut into 500 min/max buckets, each run's series written as one base64 file, by two
-# processes (half the row groups each). No HTML, tables, grouped lines or storage page.
+# The least a build could do, in plain numpy on pyarrow (no event semantics, HTML, tables,
+# masking or storage page), two processes with half the row groups each. "series": every
+# metric point read once, each series cut into 500 min/max buckets, each run's series written
+# as base64. "site": first a pass for each key's x range and the latest values, then the
+# series as above and the grouped lines (each run's mean in 200 bins of its key's range, on
+# both axes, then each group's mean, min and max): the two reads the grouped lines need.
 import base64, json, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+BINS, NONE = 200, (0.0, 1.0, 1.0)
+
 def b64(a):
     return base64.b64encode(np.ascontiguousarray(a, dtype=np.float64).tobytes()).decode()
 
+def points(f, g):
+    t = f.read_row_group(g, columns=["run_id", "kind", "key", "value", "step", "timestamp"])
+    kinds = t.column("kind").combine_chunks()
+    kind = kinds.indices.to_numpy() == kinds.dictionary.to_pylist().index("metric")
+    run = t.column("run_id").combine_chunks()
+    key = t.column("key").combine_chunks()
+    ri, ki = run.indices.to_numpy()[kind], key.indices.to_numpy()[kind]
+    value = t.column("value").to_numpy(zero_copy_only=False)[kind]
+    step = t.column("step").to_numpy()[kind]
+    ts = t.column("timestamp").to_numpy()[kind]
+    cut = np.flatnonzero((np.diff(ri) != 0) | (np.diff(ki) != 0)) + 1
+    edges = np.concatenate([[0], cut, [len(ri)]])
+    starts = np.minimum.reduceat(ts, edges[:-1])  # each series' first time, then its run's
+    first = {}
+    for r, t0 in zip(ri[edges[:-1]].tolist(), starts.tolist()):
+        first[r] = min(first.get(r, t0), t0)
+    origin = np.array([first[r] for r in ri[edges[:-1]].tolist()])
+    keys = key.dictionary.to_pylist()
+    return run.dictionary.to_pylist(), keys, ri, ki, value, step, ts, edges, origin
+
+def facts(job):
+    path, share, shares = job
+    f = pq.ParquetFile(path)
+    ranges, latest = {}, 0
+    for g in range(share, f.metadata.num_row_groups, shares):
+        runs, keys, ri, ki, value, step, ts, edges, origin = points(f, g)
+        a = edges[:-1]
+        low, high = np.minimum.reduceat(step, a), np.maximum.reduceat(step, a)
+        late = (np.maximum.reduceat(ts, a) - origin) / 1000.0
+        latest += len(value[edges[1:] - 1])
+        for k, lo, hi, rel in zip(ki[a].tolist(), low.tolist(), high.tolist(), late.tolist()):
+            old = ranges.get(keys[k], (np.inf, -np.inf, -np.inf))
+            ranges[keys[k]] = (min(old[0], lo), max(old[1], hi), max(old[2], rel))
+    return ranges
+
 def work(job):
-    path, out, share, shares = job
+    path, out, share, shares, ranges = job
     f = pq.ParquetFile(path)
     done = 0
     for g in range(share, f.metadata.num_row_groups, shares):
-        t = f.read_row_group(g, columns=["run_id", "kind", "key", "value", "step"])
-        kinds = t.column("kind").combine_chunks()
-        kind = kinds.indices.to_numpy() == kinds.dictionary.to_pylist().index("metric")
-        run = t.column("run_id").combine_chunks()
-        key = t.column("key").combine_chunks()
-        ri, ki = run.indices.to_numpy()[kind], key.indices.to_numpy()[kind]
-        value = t.column("value").to_numpy(zero_copy_only=False)[kind]
-        step = t.column("step").to_numpy()[kind]
-        cut = np.flatnonzero((np.diff(ri) != 0) | (np.diff(ki) != 0)) + 1
-        edges = np.concatenate([[0], cut, [len(ri)]])
-        runs, keys, series = run.dictionary.to_pylist(), key.dictionary.to_pylist(), {}
+        runs, keys, ri, ki, value, step, ts, edges, origin = points(f, g)
+        series = {}
         for a, b in zip(edges[:-1], edges[1:]):
             at = np.linspace(a, b, 501).astype(np.int64)[:-1] if b - a > 500 else np.arange(a, b)
             series.setdefault(runs[ri[a]], {})[keys[ki[a]]] = {
@@ -162,13 +195,41 @@ def work(job):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"series-{g}.js").write_text("S=" + json.dumps(data))
             done += len(data)
+        if ranges is None:
+            continue
+        of = [ranges.get(k, NONE) for k in keys]
+        a = edges[:-1]
+        seg = np.repeat(np.arange(len(a)), np.diff(edges))
+        group = ki[a] * 4 + ri[a] % 4  # four groups of runs per key
+        relative = (ts - origin[seg]) / 1000.0
+        for x, low, high in ((step.astype(np.float64), [o[0] for o in of], [o[1] for o in of]),
+                             (relative, [0.0] * len(of), [o[2] for o in of])):
+            low, high = np.asarray(low)[ki], np.asarray(high)[ki]
+            span = np.where(high > low, high - low, 1.0)
+            cell = seg * BINS + np.minimum(((x - low) / span * BINS).astype(np.int64), BINS - 1)
+            n = np.bincount(cell, minlength=len(a) * BINS)
+            total = np.bincount(cell, weights=value, minlength=len(a) * BINS)
+            mean = np.divide(total, n, out=np.zeros(len(n)), where=n > 0).reshape(len(a), BINS)
+            sums = np.zeros((len(keys) * 4, BINS))  # kept per row group: a floor, not a site
+            lows, highs = np.full_like(sums, np.inf), np.full_like(sums, -np.inf)
+            np.add.at(sums, group, mean)
+            np.fmin.at(lows, group, mean)
+            np.fmax.at(highs, group, mean)
     return done
 
 if __name__ == "__main__":
     start = time.perf_counter()
     files = sorted(Path(sys.argv[1]).rglob("*.parquet"))
+    jobs = [(str(p), k) for p in files for k in (0, 1)]
     with ProcessPoolExecutor(2) as pool:
-        n = sum(pool.map(work, [(str(p), sys.argv[2], k, 2) for p in files for k in (0, 1)]))
+        ranges = None
+        if sys.argv[3] == "site":
+            ranges = {}
+            for part in pool.map(facts, [(p, k, 2) for p, k in jobs]):
+                for key, (lo, hi, rel) in part.items():
+                    old = ranges.get(key, (np.inf, -np.inf, -np.inf))
+                    ranges[key] = (min(old[0], lo), max(old[1], hi), max(old[2], rel))
+        n = sum(pool.map(work, [(p, sys.argv[2], k, 2, ranges) for p, k in jobs]))
     print(json.dumps({"seconds": time.perf_counter() - start, "series": n}))
 """
 
@@ -254,14 +315,16 @@ def measure(
         quiet.append(child(FLOOR, str(store)))
     site = folder_bytes(scratch)
     shutil.rmtree(scratch, ignore_errors=True)
-    lean = []
+    lean: dict[str, list[float]] = {"series": [], "site": []}
     for _ in range(repeat):
-        shutil.rmtree(scratch, ignore_errors=True)
-        os.sync()
-        lean.append(child(LEAN, str(store), str(scratch), script=True))
+        for mode, times in lean.items():
+            shutil.rmtree(scratch, ignore_errors=True)
+            os.sync()
+            times.append(child(LEAN, str(store), str(scratch), mode, script=True)["seconds"])
     lean_bytes = folder_bytes(scratch)
     shutil.rmtree(scratch, ignore_errors=True)
-    lean_s = statistics.median(x["seconds"] for x in lean)
+    lean_s = statistics.median(lean["series"])
+    lean_site_s = statistics.median(lean["site"])
     reads = child(READS, str(store), experiment)
     build_s = statistics.median(b["seconds"] for b in builds)
     floor_s = statistics.median(f["seconds"] for f in floors)
@@ -294,6 +357,12 @@ def measure(
             f"{lean_s:,.1f} s ({lean_bytes / 1e6:,.0f} MB: read once, 500 min/max buckets a "
             f"series, base64, written; 2 processes) = {lean_s / quiet_s:.1f}x the quiet floor; "
             f"the build is {build_s / lean_s:.1f}x it",
+        ),
+        (
+            f"{label}: lean site floor",
+            f"{lean_site_s:,.1f} s (a first read for each key's x range and latest values, then "
+            f"the series as above and grouped lines in 200 bins) = {lean_site_s / quiet_s:.1f}x "
+            f"the quiet floor; the build is {build_s / lean_site_s:.1f}x it",
         ),
         (
             f"{label}: site",
