@@ -24,8 +24,9 @@ ended FINISHED, or FAILED when the fit raises):
   its params and its `cv_results_` aggregates (`mean_test_score`, `rank_test_score`, ...).
 
 Fits made inside a top-level fit (the steps of a pipeline, the candidates of a search, the
-members of an ensemble) are not logged on their own: a thread-local depth guard says "inside",
-and scikit-learn's joblib tasks carry it into their worker threads. As in MLflow, nothing is
+members of an ensemble) are not logged on their own: the thread-local guard every integration
+shares (`reporter.integrations.patching`, which also patches, restores, runs and warns) says
+"inside", and scikit-learn's joblib tasks carry it into their worker threads. As in MLflow, nothing is
 logged inside `cross_val_score`, `cross_validate`, `cross_val_predict`, `learning_curve`,
 `validation_curve` and `permutation_test_score`.
 """
@@ -38,23 +39,20 @@ import inspect
 import logging
 import math
 import numbers
-import os
-import sys
-import threading
 import time
 import types
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from reporter.core import system_tags
 from reporter.core.errors import InvalidArgumentError
+from reporter.integrations import patching
+from reporter.integrations.patching import ABSENT, AutologgingWarning, Options
 
 log = logging.getLogger(__name__)
 
 FLAVOR_NAME = "sklearn"
-TAG_AUTOLOGGING = system_tags.TAG_AUTOLOGGING  # on the runs autologging creates
+TAG_AUTOLOGGING = patching.TAG_AUTOLOGGING  # on the runs autologging creates
 TRAINING_PREFIX = "training_"
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 EXCLUDED_MODULES = (
@@ -77,40 +75,22 @@ UNLOGGED_APIS = (
 # covers a `from sklearn.model_selection import cross_val_score` made before autolog().
 UNLOGGED_HELPERS = ("_fit_and_score", "_fit_and_predict", "_permutation_test_score")
 _NESTED_MARK = "_reporter_autolog_nested"
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # reporter/
-_ABSENT = object()
-
-
-class AutologgingWarning(UserWarning):
-    """Autologging could not record something; the fit itself went through."""
+__all__ = ["AutologgingWarning", "autolog", "autolog_sklearn", "is_enabled"]
 
 
 @dataclass(frozen=True)
-class _Config:
+class _Config(Options):
     """The options of the autolog() call in force."""
 
-    log_models: bool = True
     log_datasets: bool = True
-    exclusive: bool = False
-    silent: bool = False
     max_tuning_runs: int | None = 5
     pos_label: Any = None
-    extra_tags: dict[str, str] = field(default_factory=dict)
 
 
-class _Guard(threading.local):
-    """How deep this thread is inside an autologged fit (0: not inside one)."""
-
-    depth = 0
-
-
-_guard = _Guard()
-_lock = threading.RLock()
-_config: _Config | None = None
-_warned: set[str] = set()  # what _warn_once said since the last autolog() call
-# What autolog() replaced, to put back: (class or module, attribute, its own raw attribute or
-# _ABSENT when the class inherited it).
-_patches: list[tuple[Any, str, object]] = []
+INTEGRATION = patching.Integration(FLAVOR_NAME)
+_attempt = INTEGRATION.attempt
+_warn = INTEGRATION.warn
+_warn_once = INTEGRATION.warn_once
 
 
 # public entry points --------------------------------------------------------------------
@@ -133,28 +113,16 @@ def autolog_sklearn(
         raise InvalidArgumentError(
             f"max_tuning_runs must be a non-negative integer or None, got {runs!r}"
         )
-    global _config
-    with _lock:
-        _unpatch_all()
-        _config = None
-        _warned.clear()
-        if disable:
-            return
-        config = _Config(
-            log_models=bool(log_models),
-            log_datasets=bool(log_datasets),
-            exclusive=bool(exclusive),
-            silent=bool(silent),
-            max_tuning_runs=None if runs is None else int(runs),
-            pos_label=pos_label,
-            extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
-        )
-        try:
-            _patch_all()
-        except BaseException:
-            _unpatch_all()
-            raise
-        _config = config
+    config = _Config(
+        log_models=bool(log_models),
+        log_datasets=bool(log_datasets),
+        exclusive=bool(exclusive),
+        silent=bool(silent),
+        max_tuning_runs=None if runs is None else int(runs),
+        pos_label=pos_label,
+        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+    )
+    INTEGRATION.configure(None if disable else config, _patch_all)
 
 
 def autolog(
@@ -200,7 +168,7 @@ def autolog(
 
 def is_enabled() -> bool:
     """Return True while scikit-learn autologging is on."""
-    return _config is not None
+    return INTEGRATION.enabled
 
 
 # patching ---------------------------------------------------------------------------------
@@ -237,14 +205,6 @@ def estimators_to_patch() -> list[type]:
     )
 
 
-def _static_lookup(cls: type, name: str) -> object:
-    """Return the raw attribute `name` as the class's MRO defines it, or _ABSENT."""
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-    return _ABSENT
-
-
 def _patched_attribute(raw: object) -> object | None:
     """Return a stand-in for a fit method that logs, or None for attributes left alone.
 
@@ -267,20 +227,18 @@ def _patched_attribute(raw: object) -> object | None:
 
 def _patch_all() -> None:
     """Patch every estimator class's fit methods, then scikit-learn's joblib helpers."""
-    plan: list[tuple[type, str, object, object]] = []
+    plan: list[tuple[type, str, object]] = []
     # Resolve every original before replacing any, so that a subclass inheriting `fit` wraps
     # the base's original function, not its wrapper.
     for cls in estimators_to_patch():
         for name in FIT_METHODS:
-            raw = _static_lookup(cls, name)
-            if raw is _ABSENT:
+            raw = patching.static_lookup(cls, name)
+            if raw is ABSENT:
                 continue
             replacement = _patched_attribute(raw)
             if replacement is not None:
-                plan.append((cls, name, cls.__dict__.get(name, _ABSENT), replacement))
-    for cls, name, own, replacement in plan:
-        setattr(cls, name, replacement)
-        _patches.append((cls, name, own))
+                plan.append((cls, name, replacement))
+    INTEGRATION.replace_all(plan)
     _patch_unlogged_apis()
     _patch_joblib_propagation()
 
@@ -295,33 +253,7 @@ def _patch_unlogged_apis() -> None:
     for module, name in targets:
         original = module.__dict__.get(name)
         if isinstance(original, types.FunctionType):
-            _patches.append((module, name, original))
-            setattr(module, name, _guarded(original))
-
-
-def _guarded(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Return `original` wrapped to run inside the depth guard: fits in it are not logged."""
-
-    @functools.wraps(original)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        _guard.depth += 1
-        try:
-            return original(*args, **kwargs)
-        finally:
-            _guard.depth -= 1
-
-    return guarded
-
-
-def _unpatch_all() -> None:
-    """Put back exactly what _patch_all replaced (or remove what it added to a class)."""
-    while _patches:
-        owner, name, own = _patches.pop()
-        if own is _ABSENT:
-            if name in owner.__dict__:
-                delattr(owner, name)
-        else:
-            setattr(owner, name, own)
+            INTEGRATION.replace(module, name, patching.guarded(original))
 
 
 def _patch_joblib_propagation() -> None:
@@ -358,7 +290,7 @@ def _patch_joblib_propagation() -> None:
 
     @functools.wraps(parallel_call)
     def patched_parallel_call(self: Any, iterable: Iterable[Any]) -> Any:
-        if _guard.depth == 0:
+        if not patching.inside():
             return parallel_call(self, iterable)
         return parallel_call(self, marked(iterable))
 
@@ -366,104 +298,41 @@ def _patch_joblib_propagation() -> None:
     def patched_task_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not getattr(self, _NESTED_MARK, False):
             return task_call(self, *args, **kwargs)
-        _guard.depth += 1
-        try:
+        with patching.nested():
             return task_call(self, *args, **kwargs)
-        finally:
-            _guard.depth -= 1
 
     for cls, name, replacement in (
         (parallel_cls, "__call__", patched_parallel_call),
         (task_cls, "__call__", patched_task_call),
     ):
-        _patches.append((cls, name, cls.__dict__[name]))
-        setattr(cls, name, replacement)
+        INTEGRATION.replace(cls, name, replacement)
 
 
 def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """Return `original` (a fit method) wrapped to log top-level calls."""
-
-    @functools.wraps(original)  # keeps the signature visible: sklearn inspects fit's params
-    def patched_fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        config = _config
-        if config is None or _guard.depth > 0:
-            return original(self, *args, **kwargs)
-        return _autologged_fit(config, original, self, args, kwargs)
-
-    return patched_fit
+    return INTEGRATION.top_level(original, _autologged_fit)
 
 
 # one autologged fit -----------------------------------------------------------------------
-def _warn(config: _Config, message: str) -> None:
-    """Warn about something autologging could not record (unless silent), at the user's call."""
-    if config.silent:
-        return
-    frame = sys._getframe(1)
-    level = 2
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(f"reporter autologging: {message}", AutologgingWarning, stacklevel=level)
-
-
-def _warn_once(config: _Config, key: str, message: str) -> None:
-    """Warn as _warn does, but only the first time `key` comes up after autolog()."""
-    if key in _warned:
-        return
-    _warned.add(key)
-    _warn(config, message)
-
-
-def _attempt(config: _Config, what: str, func: Callable[..., Any], *args: Any) -> Any:
-    """Call func; on failure warn (unless silent) and return None instead of raising."""
-    try:
-        return func(*args)
-    except Exception as exc:
-        _warn(config, f"could not {what}: {type(exc).__name__}: {exc}")
-        return None
-
-
 def _autologged_fit(
     config: _Config,
     original: Callable[..., Any],
-    estimator: Any,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
     """Run a top-level fit inside a run, logging what it learned; return fit's result."""
-    from reporter.core.entities import RunStatus
-    from reporter.tracking import fluent
-
-    _guard.depth += 1
-    try:
-        active: fluent.ActiveRun | None = fluent.active_run()
-        if active is not None and config.exclusive:
-            return original(estimator, *args, **kwargs)
-        inputs = _attempt(config, "read the training data", _fit_inputs, original, args, kwargs)
-        managed = active is None
+    estimator, args = args[0], args[1:]
+    with INTEGRATION.run(config) as active:
         if active is None:
-            tags = {TAG_AUTOLOGGING: FLAVOR_NAME, **config.extra_tags}
-            active = _attempt(config, "start a run", lambda: fluent.start_run(tags=tags))
-            if active is None:
-                return original(estimator, *args, **kwargs)
+            return original(estimator, *args, **kwargs)
+        inputs = _attempt("read the training data", _fit_inputs, original, args, kwargs)
         run_id = active.info.run_id
-        _attempt(config, "log params and tags", _log_pretraining, run_id, estimator)
-        try:
-            result = original(estimator, *args, **kwargs)
-        except BaseException as exc:
-            if managed:
-                status = (
-                    RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
-                )
-                _attempt(config, "end the run", fluent._end, run_id, status)
-            raise
+        _attempt("log params and tags", _log_pretraining, run_id, estimator)
+        result = original(estimator, *args, **kwargs)
         if inputs is not None:
             what = "log the training results"
-            _attempt(config, what, _log_posttraining, config, active, estimator, *inputs)
-        if managed:
-            _attempt(config, "end the run", fluent._end, run_id, RunStatus.FINISHED)
+            _attempt(what, _log_posttraining, config, active, estimator, *inputs)
         return result
-    finally:
-        _guard.depth -= 1
 
 
 def _fit_inputs(
@@ -572,21 +441,21 @@ def _log_posttraining(
     """Log training metrics, a search's results and child runs, and the model(s)."""
     run_id = run.info.run_id
     if config.log_datasets:
-        _attempt(config, "log the training dataset", _log_dataset, run_id, X, y)
+        _attempt("log the training dataset", _log_dataset, run_id, X, y)
     metrics = training_metrics(estimator, X, y, sample_weight, config.pos_label)
-    _attempt(config, "log training metrics", _log_metrics, run_id, metrics)
+    _attempt("log training metrics", _log_metrics, run_id, metrics)
     what = "log the training artifacts"
-    _attempt(config, what, _log_training_artifacts, config, run_id, estimator, X, y, sample_weight)
+    _attempt(what, _log_training_artifacts, config, run_id, estimator, X, y, sample_weight)
     if is_parameter_search(estimator):
         _log_parameter_search(config, run, estimator)
     if config.log_models:
         from reporter.integrations import sklearn as flavor  # looked up now: patchable
 
-        _attempt(config, "log the model", flavor.log_model, estimator, "model")
+        _attempt("log the model", flavor.log_model, estimator, "model")
         best = getattr(estimator, "best_estimator_", None)
         if best is not None and is_parameter_search(estimator):
             what = "log the best estimator"
-            _attempt(config, what, flavor.log_model, best, "best_estimator")
+            _attempt(what, flavor.log_model, best, "best_estimator")
 
 
 def _log_training_artifacts(
@@ -600,12 +469,11 @@ def _log_training_artifacts(
     client = fluent._client()
     html = functools.partial(artifacts.estimator_html, estimator)
     what = f"log {artifacts.ESTIMATOR_HTML}"
-    _attempt(config, what, lambda: client.log_text(run_id, html(), artifacts.ESTIMATOR_HTML))
+    _attempt(what, lambda: client.log_text(run_id, html(), artifacts.ESTIMATOR_HTML))
     plots = _training_plots(config, estimator, X, y, sample_weight)
     if plots and not _matplotlib_installed():
         names = ", ".join(plot.artifact_file for plot in plots)
         _warn_once(
-            config,
             "no matplotlib",
             f"matplotlib is not installed: the training plots ({names}) are not logged "
             "(pip install matplotlib)",
@@ -620,7 +488,7 @@ def _log_training_artifacts(
     if failed:  # one warning for the fit, and not again for the same failure
         names, first = ", ".join(failed), next(iter(failed.values()))
         key = f"plots {names}: {type(first).__name__}"
-        _warn_once(config, key, f"could not log {names}: {type(first).__name__}: {first}")
+        _warn_once(key, f"could not log {names}: {type(first).__name__}: {first}")
 
 
 def _training_plots(
@@ -637,7 +505,7 @@ def _training_plots(
         return artifacts.classifier_plots(estimator, X, y, sample_weight, TRAINING_PREFIX)
     except Exception as exc:
         message = f"could not plan the training plots: {type(exc).__name__}: {exc}"
-        _warn_once(config, f"plots {type(exc).__name__}", message)
+        _warn_once(f"plots {type(exc).__name__}", message)
         return []
 
 
@@ -778,14 +646,14 @@ def _log_parameter_search(config: _Config, run: Any, search: Any) -> None:
     run_id = run.info.run_id
     if hasattr(search, "best_score_"):
         what = "log best_cv_score"
-        _attempt(config, what, _log_metrics, run_id, {"best_cv_score": search.best_score_})
+        _attempt(what, _log_metrics, run_id, {"best_cv_score": search.best_score_})
     if hasattr(search, "best_params_"):
         best = {f"best_{name}": value for name, value in search.best_params_.items()}
         client = fluent._client()
-        _attempt(config, "log the best params", client.log_batch, run_id, (), _str_params(best))
+        _attempt("log the best params", client.log_batch, run_id, (), _str_params(best))
     if hasattr(search, "cv_results_"):
-        _attempt(config, "log the search's child runs", _log_child_runs, config, run, search)
-        _attempt(config, "log cv_results.csv", _log_cv_results, run_id, search.cv_results_)
+        _attempt("log the search's child runs", _log_child_runs, config, run, search)
+        _attempt("log cv_results.csv", _log_cv_results, run_id, search.cv_results_)
 
 
 def _log_cv_results(run_id: str, cv_results: Mapping[str, Any]) -> None:

@@ -1,0 +1,228 @@
+"""The autologging mechanism every framework integration shares.
+
+An `Integration` (one per framework: `sklearn`, `xgboost`, ...) holds what its `autolog()` call
+switched on: its options, and every attribute it replaced, to put back exactly on
+`disable=True` (or on a new `autolog()` call). Its patched functions run the original plainly
+unless the call is *top-level*: one thread-local depth, shared by every integration, says
+whether this thread is already inside an autologged call (the steps of a pipeline, a search's
+candidates, `xgboost.train` under `XGBClassifier.fit`), so a model is logged once, by the call
+the user made. A top-level call runs inside a run (`Integration.run`): the active run, or one
+of its own tagged `mlflow.autologging=<flavor>`, ended FINISHED, FAILED when training raises
+(KILLED on Ctrl-C). Logging never breaks training: what cannot be recorded is a warning
+(`AutologgingWarning`, at the user's line, none when `silent`), and training's own exceptions
+reach the caller unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reporter.core import system_tags
+
+if TYPE_CHECKING:
+    from reporter.tracking.fluent import ActiveRun
+
+T = TypeVar("T")
+TAG_AUTOLOGGING = system_tags.TAG_AUTOLOGGING  # on the runs autologging creates
+ABSENT = object()  # an attribute a class inherited (or a module lacked) before patching
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # reporter/: skipped by warn
+
+
+class AutologgingWarning(UserWarning):
+    """Autologging could not record something; training itself went through."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options every integration's `autolog()` takes; integrations add their own."""
+
+    log_models: bool = True
+    exclusive: bool = False  # leave runs the user started alone
+    silent: bool = False  # no warnings from autologging
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+class _Depth(threading.local):
+    """How deep this thread is inside autologged calls (0: not inside one)."""
+
+    value = 0
+
+
+_depth = _Depth()
+
+
+def inside() -> bool:
+    """Return True inside an autologged call (any integration's), in this thread."""
+    return _depth.value > 0
+
+
+@contextlib.contextmanager
+def nested() -> Iterator[None]:
+    """Run a block as inside an autologged call: patched calls in it log nothing."""
+    _depth.value += 1
+    try:
+        yield
+    finally:
+        _depth.value -= 1
+
+
+def guarded(original: Callable[..., T]) -> Callable[..., T]:
+    """Return `original` wrapped to run as inside an autologged call (nothing in it logs)."""
+
+    @functools.wraps(original)
+    def run_nested(*args: Any, **kwargs: Any) -> T:
+        with nested():
+            return original(*args, **kwargs)
+
+    return run_nested
+
+
+def static_lookup(cls: type, name: str) -> object:
+    """Return the raw attribute `name` as the class's MRO defines it, or ABSENT."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return ABSENT
+
+
+def tags_of(options: Options, flavor: str) -> dict[str, str]:
+    """Tags of a run an integration starts: `mlflow.autologging` and the extra tags."""
+    return {TAG_AUTOLOGGING: flavor, **options.extra_tags}
+
+
+class Integration:
+    """One framework's autologging: its options while on, and what it patched."""
+
+    def __init__(self, flavor: str) -> None:
+        self.flavor = flavor
+        self.options: Any = None  # the Options (subclass) in force; None while off
+        self._lock = threading.RLock()
+        self._warned: set[str] = set()
+        # what was replaced, to put back: (class or module, attribute, its own raw attribute,
+        # or ABSENT when the class inherited it)
+        self._patches: list[tuple[Any, str, object]] = []
+
+    @property
+    def enabled(self) -> bool:
+        """True while autologging of this framework is on."""
+        return self.options is not None
+
+    def configure(self, options: Options | None, patch: Callable[[], None]) -> None:
+        """Switch autologging off (options None) or on with these options: everything
+        patched before is put back first, then `patch` patches anew (all or nothing)."""
+        with self._lock:
+            self.restore()
+            self.options = None
+            self._warned.clear()
+            if options is None:
+                return
+            try:
+                patch()
+            except BaseException:
+                self.restore()
+                raise
+            self.options = options
+
+    # patching ------------------------------------------------------------------------
+    def replace(self, owner: Any, name: str, replacement: object) -> None:
+        """Set `owner.name` (a class's or module's attribute), remembering what was there."""
+        own = owner.__dict__.get(name, ABSENT) if hasattr(owner, "__dict__") else ABSENT
+        setattr(owner, name, replacement)
+        self._patches.append((owner, name, own))
+
+    def replace_all(self, plan: Iterable[tuple[Any, str, object]]) -> None:
+        """Make every replacement of a plan (worked out before any is made, so that a
+        subclass wraps its base's original, not the base's wrapper)."""
+        for owner, name, replacement in list(plan):
+            self.replace(owner, name, replacement)
+
+    def restore(self) -> None:
+        """Put back exactly what was replaced (or remove what was added to a class)."""
+        with self._lock:
+            while self._patches:
+                owner, name, own = self._patches.pop()
+                if own is ABSENT:
+                    if name in getattr(owner, "__dict__", {}):
+                        delattr(owner, name)
+                else:
+                    setattr(owner, name, own)
+
+    def top_level(
+        self,
+        original: Callable[..., T],
+        logged: Callable[[Any, Callable[..., T], tuple[Any, ...], dict[str, Any]], T],
+    ) -> Callable[..., T]:
+        """Return `original` wrapped: a top-level call while on runs `logged(options,
+        original, args, kwargs)` (as inside an autologged call); any other call is plain."""
+
+        @functools.wraps(original)  # keeps the signature visible: frameworks inspect it
+        def patched(*args: Any, **kwargs: Any) -> T:
+            options = self.options
+            if options is None or inside():
+                return original(*args, **kwargs)
+            with nested():
+                return logged(options, original, args, kwargs)
+
+        return patched
+
+    # the run a top-level call logs into ---------------------------------------------------
+    @contextlib.contextmanager
+    def run(self, options: Options) -> Iterator[ActiveRun | None]:
+        """The run a top-level call logs into: the active run (None when `exclusive` keeps
+        out of it, or when no run could be started: train without logging then), or one
+        started for it, ended FINISHED, FAILED if the block raises (KILLED on Ctrl-C)."""
+        from reporter.core.entities import RunStatus
+        from reporter.tracking import fluent
+
+        active = fluent.active_run()
+        if active is not None:
+            yield None if options.exclusive else active
+            return
+        tags = tags_of(options, self.flavor)
+        started = self.attempt("start a run", lambda: fluent.start_run(tags=tags))
+        if started is None:
+            yield None
+            return
+        run_id = started.info.run_id
+        try:
+            yield started
+        except BaseException as exc:
+            killed = isinstance(exc, KeyboardInterrupt)
+            status = RunStatus.KILLED if killed else RunStatus.FAILED
+            self.attempt("end the run", fluent._end, run_id, status)
+            raise
+        self.attempt("end the run", fluent._end, run_id, RunStatus.FINISHED)
+
+    # failures never reach training ---------------------------------------------------------
+    def warn(self, message: str) -> None:
+        """Warn that something could not be recorded (unless silent), at the user's line."""
+        if self.options is not None and self.options.silent:
+            return
+        frame = sys._getframe(1)
+        level = 2
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"reporter autologging: {message}", AutologgingWarning, stacklevel=level)
+
+    def warn_once(self, key: str, message: str) -> None:
+        """Warn as `warn` does, but only the first time `key` comes up after autolog()."""
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self.warn(message)
+
+    def attempt(self, what: str, func: Callable[..., T], *args: Any) -> T | None:
+        """Call func; on failure warn (unless silent) and return None instead of raising."""
+        try:
+            return func(*args)
+        except Exception as exc:
+            self.warn(f"could not {what}: {type(exc).__name__}: {exc}")
+            return None
