@@ -10,8 +10,12 @@ DEMO_CONFIG := examples/tracker-report.toml
 # real MLflow, in its own venv (it pins another pyarrow): the import tests run its server
 MLFLOW_VENV ?= .bench/mlflow-venv
 MLFLOW_SPEC ?= mlflow[auth]>=3,<4
+# the autologging integrations' frameworks: their tests run in a venv of their own (and MLflow's
+# venv has them too, for the same scripts under MLflow); xgboost-cpu is XGBoost without CUDA
+FRAMEWORKS_VENV ?= .bench/frameworks-venv
+FRAMEWORKS_SPEC ?= xgboost-cpu>=2
 
-.PHONY: install mlflow demo demo-install demo-store demo-site screenshots test lint typecheck \
+.PHONY: install mlflow frameworks pytest-frameworks demo demo-install demo-store demo-site screenshots test lint typecheck \
 	pytest flaky-check bench clean vendor
 
 $(BIN)/python:
@@ -22,12 +26,20 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 
 mlflow: $(MLFLOW_VENV)/bin/mlflow
-	$(MLFLOW_VENV)/bin/python -m pip install -q '$(MLFLOW_SPEC)'  # a no-op once it is there
+	$(MLFLOW_VENV)/bin/python -m pip install -q '$(MLFLOW_SPEC)' $(FRAMEWORKS_SPEC)  # a no-op once there
 
 $(MLFLOW_VENV)/bin/mlflow:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install -q --upgrade pip
 	$(MLFLOW_VENV)/bin/python -m pip install -q '$(MLFLOW_SPEC)'
+
+frameworks: $(FRAMEWORKS_VENV)/bin/python
+	$(FRAMEWORKS_VENV)/bin/python -m pip install -q -e '.[sklearn,images]' pytest hypothesis \
+	  $(FRAMEWORKS_SPEC)
+
+$(FRAMEWORKS_VENV)/bin/python:
+	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_VENV)/bin/python -m pip install -q --upgrade pip
 
 ## demo: install, log the example experiments into ./tracker-store, build ./site
 demo: demo-install
@@ -51,8 +63,8 @@ screenshots: install
 	$(BIN)/python tools/screenshots.py --site $(SITE) --out docs/screenshots \
 	  --experiment digits_sgd --run candidate-1 --compare baseline,candidate-1,candidate-2
 
-## test: install, lint, type-check and run every test
-test: install mlflow lint typecheck pytest
+## test: install, lint, type-check and run every test (tests/frameworks/ in the frameworks' venv)
+test: install mlflow frameworks lint typecheck pytest pytest-frameworks
 
 lint:
 	$(BIN)/ruff check .
@@ -64,6 +76,9 @@ typecheck:
 
 pytest:
 	$(BIN)/pytest
+
+pytest-frameworks:
+	TRACKER_FRAMEWORK_TESTS=1 $(FRAMEWORKS_VENV)/bin/pytest tests/frameworks
 
 ## flaky-check: run the multi-process, kill, browser and server tests ROUNDS times, the last
 ## LOADED of them beside HOGS CPU-spinning processes; lists every test that ever failed

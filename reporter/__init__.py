@@ -117,6 +117,7 @@ MlflowException = ReporterError
 # public submodule names (MLflow's where it has them) -> the module, imported on first use
 _LAZY_SUBMODULES = {
     "sklearn": "reporter.sklearn",
+    "xgboost": "reporter.xgboost",
     "entities": "reporter.entities",
     "tracking": "reporter.tracking",
     "search": "reporter.query.search",

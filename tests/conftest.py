@@ -26,6 +26,14 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ["TRACKER_COMPACT_IN_BACKGROUND"] = "0"
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/frameworks/ runs in the frameworks' venv (`make pytest-frameworks`, which sets
+    TRACKER_FRAMEWORK_TESTS=1); this venv has none of them."""
+    if collection_path.name == "frameworks" and collection_path.parent == REPO / "tests":
+        return os.environ.get("TRACKER_FRAMEWORK_TESTS") != "1"
+    return None
+
+
 def _reset_fluent() -> None:
     """End runs left active by a test and forget the chosen experiment and URI."""
     fluent.reset()

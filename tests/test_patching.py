@@ -256,3 +256,59 @@ def test_the_guard_is_per_thread(toy):
         worker.join()
     assert results[0]["rounds"] == 2
     assert [r.data.params for r in runs()] == [{"api": "train"}]
+
+
+# found by an adversarial review ------------------------------------------------------------------
+def test_enabling_again_while_on_replaces_nothing(toy):
+    """autolog() while on swaps the options only: putting the patches back and making them
+    again would leave a moment in which another thread's fit starts unpatched and the fits
+    inside it, finding the new wrappers, log as runs of their own."""
+    toy.autolog()
+    patched = (toy.lib.train, toy.lib.Model.__dict__["fit"], toy.lib.Sub.__dict__["fit"])
+    toy.autolog(extra_tags={"again": "yes"})
+    assert (toy.lib.train, toy.lib.Model.__dict__["fit"], toy.lib.Sub.__dict__["fit"]) == patched
+    toy.lib.train({}, 1)
+    (run,) = runs()
+    assert run.data.tags["again"] == "yes"  # the new options are in force
+
+
+def test_a_run_whose_start_fails_halfway_is_not_left_running(toy, monkeypatch):
+    monkeypatch.setenv("TRACKER_LOG_ENVIRONMENT", "1")
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(reporter.Client, "log_text", full)
+    toy.autolog()
+    with pytest.warns(AutologgingWarning, match="could not start a run: OSError") as seen:
+        assert toy.lib.train({}, 3)["rounds"] == 3  # trained all the same
+    assert seen[0].filename == __file__  # at the user's line, not in contextlib
+    (run,) = runs()
+    assert run.info.status == "FAILED" and run.info.end_time is not None
+    assert mlflow.active_run() is None
+
+
+def test_warnings_made_errors_do_not_break_training(toy, caplog):
+    toy.autolog(fail_logging=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert toy.lib.Model().fit(2).booster["rounds"] == 2
+    assert "could not log params: RuntimeError: store on fire" in caplog.text
+
+
+def test_only_the_first_run_of_a_process_guards_the_writers_imports(toy, monkeypatch):
+    """Later runs restore no snapshot of the host's state (another thread's changes to its
+    working directory, handlers or warning filters would be undone)."""
+    import reporter.core.guest as guest
+
+    toy.lib.train({}, 1)  # (autolog off) a first run: pyarrow.parquet is imported
+
+    def never() -> Any:
+        raise AssertionError("host state snapshot taken again")
+
+    monkeypatch.setattr(guest, "host_kept", never)
+    with mlflow.start_run():
+        mlflow.log_metric("m", 1.0)
+    toy.autolog()
+    toy.lib.train({}, 2)
+    assert len(runs()) == 2

@@ -48,9 +48,8 @@ FLAVORS = (
     "statsmodels",
     "tensorflow",
     "transformers",
-    "xgboost",
 )
-FLAVORS_LATER = frozenset({"pytorch", "xgboost", "lightgbm"})
+FLAVORS_LATER = frozenset({"pytorch", "lightgbm"})
 # MLflow's GenAI integrations: autologging traces of a library's calls
 GENAI_INTEGRATIONS = (
     "ag2",

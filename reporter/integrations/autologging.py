@@ -1,7 +1,8 @@
 """`reporter.autolog()` (MLflow's `mlflow.autolog`): autologging for every supported library.
 
-Each library has its own integration package (`reporter.integrations.sklearn`); this turns on
-the ones whose library is installed.
+Each library has its own integration package (`reporter.integrations.sklearn`,
+`reporter.integrations.xgboost`), all on one mechanism (`reporter.integrations.patching`);
+this turns on the ones whose library is installed.
 """
 
 from __future__ import annotations
@@ -32,29 +33,41 @@ def autolog(
 ) -> None:
     """Enable (or with disable=True undo) autologging for every supported library.
 
-    `mlflow.autolog`'s signature; scikit-learn is the one library supported, and it is left
-    alone when it is not installed or when `exclude_flavors` names it. `max_tuning_runs` and
-    `pos_label` are passed on to `reporter.sklearn.autolog`; so is `log_datasets` (the
-    training data as a run input). Input examples, signatures, traces and post-training
-    metrics are not recorded; those options are accepted so that MLflow code runs unchanged.
+    `mlflow.autolog`'s signature: scikit-learn and XGBoost, each left alone when it is not
+    installed or when `exclude_flavors` names it. `max_tuning_runs` and `pos_label` are passed
+    on to `reporter.sklearn.autolog`; so is `log_datasets` (the training data as a run input).
+    Input examples, signatures, traces and post-training metrics are not recorded; those
+    options are accepted so that MLflow code runs unchanged.
     """
     # imported here: `import reporter` stays light for processes that only log
     from reporter.integrations.sklearn import autologging as sklearn_autologging
+    from reporter.integrations.xgboost import autologging as xgboost_autologging
 
-    if exclude_flavors and sklearn_autologging.FLAVOR_NAME in exclude_flavors:
-        return
+    excluded = set(exclude_flavors or ())
+    common: dict[str, Any] = {
+        "log_models": log_models,
+        "disable": disable,
+        "exclusive": exclusive,
+        "silent": silent,
+        "extra_tags": extra_tags,
+    }
+    if sklearn_autologging.FLAVOR_NAME not in excluded and _installed("sklearn"):
+        sklearn_autologging.autolog_sklearn(
+            log_datasets=log_datasets,
+            max_tuning_runs=max_tuning_runs,
+            pos_label=pos_label,
+            **common,
+        )
+    if xgboost_autologging.FLAVOR_NAME not in excluded and _installed("xgboost"):
+        xgboost_autologging.autolog(**common)
+
+
+def _installed(module: str) -> bool:
+    """Return True when a library can be imported (without importing it)."""
+    import importlib.util
+
     try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        log.debug("scikit-learn is not installed; nothing to autolog")
-        return
-    sklearn_autologging.autolog_sklearn(
-        log_models=log_models,
-        log_datasets=log_datasets,
-        disable=disable,
-        exclusive=exclusive,
-        silent=silent,
-        max_tuning_runs=max_tuning_runs,
-        pos_label=pos_label,
-        extra_tags=extra_tags,
-    )
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        log.debug("%s is not installed; nothing to autolog", module)
+        return False

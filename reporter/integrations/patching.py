@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import sys
 import threading
@@ -33,7 +34,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 TAG_AUTOLOGGING = system_tags.TAG_AUTOLOGGING  # on the runs autologging creates
 ABSENT = object()  # an attribute a class inherited (or a module lacked) before patching
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # reporter/: skipped by warn
+# frames warn() steps over to reach the user's line: reporter's own, and contextlib's (the
+# `with integration.run(...)` blocks)
+_SKIPPED = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    os.path.abspath(contextlib.__file__),
+)
+log = logging.getLogger(__name__)
 
 
 class AutologgingWarning(UserWarning):
@@ -51,9 +58,12 @@ class Options:
 
 
 class _Depth(threading.local):
-    """How deep this thread is inside autologged calls (0: not inside one)."""
+    """How deep this thread is inside autologged calls (0: not inside one), and which
+    integrations' nested calls were invited to log into the current run (`invite`)."""
 
     value = 0
+    invited: dict[str, dict[str, Any]] | None = None
+    answering: dict[str, Any] | None = None  # the invitation the running nested call took
 
 
 _depth = _Depth()
@@ -72,6 +82,24 @@ def nested() -> Iterator[None]:
         yield
     finally:
         _depth.value -= 1
+
+
+@contextlib.contextmanager
+def invite(flavor: str, **context: Any) -> Iterator[None]:
+    """Let `flavor`'s patched calls made in this block, inside an autologged call, log into
+    its run (with `context`: `invitation()` returns it to them). XGBClassifier.fit invites
+    xgboost.train, which knows the booster's params and evaluation results."""
+    before = dict(_depth.invited or {})
+    _depth.invited = {**before, flavor: context}
+    try:
+        yield
+    finally:
+        _depth.invited = before
+
+
+def invitation() -> dict[str, Any] | None:
+    """The context a nested call was invited with (`invite`), None in a top-level call."""
+    return _depth.answering
 
 
 def guarded(original: Callable[..., T]) -> Callable[..., T]:
@@ -119,9 +147,15 @@ class Integration:
         """Switch autologging off (options None) or on with these options: everything
         patched before is put back first, then `patch` patches anew (all or nothing)."""
         with self._lock:
+            self._warned.clear()
+            if options is not None and self.options is not None:
+                # already on: new options, the same patches (put back and made again, they
+                # would leave a moment in which another thread's fit runs unpatched while
+                # the fits inside it find the new wrappers, and log as runs of their own)
+                self.options = options
+                return
             self.restore()
             self.options = None
-            self._warned.clear()
             if options is None:
                 return
             try:
@@ -166,12 +200,35 @@ class Integration:
         @functools.wraps(original)  # keeps the signature visible: frameworks inspect it
         def patched(*args: Any, **kwargs: Any) -> T:
             options = self.options
-            if options is None or inside():
+            if options is None:
                 return original(*args, **kwargs)
-            with nested():
-                return logged(options, original, args, kwargs)
+            if not inside():
+                return self._logged(None, logged, options, original, args, kwargs)
+            context = (_depth.invited or {}).get(self.flavor)
+            if context is None:
+                return original(*args, **kwargs)
+            return self._logged(context, logged, options, original, args, kwargs)
 
         return patched
+
+    def _logged(
+        self,
+        context: dict[str, Any] | None,
+        logged: Callable[[Any, Callable[..., T], tuple[Any, ...], dict[str, Any]], T],
+        options: Any,
+        original: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        """Run `logged` as an autologged call: inside the guard, answering an invitation
+        (which its own nested calls do not inherit) or none."""
+        invited, answering = _depth.invited, _depth.answering
+        _depth.invited, _depth.answering = None, context
+        try:
+            with nested():
+                return logged(options, original, args, kwargs)
+        finally:
+            _depth.invited, _depth.answering = invited, answering
 
     # the run a top-level call logs into ---------------------------------------------------
     @contextlib.contextmanager
@@ -208,9 +265,13 @@ class Integration:
             return
         frame = sys._getframe(1)
         level = 2
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(_SKIPPED):
             frame, level = frame.f_back, level + 1
-        warnings.warn(f"reporter autologging: {message}", AutologgingWarning, stacklevel=level)
+        text = f"reporter autologging: {message}"
+        try:
+            warnings.warn(text, AutologgingWarning, stacklevel=level)
+        except Warning:  # warnings made errors (-W error): training must still go on
+            log.warning(text)
 
     def warn_once(self, key: str, message: str) -> None:
         """Warn as `warn` does, but only the first time `key` comes up after autolog()."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -292,11 +293,16 @@ def start_run(
         name = context.render_run_name(run_name, exp.name, all_tags) if run_name else None
         run = client.create_run(exp_id, tags=all_tags, run_name=name, parent_run_id=parent)
         if context.environment_logging_enabled():
-            client.log_text(
-                run.info.run_id,
-                context.environment_requirements(),
-                system_tags.ENVIRONMENT_ARTIFACT,
-            )
+            try:
+                client.log_text(
+                    run.info.run_id,
+                    context.environment_requirements(),
+                    system_tags.ENVIRONMENT_ARTIFACT,
+                )
+            except BaseException:  # the run was made but start_run fails: never left RUNNING
+                with contextlib.suppress(Exception):
+                    client.set_terminated(run.info.run_id, RunStatus.FAILED)
+                raise
     active = ActiveRun(run)
     stack.append(active)
     _all_active[run.info.run_id] = active

@@ -62,6 +62,34 @@ class FlavorSave:
     requirements: list[str] = field(default_factory=list)
 
 
+def save_model(
+    flavor: FlavorSave,
+    path: str,
+    *,
+    signature: ModelSignature | None,
+    input_example: Any,
+    metadata: dict[str, Any] | None,
+    ignored: Mapping[str, Any],
+) -> None:
+    """MLflow's `<flavor>.save_model`: the flavor's files, `MLmodel` (with the signature and
+    input example) and `requirements.txt`, in a new local folder (an empty one will do)."""
+    for arg, value in ignored.items():
+        if value is not None:
+            warn_unsupported("save_model", arg)
+    if os.path.exists(path) and os.listdir(path):
+        raise InvalidArgumentError(f"save_model: {path!r} exists and is not empty")
+    flavors = flavor.save(path)
+    example_info = save_input_example(path, input_example) if input_example is not None else None
+    Model(
+        flavors=flavors,
+        signature=signature,
+        saved_input_example_info=example_info,
+        metadata=metadata,
+    ).save(path)
+    with open(os.path.join(path, "requirements.txt"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(flavor.requirements) + "\n")
+
+
 def _model_name(name: str | None, artifact_path: str | None) -> str:
     """Return the model's name from MLflow 3's `name=` or the older `artifact_path=`."""
     if name is not None and artifact_path is not None and name != artifact_path:

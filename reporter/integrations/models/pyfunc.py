@@ -1,8 +1,10 @@
 """MLflow's `pyfunc.load_model(uri).predict(data)` for the flavors tracker-report logs.
 
 `load_model` reads the model folder's `MLmodel`, finds its `python_function` flavor and loads
-the model with that flavor's loader (scikit-learn today, whether tracker-report or MLflow saved
-it with joblib or pickle); `predict` calls the method the flavor names (`predict` by default).
+the model with that flavor's loader (scikit-learn, whether tracker-report or MLflow saved it with
+joblib or pickle; XGBoost); `predict` calls the method the flavor names (`predict` by default),
+or the flavor's own pyfunc wrapper where it has one (`_load_pyfunc`, MLflow's name: an XGBoost
+Booster predicts on a DMatrix made from the data).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from reporter.integrations.models.uris import download_model
 FLAVOR_LOADERS = {
     "reporter.sklearn": "reporter.integrations.sklearn.model",
     "mlflow.sklearn": "reporter.integrations.sklearn.model",
+    "reporter.xgboost": "reporter.integrations.xgboost.model",
+    "mlflow.xgboost": "reporter.integrations.xgboost.model",
 }
 
 
@@ -42,12 +46,16 @@ class PyFuncModel:
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """Return the model's predictions for `data`."""
+        if hasattr(self._model, "get_raw_model"):  # a flavor's own pyfunc wrapper
+            return self._model.predict(data, params)
         if params:
             raise InvalidArgumentError("predict: params are not supported for scikit-learn models")
         return getattr(self._model, self._predict_fn)(data)
 
     def get_raw_model(self) -> Any:
-        """Return the underlying model object (the estimator)."""
+        """Return the underlying model object (the estimator, the Booster)."""
+        if hasattr(self._model, "get_raw_model"):
+            return self._model.get_raw_model()
         return self._model
 
     def __repr__(self) -> str:
@@ -80,7 +88,8 @@ def load_model(
         )
     # flavors are found by module name, as MLflow's loader_module works (no static import)
     flavor = importlib.import_module(FLAVOR_LOADERS[loader])
-    model = flavor.load_model(local)
+    loads = getattr(flavor, "_load_pyfunc", None) or flavor.load_model
+    model = loads(local)
     return PyFuncModel(model, meta, str(conf.get("predict_fn") or "predict"))
 
 

@@ -26,8 +26,8 @@ ended FINISHED, or FAILED when the fit raises):
 Fits made inside a top-level fit (the steps of a pipeline, the candidates of a search, the
 members of an ensemble) are not logged on their own: the thread-local guard every integration
 shares (`reporter.integrations.patching`, which also patches, restores, runs and warns) says
-"inside", and scikit-learn's joblib tasks carry it into their worker threads. As in MLflow, nothing is
-logged inside `cross_val_score`, `cross_validate`, `cross_val_predict`, `learning_curve`,
+"inside", and scikit-learn's joblib tasks carry it into their worker threads. As in MLflow,
+nothing is logged inside `cross_val_score`, `cross_validate`, `cross_val_predict`, `learning_curve`,
 `validation_curve` and `permutation_test_score`.
 """
 

@@ -87,23 +87,20 @@ def save_model(
     **ignored: Any,
 ) -> None:
     """Save an estimator into a new local model folder (MLflow's `sklearn.save_model`)."""
-    from reporter.integrations.models.model import save_input_example
-
-    for arg, value in ignored.items():
-        if value is not None:
-            model_logging.warn_unsupported("save_model", arg)
-    if os.path.exists(path) and os.listdir(path):
-        raise InvalidArgumentError(f"save_model: {path!r} exists and is not empty")
-    flavors = _save_files(sk_model, path, pyfunc_predict_fn)
-    example_info = save_input_example(path, input_example) if input_example is not None else None
-    Model(
-        flavors=flavors,
+    _check_estimator(sk_model)
+    flavor = model_logging.FlavorSave(
+        FLAVOR,
+        save=lambda folder: _save_files(sk_model, folder, pyfunc_predict_fn),
+        requirements=_requirements(),
+    )
+    model_logging.save_model(
+        flavor,
+        path,
         signature=signature,
-        saved_input_example_info=example_info,
+        input_example=input_example,
         metadata=metadata,
-    ).save(path)
-    with open(os.path.join(path, "requirements.txt"), "w", encoding="utf-8") as handle:
-        handle.write("\n".join(_requirements()) + "\n")
+        ignored=ignored,
+    )
 
 
 def log_model(

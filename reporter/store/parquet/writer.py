@@ -91,12 +91,15 @@ class PartWriter:
         # pyarrow may still load pandas in the flusher while the interpreter shuts down (some
         # compaction calls do), and pandas registers its thread pool's exit hook through
         # concurrent.futures.thread, which raises then: that module (2 ms) is imported now.
-        from reporter.core.guest import host_kept
+        if "pyarrow.parquet" not in sys.modules or "concurrent.futures.thread" not in sys.modules:
+            # only around the first import: a snapshot restored later could undo what the
+            # host's other threads change meanwhile (its cwd, handlers, warning filters)
+            from reporter.core.guest import host_kept
 
-        with host_kept():
-            import concurrent.futures.thread  # noqa: F401
+            with host_kept():
+                import concurrent.futures.thread  # noqa: F401
 
-            import pyarrow.parquet  # noqa: F401
+                import pyarrow.parquet  # noqa: F401
 
         with self._lock:
             buf = self._runs.get(run_id)
