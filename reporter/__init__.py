@@ -118,6 +118,7 @@ MlflowException = ReporterError
 _LAZY_SUBMODULES = {
     "sklearn": "reporter.sklearn",
     "xgboost": "reporter.xgboost",
+    "lightgbm": "reporter.lightgbm",
     "entities": "reporter.entities",
     "tracking": "reporter.tracking",
     "search": "reporter.query.search",

@@ -312,3 +312,53 @@ def test_only_the_first_run_of_a_process_guards_the_writers_imports(toy, monkeyp
     toy.autolog()
     toy.lib.train({}, 2)
     assert len(runs()) == 2
+
+
+def test_an_invitation_is_answered_by_invitable_calls_only():
+    """A wrapper's fit invites the framework's train (which knows the params and metrics);
+    a subclass's fit calling its base's patched fit does not answer, and nothing the invited
+    call makes answers either: one run, its params logged once each."""
+    lib = make_framework()
+
+    class Child(lib.Model):  # type: ignore[name-defined, misc]
+        def fit(self, rounds: int) -> Any:
+            return super().fit(rounds)
+
+    it = Integration("toy")
+    seen: list[Any] = []
+    fits: list[str] = []
+
+    def logged_fit(options: Options, original: Any, args: Args, kwargs: Kwargs) -> Any:
+        with it.run(options) as run:
+            assert run is not None
+            fits.append(type(args[0]).__name__)
+            reporter.Client().log_param(run.info.run_id, f"fit-{fits[-1]}", "1")
+            with patching.invite("toy", by="fit"):
+                return original(*args, **kwargs)
+
+    def logged_train(options: Options, original: Any, args: Args, kwargs: Kwargs) -> Any:
+        seen.append(patching.invitation())
+        with it.run(options) as run:
+            assert run is not None
+            reporter.Client().log_param(run.info.run_id, "train", "1")
+            return original(*args, **kwargs)
+
+    def patch() -> None:
+        plan: list[tuple[Any, str, object]]
+        plan = [(lib, "train", it.top_level(lib.train, logged_train, invitable=True))]
+        for cls in (lib.Model, Child):
+            plan.append((cls, "fit", it.top_level(cls.__dict__["fit"], logged_fit)))
+        it.replace_all(plan)
+
+    it.configure(Options(), patch)
+    try:
+        Child().fit(2)
+        lib.train({}, 1)
+    finally:
+        it.configure(None, patch)
+    first, second = runs()
+    assert first.data.params == {"fit-Child": "1", "train": "1"}
+    assert second.data.params == {"train": "1"}
+    assert seen == [{"by": "fit"}, None]
+    assert fits == ["Child"]  # the base's fit, called by Child.fit, did not answer
+    assert patching.invitation() is None

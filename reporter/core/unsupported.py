@@ -33,7 +33,6 @@ FLAVORS = (
     "h2o",
     "johnsnowlabs",
     "keras",
-    "lightgbm",
     "onnx",
     "paddle",
     "pmdarima",
@@ -49,7 +48,7 @@ FLAVORS = (
     "tensorflow",
     "transformers",
 )
-FLAVORS_LATER = frozenset({"pytorch", "lightgbm"})
+FLAVORS_LATER = frozenset({"pytorch"})
 # MLflow's GenAI integrations: autologging traces of a library's calls
 GENAI_INTEGRATIONS = (
     "ag2",

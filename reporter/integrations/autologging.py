@@ -1,8 +1,8 @@
 """`reporter.autolog()` (MLflow's `mlflow.autolog`): autologging for every supported library.
 
 Each library has its own integration package (`reporter.integrations.sklearn`,
-`reporter.integrations.xgboost`), all on one mechanism (`reporter.integrations.patching`);
-this turns on the ones whose library is installed.
+`reporter.integrations.xgboost`, `reporter.integrations.lightgbm`), all on one mechanism
+(`reporter.integrations.patching`); this turns on the ones whose library is installed.
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ def autolog(
 ) -> None:
     """Enable (or with disable=True undo) autologging for every supported library.
 
-    `mlflow.autolog`'s signature: scikit-learn and XGBoost, each left alone when it is not
+    `mlflow.autolog`'s signature: scikit-learn, XGBoost and LightGBM, each left alone when it is not
     installed or when `exclude_flavors` names it. `max_tuning_runs` and `pos_label` are passed
     on to `reporter.sklearn.autolog`; so is `log_datasets` (the training data as a run input).
     Input examples, signatures, traces and post-training metrics are not recorded; those
     options are accepted so that MLflow code runs unchanged.
     """
     # imported here: `import reporter` stays light for processes that only log
+    from reporter.integrations.lightgbm import autologging as lightgbm_autologging
     from reporter.integrations.sklearn import autologging as sklearn_autologging
     from reporter.integrations.xgboost import autologging as xgboost_autologging
 
@@ -60,6 +61,8 @@ def autolog(
         )
     if xgboost_autologging.FLAVOR_NAME not in excluded and _installed("xgboost"):
         xgboost_autologging.autolog(**common)
+    if lightgbm_autologging.FLAVOR_NAME not in excluded and _installed("lightgbm"):
+        lightgbm_autologging.autolog(**common)
 
 
 def _installed(module: str) -> bool:

@@ -86,9 +86,10 @@ def nested() -> Iterator[None]:
 
 @contextlib.contextmanager
 def invite(flavor: str, **context: Any) -> Iterator[None]:
-    """Let `flavor`'s patched calls made in this block, inside an autologged call, log into
-    its run (with `context`: `invitation()` returns it to them). XGBClassifier.fit invites
-    xgboost.train, which knows the booster's params and evaluation results."""
+    """Let `flavor`'s invitable patched calls (`top_level(..., invitable=True)`) made in this
+    block, inside an autologged call, log into its run (with `context`: `invitation()` returns
+    it to them). XGBClassifier.fit invites xgboost.train, which knows the booster's params and
+    evaluation results; the invited call's own nested calls are plain again."""
     before = dict(_depth.invited or {})
     _depth.invited = {**before, flavor: context}
     try:
@@ -193,9 +194,12 @@ class Integration:
         self,
         original: Callable[..., T],
         logged: Callable[[Any, Callable[..., T], tuple[Any, ...], dict[str, Any]], T],
+        invitable: bool = False,
     ) -> Callable[..., T]:
         """Return `original` wrapped: a top-level call while on runs `logged(options,
-        original, args, kwargs)` (as inside an autologged call); any other call is plain."""
+        original, args, kwargs)` (as inside an autologged call), and so does a nested call
+        when `invitable` and this integration invited it (`invite`); any other call is
+        plain (a subclass's fit calling its base's patched fit, say)."""
 
         @functools.wraps(original)  # keeps the signature visible: frameworks inspect it
         def patched(*args: Any, **kwargs: Any) -> T:
@@ -204,7 +208,7 @@ class Integration:
                 return original(*args, **kwargs)
             if not inside():
                 return self._logged(None, logged, options, original, args, kwargs)
-            context = (_depth.invited or {}).get(self.flavor)
+            context = (_depth.invited or {}).get(self.flavor) if invitable else None
             if context is None:
                 return original(*args, **kwargs)
             return self._logged(context, logged, options, original, args, kwargs)

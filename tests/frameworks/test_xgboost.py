@@ -5,9 +5,6 @@ reports and against real MLflow running the same script (its venv, `make mlflow`
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,7 @@ import reporter
 import reporter as mlflow
 from reporter.integrations.patching import TAG_AUTOLOGGING, AutologgingWarning
 from reporter.integrations.xgboost import autologging
-from tests.conftest import python_env
-from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
+from tests.frameworks import same_script
 
 pytestmark = pytest.mark.usefixtures("undo_autolog")
 
@@ -286,15 +282,9 @@ def test_invalid_model_format_is_refused():
 
 # the same script under MLflow -------------------------------------------------------------------
 SCRIPT = """
-import json, sys, warnings
-warnings.simplefilter("ignore")
-if sys.argv[1] == "mlflow":
-    import mlflow
-else:
-    import reporter as mlflow
 import xgboost as xgb
 from sklearn.datasets import load_breast_cancer, load_diabetes
-mlflow.set_tracking_uri(sys.argv[2])
+FLAVOR, UNCOMPARED = "xgboost", ("xgb_version",)
 mlflow.xgboost.autolog(importance_types=["weight", "gain"])
 X, y = load_diabetes(return_X_y=True)
 train, valid = xgb.DMatrix(X[:300], label=y[:300]), xgb.DMatrix(X[300:], label=y[300:])
@@ -307,52 +297,18 @@ with mlflow.start_run(run_name="wrapper"):
     xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y, eval_set=[(X[:100], y[:100])],
                                                        verbose=False)
 xgb.XGBRegressor(n_estimators=3).fit(X, y)  # a run of autologging's own
-client = mlflow.MlflowClient()
-out = []
-for run in mlflow.search_runs(output_format="list", order_by=["start_time ASC"]):
-    rid = run.info.run_id
-    metrics = {k: [(m.step, m.value) for m in client.get_metric_history(rid, k)]
-               for k in run.data.metrics}
-    found = [client.get_logged_model(o.model_id) for o in run.outputs.model_outputs]
-    flavors = [mlflow.models.get_model_info(m.model_uri).flavors for m in found]
-    out.append({
-        "status": run.info.status,
-        "autologging": run.data.tags.get("mlflow.autologging"),
-        "params": run.data.params,
-        "metrics": metrics,
-        "artifacts": sorted(a.path for a in client.list_artifacts(rid) if a.path != "environment"),
-        "models": [m.name for m in found],
-        "xgboost": [{k: v for k, v in f["xgboost"].items() if k != "xgb_version"} for f in flavors],
-        "pyfunc": [f["python_function"]["data"] for f in flavors],
-    })
-print(json.dumps(out))
+xgb.XGBRFClassifier(n_estimators=2).fit(X, y)  # its fit calls XGBModel.fit: one model
 """
 
 
-def _run(python: Path | str, lib: str, uri: str, folder: Path, env: dict[str, str]) -> Any:
-    folder.mkdir()
-    script = folder / "autolog_xgboost.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    done = subprocess.run(
-        [str(python), script.name, lib, uri],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def test_the_same_script_logs_what_mlflow_logs(tmp_path):
-    require_mlflow()
-    theirs = _run(VENV_PYTHON, "mlflow", "sqlite:///mlflow.db", tmp_path / "m", mlflow_env())
-    ours = _run(sys.executable, "reporter", "store", tmp_path / "r", python_env())
-    assert len(ours) == len(theirs) == 3
-    for mine, mlflows in zip(ours, theirs, strict=True):
-        assert mine.keys() == mlflows.keys()
-        for key in mine:
-            assert mine[key] == mlflows[key], key
+    ours, theirs = same_script.under_both(tmp_path, SCRIPT)
+    # A difference (README): MLflow logs no params and no feature importance for the
+    # random-forest wrappers (their fit reaches train() through XGBModel.fit); reporter does.
+    assert "num_parallel_tree" in ours[3].pop("params") and theirs[3].pop("params") == {}
+    assert len(ours[3].pop("artifacts")) == 4 and theirs[3].pop("artifacts") == []
+    same_script.assert_same(ours, theirs)
+    assert len(ours) == 4
     assert ours[2]["autologging"] == "xgboost" and ours[0]["autologging"] is None
     assert {"stopped_iteration", "best_iteration", "valid-mae"} <= set(ours[0]["metrics"])
+    assert [len(run["models"]) for run in ours] == [1, 1, 1, 1]

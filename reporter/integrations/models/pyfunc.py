@@ -2,9 +2,9 @@
 
 `load_model` reads the model folder's `MLmodel`, finds its `python_function` flavor and loads
 the model with that flavor's loader (scikit-learn, whether tracker-report or MLflow saved it with
-joblib or pickle; XGBoost); `predict` calls the method the flavor names (`predict` by default),
-or the flavor's own pyfunc wrapper where it has one (`_load_pyfunc`, MLflow's name: an XGBoost
-Booster predicts on a DMatrix made from the data).
+joblib or pickle; XGBoost; LightGBM); `predict` calls the method the flavor names (`predict` by
+default), or the flavor's own pyfunc wrapper where it has one (`_load_pyfunc`, MLflow's name:
+an XGBoost Booster predicts on a DMatrix made from the data).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ FLAVOR_LOADERS = {
     "mlflow.sklearn": "reporter.integrations.sklearn.model",
     "reporter.xgboost": "reporter.integrations.xgboost.model",
     "mlflow.xgboost": "reporter.integrations.xgboost.model",
+    "reporter.lightgbm": "reporter.integrations.lightgbm.model",
+    "mlflow.lightgbm": "reporter.integrations.lightgbm.model",
 }
 
 

@@ -25,19 +25,16 @@ nested call, logged by the top-level one only.
 
 from __future__ import annotations
 
-import inspect
-import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reporter.integrations import patching
+from reporter.integrations import boosting, patching
 from reporter.integrations.patching import Options
 
 FLAVOR_NAME = "xgboost"
 # train()'s arguments that are not params (MLflow's list)
-UNLOGGED_TRAIN_ARGS = (
+UNLOGGED = (
     "params",
     "dtrain",
     "evals",
@@ -119,89 +116,51 @@ def _patch_all() -> None:
     import xgboost.sklearn
     import xgboost.training
 
-    train = xgboost.training.train
-    patched_train = INTEGRATION.top_level(train, _logged_train)
-    # `xgboost.train` and the names the wrappers call it by (xgboost.sklearn imported it)
-    plan: list[tuple[Any, str, object]] = [
-        (module, "train", patched_train)
-        for module in (xgboost, xgboost.training, xgboost.sklearn)
-        if module.__dict__.get("train") is train
-    ]
-    for cls in wrapper_classes():
-        raw = patching.static_lookup(cls, "fit")
-        if inspect.isfunction(raw):
-            plan.append((cls, "fit", INTEGRATION.top_level(raw, _logged_fit)))
-    INTEGRATION.replace_all(plan)
-
-
-# one training ---------------------------------------------------------------------------------
-def _logged_fit(
-    config: _Config, original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """A wrapper's top-level fit: its `train` call logs params and metrics, the fit the model."""
-    estimator = args[0]
-    with INTEGRATION.run(config) as run:
-        if run is None:
-            return original(*args, **kwargs)
-        with patching.invite(FLAVOR_NAME, log_models=False):
-            result = original(*args, **kwargs)
-        if config.log_models:
-            _log_model(config, estimator)
-        return result
+    modules = (xgboost, xgboost.training, xgboost.sklearn)
+    boosting.patch_train_and_fits(
+        INTEGRATION, xgboost.training.train, modules, wrapper_classes(), _logged_train, _save
+    )
 
 
 def _logged_train(
     config: _Config, original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """A top-level `xgboost.train` (or the one a wrapper's fit makes, invited)."""
-    invited = patching.invitation() or {}
+    log_models = boosting.logs_models(config)
     with INTEGRATION.run(config) as run:
         if run is None:
             return original(*args, **kwargs)
         run_id = run.info.run_id
-        bound = _bound(original, args, kwargs)
-        INTEGRATION.attempt("log the params", _log_params, run_id, bound)
-        recorder = _recorder()
+        call = boosting.bound(original, args, kwargs)
+        INTEGRATION.attempt("log the params", boosting.log_params, run_id, call, UNLOGGED)
+        iterations = boosting.Iterations()
+        recorder = _recorder(iterations)
         if recorder is not None:
-            callbacks = [*(bound.arguments.get("callbacks") or []), recorder]
-            bound.arguments["callbacks"] = callbacks
+            call.arguments["callbacks"] = [*(call.arguments.get("callbacks") or []), recorder]
         try:
-            model = original(*bound.args, **bound.kwargs)
+            model = original(*call.args, **call.kwargs)
         finally:
-            if recorder is not None:
-                INTEGRATION.attempt("log the evaluation metrics", recorder.flush, run_id)
-        if recorder is not None and bound.arguments.get("early_stopping_rounds"):
+            INTEGRATION.attempt("log the evaluation metrics", iterations.flush, run_id)
+        if recorder is not None and call.arguments.get("early_stopping_rounds"):
+            stopped, best = len(iterations.results) - 1, int(model.best_iteration)
             INTEGRATION.attempt(
-                "log the early-stopping results", _log_early_stopping, run_id, model, recorder
+                "log the early-stopping results",
+                iterations.log_early_stopping,
+                run_id,
+                stopped,
+                best,
+                best,
             )
         for kind in config.importance_types:
             INTEGRATION.attempt(
-                f"log the feature importance ({kind})", _log_importance, run_id, model, kind
+                f"log the feature importance ({kind})",
+                lambda kind=kind: boosting.log_importance(
+                    run_id, kind, model.get_score(importance_type=kind)
+                ),
             )
-        if config.log_models and invited.get("log_models", True):
-            _log_model(config, model)
+        if log_models:
+            INTEGRATION.attempt("log the model", _save, model)
         return model
-
-
-def _bound(original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
-    return inspect.signature(original).bind(*args, **kwargs)
-
-
-def _log_params(run_id: str, bound: inspect.BoundArguments) -> None:
-    """The booster params, then train()'s other arguments with their defaults (MLflow's)."""
-    from reporter.core.entities import Param
-    from reporter.tracking import fluent
-
-    params: dict[str, Any] = dict(bound.arguments.get("params") or {})
-    for name, spec in bound.signature.parameters.items():
-        if name in UNLOGGED_TRAIN_ARGS or spec.kind in (spec.VAR_POSITIONAL, spec.VAR_KEYWORD):
-            continue
-        if name in bound.arguments:
-            params[name] = bound.arguments[name]
-        elif spec.default is not inspect.Parameter.empty:
-            params[name] = spec.default
-    items = [Param(str(k), str(v)) for k, v in params.items()]
-    fluent._client().log_batch(run_id, params=items)
 
 
 def _metric_names(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,9 +168,9 @@ def _metric_names(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name.replace("@", "_at_"): value for name, value in values.items()}
 
 
-def _recorder() -> Any:
-    """A TrainingCallback that keeps each iteration's evaluation results (None when this
-    XGBoost has no callback API)."""
+def _recorder(iterations: boosting.Iterations) -> Any:
+    """A TrainingCallback that adds each iteration's evaluation results to `iterations`
+    (None when this XGBoost has no callback API)."""
     import xgboost
 
     base = getattr(getattr(xgboost, "callback", None), "TrainingCallback", None)
@@ -219,38 +178,20 @@ def _recorder() -> Any:
         return None
 
     class Recorder(base):  # type: ignore[misc, valid-type]
-        """Each iteration's `<eval>-<metric>` values, logged together after training."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.results: list[dict[str, float]] = []
-            self.times: list[int] = []
-
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             try:
-                now: dict[str, float] = {}
-                for data, metrics in evals_log.items():
-                    for name, values in _metric_names(metrics).items():
-                        now[f"{data}-{name}"] = float(_last(values))
-                self.results.append(now)
-                self.times.append(int(time.time() * 1000))
+                iterations.add(
+                    {
+                        f"{data}-{name}": _last(values)
+                        for data, metrics in evals_log.items()
+                        for name, values in _metric_names(metrics).items()
+                    }
+                )
             except Exception as exc:  # never stop training
                 INTEGRATION.warn_once(
                     "evaluation", f"could not read the evaluation results: {exc!r}"
                 )
             return False
-
-        def flush(self, run_id: str) -> None:
-            from reporter.core.entities import Metric
-            from reporter.tracking import fluent
-
-            items = [
-                Metric(key, value, at, step)
-                for step, (values, at) in enumerate(zip(self.results, self.times, strict=True))
-                for key, value in values.items()
-            ]
-            if items:
-                fluent._client().log_batch(run_id, metrics=items)
 
     return Recorder()
 
@@ -262,40 +203,9 @@ def _last(values: Any) -> Any:
     return value[0] if isinstance(value, tuple) else value
 
 
-def _log_early_stopping(run_id: str, model: Any, recorder: Any) -> None:
-    """`stopped_iteration`, `best_iteration`, and the best iteration's metrics at the step
-    after the last (MLflow's)."""
-    from reporter.core.entities import Metric
-    from reporter.tracking import fluent
-
-    extra_step = len(recorder.results)
-    best = int(model.best_iteration)
-    now = int(time.time() * 1000)
-    items = [
-        Metric("stopped_iteration", float(extra_step - 1), now, 0),
-        Metric("best_iteration", float(best), now, 0),
-    ]
-    if 0 <= best < extra_step:
-        items += [Metric(k, v, now, extra_step) for k, v in recorder.results[best].items()]
-    fluent._client().log_batch(run_id, metrics=items)
-
-
-def _log_importance(run_id: str, model: Any, kind: str) -> None:
-    """`feature_importance_<kind>.json` (XGBoost's scores) and its bar chart."""
-    from reporter.integrations import importance
-    from reporter.tracking import fluent
-
-    scores = model.get_score(importance_type=kind)
-    client = fluent._client()
-    client.log_text(run_id, json.dumps(scores), f"feature_importance_{kind}.json")
-    if scores and importance.can_draw():
-        figure = importance.figure(list(scores), list(scores.values()), kind)
-        client.log_figure(run_id, figure, f"feature_importance_{kind}.png")
-
-
-def _log_model(config: _Config, model: Any) -> None:
+def _save(model: Any) -> None:
     from reporter.integrations import xgboost as flavor  # looked up now: patchable
 
-    INTEGRATION.attempt(
-        "log the model", lambda: flavor.log_model(model, "model", model_format=config.model_format)
-    )
+    options = INTEGRATION.options
+    model_format = options.model_format if isinstance(options, _Config) else "ubj"
+    flavor.log_model(model, "model", model_format=model_format)

@@ -1,0 +1,157 @@
+"""`reporter.lightgbm.autolog()`: MLflow's LightGBM autologging, on the shared mechanism.
+
+Enabling it patches `lightgbm.train` and `fit` of LightGBM's scikit-learn wrappers
+(`LGBMClassifier`, `LGBMRegressor`, `LGBMRanker`, `LGBMModel`). A top-level call records,
+into the active run or a run of its own (see `reporter.integrations.patching`), what MLflow
+records:
+
+* params: the booster params given to `train`, and `train`'s other arguments with their
+  defaults (`num_boost_round`, `keep_training_booster`), values as `str()`;
+* metrics: each validation set's metrics at every iteration, named `<set name>-<metric>`
+  (`training-l2`, `valid_0-binary_logloss`), step = the iteration; when the booster has a
+  best iteration (early stopping), `stopped_iteration` (the iterations run) and
+  `best_iteration`, and the best iteration's metrics again one step after the last;
+* `feature_importance_split.json` / `.png` and `feature_importance_gain.json` / `.png`;
+* the model (`log_models`): a Booster from `train`, the wrapper from `fit`.
+
+A wrapper's `fit` logs through the `train` call it makes, and logs the wrapper as the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reporter.integrations import boosting, patching
+from reporter.integrations.patching import Options
+
+FLAVOR_NAME = "lightgbm"
+# train()'s arguments that are not params (MLflow's list)
+UNLOGGED = (
+    "params",
+    "train_set",
+    "valid_sets",
+    "valid_names",
+    "fobj",
+    "feval",
+    "init_model",
+    "learning_rates",
+    "callbacks",
+)
+IMPORTANCE_TYPES = ("split", "gain")
+INTEGRATION = patching.Integration(FLAVOR_NAME)
+
+
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Enable (or with disable=True undo) autologging of LightGBM training.
+
+    `mlflow.lightgbm.autolog`'s signature. Input examples, signatures, datasets and model
+    registration are not recorded; those options are accepted so MLflow code runs unchanged.
+    """
+    options = Options(
+        log_models=bool(log_models),
+        exclusive=bool(exclusive),
+        silent=bool(silent),
+        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+    )
+    INTEGRATION.configure(None if disable else options, _patch_all)
+
+
+def is_enabled() -> bool:
+    """Return True while LightGBM autologging is on."""
+    return INTEGRATION.enabled
+
+
+def wrapper_classes() -> list[type]:
+    """LightGBM's scikit-learn wrappers whose `fit` autologging patches."""
+    import lightgbm.sklearn
+
+    found = {
+        value
+        for value in vars(lightgbm.sklearn).values()
+        if isinstance(value, type) and issubclass(value, lightgbm.sklearn.LGBMModel)
+    }
+    return sorted(found, key=lambda cls: (cls.__module__, cls.__qualname__))
+
+
+def _patch_all() -> None:
+    import lightgbm
+    import lightgbm.engine
+    import lightgbm.sklearn
+
+    modules = (lightgbm, lightgbm.engine, lightgbm.sklearn)
+    boosting.patch_train_and_fits(
+        INTEGRATION, lightgbm.engine.train, modules, wrapper_classes(), _logged_train, _save
+    )
+
+
+def _logged_train(
+    options: Options, original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """A top-level `lightgbm.train` (or the one a wrapper's fit makes, invited)."""
+    log_models = boosting.logs_models(options)
+    with INTEGRATION.run(options) as run:
+        if run is None:
+            return original(*args, **kwargs)
+        run_id = run.info.run_id
+        call = boosting.bound(original, args, kwargs)
+        INTEGRATION.attempt("log the params", boosting.log_params, run_id, call, UNLOGGED)
+        iterations = boosting.Iterations()
+        call.arguments["callbacks"] = [
+            *(call.arguments.get("callbacks") or []),
+            _recorder(iterations),
+        ]
+        try:
+            model = original(*call.args, **call.kwargs)
+        finally:
+            INTEGRATION.attempt("log the evaluation metrics", iterations.flush, run_id)
+        best = int(getattr(model, "best_iteration", 0) or 0)
+        if best > 0:  # iterations count from 1 in LightGBM
+            stopped = len(iterations.results)
+            what = "log the early-stopping results"
+            INTEGRATION.attempt(
+                what, iterations.log_early_stopping, run_id, stopped, best, best - 1
+            )
+        for kind in IMPORTANCE_TYPES:
+            INTEGRATION.attempt(
+                f"log the feature importance ({kind})", _log_importance, run_id, model, kind
+            )
+        if log_models:
+            INTEGRATION.attempt("log the model", _save, model)
+        return model
+
+
+def _recorder(iterations: boosting.Iterations) -> Any:
+    """A LightGBM callback adding each iteration's `<set>-<metric>` values to `iterations`."""
+
+    def record(env: Any) -> None:
+        try:
+            iterations.add({f"{item[0]}-{item[1]}": item[2] for item in env.evaluation_result_list})
+        except Exception as exc:  # never stop training
+            INTEGRATION.warn_once("evaluation", f"could not read the evaluation results: {exc!r}")
+
+    return record  # (no `order`: LightGBM runs it before its own, early stopping's last too)
+
+
+def _log_importance(run_id: str, model: Any, kind: str) -> None:
+    scores = model.feature_importance(importance_type=kind).tolist()
+    boosting.log_importance(
+        run_id, kind, dict(zip(model.feature_name(), scores, strict=True)), indent=2
+    )
+
+
+def _save(model: Any) -> None:
+    from reporter.integrations import lightgbm as flavor  # looked up now: patchable
+
+    flavor.log_model(model, "model")
