@@ -119,6 +119,7 @@ _LAZY_SUBMODULES = {
     "sklearn": "reporter.sklearn",
     "xgboost": "reporter.xgboost",
     "lightgbm": "reporter.lightgbm",
+    "pytorch": "reporter.pytorch",
     "entities": "reporter.entities",
     "tracking": "reporter.tracking",
     "search": "reporter.query.search",

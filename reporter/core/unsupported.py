@@ -38,7 +38,6 @@ FLAVORS = (
     "pmdarima",
     "prophet",
     "pyspark",
-    "pytorch",
     "rfunc",
     "sentence_transformers",
     "shap",
@@ -48,7 +47,7 @@ FLAVORS = (
     "tensorflow",
     "transformers",
 )
-FLAVORS_LATER = frozenset({"pytorch"})
+FLAVORS_LATER: frozenset[str] = frozenset()
 # MLflow's GenAI integrations: autologging traces of a library's calls
 GENAI_INTEGRATIONS = (
     "ag2",

@@ -8,6 +8,7 @@ Each library has its own integration package (`reporter.integrations.sklearn`,
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,8 @@ def autolog(
 ) -> None:
     """Enable (or with disable=True undo) autologging for every supported library.
 
-    `mlflow.autolog`'s signature: scikit-learn, XGBoost and LightGBM, each left alone when it is not
+    `mlflow.autolog`'s signature: scikit-learn, XGBoost, LightGBM and PyTorch Lightning
+    (when the script imported Lightning before the call), each left alone when it is not
     installed or when `exclude_flavors` names it. `max_tuning_runs` and `pos_label` are passed
     on to `reporter.sklearn.autolog`; so is `log_datasets` (the training data as a run input).
     Input examples, signatures, traces and post-training metrics are not recorded; those
@@ -41,6 +43,7 @@ def autolog(
     """
     # imported here: `import reporter` stays light for processes that only log
     from reporter.integrations.lightgbm import autologging as lightgbm_autologging
+    from reporter.integrations.pytorch import autologging as pytorch_autologging
     from reporter.integrations.sklearn import autologging as sklearn_autologging
     from reporter.integrations.xgboost import autologging as xgboost_autologging
 
@@ -63,6 +66,13 @@ def autolog(
         xgboost_autologging.autolog(**common)
     if lightgbm_autologging.FLAVOR_NAME not in excluded and _installed("lightgbm"):
         lightgbm_autologging.autolog(**common)
+    # Lightning takes seconds to import: turned on when the script imported it already
+    # (MLflow also catches a later import; call reporter.pytorch.autolog() then)
+    lightning_here = any(name in sys.modules for name in ("lightning", "pytorch_lightning"))
+    if pytorch_autologging.FLAVOR_NAME not in excluded and (
+        lightning_here or pytorch_autologging.is_enabled()
+    ):
+        pytorch_autologging.autolog(**common)
 
 
 def _installed(module: str) -> bool:

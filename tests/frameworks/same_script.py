@@ -36,6 +36,8 @@ for run in mlflow.search_runs(output_format="list", order_by=["start_time ASC"])
     out.append({
         "status": run.info.status,
         "autologging": run.data.tags.get("mlflow.autologging"),
+        "mode": run.data.tags.get("Mode"),
+        "checkpoint": run.data.tags.get("mlflow.latest_checkpoint_artifact"),
         "params": run.data.params,
         "metrics": metrics,
         "artifacts": sorted(a.path for a in client.list_artifacts(rid) if a.path != "environment"),

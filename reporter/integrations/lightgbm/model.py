@@ -27,20 +27,11 @@ BOOSTER_FILE = "model.lgb"
 PICKLE_FILE = "model.pkl"
 
 
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for dist in ("lightgbm", "numpy", "scipy", "scikit-learn"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+DEPENDENCIES = ("lightgbm", "numpy", "scipy", "scikit-learn")
 
 
 def _requirements() -> list[str]:
-    return [f"{k}=={v}" for k, v in _versions().items() if k != "python"]
+    return model_logging.pinned(DEPENDENCIES)
 
 
 def _check(lgb_model: Any) -> None:

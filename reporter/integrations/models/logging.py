@@ -62,6 +62,25 @@ class FlavorSave:
     requirements: list[str] = field(default_factory=list)
 
 
+def versions(distributions: tuple[str, ...]) -> dict[str, str]:
+    """Python's version and those of the installed `distributions` a model depends on."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in distributions:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def pinned(distributions: tuple[str, ...]) -> list[str]:
+    """`requirements.txt` lines pinning the installed `distributions`."""
+    return [f"{k}=={v}" for k, v in versions(distributions).items() if k != "python"]
+
+
 def save_model(
     flavor: FlavorSave,
     path: str,

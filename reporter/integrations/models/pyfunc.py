@@ -25,6 +25,8 @@ FLAVOR_LOADERS = {
     "mlflow.xgboost": "reporter.integrations.xgboost.model",
     "reporter.lightgbm": "reporter.integrations.lightgbm.model",
     "mlflow.lightgbm": "reporter.integrations.lightgbm.model",
+    "reporter.pytorch": "reporter.integrations.pytorch.model",
+    "mlflow.pytorch": "reporter.integrations.pytorch.model",
 }
 
 

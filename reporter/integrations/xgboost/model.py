@@ -26,20 +26,11 @@ META_FILE = "MLmodel"
 MODEL_FORMATS = ("ubj", "json", "xgb")
 
 
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for dist in ("xgboost", "xgboost-cpu", "numpy", "scipy", "scikit-learn"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+DEPENDENCIES = ("xgboost", "xgboost-cpu", "numpy", "scipy", "scikit-learn")
 
 
 def _requirements() -> list[str]:
-    return [f"{k}=={v}" for k, v in _versions().items() if k != "python"]
+    return model_logging.pinned(DEPENDENCIES)
 
 
 def _check(xgb_model: Any, model_format: str) -> None:
