@@ -285,7 +285,9 @@ def _verify_rows(fs: StoreFS, rel: str, expected: pa.Table) -> None:
     import pyarrow.parquet as pq
 
     try:
-        found = events.conform(pq.read_table(pa.BufferReader(fs.read_bytes(rel))))
+        found = events.conform(
+            pq.read_table(pa.BufferReader(fs.read_bytes(rel)), use_threads=False)
+        )
     except NotFoundError:
         raise
     except Exception as exc:
@@ -467,7 +469,9 @@ def _archived_events(dest: StoreFS, exp_id: str, run_id: str, manifest: dict[str
                 f"{run_id} was left archived"
             )
         try:
-            return run_rows(events.conform(pq.read_table(pa.BufferReader(data))), run_id)
+            return run_rows(
+                events.conform(pq.read_table(pa.BufferReader(data), use_threads=False)), run_id
+            )
         except Exception as exc:
             raise StoreFormatError(f"{dest.url(rel)} cannot be read ({exc})") from None
     return reader.read_events(dest, exp_id, run_id)[1]
