@@ -57,8 +57,23 @@ def logs_models(options: patching.Options) -> bool:
 
 
 def bound(original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """A `train` call's arguments by name (an `inspect.BoundArguments`)."""
-    return inspect.signature(original).bind(*args, **kwargs)
+    """A `train` call's arguments by name (an `inspect.BoundArguments`), None when they do not
+    fit its signature (the caller then trains with the call as given, and the framework
+    answers it). Keyword-only arguments given by position are taken in order: XGBoost still
+    accepts them, with a FutureWarning."""
+    signature = inspect.signature(original)
+    try:
+        return signature.bind(*args, **kwargs)
+    except TypeError:
+        pass
+    loose = [
+        p.replace(kind=p.POSITIONAL_OR_KEYWORD) if p.kind == p.KEYWORD_ONLY else p
+        for p in signature.parameters.values()
+    ]
+    try:
+        return signature.replace(parameters=loose).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
 
 
 def log_params(run_id: str, call: inspect.BoundArguments, unlogged: Sequence[str]) -> None:

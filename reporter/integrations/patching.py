@@ -138,6 +138,9 @@ class Integration:
         # what was replaced, to put back: (class or module, attribute, its own raw attribute,
         # or ABSENT when the class inherited it)
         self._patches: list[tuple[Any, str, object]] = []
+        # folders of the framework's packages whose frames call autologging's callbacks:
+        # warn() steps over them too, to the user's line
+        self.framework_folders: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -256,7 +259,9 @@ class Integration:
         try:
             yield started
         except BaseException as exc:
-            killed = isinstance(exc, KeyboardInterrupt)
+            killed = isinstance(exc, KeyboardInterrupt) or (  # Lightning: SystemExit on Ctrl-C
+                isinstance(exc, SystemExit) and isinstance(exc.__context__, KeyboardInterrupt)
+            )
             status = RunStatus.KILLED if killed else RunStatus.FAILED
             self.attempt("end the run", fluent._end, run_id, status)
             raise
@@ -269,7 +274,8 @@ class Integration:
             return
         frame = sys._getframe(1)
         level = 2
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(_SKIPPED):
+        skipped = _SKIPPED + self.framework_folders
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(skipped):
             frame, level = frame.f_back, level + 1
         text = f"reporter autologging: {message}"
         try:

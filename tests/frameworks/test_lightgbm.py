@@ -229,3 +229,31 @@ def test_the_same_script_logs_what_mlflow_logs(tmp_path):
     assert len(ours) == 3 and ours[2]["autologging"] == "lightgbm"
     assert {"stopped_iteration", "best_iteration", "valid-l1"} <= set(ours[0]["metrics"])
     assert [len(run["models"]) for run in ours] == [1, 1, 1]
+
+
+# found by an adversarial review ---------------------------------------------------------------
+def test_metric_names_with_at_are_mlflows(regression):
+    X, y, Xv, yv = regression
+    train = lgb.Dataset(X, label=y)
+    valid = lgb.Dataset(Xv, label=yv, reference=train)
+
+    def error(preds: Any, data: Any) -> tuple[str, float, bool]:
+        return "my@err", float(np.mean(np.abs(preds - data.get_label()))), False
+
+    mlflow.lightgbm.autolog(log_models=False)
+    lgb.train(QUIET, train, 2, valid_sets=[valid], feval=error)
+    (run,) = runs()
+    assert "valid_0-my_at_err" in run.data.metrics
+
+
+def test_a_folder_naming_another_class_or_a_file_outside_is_refused(tmp_path, regression):
+    X, y, _, _ = regression
+    booster = lgb.train(QUIET, lgb.Dataset(X, label=y), 2)
+    mlflow.lightgbm.save_model(booster, str(tmp_path / "m"))
+    meta = (tmp_path / "m" / "MLmodel").read_text()
+    (tmp_path / "m" / "MLmodel").write_text(meta.replace("lightgbm.basic.Booster", "os.system"))
+    with pytest.raises(reporter.exceptions.MlflowException, match="not a LightGBM model class"):
+        mlflow.lightgbm.load_model(str(tmp_path / "m"))
+    (tmp_path / "m" / "MLmodel").write_text(meta.replace("data: model.lgb", "data: ../m/../../x"))
+    with pytest.raises(reporter.exceptions.MlflowException, match="outside its folder"):
+        mlflow.lightgbm.load_model(str(tmp_path / "m"))

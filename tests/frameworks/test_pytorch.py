@@ -302,3 +302,80 @@ def test_the_same_script_logs_what_mlflow_logs(tmp_path):
     assert {"stopped_epoch", "restored_epoch", "val_loss"} <= set(run["metrics"])
     assert "restored_model_checkpoint" in run["artifacts"]
     assert run["params"]["momentum"] == "0.5" and run["params"]["patience"] == "1"
+
+
+# found by an adversarial review ---------------------------------------------------------------
+def test_a_trainer_subclass_trains_and_logs():
+    class MyTrainer(pl.Trainer):  # type: ignore[misc]
+        pass
+
+    train, val = loaders()
+    mlflow.pytorch.autolog(log_models=False, checkpoint=False)
+    MyTrainer(
+        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False
+    ).fit(Net(), train, val)
+    (run,) = runs()
+    assert run.info.status == "FINISHED" and run.data.params["epochs"] == "2"
+
+
+def test_test_after_fit_logs_into_the_fits_run():
+    train, val = loaders()
+    mlflow.pytorch.autolog(log_models=False, checkpoint=False)
+
+    class Tested(Net):
+        def test_step(self, batch: Any, index: int) -> None:
+            x, t = batch
+            self.log("test_loss", torch.nn.functional.mse_loss(self(x), t))
+
+    net = Tested()
+    fitted = trainer(1)
+    with mlflow.start_run() as run:
+        fitted.fit(net, train, val)
+        fitted.test(net, val)
+    data = mlflow.MlflowClient().get_run(run.info.run_id).data
+    assert data.tags["Mode"] == "testing" and "test_loss" in data.metrics
+
+
+def test_predicting_through_log_model_leaves_the_module_training():
+    net = Net()
+    net.train()
+    with mlflow.start_run():
+        mlflow.pytorch.log_model(net, name="model", input_example=np.zeros((2, 4), np.float32))
+    assert net.training
+
+
+@pytest.mark.parametrize("name", ["cloudpickle", "mlflow.pytorch.pickle_module"])
+def test_folders_mlflow_pickled_load(tmp_path, name):
+    net = Net()
+    mlflow.pytorch.save_model(net, str(tmp_path / "m"))
+    (tmp_path / "m" / "data" / "pickle_module_info.txt").write_text(name)
+    X = torch.randn(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(mlflow.pytorch.load_model(str(tmp_path / "m"))(X), net(X))
+
+
+def test_ctrl_c_in_lightning_ends_the_run_killed():
+    import signal
+
+    class Interrupt(pl.Callback):  # type: ignore[misc]
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            raise KeyboardInterrupt
+
+    train, val = loaders()
+    mlflow.pytorch.autolog(log_models=False, checkpoint=False)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):  # Lightning's answer to Ctrl-C
+            trainer(3, [Interrupt()]).fit(Net(), train, val)
+    finally:
+        signal.signal(signal.SIGINT, handler)  # (Lightning ignores SIGINT from then on)
+    (run,) = runs()
+    assert run.info.status == "KILLED"
+
+
+def test_the_loggers_runs_carry_mlflows_context_tags(store_uri):
+    train, val = loaders()
+    logger = mlflow.pytorch.MLFlowLogger(experiment_name="tags", tracking_uri=store_uri)
+    trainer(1, logger=logger).fit(Net(), train, val)
+    tags = mlflow.MlflowClient().get_run(logger.run_id).data.tags
+    assert {"mlflow.user", "mlflow.source.name", "mlflow.source.type"} <= set(tags)

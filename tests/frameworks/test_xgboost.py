@@ -312,3 +312,50 @@ def test_the_same_script_logs_what_mlflow_logs(tmp_path):
     assert ours[2]["autologging"] == "xgboost" and ours[0]["autologging"] is None
     assert {"stopped_iteration", "best_iteration", "valid-mae"} <= set(ours[0]["metrics"])
     assert [len(run["models"]) for run in ours] == [1, 1, 1, 1]
+
+
+# found by an adversarial review ---------------------------------------------------------------
+def test_early_stopping_that_never_ran_still_returns_the_booster(regression):
+    X, y, _, _ = regression
+    train = xgb.DMatrix(X, label=y)
+    mlflow.xgboost.autolog(log_models=False)
+    booster = xgb.train({}, train, 0, evals=[(train, "train")], early_stopping_rounds=2)
+    assert isinstance(booster, xgb.Booster)
+    (run,) = runs()
+    assert run.info.status == "FINISHED" and "best_iteration" not in run.data.metrics
+
+
+@pytest.mark.filterwarnings("ignore:Pass `evals` as keyword args:FutureWarning")
+def test_arguments_xgboost_takes_by_position_still_train_and_log(regression):
+    X, y, _, _ = regression
+    train = xgb.DMatrix(X, label=y)
+    mlflow.xgboost.autolog(log_models=False)
+    xgb.train({}, train, 2, [(train, "train")])  # evals by position: XGBoost warns, trains
+    (run,) = runs()
+    assert [s for s, _ in history(run.info.run_id, "train-rmse")] == [0, 1]
+
+
+def test_a_call_xgboost_refuses_gets_xgboosts_own_error(regression):
+    X, y, _, _ = regression
+    train = xgb.DMatrix(X, label=y)
+    with pytest.raises(TypeError) as plain:
+        xgb.train({}, train, 2, no_such_argument=1)
+    mlflow.xgboost.autolog()
+    with pytest.raises(TypeError) as autologged:
+        xgb.train({}, train, 2, no_such_argument=1)
+    assert str(autologged.value) == str(plain.value)
+
+
+def test_a_model_class_outside_xgboosts_own_modules_is_refused_unimported(tmp_path, binary):
+    import sys
+
+    X, y = binary
+    mlflow.xgboost.save_model(xgb.XGBClassifier(n_estimators=1).fit(X, y), str(tmp_path / "m"))
+    meta = (tmp_path / "m" / "MLmodel").read_text()
+    (tmp_path / "m" / "MLmodel").write_text(
+        meta.replace("xgboost.sklearn.XGBClassifier", "xgboost.testing.data.Thing")
+    )
+    sys.modules.pop("xgboost.testing.data", None)
+    with pytest.raises(reporter.exceptions.MlflowException, match="not an XGBoost class"):
+        mlflow.xgboost.load_model(str(tmp_path / "m"))
+    assert "xgboost.testing.data" not in sys.modules

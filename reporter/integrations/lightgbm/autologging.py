@@ -106,6 +106,8 @@ def _logged_train(
             return original(*args, **kwargs)
         run_id = run.info.run_id
         call = boosting.bound(original, args, kwargs)
+        if call is None:  # arguments train() itself will refuse: let it say so
+            return original(*args, **kwargs)
         INTEGRATION.attempt("log the params", boosting.log_params, run_id, call, UNLOGGED)
         iterations = boosting.Iterations()
         call.arguments["callbacks"] = [
@@ -137,7 +139,9 @@ def _recorder(iterations: boosting.Iterations) -> Any:
 
     def record(env: Any) -> None:
         try:
-            iterations.add({f"{item[0]}-{item[1]}": item[2] for item in env.evaluation_result_list})
+            # MLflow's keys: `ndcg@3` -> `ndcg_at_3`
+            results = env.evaluation_result_list
+            iterations.add({f"{i[0]}-{i[1]}".replace("@", "_at_"): i[2] for i in results})
         except Exception as exc:  # never stop training
             INTEGRATION.warn_once("evaluation", f"could not read the evaluation results: {exc!r}")
 

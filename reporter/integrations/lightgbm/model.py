@@ -167,13 +167,19 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     local = download_model(model_uri, dst_path)
     meta = Model.load(local) if os.path.isfile(os.path.join(local, META_FILE)) else None
     flavor = (meta.flavors.get(FLAVOR) if meta else None) or {}
-    data = os.path.join(local, str(flavor.get("data") or BOOSTER_FILE))
+    data = model_logging.inside(local, str(flavor.get("data") or BOOSTER_FILE))
     if not os.path.isfile(data):
         raise NotFoundError(
             f"No LightGBM model at {model_uri!r} (missing {os.path.basename(data)})"
         )
-    if data.endswith(".lgb"):
+    model_class = str(flavor.get("model_class") or "lightgbm.basic.Booster")
+    if model_class == "lightgbm.basic.Booster":
         return lightgbm.Booster(model_file=data)
+    if model_class not in _WRAPPERS:
+        raise InvalidArgumentError(
+            f"{model_uri}: model_class {model_class!r} is not a LightGBM model class; "
+            f"tracker-report loads lightgbm.basic.Booster and {', '.join(sorted(_WRAPPERS))}"
+        )
     kind = flavor.get("serialization_format")
     if kind not in (None, "pickle", "cloudpickle"):
         raise InvalidArgumentError(
@@ -182,6 +188,12 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
         )
     with open(data, "rb") as handle:
         return pickle.load(handle)
+
+
+_WRAPPERS = frozenset(
+    f"lightgbm.sklearn.{name}"
+    for name in ("LGBMModel", "LGBMClassifier", "LGBMRegressor", "LGBMRanker")
+)
 
 
 class _Predictor:

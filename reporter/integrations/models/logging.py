@@ -62,6 +62,14 @@ class FlavorSave:
     requirements: list[str] = field(default_factory=list)
 
 
+def inside(folder: str, name: str) -> str:
+    """The path of a file a model folder's MLmodel names, refused if it leads outside it."""
+    path = os.path.realpath(os.path.join(folder, name))
+    if os.path.commonpath([path, os.path.realpath(folder)]) != os.path.realpath(folder):
+        raise InvalidArgumentError(f"the model's file {name!r} is outside its folder")
+    return path
+
+
 def versions(distributions: tuple[str, ...]) -> dict[str, str]:
     """Python's version and those of the installed `distributions` a model depends on."""
     import platform

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -138,6 +139,10 @@ def _patch_all() -> None:
             "reporter.pytorch.autolog() autologs PyTorch Lightning, which is not installed "
             "(pip install lightning)"
         )
+    INTEGRATION.framework_folders = tuple(
+        os.path.dirname(sys.modules[m.__name__.split(".")[0]].__file__ or "") + os.sep
+        for m in modules
+    )
     plan: list[tuple[Any, str, object]] = []
     for module in modules:
         fit = patching.static_lookup(module.Trainer, "fit")
@@ -146,12 +151,12 @@ def _patch_all() -> None:
     INTEGRATION.replace_all(plan)
 
 
-def _module_of(trainer: Any) -> Any:
-    """The Lightning package a trainer comes from (lightning.pytorch or pytorch_lightning)."""
-    import importlib
+MARK = "_reporter_autolog"  # on the callbacks autologging adds to a trainer
 
-    name = type(trainer).__module__.split(".")[0]
-    return importlib.import_module("lightning.pytorch" if name == "lightning" else name)
+
+def _module_of(trainer: Any) -> Any:
+    """The Lightning package whose Trainer this is (a subclass's too), or None."""
+    return next((m for m in lightning_modules() if isinstance(trainer, m.Trainer)), None)
 
 
 def _logged_fit(
@@ -164,22 +169,28 @@ def _logged_fit(
         if run is None:
             return original(*args, **kwargs)
         run_id = run.info.run_id
-        pl = _module_of(trainer)
+        pl = INTEGRATION.attempt("find the trainer's Lightning package", _module_of, trainer)
+        if pl is None:
+            return original(*args, **kwargs)
         early = [c for c in trainer.callbacks if isinstance(c, pl.callbacks.EarlyStopping)]
         for callback in early:
             INTEGRATION.attempt(
                 "log the early-stopping params", _log_early_params, run_id, callback
             )
-        added = [_metrics_callback(pl, run_id, config)]
+        metrics = _metrics_callback(pl, run_id, config)
+        added = [metrics]
         if config.checkpoint:
             added.append(_checkpoint_callback(pl, run_id, config))
-        before = list(trainer.callbacks)
+        # a later fit's callbacks replace this one's; the metrics callback stays after the
+        # fit, as MLflow's does, so that `trainer.test()` logs into the fit's run
+        before = [c for c in trainer.callbacks if not getattr(c, MARK, False)]
         trainer.callbacks = before + added
         try:
             result = original(*args, **kwargs)
         finally:
             trainer.callbacks = [c for c in trainer.callbacks if not any(c is a for a in added)]
-            INTEGRATION.attempt("log the metrics", added[0].flush)
+            trainer.callbacks = [*trainer.callbacks, metrics]
+            INTEGRATION.attempt("log the metrics", metrics.flush)
         for callback in early:
             INTEGRATION.attempt(
                 "log the early-stopping results", _log_early_metrics, run_id, callback
@@ -255,6 +266,8 @@ def _metrics_callback(pl: Any, run_id: str, config: _Config) -> Any:
     """A Lightning callback recording params at the start, metrics per epoch (and step)."""
 
     class Metrics(pl.Callback):  # type: ignore[misc]
+        _reporter_autolog = True
+
         def __init__(self) -> None:
             self.pending: list[Any] = []
             self.step_metrics: set[str] = set()
@@ -264,8 +277,8 @@ def _metrics_callback(pl: Any, run_id: str, config: _Config) -> Any:
         def record(self, trainer: Any, step: int, items: list[tuple[str, Any]]) -> None:
             from reporter.core.entities import Metric
 
-            if trainer.sanity_checking:
-                return
+            if trainer.sanity_checking or not INTEGRATION.enabled:
+                return  # (left on a trainer after its fit: quiet once autologging is off)
             now = int(time.time() * 1000)
             self.pending += [Metric(str(k), float(v), now, int(step)) for k, v in items]
 
@@ -343,6 +356,8 @@ def _checkpoint_callback(pl: Any, run_id: str, config: _Config) -> Any:
     checkpoint as an artifact, the best one so far only with `checkpoint_save_best_only`."""
 
     class Checkpoints(pl.Callback):  # type: ignore[misc]
+        _reporter_autolog = True
+
         def __init__(self) -> None:
             self.best: float | None = None
 

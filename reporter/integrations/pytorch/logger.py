@@ -100,9 +100,10 @@ def logger_class() -> type:
                         self._experiment_name, artifact_location=self._artifact_location
                     )
                 )
-                run = client.create_run(
-                    self._experiment_id, tags=self._tags, run_name=self._run_name
-                )
+                from reporter.tracking import context
+
+                tags = {**context.system_tags(), **self._tags}  # mlflow.user, source, ...
+                run = client.create_run(self._experiment_id, tags=tags, run_name=self._run_name)
                 self._run_id = run.info.run_id
             self._client = client
             return client

@@ -202,9 +202,9 @@ def _pickle_module(data: str) -> Any:
             f"the model names pickle module {name!r}; tracker-report loads models saved with "
             f"{', '.join(PICKLE_MODULES)}"
         )
-    if name == "mlflow.pytorch.pickle_module":  # MLflow's: cloudpickle under its own name
-        name = "cloudpickle"
-    return importlib.import_module(name)
+    # cloudpickle (and MLflow's module, cloudpickle under its own name) writes what the
+    # standard module reads; torch.load needs a module with an Unpickler
+    return importlib.import_module("pickle")
 
 
 def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> Any:
@@ -215,7 +215,7 @@ def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> An
     local = download_model(model_uri, dst_path)
     meta = Model.load(local) if os.path.isfile(os.path.join(local, META_FILE)) else None
     flavor = (meta.flavors.get(FLAVOR) if meta else None) or {}
-    data = os.path.join(local, str(flavor.get("model_data") or DATA))
+    data = model_logging.inside(local, str(flavor.get("model_data") or DATA))
     target = os.path.join(data, MODEL_FILE)
     if not os.path.isfile(target):
         raise NotFoundError(f"No PyTorch model at {model_uri!r} (missing {DATA}/{MODEL_FILE})")
@@ -275,9 +275,13 @@ class _Predictor:
         if hasattr(data, "to_numpy") and hasattr(data, "columns"):  # a pandas DataFrame
             frame, data = data, data.to_numpy(dtype=np.float32)
         tensor = data if isinstance(data, torch.Tensor) else torch.from_numpy(np.asarray(data))
+        training = self.model.training
         self.model.eval()
-        with torch.no_grad():
-            out = self.model(tensor)
+        try:
+            with torch.no_grad():
+                out = self.model(tensor)
+        finally:
+            self.model.train(training)  # the caller's module, as it was
         values = out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out
         if frame is not None:
             import pandas as pd

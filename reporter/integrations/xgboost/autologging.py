@@ -132,6 +132,8 @@ def _logged_train(
             return original(*args, **kwargs)
         run_id = run.info.run_id
         call = boosting.bound(original, args, kwargs)
+        if call is None:  # arguments train() itself will refuse: let it say so
+            return original(*args, **kwargs)
         INTEGRATION.attempt("log the params", boosting.log_params, run_id, call, UNLOGGED)
         iterations = boosting.Iterations()
         recorder = _recorder(iterations)
@@ -142,14 +144,15 @@ def _logged_train(
         finally:
             INTEGRATION.attempt("log the evaluation metrics", iterations.flush, run_id)
         if recorder is not None and call.arguments.get("early_stopping_rounds"):
-            stopped, best = len(iterations.results) - 1, int(model.best_iteration)
+            # (no best_iteration when XGBoost's early stopping never ran: nothing to log)
             INTEGRATION.attempt(
                 "log the early-stopping results",
-                iterations.log_early_stopping,
-                run_id,
-                stopped,
-                best,
-                best,
+                lambda: iterations.log_early_stopping(
+                    run_id,
+                    len(iterations.results) - 1,
+                    int(model.best_iteration),
+                    int(model.best_iteration),
+                ),
             )
         for kind in config.importance_types:
             INTEGRATION.attempt(

@@ -10,7 +10,6 @@ model is saved or loaded.
 
 from __future__ import annotations
 
-import importlib
 import os
 import platform
 from typing import Any
@@ -158,14 +157,17 @@ def log_model(
 def _model_class(name: str) -> type:
     """Return an XGBoost model class named in MLmodel (only xgboost's own classes)."""
     import xgboost
+    import xgboost.sklearn
 
     module, _, attr = name.rpartition(".")
-    if not (module == "xgboost" or module.startswith("xgboost.")):
+    # only xgboost's own modules are looked in (none is imported for a name)
+    known = {"xgboost": xgboost, "xgboost.core": xgboost.core, "xgboost.sklearn": xgboost.sklearn}
+    if module not in known:
         raise InvalidArgumentError(
             f"model_class {name!r} is not an XGBoost class; tracker-report loads xgboost's "
             "Booster and its scikit-learn wrappers"
         )
-    cls = getattr(importlib.import_module(module), attr, None)
+    cls = getattr(known[module], attr, None)
     if not isinstance(cls, type) or not issubclass(cls, (xgboost.Booster, xgboost.XGBModel)):
         raise InvalidArgumentError(f"model_class {name!r} is not an XGBoost model class")
     return cls
@@ -176,7 +178,7 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     local = download_model(model_uri, dst_path)
     meta = Model.load(local) if os.path.isfile(os.path.join(local, META_FILE)) else None
     flavor = (meta.flavors.get(FLAVOR) if meta else None) or {}
-    data = os.path.join(local, str(flavor.get("data") or "model.xgb"))
+    data = model_logging.inside(local, str(flavor.get("data") or "model.xgb"))
     if not os.path.isfile(data):
         raise NotFoundError(f"No XGBoost model at {model_uri!r} (missing {os.path.basename(data)})")
     cls = _model_class(str(flavor.get("model_class") or "xgboost.core.Booster"))
