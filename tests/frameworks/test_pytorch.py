@@ -379,3 +379,20 @@ def test_the_loggers_runs_carry_mlflows_context_tags(store_uri):
     trainer(1, logger=logger).fit(Net(), train, val)
     tags = mlflow.MlflowClient().get_run(logger.run_id).data.tags
     assert {"mlflow.user", "mlflow.source.name", "mlflow.source.type"} <= set(tags)
+
+
+def test_a_warning_from_inside_lightning_points_at_the_users_line(monkeypatch):
+    from reporter.integrations.patching import AutologgingWarning
+    from reporter.integrations.pytorch import autologging as pt
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    train, val = loaders()
+    mlflow.pytorch.autolog(log_models=False, checkpoint=False)
+    monkeypatch.setattr(pt, "_client", lambda: type("C", (), {"log_batch": broken})())
+    with pytest.warns(AutologgingWarning) as seen:
+        trainer(1).fit(Net(), train, val)
+    ours = [w for w in seen if issubclass(w.category, AutologgingWarning)]
+    assert any("could not log the training params" in str(w.message) for w in ours)
+    assert {w.filename for w in ours} == {__file__}  # past Lightning's frames, to this line
