@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from reporter.core import secrets, system_tags, validation
+from reporter.core import paths, secrets, system_tags, validation
 from reporter.core.datasets import DatasetInput
 from reporter.core.entities import (
     Experiment,
@@ -445,7 +445,7 @@ class Client(LoggedModelsMixin):
         for root, _dirs, files in os.walk(local):
             for name in sorted(files):
                 full = os.path.join(root, name)
-                if os.path.islink(full) and not _inside(os.path.realpath(full), local):
+                if os.path.islink(full) and not paths.within(full, local):
                     raise InvalidArgumentError(
                         f"log_artifacts: {full!r} is a symlink pointing outside {local!r}"
                     )
@@ -546,12 +546,6 @@ class Client(LoggedModelsMixin):
 
 
 MlflowClient = Client  # MLflow's name (`from mlflow.tracking.client import MlflowClient`)
-
-
-def _inside(path: str, folder: str) -> bool:
-    """Return True if path is inside folder (after resolving links)."""
-    folder = os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
 
 
 def metrics_of(items: Iterable[tuple[str, Any]], step: int, ts: int) -> list[Metric]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reporter.core import system_tags
+from reporter.core import paths, system_tags
 from reporter.core.entities import LifecycleStage
 from reporter.core.errors import InvalidArgumentError, ReporterError
 from reporter.core.validation import check_run_id
@@ -409,7 +409,7 @@ def _check_apart(source: Source, store_uri: str) -> None:
         return
     store = Path(location or ".").expanduser().resolve()
     for folder in source.data_folders():
-        if store == folder or folder in store.parents:
+        if paths.within(store, folder):
             raise SourceChoiceError(
                 f"The store {store} is inside the MLflow source's folder {folder}; importing "
                 "would write into the source. Choose a store folder outside it."

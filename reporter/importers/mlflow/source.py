@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 from urllib.parse import unquote, urlparse
 
+from reporter.core import paths
 from reporter.core.errors import ReporterError
 
 
@@ -242,11 +243,7 @@ def resolve_roots(roots: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 def inside(path: Path, roots: Sequence[Path]) -> bool:
     """Return True if a path, links resolved, is one of the (resolved) roots or below one."""
-    try:
-        real = path.resolve()
-    except (OSError, RuntimeError):
-        return False
-    return any(real == root or root in real.parents for root in roots)
+    return any(paths.within(path, root) for root in roots)
 
 
 def locate_artifacts(

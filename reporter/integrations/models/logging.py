@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reporter.core import paths
 from reporter.core.errors import InvalidArgumentError
 from reporter.core.logged_models import LoggedModelStatus
 from reporter.core.version import __version__
@@ -64,10 +65,10 @@ class FlavorSave:
 
 def inside(folder: str, name: str) -> str:
     """The path of a file a model folder's MLmodel names, refused if it leads outside it."""
-    path = os.path.realpath(os.path.join(folder, name))
-    if os.path.commonpath([path, os.path.realpath(folder)]) != os.path.realpath(folder):
+    path = os.path.join(folder, name)
+    if not paths.within(path, folder):
         raise InvalidArgumentError(f"the model's file {name!r} is outside its folder")
-    return path
+    return os.path.realpath(path)
 
 
 def versions(distributions: tuple[str, ...]) -> dict[str, str]:
