@@ -34,4 +34,3 @@ def test_links_are_followed_both_ways(tmp_path: Path) -> None:
     assert not within(tmp_path / "a" / "escape" / "f", tmp_path / "a")
     (tmp_path / "alias").symlink_to(tmp_path / "a")
     assert within(tmp_path / "a" / "f", tmp_path / "alias")
-
