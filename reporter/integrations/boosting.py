@@ -9,24 +9,50 @@ import inspect
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reporter.integrations import importance, patching
 
+EarlyStop = tuple[int, int, int]  # (stopped, best, index of best in Iterations.results)
 
-def patch_train_and_fits(
-    integration: patching.Integration,
-    train: Callable[..., Any],
-    modules: Sequence[Any],
-    wrappers: Sequence[type],
-    logged_train: Callable[..., Any],
-    log_model: Callable[[Any], None],
-) -> None:
-    """Patch a framework's `train` under every name `modules` give it (the wrappers call it by
-    their module's name for it), invitable, and each scikit-learn wrapper's own `fit`."""
+
+@dataclass(frozen=True)
+class Framework:
+    """What one gradient-boosting framework's autologging does its own way; the rest (the run,
+    params, callbacks, metrics, early stopping, importance, the model) is this module's."""
+
+    integration: patching.Integration
+    train: Callable[..., Any]  # the framework's own train()
+    modules: Sequence[Any]  # every module naming it `train` (wrappers call it by that name)
+    wrappers: Sequence[type]  # the scikit-learn wrappers whose own fit is patched
+    unlogged: Sequence[str]  # train()'s arguments that are not params (MLflow's list)
+    # a training callback adding each iteration's results to Iterations (None: no callback API)
+    recorder: Callable[[Iterations], Any]
+    # the early-stopping results of a train() call, None when it did not stop early
+    early_stopping: Callable[[inspect.BoundArguments, Any, Iterations], EarlyStop | None]
+    importance_kinds: Callable[[Any], Sequence[str]]  # (options) -> the kinds to log
+    importance: Callable[[Any, str], Mapping[str, Any]]  # (model, kind) -> {feature: score}
+    importance_indent: int | None  # the JSON's indent (MLflow's, which differs by framework)
+    log_model: Callable[[Any, Any], None]  # (options, model): the Booster or the wrapper
+
+
+def patch_train_and_fits(framework: Framework) -> None:
+    """Patch a framework's `train` under every name its modules give it, invitable, and each
+    scikit-learn wrapper's own `fit`."""
+    integration = framework.integration
+    train = framework.train
+
+    def logged_train(
+        options: Any, original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        return _logged_train(framework, options, original, args, kwargs)
+
     patched = integration.top_level(train, logged_train, invitable=True)
     plan: list[tuple[Any, str, object]] = [
-        (module, "train", patched) for module in modules if module.__dict__.get("train") is train
+        (module, "train", patched)
+        for module in framework.modules
+        if module.__dict__.get("train") is train
     ]
 
     def logged_fit(
@@ -40,14 +66,82 @@ def patch_train_and_fits(
             with patching.invite(integration.flavor, log_models=False):
                 result = original(*args, **kwargs)
             if options.log_models:
-                integration.attempt("log the model", log_model, args[0])
+                integration.attempt("log the model", framework.log_model, options, args[0])
             return result
 
-    for cls in wrappers:
+    for cls in framework.wrappers:
         raw = patching.static_lookup(cls, "fit")
         if inspect.isfunction(raw):
             plan.append((cls, "fit", integration.top_level(raw, logged_fit)))
     integration.replace_all(plan)
+
+
+def _logged_train(
+    framework: Framework,
+    options: Any,
+    original: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A top-level `train` (or the one a wrapper's fit makes, invited): params, each
+    iteration's results, early stopping, importance and the Booster, into one run."""
+    integration = framework.integration
+    log_models = logs_models(options)
+    with integration.run(options) as run:
+        if run is None:
+            return original(*args, **kwargs)
+        run_id = run.info.run_id
+        call = bound(original, args, kwargs)
+        if call is None:  # arguments train() itself will refuse: let it say so
+            return original(*args, **kwargs)
+        integration.attempt("log the params", log_params, run_id, call, framework.unlogged)
+        iterations = Iterations()
+        recorder = framework.recorder(iterations)
+        if recorder is not None:
+            call.arguments["callbacks"] = [*(call.arguments.get("callbacks") or []), recorder]
+        try:
+            model = original(*call.args, **call.kwargs)
+        finally:
+            integration.attempt("log the evaluation metrics", iterations.flush, run_id)
+        if recorder is not None:
+            integration.attempt(
+                "log the early-stopping results",
+                _log_early_stopping,
+                framework,
+                call,
+                model,
+                iterations,
+                run_id,
+            )
+        for kind in framework.importance_kinds(options):
+            integration.attempt(
+                f"log the feature importance ({kind})",
+                _log_importance,
+                framework,
+                model,
+                kind,
+                run_id,
+            )
+        if log_models:
+            integration.attempt("log the model", framework.log_model, options, model)
+        return model
+
+
+def _log_early_stopping(
+    framework: Framework,
+    call: inspect.BoundArguments,
+    model: Any,
+    iterations: Iterations,
+    run_id: str,
+) -> None:
+    stop = framework.early_stopping(call, model, iterations)
+    if stop is not None:
+        iterations.log_early_stopping(run_id, *stop)
+
+
+def _log_importance(framework: Framework, model: Any, kind: str, run_id: str) -> None:
+    scores = framework.importance(model, kind)
+    log_importance(run_id, kind, scores, indent=framework.importance_indent)
 
 
 def logs_models(options: patching.Options) -> bool:

@@ -22,7 +22,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,6 +55,11 @@ class Options:
     exclusive: bool = False  # leave runs the user started alone
     silent: bool = False  # no warnings from autologging
     extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+def extra_tags_of(extra_tags: Mapping[str, Any] | None) -> dict[str, str]:
+    """`autolog(extra_tags=...)` as the tags' texts (MLflow's `str()` of keys and values)."""
+    return {str(k): str(v) for k, v in (extra_tags or {}).items()}
 
 
 class _Depth(threading.local):

@@ -5,6 +5,7 @@ reports and against real MLflow running the same script (its venv, `make mlflow`
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +360,27 @@ def test_a_model_class_outside_xgboosts_own_modules_is_refused_unimported(tmp_pa
     with pytest.raises(reporter.exceptions.MlflowException, match="not an XGBoost class"):
         mlflow.xgboost.load_model(str(tmp_path / "m"))
     assert "xgboost.testing.data" not in sys.modules
+
+
+def test_a_training_uses_the_options_it_started_with_to_the_end(binary):
+    """Autologging reconfigured while a fit trains (another thread, a callback) does not change
+    what that fit logs: its model is saved in the format in force when it started."""
+    X, y = binary
+
+    class Reconfigure(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            mlflow.xgboost.autolog(model_format="json", importance_types=["gain"])
+            return False
+
+    mlflow.xgboost.autolog(model_format="ubj")
+    xgb.XGBClassifier(n_estimators=2, callbacks=[Reconfigure()]).fit(X, y)
+    xgb.train({}, xgb.DMatrix(X, label=y), 2)  # the new options: json, gain
+    first, second = runs()
+    assert "feature_importance_weight.json" in artifacts(first.info.run_id)
+    assert "feature_importance_gain.json" in artifacts(second.info.run_id)
+    files = [
+        set(os.listdir(mlflow.artifacts.download_artifacts(model.model_uri)))
+        for model in (*models(first), *models(second))
+    ]
+    assert "model.ubj" in files[0] and "model.json" not in files[0]
+    assert "model.json" in files[1]

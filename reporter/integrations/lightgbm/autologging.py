@@ -63,7 +63,7 @@ def autolog(
         log_models=bool(log_models),
         exclusive=bool(exclusive),
         silent=bool(silent),
-        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+        extra_tags=patching.extra_tags_of(extra_tags),
     )
     INTEGRATION.configure(None if disable else options, _patch_all)
 
@@ -90,48 +90,30 @@ def _patch_all() -> None:
     import lightgbm.engine
     import lightgbm.sklearn
 
-    modules = (lightgbm, lightgbm.engine, lightgbm.sklearn)
     boosting.patch_train_and_fits(
-        INTEGRATION, lightgbm.engine.train, modules, wrapper_classes(), _logged_train, _save
+        boosting.Framework(
+            integration=INTEGRATION,
+            train=lightgbm.engine.train,
+            modules=(lightgbm, lightgbm.engine, lightgbm.sklearn),
+            wrappers=wrapper_classes(),
+            unlogged=UNLOGGED,
+            recorder=_recorder,
+            early_stopping=_early_stopping,
+            importance_kinds=lambda options: IMPORTANCE_TYPES,
+            importance=_importance,
+            importance_indent=2,
+            log_model=_save,
+        )
     )
 
 
-def _logged_train(
-    options: Options, original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """A top-level `lightgbm.train` (or the one a wrapper's fit makes, invited)."""
-    log_models = boosting.logs_models(options)
-    with INTEGRATION.run(options) as run:
-        if run is None:
-            return original(*args, **kwargs)
-        run_id = run.info.run_id
-        call = boosting.bound(original, args, kwargs)
-        if call is None:  # arguments train() itself will refuse: let it say so
-            return original(*args, **kwargs)
-        INTEGRATION.attempt("log the params", boosting.log_params, run_id, call, UNLOGGED)
-        iterations = boosting.Iterations()
-        call.arguments["callbacks"] = [
-            *(call.arguments.get("callbacks") or []),
-            _recorder(iterations),
-        ]
-        try:
-            model = original(*call.args, **call.kwargs)
-        finally:
-            INTEGRATION.attempt("log the evaluation metrics", iterations.flush, run_id)
-        best = int(getattr(model, "best_iteration", 0) or 0)
-        if best > 0:  # iterations count from 1 in LightGBM
-            stopped = len(iterations.results)
-            what = "log the early-stopping results"
-            INTEGRATION.attempt(
-                what, iterations.log_early_stopping, run_id, stopped, best, best - 1
-            )
-        for kind in IMPORTANCE_TYPES:
-            INTEGRATION.attempt(
-                f"log the feature importance ({kind})", _log_importance, run_id, model, kind
-            )
-        if log_models:
-            INTEGRATION.attempt("log the model", _save, model)
-        return model
+def _early_stopping(
+    call: Any, model: Any, iterations: boosting.Iterations
+) -> boosting.EarlyStop | None:
+    """When the booster has a best iteration (early stopping; LightGBM counts from 1): the
+    iterations run, the best, and the best's index."""
+    best = int(getattr(model, "best_iteration", 0) or 0)
+    return (len(iterations.results), best, best - 1) if best > 0 else None
 
 
 def _recorder(iterations: boosting.Iterations) -> Any:
@@ -148,14 +130,12 @@ def _recorder(iterations: boosting.Iterations) -> Any:
     return record  # (no `order`: LightGBM runs it before its own, early stopping's last too)
 
 
-def _log_importance(run_id: str, model: Any, kind: str) -> None:
+def _importance(model: Any, kind: str) -> dict[str, Any]:
     scores = model.feature_importance(importance_type=kind).tolist()
-    boosting.log_importance(
-        run_id, kind, dict(zip(model.feature_name(), scores, strict=True)), indent=2
-    )
+    return dict(zip(model.feature_name(), scores, strict=True))
 
 
-def _save(model: Any) -> None:
+def _save(options: Options, model: Any) -> None:
     from reporter.integrations import lightgbm as flavor  # looked up now: patchable
 
     flavor.log_model(model, "model")

@@ -98,7 +98,7 @@ def autolog(
         log_models=bool(log_models),
         exclusive=bool(exclusive),
         silent=bool(silent),
-        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+        extra_tags=patching.extra_tags_of(extra_tags),
         log_every_n_epoch=log_every_n_epoch,
         log_every_n_step=log_every_n_step,
         checkpoint=bool(checkpoint),

@@ -120,7 +120,7 @@ def autolog_sklearn(
         silent=bool(silent),
         max_tuning_runs=None if runs is None else int(runs),
         pos_label=pos_label,
-        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+        extra_tags=patching.extra_tags_of(extra_tags),
     )
     INTEGRATION.configure(None if disable else config, _patch_all)
 

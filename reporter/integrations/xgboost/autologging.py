@@ -86,7 +86,7 @@ def autolog(
         log_models=bool(log_models),
         exclusive=bool(exclusive),
         silent=bool(silent),
-        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+        extra_tags=patching.extra_tags_of(extra_tags),
         importance_types=types_,
         model_format=model_format,
     )
@@ -116,54 +116,32 @@ def _patch_all() -> None:
     import xgboost.sklearn
     import xgboost.training
 
-    modules = (xgboost, xgboost.training, xgboost.sklearn)
     boosting.patch_train_and_fits(
-        INTEGRATION, xgboost.training.train, modules, wrapper_classes(), _logged_train, _save
+        boosting.Framework(
+            integration=INTEGRATION,
+            train=xgboost.training.train,
+            modules=(xgboost, xgboost.training, xgboost.sklearn),
+            wrappers=wrapper_classes(),
+            unlogged=UNLOGGED,
+            recorder=_recorder,
+            early_stopping=_early_stopping,
+            importance_kinds=lambda config: config.importance_types,
+            importance=lambda model, kind: model.get_score(importance_type=kind),
+            importance_indent=None,
+            log_model=_save,
+        )
     )
 
 
-def _logged_train(
-    config: _Config, original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """A top-level `xgboost.train` (or the one a wrapper's fit makes, invited)."""
-    log_models = boosting.logs_models(config)
-    with INTEGRATION.run(config) as run:
-        if run is None:
-            return original(*args, **kwargs)
-        run_id = run.info.run_id
-        call = boosting.bound(original, args, kwargs)
-        if call is None:  # arguments train() itself will refuse: let it say so
-            return original(*args, **kwargs)
-        INTEGRATION.attempt("log the params", boosting.log_params, run_id, call, UNLOGGED)
-        iterations = boosting.Iterations()
-        recorder = _recorder(iterations)
-        if recorder is not None:
-            call.arguments["callbacks"] = [*(call.arguments.get("callbacks") or []), recorder]
-        try:
-            model = original(*call.args, **call.kwargs)
-        finally:
-            INTEGRATION.attempt("log the evaluation metrics", iterations.flush, run_id)
-        if recorder is not None and call.arguments.get("early_stopping_rounds"):
-            # (no best_iteration when XGBoost's early stopping never ran: nothing to log)
-            INTEGRATION.attempt(
-                "log the early-stopping results",
-                lambda: iterations.log_early_stopping(
-                    run_id,
-                    len(iterations.results) - 1,
-                    int(model.best_iteration),
-                    int(model.best_iteration),
-                ),
-            )
-        for kind in config.importance_types:
-            INTEGRATION.attempt(
-                f"log the feature importance ({kind})",
-                lambda kind=kind: boosting.log_importance(
-                    run_id, kind, model.get_score(importance_type=kind)
-                ),
-            )
-        if log_models:
-            INTEGRATION.attempt("log the model", _save, model)
-        return model
+def _early_stopping(
+    call: Any, model: Any, iterations: boosting.Iterations
+) -> boosting.EarlyStop | None:
+    """With `early_stopping_rounds`: the last iteration run and the best (None when XGBoost's
+    early stopping never ran: the booster has no best iteration)."""
+    best = getattr(model, "best_iteration", None)
+    if not call.arguments.get("early_stopping_rounds") or best is None:
+        return None
+    return len(iterations.results) - 1, int(best), int(best)
 
 
 def _metric_names(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,9 +184,7 @@ def _last(values: Any) -> Any:
     return value[0] if isinstance(value, tuple) else value
 
 
-def _save(model: Any) -> None:
+def _save(config: _Config, model: Any) -> None:
     from reporter.integrations import xgboost as flavor  # looked up now: patchable
 
-    options = INTEGRATION.options
-    model_format = options.model_format if isinstance(options, _Config) else "ubj"
-    flavor.log_model(model, "model", model_format=model_format)
+    flavor.log_model(model, "model", model_format=config.model_format)
