@@ -1,18 +1,29 @@
 """`reporter.autolog()` (MLflow's `mlflow.autolog`): autologging for every supported library.
 
 Each library has its own integration package (`reporter.integrations.sklearn`,
-`reporter.integrations.xgboost`, `reporter.integrations.lightgbm`), all on one mechanism
-(`reporter.integrations.patching`); this turns on the ones whose library is installed.
+`reporter.integrations.xgboost`, `reporter.integrations.lightgbm`,
+`reporter.integrations.pytorch`), all on one mechanism (`reporter.integrations.patching`);
+this turns on each installed one when the script imports its library
+(`reporter.integrations.import_hooks`), as `mlflow.autolog` does.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reporter.integrations import import_hooks
+
 log = logging.getLogger(__name__)
+# the modules whose import turns each integration on
+LIBRARIES = {
+    "sklearn": ("sklearn",),
+    "xgboost": ("xgboost",),
+    "lightgbm": ("lightgbm",),
+    "pytorch": ("lightning", "pytorch_lightning"),
+}
 
 
 def autolog(
@@ -34,10 +45,11 @@ def autolog(
 ) -> None:
     """Enable (or with disable=True undo) autologging for every supported library.
 
-    `mlflow.autolog`'s signature: scikit-learn, XGBoost, LightGBM and PyTorch Lightning
-    (when the script imported Lightning before the call), each left alone when it is not
-    installed or when `exclude_flavors` names it. `max_tuning_runs` and `pos_label` are passed
-    on to `reporter.sklearn.autolog`; so is `log_datasets` (the training data as a run input).
+    `mlflow.autolog`'s signature: scikit-learn, XGBoost, LightGBM and PyTorch Lightning, each
+    turned on when the script imports it (now, if it has already; nothing is imported here),
+    left alone when it is not installed or when `exclude_flavors` names it. `max_tuning_runs`
+    and `pos_label` are passed on to `reporter.sklearn.autolog`; so is `log_datasets` (the
+    training data as a run input).
     Input examples, signatures, traces and post-training metrics are not recorded; those
     options are accepted so that MLflow code runs unchanged.
     """
@@ -50,29 +62,44 @@ def autolog(
     excluded = set(exclude_flavors or ())
     common: dict[str, Any] = {
         "log_models": log_models,
-        "disable": disable,
         "exclusive": exclusive,
         "silent": silent,
         "extra_tags": extra_tags,
     }
-    if sklearn_autologging.FLAVOR_NAME not in excluded and _installed("sklearn"):
-        sklearn_autologging.autolog_sklearn(
-            log_datasets=log_datasets,
-            max_tuning_runs=max_tuning_runs,
-            pos_label=pos_label,
-            **common,
+    sklearn_options = {
+        "log_datasets": log_datasets,
+        "max_tuning_runs": max_tuning_runs,
+        "pos_label": pos_label,
+    }
+    flavors: tuple[tuple[Any, Callable[..., None], dict[str, Any]], ...] = (
+        (sklearn_autologging, sklearn_autologging.autolog_sklearn, sklearn_options),
+        (xgboost_autologging, xgboost_autologging.autolog, {}),
+        (lightgbm_autologging, lightgbm_autologging.autolog, {}),
+        (pytorch_autologging, pytorch_autologging.autolog, {}),
+    )
+    for integration, enable, own in flavors:
+        key = f"{__name__}:{integration.FLAVOR_NAME}"
+        if disable or integration.FLAVOR_NAME in excluded:
+            import_hooks.cancel(key)
+            if disable and integration.is_enabled():
+                enable(disable=True)
+            continue
+        names = [name for name in LIBRARIES[integration.FLAVOR_NAME] if _installed(name)]
+        if names:
+            import_hooks.when_imported(
+                key, names, functools.partial(_enable, integration, enable, {**common, **own})
+            )
+
+
+def _enable(integration: Any, enable: Callable[..., None], options: dict[str, Any]) -> None:
+    """Turn one integration on (from a post-import hook: a failure is a warning, never an
+    exception in the user's `import`)."""
+    try:
+        enable(**options)
+    except Exception as exc:
+        integration.INTEGRATION.warn(
+            f"could not turn on {integration.FLAVOR_NAME} autologging: {type(exc).__name__}: {exc}"
         )
-    if xgboost_autologging.FLAVOR_NAME not in excluded and _installed("xgboost"):
-        xgboost_autologging.autolog(**common)
-    if lightgbm_autologging.FLAVOR_NAME not in excluded and _installed("lightgbm"):
-        lightgbm_autologging.autolog(**common)
-    # Lightning takes seconds to import: turned on when the script imported it already
-    # (MLflow also catches a later import; call reporter.pytorch.autolog() then)
-    lightning_here = any(name in sys.modules for name in ("lightning", "pytorch_lightning"))
-    if pytorch_autologging.FLAVOR_NAME not in excluded and (
-        lightning_here or pytorch_autologging.is_enabled()
-    ):
-        pytorch_autologging.autolog(**common)
 
 
 def _installed(module: str) -> bool:

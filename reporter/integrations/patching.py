@@ -43,6 +43,13 @@ _SKIPPED = (
 log = logging.getLogger(__name__)
 
 
+def _importing(frame: Any) -> bool:
+    """A frame of the import machinery (a post-import hook runs under the user's `import`);
+    `warnings` steps over these without counting them in `stacklevel`."""
+    name = frame.f_code.co_filename
+    return "importlib" in name and "_bootstrap" in name
+
+
 class AutologgingWarning(UserWarning):
     """Autologging could not record something; training itself went through."""
 
@@ -280,8 +287,12 @@ class Integration:
         frame = sys._getframe(1)
         level = 2
         skipped = _SKIPPED + self.framework_folders
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(skipped):
-            frame, level = frame.f_back, level + 1
+        while frame.f_back is not None and (
+            frame.f_code.co_filename.startswith(skipped) or _importing(frame)
+        ):
+            frame = frame.f_back
+            if not _importing(frame):  # (warnings' stacklevel does not count those)
+                level += 1
         text = f"reporter autologging: {message}"
         try:
             warnings.warn(text, AutologgingWarning, stacklevel=level)

@@ -5,6 +5,8 @@ real MLflow running the same script, and in the site (per-epoch curves of a Ligh
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import reporter
 import reporter as mlflow
 from reporter.integrations.patching import TAG_AUTOLOGGING
 from reporter.integrations.pytorch import autologging
+from tests.conftest import python_env
 from tests.frameworks import same_script
 
 pytestmark = [
@@ -119,7 +122,7 @@ def test_fit_logs_params_every_epochs_metrics_summary_and_model():
     params = run.data.params
     assert params["epochs"] == "3" and params["optimizer_name"] == "Adam"
     assert params["lr"] == "0.05" and params["betas"] == "(0.9, 0.999)"
-    assert params["weight_decay"] == "0"
+    assert params["weight_decay"] == "0" and params["batch_size"] == "32"
     # every epoch's value as Lightning reported it (its epoch aggregate, not the last step)
     for key in ("val_loss", "train_loss_epoch"):
         assert history(run.info.run_id, key) == [(e, v[key]) for e, v in enumerate(seen.epochs)]
@@ -297,6 +300,7 @@ def test_the_same_script_logs_what_mlflow_logs(tmp_path):
     tags and the model's flavor, value by value (pytorch_lightning: the package MLflow's
     autologging finds EarlyStopping in)."""
     ours, theirs = same_script.under_both(tmp_path, SCRIPT)
+    assert ours[0]["params"].pop("batch_size") == "32"  # MLflow does not log it
     same_script.assert_same(ours, theirs)
     (run,) = ours
     assert {"stopped_epoch", "restored_epoch", "val_loss"} <= set(run["metrics"])
@@ -396,3 +400,67 @@ def test_a_warning_from_inside_lightning_points_at_the_users_line(monkeypatch):
     ours = [w for w in seen if issubclass(w.category, AutologgingWarning)]
     assert any("could not log the training params" in str(w.message) for w in ours)
     assert {w.filename for w in ours} == {__file__}  # past Lightning's frames, to this line
+
+
+class TwoLoaderNet(Net):
+    def training_step(self, batch: Any, index: int) -> Any:
+        return super().training_step(batch["a"], index)
+
+
+def test_the_batch_size_is_logged_where_the_training_loader_says_it():
+    from torch.utils.data import BatchSampler, SequentialSampler
+
+    train, val = loaders()
+    mlflow.pytorch.autolog(log_models=False)
+    sampled = DataLoader(
+        train.dataset, batch_sampler=BatchSampler(SequentialSampler(train.dataset), 48, False)
+    )
+    trainer(1).fit(Net(), sampled, val)  # the batch sampler's size
+    trainer(1).fit(TwoLoaderNet(), {"a": train, "b": sampled}, val)  # no one size
+    first, second = runs()
+    assert first.data.params["batch_size"] == "48"
+    assert "batch_size" not in second.data.params and "epochs" in second.data.params
+
+
+# mlflow.autolog() before Lightning is imported: the import turns Lightning on (MLflow's
+# post-import hooks); the comparison runs the same script under MLflow
+LATE_IMPORT = "mlflow.autolog()\n" + SCRIPT.replace("mlflow.pytorch.autolog()\n", "")
+
+
+def test_autolog_before_lightning_is_imported_logs_what_mlflow_logs(tmp_path):
+    ours, theirs = same_script.under_both(tmp_path, LATE_IMPORT)
+    assert ours[0]["params"].pop("batch_size") == "32"
+    same_script.assert_same(ours, theirs)
+    assert ours[0]["autologging"] is None  # the user's run
+    assert "val_loss" in ours[0]["metrics"] and ours[0]["models"] == ["model"]
+
+
+def test_autolog_imports_no_framework_itself(tmp_path):
+    code = """
+import json, sys
+import reporter as mlflow
+mlflow.set_tracking_uri("store")
+mlflow.autolog()
+before = sorted(m for m in ("sklearn", "xgboost", "lightgbm", "lightning", "pytorch_lightning",
+                            "torch") if m in sys.modules)
+from reporter.integrations import import_hooks
+waiting = import_hooks.waiting()
+import xgboost
+from reporter.integrations.xgboost import autologging
+print(json.dumps({"before": before, "waiting": waiting, "xgboost": autologging.is_enabled(),
+                  "after": import_hooks.waiting()}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["before"] == []
+    assert out["waiting"] == ["lightgbm", "lightning", "pytorch_lightning", "sklearn", "xgboost"]
+    assert out["xgboost"] is True  # (xgboost imports scikit-learn: that one turned on too)
+    assert out["after"] == ["lightgbm", "lightning", "pytorch_lightning"]

@@ -367,7 +367,7 @@ def test_a_training_uses_the_options_it_started_with_to_the_end(binary):
     what that fit logs: its model is saved in the format in force when it started."""
     X, y = binary
 
-    class Reconfigure(xgb.callback.TrainingCallback):
+    class Reconfigure(xgb.callback.TrainingCallback):  # type: ignore[misc]
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             mlflow.xgboost.autolog(model_format="json", importance_types=["gain"])
             return False

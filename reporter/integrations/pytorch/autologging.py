@@ -6,8 +6,9 @@ Enabling it patches `Trainer.fit` of Lightning (`lightning.pytorch`, and the sta
 of its own (see `reporter.integrations.patching`), what MLflow records:
 
 * params: `epochs` (the trainer's `max_epochs`), `optimizer_name` and the first optimizer's
-  hyperparameters (its `defaults`: `lr`, `betas`, `weight_decay`, ...); with an
-  `EarlyStopping` callback its `monitor`, `mode`, `patience`, `min_delta`, `stopped_epoch`;
+  hyperparameters (its `defaults`: `lr`, `betas`, `weight_decay`, ...); `batch_size` when
+  training has one DataLoader saying it (MLflow does not log it); with an `EarlyStopping`
+  callback its `monitor`, `mode`, `patience`, `min_delta`, `stopped_epoch`;
 * the tag `Mode` (`training`; `testing` after `Trainer.test`);
 * metrics: every value of `trainer.callback_metrics` at the end of each training epoch (every
   `log_every_n_epoch`-th), step = the epoch; with `log_every_n_step`, metrics logged on steps
@@ -149,6 +150,17 @@ def _patch_all() -> None:
         if callable(fit):
             plan.append((module.Trainer, "fit", INTEGRATION.top_level(fit, _logged_fit)))
     INTEGRATION.replace_all(plan)
+
+
+def batch_size(trainer: Any) -> int | None:
+    """The training DataLoader's batch size (its own, or its batch sampler's), when training
+    has one DataLoader that says; None otherwise (several loaders, an iterable dataset's own
+    batching)."""
+    loader = getattr(trainer, "train_dataloader", None)
+    size = getattr(loader, "batch_size", None)
+    if size is None:
+        size = getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 MARK = "_reporter_autolog"  # on the callbacks autologging adds to a trainer
@@ -301,6 +313,9 @@ def _metrics_callback(pl: Any, run_id: str, config: _Config) -> Any:
                 inner = getattr(optimizer, "_optimizer", optimizer)  # a LightningOptimizer
                 params["optimizer_name"] = type(inner).__name__
                 params.update(getattr(optimizer, "defaults", {}) or {})
+            size = batch_size(trainer)
+            if size is not None:
+                params["batch_size"] = size
             _client().log_batch(
                 run_id,
                 params=[Param(str(k), str(v)) for k, v in params.items()],
