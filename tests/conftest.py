@@ -133,9 +133,21 @@ def client(store_uri: str) -> reporter.Client:
 @pytest.fixture
 def undo_autolog() -> Iterator[None]:
     """Autologging off before and after the test (the autolog modules use it for every test)."""
-    reporter.autolog(disable=True)
+    reset_autologging()
     yield
+    reset_autologging()
+
+
+def reset_autologging() -> None:
+    """Every integration off and no hook waiting, as in a new process (mlflow.autolog() leaves
+    an integration the user configured with its own autolog() alone, as MLflow's does)."""
+    import importlib
+
     reporter.autolog(disable=True)
+    for flavor in ("sklearn", "xgboost", "lightgbm", "pytorch"):
+        module = importlib.import_module(f"reporter.integrations.{flavor}.autologging")
+        module.INTEGRATION.configure(None, lambda: None)
+        module.INTEGRATION.configured_by_user = False
 
 
 @pytest.fixture(scope="module")

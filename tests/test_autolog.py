@@ -462,7 +462,9 @@ def test_disable_restores_every_original_exactly(iris):
     assert "fit" in GridSearchCV.__dict__  # inherited from BaseSearchCV: patched on the class
     assert _validation._fit_and_score is not helpers[2]
 
-    mlflow.autolog(disable=True)
+    mlflow.autolog(disable=True)  # sklearn.autolog() configured it last: left on, as MLflow
+    assert LinearRegression.fit.__wrapped__ is original_fit
+    mlflow.sklearn.autolog(disable=True)
     after = {(c, n): c.__dict__.get(n, "absent") for c in classes for n in names}
     assert all(after[key] is value for key, value in before.items())
     assert LinearRegression.fit is original_fit

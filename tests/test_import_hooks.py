@@ -259,3 +259,174 @@ def test_a_framework_that_cannot_be_turned_on_warns_at_the_users_import_line(tmp
     assert (
         "could not turn on sklearn autologging: RuntimeError: cannot patch" in (out["messages"][0])
     )
+
+
+# found by an adversarial review ------------------------------------------------------------------
+def test_a_hook_made_while_another_thread_imports_the_module_still_runs(tmp_path):
+    # the module's import has passed the finder and is held in its body while the hook is
+    # made; it is released once the hook-maker is blocked on the module's import lock (it
+    # waits for that import, then runs the callback) or has returned without waiting
+    package(tmp_path, "half", "import builtins\nbuiltins.STARTED.set()\nbuiltins.GATE.wait(60)\n")
+    out = run_child(
+        tmp_path,
+        """
+        import builtins, importlib, json, sys, threading
+        from importlib import _bootstrap
+        from reporter.integrations import import_hooks
+        builtins.STARTED, builtins.GATE, made = (threading.Event() for _ in range(3))
+
+        def blocked_on_the_import():
+            ref = _bootstrap._module_locks.get("half")
+            lock = ref() if ref is not None else None
+            waiters = getattr(lock, "waiters", 0)
+            return (waiters if isinstance(waiters, int) else len(waiters)) > 0
+
+        def release():
+            while not (made.is_set() or blocked_on_the_import()):
+                made.wait(0.001)
+            builtins.GATE.set()
+
+        calls = []
+        importer = threading.Thread(target=importlib.import_module, args=("half",))
+        importer.start()
+        builtins.STARTED.wait(60)
+        threading.Thread(target=release).start()
+        import_hooks.when_imported("k", ["half"], lambda: calls.append(1))
+        made.set()
+        ran_before_return = list(calls)
+        importer.join()
+        print(json.dumps({"before_return": ran_before_return, "calls": calls,
+                          "waiting": import_hooks.waiting()}))
+        """,
+    )
+    assert out["before_return"] == [1] and out["calls"] == [1] and out["waiting"] == []
+
+
+def test_a_users_own_delegating_finder_and_reporters_do_not_recurse(tmp_path):
+    package(tmp_path, "fakelib")
+    out = run_child(
+        tmp_path,
+        """
+        import json, sys
+        class Delegating:  # asks every other finder, as reporter's does
+            seen = []
+            def find_spec(self, name, path, target=None):
+                if name != "fakelib":
+                    return None
+                for f in sys.meta_path:
+                    if f is not self and hasattr(f, "find_spec"):
+                        spec = f.find_spec(name, path, target)
+                        if spec is not None:
+                            self.seen.append(name)
+                            return spec
+                return None
+        sys.meta_path.insert(0, Delegating())
+        from reporter.integrations import import_hooks
+        calls = []
+        import_hooks.when_imported("k", ["fakelib"], lambda: calls.append(1))  # first now
+        import fakelib
+        print(json.dumps({"calls": calls, "value": fakelib.VALUE}))
+        """,
+    )
+    assert out["calls"] == [1] and out["value"] == 1
+
+
+def test_a_waiting_modules_loader_answers_as_the_real_one_before_the_import(tmp_path):
+    package(tmp_path, "fakelib")
+    (tmp_path / "lib" / "fakelib" / "data.txt").write_text("payload")
+    out = run_child(
+        tmp_path,
+        """
+        import importlib.util, json, pkgutil, sys
+        from reporter.integrations import import_hooks
+        calls = []
+        import_hooks.when_imported("k", ["fakelib"], lambda: calls.append(1))
+        loader = importlib.util.find_spec("fakelib").loader
+        answers = {
+            "is_package": loader.is_package("fakelib"),
+            "filename": loader.get_filename("fakelib").endswith("__init__.py"),
+            "imported": "fakelib" in sys.modules,
+        }
+        answers["data"] = pkgutil.get_data("fakelib", "data.txt").decode()  # imports it
+        answers["calls"] = calls
+        print(json.dumps(answers))
+        """,
+    )
+    del out["stderr"]
+    assert out == {
+        "is_package": True,
+        "filename": True,
+        "imported": False,
+        "data": "payload",
+        "calls": [1],
+    }
+
+
+def test_a_warning_a_module_raises_at_import_still_names_the_importing_line(tmp_path):
+    package(
+        tmp_path,
+        "fakelib",
+        "import warnings\nwarnings.warn('old API', DeprecationWarning, stacklevel=2)\n",
+    )
+    code = """
+        import json, warnings
+        from reporter.integrations import import_hooks
+        import_hooks.when_imported("k", ["fakelib"], lambda: None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import fakelib  # the importing line
+        print(json.dumps({"where": [(w.filename, w.lineno) for w in caught]}))
+        """
+    line = textwrap.dedent(code).splitlines().index("    import fakelib  # the importing line")
+    out = run_child(tmp_path, code)
+    assert out["where"] == [["<string>", line + 1]]
+
+
+def test_a_library_installed_after_autolog_is_turned_on_when_imported(tmp_path):
+    # as after `%pip install` in a notebook: not importable when autolog() ran
+    out = run_child(
+        tmp_path,
+        """
+        import json, pathlib, importlib, sys
+        import reporter as mlflow
+        from reporter.integrations import import_hooks
+        from reporter.integrations.sklearn import autologging
+        import sklearn as installed
+        del sys.modules["sklearn"]  # as if not imported, and then not importable either
+        sys.path.insert(0, "nowhere")
+        real = [p for p in sys.path if (pathlib.Path(p) / "sklearn").is_dir()]
+        for p in real:
+            sys.path.remove(p)
+        importlib.invalidate_caches()
+        mlflow.set_tracking_uri("store")
+        mlflow.autolog()
+        waiting = import_hooks.waiting()
+        sys.path.extend(real)  # "installed" now
+        importlib.invalidate_caches()
+        import sklearn
+        print(json.dumps({"waiting": waiting, "enabled": autologging.is_enabled()}))
+        """,
+    )
+    assert "sklearn" in out["waiting"] and out["enabled"] is True
+
+
+def test_silent_and_the_frameworks_own_autolog_are_respected_by_the_hooks(tmp_path):
+    out = run_child(
+        tmp_path,
+        """
+        import json, warnings
+        import reporter as mlflow
+        from reporter.integrations.sklearn import autologging
+        mlflow.set_tracking_uri("store")
+        mlflow.autolog(max_tuning_runs=-1, silent=True)  # cannot be turned on: silently
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import sklearn
+        silent = [str(w.message) for w in caught]
+        mlflow.sklearn.autolog(disable=True)  # the framework's own call wins (MLflow's rule)
+        mlflow.autolog()
+        after_own = autologging.is_enabled()
+        print(json.dumps({"silent": silent, "after_own": after_own}))
+        """,
+    )
+    assert out["silent"] == [] and out["after_own"] is False

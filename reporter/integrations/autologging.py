@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from reporter.integrations import import_hooks
+from reporter.integrations import import_hooks, patching
 
 log = logging.getLogger(__name__)
 # the modules whose import turns each integration on
@@ -46,8 +46,9 @@ def autolog(
     """Enable (or with disable=True undo) autologging for every supported library.
 
     `mlflow.autolog`'s signature: scikit-learn, XGBoost, LightGBM and PyTorch Lightning, each
-    turned on when the script imports it (now, if it has already; nothing is imported here),
-    left alone when it is not installed or when `exclude_flavors` names it. `max_tuning_runs`
+    turned on when the script imports it (now, if it has already; nothing is imported here,
+    and a library installed after the call counts too), left alone when `exclude_flavors`
+    names it or when its own autolog() configured it last (as MLflow does). `max_tuning_runs`
     and `pos_label` are passed on to `reporter.sklearn.autolog`; so is `log_datasets` (the
     training data as a run input).
     Input examples, signatures, traces and post-training metrics are not recorded; those
@@ -75,39 +76,63 @@ def autolog(
         (sklearn_autologging, sklearn_autologging.autolog_sklearn, sklearn_options),
         (xgboost_autologging, xgboost_autologging.autolog, {}),
         (lightgbm_autologging, lightgbm_autologging.autolog, {}),
-        (pytorch_autologging, pytorch_autologging.autolog, {}),
     )
-    for integration, enable, own in flavors:
-        key = f"{__name__}:{integration.FLAVOR_NAME}"
+    hooks = [
+        (integration, name, functools.partial(enable, **{**common, **own}))
+        for integration, enable, own in flavors
+        for name in LIBRARIES[integration.FLAVOR_NAME]
+    ]
+    hooks += [  # each Lightning package on its own import (neither imports the other)
+        (
+            pytorch_autologging,
+            name,
+            functools.partial(pytorch_autologging.autolog_imported, name, **common),
+        )
+        for name in LIBRARIES[pytorch_autologging.FLAVOR_NAME]
+    ]
+    for integration, name, enable in hooks:
+        key = f"{__name__}:{name}"
         if disable or integration.FLAVOR_NAME in excluded:
             import_hooks.cancel(key)
-            if disable and integration.is_enabled():
-                enable(disable=True)
+            if disable and integration.is_enabled() and not _users(integration):
+                with patching.configuring_globally():
+                    integration.INTEGRATION.configure(None, lambda: None)
             continue
-        names = [name for name in LIBRARIES[integration.FLAVOR_NAME] if _installed(name)]
-        if names:
-            import_hooks.when_imported(
-                key, names, functools.partial(_enable, integration, enable, {**common, **own})
-            )
-
-
-def _enable(integration: Any, enable: Callable[..., None], options: dict[str, Any]) -> None:
-    """Turn one integration on (from a post-import hook: a failure is a warning, never an
-    exception in the user's `import`)."""
-    try:
-        enable(**options)
-    except Exception as exc:
-        integration.INTEGRATION.warn(
-            f"could not turn on {integration.FLAVOR_NAME} autologging: {type(exc).__name__}: {exc}"
+        import_hooks.when_imported(
+            key, [name], functools.partial(_enable, integration, enable, bool(silent))
         )
 
 
-def _installed(module: str) -> bool:
-    """Return True when a library can be imported (without importing it)."""
-    import importlib.util
+def _users(integration: Any) -> bool:
+    """True when the framework's own autolog() configured it last: mlflow.autolog() then
+    leaves it as it is (as MLflow's does)."""
+    return bool(integration.INTEGRATION.configured_by_user)
 
+
+def _enable(integration: Any, enable: Callable[[], None], silent: bool) -> None:
+    """Turn one integration on (from a post-import hook: a failure is a warning at the
+    user's `import` line, none when silent, never an exception in the import)."""
+    if _users(integration):
+        return
     try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        log.debug("%s is not installed; nothing to autolog", module)
-        return False
+        with patching.configuring_globally():
+            enable()
+    except Exception as exc:
+        if silent:
+            log.debug("could not turn on %s autologging", integration.FLAVOR_NAME, exc_info=True)
+            return
+        integration.INTEGRATION.warn(
+            f"could not turn on {integration.FLAVOR_NAME} autologging: {type(exc).__name__}: {exc}",
+            also_skipped=_library_folders(),
+        )
+
+
+def _library_folders() -> tuple[str, ...]:
+    """The folders of the autologged libraries imported so far (one imports another: the
+    warning's line is the user's import, not the library's)."""
+    import os
+    import sys
+
+    names = {n for names in LIBRARIES.values() for n in names} | {"torch"}
+    files = [getattr(sys.modules.get(name), "__file__", None) for name in sorted(names)]
+    return tuple(os.path.dirname(file) + os.sep for file in files if file)

@@ -64,6 +64,24 @@ class Options:
     extra_tags: dict[str, str] = field(default_factory=dict)
 
 
+class _Configuring(threading.local):
+    globally = False  # inside mlflow.autolog()'s call of a framework's autolog()
+
+
+_configuring = _Configuring()
+
+
+@contextlib.contextmanager
+def configuring_globally() -> Iterator[None]:
+    """Mark the framework autolog() calls made in this block as `mlflow.autolog()`'s."""
+    before = _configuring.globally
+    _configuring.globally = True
+    try:
+        yield
+    finally:
+        _configuring.globally = before
+
+
 def extra_tags_of(extra_tags: Mapping[str, Any] | None) -> dict[str, str]:
     """`autolog(extra_tags=...)` as the tags' texts (MLflow's `str()` of keys and values)."""
     return {str(k): str(v) for k, v in (extra_tags or {}).items()}
@@ -145,6 +163,9 @@ class Integration:
     def __init__(self, flavor: str) -> None:
         self.flavor = flavor
         self.options: Any = None  # the Options (subclass) in force; None while off
+        # the last configuration came from the framework's own autolog(), not mlflow.autolog()
+        # (which then leaves it alone, as MLflow's does)
+        self.configured_by_user = False
         self._lock = threading.RLock()
         self._warned: set[str] = set()
         # what was replaced, to put back: (class or module, attribute, its own raw attribute,
@@ -164,6 +185,7 @@ class Integration:
         patched before is put back first, then `patch` patches anew (all or nothing)."""
         with self._lock:
             self._warned.clear()
+            self.configured_by_user = not _configuring.globally
             if options is not None and self.options is not None:
                 # already on: new options, the same patches (put back and made again, they
                 # would leave a moment in which another thread's fit runs unpatched while
@@ -180,6 +202,17 @@ class Integration:
                 self.restore()
                 raise
             self.options = options
+
+    def add(self, plan: Callable[[], Iterable[tuple[Any, str, object]]]) -> None:
+        """While on, make more replacements (a framework package imported after enabling):
+        `plan()` lists them; nothing while off."""
+        with self._lock:
+            if self.options is not None:
+                self.replace_all(plan())
+
+    def patched(self, raw: object) -> bool:
+        """True if an attribute is one of this integration's wrappers."""
+        return getattr(raw, "_reporter_integration", None) is self
 
     # patching ------------------------------------------------------------------------
     def replace(self, owner: Any, name: str, replacement: object) -> None:
@@ -228,6 +261,7 @@ class Integration:
                 return original(*args, **kwargs)
             return self._logged(context, logged, options, original, args, kwargs)
 
+        patched._reporter_integration = self  # type: ignore[attr-defined]
         return patched
 
     def _logged(
@@ -280,13 +314,14 @@ class Integration:
         self.attempt("end the run", fluent._end, run_id, RunStatus.FINISHED)
 
     # failures never reach training ---------------------------------------------------------
-    def warn(self, message: str) -> None:
-        """Warn that something could not be recorded (unless silent), at the user's line."""
+    def warn(self, message: str, also_skipped: tuple[str, ...] = ()) -> None:
+        """Warn that something could not be recorded (unless silent), at the user's line
+        (stepping over reporter's frames, the framework's and `also_skipped` folders')."""
         if self.options is not None and self.options.silent:
             return
         frame = sys._getframe(1)
         level = 2
-        skipped = _SKIPPED + self.framework_folders
+        skipped = _SKIPPED + self.framework_folders + also_skipped
         while frame.f_back is not None and (
             frame.f_code.co_filename.startswith(skipped) or _importing(frame)
         ):

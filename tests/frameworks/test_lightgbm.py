@@ -23,12 +23,6 @@ pytestmark = pytest.mark.usefixtures("undo_autolog")
 QUIET = {"verbose": -1}
 
 
-@pytest.fixture(autouse=True)
-def _undo_lightgbm_autolog():
-    yield
-    mlflow.lightgbm.autolog(disable=True)
-
-
 @pytest.fixture(scope="module")
 def regression() -> tuple[Any, Any, Any, Any]:
     X, y = load_diabetes(return_X_y=True)

@@ -34,12 +34,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _undo_pytorch_autolog():
-    yield
-    mlflow.pytorch.autolog(disable=True)
-
-
 class Net(pl.LightningModule):  # type: ignore[misc]
     """A linear model of four features: a few hundred rows train in well under a second."""
 
@@ -417,9 +411,29 @@ def test_the_batch_size_is_logged_where_the_training_loader_says_it():
     )
     trainer(1).fit(Net(), sampled, val)  # the batch sampler's size
     trainer(1).fit(TwoLoaderNet(), {"a": train, "b": sampled}, val)  # no one size
-    first, second = runs()
+    trainer(1).fit(TwoLoaderNet(), {"a": train}, val)  # the only loader in a dict
+    first, second, third = runs()
     assert first.data.params["batch_size"] == "48"
     assert "batch_size" not in second.data.params and "epochs" in second.data.params
+    assert third.data.params["batch_size"] == "32"
+
+
+def test_a_loader_whose_batch_size_cannot_be_read_loses_no_other_param():
+    class Odd(DataLoader):  # type: ignore[misc]
+        @property
+        def batch_size(self) -> int:
+            raise RuntimeError("no size here")
+
+        @batch_size.setter
+        def batch_size(self, value: Any) -> None:
+            pass
+
+    train, val = loaders()
+    mlflow.pytorch.autolog(log_models=False)
+    trainer(1).fit(Net(), Odd(train.dataset, batch_size=16), val)
+    (run,) = runs()
+    assert "batch_size" not in run.data.params
+    assert run.data.params["epochs"] == "1" and run.data.params["optimizer_name"] == "Adam"
 
 
 # mlflow.autolog() before Lightning is imported: the import turns Lightning on (MLflow's
@@ -464,3 +478,37 @@ print(json.dumps({"before": before, "waiting": waiting, "xgboost": autologging.i
     assert out["waiting"] == ["lightgbm", "lightning", "pytorch_lightning", "sklearn", "xgboost"]
     assert out["xgboost"] is True  # (xgboost imports scikit-learn: that one turned on too)
     assert out["after"] == ["lightgbm", "lightning", "pytorch_lightning"]
+
+
+def test_both_lightning_packages_imported_at_once_are_patched_when_each_import_returns(tmp_path):
+    code = """
+import json, sys, threading
+import reporter as mlflow
+mlflow.set_tracking_uri("store")
+mlflow.autolog()
+seen = {}
+def load(name):
+    module = __import__(name)
+    trainer = module.pytorch.Trainer if name == "lightning" else module.Trainer
+    seen[name] = hasattr(trainer.fit, "__wrapped__")  # patched when the import returned
+threads = [threading.Thread(target=load, args=(n,)) for n in ("lightning", "pytorch_lightning")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps(seen))
+"""
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=python_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+            "lightning": True,
+            "pytorch_lightning": True,
+        }

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,10 @@ import reporter
 import reporter as mlflow
 from reporter.integrations.patching import TAG_AUTOLOGGING, AutologgingWarning
 from reporter.integrations.xgboost import autologging
+from tests.conftest import python_env
 from tests.frameworks import same_script
 
 pytestmark = pytest.mark.usefixtures("undo_autolog")
-
-
-@pytest.fixture(autouse=True)
-def _undo_xgboost_autolog():
-    yield
-    mlflow.xgboost.autolog(disable=True)
 
 
 @pytest.fixture(scope="module")
@@ -384,3 +381,30 @@ def test_a_training_uses_the_options_it_started_with_to_the_end(binary):
     ]
     assert "model.ubj" in files[0] and "model.json" not in files[0]
     assert "model.json" in files[1]
+
+
+def test_a_failure_to_turn_on_warns_at_the_users_import_not_inside_xgboost(tmp_path):
+    # XGBoost imports scikit-learn itself: the scikit-learn hook fires inside XGBoost's import
+    code = """
+import json, warnings
+import reporter as mlflow
+mlflow.set_tracking_uri("store")
+mlflow.autolog(max_tuning_runs=-1)  # scikit-learn's autologging refuses it
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import xgboost  # the user's line
+print(json.dumps([(w.filename, w.lineno, str(w.message)) for w in caught
+                  if "reporter autologging" in str(w.message)]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    line = code.splitlines().index("    import xgboost  # the user's line") + 1
+    ((filename, lineno, message),) = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (filename, lineno) == ("<string>", line) and "max_tuning_runs" in message

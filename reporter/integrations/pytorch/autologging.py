@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -133,34 +134,91 @@ def lightning_modules() -> list[Any]:
     return found
 
 
+def imported_lightning_modules() -> list[Any]:
+    """The Lightning packages this process has imported (importing nothing)."""
+    return [sys.modules[name] for name in LIGHTNING_MODULES if name in sys.modules]
+
+
+class _Only(threading.local):
+    modules: list[Any] | None = None  # autolog_imported: patch these packages only
+
+
+_only = _Only()
+
+
+def autolog_imported(package: str, **kwargs: Any) -> None:
+    """`autolog(**kwargs)` for `mlflow.autolog()`'s post-import hook of a Lightning package
+    (`lightning` or `pytorch_lightning`): patches that package only, imported now, and imports
+    no other (another thread may be importing it: its own hook patches it)."""
+    import importlib
+
+    module = importlib.import_module(f"{package}.pytorch" if package == "lightning" else package)
+    _only.modules = [module]
+    try:
+        autolog(**kwargs)
+    finally:
+        _only.modules = None
+    INTEGRATION.add(lambda: _plan([module]))  # on already: add this package's trainer
+
+
 def _patch_all() -> None:
-    modules = lightning_modules()
+    modules = _only.modules if _only.modules is not None else lightning_modules()
     if not modules:
         raise InvalidArgumentError(
             "reporter.pytorch.autolog() autologs PyTorch Lightning, which is not installed "
             "(pip install lightning)"
         )
-    INTEGRATION.framework_folders = tuple(
+    INTEGRATION.replace_all(_plan(modules))
+
+
+def _plan(modules: list[Any]) -> list[tuple[Any, str, object]]:
+    """Patch `Trainer.fit` of each Lightning package not patched yet."""
+    folders = {
         os.path.dirname(sys.modules[m.__name__.split(".")[0]].__file__ or "") + os.sep
         for m in modules
-    )
+    }
+    INTEGRATION.framework_folders = tuple(sorted({*INTEGRATION.framework_folders, *folders}))
     plan: list[tuple[Any, str, object]] = []
     for module in modules:
         fit = patching.static_lookup(module.Trainer, "fit")
-        if callable(fit):
+        if callable(fit) and not INTEGRATION.patched(fit):
             plan.append((module.Trainer, "fit", INTEGRATION.top_level(fit, _logged_fit)))
-    INTEGRATION.replace_all(plan)
+    return plan
 
 
 def batch_size(trainer: Any) -> int | None:
     """The training DataLoader's batch size (its own, or its batch sampler's), when training
-    has one DataLoader that says; None otherwise (several loaders, an iterable dataset's own
-    batching)."""
-    loader = getattr(trainer, "train_dataloader", None)
-    size = getattr(loader, "batch_size", None)
-    if size is None:
-        size = getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
+    has one DataLoader (given alone or as the only one in a list, dict or CombinedLoader) that
+    says; None otherwise (several loaders, an iterable dataset's own batching, anything that
+    cannot be read)."""
+    try:
+        loaders = _loaders(getattr(trainer, "train_dataloader", None))
+        if len(loaders) != 1:
+            return None
+        (loader,) = loaders
+        size = getattr(loader, "batch_size", None)
+        if size is None:
+            size = getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
+    except Exception:  # a loader's own property failing: no batch size, the rest is logged
+        return None
     return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def _loaders(iterables: Any, depth: int = 0) -> list[Any]:
+    """The DataLoaders in what Lightning trains on (a loader, a CombinedLoader's iterables,
+    lists, tuples and dicts of them)."""
+    if iterables is None or depth > 4:
+        return []
+    if hasattr(iterables, "batch_sampler") or hasattr(iterables, "batch_size"):
+        return [iterables]
+    inner = getattr(iterables, "iterables", None)  # Lightning's CombinedLoader
+    if inner is not None and inner is not iterables:
+        return _loaders(inner, depth + 1)
+    if isinstance(iterables, Mapping):
+        iterables = list(iterables.values())
+    if isinstance(iterables, (list, tuple)):
+        return [x for item in iterables for x in _loaders(item, depth + 1)]
+    return []
 
 
 MARK = "_reporter_autolog"  # on the callbacks autologging adds to a trainer
@@ -168,7 +226,7 @@ MARK = "_reporter_autolog"  # on the callbacks autologging adds to a trainer
 
 def _module_of(trainer: Any) -> Any:
     """The Lightning package whose Trainer this is (a subclass's too), or None."""
-    return next((m for m in lightning_modules() if isinstance(trainer, m.Trainer)), None)
+    return next((m for m in imported_lightning_modules() if isinstance(trainer, m.Trainer)), None)
 
 
 def _logged_fit(
