@@ -110,6 +110,14 @@ from reporter.tracking.model_fluent import (
     set_active_model,
     set_logged_model_tags,
 )
+from reporter.tracking.registry_fluent import (
+    get_registry_uri,
+    register_model,
+    search_model_versions,
+    search_registered_models,
+    set_model_version_tag,
+    set_registry_uri,
+)
 
 MlflowClient = Client
 MlflowException = ReporterError
@@ -194,6 +202,7 @@ __all__ = [
     "get_experiment_by_name",
     "get_logged_model",
     "get_parent_run",
+    "get_registry_uri",
     "get_run",
     "get_tracking_uri",
     "initialize_logged_model",
@@ -218,10 +227,13 @@ __all__ = [
     "log_stream",
     "log_table",
     "log_text",
+    "register_model",
     "restore_experiment",
     "restore_run",
     "search_experiments",
     "search_logged_models",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "set_active_model",
     "set_experiment",
@@ -229,6 +241,8 @@ __all__ = [
     "set_experiment_tag",
     "set_experiment_tags",
     "set_logged_model_tags",
+    "set_model_version_tag",
+    "set_registry_uri",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

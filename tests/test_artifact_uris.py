@@ -70,8 +70,8 @@ def test_artifact_functions_check_their_arguments():
         with pytest.raises(reporter.InvalidArgumentError) as err:
             call()
         assert err.value.error_code == "INVALID_PARAMETER_VALUE"
-    with pytest.raises(reporter.UnsupportedURIError, match="runs:/<run_id>/<path>"):
-        artifacts.load_text("models:/my-model/1")
+    with pytest.raises(reporter.NotFoundError, match="Registered Model with name=my-model"):
+        artifacts.load_text("models:/my-model/1")  # a registered version, of no model here
     with pytest.raises(reporter.InvalidArgumentError, match="runs:/<run_id>/<path>"):
         artifacts.load_text("runs:/")
     with pytest.raises(reporter.InvalidArgumentError, match=r"\.\."):

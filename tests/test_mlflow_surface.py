@@ -29,8 +29,6 @@ from tests.mlflow_server import VENV_PYTHON, mlflow_env, mlflow_json, require_ml
 PROVIDED_ELSEWHERE: frozenset[str] = frozenset()
 # Callables whose signature differs from MLflow's on purpose or elsewhere, with the reason.
 SIGNATURE_EXCEPTIONS = {
-    # Client(tracking_uri) lives in tracking/client.py: no registry_uri/workspace_store_uri yet
-    "MlflowClient": "registry_uri",
     # a LoggedModel (its fields) that is also a context manager; MLflow's wraps one
     "ActiveModel": "experiment_id",
 }
@@ -115,10 +113,10 @@ def test_a_left_out_feature_keeps_hasattr_and_getattr_patterns_working():
     assert not hasattr(mlflow, "trace")
     assert getattr(mlflow, "start_span", None) is None
     with pytest.raises(AttributeError) as err:
-        mlflow.register_model("runs:/x/model", "name")
+        mlflow.load_prompt("prompts:/greeting/1")
     assert isinstance(err.value, reporter.ReporterError)
     assert err.value.error_code == "NOT_IMPLEMENTED"
-    assert "the model registry" in str(err.value) and "not part of tracker-report yet" in str(
+    assert "the prompt registry" in str(err.value) and "not part of tracker-report" in str(
         err.value
     )
     with pytest.raises(reporter.UnsupportedFeatureError, match="the tensorflow model flavor"):

@@ -1,8 +1,8 @@
 """MLflow names that tracker-report leaves out on purpose, and the error that says so.
 
 `import reporter as mlflow` runs MLflow's tracking code: experiments, runs, params, metrics,
-tags, artifacts and models. MLflow's other features (tracing, GenAI evaluation, prompts, the
-model registry, projects, the gateway, most model flavors) are not part of tracker-report.
+tags, artifacts, models and the model registry. MLflow's other features (tracing, GenAI
+evaluation, prompts, projects, the gateway, most model flavors) are not part of tracker-report.
 Asking `reporter` for one of their names raises `UnsupportedFeatureError`, which names the
 feature; it is an AttributeError, so `hasattr(mlflow, "trace")` stays False.
 """
@@ -15,7 +15,6 @@ TRACING = "MLflow Tracing (traces and spans of GenAI apps)"
 ASSESSMENTS = "assessments and feedback on traces (MLflow Tracing)"
 EVALUATION = "model and GenAI evaluation"
 PROMPTS = "the prompt registry"
-REGISTRY = "the model registry"
 WORKSPACES = "workspaces of an MLflow server"
 SYSTEM_METRICS = "system metrics logging (CPU, GPU and memory sampling)"
 PROJECTS = "MLflow Projects"
@@ -24,7 +23,7 @@ DATABRICKS = "Databricks-only features"
 DOCTOR = "MLflow's environment report (mlflow.doctor)"
 PYTEST = "MLflow's pytest plugin"
 SERVER = "MLflow's server and UI (tracker-report has `tracker-report server`, `serve` and `build`)"
-FEATURES_LATER = frozenset({REGISTRY})  # planned: the message says "not yet"
+FEATURES_LATER: frozenset[str] = frozenset()  # planned: the message says "not yet"
 
 # MLflow's model flavors: saving, loading and autologging models of a library
 FLAVORS = (
@@ -124,17 +123,6 @@ LEFT_OUT: dict[str, str] = {
             "register_prompt",
             "search_prompts",
             "set_prompt_alias",
-        )
-    },
-    **{
-        name: REGISTRY
-        for name in (
-            "get_registry_uri",
-            "register_model",
-            "search_model_versions",
-            "search_registered_models",
-            "set_model_version_tag",
-            "set_registry_uri",
         )
     },
     **{

@@ -22,6 +22,7 @@ from reporter.core.entities import Experiment, Metric, Param, Run, RunTag
 from reporter.core.errors import UnsupportedFeatureError
 from reporter.core.logged_models import LoggedModel
 from reporter.core.model_links import LoggedModelOutput
+from reporter.core.model_registry import ModelVersion, RegisteredModel
 from reporter.store.records import CompactionResult, MetricPoints, Row, RunBatch
 
 if TYPE_CHECKING:
@@ -386,6 +387,12 @@ class AbstractStore(ABC):
         )
 
     # access control and the audit trail (kept for the tracking server) ---------------------
+    def model_registry(self) -> AbstractRegistry:
+        """The store's model registry (registered models, versions, aliases)."""
+        raise UnsupportedFeatureError(
+            f"{type(self).__name__} has no model registry; use a folder or object-store URI"
+        )
+
     def access_changes(self) -> list[dict[str, Any]]:
         """Return the access-control change records (users, grants), oldest first."""
         raise UnsupportedFeatureError(
@@ -408,3 +415,82 @@ class AbstractStore(ABC):
     def read_audit(self, since_ms: int | None = None) -> list[dict[str, Any]]:
         """Return the audit records (at or after since_ms), each once, in time order."""
         raise UnsupportedFeatureError(f"The store {self.uri} keeps no audit trail")
+
+
+class AbstractRegistry(ABC):
+    """A store's model registry: MLflow's registry operations with its rules and errors
+    (`reporter.core.model_registry`). Names and versions are checked here; a missing model or
+    version is a NotFoundError, a taken name an AlreadyExistsError."""
+
+    @abstractmethod
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, each with its latest version per stage."""
+
+    @abstractmethod
+    def get_model(self, name: str) -> RegisteredModel: ...
+
+    @abstractmethod
+    def create_model(
+        self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> RegisteredModel: ...
+
+    @abstractmethod
+    def update_model(self, name: str, description: str | None) -> RegisteredModel: ...
+
+    @abstractmethod
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel: ...
+
+    @abstractmethod
+    def delete_model(self, name: str) -> None:
+        """Delete a model and its versions (its name may be registered anew)."""
+
+    @abstractmethod
+    def set_model_tag(self, name: str, key: str, value: Any) -> None: ...
+
+    @abstractmethod
+    def delete_model_tag(self, name: str, key: str) -> None: ...
+
+    @abstractmethod
+    def set_alias(self, name: str, alias: str, version: Any) -> None: ...
+
+    @abstractmethod
+    def delete_alias(self, name: str, alias: str) -> None: ...
+
+    @abstractmethod
+    def version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def create_version(
+        self,
+        name: str,
+        source: str,
+        *,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        storage_location: str | None = None,
+        user_id: str | None = None,
+    ) -> ModelVersion:
+        """Register the next version (numbers never collide, never reused)."""
+
+    @abstractmethod
+    def get_version(self, name: str, version: Any) -> ModelVersion: ...
+
+    @abstractmethod
+    def list_versions(self) -> list[ModelVersion]:
+        """Every version of every registered model."""
+
+    @abstractmethod
+    def update_version(self, name: str, version: Any, **fields: Any) -> ModelVersion:
+        """Change a version's `description` or `current_stage`."""
+
+    @abstractmethod
+    def delete_version(self, name: str, version: Any) -> None: ...
+
+    @abstractmethod
+    def set_version_tag(self, name: str, version: Any, key: str, value: Any) -> None: ...
+
+    @abstractmethod
+    def delete_version_tag(self, name: str, version: Any, key: str) -> None: ...

@@ -14,6 +14,9 @@ An artifact URI is one of
                                     what a tracking server (http:// store) names a run's or
                                     a logged model's files, read through the current
                                     tracking URI
+    models:/<model_id>[/<path>]     a logged model's files
+    models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest
+                                    a registered version: wherever its source is
 
 `resolve_artifact_uri` is the one place a URI is read. A new kind of URI (models:/) is a case
 there plus a branch in `_listing`, `_read` and `_fetch`, which reach the store.
@@ -72,7 +75,9 @@ class ArtifactLocation:
     tracking_uri: str | None = None  # the store; None is the current tracking URI
 
 
-def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> ArtifactLocation:
+def resolve_artifact_uri(
+    uri: str, tracking_uri: str | None = None, *, _hops: int = 0
+) -> ArtifactLocation:
     """Return where an artifact URI points (see the module docstring for the forms)."""
     if not isinstance(uri, str) or not uri:
         raise InvalidArgumentError(f"An artifact URI must be a non-empty string, got {uri!r}")
@@ -89,13 +94,11 @@ def resolve_artifact_uri(uri: str, tracking_uri: str | None = None) -> ArtifactL
         return _model_of_run(loc) or loc
     if scheme == "models":
         model_id, _, path = location.lstrip("/").partition("/")
-        if not is_model_id(model_id):
-            raise UnsupportedURIError(
-                f"Not a logged model URI: {uri!r}. tracker-report reads models:/<model_id> (a "
-                "model id is 'm-' and 32 hex digits) and runs:/<run_id>/<path>; registered-model "
-                "URIs (models:/<name>/<version>, models:/<name>@<alias>) need the model "
-                "registry, which tracker-report does not have yet"
-            )
+        if not is_model_id(model_id):  # a registered version: where its source is
+            if _hops >= 10:
+                raise InvalidArgumentError(f"Model URI {uri!r}: sources refer to each other")
+            version = Client(tracking_uri).registry_version(uri)
+            return resolve_artifact_uri(str(version.source), tracking_uri, _hops=_hops + 1)
         return ArtifactLocation(
             MODEL, validation.artifact_path(path.rstrip("/")), model_id, tracking_uri
         )
@@ -229,7 +232,8 @@ def download_artifacts(
     """Copy an artifact file or folder to `dst_path` (a new temporary folder if None) and
     return the local path of the copy, `dst_path/<its name>` (a run's whole artifact root
     goes to `dst_path` itself). A local path is returned as it is when dst_path is None.
-    `registry_uri` is accepted for MLflow's signature; no URI form here reads a registry."""
+    `registry_uri` is accepted for MLflow's signature (registered-version URIs,
+    `models:/<name>/<version>`, read the tracking URI's registry)."""
     loc = _location(artifact_uri, run_id, artifact_path, tracking_uri)
     if dst_path is not None:
         os.makedirs(dst_path, exist_ok=True)

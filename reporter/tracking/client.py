@@ -26,6 +26,7 @@ from reporter.tracking.file_info import FileInfo as FileInfo
 from reporter.tracking.file_info import children
 from reporter.tracking.model_client import LoggedModelsMixin
 from reporter.tracking.names import generate_run_name
+from reporter.tracking.registry_client import RegistryMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,11 +40,23 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(LoggedModelsMixin):
+class Client(LoggedModelsMixin, RegistryMixin):
     """Experiments, runs and artifacts of one store, addressed explicitly by id."""
 
-    def __init__(self, tracking_uri_: str | None = None, *, tracking_uri: str | None = None):
-        self._uri = tracking_uri or tracking_uri_
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        registry_uri: str | None = None,
+        workspace_store_uri: str | None = None,
+    ):
+        if workspace_store_uri is not None:
+            from reporter.core.errors import UnsupportedFeatureError
+
+            raise UnsupportedFeatureError(
+                "workspace_store_uri: workspaces of an MLflow server are not part of tracker-report"
+            )
+        self._uri = tracking_uri
+        self._registry_uri = registry_uri
 
     @property
     def store(self) -> AbstractStore:
@@ -54,6 +67,15 @@ class Client(LoggedModelsMixin):
     def tracking_uri(self) -> str:
         """The URI of the store."""
         return self._uri or tracking_uri.get_tracking_uri()
+
+    @property
+    def registry_uri(self) -> str:
+        """The URI of the store holding the model registry (the tracking URI by default)."""
+        if self._registry_uri:
+            return self._registry_uri
+        if self._uri:
+            return self._uri
+        return tracking_uri.get_registry_uri()
 
     # experiments ---------------------------------------------------------------------------
     def create_experiment(

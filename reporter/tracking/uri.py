@@ -32,10 +32,28 @@ def get_tracking_uri() -> str:
     return _uri or env.tracking_uri() or DEFAULT_TRACKING_URI
 
 
+_registry_uri: str | None = None
+
+
+def set_registry_uri(uri: str | os.PathLike[str]) -> None:
+    """Set where the model registry is kept (MLflow's `set_registry_uri`): any store URI."""
+    global _registry_uri
+    text = os.fspath(uri)
+    validate_uri(text)
+    _registry_uri = text
+
+
+def get_registry_uri() -> str:
+    """Return the registry URI: the one set, else the tracking URI (as MLflow)."""
+    return _registry_uri or get_tracking_uri()
+
+
 def reset() -> None:
-    """Forget a URI set with set_tracking_uri ($TRACKER_TRACKING_URI applies again)."""
-    global _uri
+    """Forget URIs set with set_tracking_uri / set_registry_uri ($TRACKER_TRACKING_URI
+    applies again)."""
+    global _uri, _registry_uri
     _uri = None
+    _registry_uri = None
 
 
 def close_store(uri: str) -> None:

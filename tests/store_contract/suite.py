@@ -26,6 +26,7 @@ from reporter.core.logged_models import (
 )
 from reporter.store import records, registry
 from reporter.store.protocol import AbstractStore
+from tests.store_contract.registry_suite import RegistryContract
 
 
 def _now() -> int:
@@ -39,7 +40,7 @@ def _dataset_input(name: str, digest: str, context: str | None = None) -> Datase
     return DatasetInput(data, tags)
 
 
-class StoreContract:
+class StoreContract(RegistryContract):
     """Subclasses provide `new_store_uri`: the URI of a new, empty store of their kind."""
 
     @pytest.fixture

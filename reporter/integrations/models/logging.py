@@ -29,9 +29,6 @@ from reporter.integrations.models.signature import ModelSignature, signature_fro
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
 UNSUPPORTED_REASONS = {
-    "registered_model_name": "the model registry is not part of tracker-report yet; the model "
-    "is logged but not registered",
-    "await_registration_for": "the model registry is not part of tracker-report yet",
     "code_paths": "code files are not saved with the model",
     "conda_env": "no conda environment is saved (requirements.txt is)",
     "serialization_format": "scikit-learn models are saved with joblib",
@@ -173,7 +170,10 @@ def log_model(
     """Log a model of one flavor as a logged model (see the module docstring)."""
     from reporter.tracking import fluent, model_fluent
 
-    for arg, value in (ignored or {}).items():
+    ignored = dict(ignored or {})
+    registered_name = ignored.pop("registered_model_name", None)
+    ignored.pop("await_registration_for", None)  # registering is done when it returns
+    for arg, value in ignored.items():
         if value is not None:
             warn_unsupported(function, arg)
     model_name = _model_name(name, artifact_path)
@@ -232,7 +232,13 @@ def log_model(
     except BaseException:
         client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
         raise
+    version = None
+    if registered_name is not None:  # MLflow: registered after the model is logged
+        from reporter.tracking.registry_fluent import register_model
+
+        version = register_model(final.model_uri, str(registered_name)).version
     return ModelInfo(
+        registered_model_version=version,
         artifact_path=final.artifact_location,
         flavors=flavors,
         model_uri=final.model_uri,

@@ -1,4 +1,6 @@
-"""Model URIs to local folders: `models:/<model_id>`, `runs:/<run_id>/<path>`, local paths.
+"""Model URIs to local folders: `models:/<model_id>`, registered versions
+(`models:/<name>/<version>`, `models:/<name>@<alias>`, `models:/<name>/latest`,
+`models:/<name>/<stage>`), `runs:/<run_id>/<path>`, local paths.
 
 `runs:/<run_id>/<name>` names the run's artifact folder `<name>`, or, as in MLflow 3, the model
 named `<name>` that the run logged (whose files live with the model, not the run).
@@ -44,16 +46,31 @@ def logged_model_of_run(run_id: str, name: str) -> LoggedModel | None:
     return max(found, key=lambda m: m.creation_timestamp) if found else None
 
 
-def model_id_of(uri: str) -> str:
-    """Return the logged model id a `models:/` URI names (registry URIs come later)."""
+MAX_HOPS = 10  # a version whose source is another version's URI, ...
+
+
+def model_id_of(uri: str, hops: int = 0) -> str:
+    """Return the logged model id a `models:/` URI names: `models:/<model_id>`, or a
+    registered version's (`models:/<name>/<version>`, `@<alias>`, `/latest`) whose source is a
+    logged model."""
     rest = uri[len(MODELS_SCHEME) :].strip("/")
     if is_model_id(rest):
         return rest
+    source = registered_source(uri, hops)
+    if source.startswith(MODELS_SCHEME):
+        return model_id_of(source, hops + 1)
     raise InvalidArgumentError(
-        f"Model URI {uri!r}: tracker-report loads models:/<model_id> (a logged model's id, "
-        "'m-' and 32 hex digits); registered-model URIs (models:/<name>/<version>, "
-        "models:/<name>@<alias>) need the model registry, which tracker-report does not have yet"
+        f"Model URI {uri!r} names a registered version whose source {source!r} is not a "
+        "logged model"
     )
+
+
+def registered_source(uri: str, hops: int = 0) -> str:
+    """The source of the registered version a `models:/<name>...` URI names."""
+    if hops >= MAX_HOPS:
+        raise InvalidArgumentError(f"Model URI {uri!r}: sources refer to each other in a loop")
+    version = _client().registry_version(uri)
+    return str(version.source)
 
 
 def resolve_model(uri: str) -> tuple[str, str] | None:
@@ -66,12 +83,18 @@ def resolve_model(uri: str) -> tuple[str, str] | None:
     return None
 
 
-def download_model(uri: str, dst_path: str | None = None) -> str:
+def download_model(uri: str, dst_path: str | None = None, *, _hops: int = 0) -> str:
     """Return a local folder holding the model (or file) a URI names, downloading if needed."""
     uri = os.fspath(uri)
     client = _client()
     if uri.startswith(MODELS_SCHEME):
-        return str(client.download_logged_model_artifacts(model_id_of(uri), "", dst_path))
+        rest = uri[len(MODELS_SCHEME) :].strip("/")
+        if not is_model_id(rest):  # a registered version: its source, wherever that is
+            hops = _hops + 1
+            if hops > MAX_HOPS:
+                raise InvalidArgumentError(f"Model URI {uri!r}: sources refer to each other")
+            return download_model(registered_source(uri, _hops), dst_path, _hops=hops)
+        return str(client.download_logged_model_artifacts(rest, "", dst_path))
     if uri.startswith(RUNS_SCHEME):
         run_id, path = parse_runs_uri(uri)
         head, _, rest = path.partition("/")

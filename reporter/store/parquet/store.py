@@ -59,6 +59,7 @@ from reporter.core.logged_models import LoggedModel, LoggedModelInput
 from reporter.core.model_links import LoggedModelOutput, RunOutputs
 from reporter.store.parquet import edits, events, reader, schema
 from reporter.store.parquet.fs import StoreFS
+from reporter.store.parquet.model_registry import RegistryRecords
 from reporter.store.parquet.models import ModelRecords
 from reporter.store.parquet.writer import PartWriter
 from reporter.store.protocol import AbstractStore
@@ -124,6 +125,7 @@ class ParquetStore(AbstractStore):
         self._input_steps = itertools.count()
         self._inputs_read: dict[str, tuple[object, dict[str, list[str]]]] = {}
         self._models = ModelRecords(self._fs)
+        self._registry = RegistryRecords(self._fs)
         self._client_runs = False  # see serve_clients
 
     # store file ----------------------------------------------------------------------------
@@ -1052,6 +1054,10 @@ class ParquetStore(AbstractStore):
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """Return a logged model with its edits applied."""
         return self._models.get(model_id)
+
+    def model_registry(self) -> RegistryRecords:
+        """The registry under `registry/` (see `reporter.store.parquet.model_registry`)."""
+        return self._registry
 
     def list_logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
         """Return every logged model of these experiments, oldest first."""

@@ -1,0 +1,162 @@
+"""The model registry's promises, through `AbstractStore.model_registry()` alone: every store
+implementation runs them (StoreContract includes this class)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from reporter.store.protocol import AbstractRegistry, AbstractStore
+
+
+class RegistryContract:
+    @pytest.fixture
+    def registry(self, store: AbstractStore) -> AbstractRegistry:
+        return store.model_registry()
+
+    def test_a_model_is_created_once_and_read_back(self, registry: AbstractRegistry) -> None:
+        made = registry.create_model("churn", {"team": "risk"}, "# Churn\nwho leaves")
+        assert (made.name, made.tags) == ("churn", {"team": "risk"})
+        assert made.description == "# Churn\nwho leaves" and made.latest_versions == []
+        with pytest.raises(AlreadyExistsError, match=r"Registered Model \(name=churn\) already"):
+            registry.create_model("churn")
+        assert registry.get_model("churn") == made
+        assert [m.name for m in registry.list_models()] == ["churn"]
+        with pytest.raises(NotFoundError, match="Registered Model with name=nope not found"):
+            registry.get_model("nope")
+
+    def test_versions_are_numbered_in_order_and_never_reused(
+        self, registry: AbstractRegistry
+    ) -> None:
+        registry.create_model("m")
+        made = [registry.create_version("m", f"/models/{i}", run_id=f"r{i}") for i in range(3)]
+        assert [v.version for v in made] == [1, 2, 3]
+        assert (made[0].source, made[0].run_id, made[0].status) == ("/models/0", "r0", "READY")
+        assert made[0].current_stage == "None"
+        registry.delete_version("m", 3)
+        with pytest.raises(NotFoundError, match=r"Model Version \(name=m, version=3\) not found"):
+            registry.get_version("m", "3")
+        assert registry.create_version("m", "/models/again").version == 4
+        assert sorted(v.version for v in registry.list_versions()) == [1, 2, 4]
+        assert [v.version for v in registry.get_model("m").latest_versions] == [4]
+        with pytest.raises(InvalidArgumentError, match="must be an integer, got 'abc'"):
+            registry.get_version("m", "abc")
+        with pytest.raises(NotFoundError):
+            registry.create_version("no such model", "/x")
+
+    def test_threads_registering_at_once_get_distinct_numbers(
+        self, registry: AbstractRegistry
+    ) -> None:
+        registry.create_model("busy")
+        numbers: list[int] = []
+        barrier = threading.Barrier(6)
+
+        def register() -> None:
+            barrier.wait()
+            for _ in range(3):
+                numbers.append(registry.create_version("busy", "/m").version)
+
+        threads = [threading.Thread(target=register) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(numbers) == list(range(1, 19))
+
+    def test_aliases_name_one_version_and_go_with_it(self, registry: AbstractRegistry) -> None:
+        registry.create_model("m")
+        for _ in range(3):
+            registry.create_version("m", "/m")
+        registry.set_alias("m", "champion", "1")
+        registry.set_alias("m", "champion", 2)  # moved
+        registry.set_alias("m", "challenger", 3)
+        assert registry.get_model("m").aliases == {"champion": 2, "challenger": 3}
+        assert registry.version_by_alias("m", "champion").version == 2
+        assert registry.get_version("m", 2).aliases == ["champion"]
+        registry.delete_version("m", 3)  # its alias goes with it
+        assert registry.get_model("m").aliases == {"champion": 2}
+        registry.delete_alias("m", "champion")
+        with pytest.raises(InvalidArgumentError, match="alias champion not found"):
+            registry.version_by_alias("m", "champion")
+        for bad, message in (
+            ("latest", "'latest' alias name"),
+            ("v3", "Version alias name 'v3' is reserved"),
+            ("a b", "Invalid alias name"),
+            ("", "cannot be empty"),
+        ):
+            with pytest.raises(InvalidArgumentError, match=message):
+                registry.set_alias("m", bad, 1)
+        with pytest.raises(NotFoundError, match="version=9"):
+            registry.set_alias("m", "x", 9)
+
+    def test_tags_descriptions_and_stages_change_in_place(self, registry: AbstractRegistry) -> None:
+        registry.create_model("m", {"a": "1"})
+        registry.create_version("m", "/m", tags={"v": "1"})
+        registry.set_model_tag("m", "b", 2)
+        registry.delete_model_tag("m", "a")
+        registry.set_version_tag("m", 1, "checked", True)
+        registry.delete_version_tag("m", 1, "v")
+        registry.update_model("m", "new words")
+        registry.update_version("m", 1, description="first", current_stage="Production")
+        model, version = registry.get_model("m"), registry.get_version("m", 1)
+        assert (model.tags, model.description) == ({"b": "2"}, "new words")
+        assert (version.tags, version.description) == ({"checked": "True"}, "first")
+        assert [v.current_stage for v in model.latest_versions] == ["Production"]
+
+    def test_a_rename_keeps_versions_and_aliases_and_frees_the_old_name(
+        self, registry: AbstractRegistry
+    ) -> None:
+        registry.create_model("old")
+        registry.create_version("old", "/m")
+        registry.set_alias("old", "champion", 1)
+        registry.create_model("taken")
+        with pytest.raises(AlreadyExistsError):
+            registry.rename_model("old", "taken")
+        renamed = registry.rename_model("old", "new")
+        assert renamed.name == "new" and renamed.aliases == {"champion": 1}
+        assert registry.get_version("new", 1).name == "new"
+        with pytest.raises(NotFoundError):
+            registry.get_model("old")
+        registry.create_model("old")  # the name is free again: a new model
+        assert registry.get_model("old").latest_versions == []
+        assert registry.create_version("old", "/n").version == 1
+
+    def test_a_deleted_model_takes_its_versions_and_its_name_is_free(
+        self, registry: AbstractRegistry
+    ) -> None:
+        registry.create_model("m")
+        registry.create_version("m", "/m")
+        registry.delete_model("m")
+        assert registry.list_models() == [] and registry.list_versions() == []
+        with pytest.raises(NotFoundError):
+            registry.get_version("m", 1)
+        registry.create_model("m")
+        assert registry.create_version("m", "/m2").version == 1
+        assert [v.source for v in registry.list_versions()] == ["/m2"]
+
+    @pytest.mark.parametrize(
+        ("name", "message"),
+        [
+            ("", "Missing value for required parameter 'name'"),
+            ("a/b", "Names cannot contain '/' or ':'"),
+            ("../up", "Names cannot contain '/' or ':'"),
+            ("c:d", "Names cannot contain '/' or ':'"),
+            ("..", "must not resolve to other names"),
+            ("nul\x00byte", "NUL"),
+        ],
+    )
+    def test_hostile_names_are_refused_with_mlflows_message(
+        self, registry: AbstractRegistry, name: str, message: str
+    ) -> None:
+        with pytest.raises(InvalidArgumentError, match=message):
+            registry.create_model(name)
+        assert registry.list_models() == []
+
+    def test_any_other_name_is_kept_as_given(self, registry: AbstractRegistry) -> None:
+        names = ["churn model v2", "модель", "a.b", "%2e%2e", "x" * 300, "<script>"]
+        for name in names:
+            registry.create_model(name)
+            registry.create_version(name, "/m")
+        assert sorted(m.name for m in registry.list_models()) == sorted(names)

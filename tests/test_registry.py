@@ -1,0 +1,305 @@
+"""The model registry through MLflow's API: `register_model`, `log_model(registered_model_name=)`,
+the client's registry methods, `models:/<name>/<version>` / `@alias` / `latest` loading; many
+processes registering at once, kill -9 mid-registration; the same script under real MLflow 3
+(its venv) compared value by value. The store-level promises are in the conformance suite
+(tests/store_contract/registry_suite.py), on a folder and on S3."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+import reporter
+import reporter as mlflow
+from reporter import MlflowClient
+from tests.conftest import PYTHON, python_env
+from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    folder = tmp_path / "store"
+    mlflow.set_tracking_uri(str(folder))
+    return folder
+
+
+def fitted(offset: float = 0.0) -> LinearRegression:
+    X = np.arange(8, dtype=float).reshape(-1, 1)
+    return LinearRegression().fit(X, 2 * X[:, 0] + offset)
+
+
+def test_log_model_registers_and_every_uri_form_loads_the_right_version(store):
+    X = np.array([[1.0], [5.0]])
+    infos = []
+    for offset in (0.0, 10.0, 20.0):
+        with mlflow.start_run():
+            infos.append(
+                mlflow.sklearn.log_model(
+                    fitted(offset), name="model", registered_model_name="churn"
+                )
+            )
+    assert [i.registered_model_version for i in infos] == [1, 2, 3]
+    client = MlflowClient()
+    client.set_registered_model_alias("churn", "champion", "2")
+    expected = {n: fitted(o).predict(X) for n, o in ((1, 0.0), (2, 10.0), (3, 20.0))}
+    for uri, version in (
+        ("models:/churn/1", 1),
+        ("models:/churn@champion", 2),
+        ("models:/churn/latest", 3),
+        ("models:/churn/3", 3),
+    ):
+        np.testing.assert_allclose(mlflow.sklearn.load_model(uri).predict(X), expected[version])
+        np.testing.assert_allclose(mlflow.pyfunc.load_model(uri).predict(X), expected[version])
+    local = Path(mlflow.artifacts.download_artifacts("models:/churn@champion"))
+    assert (local / "MLmodel").is_file()
+    second = client.get_model_version("churn", 2)
+    assert second.source == infos[1].model_uri and second.run_id == infos[1].run_id
+    assert client.get_model_version_download_uri("churn", 2) == infos[1].artifact_path
+    with pytest.raises(reporter.MlflowException) as missing:
+        mlflow.sklearn.load_model("models:/churn/9")
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_register_model_takes_runs_uris_of_logged_models_and_folders(store, tmp_path):
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(fitted(), name="model")
+        mlflow.log_text("not a model", "notes/readme.txt")
+    by_run = mlflow.register_model(f"runs:/{run.info.run_id}/model", "m", tags={"t": 1})
+    assert by_run.source == info.model_uri  # the logged model, as MLflow 3
+    assert (by_run.version, by_run.tags, by_run.run_id) == (1, {"t": "1"}, run.info.run_id)
+    plain = mlflow.register_model(f"runs:/{run.info.run_id}/notes", "m")
+    assert plain.source == f"runs:/{run.info.run_id}/notes" and plain.version == 2
+    folder = mlflow.sklearn.save_model(fitted(3.0), str(tmp_path / "saved")) or tmp_path / "saved"
+    from_folder = mlflow.register_model(str(folder), "m")
+    assert from_folder.source == str(folder) and from_folder.run_id is None
+    np.testing.assert_allclose(
+        mlflow.sklearn.load_model("models:/m/3").predict([[1.0]]), fitted(3.0).predict([[1.0]])
+    )
+
+
+def test_search_filters_orders_and_pages_as_mlflow(store):
+    client = MlflowClient()
+    for name, team in (("beta", "risk"), ("alpha", "growth"), ("gamma", "risk")):
+        client.create_registered_model(name, tags={"team": team})
+        for _ in range(2):
+            client.create_model_version(name, f"/models/{name}", run_id=f"run-{name}")
+    names = [m.name for m in client.search_registered_models()]
+    assert names == ["alpha", "beta", "gamma"]
+    risky = client.search_registered_models("tags.team = 'risk'", order_by=["name DESC"])
+    assert [m.name for m in risky] == ["gamma", "beta"]
+    assert [m.name for m in client.search_registered_models("name LIKE '%ta'")] == ["beta"]
+    page = client.search_registered_models(max_results=2)
+    assert [m.name for m in page] == ["alpha", "beta"] and page.token
+    rest = client.search_registered_models(max_results=2, page_token=page.token)
+    assert [m.name for m in rest] == ["gamma"] and rest.token is None
+    versions = client.search_model_versions("name = 'beta'", order_by=["version_number DESC"])
+    assert [(v.name, v.version) for v in versions] == [("beta", 2), ("beta", 1)]
+    by_runs = client.search_model_versions("run_id IN ('run-alpha', 'run-gamma')")
+    assert sorted((v.name, v.version) for v in by_runs) == [
+        ("alpha", 1),
+        ("alpha", 2),
+        ("gamma", 1),
+        ("gamma", 2),
+    ]
+    assert len(mlflow.search_model_versions(filter_string="version_number > 1")) == 3
+    assert [m.name for m in mlflow.search_registered_models(max_results=1)] == ["alpha"]
+    with pytest.raises(reporter.MlflowException) as bad:
+        client.search_registered_models(order_by=["nonsense"])
+    assert bad.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_errors_carry_mlflows_codes_and_messages(store):
+    client = MlflowClient()
+    client.create_registered_model("churn")
+    client.create_model_version("churn", "/m")
+    cases = [
+        (lambda: client.create_registered_model("churn"), "RESOURCE_ALREADY_EXISTS"),
+        (lambda: client.get_registered_model("nope"), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: client.get_model_version("churn", "9"), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: client.get_model_version_by_alias("churn", "nope"), "INVALID_PARAMETER_VALUE"),
+        (lambda: client.set_registered_model_alias("churn", "x", "9"), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: client.set_registered_model_alias("churn", "v1", "1"), "INVALID_PARAMETER_VALUE"),
+        (lambda: client.get_model_version("churn", "abc"), "INVALID_PARAMETER_VALUE"),
+        (lambda: client.create_registered_model("a/b"), "INVALID_PARAMETER_VALUE"),
+    ]
+    for call, code in cases:
+        with pytest.raises(reporter.MlflowException) as err:
+            call()
+        assert err.value.error_code == code
+
+
+def test_stages_and_latest_versions_as_mlflows_deprecated_api(store):
+    client = MlflowClient()
+    client.create_registered_model("m")
+    for _ in range(3):
+        client.create_model_version("m", "/m")
+    client.transition_model_version_stage("m", 1, "production")
+    client.transition_model_version_stage("m", 2, "Production", archive_existing_versions=True)
+    stages = {v.version: v.current_stage for v in client.search_model_versions("name='m'")}
+    assert stages == {1: "Archived", 2: "Production", 3: "None"}
+    latest = client.get_latest_versions("m", ["Production"])
+    assert [v.version for v in latest] == [2]
+    np.testing.assert_equal(sorted(v.version for v in client.get_latest_versions("m")), [1, 2, 3])
+    client.set_model_version_tag("m", key="approved", value="yes", stage="Production")
+    assert client.get_model_version("m", 2).tags == {"approved": "yes"}
+
+
+# many processes ------------------------------------------------------------------------------
+REGISTER = """
+import sys
+import reporter as mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    v = mlflow.register_model("/models/shared", "shared")
+    print(v.version, flush=True)
+"""
+
+
+def test_processes_registering_at_once_never_share_a_version_number(tmp_path):
+    uri = str(tmp_path / "store")
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-c", REGISTER, uri, "5"],
+            env=python_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    printed = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        printed += [int(line) for line in out.split()]
+    assert sorted(printed) == list(range(1, 31))  # every process's numbers, none twice
+    mlflow.set_tracking_uri(uri)
+    found = MlflowClient().search_model_versions("name = 'shared'")
+    assert sorted(v.version for v in found) == list(range(1, 31))
+    assert len(MlflowClient().search_registered_models()) == 1
+
+
+def test_kill_9_while_registering_leaves_whole_versions_and_the_next_number_free(tmp_path):
+    uri = str(tmp_path / "store")
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [PYTHON, "-c", REGISTER, uri, "100000"],
+            env=python_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for _ in range(5):  # registering: kill it between and inside registrations
+            proc.stdout.readline()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    numbers = sorted(v.version for v in client.search_model_versions("name = 'shared'"))
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 15
+    assert all(v.source == "/models/shared" for v in client.search_model_versions())
+    assert mlflow.register_model("/models/shared", "shared").version == numbers[-1] + 1
+
+
+# the same script under MLflow ----------------------------------------------------------------
+SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+if sys.argv[1] == "mlflow":
+    import mlflow
+else:
+    import reporter as mlflow
+import numpy as np
+from sklearn.linear_model import LinearRegression
+mlflow.set_tracking_uri(sys.argv[2])
+client = mlflow.MlflowClient()
+X = np.arange(6, dtype=float).reshape(-1, 1)
+runs = []
+for offset in (0.0, 1.0, 2.0):
+    with mlflow.start_run() as run:
+        mlflow.log_metric("rmse", 1.0 + offset)
+        info = mlflow.sklearn.log_model(LinearRegression().fit(X, X[:, 0] + offset),
+                                        name="model", registered_model_name="churn")
+        runs.append(run.info.run_id)
+mlflow.register_model(f"runs:/{runs[0]}/model", "churn", tags={"source": "rerun"})
+client.create_registered_model("fraud", tags={"team": "risk"}, description="# Fraud")
+client.create_model_version("fraud", info.model_uri, run_id=runs[2], description="first")
+client.set_registered_model_alias("churn", "champion", "2")
+client.set_registered_model_alias("churn", "challenger", "4")
+client.set_registered_model_tag("churn", "team", "retention")
+client.set_model_version_tag("churn", "2", "validated", "true")
+client.update_registered_model("churn", description="Who leaves")
+client.update_model_version("churn", "1", description="baseline")
+client.delete_model_version("churn", "3")
+client.delete_registered_model_tag("fraud", "team")
+client.rename_registered_model("fraud", "fraud-v2")
+client.delete_registered_model_alias("churn", "challenger")
+mlflow.register_model(info.model_uri, "churn")
+
+def version(v):
+    return {"name": v.name, "version": v.version, "description": v.description,
+            "current_stage": v.current_stage, "status": v.status, "tags": v.tags,
+            "aliases": sorted(v.aliases),
+            "run": runs.index(v.run_id) if v.run_id in runs else v.run_id,
+            "user_id": v.user_id, "run_link": v.run_link, "model_id": v.model_id,
+            "source_is_model": v.source.startswith("models:/m-")}
+
+out = {
+    "models": [{"name": m.name, "description": m.description, "tags": m.tags,
+                "aliases": m.aliases, "latest": [version(v) for v in m.latest_versions]}
+               for m in client.search_registered_models(order_by=["name ASC"])],
+    "versions": [version(v) for v in client.search_model_versions(
+        order_by=["name ASC", "version_number ASC"])],
+    "champion": version(client.get_model_version_by_alias("churn", "champion")),
+    "get": version(client.get_model_version("churn", "2")),
+    "model": [version(v) for v in client.get_registered_model("churn").latest_versions],
+    "latest": [version(v) for v in client.get_latest_versions("churn")],
+    "filtered": [(v.name, v.version) for v in client.search_model_versions(
+        "name = 'churn' AND tags.validated = 'true'")],
+    "like": [m.name for m in client.search_registered_models("name LIKE 'fr%'")],
+    "loaded": mlflow.pyfunc.load_model("models:/churn@champion").predict(X).tolist(),
+    "loaded_latest": mlflow.sklearn.load_model("models:/churn/latest").predict(X).tolist(),
+}
+print(json.dumps(out))
+"""
+
+
+def _read_back(tmp_path: Path, lib: str) -> Any:
+    folder = tmp_path / lib
+    folder.mkdir()
+    (folder / "script.py").write_text(textwrap.dedent(SCRIPT))
+    python, uri, env = (
+        (VENV_PYTHON, "sqlite:///mlflow.db", mlflow_env())
+        if lib == "mlflow"
+        else (PYTHON, "store", python_env())
+    )
+    done = subprocess.run(
+        [str(python), "script.py", lib, uri],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_same_script_reads_back_what_mlflow_reads_back(tmp_path):
+    require_mlflow()
+    theirs = _read_back(tmp_path, "mlflow")
+    ours = _read_back(tmp_path, "reporter")
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert ours[key] == theirs[key], key
