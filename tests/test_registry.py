@@ -21,8 +21,10 @@ from sklearn.linear_model import LinearRegression
 import reporter
 import reporter as mlflow
 from reporter import MlflowClient
+from reporter.core.errors import StoreWarning
 from tests.conftest import PYTHON, python_env
-from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow
+from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow, running_server
+from tests.tracker_server import running
 
 
 @pytest.fixture
@@ -234,7 +236,8 @@ for offset in (0.0, 1.0, 2.0):
         runs.append(run.info.run_id)
 mlflow.register_model(f"runs:/{runs[0]}/model", "churn", tags={"source": "rerun"})
 client.create_registered_model("fraud", tags={"team": "risk"}, description="# Fraud")
-client.create_model_version("fraud", info.model_uri, run_id=runs[2], description="first")
+client.create_model_version("fraud", info.model_uri, run_id=runs[2], description="first",
+                            model_id=info.model_id)
 client.set_registered_model_alias("churn", "champion", "2")
 client.set_registered_model_alias("churn", "challenger", "4")
 client.set_registered_model_tag("churn", "team", "retention")
@@ -275,17 +278,17 @@ print(json.dumps(out))
 """
 
 
-def _read_back(tmp_path: Path, lib: str) -> Any:
-    folder = tmp_path / lib
-    folder.mkdir()
+def _read_back(tmp_path: Path, lib: str, uri: str | None = None) -> Any:
+    folder = tmp_path / (lib if uri is None else f"{lib}-via-server")
+    folder.mkdir(parents=True)
     (folder / "script.py").write_text(textwrap.dedent(SCRIPT))
-    python, uri, env = (
+    python, default_uri, env = (
         (VENV_PYTHON, "sqlite:///mlflow.db", mlflow_env())
         if lib == "mlflow"
         else (PYTHON, "store", python_env())
     )
     done = subprocess.run(
-        [str(python), "script.py", lib, uri],
+        [str(python), "script.py", lib, uri or default_uri],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -303,3 +306,68 @@ def test_the_same_script_reads_back_what_mlflow_reads_back(tmp_path):
     assert ours.keys() == theirs.keys()
     for key in ours:
         assert ours[key] == theirs[key], key
+
+
+def test_mlflows_client_through_our_server_reads_back_what_mlflow_reads_back(tmp_path):
+    """MLflow's own client registers, aliases and loads models through `tracker-report
+    server` (MLflow's registry REST endpoints) and reads back what it reads from MLflow."""
+    require_mlflow()
+    mlflows = tmp_path / "mlflow-server"
+    mlflows.mkdir()
+    with running_server(mlflows, f"sqlite:///{mlflows}/m.db", mlflows / "artifacts") as url:
+        theirs = _read_back(tmp_path, "mlflow", url)  # (REST: versions read back as text)
+    with running(tmp_path / "served-store", tmp_path) as server:
+        through = _read_back(tmp_path / "ours", "mlflow", server.url)
+    assert through.keys() == theirs.keys()
+    for key in through:
+        assert through[key] == theirs[key], key
+
+
+# found by an adversarial review --------------------------------------------------------------
+def test_a_tampered_registry_file_is_skipped_with_a_warning_and_the_rest_reads(store):
+    client = MlflowClient()
+    for name in ("good", "bad-model", "bad-version", "bad-edit"):
+        client.create_registered_model(name, tags={"t": "1"})
+        client.create_model_version(name, "/m")
+    client.set_registered_model_tag("bad-edit", "x", "1")
+    records = {json.loads(p.read_text())["name"]: p for p in store.glob("registry/*/model.json")}
+    record = json.loads(records["bad-model"].read_text())
+    records["bad-model"].write_text(json.dumps({**record, "tags": ["x"]}))
+    version = records["bad-version"].parent / "versions" / "1.json"
+    version.write_text(json.dumps({**json.loads(version.read_text()), "tags": "x"}))
+    edit = sorted((records["bad-edit"].parent / "_edits").glob("*.edit"))[-1]  # the tag's
+    edit.write_text(json.dumps({"set": {"description": 5}}))
+    from reporter.tracking import uri
+
+    uri.close_store(str(store))  # a new store object: nothing read before is cached
+    with pytest.warns(StoreWarning) as warned:
+        names = sorted(m.name for m in MlflowClient().search_registered_models())
+        assert MlflowClient().get_registered_model("good").tags == {"t": "1"}
+    assert names == ["bad-edit", "bad-version", "good"]  # the damaged record's model is out
+    assert MlflowClient().get_registered_model("bad-edit").tags == {"t": "1"}  # edit skipped
+    assert not MlflowClient().search_model_versions("name = 'bad-version'")
+    # a damaged record's name can be registered again, its version numbers are not reused
+    assert mlflow.register_model("/m2", "bad-model").version == 1
+    assert mlflow.register_model("/m2", "bad-version").version == 2
+    shown = " ".join(str(w.message) for w in warned)
+    assert "invalid registered model record" in shown and "invalid registry edit" in shown
+
+
+def test_mlflows_checks_on_updates_orders_pages_tags_and_versions(store):
+    client = MlflowClient()
+    client.create_registered_model("m")
+    client.create_model_version("m", "/m", description="kept")
+    cases = [
+        (lambda: client.update_model_version("m", 1), "no new field values"),
+        (lambda: client.search_registered_models(order_by=["name", "name DESC"]), "duplicate"),
+        (lambda: client.search_registered_models(max_results=1001), "at most 1000"),
+        (lambda: client.search_model_versions(max_results=200_001), "at most 200000"),
+        (lambda: client.set_registered_model_tag("m", "..", "x"), "must not resolve"),
+    ]
+    for call, message in cases:
+        with pytest.raises(reporter.MlflowException, match=message) as err:
+            call()
+        assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert client.get_model_version("m", 1).description == "kept"
+    assert client.get_model_version("m", 1.0).version == 1  # type: ignore[arg-type]
+    assert list(client.search_registered_models(max_results=0)) == []

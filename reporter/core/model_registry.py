@@ -135,6 +135,8 @@ def version_number(version: Any) -> int:
     """A version as its number: `3`, `"3"`; MLflow's error for anything else."""
     if isinstance(version, bool):
         raise InvalidArgumentError(f"Parameter 'version' must be an integer, got '{version}'.")
+    if isinstance(version, float) and version.is_integer():
+        return int(version)  # as MLflow's int(version)
     try:
         return int(str(version).strip()) if not isinstance(version, int) else version
     except ValueError:
@@ -168,6 +170,12 @@ def check_tag(key: Any, value: Any) -> tuple[str, str]:
     """A registry tag: a non-empty key (250 characters at most), a value of 100,000 at most."""
     if not isinstance(key, str) or not key:
         raise InvalidArgumentError(f"Missing value for required parameter 'key'. Got {key!r}")
+    norm = posixpath.normpath(key)
+    if norm != key or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        raise InvalidArgumentError(
+            f"Invalid value '{key}' for parameter 'key' supplied: Names may be treated as files "
+            "in certain cases, and must not resolve to other names when treated as such."
+        )
     text = "" if value is None else str(value)
     for what, got, limit in (
         ("key", key, MAX_TAG_KEY_LENGTH),

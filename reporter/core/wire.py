@@ -29,6 +29,7 @@ from reporter.core.entities import (
 from reporter.core.errors import InvalidArgumentError
 from reporter.core.logged_models import LoggedModel, LoggedModelStatus
 from reporter.core.model_links import LoggedModelInput, LoggedModelOutput, RunOutputs
+from reporter.core.model_registry import ModelVersion, RegisteredModel
 
 DESCRIPTION_TAG = "mlflow.note.content"  # MLflow keeps an experiment's description as this tag
 
@@ -474,3 +475,90 @@ def params_from_json(items: Sequence[Any]) -> list[Param]:
 def tags_from_json(items: Sequence[Any]) -> list[RunTag]:
     """Return RunTags of a repeated RunTag field."""
     return [RunTag(k, v) for k, v in pairs_from_json(items, "tags")]
+
+
+# the model registry -------------------------------------------------------------------------
+def model_version_to_json(version: ModelVersion, source: str | None = None) -> dict[str, Any]:
+    """Return MLflow's ModelVersion message (`version` as text, as MLflow's server sends it)."""
+    return _drop_empty(
+        {
+            "name": version.name,
+            "version": str(version.version),
+            "creation_timestamp": version.creation_timestamp,
+            "last_updated_timestamp": version.last_updated_timestamp,
+            "user_id": version.user_id,
+            "current_stage": version.current_stage,
+            "description": version.description or "",  # MLflow's server always sends it
+            "source": source if source is not None else version.source,
+            "run_id": version.run_id,
+            "status": version.status,
+            "status_message": version.status_message,
+            "tags": pairs_to_json(version.tags),
+            "run_link": version.run_link,
+            "aliases": list(version.aliases),
+            "model_id": version.model_id,
+        }
+    )
+
+
+def model_version_from_json(data: Any) -> ModelVersion:
+    """Read MLflow's ModelVersion message."""
+    entry = message(data, "model_version")
+    return ModelVersion(
+        name=text_from_json(entry.get("name"), "model_version.name"),
+        version=int_from_json(entry.get("version"), "model_version.version"),
+        creation_timestamp=int_from_json(entry.get("creation_timestamp", 0), "creation_timestamp"),
+        last_updated_timestamp=(
+            None
+            if entry.get("last_updated_timestamp") is None
+            else int_from_json(entry["last_updated_timestamp"], "last_updated_timestamp")
+        ),
+        description=optional_text(entry, "description"),
+        user_id=optional_text(entry, "user_id"),
+        current_stage=optional_text(entry, "current_stage") or "None",
+        source=optional_text(entry, "source"),
+        run_id=optional_text(entry, "run_id") or None,
+        run_link=optional_text(entry, "run_link") or None,
+        status=optional_text(entry, "status") or "READY",
+        status_message=optional_text(entry, "status_message"),
+        tags=dict(pairs_from_json(list_from_json(entry, "tags"), "tags")),
+        aliases=[text_from_json(a, "aliases") for a in list_from_json(entry, "aliases")],
+        model_id=optional_text(entry, "model_id"),
+    )
+
+
+def registered_model_to_json(model: RegisteredModel) -> dict[str, Any]:
+    """Return MLflow's RegisteredModel message (aliases as [{alias, version}])."""
+    return _drop_empty(
+        {
+            "name": model.name,
+            "creation_timestamp": model.creation_timestamp,
+            "last_updated_timestamp": model.last_updated_timestamp,
+            "description": model.description,
+            "latest_versions": [model_version_to_json(v) for v in model.latest_versions],
+            "tags": pairs_to_json(model.tags),
+            "aliases": [{"alias": a, "version": str(v)} for a, v in model.aliases.items()],
+        }
+    )
+
+
+def registered_model_from_json(data: Any) -> RegisteredModel:
+    """Read MLflow's RegisteredModel message."""
+    entry = message(data, "registered_model")
+    aliases = {}
+    for item in list_from_json(entry, "aliases"):
+        alias = message(item, "aliases")
+        aliases[text_from_json(alias.get("alias"), "aliases.alias")] = int_from_json(
+            alias.get("version"), "aliases.version"
+        )
+    return RegisteredModel(
+        name=text_from_json(entry.get("name"), "registered_model.name"),
+        creation_timestamp=entry.get("creation_timestamp"),
+        last_updated_timestamp=entry.get("last_updated_timestamp"),
+        description=optional_text(entry, "description"),
+        latest_versions=[
+            model_version_from_json(v) for v in list_from_json(entry, "latest_versions")
+        ],
+        tags=dict(pairs_from_json(list_from_json(entry, "tags"), "tags")),
+        aliases=aliases,
+    )

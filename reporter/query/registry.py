@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 
 from reporter.core.errors import InvalidArgumentError
 from reporter.core.model_registry import ModelVersion, RegisteredModel
-from reporter.query.filter import Grammar, column_for, matches, parse_filter
+from reporter.query.filter import (
+    NEGATED_OPS,
+    And,
+    Grammar,
+    Node,
+    Or,
+    column_for,
+    matches,
+    parse_filter,
+)
 
 T = TypeVar("T")
 
@@ -38,6 +47,8 @@ VERSIONS = Grammar(
     {},
     "name, run_id, version_number, tags.validated",
 )
+MODELS_LIMIT = 1000  # MLflow's SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD
+VERSIONS_LIMIT = 200_000  # MLflow's SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
 MODEL_ORDER = {"name", "creation_timestamp", "last_updated_timestamp", "timestamp"}
 VERSION_ORDER = MODEL_ORDER | {"version_number"}
 
@@ -75,10 +86,15 @@ def version_row(version: ModelVersion) -> dict[str, Any]:
 
 
 def _order(
-    clauses: Sequence[str] | None, allowed: set[str], default: Sequence[str]
+    clauses: Sequence[str] | None,
+    allowed: set[str],
+    default: Sequence[str],
+    tiebreak: Sequence[str],
 ) -> list[tuple[str, bool]]:
+    given = list(clauses or ())
     out: list[tuple[str, bool]] = []
-    for clause in list(clauses or ()) + list(default):
+    chosen = [(c, True) for c in given] or [(c, False) for c in default]
+    for clause, from_user in chosen + [(c, False) for c in tiebreak]:
         if not isinstance(clause, str) or not clause.split():
             raise InvalidArgumentError(f"Invalid order_by clause {clause!r}")
         words = clause.split()
@@ -90,15 +106,36 @@ def _order(
                 f"{', '.join(sorted(allowed))} with ASC or DESC are allowed."
             )
         field = "last_updated_timestamp" if field == "timestamp" else field
-        if all(field != seen for seen, _ in out):
-            out.append((field, direction == "ASC"))
+        if any(field == seen for seen, _ in out):
+            if from_user:
+                raise InvalidArgumentError(f"`order_by` contains duplicate fields: {given}")
+            continue
+        out.append((field, direction == "ASC"))
     return out
 
 
-def _page(items: list[T], max_results: int, page_token: str | None) -> PagedList[T]:
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+def _matches(node: Node, row: dict[str, Any]) -> bool:
+    """MLflow's registry semantics: a negated comparison on a tag the model does not have
+    holds (`tags.x != 'true'` keeps untagged models: MLflow's client sends
+    `tag.mlflow.prompt.is_prompt != 'true'` with every search); the rest as `matches`."""
+    if isinstance(node, And):
+        return all(_matches(child, row) for child in node.children)
+    if isinstance(node, Or):
+        return any(_matches(child, row) for child in node.children)
+    if node.entity == "tags" and node.op in NEGATED_OPS and row.get(node.column) is None:
+        return True
+    return matches(node, row)
+
+
+def _page(items: list[T], max_results: int, page_token: str | None, limit: int) -> PagedList[T]:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
         raise InvalidArgumentError(
-            f"Invalid value for max_results: it must be a positive integer, got {max_results!r}"
+            f"Invalid value for max_results: it must be a non-negative integer, got {max_results!r}"
+        )
+    if max_results > limit:
+        raise InvalidArgumentError(
+            "Invalid value for request parameter max_results. It must be at most "
+            f"{limit}, but got value {max_results}"
         )
     start = 0
     if page_token:
@@ -110,7 +147,7 @@ def _page(items: list[T], max_results: int, page_token: str | None) -> PagedList
             raise InvalidArgumentError(f"Invalid page token {page_token!r}: {exc}") from None
     end = start + max_results
     token = None
-    if end < len(items):
+    if max_results and end < len(items):
         token = base64.b64encode(json.dumps({"offset": end}).encode()).decode()
     return PagedList(items[start:end], token)
 
@@ -123,17 +160,18 @@ def _search(
     order: list[tuple[str, bool]],
     max_results: int,
     page_token: str | None,
+    limit: int,
 ) -> PagedList[T]:
     node = parse_filter(filter_string, grammar)
     rows = [(item, row_of(item)) for item in items]
     if node is not None:
-        rows = [(item, row) for item, row in rows if matches(node, row)]
+        rows = [(item, row) for item, row in rows if _matches(node, row)]
     for column, ascending in reversed(order):  # stable sorts: the first clause decides last
         present = [p for p in rows if p[1].get(column) is not None]
         absent = [p for p in rows if p[1].get(column) is None]  # last either way, as SQL's
         present.sort(key=lambda pair: pair[1][column], reverse=not ascending)
         rows = present + absent
-    return _page([item for item, _ in rows], max_results, page_token)
+    return _page([item for item, _ in rows], max_results, page_token, limit)
 
 
 def search_models(
@@ -143,8 +181,10 @@ def search_models(
     order_by: Sequence[str] | None = None,
     page_token: str | None = None,
 ) -> PagedList[RegisteredModel]:
-    order = _order(order_by, MODEL_ORDER, ["name ASC"])
-    return _search(models, model_row, MODELS, filter_string, order, max_results, page_token)
+    order = _order(order_by, MODEL_ORDER, ["name ASC"], ["name ASC"])
+    return _search(
+        models, model_row, MODELS, filter_string, order, max_results, page_token, MODELS_LIMIT
+    )
 
 
 def search_versions(
@@ -154,6 +194,19 @@ def search_versions(
     order_by: Sequence[str] | None = None,
     page_token: str | None = None,
 ) -> PagedList[ModelVersion]:
-    default = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
-    order = _order(order_by, VERSION_ORDER, default)
-    return _search(versions, version_row, VERSIONS, filter_string, order, max_results, page_token)
+    order = _order(
+        order_by,
+        VERSION_ORDER,
+        ["last_updated_timestamp DESC"],
+        ["name ASC", "version_number DESC"],
+    )
+    return _search(
+        versions,
+        version_row,
+        VERSIONS,
+        filter_string,
+        order,
+        max_results,
+        page_token,
+        VERSIONS_LIMIT,
+    )

@@ -182,6 +182,10 @@ class RegistryMixin:
     def update_model_version(
         self, name: str, version: str | int, description: str | None = None
     ) -> ModelVersion:
+        if description is None:  # MLflow's client refuses an update that changes nothing
+            raise InvalidArgumentError(
+                "Attempting to update model version with no new field values."
+            )
         return self.registry.update_version(name, version, description=description)
 
     def delete_model_version(self, name: str, version: str | int) -> None:

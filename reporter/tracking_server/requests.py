@@ -18,10 +18,11 @@ MAX_RESULTS_LIMIT = 50_000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD for runs
 
 
 async def params_of(request: Request) -> dict[str, Any]:
-    """Return the request's fields: query parameters of a GET or DELETE, else its JSON body.
+    """Return the request's fields: query parameters of a GET (or of a DELETE that has
+    them), else its JSON body (MLflow's client sends the registry's DELETEs with one).
 
     Repeated query parameters (`experiment_ids=1&experiment_ids=2`) become lists."""
-    if request.method in ("GET", "DELETE"):
+    if request.method == "GET" or (request.method == "DELETE" and request.query_params):
         out: dict[str, Any] = {}
         for key, value in request.query_params.multi_items():
             if key in out:

@@ -18,7 +18,7 @@ import pytest
 from reporter.core.access import AccessState
 from reporter.store.access import StoreAccessLog
 from reporter.store.registry import open_store
-from reporter.tracking_server import api
+from reporter.tracking_server import api, registry_api
 from reporter.tracking_server.guard import Rule
 from tests.cli import run_cli
 from tests.tracker_server import Server, change_access, running, store_state
@@ -76,7 +76,7 @@ class World:
 
     def requests(self) -> Iterator[tuple[str, str, dict[str, Any], Rule]]:
         """Every REST endpoint, with a body naming the shared experiment's things."""
-        for method, path, _, rule in api.ENDPOINTS:
+        for method, path, _, rule in [*api.ENDPOINTS, *registry_api.ENDPOINTS]:
             concrete = path.replace("{model_id}", self.model_id).replace("{tag_key:path}", "t")
             body: dict[str, Any] = {
                 "experiment_id": self.exp_id,
@@ -143,7 +143,7 @@ def test_a_read_only_user_can_read_and_cannot_write(world: World) -> None:
         if rule.target == "create":  # any signed-in user may create an experiment, as in MLflow
             continue
         answer = world.call(method, path, body, basic("reader"))
-        if rule.write:
+        if rule.write or rule.target == "registry":  # the registry: admins only, for now
             assert answer.status_code == 403, (method, path, answer.text)
             assert answer.json()["error_code"] == "PERMISSION_DENIED"
             assert "reader" in answer.json()["message"]
@@ -174,6 +174,29 @@ def test_a_denied_user_sees_nothing_of_the_experiment(world: World) -> None:
     for path, params in reads:
         answer = world.http.get(path, params=params, headers=who)
         assert answer.status_code == 403 and b"hello" not in answer.content, path
+
+
+def test_the_registry_is_the_admins_on_a_server_with_auth(world: World) -> None:
+    """Until registry grants exist, only admins register and read the registry: its versions
+    name runs of experiments other users may not read."""
+    before = store_state(world.store)
+    for user in ("alice", "reader"):
+        answer = world.call(
+            "POST", f"{API}/registered-models/create", {"name": "churn"}, basic(user)
+        )
+        assert answer.status_code == 403 and "only admins" in answer.json()["message"]
+    assert store_state(world.store) == before
+    world.post("admin", "registered-models/create", {"name": "churn"})
+    source = f"runs:/{world.run_id}/notes.txt"
+    made = world.post(
+        "admin",
+        "model-versions/create",
+        {"name": "churn", "source": source, "run_id": world.run_id},
+    )
+    assert made["model_version"]["version"] == "1"
+    got = world.http.get(f"{API}/registered-models/get", params={"name": "churn"},
+                         headers=basic("admin"))  # fmt: skip
+    assert got.status_code == 200 and got.json()["registered_model"]["name"] == "churn"
 
 
 def test_searches_return_only_what_the_caller_may_read(world: World) -> None:

@@ -3,12 +3,37 @@ implementation runs them (StoreContract includes this class)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from functools import partial
+from typing import Any
 
 import pytest
 
 from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from reporter.store.protocol import AbstractRegistry, AbstractStore
+
+
+def _race(calls: list[Any]) -> list[str]:
+    """Run calls at once, one thread each; each one's outcome: "done" or "refused" (the
+    name was taken)."""
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(calls))
+
+    def attempt(call: Any) -> None:
+        barrier.wait()
+        try:
+            call()
+            outcomes.append("done")
+        except AlreadyExistsError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
 
 
 class RegistryContract:
@@ -160,3 +185,53 @@ class RegistryContract:
             registry.create_model(name)
             registry.create_version(name, "/m")
         assert sorted(m.name for m in registry.list_models()) == sorted(names)
+
+    # found by an adversarial review -----------------------------------------------------------
+    def test_a_rename_and_a_create_racing_for_one_name_leave_one_model_of_it(
+        self, registry: AbstractRegistry
+    ) -> None:
+        for round_ in range(12):
+            registry.create_model(f"x{round_}")
+            registry.create_model(f"w{round_}")
+            target = f"y{round_}"
+            calls = [
+                partial(registry.rename_model, f"x{round_}", target),
+                partial(registry.create_model, target),
+                partial(registry.rename_model, f"w{round_}", target),
+            ]
+            outcomes = _race(calls)
+            named = [m.name for m in registry.list_models()].count(target)
+            assert named == 1 and outcomes.count("refused") == 2, outcomes
+
+    def test_a_version_created_while_its_model_is_renamed_is_returned_and_kept(
+        self, registry: AbstractRegistry
+    ) -> None:
+        registry.create_model("r0")
+        made: list[int] = []
+
+        def register() -> None:
+            for _ in range(8):
+                # (renamed before the call found it: NotFoundError, nothing written)
+                with contextlib.suppress(NotFoundError):
+                    made.append(registry.create_version(current[0], "/m").version)
+
+        current = ["r0"]
+        worker = threading.Thread(target=register)
+        worker.start()
+        for i in range(1, 6):
+            registry.rename_model(current[0], f"r{i}")
+            current[0] = f"r{i}"
+        worker.join()
+        kept = sorted(v.version for v in registry.list_versions())
+        assert kept == sorted(made)  # every version a call returned, and no other
+
+    def test_a_name_deleted_and_registered_again_many_times_still_registers(
+        self, registry: AbstractRegistry
+    ) -> None:
+        for _ in range(40):
+            registry.create_model("again")
+            registry.create_version("again", "/m")
+            registry.delete_model("again")
+        registry.create_model("again")
+        assert registry.create_version("again", "/m").version == 1
+        assert [m.name for m in registry.list_models()] == ["again"]

@@ -45,8 +45,7 @@ from reporter.store.protocol import AbstractRegistry
 REGISTRY_FOLDER = "registry"
 MODEL_RECORD = "model.json"
 VERSIONS_FOLDER = "versions"
-MAX_SALTS = 1000
-MODEL_FIELDS = ("name", "description", "deleted", "last_updated_timestamp")
+MODEL_FIELDS = ("description", "deleted", "last_updated_timestamp")
 VERSION_FIELDS = ("description", "current_stage", "deleted", "last_updated_timestamp")
 
 
@@ -54,6 +53,29 @@ def model_key(name: str, salt: int = 0) -> str:
     """The folder key of a model created with this name (salt > 0: earlier ones were deleted
     or renamed away)."""
     return hashlib.sha256(f"{salt}\x00{name}".encode()).hexdigest()[:32]
+
+
+def _texts(value: Any, what: str) -> dict[str, str]:
+    """A stored mapping of texts (tags); a ValueError naming it if it is anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is {type(value).__name__}, not an object")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _text_or_none(value: Any, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what} is {type(value).__name__}, not text")
+    return value
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    return value
 
 
 def _now_ms() -> int:
@@ -74,10 +96,56 @@ class _Model:
     key: str
     model: RegisteredModel
     deleted: bool
+    claimed_ns: int  # when its creation record claimed its first name
     versions: dict[int, tuple[ModelVersion, bool]] = field(default_factory=dict)  # n -> (v, del)
 
     def live_versions(self) -> list[ModelVersion]:
         return [v for n, (v, gone) in sorted(self.versions.items()) if not gone]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A name held by a model: its creation record, or a rename's record (`renames`)."""
+
+    name: str
+    target: str  # the model's key
+    claimed_ns: int
+
+
+def _claim_of(data: Mapping[str, Any]) -> _Claim | None:
+    name, target, at = data.get("name"), data.get("renames"), data.get("claimed_ns")
+    if not isinstance(name, str) or not isinstance(target, str) or not isinstance(at, int):
+        return None
+    return _Claim(name, target, at)
+
+
+@dataclass
+class _State:
+    models: dict[str, _Model]  # by key (deleted ones too)
+    claims: dict[str, _Claim]  # by key: every name ever claimed
+    holder: dict[str, str]  # model key -> the key of its newest claim (its current name)
+    occupied: set[str]  # every key with a record, damaged ones too (never free again)
+
+    def live(self, key: str) -> _Model | None:
+        """The model whose current name the claim at `key` is, or None (a stale claim)."""
+        claim = self.claims.get(key)
+        model = self.models.get(claim.target) if claim else None
+        if model is None or model.deleted or self.holder.get(claim.target if claim else "") != key:
+            return None
+        return model
+
+    def named(self, name: str) -> tuple[_Model | None, str]:
+        """The live model of that name, and the first free key for the name (its claims sit
+        at salts 0, 1, 2, ...: keys are never removed, so they form a run)."""
+        salt = 0
+        while True:
+            key = model_key(name, salt)
+            if key not in self.occupied:
+                return None, key
+            model = self.live(key)
+            if model is not None and model.model.name == name:
+                return model, key
+            salt += 1
 
 
 class RegistryRecords(AbstractRegistry):
@@ -89,8 +157,9 @@ class RegistryRecords(AbstractRegistry):
         self._edits: dict[str, _Edit | None] = {}
 
     # reading -------------------------------------------------------------------------------
-    def _state(self) -> dict[str, _Model]:
-        """Every registered model (deleted ones too) by key, with its versions: one listing."""
+    def _state(self) -> _State:
+        """Every registered model (deleted ones too) by key, with its versions, and every
+        name claim: one listing."""
         paths = [info.path for info in self._fs.list_files(REGISTRY_FOLDER)]
         base = REGISTRY_FOLDER + "/"
         records: dict[str, str] = {}
@@ -118,7 +187,16 @@ class RegistryRecords(AbstractRegistry):
             [*records.values(), *(p for v in version_records.values() for p in v.values())]
         )
         out: dict[str, _Model] = {}
+        claims: dict[str, _Claim] = {}
         for key, path in records.items():
+            data = self._records.get(path)
+            if isinstance(data, dict) and "renames" in data:
+                claim = _claim_of(data)
+                if claim is None:
+                    reader.warn_skip(self._fs, path, "invalid registered model rename record")
+                else:
+                    claims[key] = claim
+                continue
             model = self._model(key, path, model_edits.get(key, []))
             if model is None:
                 continue
@@ -136,7 +214,23 @@ class RegistryRecords(AbstractRegistry):
                     gone,
                 )
             out[key] = model
-        return out
+        # a model's name: its newest claim (its creation record, or a rename's record)
+        for key, model in out.items():
+            claims[key] = _Claim(model.model.name, key, model.claimed_ns)
+        newest: dict[str, tuple[int, str]] = {}
+        for key, claim in claims.items():
+            if claim.target in out:
+                rank = (claim.claimed_ns, key)
+                if claim.target not in newest or rank > newest[claim.target]:
+                    newest[claim.target] = rank
+        for target, (_, key) in newest.items():
+            model = out[target]
+            name = claims[key].name
+            model.model = replace(model.model, name=name)
+            model.versions = {
+                n: (replace(v, name=name), gone) for n, (v, gone) in model.versions.items()
+            }
+        return _State(out, claims, {t: k for t, (_, k) in newest.items()}, set(records))
 
     def _read_records(self, paths: Sequence[str]) -> None:
         missing = [p for p in paths if p not in self._records]
@@ -160,15 +254,19 @@ class RegistryRecords(AbstractRegistry):
         if data is None:
             return None
         try:
+            name = data["name"]
+            if not isinstance(name, str):
+                raise ValueError(f"the name is {type(name).__name__}, not text")
             model = RegisteredModel(
-                name=str(data["name"]),
+                name=name,
                 creation_timestamp=int(data["creation_timestamp"]),
                 last_updated_timestamp=int(data["creation_timestamp"]),
-                description=data.get("description"),
-                tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
+                description=_text_or_none(data.get("description"), "description"),
+                tags=_texts(data.get("tags"), "tags"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             reader.warn_skip(self._fs, path, f"invalid registered model record ({exc})")
+            self._records[path] = None  # (files never change: warned about once)
             return None
         deleted = False
         aliases: dict[str, int] = {}
@@ -183,7 +281,11 @@ class RegistryRecords(AbstractRegistry):
             for a in edit.deleted_aliases:
                 aliases.pop(a, None)
             model = replace(model, tags=tags)
-        return _Model(key, replace(model, aliases=aliases), deleted)
+        claimed = data.get("claimed_ns")
+        claimed_ns = (
+            claimed if isinstance(claimed, int) else (model.creation_timestamp or 0) * 10**6
+        )
+        return _Model(key, replace(model, aliases=aliases), deleted, claimed_ns)
 
     def _version(
         self, model: _Model, number: int, path: str, edit_paths: Sequence[str]
@@ -200,17 +302,18 @@ class RegistryRecords(AbstractRegistry):
                 version=number,
                 creation_timestamp=created,
                 last_updated_timestamp=created,
-                description=data.get("description"),
-                user_id=data.get("user_id"),
-                source=data.get("source"),
-                run_id=data.get("run_id"),
-                run_link=data.get("run_link"),
-                tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
+                description=_text_or_none(data.get("description"), "description"),
+                user_id=_text_or_none(data.get("user_id"), "user_id"),
+                source=_text_or_none(data.get("source"), "source"),
+                run_id=_text_or_none(data.get("run_id"), "run_id"),
+                run_link=_text_or_none(data.get("run_link"), "run_link"),
+                tags=_texts(data.get("tags"), "tags"),
                 # (the record keeps the logged model's id; MLflow 3's store reads back None)
-                storage_location=data.get("storage_location"),
+                storage_location=_text_or_none(data.get("storage_location"), "storage_location"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             reader.warn_skip(self._fs, path, f"invalid model version record ({exc})")
+            self._records[path] = None
             return None
         deleted = False
         for edit in edits.ordered_edits(self._fs, self._edits, edit_paths, self._parse_edit):
@@ -226,24 +329,38 @@ class RegistryRecords(AbstractRegistry):
     def _parse_edit(self, rel: str, data: bytes) -> _Edit | None:
         try:
             edit = json.loads(data)
+            if not isinstance(edit, dict):
+                raise ValueError("not a JSON object")
+            fields = edit.get("set") or {}
+            if not isinstance(fields, dict):
+                raise ValueError("'set' is not an object")
+            _text_or_none(fields.get("description"), "description")
+            stage = fields.get("current_stage", "None")
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r}")
+            for flag, kind in (("deleted", bool), ("last_updated_timestamp", int)):
+                if flag in fields and not isinstance(fields[flag], kind):
+                    raise ValueError(f"{flag} is not {kind.__name__}")
+            aliases = edit.get("aliases") or {}
+            if not isinstance(aliases, dict):
+                raise ValueError("'aliases' is not an object")
             return _Edit(
-                fields=dict(edit.get("set") or {}),
-                tags={str(k): str(v) for k, v in (edit.get("tags") or {}).items()},
-                deleted_tags=tuple(str(k) for k in edit.get("deleted_tags") or ()),
-                aliases={str(k): int(v) for k, v in (edit.get("aliases") or {}).items()},
-                deleted_aliases=tuple(str(k) for k in edit.get("deleted_aliases") or ()),
+                fields=dict(fields),
+                tags=_texts(edit.get("tags"), "tags"),
+                deleted_tags=tuple(str(k) for k in _listed(edit.get("deleted_tags"))),
+                aliases={str(k): int(v) for k, v in aliases.items()},
+                deleted_aliases=tuple(str(k) for k in _listed(edit.get("deleted_aliases"))),
             )
         except (ValueError, TypeError, AttributeError) as exc:
             reader.warn_skip(self._fs, rel, f"invalid registry edit ({exc})")
             return None
 
-    def _find(self, name: str, state: Mapping[str, _Model] | None = None) -> _Model:
+    def _find(self, name: str, state: _State | None = None) -> _Model:
         check_model_name(name)
-        state = self._state() if state is None else state
-        found = [m for m in state.values() if not m.deleted and m.model.name == name]
-        if not found:
+        model, _ = (self._state() if state is None else state).named(name)
+        if model is None:
             raise NotFoundError(f"Registered Model with name={name} not found")
-        return min(found, key=lambda m: (m.model.creation_timestamp or 0, m.key))
+        return model
 
     def _find_version(self, name: str, version: Any) -> tuple[_Model, ModelVersion]:
         number = version_number(version)
@@ -263,7 +380,7 @@ class RegistryRecords(AbstractRegistry):
     # registered models -----------------------------------------------------------------------
     def list_models(self) -> list[RegisteredModel]:
         """Every registered model (deleted ones left out), with its latest versions."""
-        return [self._with_latest(m) for m in self._state().values() if not m.deleted]
+        return [self._with_latest(m) for m in self._state().models.values() if not m.deleted]
 
     def get_model(self, name: str) -> RegisteredModel:
         return self._with_latest(self._find(name))
@@ -274,28 +391,30 @@ class RegistryRecords(AbstractRegistry):
         check_model_name(name)
         texts = dict(check_tag(k, v) for k, v in (tags or {}).items())
         description = check_description(description)
-        state = self._state()
-        if any(not m.deleted and m.model.name == name for m in state.values()):
-            raise AlreadyExistsError(f"Registered Model (name={name}) already exists.")
-        now = _now_ms()
+        now = time.time_ns()
         record = {
             "name": name,
-            "creation_timestamp": now,
+            "creation_timestamp": now // 1_000_000,
+            "claimed_ns": now,
             "description": description,
             "tags": texts,
         }
+        self._claim(name, record)
+        return self.get_model(name)
+
+    def _claim(self, name: str, record: Mapping[str, Any]) -> None:
+        """Publish a record holding `name` at the name's first free key (put-if-absent: of
+        processes creating or renaming to one name at once, one wins, the others are told
+        the name exists)."""
         data = json.dumps(record, sort_keys=True, indent=1).encode()
-        for salt in range(MAX_SALTS):
-            key = model_key(name, salt)
-            if key in state:
-                continue  # a model once created with this name: deleted or renamed since
+        while True:
+            live, key = self._state().named(name)
+            if live is not None:
+                raise AlreadyExistsError(f"Registered Model (name={name}) already exists.")
             path = self._fs.join(REGISTRY_FOLDER, key, MODEL_RECORD)
             if self._fs.write_atomic(path, data, if_absent=True):
-                return self.get_model(name)
-            state = self._state()  # another process created this key just now
-            if any(not m.deleted and m.model.name == name for m in state.values()):
-                raise AlreadyExistsError(f"Registered Model (name={name}) already exists.")
-        raise InvalidArgumentError(f"Registered model {name!r} was re-created too many times")
+                return
+            # another process claimed this key just now: look again
 
     def _edit_model(
         self,
@@ -347,13 +466,11 @@ class RegistryRecords(AbstractRegistry):
 
     def rename_model(self, name: str, new_name: str) -> RegisteredModel:
         check_model_name(new_name, "new_name")
-        state = self._state()
-        model = self._find(name, state)
-        if new_name != name and any(
-            not m.deleted and m.model.name == new_name for m in state.values()
-        ):
-            raise AlreadyExistsError(f"Registered Model (name={new_name}) already exists.")
-        self._edit_model(name, set_fields={"name": new_name}, model=model)
+        model = self._find(name)
+        if new_name != name:
+            now = time.time_ns()
+            self._claim(new_name, {"name": new_name, "renames": model.key, "claimed_ns": now})
+            self._edit_model(new_name, model=model)  # its last_updated_timestamp
         return self.get_model(new_name)
 
     def delete_model(self, name: str) -> None:
@@ -398,14 +515,16 @@ class RegistryRecords(AbstractRegistry):
                 break
             number += 1  # another process took this number just now
         self._edit_model(name, model=model)  # the model's last_updated_timestamp
-        return self.get_version(name, number)
+        # read back by the model's key: a rename meanwhile does not make the version vanish
+        return self._state().models[model.key].versions[number][0]
 
     def get_version(self, name: str, version: Any) -> ModelVersion:
         return self._find_version(name, version)[1]
 
     def list_versions(self) -> list[ModelVersion]:
         """Every live version of every live model."""
-        return [v for m in self._state().values() if not m.deleted for v in m.live_versions()]
+        models = self._state().models.values()
+        return [v for m in models if not m.deleted for v in m.live_versions()]
 
     def update_version(self, name: str, version: Any, **fields: Any) -> ModelVersion:
         model, found = self._find_version(name, version)

@@ -1,0 +1,347 @@
+"""MLflow's model-registry REST API (`/api/2.0/mlflow/registered-models/...` and
+`/model-versions/...`) over the store's registry, through the same `Client` as the library.
+
+A version whose files are a logged model's is downloaded by MLflow's client from the URI
+`get-download-uri` answers: the logged model's `mlflow-artifacts:/` location, which this
+server proxies, never a path on the server's disk.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from starlette.requests import Request
+
+from reporter.core import wire
+from reporter.core.errors import InvalidArgumentError
+from reporter.core.logged_models import is_model_id
+from reporter.core.model_registry import ModelVersion
+from reporter.tracking_server import requests as req
+from reporter.tracking_server.backend import Backend, model_location, run_location
+from reporter.tracking_server.guard import Rule
+
+MODELS_PAGE = 100  # MLflow's default max_results of search_registered_models
+VERSIONS_PAGE = 10_000
+
+
+def _tags(data: dict[str, Any]) -> dict[str, str]:
+    return dict(wire.pairs_from_json(wire.list_from_json(data, "tags"), "tags"))
+
+
+def _order_by(data: dict[str, Any]) -> list[str] | None:
+    value = data.get("order_by")
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    return [wire.text_from_json(v, "order_by") for v in items]
+
+
+def _max_results(data: dict[str, Any], default: int) -> int:
+    value = data.get("max_results")
+    return default if value in (None, "") else wire.int_from_json(value, "max_results")
+
+
+def _version(data: dict[str, Any]) -> str:
+    return req.required(data, "version")
+
+
+# registered models ------------------------------------------------------------------------
+async def create_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    model = await b.call(
+        b.client.create_registered_model,
+        req.required(data, "name"),
+        tags=_tags(data),
+        description=req.optional(data, "description"),
+    )
+    return {"registered_model": wire.registered_model_to_json(model)}
+
+
+async def get_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    model = await b.call(b.client.get_registered_model, req.required(data, "name"))
+    return {"registered_model": wire.registered_model_to_json(model)}
+
+
+async def rename_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    model = await b.call(
+        b.client.rename_registered_model,
+        req.required(data, "name"),
+        req.required(data, "new_name"),
+    )
+    return {"registered_model": wire.registered_model_to_json(model)}
+
+
+async def update_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    model = await b.call(
+        b.client.update_registered_model,
+        req.required(data, "name"),
+        description=req.optional(data, "description"),
+    )
+    return {"registered_model": wire.registered_model_to_json(model)}
+
+
+async def delete_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(b.client.delete_registered_model, req.required(data, "name"))
+    return {}
+
+
+async def search_registered_models(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    found = await b.call(
+        b.client.search_registered_models,
+        req.optional(data, "filter"),
+        _max_results(data, MODELS_PAGE),
+        _order_by(data),
+        req.optional(data, "page_token"),
+    )
+    out: dict[str, Any] = {"registered_models": [wire.registered_model_to_json(m) for m in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+async def get_latest_versions(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    stages = data.get("stages")
+    listed = None if stages is None else (stages if isinstance(stages, list) else [stages])
+    found = await b.call(b.client.get_latest_versions, req.required(data, "name"), listed)
+    return {"model_versions": [await _version_json(b, v) for v in found]}
+
+
+async def set_registered_model_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(
+        b.client.set_registered_model_tag,
+        req.required(data, "name"),
+        req.required(data, "key"),
+        data.get("value", ""),
+    )
+    return {}
+
+
+async def delete_registered_model_tag(
+    b: Backend, data: dict[str, Any], _: Request
+) -> dict[str, Any]:
+    await b.call(
+        b.client.delete_registered_model_tag, req.required(data, "name"), req.required(data, "key")
+    )
+    return {}
+
+
+async def set_alias(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(
+        b.client.set_registered_model_alias,
+        req.required(data, "name"),
+        req.required(data, "alias"),
+        _version(data),
+    )
+    return {}
+
+
+async def delete_alias(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(
+        b.client.delete_registered_model_alias,
+        req.required(data, "name"),
+        req.required(data, "alias"),
+    )
+    return {}
+
+
+async def get_version_by_alias(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    found = await b.call(
+        b.client.get_model_version_by_alias,
+        req.required(data, "name"),
+        req.required(data, "alias"),
+    )
+    return {"model_version": await _version_json(b, found)}
+
+
+# versions -----------------------------------------------------------------------------------
+async def _version_json(b: Backend, version: ModelVersion) -> dict[str, Any]:
+    return wire.model_version_to_json(version)
+
+
+def _invalid(source: str, by: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"Invalid model version source: '{source}'. The {by} request parameter must identify "
+        "the resource that contains the source."
+    )
+
+
+def check_source(b: Backend, source: str, run_id: str | None, model_id: str | None) -> None:
+    """MLflow's server rules for a version's source: no relative or NUL parts; `runs:/` only
+    with its run's `run_id`, `models:/<model_id>` only with that `model_id`, a proxied
+    `mlflow-artifacts:/` location only inside the run's or model's; no path on this server."""
+    text = source
+    while (unquoted := urllib.parse.unquote_plus(text)) != text:
+        text = unquoted
+    if "\x00" in text or ".." in text.split("/"):
+        raise InvalidArgumentError(
+            f"Invalid model version source: '{source}'. If supplying a source as an http, "
+            "https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path "
+            "must be provided without relative path references present. Please provide an "
+            "absolute path."
+        )
+    parsed = urllib.parse.urlparse(source)
+    scheme, by = parsed.scheme.lower(), "model_id" if model_id else "run_id"
+    if scheme in ("", "file") or (len(scheme) == 1 and source[1:2] == ":"):
+        raise InvalidArgumentError(
+            f"Invalid model version source: '{source}'. A path on the tracking server cannot "
+            f"be a model version source; give runs:/<run_id>/<path> or models:/<model_id>"
+        )
+    if scheme in ("runs", "models") and parsed.netloc:
+        raise _invalid(source, by)
+    if scheme == "runs":
+        named = source.removeprefix("runs:/").strip("/").partition("/")[0]
+        if model_id or named != run_id:
+            raise _invalid(source, by)
+    if scheme == "models":
+        named = source.removeprefix("models:/").strip("/").partition("/")[0]
+        if is_model_id(named) and named != model_id:
+            raise _invalid(source, by)
+    if scheme == "mlflow-artifacts":
+        if model_id:
+            model = b.client.get_logged_model(model_id)
+            root = model_location(model.experiment_id, model_id)
+        elif run_id:
+            root = run_location(b.client.get_run(run_id).info.experiment_id, run_id)
+        else:
+            raise _invalid(source, by)
+        if not (source == root or source.startswith(root.rstrip("/") + "/")):
+            raise _invalid(source, by)
+
+
+async def create_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    model_id = req.optional(data, "model_id") or None
+    source, run_id = req.required(data, "source"), req.optional(data, "run_id") or None
+    await b.call(check_source, b, source, run_id, model_id)
+    version = await b.call(
+        b.client.create_model_version,
+        req.required(data, "name"),
+        source,
+        run_id=run_id,
+        tags=_tags(data),
+        run_link=req.optional(data, "run_link") or None,
+        description=req.optional(data, "description"),
+        model_id=model_id,
+    )
+    return {"model_version": await _version_json(b, version)}
+
+
+async def get_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    found = await b.call(b.client.get_model_version, req.required(data, "name"), _version(data))
+    return {"model_version": await _version_json(b, found)}
+
+
+async def update_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    found = await b.call(
+        b.client.update_model_version,
+        req.required(data, "name"),
+        _version(data),
+        description=req.optional(data, "description"),
+    )
+    return {"model_version": await _version_json(b, found)}
+
+
+async def delete_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(b.client.delete_model_version, req.required(data, "name"), _version(data))
+    return {}
+
+
+async def search_model_versions(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    found = await b.call(
+        b.client.search_model_versions,
+        req.optional(data, "filter"),
+        _max_results(data, VERSIONS_PAGE),
+        _order_by(data),
+        req.optional(data, "page_token"),
+    )
+    out: dict[str, Any] = {"model_versions": [await _version_json(b, v) for v in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+async def transition_stage(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    archive = data.get("archive_existing_versions", False)
+    if not isinstance(archive, bool):
+        archive = str(archive).lower() == "true"
+    found = await b.call(
+        b.client.transition_model_version_stage,
+        req.required(data, "name"),
+        _version(data),
+        req.required(data, "stage"),
+        archive,
+    )
+    return {"model_version": await _version_json(b, found)}
+
+
+async def set_model_version_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(
+        b.client.set_model_version_tag,
+        req.required(data, "name"),
+        _version(data),
+        req.required(data, "key"),
+        data.get("value", ""),
+    )
+    return {}
+
+
+async def delete_model_version_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    await b.call(
+        b.client.delete_model_version_tag,
+        req.required(data, "name"),
+        _version(data),
+        req.required(data, "key"),
+    )
+    return {}
+
+
+async def get_download_uri(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+    found = await b.call(b.client.get_model_version, req.required(data, "name"), _version(data))
+    return {"artifact_uri": await b.call(_download_uri, b, found)}
+
+
+def _download_uri(b: Backend, version: ModelVersion) -> str:
+    """Where MLflow's client downloads a version from: the logged model's or the run's
+    proxied location (`mlflow-artifacts:/`), or the source as registered."""
+    source = str(version.source or "")
+    rest = source.removeprefix("models:/").strip("/")
+    if source.startswith("models:/") and is_model_id(rest):
+        model = b.client.get_logged_model(rest)
+        return model_location(model.experiment_id, model.model_id)
+    if source.startswith("runs:/"):
+        run_id, _, path = source.removeprefix("runs:/").strip("/").partition("/")
+        run = b.client.get_run(run_id)
+        base = run_location(run.info.experiment_id, run_id)
+        return f"{base}/{path}" if path else base
+    if source.startswith("models:/"):
+        raise InvalidArgumentError(
+            f"Version {version.version} of {version.name} has source {source}"
+        )
+    return source
+
+
+REGISTRY_READ = Rule("registry")
+REGISTRY_WRITE = Rule("registry", "update", write=True)
+ENDPOINTS: list[tuple[str, str, Any, Rule]] = [
+    ("POST", "/registered-models/create", create_registered_model, REGISTRY_WRITE),
+    ("GET", "/registered-models/get", get_registered_model, REGISTRY_READ),
+    ("POST", "/registered-models/rename", rename_registered_model, REGISTRY_WRITE),
+    ("PATCH", "/registered-models/update", update_registered_model, REGISTRY_WRITE),
+    ("DELETE", "/registered-models/delete", delete_registered_model, REGISTRY_WRITE),
+    ("GET", "/registered-models/search", search_registered_models, REGISTRY_READ),
+    ("POST", "/registered-models/get-latest-versions", get_latest_versions, REGISTRY_READ),
+    ("GET", "/registered-models/get-latest-versions", get_latest_versions, REGISTRY_READ),
+    ("POST", "/registered-models/set-tag", set_registered_model_tag, REGISTRY_WRITE),
+    ("DELETE", "/registered-models/delete-tag", delete_registered_model_tag, REGISTRY_WRITE),
+    ("POST", "/registered-models/alias", set_alias, REGISTRY_WRITE),
+    ("DELETE", "/registered-models/alias", delete_alias, REGISTRY_WRITE),
+    ("GET", "/registered-models/alias", get_version_by_alias, REGISTRY_READ),
+    ("POST", "/model-versions/create", create_model_version, REGISTRY_WRITE),
+    ("GET", "/model-versions/get", get_model_version, REGISTRY_READ),
+    ("PATCH", "/model-versions/update", update_model_version, REGISTRY_WRITE),
+    ("DELETE", "/model-versions/delete", delete_model_version, REGISTRY_WRITE),
+    ("GET", "/model-versions/search", search_model_versions, REGISTRY_READ),
+    ("GET", "/model-versions/get-download-uri", get_download_uri, REGISTRY_READ),
+    ("POST", "/model-versions/transition-stage", transition_stage, REGISTRY_WRITE),
+    ("POST", "/model-versions/set-tag", set_model_version_tag, REGISTRY_WRITE),
+    ("DELETE", "/model-versions/delete-tag", delete_model_version_tag, REGISTRY_WRITE),
+]
