@@ -371,3 +371,27 @@ def test_mlflows_checks_on_updates_orders_pages_tags_and_versions(store):
     assert client.get_model_version("m", 1).description == "kept"
     assert client.get_model_version("m", 1.0).version == 1  # type: ignore[arg-type]
     assert list(client.search_registered_models(max_results=0)) == []
+
+
+def test_reporter_registers_and_loads_through_our_server_over_http(tmp_path):
+    """`import reporter as mlflow` with an http:// tracking URI: the registry is the
+    server's (MLflow's registry REST endpoints), models load through its artifact proxy."""
+    X = np.array([[1.0], [5.0]])
+    with running(tmp_path / "served", tmp_path) as server:
+        mlflow.set_tracking_uri(server.url)
+        for offset in (0.0, 10.0):
+            with mlflow.start_run():
+                mlflow.sklearn.log_model(fitted(offset), name="model", registered_model_name="web")
+        client = MlflowClient()
+        client.set_registered_model_alias("web", "champion", 1)
+        assert [v.version for v in client.search_model_versions("name = 'web'")] == [2, 1]
+        np.testing.assert_allclose(
+            mlflow.sklearn.load_model("models:/web@champion").predict(X), fitted(0.0).predict(X)
+        )
+        np.testing.assert_allclose(
+            mlflow.pyfunc.load_model("models:/web/latest").predict(X), fitted(10.0).predict(X)
+        )
+        with pytest.raises(reporter.MlflowException) as taken:
+            client.create_registered_model("web")
+        assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+        mlflow.set_tracking_uri(str(tmp_path / "local"))  # before the server goes away

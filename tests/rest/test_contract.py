@@ -11,7 +11,7 @@ import pytest
 
 from reporter.core.entities import LifecycleStage
 from reporter.core.errors import InvalidArgumentError, UnsupportedURIError
-from reporter.store.protocol import AbstractStore
+from reporter.store.protocol import AbstractRegistry, AbstractStore
 from tests.rest.conftest import Server
 from tests.store_contract.suite import StoreContract
 
@@ -22,6 +22,14 @@ class TestRestStore(StoreContract):
     @pytest.fixture
     def new_store_uri(self, fresh_server: Server) -> str:
         return fresh_server.url
+
+    @pytest.fixture
+    def registry(self, store: AbstractStore) -> AbstractRegistry:
+        # the session's mlflow server is emptied of experiments between tests, not of
+        # registered models (and its SQLite store loses races the suite runs); reporter's
+        # registry client over REST is checked against tracker-report server in
+        # tests/test_registry.py, and MLflow's client against both servers there
+        pytest.skip("the registry suite needs a fresh registry; see tests/test_registry.py")
 
     @pytest.mark.skip(reason="a tracking server is a store from the start (it has Default)")
     def test_an_empty_uri_is_not_a_store_until_written(self, store: AbstractStore) -> None: ...

@@ -13,6 +13,9 @@ import pytest
 from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from reporter.store.protocol import AbstractRegistry, AbstractStore
 
+# a version source every store takes (a tracking server refuses paths on its own disk)
+SOURCE = "s3://models-bucket/churn"
+
 
 def _race(calls: list[Any]) -> list[str]:
     """Run calls at once, one thread each; each one's outcome: "done" or "refused" (the
@@ -56,14 +59,14 @@ class RegistryContract:
         self, registry: AbstractRegistry
     ) -> None:
         registry.create_model("m")
-        made = [registry.create_version("m", f"/models/{i}", run_id=f"r{i}") for i in range(3)]
+        made = [registry.create_version("m", f"{SOURCE}/{i}", run_id=f"r{i}") for i in range(3)]
         assert [v.version for v in made] == [1, 2, 3]
-        assert (made[0].source, made[0].run_id, made[0].status) == ("/models/0", "r0", "READY")
+        assert (made[0].source, made[0].run_id, made[0].status) == (f"{SOURCE}/0", "r0", "READY")
         assert made[0].current_stage == "None"
         registry.delete_version("m", 3)
         with pytest.raises(NotFoundError, match=r"Model Version \(name=m, version=3\) not found"):
             registry.get_version("m", "3")
-        assert registry.create_version("m", "/models/again").version == 4
+        assert registry.create_version("m", f"{SOURCE}/again").version == 4
         assert sorted(v.version for v in registry.list_versions()) == [1, 2, 4]
         assert [v.version for v in registry.get_model("m").latest_versions] == [4]
         with pytest.raises(InvalidArgumentError, match="must be an integer, got 'abc'"):
@@ -81,7 +84,7 @@ class RegistryContract:
         def register() -> None:
             barrier.wait()
             for _ in range(3):
-                numbers.append(registry.create_version("busy", "/m").version)
+                numbers.append(registry.create_version("busy", SOURCE).version)
 
         threads = [threading.Thread(target=register) for _ in range(6)]
         for t in threads:
@@ -93,7 +96,7 @@ class RegistryContract:
     def test_aliases_name_one_version_and_go_with_it(self, registry: AbstractRegistry) -> None:
         registry.create_model("m")
         for _ in range(3):
-            registry.create_version("m", "/m")
+            registry.create_version("m", SOURCE)
         registry.set_alias("m", "champion", "1")
         registry.set_alias("m", "champion", 2)  # moved
         registry.set_alias("m", "challenger", 3)
@@ -118,7 +121,7 @@ class RegistryContract:
 
     def test_tags_descriptions_and_stages_change_in_place(self, registry: AbstractRegistry) -> None:
         registry.create_model("m", {"a": "1"})
-        registry.create_version("m", "/m", tags={"v": "1"})
+        registry.create_version("m", SOURCE, tags={"v": "1"})
         registry.set_model_tag("m", "b", 2)
         registry.delete_model_tag("m", "a")
         registry.set_version_tag("m", 1, "checked", True)
@@ -134,7 +137,7 @@ class RegistryContract:
         self, registry: AbstractRegistry
     ) -> None:
         registry.create_model("old")
-        registry.create_version("old", "/m")
+        registry.create_version("old", SOURCE)
         registry.set_alias("old", "champion", 1)
         registry.create_model("taken")
         with pytest.raises(AlreadyExistsError):
@@ -146,20 +149,20 @@ class RegistryContract:
             registry.get_model("old")
         registry.create_model("old")  # the name is free again: a new model
         assert registry.get_model("old").latest_versions == []
-        assert registry.create_version("old", "/n").version == 1
+        assert registry.create_version("old", f"{SOURCE}/n").version == 1
 
     def test_a_deleted_model_takes_its_versions_and_its_name_is_free(
         self, registry: AbstractRegistry
     ) -> None:
         registry.create_model("m")
-        registry.create_version("m", "/m")
+        registry.create_version("m", SOURCE)
         registry.delete_model("m")
         assert registry.list_models() == [] and registry.list_versions() == []
         with pytest.raises(NotFoundError):
             registry.get_version("m", 1)
         registry.create_model("m")
-        assert registry.create_version("m", "/m2").version == 1
-        assert [v.source for v in registry.list_versions()] == ["/m2"]
+        assert registry.create_version("m", f"{SOURCE}/2").version == 1
+        assert [v.source for v in registry.list_versions()] == [f"{SOURCE}/2"]
 
     @pytest.mark.parametrize(
         ("name", "message"),
@@ -183,7 +186,7 @@ class RegistryContract:
         names = ["churn model v2", "модель", "a.b", "%2e%2e", "x" * 300, "<script>"]
         for name in names:
             registry.create_model(name)
-            registry.create_version(name, "/m")
+            registry.create_version(name, SOURCE)
         assert sorted(m.name for m in registry.list_models()) == sorted(names)
 
     # found by an adversarial review -----------------------------------------------------------
@@ -213,7 +216,7 @@ class RegistryContract:
             for _ in range(8):
                 # (renamed before the call found it: NotFoundError, nothing written)
                 with contextlib.suppress(NotFoundError):
-                    made.append(registry.create_version(current[0], "/m").version)
+                    made.append(registry.create_version(current[0], SOURCE).version)
 
         current = ["r0"]
         worker = threading.Thread(target=register)
@@ -230,8 +233,8 @@ class RegistryContract:
     ) -> None:
         for _ in range(40):
             registry.create_model("again")
-            registry.create_version("again", "/m")
+            registry.create_version("again", SOURCE)
             registry.delete_model("again")
         registry.create_model("again")
-        assert registry.create_version("again", "/m").version == 1
+        assert registry.create_version("again", SOURCE).version == 1
         assert [m.name for m in registry.list_models()] == ["again"]

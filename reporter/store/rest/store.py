@@ -41,7 +41,7 @@ from reporter.core.errors import (
 )
 from reporter.core.logged_models import LoggedModel, LoggedModelStatus, is_model_id
 from reporter.core.model_links import LoggedModelOutput
-from reporter.store.protocol import AbstractStore
+from reporter.store.protocol import AbstractRegistry, AbstractStore
 from reporter.store.records import CompactionResult, MetricPoints, Row
 from reporter.store.rest.artifacts import Root, resolve_root
 from reporter.store.rest.http import Http, redacted
@@ -83,6 +83,12 @@ class RestStore(AbstractStore):
 
     def _call(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
         return self.http.call(method, endpoint, **kwargs)
+
+    def model_registry(self) -> AbstractRegistry:
+        """The server's model registry (MLflow's registry REST endpoints)."""
+        from reporter.store.rest.registry import RestRegistry
+
+        return RestRegistry(self.http)
 
     # the store -----------------------------------------------------------------------------
     def require_existing(self) -> None:
