@@ -401,3 +401,33 @@ def test_parse_worse_gate() -> None:
     for bad in ("rmse:", "rmse:-1", "rmse:abc", ":1"):
         with pytest.raises(InvalidArgumentError):
             parse_worse_gate(bad)
+
+
+def test_the_baseline_can_be_a_registered_models_champion(logged: dict[str, str]) -> None:
+    client = reporter.Client()
+    client.create_registered_model("churn-model")
+    client.create_model_version("churn-model", "s3://models/1", run_id=logged["main1"])
+    client.create_model_version("churn-model", "s3://models/2", run_id=logged["main2"])
+    client.set_registered_model_alias("churn-model", "champion", 2)
+    by_alias = cli("--experiment", "churn", "--baseline-alias", "champion")
+    by_id = cli("--experiment", "churn", "--baseline", logged["main2"])
+    assert by_alias.returncode == 0, by_alias.stderr
+    assert by_alias.stdout == by_id.stdout.replace(
+        f"run {logged['main2']}", "the run behind champion"
+    )
+    gate = ("--fail-if-worse-than-baseline", "rmse:5%")
+    assert cli("--baseline-alias", "churn-model@champion", *gate).returncode == 0
+    client.set_registered_model_alias("churn-model", "champion", 1)  # main-1: rmse 0.5
+    assert (
+        cli("--baseline-alias", "champion", "--fail-if-worse-than-baseline", "rmse").returncode == 0
+    )
+    missing = cli("--baseline-alias", "other@champion")
+    assert missing.returncode == 1
+    assert "Error: --baseline-alias other@champion: registered model 'other' has no version " in (
+        missing.stderr
+    )
+    assert (
+        "no registered model has a version aliased 'nope'" in cli("--baseline-alias", "nope").stderr
+    )
+    both = cli("--baseline-alias", "champion", "--baseline-tag", "branch=main")
+    assert both.returncode == 2 and "Give one of" in both.stderr

@@ -17,7 +17,7 @@ the functions so that `tracker-report --help` stays fast.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -57,6 +57,33 @@ def _check_worse(
         return [parse_worse_gate(text) for text in value]
     except InvalidArgumentError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _aliased_runs(store: Any, text: str) -> dict[str, str]:
+    """The runs behind the versions an alias names: `champion` (every registered model with
+    that alias) or `churn@champion`; NotFoundError naming what exists when none does."""
+    from reporter.core.model_registry import check_alias
+
+    model, _, alias = text.rpartition("@")
+    check_alias(alias)
+    registry = store.model_registry()
+    found: dict[str, str] = {}
+    for registered in registry.list_models():
+        if model and registered.name != model:
+            continue
+        number = registered.aliases.get(alias)
+        if number is None:
+            continue
+        version = registry.get_version(registered.name, number)
+        if version.run_id:
+            found[version.run_id] = f"{registered.name}@{alias} (version {number})"
+    if not found:
+        owner = f"registered model {model!r} has no" if model else "no registered model has a"
+        raise NotFoundError(
+            f"--baseline-alias {text}: {owner} version aliased {alias!r} made by a run; set "
+            "one with MlflowClient().set_registered_model_alias(name, alias, version)"
+        )
+    return found
 
 
 def _check_baseline_tag(
@@ -106,6 +133,13 @@ def _check_metrics(ctx: click.Context, param: click.Parameter, value: str | None
     metavar="KEY=VALUE",
     help="Compare with the newest run carrying this tag, per experiment. "
     "Example: --baseline-tag branch=main",
+)
+@click.option(
+    "--baseline-alias",
+    "baseline_alias",
+    metavar="[MODEL@]ALIAS",
+    help="Compare with the run behind a registered model's aliased version, per experiment: "
+    "ALIAS (every registered model with it) or MODEL@ALIAS. Example: --baseline-alias champion",
 )
 @click.option(
     "--run",
@@ -162,6 +196,7 @@ def summary_command(
     experiments: tuple[str, ...],
     baseline_id: str | None,
     baseline_tag: tuple[str, str] | None,
+    baseline_alias: str | None,
     run_ids: tuple[str, ...],
     newest: int,
     metric_keys: list[str],
@@ -182,12 +217,14 @@ def summary_command(
 
     from reporter.view.loader import load, open_store
 
-    if baseline_id is not None and baseline_tag is not None:
-        raise click.UsageError("Give --baseline or --baseline-tag, not both.")
-    if worse_gates and baseline_id is None and baseline_tag is None:
+    given = [b for b in (baseline_id, baseline_tag, baseline_alias) if b is not None]
+    if len(given) > 1:
+        raise click.UsageError("Give one of --baseline, --baseline-tag and --baseline-alias.")
+    if worse_gates and not given:
         raise click.UsageError(
-            "--fail-if-worse-than-baseline needs a baseline: add --baseline RUN_ID or "
-            "--baseline-tag KEY=VALUE (e.g. --baseline-tag branch=main)"
+            "--fail-if-worse-than-baseline needs a baseline: add --baseline RUN_ID, "
+            "--baseline-tag KEY=VALUE (e.g. --baseline-tag branch=main) or --baseline-alias "
+            "champion"
         )
     config = settings({"store": store_flag, "experiments": experiments}, config_file)
     store = open_store(config.store)
@@ -218,15 +255,22 @@ def summary_command(
             )
 
     baseline_text = None
+    by_alias: dict[str, str] = {}  # run id -> "model@alias (version n)"
     if baseline_id is not None:
         baseline_text = f"run {baseline_id}"
     elif baseline_tag is not None:
         baseline_text = f"the newest run with tag {baseline_tag[0]}={baseline_tag[1]}"
-    exps = [
-        summarize(data, config, metric_keys, newest, baseline_id, baseline_tag, run_ids)
-        for data in snapshot.experiments
-    ]
-    if baseline_id is not None and not run_ids:
+    elif baseline_alias is not None:
+        by_alias = _aliased_runs(store, baseline_alias)
+        baseline_text = f"the run behind {baseline_alias}"
+    exps = []
+    for data in snapshot.experiments:
+        runs_here = {str(r) for r in data.runs.get("run_id", [])}
+        exp_baseline = baseline_id or next((r for r in by_alias if r in runs_here), None)
+        exps.append(
+            summarize(data, config, metric_keys, newest, exp_baseline, baseline_tag, run_ids)
+        )
+    if (baseline_id is not None or by_alias) and not run_ids:
         for exp in exps:  # a baseline run is compared with the newest run of its experiment
             if exp.baseline is None:
                 exp.candidates = []
