@@ -1,16 +1,19 @@
 """The model registry in the Parquet store: creation records and append-only edit events.
 
 Layout (docs/store-format.md, "Model registry"):
-    registry/<key>/model.json                          a registered model, written once
-    registry/<key>/_edits/<time>-<id>.edit              one change of it (name, description,
-                                                        tags, aliases, deletion)
+    registry/<key>/model.json                          a registered model, or a rename's claim
+                                                        of a name, written once
+    registry/<key>/_edits/<time>-<id>.edit              one change of it (description, tags,
+                                                        aliases, deletion)
     registry/<key>/versions/<n>.json                    version n, written once
     registry/<key>/versions/_edits/<n>/<time>-<id>.edit one change of version n
 
-`<key>` is derived from the name the model was created with (a hash: no user text becomes a
-path), so processes creating one name at once write the same record and put-if-absent says
-which of them created it; a deleted model keeps its key, and a new model of that name takes
-the next salt. A version number is claimed by publishing `versions/<n>.json` with
+`<key>` is derived from a name (a hash: no user text becomes a path). A name is held by a
+claim: the model's creation record, or a rename's record (`{"name", "renames": <key>,
+"claimed_ns"}`) at the name's first free key, published with put-if-absent, so of processes
+creating or renaming to one name at once one wins and the others are told it exists. A model's
+name is its newest claim; a claim stays as the model is renamed again or deleted, and the
+name then takes the next salt. A version number is claimed by publishing `versions/<n>.json` with
 put-if-absent: two processes (or servers) registering at once both read n-1 as the highest,
 one wins n, the other takes n+1; numbers are never reused, not even a deleted version's.
 Everything else is an edit file, never rewritten, so concurrent changes all stay; a record
@@ -129,8 +132,10 @@ class _State:
     def live(self, key: str) -> _Model | None:
         """The model whose current name the claim at `key` is, or None (a stale claim)."""
         claim = self.claims.get(key)
-        model = self.models.get(claim.target) if claim else None
-        if model is None or model.deleted or self.holder.get(claim.target if claim else "") != key:
+        if claim is None:
+            return None
+        model = self.models.get(claim.target)
+        if model is None or model.deleted or self.holder.get(claim.target) != key:
             return None
         return model
 
