@@ -238,3 +238,26 @@ class RegistryContract:
         registry.create_model("again")
         assert registry.create_version("again", SOURCE).version == 1
         assert [m.name for m in registry.list_models()] == ["again"]
+
+    def test_what_a_caller_changes_in_a_returned_entity_stays_with_the_caller(
+        self, registry: AbstractRegistry
+    ) -> None:
+        registry.create_model("m", {"a": "1"})
+        registry.create_version("m", SOURCE, tags={"v": "1"})
+        registry.set_alias("m", "champion", 1)
+        for version in (
+            registry.get_version("m", 1),
+            registry.version_by_alias("m", "champion"),
+            registry.list_versions()[0],
+            registry.get_model("m").latest_versions[0],
+        ):
+            version.description = "changed by the caller"
+            version.tags["x"] = "y"
+            version.aliases.append("mine")
+        model = registry.get_model("m")
+        model.tags["x"] = "y"
+        model.aliases["mine"] = 1
+        again = registry.get_version("m", 1)
+        assert (again.description, again.tags, again.aliases) == (None, {"v": "1"}, ["champion"])
+        assert registry.get_model("m").tags == {"a": "1"}
+        assert registry.get_model("m").aliases == {"champion": 1}

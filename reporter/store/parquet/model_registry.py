@@ -58,6 +58,11 @@ def model_key(name: str, salt: int = 0) -> str:
     return hashlib.sha256(f"{salt}\x00{name}".encode()).hexdigest()[:32]
 
 
+def _copy(version: ModelVersion) -> ModelVersion:
+    """A caller's own copy of a version (the registry's are kept between calls)."""
+    return replace(version, tags=dict(version.tags), aliases=list(version.aliases))
+
+
 def _texts(value: Any, what: str) -> dict[str, str]:
     """A stored mapping of texts (tags); a ValueError naming it if it is anything else."""
     if value is None:
@@ -160,12 +165,22 @@ class RegistryRecords(AbstractRegistry):
         self._fs = fs
         self._records: dict[str, dict[str, Any] | None] = {}  # path -> parsed record (immutable)
         self._edits: dict[str, _Edit | None] = {}
+        self._built: tuple[tuple[str, ...], _State] | None = None  # the last listing's state
 
     # reading -------------------------------------------------------------------------------
     def _state(self) -> _State:
         """Every registered model (deleted ones too) by key, with its versions, and every
         name claim: one listing."""
         paths = [info.path for info in self._fs.list_files(REGISTRY_FOLDER)]
+        listed = tuple(paths)
+        cached = self._built
+        if cached is not None and cached[0] == listed:
+            return cached[1]  # the same files (which never change): the same registry
+        state = self._build(paths)
+        self._built = (listed, state)
+        return state
+
+    def _build(self, paths: Sequence[str]) -> _State:
         base = REGISTRY_FOLDER + "/"
         records: dict[str, str] = {}
         model_edits: dict[str, list[str]] = {}
@@ -380,7 +395,12 @@ class RegistryRecords(AbstractRegistry):
         latest: dict[str, ModelVersion] = {}
         for version in model.live_versions():
             latest[version.current_stage] = version  # ascending: the highest stays
-        return replace(model.model, latest_versions=[latest[s] for s in STAGES if s in latest])
+        return replace(
+            model.model,
+            latest_versions=[_copy(latest[s]) for s in STAGES if s in latest],
+            tags=dict(model.model.tags),
+            aliases=dict(model.model.aliases),
+        )
 
     # registered models -----------------------------------------------------------------------
     def list_models(self) -> list[RegisteredModel]:
@@ -521,15 +541,15 @@ class RegistryRecords(AbstractRegistry):
             number += 1  # another process took this number just now
         self._edit_model(name, model=model)  # the model's last_updated_timestamp
         # read back by the model's key: a rename meanwhile does not make the version vanish
-        return self._state().models[model.key].versions[number][0]
+        return _copy(self._state().models[model.key].versions[number][0])
 
     def get_version(self, name: str, version: Any) -> ModelVersion:
-        return self._find_version(name, version)[1]
+        return _copy(self._find_version(name, version)[1])
 
     def list_versions(self) -> list[ModelVersion]:
         """Every live version of every live model."""
         models = self._state().models.values()
-        return [v for m in models if not m.deleted for v in m.live_versions()]
+        return [_copy(v) for m in models if not m.deleted for v in m.live_versions()]
 
     def update_version(self, name: str, version: Any, **fields: Any) -> ModelVersion:
         model, found = self._find_version(name, version)
@@ -573,4 +593,4 @@ class RegistryRecords(AbstractRegistry):
         number = model.model.aliases.get(alias)
         if number is None:
             raise InvalidArgumentError(f"Registered model alias {alias} not found.")
-        return model.versions[number][0]
+        return _copy(model.versions[number][0])
