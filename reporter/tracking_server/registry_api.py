@@ -103,7 +103,7 @@ async def get_latest_versions(b: Backend, data: dict[str, Any], _: Request) -> d
     stages = data.get("stages")
     listed = None if stages is None else (stages if isinstance(stages, list) else [stages])
     found = await b.call(b.client.get_latest_versions, req.required(data, "name"), listed)
-    return {"model_versions": [await _version_json(b, v) for v in found]}
+    return {"model_versions": [wire.model_version_to_json(v) for v in found]}
 
 
 async def set_registered_model_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
@@ -150,14 +150,10 @@ async def get_version_by_alias(b: Backend, data: dict[str, Any], _: Request) -> 
         req.required(data, "name"),
         req.required(data, "alias"),
     )
-    return {"model_version": await _version_json(b, found)}
+    return {"model_version": wire.model_version_to_json(found)}
 
 
 # versions -----------------------------------------------------------------------------------
-async def _version_json(b: Backend, version: ModelVersion) -> dict[str, Any]:
-    return wire.model_version_to_json(version)
-
-
 def _invalid(source: str, by: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"Invalid model version source: '{source}'. The {by} request parameter must identify "
@@ -222,12 +218,12 @@ async def create_model_version(b: Backend, data: dict[str, Any], _: Request) -> 
         description=req.optional(data, "description"),
         model_id=model_id,
     )
-    return {"model_version": await _version_json(b, version)}
+    return {"model_version": wire.model_version_to_json(version)}
 
 
 async def get_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
     found = await b.call(b.client.get_model_version, req.required(data, "name"), _version(data))
-    return {"model_version": await _version_json(b, found)}
+    return {"model_version": wire.model_version_to_json(found)}
 
 
 async def update_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
@@ -237,7 +233,7 @@ async def update_model_version(b: Backend, data: dict[str, Any], _: Request) -> 
         _version(data),
         description=req.optional(data, "description"),
     )
-    return {"model_version": await _version_json(b, found)}
+    return {"model_version": wire.model_version_to_json(found)}
 
 
 async def delete_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
@@ -253,7 +249,7 @@ async def search_model_versions(b: Backend, data: dict[str, Any], _: Request) ->
         _order_by(data),
         req.optional(data, "page_token"),
     )
-    out: dict[str, Any] = {"model_versions": [await _version_json(b, v) for v in found]}
+    out: dict[str, Any] = {"model_versions": [wire.model_version_to_json(v) for v in found]}
     if found.token:
         out["next_page_token"] = found.token
     return out
@@ -270,7 +266,7 @@ async def transition_stage(b: Backend, data: dict[str, Any], _: Request) -> dict
         req.required(data, "stage"),
         archive,
     )
-    return {"model_version": await _version_json(b, found)}
+    return {"model_version": wire.model_version_to_json(found)}
 
 
 async def set_model_version_tag(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:

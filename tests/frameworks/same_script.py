@@ -81,3 +81,18 @@ def assert_same(ours: list[Any], theirs: list[Any]) -> None:
         assert mine.keys() == mlflows.keys()
         for key in mine:
             assert mine[key] == mlflows[key], key
+
+
+def child_json(folder: Path, code: str) -> Any:
+    """Run `code` in a child Python of this venv (reporter importable) in `folder`; return
+    the JSON it printed last (the child must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

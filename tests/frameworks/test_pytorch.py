@@ -5,8 +5,6 @@ real MLflow running the same script, and in the site (per-epoch curves of a Ligh
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ import reporter
 import reporter as mlflow
 from reporter.integrations.patching import TAG_AUTOLOGGING
 from reporter.integrations.pytorch import autologging
-from tests.conftest import python_env
 from tests.frameworks import same_script
 
 pytestmark = [
@@ -464,16 +461,7 @@ from reporter.integrations.xgboost import autologging
 print(json.dumps({"before": before, "waiting": waiting, "xgboost": autologging.is_enabled(),
                   "after": import_hooks.waiting()}))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=python_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = same_script.child_json(tmp_path, code)
     assert out["before"] == []
     assert out["waiting"] == ["lightgbm", "lightning", "pytorch_lightning", "sklearn", "xgboost"]
     assert out["xgboost"] is True  # (xgboost imports scikit-learn: that one turned on too)
@@ -499,16 +487,7 @@ for t in threads:
 print(json.dumps(seen))
 """
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=tmp_path,
-            env=python_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        assert same_script.child_json(tmp_path, code) == {
             "lightning": True,
             "pytorch_lightning": True,
         }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ import reporter
 import reporter as mlflow
 from reporter.integrations.patching import TAG_AUTOLOGGING, AutologgingWarning
 from reporter.integrations.xgboost import autologging
-from tests.conftest import python_env
 from tests.frameworks import same_script
 
 pytestmark = pytest.mark.usefixtures("undo_autolog")
@@ -345,7 +343,6 @@ def test_a_call_xgboost_refuses_gets_xgboosts_own_error(regression):
 
 
 def test_a_model_class_outside_xgboosts_own_modules_is_refused_unimported(tmp_path, binary):
-    import sys
 
     X, y = binary
     mlflow.xgboost.save_model(xgb.XGBClassifier(n_estimators=1).fit(X, y), str(tmp_path / "m"))
@@ -396,15 +393,6 @@ with warnings.catch_warnings(record=True) as caught:
 print(json.dumps([(w.filename, w.lineno, str(w.message)) for w in caught
                   if "reporter autologging" in str(w.message)]))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=python_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
     line = code.splitlines().index("    import xgboost  # the user's line") + 1
-    ((filename, lineno, message),) = json.loads(done.stdout.strip().splitlines()[-1])
+    ((filename, lineno, message),) = same_script.child_json(tmp_path, code)
     assert (filename, lineno) == ("<string>", line) and "max_tuning_runs" in message
