@@ -22,9 +22,17 @@ import reporter
 import reporter as mlflow
 from reporter import MlflowClient
 from reporter.core.errors import StoreWarning
+from reporter.store.registry import open_store
 from tests.conftest import PYTHON, python_env
 from tests.mlflow_server import VENV_PYTHON, mlflow_env, require_mlflow, running_server
-from tests.tracker_server import running
+from tests.tracker_server import change_access, running
+
+
+def access_state(store: Path) -> Any:
+    from reporter.core.access import AccessState
+    from reporter.store.access import StoreAccessLog
+
+    return AccessState.replay(StoreAccessLog(open_store(str(store))).changes())
 
 
 @pytest.fixture
@@ -278,7 +286,9 @@ print(json.dumps(out))
 """
 
 
-def _read_back(tmp_path: Path, lib: str, uri: str | None = None) -> Any:
+def _read_back(
+    tmp_path: Path, lib: str, uri: str | None = None, user: dict[str, str] | None = None
+) -> Any:
     folder = tmp_path / (lib if uri is None else f"{lib}-via-server")
     folder.mkdir(parents=True)
     (folder / "script.py").write_text(textwrap.dedent(SCRIPT))
@@ -290,7 +300,7 @@ def _read_back(tmp_path: Path, lib: str, uri: str | None = None) -> Any:
     done = subprocess.run(
         [str(python), "script.py", lib, uri or default_uri],
         cwd=folder,
-        env=env,
+        env={**env, **(user or {})},
         capture_output=True,
         text=True,
         timeout=600,
@@ -321,6 +331,28 @@ def test_mlflows_client_through_our_server_reads_back_what_mlflow_reads_back(tmp
     assert through.keys() == theirs.keys()
     for key in through:
         assert through[key] == theirs[key], key
+
+
+def test_mlflows_client_registers_through_our_server_as_a_user_who_is_not_an_admin(tmp_path):
+    """With `--auth basic`, a user (no admin) registers, aliases, renames and loads through
+    MLflow's own client: the creator of a registered model manages it, as in MLflow."""
+    require_mlflow()
+    mlflows = tmp_path / "mlflow-server"
+    mlflows.mkdir()
+    with running_server(mlflows, f"sqlite:///{mlflows}/m.db", mlflows / "artifacts") as url:
+        theirs = _read_back(tmp_path, "mlflow", url)
+    store = tmp_path / "served-store"
+    open_store(str(store)).create_if_missing()
+    change_access(store, lambda s: s.add_user("ml", "ml-pw"))
+    args = ("--no-site", "--auth", "basic", "--default-permission", "EDIT")
+    with running(store, tmp_path, args) as server:
+        user = {"MLFLOW_TRACKING_USERNAME": "ml", "MLFLOW_TRACKING_PASSWORD": "ml-pw"}
+        through = _read_back(tmp_path / "ours", "mlflow", server.url, user)
+    assert through == theirs
+    granted = {
+        (g.who, g.experiment, g.permission.name) for g in access_state(store).model_grants.values()
+    }
+    assert granted == {("user:ml", "churn", "MANAGE"), ("user:ml", "fraud-v2", "MANAGE")}
 
 
 # found by an adversarial review --------------------------------------------------------------

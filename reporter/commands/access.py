@@ -229,18 +229,29 @@ def _grantee_options(function: F) -> F:
 
 @click.group("grants")
 def grants_group() -> None:
-    """Permissions on experiments: READ, USE, EDIT, MANAGE, NO_PERMISSIONS or DENY (MLflow's),
-    per user or group, on experiments by name, glob or id:ID.
+    """Permissions on experiments and registered models: READ, USE, EDIT, MANAGE,
+    NO_PERMISSIONS or DENY (MLflow's), per user or group, on experiments by name, glob or
+    id:ID, on registered models by name or glob.
 
     Example:
 
         tracker-report grants set --user bob --experiment 'churn-*' --permission EDIT
+        tracker-report grants set --group risk --registered-model 'churn*' --permission MANAGE
     """
+
+
+def _target(experiment: str | None, registered_model: str | None) -> tuple[str, str]:
+    if (experiment is None) == (registered_model is None):
+        raise click.UsageError("Give exactly one of --experiment or --registered-model")
+    if experiment is not None:
+        return "experiment", experiment
+    return "registered model", str(registered_model)
 
 
 @grants_group.command("set")
 @_grantee_options
-@click.option("--experiment", required=True, help="A name, a glob such as 'team-a/*', or id:ID.")
+@click.option("--experiment", help="A name, a glob such as 'team-a/*', or id:ID.")
+@click.option("--registered-model", help="A registered model's name, or a glob such as 'churn*'.")
 @click.option(
     "--permission",
     required=True,
@@ -252,7 +263,8 @@ def grants_group() -> None:
 def grants_set(
     user: str | None,
     group: str | None,
-    experiment: str,
+    experiment: str | None,
+    registered_model: str | None,
     permission: str,
     store_flag: str | None,
     config_file: str | None,
@@ -261,27 +273,37 @@ def grants_set(
     """Grant a permission (replacing an earlier grant to the same user or group on the same
     experiments)."""
     who = _who(user, group)
+    kind, target = _target(experiment, registered_model)
     log = _Log(store_flag, config_file, users_file)
-    change = log.state().grant(who, experiment, permission)
-    log.publish(change, f"Granted {change['permission']} on {experiment!r} to {who}")
+    state = log.state()
+    if kind == "experiment":
+        change = state.grant(who, target, permission)
+    else:
+        change = state.grant_model(who, target, permission)
+    log.publish(change, f"Granted {change['permission']} on {kind}s {target!r} to {who}")
 
 
 @grants_group.command("remove")
 @_grantee_options
-@click.option("--experiment", required=True, help="As it was granted.")
+@click.option("--experiment", help="As it was granted.")
+@click.option("--registered-model", help="As it was granted.")
 @_access_options
 def grants_remove(
     user: str | None,
     group: str | None,
-    experiment: str,
+    experiment: str | None,
+    registered_model: str | None,
     store_flag: str | None,
     config_file: str | None,
     users_file: str | None,
 ) -> None:
     """Remove a grant."""
     who = _who(user, group)
+    kind, target = _target(experiment, registered_model)
     log = _Log(store_flag, config_file, users_file)
-    log.publish(log.state().revoke(who, experiment), f"Removed {who}'s grant on {experiment!r}")
+    state = log.state()
+    change = state.revoke(who, target) if kind == "experiment" else state.revoke_model(who, target)
+    log.publish(change, f"Removed {who}'s grant on {kind}s {target!r}")
 
 
 @grants_group.command("default")
@@ -309,10 +331,15 @@ def grants_list(
 
     state = _Log(store_flag, config_file, users_file).state()
     rows = [
-        {"who": g.who, "experiment": g.experiment, "permission": g.permission.name}
+        {"who": g.who, "experiment": g.experiment, "registered_model": "",
+         "permission": g.permission.name}
         for g in sorted(state.grants.values(), key=lambda g: (g.experiment, g.who))
-    ]
-    frame = pd.DataFrame(rows, columns=["who", "experiment", "permission"])
+    ] + [
+        {"who": g.who, "experiment": "", "registered_model": g.experiment,
+         "permission": g.permission.name}
+        for g in sorted(state.model_grants.values(), key=lambda g: (g.experiment, g.who))
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["who", "experiment", "registered_model", "permission"])
     _emit(frame, output_format, "No grants.")
     if output_format == "table":
         click.echo(f"Everyone else: {state.default.name} (unless the server says otherwise)")

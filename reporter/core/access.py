@@ -1,16 +1,20 @@
 """Who may do what on a tracking server: users (hashed passwords, tokens, admins), grants of a
-permission on experiments to users and groups, and a default permission for everyone else.
+permission on experiments and on registered models to users and groups, and a default
+permission for everyone else.
 
 The state is the replay, in order, of append-only change records (dicts with an "op"), which
 the store keeps like its other events (`AbstractStore.access_changes`) or a users file holds.
 Permissions resolve as MLflow's basic-auth app does: an admin may do anything; a user's own
 grants on an experiment come first, then their groups' grants, then the default; an explicit
-DENY among them wins; creating an experiment grants its creator MANAGE on it.
+DENY among them wins; creating an experiment (or a registered model) grants its creator
+MANAGE on it. Registered models are granted by name or glob (`churn-*`); a model's own exact
+grants follow it through renames and go with it when it is deleted (as MLflow's do).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import re
 import secrets
@@ -56,18 +60,30 @@ class User:
     version: int = 0  # the change that last touched it: a cached sign-in is good only for it
 
 
+EXPERIMENT = "experiment"
+REGISTERED_MODEL = "registered_model"  # MLflow's resource_type names
+RESOURCES = (EXPERIMENT, REGISTERED_MODEL)
+
+
 @dataclass(frozen=True)
 class Grant:
-    """A permission on experiments (a name pattern, or `id:ID`) for `user:NAME`/`group:NAME`."""
+    """A permission for `user:NAME`/`group:NAME` on experiments (a name pattern, or `id:ID`)
+    or on registered models (a name pattern: `exact_pattern` of a name matches only it)."""
 
     who: str
-    experiment: str
+    experiment: str  # the selector (of registered models when resource says so)
     permission: Permission
+    resource: str = EXPERIMENT
 
     def matches(self, experiment_id: str, name: str) -> bool:
-        if self.experiment.startswith("id:"):
+        if self.resource == EXPERIMENT and self.experiment.startswith("id:"):
             return self.experiment[3:] == experiment_id
         return fnmatch.fnmatchcase(name, self.experiment)
+
+
+def exact_pattern(name: str) -> str:
+    """Return the name pattern that matches only `name` (its glob characters escaped)."""
+    return glob.escape(name)
 
 
 def check_user_name(name: object) -> str:
@@ -98,6 +114,16 @@ def check_experiment_pattern(pattern: object) -> str:
         )
     if pattern.startswith("id:") and not pattern[3:].isdigit():
         raise InvalidArgumentError(f"Invalid experiment selector {pattern!r}: id: takes digits")
+    return pattern
+
+
+def check_model_pattern(pattern: object) -> str:
+    """Return a registered-model selector: a name or a glob such as `churn-*`."""
+    if not isinstance(pattern, str) or not pattern or len(pattern) > 1000 or "\x00" in pattern:
+        raise InvalidArgumentError(
+            f"Invalid registered model selector {pattern!r}: give a name or a glob such as "
+            "'churn-*'"
+        )
     return pattern
 
 
@@ -137,10 +163,12 @@ class AccessState:
 
     def __init__(self, default: Permission = READ) -> None:
         self.users: dict[str, User] = {}
-        self.grants: dict[tuple[str, str], Grant] = {}
+        self.grants: dict[tuple[str, str], Grant] = {}  # on experiments
+        self.model_grants: dict[tuple[str, str], Grant] = {}  # on registered models
         self.default = default  # the server's --default-permission until a change sets one
         self._tokens: dict[str, str] = {}  # sha256 -> user
-        self._permissions: dict[tuple[Identity, str, str], Permission] = {}  # answered before
+        # answered before: (caller, resource, experiment id or "", name) -> permission
+        self._permissions: dict[tuple[Identity, str, str, str], Permission] = {}
         self.generation = 0  # set by the server's Access when it installs this state
         self.applied = 0
 
@@ -174,6 +202,9 @@ class AccessState:
                 self._tokens.pop(digest, None)
             del self.users[user.name]
             self.grants = {k: g for k, g in self.grants.items() if g.who != f"user:{user.name}"}
+            self.model_grants = {
+                k: g for k, g in self.model_grants.items() if g.who != f"user:{user.name}"
+            }
         elif op == "token.add" and user is not None:
             digest = str(change.get("token_hash"))
             user.tokens[str(change.get("token_id"))] = digest
@@ -183,6 +214,17 @@ class AccessState:
             if removed is not None:
                 self._tokens.pop(removed, None)
                 user.version = self.applied
+        elif op == "grant" and REGISTERED_MODEL in change:
+            try:
+                grant = Grant(
+                    check_who(change.get("who")),
+                    check_model_pattern(change.get(REGISTERED_MODEL)),
+                    get_permission(str(change.get("permission"))),
+                    REGISTERED_MODEL,
+                )
+            except InvalidArgumentError:
+                return
+            self.model_grants[(grant.who, grant.experiment)] = grant
         elif op == "grant":
             try:
                 grant = Grant(
@@ -193,6 +235,8 @@ class AccessState:
             except InvalidArgumentError:
                 return
             self.grants[(grant.who, grant.experiment)] = grant
+        elif op == "revoke" and REGISTERED_MODEL in change:
+            self.model_grants.pop((str(change.get("who")), str(change.get(REGISTERED_MODEL))), None)
         elif op == "revoke":
             self.grants.pop((str(change.get("who")), str(change.get("experiment"))), None)
         elif op == "default":
@@ -210,33 +254,42 @@ class AccessState:
 
     def permission(self, who: Identity, experiment_id: str, name: str) -> Permission:
         """Return the caller's permission on an experiment."""
-        key = (who, experiment_id, name)
+        return self._answer(who, EXPERIMENT, experiment_id, name)
+
+    def model_permission(self, who: Identity, name: str) -> Permission:
+        """Return the caller's permission on the registered model of a name."""
+        return self._answer(who, REGISTERED_MODEL, "", name)
+
+    def _answer(self, who: Identity, resource: str, experiment_id: str, name: str) -> Permission:
+        key = (who, resource, experiment_id, name)
         found = self._permissions.get(key)
         if found is None:
-            found = self._resolve(who, experiment_id, name)
+            grants = self.grants if resource == EXPERIMENT else self.model_grants
+            found = self._resolve(grants, who, experiment_id, name)
             if len(self._permissions) >= self.MEMO:
                 self._permissions.clear()
             self._permissions[key] = found
         return found
 
-    def _resolve(self, who: Identity, experiment_id: str, name: str) -> Permission:
+    def _resolve(
+        self, grants: dict[tuple[str, str], Grant], who: Identity, experiment_id: str, name: str
+    ) -> Permission:
         if who.admin:
             return MANAGE
-        own = [g.permission for g in self._grants_of(f"user:{who.user}", experiment_id, name)]
-        group = [
-            g.permission
-            for group_name in who.groups
-            for g in self._grants_of(f"group:{group_name}", experiment_id, name)
-        ]
+
+        def of(grantee: str) -> list[Permission]:
+            return [
+                g.permission
+                for (w, _), g in grants.items()
+                if w == grantee and g.matches(experiment_id, name)
+            ]
+
+        own = of(f"user:{who.user}")
+        group = [p for group_name in who.groups for p in of(f"group:{group_name}")]
         if DENY in own or DENY in group:  # an explicit DENY, the user's or a group's, wins
             return DENY
         found = strongest(own) or strongest(group)
         return found if found is not None else self.default
-
-    def _grants_of(self, who: str, experiment_id: str, name: str) -> list[Grant]:
-        return [
-            g for (w, _), g in self.grants.items() if w == who and g.matches(experiment_id, name)
-        ]
 
     # building change records (checked against the state, so a CLI or an API call that makes
     # no sense gets a clear error before anything is written) ------------------------------
@@ -281,6 +334,42 @@ class AccessState:
         if (who, experiment) not in self.grants:
             raise NotFoundError(f"No grant to {who} on experiments {experiment!r}")
         return {"op": "revoke", "who": who, "experiment": experiment}
+
+    def grant_model(self, who: str, pattern: str, permission: str) -> dict[str, Any]:
+        return {"op": "grant", "who": check_who(who),
+                REGISTERED_MODEL: check_model_pattern(pattern),
+                "permission": get_permission(permission).name}  # fmt: skip
+
+    def revoke_model(self, who: str, pattern: str) -> dict[str, Any]:
+        if (who, pattern) not in self.model_grants:
+            raise NotFoundError(f"No grant to {who} on registered models {pattern!r}")
+        return {"op": "revoke", "who": who, REGISTERED_MODEL: pattern}
+
+    def follow_rename(self, name: str, new_name: str) -> list[dict[str, Any]]:
+        """Return the changes that move a registered model's exact grants to its new name."""
+        old, new = exact_pattern(name), exact_pattern(new_name)
+        moved = [g for g in self.model_grants.values() if g.experiment == old]
+        return [
+            *(self.grant_model(g.who, new, g.permission.name) for g in moved),
+            *(self.revoke_model(g.who, old) for g in moved),
+        ]
+
+    def after_rename(self, name: str, new_name: str) -> AccessState:
+        """Return the grants as they would be once a registered model is renamed (its exact
+        grants moved): what a rename check asks about the new name."""
+        after = AccessState(self.default)
+        after.users, after.grants = self.users, self.grants
+        after.model_grants = dict(self.model_grants)
+        for change in self.follow_rename(name, new_name):
+            after.apply(change)
+        return after
+
+    def forget_model(self, name: str) -> list[dict[str, Any]]:
+        """Return the changes that drop a deleted registered model's exact grants (a model made
+        later under the name does not inherit them)."""
+        old = exact_pattern(name)
+        return [self.revoke_model(g.who, old) for g in self.model_grants.values()
+                if g.experiment == old]  # fmt: skip
 
     def set_default(self, permission: str) -> dict[str, Any]:
         return {"op": "default", "permission": get_permission(permission).name}

@@ -716,17 +716,12 @@ def _endpoint(
                     await guard.require(who, exp_id, rule.need)
                 elif not allowed:
                     raise denied(who, exp_id, rule.need)
-        if rule.target == "registry" and not who.admin:
-            # registry grants (READ on the versions' experiments, EDIT to register, MANAGE for
-            # aliases) are not there yet: until they are, the registry is the admins' on a
-            # server with --auth (its versions name runs of experiments others may not read)
-            raise PermissionDenied(
-                f"Permission denied: {who.user} may not use the model registry; on a server "
-                "with --auth only admins do so for now"
-            )
+        if rule.target == "registered_model":
+            guard.require_model(who, str(data.get("name", "")), rule.need)
         if not rule.write:
             return JSONResponse(await handler(backend, data, request))
-        needs = models_named(data)
+        registry = rule.target in ("registered_model", "registry")  # checks its sources itself
+        needs = {} if registry else models_named(data)
         models = await guard.require_models(who, needs) if needs else []
         if action == "experiments/update" and data.get("new_name") and exp_id is not None:
             await guard.require_rename(who, exp_id, str(data["new_name"]))

@@ -35,7 +35,9 @@ _SEQUENCE = itertools.count()
 class Rule:
     """What an endpoint needs: `target` names how the request names its experiment
     ("experiment", "experiment_name", "run", "model", "create" for any signed-in user,
-    "search" for results filtered by READ), `need` the capability, `write` if audited."""
+    "search" for results filtered by READ), or its registered model ("registered_model":
+    the `name` parameter; "registry" when the endpoint checks for itself), `need` the
+    capability, `write` if audited."""
 
     target: str
     need: str = "read"
@@ -93,6 +95,18 @@ class Guard:
 
     def permission(self, who: Identity, experiment_id: str, name: str) -> Permission:
         return self.access.state().permission(who, experiment_id, name)
+
+    def model_permission(self, who: Identity, name: str) -> Permission:
+        return self.access.state().model_permission(who, name)
+
+    def require_model(self, who: Identity, name: str, need: str) -> None:
+        """Raise PERMISSION_DENIED unless the caller has `need` on the registered model of a
+        name (whether or not it exists: its grants are by name)."""
+        if not allows(self.model_permission(who, name), need):
+            raise PermissionDenied(
+                f"Permission denied: {who.user} may not {need} registered model {name!r}; ask "
+                "a manager of it, or an admin, for access"
+            )
 
     def forget(self, experiment_id: str) -> None:
         """Drop an experiment's cached name (after a rename through this server)."""

@@ -4,22 +4,34 @@
 A version whose files are a logged model's is downloaded by MLflow's client from the URI
 `get-download-uri` answers: the logged model's `mlflow-artifacts:/` location, which this
 server proxies, never a path on the server's disk.
+
+With `--auth`, permissions are per registered model (grants by name or glob; its creator
+manages it), as MLflow's basic-auth app has them: reading needs READ, changing EDIT,
+deleting MANAGE; registering a version needs EDIT on the model and READ on the run or logged
+model it comes from; aliases need MANAGE (they decide what `models:/name@champion` loads).
+Searches answer only the models the caller may read.
 """
 
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 
 from reporter.core import wire
-from reporter.core.errors import InvalidArgumentError
+from reporter.core.access import exact_pattern
+from reporter.core.errors import InvalidArgumentError, NotFoundError
 from reporter.core.logged_models import is_model_id
 from reporter.core.model_registry import ModelVersion
+from reporter.core.permissions import DENY
+from reporter.query.registry import search_models, search_versions
 from reporter.tracking_server import requests as req
+from reporter.tracking_server.auth import PermissionDenied
 from reporter.tracking_server.backend import Backend, model_location, run_location
-from reporter.tracking_server.guard import Rule
+from reporter.tracking_server.guard import Rule, identity_of
 
 MODELS_PAGE = 100  # MLflow's default max_results of search_registered_models
 VERSIONS_PAGE = 10_000
@@ -46,14 +58,42 @@ def _version(data: dict[str, Any]) -> str:
     return req.required(data, "version")
 
 
+def _readable(b: Backend, r: Request) -> Callable[[str], bool]:
+    """Return whether the caller may read the registered model of a name."""
+    guard, who = b.guard, identity_of(r.scope)
+    if guard is None or who is None or who.admin:
+        return lambda _: True
+    return lambda name: guard.model_permission(who, name).can_read
+
+
+async def _publish(b: Backend, r: Request, changes: list[dict[str, Any]]) -> None:
+    """Record changes of grants a registry write makes (its creator's grant, grants following
+    a rename), by the caller."""
+    who = identity_of(r.scope)
+    if b.guard is None or who is None:
+        return
+    for change in changes:
+        await b.call(b.guard.access.publish, {**change, "by": who.user})
+
+
 # registered models ------------------------------------------------------------------------
-async def create_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def create_registered_model(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
+    name = req.required(data, "name")
+    guard, who = b.guard, identity_of(r.scope)
+    if guard is not None and who is not None and guard.model_permission(who, name) is DENY:
+        # any signed-in user may create a registered model, unless a grant denies its name
+        raise PermissionDenied(
+            f"Permission denied: {who.user} may not create registered model {name!r}"
+        )
     model = await b.call(
         b.client.create_registered_model,
-        req.required(data, "name"),
+        name,
         tags=_tags(data),
         description=req.optional(data, "description"),
     )
+    if guard is not None and who is not None:  # its creator manages it, as in MLflow
+        state = guard.access.state()
+        await _publish(b, r, [state.grant_model(f"user:{who.user}", exact_pattern(name), "MANAGE")])
     return {"registered_model": wire.registered_model_to_json(model)}
 
 
@@ -62,12 +102,23 @@ async def get_registered_model(b: Backend, data: dict[str, Any], _: Request) -> 
     return {"registered_model": wire.registered_model_to_json(model)}
 
 
-async def rename_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
-    model = await b.call(
-        b.client.rename_registered_model,
-        req.required(data, "name"),
-        req.required(data, "new_name"),
-    )
+async def rename_registered_model(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
+    name, new_name = req.required(data, "name"), req.required(data, "new_name")
+    guard, who = b.guard, identity_of(r.scope)
+    if guard is not None and who is not None:
+        # grants by pattern follow names: a rename changes permissions, so it needs MANAGE
+        # under the old name and under the new one, once the model's own grants moved there
+        # (as renaming an experiment does here)
+        guard.require_model(who, name, "manage")
+        after = guard.access.state().after_rename(name, new_name)
+        if not after.model_permission(who, new_name).can_manage:
+            raise PermissionDenied(
+                f"Permission denied: {who.user} may not manage registered model {name!r} "
+                f"under the new name {new_name!r}; renaming changes which grants apply"
+            )
+    model = await b.call(b.client.rename_registered_model, name, new_name)
+    if guard is not None:
+        await _publish(b, r, guard.access.state().follow_rename(name, new_name))
     return {"registered_model": wire.registered_model_to_json(model)}
 
 
@@ -80,14 +131,20 @@ async def update_registered_model(b: Backend, data: dict[str, Any], _: Request) 
     return {"registered_model": wire.registered_model_to_json(model)}
 
 
-async def delete_registered_model(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
-    await b.call(b.client.delete_registered_model, req.required(data, "name"))
+async def delete_registered_model(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
+    name = req.required(data, "name")
+    await b.call(b.client.delete_registered_model, name)
+    if b.guard is not None:
+        await _publish(b, r, b.guard.access.state().forget_model(name))
     return {}
 
 
-async def search_registered_models(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def search_registered_models(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
+    readable = _readable(b, r)
+    models = [m for m in await b.call(b.client.registry.list_models) if readable(m.name)]
     found = await b.call(
-        b.client.search_registered_models,
+        search_models,
+        models,
         req.optional(data, "filter"),
         _max_results(data, MODELS_PAGE),
         _order_by(data),
@@ -204,9 +261,45 @@ def check_source(b: Backend, source: str, run_id: str | None, model_id: str | No
             raise _invalid(source, by)
 
 
-async def create_model_version(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def _require_source(
+    b: Backend, r: Request, source: str, run_id: str | None, model_id: str | None
+) -> None:
+    """Registering needs READ on what the version comes from: its run's experiment, its logged
+    model's, or the registered model a `models:/name/...` source names (as MLflow's)."""
+    guard, who = b.guard, identity_of(r.scope)
+    if guard is None or who is None:
+        return
+    experiments = []
+    try:
+        if run_id:
+            experiments.append(await b.call(b.store.experiment_of, run_id))
+        for logged in {model_id, _logged_model_of(source)} - {None}:
+            experiments.append((await b.call(b.client.get_logged_model, logged)).experiment_id)
+    except NotFoundError:
+        pass  # the registration says what does not exist
+    for exp_id in experiments:
+        await guard.require(who, exp_id, "read")
+    named = _registered_model_of(source)
+    if named is not None:
+        guard.require_model(who, named, "read")
+
+
+def _logged_model_of(source: str) -> str | None:
+    rest = source.removeprefix("models:/").strip("/")
+    return rest if source.startswith("models:/") and is_model_id(rest) else None
+
+
+def _registered_model_of(source: str) -> str | None:
+    if not source.startswith("models:/") or _logged_model_of(source) is not None:
+        return None
+    name = source.removeprefix("models:/").strip("/")
+    return name.rpartition("@")[0] if "@" in name else name.rpartition("/")[0] or name
+
+
+async def create_model_version(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     model_id = req.optional(data, "model_id") or None
     source, run_id = req.required(data, "source"), req.optional(data, "run_id") or None
+    await _require_source(b, r, source, run_id, model_id)
     await b.call(check_source, b, source, run_id, model_id)
     version = await b.call(
         b.client.create_model_version,
@@ -241,9 +334,17 @@ async def delete_model_version(b: Backend, data: dict[str, Any], _: Request) -> 
     return {}
 
 
-async def search_model_versions(b: Backend, data: dict[str, Any], _: Request) -> dict[str, Any]:
+async def search_model_versions(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
+    readable = _readable(b, r)
+    # (MLflow's server leaves `aliases` empty in search results, as its client does)
+    versions = [
+        replace(v, aliases=[])
+        for v in await b.call(b.client.registry.list_versions)
+        if readable(v.name)
+    ]
     found = await b.call(
-        b.client.search_model_versions,
+        search_versions,
+        versions,
         req.optional(data, "filter"),
         _max_results(data, VERSIONS_PAGE),
         _order_by(data),
@@ -315,29 +416,35 @@ def _download_uri(b: Backend, version: ModelVersion) -> str:
     return source
 
 
-REGISTRY_READ = Rule("registry")
-REGISTRY_WRITE = Rule("registry", "update", write=True)
+# what each endpoint needs on the registered model its `name` parameter names ("registry":
+# the handler checks for itself); every write is audited
+READ = Rule("registered_model")
+UPDATE = Rule("registered_model", "update", write=True)
+DELETE = Rule("registered_model", "delete", write=True)
+MANAGE = Rule("registered_model", "manage", write=True)
+SEARCH = Rule("registry")
+CHECKED = Rule("registry", "update", write=True)
 ENDPOINTS: list[tuple[str, str, Any, Rule]] = [
-    ("POST", "/registered-models/create", create_registered_model, REGISTRY_WRITE),
-    ("GET", "/registered-models/get", get_registered_model, REGISTRY_READ),
-    ("POST", "/registered-models/rename", rename_registered_model, REGISTRY_WRITE),
-    ("PATCH", "/registered-models/update", update_registered_model, REGISTRY_WRITE),
-    ("DELETE", "/registered-models/delete", delete_registered_model, REGISTRY_WRITE),
-    ("GET", "/registered-models/search", search_registered_models, REGISTRY_READ),
-    ("POST", "/registered-models/get-latest-versions", get_latest_versions, REGISTRY_READ),
-    ("GET", "/registered-models/get-latest-versions", get_latest_versions, REGISTRY_READ),
-    ("POST", "/registered-models/set-tag", set_registered_model_tag, REGISTRY_WRITE),
-    ("DELETE", "/registered-models/delete-tag", delete_registered_model_tag, REGISTRY_WRITE),
-    ("POST", "/registered-models/alias", set_alias, REGISTRY_WRITE),
-    ("DELETE", "/registered-models/alias", delete_alias, REGISTRY_WRITE),
-    ("GET", "/registered-models/alias", get_version_by_alias, REGISTRY_READ),
-    ("POST", "/model-versions/create", create_model_version, REGISTRY_WRITE),
-    ("GET", "/model-versions/get", get_model_version, REGISTRY_READ),
-    ("PATCH", "/model-versions/update", update_model_version, REGISTRY_WRITE),
-    ("DELETE", "/model-versions/delete", delete_model_version, REGISTRY_WRITE),
-    ("GET", "/model-versions/search", search_model_versions, REGISTRY_READ),
-    ("GET", "/model-versions/get-download-uri", get_download_uri, REGISTRY_READ),
-    ("POST", "/model-versions/transition-stage", transition_stage, REGISTRY_WRITE),
-    ("POST", "/model-versions/set-tag", set_model_version_tag, REGISTRY_WRITE),
-    ("DELETE", "/model-versions/delete-tag", delete_model_version_tag, REGISTRY_WRITE),
+    ("POST", "/registered-models/create", create_registered_model, CHECKED),
+    ("GET", "/registered-models/get", get_registered_model, READ),
+    ("POST", "/registered-models/rename", rename_registered_model, CHECKED),
+    ("PATCH", "/registered-models/update", update_registered_model, UPDATE),
+    ("DELETE", "/registered-models/delete", delete_registered_model, DELETE),
+    ("GET", "/registered-models/search", search_registered_models, SEARCH),
+    ("POST", "/registered-models/get-latest-versions", get_latest_versions, READ),
+    ("GET", "/registered-models/get-latest-versions", get_latest_versions, READ),
+    ("POST", "/registered-models/set-tag", set_registered_model_tag, UPDATE),
+    ("DELETE", "/registered-models/delete-tag", delete_registered_model_tag, UPDATE),
+    ("POST", "/registered-models/alias", set_alias, MANAGE),
+    ("DELETE", "/registered-models/alias", delete_alias, MANAGE),
+    ("GET", "/registered-models/alias", get_version_by_alias, READ),
+    ("POST", "/model-versions/create", create_model_version, UPDATE),
+    ("GET", "/model-versions/get", get_model_version, READ),
+    ("PATCH", "/model-versions/update", update_model_version, UPDATE),
+    ("DELETE", "/model-versions/delete", delete_model_version, DELETE),
+    ("GET", "/model-versions/search", search_model_versions, SEARCH),
+    ("GET", "/model-versions/get-download-uri", get_download_uri, READ),
+    ("POST", "/model-versions/transition-stage", transition_stage, UPDATE),
+    ("POST", "/model-versions/set-tag", set_model_version_tag, UPDATE),
+    ("DELETE", "/model-versions/delete-tag", delete_model_version_tag, DELETE),
 ]

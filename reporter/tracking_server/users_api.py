@@ -4,8 +4,8 @@ a `tracker-report server --auth ...` as it manages `mlflow server --app-name bas
 
 * `/api/2.0/mlflow/users/create|get|update-password|update-admin|delete` (admins; a user may
   read themselves and change their own password, giving the current one);
-* `/api/3.0/mlflow/users/permissions/grant|revoke|get` for resource_type "experiment" (the
-  experiment's managers and admins).
+* `/api/3.0/mlflow/users/permissions/grant|revoke|get` for resource_type "experiment" (by
+  id) and "registered_model" (by name): the resource's managers and admins.
 
 Changes go to the same change records as `tracker-report users` and `grants`, and each leaves
 an audit record in the commit that answers it.
@@ -21,7 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from reporter.core.access import Identity, User, verify_password
+from reporter.core.access import (
+    EXPERIMENT,
+    REGISTERED_MODEL,
+    Identity,
+    User,
+    exact_pattern,
+    verify_password,
+)
 from reporter.core.errors import InvalidArgumentError, NotFoundError
 from reporter.tracking_server import requests as req
 from reporter.tracking_server.auth import PermissionDenied
@@ -102,48 +109,64 @@ class UsersApi:
         await self.publish(who, self.guard.access.state().remove_user(name), None)
         return {}
 
-    async def _experiment(self, who: Identity, data: dict[str, Any]) -> str:
+    async def _resource(self, who: Identity, data: dict[str, Any], need: str) -> tuple[str, str]:
+        """Return (resource_type, id) of a permission request, after checking the caller has
+        `need` on it (an experiment by id, or a registered model by name)."""
         kind = req.required(data, "resource_type")
-        if kind != "experiment":
+        resource_id = req.required(data, "resource_id")
+        if kind == EXPERIMENT:
+            if await self.guard.experiment_name(resource_id) is None:
+                raise NotFoundError(f"No experiment with id {resource_id!r}")
+            if need:
+                await self.guard.require(who, resource_id, need)
+        elif kind == REGISTERED_MODEL:
+            await self.b.call(self.b.client.get_registered_model, resource_id)
+            if need:
+                self.guard.require_model(who, resource_id, need)
+        else:
             raise InvalidArgumentError(
                 f"resource_type {kind!r} is not offered: this server grants permissions on "
-                "experiments (resource_type 'experiment')"
+                f"experiments ({EXPERIMENT!r}) and registered models ({REGISTERED_MODEL!r})"
             )
-        exp_id = req.required(data, "resource_id")
-        if await self.guard.experiment_name(exp_id) is None:
-            raise NotFoundError(f"No experiment with id {exp_id!r}")
-        await self.guard.require(who, exp_id, "manage")
-        return exp_id
+        return kind, resource_id
 
     async def grant(self, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
-        exp_id = await self._experiment(who, data)
+        kind, resource_id = await self._resource(who, data, "manage")
         name = req.required(data, "username")
         state = self.guard.access.state()
         state.require_user(name)
-        change = state.grant(f"user:{name}", f"id:{exp_id}", req.required(data, "permission"))
-        await self.publish(who, change, exp_id)
+        permission = req.required(data, "permission")
+        if kind == REGISTERED_MODEL:
+            change = state.grant_model(f"user:{name}", exact_pattern(resource_id), permission)
+        else:
+            change = state.grant(f"user:{name}", f"id:{resource_id}", permission)
+        await self.publish(who, change, resource_id if kind == EXPERIMENT else None)
         return {}
 
     async def revoke(self, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
-        exp_id = await self._experiment(who, data)
+        kind, resource_id = await self._resource(who, data, "manage")
         name = req.required(data, "username")
-        change = self.guard.access.state().revoke(f"user:{name}", f"id:{exp_id}")
-        await self.publish(who, change, exp_id)
+        state = self.guard.access.state()
+        if kind == REGISTERED_MODEL:
+            change = state.revoke_model(f"user:{name}", exact_pattern(resource_id))
+        else:
+            change = state.revoke(f"user:{name}", f"id:{resource_id}")
+        await self.publish(who, change, resource_id if kind == EXPERIMENT else None)
         return {}
 
     async def get_permission(self, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         name = req.required(data, "username")
-        if name != who.user and not who.admin:
-            await self._experiment(who, data)  # a manager may look at others' permissions
-        else:
-            exp_id = req.required(data, "resource_id")
-            if await self.guard.experiment_name(exp_id) is None:
-                raise NotFoundError(f"No experiment with id {exp_id!r}")
+        # a manager may look at others' permissions; anyone at their own
+        own = name == who.user or who.admin
+        kind, resource_id = await self._resource(who, data, "" if own else "manage")
         state = self.guard.access.state()
         user = state.require_user(name)
-        exp_id = req.required(data, "resource_id")
-        exp_name = await self.guard.experiment_name(exp_id) or ""
-        permission = state.permission(Identity(name, (), user.admin), exp_id, exp_name)
+        caller = Identity(name, (), user.admin)
+        if kind == REGISTERED_MODEL:
+            permission = state.model_permission(caller, resource_id)
+        else:
+            exp_name = await self.guard.experiment_name(resource_id) or ""
+            permission = state.permission(caller, resource_id, exp_name)
         return {"allowed": permission.can_use, "permission": permission.name}
 
 

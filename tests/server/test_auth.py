@@ -46,6 +46,8 @@ class World:
     """A server with users, and an experiment `shared` (runs, a model, an artifact) made by
     the admin; `reader` has the default READ on it, `denied` a DENY."""
 
+    MODEL = "shared-model"  # registered by the admin from the shared run
+
     def __init__(self, server: Server, store: Path) -> None:
         self.server, self.store = server, store
         self.http = httpx.Client(base_url=server.url, timeout=60)
@@ -58,6 +60,9 @@ class World:
         self.model_id = model["model"]["info"]["model_id"]
         answer = self.http.put(self.artifact("notes.txt"), content=b"hello", headers=basic("admin"))
         assert answer.status_code == 200, answer.text
+        self.post("admin", "registered-models/create", {"name": self.MODEL})
+        self.post("admin", "model-versions/create", {"name": self.MODEL, "run_id": self.run_id,
+                  "source": f"runs:/{self.run_id}/notes.txt"})  # fmt: skip
 
     def artifact(self, path: str) -> str:
         return f"{ARTIFACTS}/{self.exp_id}/{self.run_id}/artifacts/{path}"
@@ -83,7 +88,11 @@ class World:
                 "experiment_ids": [self.exp_id],
                 "experiment_name": "shared",
                 "run_id": self.run_id,
-                "name": "new-name",
+                "name": self.MODEL if "model" in path else "new-name",
+                "version": "1",
+                "alias": "champion",
+                "stage": "Production",
+                "source": f"runs:/{self.run_id}/notes.txt",
                 "new_name": "renamed",
                 "key": "k",
                 "value": "1",
@@ -109,6 +118,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
         change_access(store, add)
     change_access(store, lambda s: s.grant("user:denied", "shared", "DENY"))
+    change_access(store, lambda s: s.grant_model("user:denied", "shared*", "DENY"))
     with running(store, root, ("--no-site", "--auth", "basic")) as server:
         world = World(server, store)
         try:
@@ -140,10 +150,10 @@ def test_every_endpoint_refuses_callers_without_valid_credentials(world: World) 
 def test_a_read_only_user_can_read_and_cannot_write(world: World) -> None:
     before = store_state(world.store)
     for method, path, body, rule in world.requests():
-        if rule.target == "create":  # any signed-in user may create an experiment, as in MLflow
-            continue
+        if rule.target == "create" or path.endswith("registered-models/create"):
+            continue  # any signed-in user may create an experiment or a model, as in MLflow
         answer = world.call(method, path, body, basic("reader"))
-        if rule.write or rule.target == "registry":  # the registry: admins only, for now
+        if rule.write:
             assert answer.status_code == 403, (method, path, answer.text)
             assert answer.json()["error_code"] == "PERMISSION_DENIED"
             assert "reader" in answer.json()["message"]
@@ -160,10 +170,11 @@ def test_a_denied_user_sees_nothing_of_the_experiment(world: World) -> None:
     who = basic("denied")
     for method, path, body, rule in world.requests():
         answer = world.call(method, path, body, who)
-        if rule.target == "search":
+        if rule.target == "search" or (rule.target == "registry" and "search" in path):
             assert answer.status_code == 200, (path, answer.text)
             found = json.dumps(answer.json())
             assert world.exp_id not in found and world.run_id not in found, path
+            assert world.MODEL not in found, path
         elif rule.target != "create":
             assert answer.status_code == 403, (method, path, answer.text)
     reads = [
@@ -176,27 +187,115 @@ def test_a_denied_user_sees_nothing_of_the_experiment(world: World) -> None:
         assert answer.status_code == 403 and b"hello" not in answer.content, path
 
 
-def test_the_registry_is_the_admins_on_a_server_with_auth(world: World) -> None:
-    """Until registry grants exist, only admins register and read the registry: its versions
-    name runs of experiments other users may not read."""
+def test_registry_permissions_are_per_registered_model(world: World) -> None:
+    """Anyone signed in may create a registered model and manages it; reading needs READ,
+    registering EDIT on the model and READ on the run, aliases MANAGE; the creator's grant
+    follows a rename and goes with a delete."""
+    exp = world.post("alice", "experiments/create", {"name": "alice-registry"})["experiment_id"]
+    run = world.post("alice", "runs/create", {"experiment_id": exp, "start_time": 1})
+    run_id = run["run"]["info"]["run_id"]
+    version = {"name": "alice-model", "source": f"runs:/{run_id}/m", "run_id": run_id}
+    world.post("alice", "registered-models/create", {"name": "alice-model"})
+    assert world.post("alice", "model-versions/create", version)["model_version"]["version"] == "1"
+    alias = {"name": "alice-model", "alias": "champion", "version": "1"}
+    world.post("alice", "registered-models/alias", alias)
+
+    def status(user: str, method: str, endpoint: str, body: dict[str, Any]) -> int:
+        return world.call(method, f"{API}/{endpoint}", body, basic(user)).status_code
+
+    # reader has the default READ: reads, and nothing more
     before = store_state(world.store)
-    for user in ("alice", "reader"):
-        answer = world.call(
-            "POST", f"{API}/registered-models/create", {"name": "churn"}, basic(user)
-        )
-        assert answer.status_code == 403 and "only admins" in answer.json()["message"]
+    assert status("reader", "GET", "registered-models/alias", alias) == 200
+    assert status("reader", "GET", "model-versions/get", {**alias, "version": "1"}) == 200
+    searched = world.call("GET", f"{API}/registered-models/search", {}, basic("reader")).json()
+    assert "alice-model" in {m["name"] for m in searched["registered_models"]}
+    tag = {"name": "alice-model", "key": "k", "value": "v"}
+    refused = [
+        ("POST", "model-versions/create", version),
+        ("POST", "registered-models/alias", alias),
+        ("POST", "registered-models/set-tag", tag),
+        ("DELETE", "registered-models/delete", {"name": "alice-model"}),
+        ("POST", "registered-models/rename", {"name": "alice-model", "new_name": "x"}),
+    ]
+    for method, endpoint, body in refused:
+        assert status("reader", method, endpoint, body) == 403, endpoint
     assert store_state(world.store) == before
-    world.post("admin", "registered-models/create", {"name": "churn"})
-    source = f"runs:/{world.run_id}/notes.txt"
-    made = world.post(
-        "admin",
-        "model-versions/create",
-        {"name": "churn", "source": source, "run_id": world.run_id},
+
+    # EDIT on alice-* lets reader register and tag, not move aliases or delete
+    change_access(world.store, lambda s: s.grant_model("user:reader", "alice-*", "EDIT"))
+    eventually(lambda: status("reader", "POST", "model-versions/create", version) == 200,
+               "an EDIT grant on the model lets reader register")  # fmt: skip
+    assert status("reader", "POST", "registered-models/set-tag", refused[2][2]) == 200
+    assert status("reader", "POST", "registered-models/alias", alias) == 403
+    assert status("reader", "DELETE", "model-versions/delete", {**alias, "version": "1"}) == 403
+
+    # registering needs READ on the run: denied has a DENY on the shared experiment
+    world.post("denied", "registered-models/create", {"name": "denied-model"})
+    before = store_state(world.store)
+    stolen = {"name": "denied-model", "source": f"runs:/{world.run_id}/notes.txt",
+              "run_id": world.run_id}  # fmt: skip
+    answer = world.call("POST", f"{API}/model-versions/create", stolen, basic("denied"))
+    assert answer.status_code == 403 and "experiment" in answer.json()["message"]
+    from_model = {"name": "denied-model", "source": f"models:/{world.MODEL}/1"}
+    assert status("denied", "POST", "model-versions/create", from_model) == 403
+    assert status("denied", "POST", "registered-models/create", {"name": "shared-2"}) == 403
+    assert store_state(world.store) == before
+
+    # the creator's grant follows a rename; a model made later under the old name is not theirs
+    renamed = {"name": "alice-model", "new_name": "alice-renamed"}
+    world.post("alice", "registered-models/rename", renamed)
+    world.post("admin", "registered-models/create", {"name": "alice-model"})
+    assert (
+        status("alice", "POST", "registered-models/alias", {**alias, "name": "alice-renamed"})
+        == 200
     )
-    assert made["model_version"]["version"] == "1"
-    got = world.http.get(f"{API}/registered-models/get", params={"name": "churn"},
-                         headers=basic("admin"))  # fmt: skip
-    assert got.status_code == 200 and got.json()["registered_model"]["name"] == "churn"
+    world.post("admin", "model-versions/create", version)
+    assert status("alice", "POST", "registered-models/alias", alias) == 403
+    # ... and goes with a delete
+    world.call("DELETE", f"{API}/registered-models/delete", {"name": "alice-renamed"},
+               basic("alice")).raise_for_status()  # fmt: skip
+    world.post("admin", "registered-models/create", {"name": "alice-renamed"})
+    world.post("admin", "model-versions/create", {**version, "name": "alice-renamed"})
+    assert (
+        status("alice", "POST", "registered-models/alias", {**alias, "name": "alice-renamed"})
+        == 403
+    )
+
+
+def test_registry_grants_through_mlflows_permission_api(world: World) -> None:
+    """A model's manager grants through MLflow's unified permissions endpoints (resource_type
+    registered_model, resource_id its name); others may not."""
+    world.post("alice", "registered-models/create", {"name": "granted[1]"})
+    grant = {"username": "reader", "resource_type": "registered_model",
+             "resource_id": "granted[1]", "permission": "MANAGE"}  # fmt: skip
+    answer = world.http.post("/api/3.0/mlflow/users/permissions/grant", json=grant,
+                             headers=basic("reader"))  # fmt: skip
+    assert answer.status_code == 403
+    answer = world.http.post("/api/3.0/mlflow/users/permissions/grant", json=grant,
+                             headers=basic("alice"))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    query = {k: grant[k] for k in ("username", "resource_type", "resource_id")}
+
+    def permission() -> str:
+        got = world.http.get("/api/3.0/mlflow/users/permissions/get", params=query,
+                             headers=basic("reader"))  # fmt: skip
+        return str(got.json().get("permission"))
+
+    eventually(lambda: permission() == "MANAGE", "the grant is seen")
+    # the name's glob characters are taken literally: the grant is on granted[1] alone
+    world.post("admin", "registered-models/create", {"name": "granted1"})
+    assert world.call("POST", f"{API}/registered-models/set-tag",
+                      {"name": "granted1", "key": "k", "value": "v"},
+                      basic("reader")).status_code == 403  # fmt: skip
+    missing = {**grant, "resource_id": "no-such-model"}
+    answer = world.http.post("/api/3.0/mlflow/users/permissions/grant", json=missing,
+                             headers=basic("admin"))  # fmt: skip
+    assert answer.status_code == 404
+    result = run_cli("grants", "list", "--store", str(world.store), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert {"who": "user:reader", "experiment": "", "registered_model": "granted[[]1]",
+            "permission": "MANAGE"} in listed  # fmt: skip
 
 
 def test_searches_return_only_what_the_caller_may_read(world: World) -> None:
@@ -210,7 +309,8 @@ def test_searches_return_only_what_the_caller_may_read(world: World) -> None:
         runs = world.post(user, "runs/search", {"experiment_ids": ids})["runs"]
         assert {r["info"]["experiment_id"] for r in runs} == expected, user
         everything = world.post(user, "runs/search", {})["runs"]
-        assert {r["info"]["experiment_id"] for r in everything} <= expected | {"0"}, user
+        seen = {r["info"]["experiment_id"] for r in everything}  # (other tests' too)
+        assert mine in seen and (world.exp_id in seen) == (world.exp_id in expected), user
         models = world.post(user, "logged-models/search", {"experiment_ids": ids})["models"]
         assert {m["info"]["experiment_id"] for m in models} <= expected, user
 
