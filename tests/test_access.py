@@ -52,6 +52,49 @@ def test_permissions_resolve_as_mlflows_basic_auth() -> None:
     assert banned.permission(Identity("eve", ("banned",)), "1", "x") is DENY
 
 
+def test_registered_model_grants_resolve_by_name_and_take_glob_characters_literally() -> None:
+    state = state_of(
+        {"op": "grant", "who": "group:risk", "registered_model": "churn*", "permission": "EDIT"},
+        {"op": "grant", "who": "user:bob", "registered_model": "churn[[]1]", "permission": "DENY"},
+        {"op": "grant", "who": "user:bob", "experiment": "churn*", "permission": "MANAGE"},
+    )
+    bob = Identity("bob", ("risk",))
+    assert state.model_permission(bob, "churn-v2") is EDIT
+    assert (
+        state.model_permission(bob, "churn[1]") is DENY
+        and state.model_permission(bob, "churn1") is EDIT
+    )
+    assert state.model_permission(Identity("ann"), "churn") is READ  # the default
+    assert state.permission(bob, "3", "churn") is MANAGE  # experiments' grants are apart
+
+
+def test_a_model_grant_made_on_the_old_name_after_a_rename_or_delete_stays() -> None:
+    """A rename's moves are worked out before it: when the name's next owner is granted in
+    between, their grant is neither moved nor revoked (each revoke names its grant)."""
+    publish: list[dict[str, object]] = []
+
+    def apply(state: AccessState, *changes: dict[str, object]) -> AccessState:
+        publish.extend({**c, "time": len(publish)} for c in changes)
+        return state_of(*publish)
+
+    state = apply(state_of(), {"op": "grant", "who": "user:bob", "registered_model": "rx",
+                               "permission": "MANAGE"})  # fmt: skip
+    moves = state.follow_rename("rx", "ry")  # before the rename
+    state = apply(state, state.grant_model("user:alice", "rx", "MANAGE"))  # alice made a new rx
+    state = apply(state, *moves)
+    alice, bob = Identity("alice"), Identity("bob")
+    assert (
+        state.model_permission(alice, "rx") is MANAGE and state.model_permission(bob, "rx") is READ
+    )
+    assert (
+        state.model_permission(bob, "ry") is MANAGE and state.model_permission(alice, "ry") is READ
+    )
+    drops = state.forget_model("ry")  # before the delete
+    state = apply(state, state.grant_model("user:bob", "ry", "EDIT"))  # a new ry, granted again
+    state = apply(state, *drops)
+    assert state.model_permission(bob, "ry") is EDIT
+
+
 def test_changes_are_checked_before_they_are_written() -> None:
     state = state_of({"op": "user.add", "user": "ann", "password_hash": None})
     with pytest.raises(AlreadyExistsError):

@@ -74,6 +74,7 @@ class Grant:
     experiment: str  # the selector (of registered models when resource says so)
     permission: Permission
     resource: str = EXPERIMENT
+    stamp: str = ""  # a digest of the change that made it: a revoke may name this one grant
 
     def matches(self, experiment_id: str, name: str) -> bool:
         if self.resource == EXPERIMENT and self.experiment.startswith("id:"):
@@ -125,6 +126,14 @@ def check_model_pattern(pattern: object) -> str:
             "'churn-*'"
         )
     return pattern
+
+
+def _stamp(change: Mapping[str, Any]) -> str:
+    """Return a digest of a change record: which grant a later revoke names."""
+    import json
+
+    text = json.dumps(dict(change), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def hash_password(password: str) -> str:
@@ -221,6 +230,7 @@ class AccessState:
                     check_model_pattern(change.get(REGISTERED_MODEL)),
                     get_permission(str(change.get("permission"))),
                     REGISTERED_MODEL,
+                    _stamp(change),
                 )
             except InvalidArgumentError:
                 return
@@ -236,7 +246,12 @@ class AccessState:
                 return
             self.grants[(grant.who, grant.experiment)] = grant
         elif op == "revoke" and REGISTERED_MODEL in change:
-            self.model_grants.pop((str(change.get("who")), str(change.get(REGISTERED_MODEL))), None)
+            key = (str(change.get("who")), str(change.get(REGISTERED_MODEL)))
+            stamp = change.get("stamp")  # only that grant (a newer one of the key stays)
+            if stamp is None or (
+                key in self.model_grants and self.model_grants[key].stamp == stamp
+            ):
+                self.model_grants.pop(key, None)
         elif op == "revoke":
             self.grants.pop((str(change.get("who")), str(change.get("experiment"))), None)
         elif op == "default":
@@ -346,12 +361,14 @@ class AccessState:
         return {"op": "revoke", "who": who, REGISTERED_MODEL: pattern}
 
     def follow_rename(self, name: str, new_name: str) -> list[dict[str, Any]]:
-        """Return the changes that move a registered model's exact grants to its new name."""
+        """Return the changes that move a registered model's exact grants to its new name.
+        Worked out before the rename: each revoke names the grant it moves, so a grant made
+        on the old name after the rename (its next owner's) stays."""
         old, new = exact_pattern(name), exact_pattern(new_name)
         moved = [g for g in self.model_grants.values() if g.experiment == old]
         return [
             *(self.grant_model(g.who, new, g.permission.name) for g in moved),
-            *(self.revoke_model(g.who, old) for g in moved),
+            *({**self.revoke_model(g.who, old), "stamp": g.stamp} for g in moved),
         ]
 
     def after_rename(self, name: str, new_name: str) -> AccessState:
@@ -368,8 +385,8 @@ class AccessState:
         """Return the changes that drop a deleted registered model's exact grants (a model made
         later under the name does not inherit them)."""
         old = exact_pattern(name)
-        return [self.revoke_model(g.who, old) for g in self.model_grants.values()
-                if g.experiment == old]  # fmt: skip
+        return [{**self.revoke_model(g.who, old), "stamp": g.stamp}
+                for g in self.model_grants.values() if g.experiment == old]  # fmt: skip
 
     def set_default(self, permission: str) -> dict[str, Any]:
         return {"op": "default", "permission": get_permission(permission).name}

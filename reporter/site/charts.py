@@ -191,6 +191,34 @@ def growth_spec() -> dict[str, Any]:
     return _clean(chart.to_dict())
 
 
+def versions_spec() -> dict[str, Any]:
+    """Return the spec of a metric across a registered model's versions: a line through a dot
+    per version (in version order), each aliased version labelled with its aliases."""
+    import altair as alt
+
+    x = alt.X(
+        "version:O",
+        title="version",
+        sort="ascending",
+        axis=alt.Axis(labelAngle=0, labelExpr="'v' + datum.value", labelOverlap=True),
+    )
+    y = alt.Y("value:Q", title="value", scale=alt.Scale(zero=False), axis=alt.Axis(labelExpr=HUMAN))
+    base = alt.Chart(alt.NamedData(name=DATASET)).encode(x=x, y=y)
+    line = base.mark_line(interpolate="linear", opacity=0.6)
+    dots = base.mark_point(filled=True, size=70).encode(
+        tooltip=alt.Tooltip("tip:N"), description="tip:N"
+    )
+    labels = base.mark_text(dy=-12, fontWeight="bold").encode(text="alias:N")
+    chart = alt.layer(line, dots, labels).properties(width="container", height=220)
+    return _clean(chart.to_dict())
+
+
+@functools.cache
+def models_spec() -> dict[str, Any]:
+    """Return the Vega-Lite spec of a registered model page's charts: `versions`."""
+    return {"versions": versions_spec()}
+
+
 @functools.cache
 def storage_spec() -> dict[str, Any]:
     """Return the Vega-Lite specs of the storage page's charts: `usage` and `growth`."""

@@ -40,6 +40,7 @@ class SiteInfo:
     build_time: str
     base_url: str | None
     storage_path: str | None = None  # the storage page, linked from the top bar, when made
+    models_path: str | None = None  # the Models page (registered models), when there are any
 
 
 @dataclass
@@ -290,6 +291,93 @@ class GrowthView:
     last: int
     change: str  # "+13%", or "" when the first day held nothing
     label: str  # what the total line is: "the store", "these 2 experiments"
+
+
+# --- registered models ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetricCell:
+    """A version's value of a metric: as shown, and whether it is the best of the versions."""
+
+    text: str
+    value: float | None
+    best: bool = False
+
+
+@dataclass
+class VersionRow:
+    """A version of a registered model, as its rows show it."""
+
+    version: int
+    anchor: str  # "v3": the version's place on its model page
+    aliases: list[str]
+    stage: str  # "None" when it has none (MLflow's deprecated stages)
+    status: str
+    created: str
+    description: Markup  # sanitised markdown
+    tags: list[tuple[str, str]]
+    user: str
+    run_label: str | None  # the run's name (or id) when the site shows the run
+    run_path: str | None
+    run_note: str  # why there is no link: "not in this site", "no run"
+    metrics: list[MetricCell]  # one per column of the page
+
+
+@dataclass(frozen=True)
+class AliasLine:
+    """An alias, the version it names, and what the page says about that version."""
+
+    alias: str
+    version: int
+    anchor: str
+    verdict: str  # "rmse 0.412: the best of 8 versions", or "" without metrics
+
+
+@dataclass
+class RegisteredModelLine:
+    """A registered model on the Models page: its newest versions and first metrics."""
+
+    name: str
+    path: str
+    description: Markup
+    tags: list[tuple[str, str]]
+    aliases: list[AliasLine]
+    versions: int
+    updated: str
+    metrics: list[str]  # the columns of `rows`
+    rows: list[VersionRow]  # newest first, at most MODELS_PAGE_VERSIONS
+    more: int  # versions on the model page only
+
+
+@dataclass
+class ModelsPageContext:
+    """The Models page: every registered model the site shows."""
+
+    models: list[RegisteredModelLine]
+
+
+@dataclass(frozen=True)
+class VersionChart:
+    """A chart of one metric across a model's versions."""
+
+    metric: str
+    lower_is_better: bool
+    rows: Markup  # JSON rows: version, value, alias, tip
+
+
+@dataclass
+class RegisteredModelPageContext:
+    """A registered model's page: every version, their runs' metrics side by side (the best of
+    each marked), and what each alias's version scores."""
+
+    name: str
+    description: Markup
+    tags: list[tuple[str, str]]
+    created: str
+    updated: str
+    aliases: list[AliasLine]
+    metrics: list[tuple[str, bool]]  # (metric, lower is better): the columns of `versions`
+    versions: list[VersionRow]  # newest first
+    charts: list[VersionChart]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from reporter.site.contract import (
 from reporter.site.pages.compare import compare_pages, run_series
 from reporter.site.pages.experiment import charted_runs, experiment_page, group_choices
 from reporter.site.pages.index import summarize
+from reporter.site.pages.registry import MODELS_PATH, registry_pages
 from reporter.site.pages.reports import report_pages
 from reporter.site.pages.run import PreviewReader, artifact_copies, artifact_tree, run_page
 from reporter.site.pages.storage import STORAGE_PATH, storage_page
@@ -61,7 +62,11 @@ class SiteStream:
         self.config = config
         self.storage = storage  # (measured when first needed, when given as a function)
         self.workers = workers
-        self.info = dataclasses.replace(site, storage_path=STORAGE_PATH) if storage else site
+        self.info = dataclasses.replace(
+            site,
+            storage_path=STORAGE_PATH if storage else None,
+            models_path=MODELS_PATH if snapshot.registry else None,
+        )
         self.read = read
         self.store_url = store_url
         self.experiments = len(snapshot.experiments)
@@ -105,7 +110,7 @@ class SiteStream:
             yield from self._experiment(data)
         reported, report_list = report_pages(snapshot, config, self.slugs, self.artifact_url)
         yield reported
-        last = Made()
+        last = registry_pages(snapshot, config)
         storage = self.storage_data()
         if storage is not None:
             last.gather(storage_page(storage, snapshot, self.slugs, config))

@@ -151,15 +151,19 @@ def make_environment(theme: Theme) -> Any:
     env.filters["human"] = numbers.human  # {{ value | human }}: "1,234", "0.9123", "1.23M"
     env.filters["size"] = format_size  # {{ bytes | size }}: "950 B", "12.3 kB", "1.25 GB"
     env.globals["metric_spec"] = json_block(charts.metric_spec())
-    env.globals["storage_spec"] = StorageSpec()
+    env.globals["storage_spec"] = LazySpec(charts.storage_spec)
+    env.globals["models_spec"] = LazySpec(charts.models_spec)
     return env
 
 
-class StorageSpec:
-    """The storage page's chart specs, made by Altair only when a page shows them."""
+class LazySpec:
+    """A page's chart specs, made by Altair only when a page shows them."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
 
     def __html__(self) -> str:
-        return str(json_block(charts.storage_spec()))
+        return str(json_block(self.make()))
 
     def __str__(self) -> str:
         return self.__html__()

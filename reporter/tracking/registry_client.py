@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from reporter.core.errors import InvalidArgumentError, NotFoundError
-from reporter.core.logged_models import is_model_id
 from reporter.core.model_registry import (
     STAGES,
     ModelVersion,
@@ -20,13 +19,11 @@ from reporter.core.model_registry import (
     check_model_name,
     version_number,
 )
+from reporter.core.model_uri import LOGGED, MODELS_SCHEME, REGISTERED, RUN, parse_model_uri
 from reporter.query.registry import PagedList, search_models, search_versions
 
 if TYPE_CHECKING:
     from reporter.store.protocol import AbstractRegistry, AbstractStore
-
-MODELS_SCHEME = "models:/"
-RUNS_SCHEME = "runs:/"
 
 
 def stage_of(stage: Any) -> str:
@@ -151,16 +148,17 @@ class RegistryMixin:
 
     def _storage_of(self, source: str) -> tuple[str, str | None]:
         """Where a source's files are (a URL or a folder) and the run behind it, if known."""
-        if source.startswith(MODELS_SCHEME):
-            rest = source[len(MODELS_SCHEME) :].strip("/")
-            if is_model_id(rest):
-                model = self.get_logged_model(rest)  # type: ignore[attr-defined]
-                return str(model.artifact_location), model.source_run_id
+        parsed = parse_model_uri(source)
+        if parsed.kind == LOGGED:
+            model = self.get_logged_model(parsed.model_id)  # type: ignore[attr-defined]
+            location = str(model.artifact_location)
+            return (f"{location.rstrip('/')}/{parsed.path}" if parsed.path else location,
+                    model.source_run_id)  # fmt: skip
+        if parsed.kind == REGISTERED:
             version = self.registry_version(source)
             return str(version.storage_location or version.source), version.run_id
-        if source.startswith(RUNS_SCHEME):
-            run_id = source[len(RUNS_SCHEME) :].strip("/").partition("/")[0]
-            return source, run_id or None
+        if parsed.kind == RUN:
+            return source, parsed.run_id or None
         return source, None
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
@@ -242,17 +240,11 @@ class RegistryMixin:
     def registry_version(self, uri: str) -> ModelVersion:
         """The version a `models:/<name>/<version>`, `models:/<name>@<alias>`,
         `models:/<name>/latest` or `models:/<name>/<stage>` URI names."""
-        rest = uri[len(MODELS_SCHEME) :] if uri.startswith(MODELS_SCHEME) else uri
-        rest = rest.strip("/")
-        if "@" in rest and "/" not in rest:
-            name, _, alias = rest.partition("@")
-            return self.registry.version_by_alias(name, alias)
-        name, slash, suffix = rest.rpartition("/")
-        if not slash or not name or not suffix:
-            raise InvalidArgumentError(
-                f"Model URI {uri!r}: give models:/<name>/<version>, models:/<name>@<alias>, "
-                "models:/<name>/latest or models:/<model_id>"
-            )
+        parsed = parse_model_uri(uri if uri.startswith(MODELS_SCHEME) else MODELS_SCHEME + uri)
+        parsed = parsed.registered()
+        name, suffix = parsed.name, parsed.suffix
+        if parsed.alias:
+            return self.registry.version_by_alias(name, parsed.alias)
         if suffix.isdigit():
             return self.registry.get_version(name, suffix)
         if suffix.lower() == "latest":

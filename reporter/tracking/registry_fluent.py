@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from reporter.core.errors import AlreadyExistsError, InvalidArgumentError
-from reporter.core.logged_models import is_model_id
+from reporter.core.errors import AlreadyExistsError
 from reporter.core.model_registry import ModelVersion, RegisteredModel
+from reporter.core.model_uri import LOGGED, MODELS_SCHEME, RUN, parse_model_uri
 from reporter.query.registry import PagedList
 from reporter.tracking import uri as tracking_uri
-from reporter.tracking.registry_client import MODELS_SCHEME, RUNS_SCHEME
 
 set_registry_uri = tracking_uri.set_registry_uri
 get_registry_uri = tracking_uri.get_registry_uri
@@ -45,12 +44,9 @@ def register_model(
 
 def _source(client: Any, model_uri: str) -> tuple[str, str | None, str | None]:
     """(source, run id, logged model id) of a model URI."""
-    if model_uri.startswith(RUNS_SCHEME):
-        run_id, _, path = model_uri[len(RUNS_SCHEME) :].strip("/").partition("/")
-        if not run_id or not path:
-            raise InvalidArgumentError(
-                f"Model URI {model_uri!r} must look like runs:/<run_id>/<artifact_path>"
-            )
+    parsed = parse_model_uri(model_uri)
+    if parsed.kind == RUN:
+        run_id, path = parsed.run_path()
         experiment_id = client.get_run(run_id).info.experiment_id
         logged = [
             m
@@ -61,10 +57,8 @@ def _source(client: Any, model_uri: str) -> tuple[str, str | None, str | None]:
             model = max(logged, key=lambda m: m.creation_timestamp)
             return f"{MODELS_SCHEME}{model.model_id}", run_id, model.model_id
         return model_uri, run_id, None
-    if model_uri.startswith(MODELS_SCHEME):
-        rest = model_uri[len(MODELS_SCHEME) :].strip("/")
-        if is_model_id(rest):
-            return model_uri, client.get_logged_model(rest).source_run_id, rest
+    if parsed.kind == LOGGED and not parsed.path:
+        return model_uri, client.get_logged_model(parsed.model_id).source_run_id, parsed.model_id
     return model_uri, None, None
 
 

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from reporter.core import wire
 from reporter.core.access import exact_pattern
 from reporter.core.errors import InvalidArgumentError, NotFoundError
-from reporter.core.logged_models import is_model_id
 from reporter.core.model_registry import ModelVersion
+from reporter.core.model_uri import LOGGED, REGISTERED, RUN, parse_model_uri
 from reporter.core.permissions import DENY
 from reporter.query.registry import search_models, search_versions
 from reporter.tracking_server import requests as req
@@ -116,9 +116,11 @@ async def rename_registered_model(b: Backend, data: dict[str, Any], r: Request) 
                 f"Permission denied: {who.user} may not manage registered model {name!r} "
                 f"under the new name {new_name!r}; renaming changes which grants apply"
             )
+    moves: list[dict[str, Any]] = []
+    if guard is not None:  # the grants as they are now: a grant made after the rename stays
+        moves = (await b.call(guard.access.reload)).follow_rename(name, new_name)
     model = await b.call(b.client.rename_registered_model, name, new_name)
-    if guard is not None:
-        await _publish(b, r, guard.access.state().follow_rename(name, new_name))
+    await _publish(b, r, moves)
     return {"registered_model": wire.registered_model_to_json(model)}
 
 
@@ -133,9 +135,11 @@ async def update_registered_model(b: Backend, data: dict[str, Any], _: Request) 
 
 async def delete_registered_model(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
     name = req.required(data, "name")
+    drops: list[dict[str, Any]] = []
+    if b.guard is not None:  # the grants as they are now: a grant made after the delete stays
+        drops = (await b.call(b.guard.access.reload)).forget_model(name)
     await b.call(b.client.delete_registered_model, name)
-    if b.guard is not None:
-        await _publish(b, r, b.guard.access.state().forget_model(name))
+    await _publish(b, r, drops)
     return {}
 
 
@@ -241,14 +245,11 @@ def check_source(b: Backend, source: str, run_id: str | None, model_id: str | No
         )
     if scheme in ("runs", "models") and parsed.netloc:
         raise _invalid(source, by)
-    if scheme == "runs":
-        named = source.removeprefix("runs:/").strip("/").partition("/")[0]
-        if model_id or named != run_id:
-            raise _invalid(source, by)
-    if scheme == "models":
-        named = source.removeprefix("models:/").strip("/").partition("/")[0]
-        if is_model_id(named) and named != model_id:
-            raise _invalid(source, by)
+    named = parse_model_uri(source)
+    if scheme == "runs" and (model_id or named.run_id != run_id):
+        raise _invalid(source, by)
+    if named.kind == LOGGED and named.model_id != model_id:
+        raise _invalid(source, by)
     if scheme == "mlflow-artifacts":
         if model_id:
             model = b.client.get_logged_model(model_id)
@@ -269,31 +270,34 @@ async def _require_source(
     guard, who = b.guard, identity_of(r.scope)
     if guard is None or who is None:
         return
-    experiments = []
+    experiments = []  # (the experiment, what the request named: errors name only that)
     try:
         if run_id:
-            experiments.append(await b.call(b.store.experiment_of, run_id))
+            experiments.append((await b.call(b.store.experiment_of, run_id), f"run {run_id}"))
         for logged in {model_id, _logged_model_of(source)} - {None}:
-            experiments.append((await b.call(b.client.get_logged_model, logged)).experiment_id)
+            model = await b.call(b.client.get_logged_model, logged)
+            experiments.append((model.experiment_id, f"logged model {logged}"))
     except NotFoundError:
         pass  # the registration says what does not exist
-    for exp_id in experiments:
-        await guard.require(who, exp_id, "read")
-    named = _registered_model_of(source)
-    if named is not None:
-        guard.require_model(who, named, "read")
+    for exp_id, named in experiments:
+        exp_name = await guard.experiment_name(exp_id)
+        if exp_name is not None and not guard.permission(who, exp_id, exp_name).can_read:
+            raise PermissionDenied(
+                f"Permission denied: {who.user} may not read {named}, so may not register it"
+            )
+    registered = _registered_model_of(source)
+    if registered is not None:
+        guard.require_model(who, registered, "read")
 
 
 def _logged_model_of(source: str) -> str | None:
-    rest = source.removeprefix("models:/").strip("/")
-    return rest if source.startswith("models:/") and is_model_id(rest) else None
+    named = parse_model_uri(source)
+    return named.model_id if named.kind == LOGGED else None
 
 
 def _registered_model_of(source: str) -> str | None:
-    if not source.startswith("models:/") or _logged_model_of(source) is not None:
-        return None
-    name = source.removeprefix("models:/").strip("/")
-    return name.rpartition("@")[0] if "@" in name else name.rpartition("/")[0] or name
+    named = parse_model_uri(source)
+    return named.name if named.kind == REGISTERED else None
 
 
 async def create_model_version(b: Backend, data: dict[str, Any], r: Request) -> dict[str, Any]:
@@ -400,16 +404,16 @@ def _download_uri(b: Backend, version: ModelVersion) -> str:
     """Where MLflow's client downloads a version from: the logged model's or the run's
     proxied location (`mlflow-artifacts:/`), or the source as registered."""
     source = str(version.source or "")
-    rest = source.removeprefix("models:/").strip("/")
-    if source.startswith("models:/") and is_model_id(rest):
-        model = b.client.get_logged_model(rest)
-        return model_location(model.experiment_id, model.model_id)
-    if source.startswith("runs:/"):
-        run_id, _, path = source.removeprefix("runs:/").strip("/").partition("/")
-        run = b.client.get_run(run_id)
-        base = run_location(run.info.experiment_id, run_id)
-        return f"{base}/{path}" if path else base
-    if source.startswith("models:/"):
+    named = parse_model_uri(source)
+    if named.kind == LOGGED:
+        model = b.client.get_logged_model(named.model_id)
+        base = model_location(model.experiment_id, model.model_id)
+        return f"{base}/{named.path}" if named.path else base
+    if named.kind == RUN:
+        run = b.client.get_run(named.run_id)
+        base = run_location(run.info.experiment_id, named.run_id)
+        return f"{base}/{named.path}" if named.path else base
+    if named.kind == REGISTERED:
         raise InvalidArgumentError(
             f"Version {version.version} of {version.name} has source {source}"
         )

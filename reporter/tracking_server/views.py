@@ -1,11 +1,14 @@
-"""The site at `/` under --auth: each caller sees only the experiments they may read.
+"""The site at `/` under --auth: each caller sees only the experiments and registered models
+they may read.
 
-A caller who may read every experiment gets the server's site. Anyone else gets a build of
-the site made of the experiments they may read (the same build as `tracker-report build
---experiment ...`, with the server's profile): one build per distinct set of readable
-experiments, kept in a folder beside the site, rebuilt in the background once it is older
-than the rebuild interval. The build's pages hold nothing of another experiment, so no page,
-chart or download of such a view can show one.
+A caller who may read every experiment and every registered model gets the server's site.
+Anyone else gets a build of the site made of the experiments and models they may read (the
+same build as `tracker-report build --experiment ...`, with the server's profile): one build
+per distinct set of readable experiments and models, kept in a folder beside the site,
+rebuilt in the background once it is older than the rebuild interval. The build's pages hold
+nothing of another experiment or model, so no page, chart or download of such a view can show
+one (a readable model's version whose run is in an unreadable experiment is shown without
+its run).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reporter.core.access import Identity
+from reporter.core.access import Identity, exact_pattern
 from reporter.store.protocol import AbstractStore
 from reporter.tracking_server.guard import Guard, identity_of
 from reporter.view.config import BuildConfig
+from reporter.view.publish import matches
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +96,12 @@ class SiteViews:
             for e in experiments
             if self.guard.permission(who, e.experiment_id, e.name).can_read
         )
-        if len(readable) == len(experiments):
+        models = [m.name for m in await run_in_threadpool(self._models)]
+        readable_models = sorted(n for n in models if self.guard.model_permission(who, n).can_read)
+        if len(readable) == len(experiments) and len(readable_models) == len(models):
             return self.site
-        key = hashlib.sha256(",".join(readable).encode()).hexdigest()[:20]
+        view = (tuple(readable), tuple(readable_models))
+        key = hashlib.sha256(repr(view).encode()).hexdigest()[:20]
         folder = str(self.root / key)
         if not readable:
             await run_in_threadpool(self._nothing, folder)
@@ -101,28 +109,36 @@ class SiteViews:
             lock = self._locks.setdefault(folder, asyncio.Lock())
             async with lock:  # the first caller builds; the others wait for that build
                 if folder not in self._built:
-                    await run_in_threadpool(self._build, folder, tuple(readable))
+                    await run_in_threadpool(self._build, folder, view)
         elif time.monotonic() - self._built[folder] > self.max_age:
-            self._refresh(folder, tuple(readable))
+            self._refresh(folder, view)
         self._used[folder] = time.monotonic()
         app = self._apps.get(folder)
         if app is None:
             app = self._apps[folder] = self.files(folder)
         return app
 
-    def _build(self, folder: str, experiment_ids: tuple[str, ...]) -> None:
+    def _models(self) -> list[Any]:
+        return self.store.model_registry().list_models()
+
+    def _build(self, folder: str, view: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
         """Build a reader's view: their experiments by id (never by a name that looks like
-        an id), without the Markdown reports, which may discuss any experiment."""
+        an id) and the registered models they may read (by exact name, among those the site
+        shows), without the Markdown reports, which may discuss any experiment."""
         import shutil
 
         from reporter.site.build import build
 
+        experiment_ids, model_names = view
         no_reports = self.root / "_no-reports"
         no_reports.mkdir(parents=True, exist_ok=True)
         config = dataclasses.replace(
             self.config,
             out=folder,
             experiments=tuple(f"id:{e}" for e in experiment_ids),
+            registered_models=tuple(
+                exact_pattern(n) for n in model_names if matches(n, self.config.registered_models)
+            ),
             reports=str(no_reports),
         )
         build(config)
@@ -137,7 +153,7 @@ class SiteViews:
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
 
-    def _refresh(self, folder: str, experiment_ids: tuple[str, ...]) -> None:
+    def _refresh(self, folder: str, view: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
         """Rebuild a view in the background; callers get the current one meanwhile."""
         with self._guard_lock:
             if folder in self._refreshing:
@@ -146,7 +162,7 @@ class SiteViews:
 
         def work() -> None:
             try:
-                self._build(folder, experiment_ids)
+                self._build(folder, view)
             except Exception as exc:  # keep serving the last good build
                 log.warning("rebuilding a reader's view of the site failed: %s", exc)
                 self._built[folder] = time.monotonic()

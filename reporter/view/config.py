@@ -142,6 +142,8 @@ class BuildConfig:
     # [retention]: archive_after = "180d", keep = "tags.keep = 'true'", archive_to = "s3://..."
     retention: dict[str, str] = field(default_factory=dict)
     storage_page: bool = True  # storage/index.html: what the published experiments hold
+    # registered models the Models pages show (name globs; [] for none)
+    registered_models: tuple[str, ...] = ("*",)
     # metric points read at once: bounds the build's memory (about 250 bytes a point at peak)
     batch_points: int = 1_000_000
     # processes making run pages beside the build's own, for experiments of more than one

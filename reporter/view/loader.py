@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from reporter.view.config import BuildConfig
     from reporter.view.fetch import ArtifactBytes
     from reporter.view.models import ModelSummary
+    from reporter.view.registry import RegisteredView
 
 
 @dataclass
@@ -76,6 +77,7 @@ class StoreSnapshot:
     # experiment id -> what each batch's read said of its runs' lifecycles (RunBatch), for
     # the storage page's measure (`AbstractStore.usage(known=...)`): not read twice
     lifecycles: dict[str, list[Any]] = field(default_factory=dict)
+    registry: list[RegisteredView] = field(default_factory=list)  # registered models shown
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def load(
     from reporter.view.config import BuildConfig
     from reporter.view.fetch import ArtifactBytes
     from reporter.view.models import published_models
+    from reporter.view.registry import published_registry
 
     config = config or BuildConfig()
     if artifact_bytes is None:
@@ -221,10 +224,14 @@ def load(
                 publish.artifacts(exp.experiment_id, listing, config, rules, notes, artifact_bytes)
             )
             artifacts.update(listing)
+        frames = [(d.experiment.experiment_id, d.runs) for d in data]
+        registry = published_registry(store, frames, config, rules)
     # what reads said, in one order whichever reader (thread or worker) read what when
     said = sorted(dict.fromkeys(str(w.message) for w in caught))
     notes = said + notes + list(rules.report())
-    return StoreSnapshot(store.uri, data, artifacts, notes, withheld, archived, lifecycles)
+    return StoreSnapshot(
+        store.uri, data, artifacts, notes, withheld, archived, lifecycles, registry
+    )
 
 
 @dataclass

@@ -235,7 +235,9 @@ def test_registry_permissions_are_per_registered_model(world: World) -> None:
     stolen = {"name": "denied-model", "source": f"runs:/{world.run_id}/notes.txt",
               "run_id": world.run_id}  # fmt: skip
     answer = world.call("POST", f"{API}/model-versions/create", stolen, basic("denied"))
-    assert answer.status_code == 403 and "experiment" in answer.json()["message"]
+    assert answer.status_code == 403
+    message = answer.json()["message"]  # names what the request named, not the experiment
+    assert world.run_id in message and world.exp_id not in message
     from_model = {"name": "denied-model", "source": f"models:/{world.MODEL}/1"}
     assert status("denied", "POST", "model-versions/create", from_model) == 403
     assert status("denied", "POST", "registered-models/create", {"name": "shared-2"}) == 403
@@ -515,6 +517,10 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
     change_access(store, lambda s: s.add_user("reader", PASSWORDS["reader"]))
     change_access(store, lambda s: s.grant("user:reader", "secret-*", "NO_PERMISSIONS"))
     change_access(store, lambda s: s.grant("user:reader", "0", "DENY"))  # named like Default's id
+    change_access(store, lambda s: s.grant_model("user:reader", "secret-*", "NO_PERMISSIONS"))
+    # analyst reads every experiment, but not every model: the whole site is not theirs
+    change_access(store, lambda s: s.add_user("analyst", "analyst-pw"))
+    change_access(store, lambda s: s.grant_model("user:analyst", "secret-*", "DENY"))
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "plans.md").write_text("# Secret plans\n\nreport-prose-b71c\n")
     args = ("--auth", "basic", "--out", str(tmp_path / "site"), "--interval", "0.5")
@@ -532,8 +538,31 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
             assert run.status_code == 200, run.text
             run_ids[name] = run.json()["run"]["info"]["run_id"]
 
+        # registered models: one the reader may not read, one whose version comes from the
+        # hidden experiment (shown without its run)
+        for model, run_of, prose in (
+            ("open-model", "open-results", "open-prose-31a7"),
+            ("secret-model", "open-results", "model-prose-9d2e"),
+            ("mixed-model", "secret-plans", "mixed-prose-5c0f"),
+        ):
+            http.post(
+                f"{API}/registered-models/create",
+                json={"name": model, "description": prose},
+                headers=basic("admin"),
+            ).raise_for_status()
+            version = {
+                "name": model,
+                "run_id": run_ids[run_of],
+                "source": f"runs:/{run_ids[run_of]}/m",
+            }
+            http.post(f"{API}/model-versions/create", json=version,
+                      headers=basic("admin")).raise_for_status()  # fmt: skip
+
         def page(user: str) -> str:
             return http.get("/", headers=basic(user)).text
+
+        def models(user: str) -> str:
+            return http.get("/models/index.html", headers=basic(user)).text
 
         eventually(lambda: "secret-plans" in page("admin"), "the admin's site shows both")
         eventually(lambda: "open-results" in page("reader"), "the reader's site shows theirs")
@@ -543,6 +572,10 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
             "the admin's site shows the run of the experiment named 0",
         )
         assert "secret-plans" not in page("reader")
+        eventually(lambda: "model-prose-9d2e" in models("admin"), "the admin sees every model")
+        eventually(lambda: "mixed-prose-5c0f" in models("reader"), "the reader sees theirs")
+        assert "open-prose-31a7" in models("reader") and "secret-model" not in models("reader")
+        assert "not in this site" in models("reader")  # mixed-model's run is hidden
         answer = http.get("/", headers=basic("reader"))
         assert answer.headers["cache-control"] == "private, no-store"
         views = [p for p in (tmp_path / "site.views").rglob("*") if p.is_file()]
@@ -552,4 +585,8 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
             assert b"secret-plans" not in data and made["secret-plans"].encode() not in data, path
             assert b"run-of-secret-plans" not in data and b"run-of-0" not in data, path
             assert b"report-prose-b71c" not in data, path
+            assert b"secret-model" not in data and b"model-prose-9d2e" not in data, path
+        analyst = http.get("/models/index.html", headers=basic("analyst", "analyst-pw")).text
+        assert "open-prose-31a7" in analyst and "secret-model" not in analyst
+        assert "secret-plans" in http.get("/", headers=basic("analyst", "analyst-pw")).text
         assert http.get("/", headers=basic("reader", "wrong")).status_code == 401

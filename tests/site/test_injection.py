@@ -86,6 +86,17 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
             )
             client.set_terminated(run_id)
             ids.append(run_id)
+        # the registry: every corpus text as a model name (MLflow's names take no '/' or ':'),
+        # tag and description, each version from a run whose metric keys are the corpus too
+        for i, text in enumerate(CORPUS):
+            name = f"{text.replace('/', '_').replace(':', '_')} {i}"
+            client.create_registered_model(name, tags={text: text}, description=MARKDOWN)
+            for run_id in ids[i : i + 2]:
+                client.create_model_version(
+                    name, f"runs:/{run_id}/m", run_id=run_id, tags={text: text},
+                    description=MARKDOWN,
+                )  # fmt: skip
+            client.set_registered_model_alias(name, "champion", 1)
     config = root / "tracker-report.toml"
     config.write_text(
         f"[[compare]]\nname = {json.dumps(CORPUS[4])}\nruns = {json.dumps(ids[:3])}\n"
@@ -146,6 +157,7 @@ def test_the_html_holds_no_injected_markup(injected):
     out, _ = injected
     pages = sorted(out.rglob("*.html"))
     assert len(pages) >= len(CORPUS) + 4  # index, experiment, compare, curated, 404, runs
+    assert len(list(out.glob("models/*.html"))) == len(CORPUS) + 1  # and the Models page
     for page in pages:
         audit = Audit()
         audit.feed(page.read_text(encoding="utf-8"))

@@ -12,10 +12,8 @@ import os
 from typing import Any
 
 from reporter.core.errors import InvalidArgumentError, NotFoundError
-from reporter.core.logged_models import LoggedModel, is_model_id
-
-MODELS_SCHEME = "models:/"
-RUNS_SCHEME = "runs:/"
+from reporter.core.logged_models import LoggedModel
+from reporter.core.model_uri import LOGGED, REGISTERED, RUN, parse_model_uri
 
 
 def _client() -> Any:
@@ -26,12 +24,7 @@ def _client() -> Any:
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
     """Split `runs:/<run_id>/<path>` into (run id, path)."""
-    run_id, _, path = uri[len(RUNS_SCHEME) :].strip("/").partition("/")
-    if not run_id or not path:
-        raise InvalidArgumentError(
-            f"Model URI {uri!r} must look like runs:/<run_id>/<artifact_path>"
-        )
-    return run_id, path
+    return parse_model_uri(uri).run_path()
 
 
 def logged_model_of_run(run_id: str, name: str) -> LoggedModel | None:
@@ -53,11 +46,11 @@ def model_id_of(uri: str, hops: int = 0) -> str:
     """Return the logged model id a `models:/` URI names: `models:/<model_id>`, or a
     registered version's (`models:/<name>/<version>`, `@<alias>`, `/latest`) whose source is a
     logged model."""
-    rest = uri[len(MODELS_SCHEME) :].strip("/")
-    if is_model_id(rest):
-        return rest
+    parsed = parse_model_uri(uri)
+    if parsed.kind == LOGGED:
+        return parsed.model_id
     source = registered_source(uri, hops)
-    if source.startswith(MODELS_SCHEME):
+    if parse_model_uri(source).kind in (LOGGED, REGISTERED):
         return model_id_of(source, hops + 1)
     raise InvalidArgumentError(
         f"Model URI {uri!r} names a registered version whose source {source!r} is not a "
@@ -75,11 +68,11 @@ def registered_source(uri: str, hops: int = 0) -> str:
 
 def resolve_model(uri: str) -> tuple[str, str] | None:
     """Return ("model", model_id) or ("run", run_id) of a store URI, None for a local path."""
-    if uri.startswith(MODELS_SCHEME):
+    parsed = parse_model_uri(uri)
+    if parsed.kind in (LOGGED, REGISTERED):
         return "model", model_id_of(uri)
-    if uri.startswith(RUNS_SCHEME):
-        run_id, _ = parse_runs_uri(uri)
-        return "run", run_id
+    if parsed.kind == RUN:
+        return "run", parsed.run_path()[0]
     return None
 
 
@@ -87,16 +80,16 @@ def download_model(uri: str, dst_path: str | None = None, *, _hops: int = 0) -> 
     """Return a local folder holding the model (or file) a URI names, downloading if needed."""
     uri = os.fspath(uri)
     client = _client()
-    if uri.startswith(MODELS_SCHEME):
-        rest = uri[len(MODELS_SCHEME) :].strip("/")
-        if not is_model_id(rest):  # a registered version: its source, wherever that is
-            hops = _hops + 1
-            if hops > MAX_HOPS:
-                raise InvalidArgumentError(f"Model URI {uri!r}: sources refer to each other")
-            return download_model(registered_source(uri, _hops), dst_path, _hops=hops)
-        return str(client.download_logged_model_artifacts(rest, "", dst_path))
-    if uri.startswith(RUNS_SCHEME):
-        run_id, path = parse_runs_uri(uri)
+    parsed = parse_model_uri(uri)
+    if parsed.kind == REGISTERED:  # a registered version: its source, wherever that is
+        hops = _hops + 1
+        if hops > MAX_HOPS:
+            raise InvalidArgumentError(f"Model URI {uri!r}: sources refer to each other")
+        return download_model(registered_source(uri, _hops), dst_path, _hops=hops)
+    if parsed.kind == LOGGED:
+        return str(client.download_logged_model_artifacts(parsed.model_id, parsed.path, dst_path))
+    if parsed.kind == RUN:
+        run_id, path = parsed.run_path()
         head, _, rest = path.partition("/")
         try:
             return str(client.download_artifacts(run_id, path, dst_path))
