@@ -42,7 +42,7 @@ def mlflow_command(
     no_artifacts: bool,
     artifact_roots: tuple[str, ...],
 ) -> None:
-    """Import experiments, runs, metric histories and artifacts from MLflow.
+    """Import experiments, runs, metric histories, artifacts and the model registry from MLflow.
 
     SOURCE is an MLflow file store folder, an MLflow SQLite database or the URL of a
     tracking server; MLflow itself is not needed. Running it again imports only what is new or

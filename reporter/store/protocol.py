@@ -494,3 +494,21 @@ class AbstractRegistry(ABC):
 
     @abstractmethod
     def delete_version_tag(self, name: str, version: Any, key: str) -> None: ...
+
+    # imports (tracker-report import mlflow) ---------------------------------------------------
+    @abstractmethod
+    def import_model(self, model: RegisteredModel) -> bool:
+        """Make the live model named `model.name` read as given: create it with its creation
+        and update times, description, tags and aliases (an alias naming a version not there
+        yet shows once it is), or record what differs in one edit. Return True if anything
+        was written. AlreadyExistsError (nothing written) when the live model of that name was
+        created at another time: it is another model."""
+
+    @abstractmethod
+    def import_version(self, version: ModelVersion, *, deleted: bool = False) -> bool:
+        """Make version `version.version` of its model read as given, keeping its number (gaps
+        included), times, stage, status, user, source, run and tags: create it (`deleted`: as
+        a deleted version, its number taken), or record what differs in its description,
+        stage, tags, update time and deletion in one edit (a version deleted here stays
+        deleted). Return True if anything was written. AlreadyExistsError (nothing written)
+        when the model's version of that number was created at another time."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import pytest
 
 from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from reporter.core.model_registry import ModelVersion, RegisteredModel
 from reporter.store.protocol import AbstractRegistry, AbstractStore
 
 # a version source every store takes (a tracking server refuses paths on its own disk)
@@ -261,3 +263,117 @@ class RegistryContract:
         assert (again.description, again.tags, again.aliases) == (None, {"v": "1"}, ["champion"])
         assert registry.get_model("m").tags == {"a": "1"}
         assert registry.get_model("m").aliases == {"champion": 1}
+
+    # imports (tracker-report import mlflow) ---------------------------------------------------
+    def test_an_import_keeps_numbers_times_and_state_and_a_second_one_writes_nothing(
+        self, registry: AbstractRegistry
+    ) -> None:
+        model = RegisteredModel(
+            "imported",
+            creation_timestamp=1_000,
+            last_updated_timestamp=5_000,
+            description="# from MLflow",
+            tags={"team": "risk"},
+            aliases={"champion": 3},  # recorded before version 3 is there
+        )
+        first = ModelVersion(
+            "imported", 1, 1_100, 1_200, description="one", user_id="ana",
+            current_stage="Production", source=f"{SOURCE}/1", run_id="r1",
+            run_link="http://mlflow/r1", status="FAILED_REGISTRATION", status_message="no files",
+            tags={"t": "1"},
+        )  # fmt: skip
+        gone = ModelVersion("imported", 2, 1_300, 1_400, source="REDACTED-SOURCE-PATH")
+        third = ModelVersion("imported", 3, 1_500, 1_600, source=f"{SOURCE}/3", run_id="r3")
+
+        def import_all() -> list[bool]:
+            return [
+                registry.import_model(model),
+                registry.import_version(first),
+                registry.import_version(gone, deleted=True),
+                registry.import_version(third),
+            ]
+
+        assert import_all() == [True, True, True, True]
+        read = registry.get_model("imported")
+        assert (read.creation_timestamp, read.last_updated_timestamp) == (1_000, 5_000)
+        assert (read.description, read.tags, read.aliases) == (
+            "# from MLflow",
+            {"team": "risk"},
+            {"champion": 3},
+        )
+        got = registry.get_version("imported", 1)
+        assert (got.creation_timestamp, got.last_updated_timestamp, got.current_stage) == (
+            1_100,
+            1_200,
+            "Production",
+        )
+        assert (got.description, got.user_id, got.source, got.run_id, got.run_link) == (
+            "one",
+            "ana",
+            f"{SOURCE}/1",
+            "r1",
+            "http://mlflow/r1",
+        )
+        assert (got.status, got.status_message, got.tags) == (
+            "FAILED_REGISTRATION",
+            "no files",
+            {"t": "1"},
+        )
+        with pytest.raises(NotFoundError):
+            registry.get_version("imported", 2)  # imported as deleted: its number is taken
+        assert sorted(v.version for v in registry.list_versions()) == [1, 3]
+        assert registry.version_by_alias("imported", "champion").version == 3
+        assert [v.version for v in read.latest_versions] == [3, 1]  # None, then Production
+        assert import_all() == [False, False, False, False]  # nothing differs: nothing written
+        assert registry.get_model("imported") == read
+        assert registry.create_version("imported", SOURCE).version == 4  # after the gap
+
+    def test_an_import_brings_what_changed_and_refuses_another_model_or_version(
+        self, registry: AbstractRegistry
+    ) -> None:
+        model = RegisteredModel("m", 1_000, 2_000, "old words", tags={"a": "1", "b": "2"})
+        registry.import_model(model)
+        for n in (1, 2):
+            registry.import_version(ModelVersion("m", n, 1_000 + n, 1_000 + n, tags={"k": "v"}))
+        changed = RegisteredModel(
+            "m", 1_000, 3_000, "new words", tags={"b": "3", "c": "4"}, aliases={"live": 2}
+        )
+        assert registry.import_model(changed)
+        read = registry.get_model("m")
+        assert (read.description, read.tags, read.aliases, read.last_updated_timestamp) == (
+            "new words",
+            {"b": "3", "c": "4"},
+            {"live": 2},
+            3_000,
+        )
+        staged = ModelVersion(
+            "m", 1, 1_001, 9_000, description="now", current_stage="Archived", tags={"j": "w"}
+        )
+        assert registry.import_version(staged)
+        got = registry.get_version("m", 1)
+        assert (got.description, got.current_stage, got.tags, got.last_updated_timestamp) == (
+            "now",
+            "Archived",
+            {"j": "w"},
+            9_000,
+        )
+        # deleted in the source since: deleted here, its alias with it
+        assert registry.import_version(ModelVersion("m", 2, 1_002, 9_500), deleted=True)
+        assert registry.import_model(replace(changed, aliases={}))
+        assert registry.get_model("m").aliases == {}
+        with pytest.raises(NotFoundError):
+            registry.get_version("m", 2)
+        assert not registry.import_version(ModelVersion("m", 2, 1_002, 9_500))  # stays deleted
+        # another model or version of the same name or number: refused, nothing written
+        with pytest.raises(AlreadyExistsError, match="created at 1000 ms"):
+            registry.import_model(RegisteredModel("m", 42, 42))
+        with pytest.raises(AlreadyExistsError, match=r"version=1\) already exists"):
+            registry.import_version(ModelVersion("m", 1, 77, 77))
+        assert registry.get_version("m", 1) == got
+        with pytest.raises(NotFoundError):
+            registry.import_version(ModelVersion("no such model", 1, 1, 1))
+        with pytest.raises(InvalidArgumentError):
+            registry.import_model(RegisteredModel("../up", 1, 1))
+        with pytest.raises(InvalidArgumentError, match="reserved"):
+            registry.import_model(RegisteredModel("x", 1, 1, aliases={"latest": 1}))
+        assert [m.name for m in registry.list_models()] == ["m"]

@@ -7,6 +7,12 @@ MLflow 3's logged models (`log_model`) are `<exp_id>/models/<model_id>/meta.yaml
 `source_run_id` and `name`) and their files `<exp_id>/models/<model_id>/artifacts/`; they are
 listed with their run's artifacts, under the model's name.
 
+The model registry is `models/<name>/meta.yaml` (MLflow keeps the model's name there and in the
+folder's name), its `tags/` and `aliases/` (one file per alias, holding the version number), and
+per version `models/<name>/version-<n>/meta.yaml` and `tags/`; a deleted version stays, with the
+stage `Deleted_Internal`. Aliases are read from `aliases/`, as MLflow reads them (its rename
+leaves a stale copy in meta.yaml).
+
 A run's recorded `artifact_uri` is absolute where it was logged; when it does not exist here
 (a copied or moved folder), its artifacts are looked for in `<run>/artifacts` of this folder.
 Artifacts are only read inside this folder and the `artifact_roots` given; remote ones
@@ -22,29 +28,36 @@ from pathlib import Path
 from typing import Any
 
 from reporter.importers.mlflow.source import (
+    DELETED_STAGE,
     ArtifactFile,
+    ArtifactPlace,
     LoggedModel,
     MetricPoint,
     SourceError,
     SourceExperiment,
+    SourceModelVersion,
+    SourceRegisteredModel,
     SourceRun,
     artifact_layout,
     child_file,
     is_real_dir,
     is_regular,
+    layout_places,
     list_layout,
     locate_artifacts,
     plain_parts,
     read_from_layout,
     read_text,
     resolve_roots,
+    text_or_none,
     walk_regular,
 )
 
 # MLflow's RunStatus numbers, as the file store writes them
 STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 TRASH = ".trash"
-MODELS = "models"
+MODELS = "models"  # an experiment's logged models; at the top, the model registry
+VERSION_PREFIX = "version-"
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -131,6 +144,7 @@ class FileStoreSource:
         self._experiments: dict[str, Path] = {}
         self._models: dict[Path, tuple[dict[str, list[LoggedModel]], dict[str, str]]] = {}
         self._layouts: dict[str, list[tuple[str, Path]]] = {}
+        self._located: dict[str, list[tuple[LoggedModel, Path | None]]] = {}
 
     def _refuse_inner_folder(self) -> None:
         """SourceError when the folder given is an experiment's or a run's, not the store's."""
@@ -372,15 +386,101 @@ class FileStoreSource:
             ]
             found = artifact_layout(self.artifact_root(run), models)
             self._layouts[run.run_id] = found
+            self._located[run.run_id] = models
         return found
 
     def artifacts(self, run: SourceRun) -> list[ArtifactFile]:
         """Return every regular file under the run's artifact folder and its logged models'."""
         return list_layout(self._layout(run))
 
+    def artifact_places(self, run: SourceRun) -> list[ArtifactPlace]:
+        """Return where the run's listed artifacts come from (its root, its logged models)."""
+        layout = self._layout(run)
+        return layout_places(run, layout, self._located.get(run.run_id, []))
+
     def read_artifact(self, run: SourceRun, path: str) -> bytes:
         """Return one artifact file's bytes (a logged model's under its listed prefix)."""
         return read_from_layout(self._layout(run), f"Run {run.run_id} in {self.uri}", path)
+
+    # the model registry ----------------------------------------------------------------------
+    def registered_models(self) -> list[SourceRegisteredModel | SourceError]:
+        """Return every registered model under `models/` (none without that folder); one
+        whose meta.yaml or tags cannot be read is a SourceError naming the file."""
+        registry = self.root / MODELS
+        if not is_real_dir(registry):
+            return []
+        out: list[SourceRegisteredModel | SourceError] = []
+        for folder in _subfolders(registry):
+            if not is_regular(folder / "meta.yaml"):
+                continue
+            try:
+                out.append(self._registered_model(folder))
+            except SourceError as exc:
+                out.append(exc)
+        return out
+
+    def _registered_model(self, folder: Path) -> SourceRegisteredModel:
+        """Read one registered model's folder, its aliases and versions."""
+        meta = _yaml(folder / "meta.yaml")
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            raise SourceError(f"Cannot read {folder / 'meta.yaml'}: no model name")
+        errors: list[SourceError] = []
+        aliases: dict[str, int] = {}
+        for alias, path in _key_files(folder / "aliases"):
+            number = _int(read_text(path).strip())
+            if number is None:
+                errors.append(SourceError(f"Cannot read {path}: not a version number"))
+            else:
+                aliases[alias] = number
+        versions: list[SourceModelVersion] = []
+        for sub in _subfolders(folder):
+            digits = sub.name[len(VERSION_PREFIX) :]
+            if not sub.name.startswith(VERSION_PREFIX) or not digits.isdigit():
+                continue
+            if not is_regular(sub / "meta.yaml"):
+                continue
+            try:
+                versions.append(self._model_version(name, int(digits), sub))
+            except SourceError as exc:
+                errors.append(exc)
+        return SourceRegisteredModel(
+            name=name,
+            creation_timestamp=_int(meta.get("creation_timestamp")),
+            last_updated_timestamp=_int(meta.get("last_updated_timestamp")),
+            description=text_or_none(meta.get("description")),
+            tags=_values(folder / "tags"),
+            aliases=aliases,
+            versions=tuple(sorted(versions, key=lambda v: v.version)),
+            errors=tuple(errors),
+        )
+
+    @staticmethod
+    def _model_version(name: str, number: int, folder: Path) -> SourceModelVersion:
+        """Read one `version-<n>` folder."""
+        meta_file = folder / "meta.yaml"
+        meta = _yaml(meta_file)
+        if _int(meta.get("version")) not in (None, number):
+            raise SourceError(f"Cannot read {meta_file}: it says version {meta.get('version')}")
+        stage = str(meta.get("current_stage") or "None")
+        return SourceModelVersion(
+            name=name,
+            version=number,
+            creation_timestamp=_int(meta.get("creation_timestamp")),
+            last_updated_timestamp=_int(meta.get("last_updated_timestamp")),
+            current_stage="None" if stage == DELETED_STAGE else stage,
+            description=text_or_none(meta.get("description")),
+            user_id=text_or_none(meta.get("user_id")),
+            source=text_or_none(meta.get("source")),
+            storage_location=text_or_none(meta.get("storage_location")),
+            run_id=text_or_none(meta.get("run_id")),
+            run_link=text_or_none(meta.get("run_link")),
+            status=str(meta.get("status") or "READY"),
+            status_message=text_or_none(meta.get("status_message")),
+            tags=_values(folder / "tags"),
+            model_id=text_or_none(meta.get("model_id")),
+            deleted=stage == DELETED_STAGE,
+        )
 
     def data_folders(self) -> list[Path]:
         """Return the local folders holding the source's data (an import must not write there)."""

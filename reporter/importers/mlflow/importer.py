@@ -6,6 +6,9 @@ its histories; a new or changed run gets only what the store lacks (params it ha
 tags and attributes that differ, metric points not already stored, artifacts missing or of
 another size). So an import is idempotent, and one interrupted at any point is completed by
 the next; the digest is written last. Nothing in the source is written.
+
+The model registry comes after the runs (`reporter.importers.mlflow.registry`), so a version's
+source can point at its imported run's files.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from reporter.core import paths, system_tags
 from reporter.core.entities import LifecycleStage
 from reporter.core.errors import InvalidArgumentError, ReporterError
 from reporter.core.validation import check_run_id
+from reporter.importers.mlflow.registry import RegistryCounts, RegistryImport
 from reporter.importers.mlflow.source import (
     ArtifactFile,
     MetricPoint,
@@ -66,6 +70,7 @@ class ImportSummary:
     points: int = 0
     artifacts_copied: int = 0
     artifact_bytes: int = 0
+    registry: RegistryCounts = field(default_factory=RegistryCounts)
     skipped: list[str] = field(default_factory=list)  # "what: why"
 
     def lines(self) -> list[str]:
@@ -79,6 +84,8 @@ class ImportSummary:
             f"  metric points: {self.points:,}; artifacts: {self.artifacts_copied} files "
             f"({self.artifact_bytes:,} bytes)",
         ]
+        if self.registry.any():
+            out.append(self.registry.line())
         if self.skipped:
             out.append(f"  skipped: {len(self.skipped)}")
             out += [f"    {line}" for line in self.skipped]
@@ -165,6 +172,8 @@ class Importer:
         self.progress = progress
         self.summary = ImportSummary(source.uri)
         self._where: dict[str, str] = {}  # run id -> experiment id in our store
+        self._imported: dict[str, SourceRun] = {}  # runs the store has from this import
+        self._failed: set[str] = set()  # runs chosen that could not be imported
 
     def skip(self, what: str, why: str) -> None:
         """Record and warn about something skipped."""
@@ -211,13 +220,36 @@ class Importer:
             for run in runs:
                 try:
                     self._run(run, exp_id, current.get(run.run_id))
+                    self._imported[run.run_id] = run
                 except ReporterError as exc:
                     self.skip(f"run {run.run_id} ({run.run_name or 'unnamed'})", str(exc))
+                    self._failed.add(run.run_id)
                 done += 1
                 if self.progress:
                     self.progress("importing runs", done, total)
             self._set_stage(exp_id, exp.lifecycle_stage)
+        self._registry(partial=bool(names))
         return self.summary
+
+    def _registry(self, *, partial: bool) -> None:
+        """Import the model registry (only the versions of the runs imported, when only some
+        experiments are)."""
+        models = self.source.registered_models()
+        if not models:
+            return
+        if self.progress:
+            self.progress("importing registered models", 0, len(models))
+        step = RegistryImport(
+            self.source,
+            self.store.model_registry(),
+            self._imported,
+            self._failed,
+            self.skip,
+            partial=partial,
+        )
+        self.summary.registry = step.run(models)
+        if self.progress:
+            self.progress("importing registered models", len(models), len(models))
 
     # experiments ----------------------------------------------------------------------------
     def _experiment(self, exp: SourceExperiment, runs: Sequence[SourceRun]) -> str:

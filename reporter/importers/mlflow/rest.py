@@ -24,6 +24,17 @@ that name; a model without files takes no name. Deleted models are left out by t
   model file's bytes (MLflow 3.17 serves it under `/ajax-api/` only); for an `mlflow-artifacts:`
   model, `GET /api/2.0/mlflow-artifacts/artifacts/<path>` is tried when that fails.
 
+The model registry (`registered_models`):
+
+- `GET /api/2.0/mlflow/registered-models/search` (`max_results`, paged by `page_token`)
+- `GET /api/2.0/mlflow/registered-models/get` (`name`) for each model's aliases (a search
+  answer of older servers has none)
+- `GET /api/2.0/mlflow/model-versions/search` (`max_results`, paged): every version the server
+  has not deleted (a deleted version's number is a gap). Protobuf JSON writes an unset text as
+  "", so an empty description, user, run id or run link reads as None.
+
+A server without these endpoints has no registry.
+
 Credentials come as MLflow's clients take them: `MLFLOW_TRACKING_USERNAME` and
 `MLFLOW_TRACKING_PASSWORD` (basic auth), else `MLFLOW_TRACKING_TOKEN` (bearer); a `token`
 given to `RestSource` wins over both. Protobuf JSON writes a NaN metric as the string "NaN"
@@ -49,9 +60,12 @@ from urllib.parse import quote, unquote, urlencode, urlparse, urlunparse
 
 from reporter.importers.mlflow.source import (
     ArtifactFile,
+    ArtifactPlace,
     MetricPoint,
     SourceError,
     SourceExperiment,
+    SourceModelVersion,
+    SourceRegisteredModel,
     SourceRun,
     plain_parts,
 )
@@ -170,6 +184,7 @@ class RestSource:
     runs_page = 1000
     history_page = 10000
     models_page = 100  # logged models (MLflow's default page; the server sets no limit)
+    registry_page = 1000  # registered models (the server's limit) and versions
     retries = 2
     backoff = 0.5  # seconds before the first retry; doubled each time
 
@@ -644,6 +659,58 @@ class RestSource:
         except SourceError:
             raise SourceError(f"Cannot read {what}: {first}") from None
 
+    def artifact_places(self, run: SourceRun) -> list[ArtifactPlace]:
+        """Return where the run's listed artifacts come from: its root, its logged models."""
+        if run.run_id not in self._layouts:
+            self.artifacts(run)
+        places = [ArtifactPlace("", (run.artifact_uri,))]
+        for prefix, model in self._layouts[run.run_id]:
+            places.append(ArtifactPlace(prefix, (model.artifact_uri,), model.model_id))
+        return places
+
+    # the model registry ----------------------------------------------------------------------
+    def registered_models(self) -> list[SourceRegisteredModel | SourceError]:
+        """Return every registered model with its live versions (none when the server has no
+        registry); an entry that cannot be read is a SourceError naming it."""
+        found: dict[str, Any] = {}
+        try:
+            request = {"max_results": self.registry_page}
+            pages = self._pages("GET", "/registered-models/search", request, "registered_models")
+            for page in pages:
+                for item in page:
+                    name = item.get("name") if isinstance(item, dict) else None
+                    found.setdefault(name if isinstance(name, str) else f"#{len(found)}", item)
+        except _HTTPError as exc:
+            if (exc.code is None and exc.status in FOREIGN_STATUS) or (
+                exc.code == "ENDPOINT_NOT_FOUND"
+            ):
+                return []  # a server without the registry
+            raise
+        versions: dict[str, list[Any]] = {}
+        request = {"max_results": self.registry_page}
+        for page in self._pages("GET", "/model-versions/search", request, "model_versions"):
+            for item in page:
+                name = item.get("name") if isinstance(item, dict) else None
+                versions.setdefault(name if isinstance(name, str) else "", []).append(item)
+        out: list[SourceRegisteredModel | SourceError] = []
+        for name, item in found.items():
+            what = f"registered model {name!r} of {self.uri}"
+            try:
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                    raise ValueError(f"not a registered model: {str(item)[:200]}")
+                full = self._json("GET", "/registered-models/get", params={"name": name})
+                model = full.get("registered_model")
+                if not isinstance(model, dict):
+                    raise ValueError("registered-models/get answered no registered_model")
+                out.append(_registered_model(name, model, versions.get(name, []), what))
+            except ValueError as exc:
+                out.append(SourceError(f"Cannot read {what}: {exc}"))
+            except _HTTPError as exc:  # an MLflow error about this model (deleted meanwhile)
+                if exc.code is None:
+                    raise  # the server itself failed: the import stops, saying why
+                out.append(SourceError(f"Cannot read {what}: {exc}"))
+        return out
+
     def data_folders(self) -> list[Path]:
         """Return the local folders holding the source's data (an import must not write there)."""
         return []
@@ -666,6 +733,74 @@ def _logged_model(item: Any) -> tuple[str, _Model]:
         name=_str(info.get("name"), f"name of model {model_id}") or model_id,
         artifact_uri=_str(info.get("artifact_uri"), f"artifact_uri of model {model_id}"),
         created=created or 0,
+    )
+
+
+def _text(value: Any, what: str) -> str | None:
+    """Return an optional text field; protobuf JSON writes an unset one as "" (None here)."""
+    return _str(value, what) or None
+
+
+def _registered_model(
+    name: str, item: dict[str, Any], version_items: list[Any], what: str
+) -> SourceRegisteredModel:
+    """Return a registered model from its registered-models/get JSON and its versions' search
+    entries (ValueError if the model's own fields are malformed; a malformed version is an
+    error of the model)."""
+    aliases: dict[str, int] = {}
+    errors: list[SourceError] = []
+    for entry in _list(item, "aliases"):
+        try:
+            if not isinstance(entry, dict) or not isinstance(entry.get("alias"), str):
+                raise ValueError(f"bad alias entry {entry!r}")
+            number = _int(entry.get("version"), f"version of alias {entry['alias']!r}")
+            if number is None:
+                raise ValueError(f"alias {entry['alias']!r} names no version")
+            aliases[entry["alias"]] = number
+        except ValueError as exc:
+            errors.append(SourceError(f"Cannot read an alias of {what}: {exc}"))
+    versions = []
+    for entry in version_items:
+        number = entry.get("version") if isinstance(entry, dict) else None
+        try:
+            versions.append(_model_version(entry, name))
+        except ValueError as exc:
+            errors.append(SourceError(f"Cannot read version {number!r} of {what}: {exc}"))
+    return SourceRegisteredModel(
+        name=name,
+        creation_timestamp=_int(item.get("creation_timestamp"), "creation_timestamp"),
+        last_updated_timestamp=_int(item.get("last_updated_timestamp"), "last_updated_timestamp"),
+        description=_text(item.get("description"), "description"),
+        tags=_pairs(item, "tags"),
+        aliases=aliases,
+        versions=tuple(sorted(versions, key=lambda v: v.version)),
+        errors=tuple(errors),
+    )
+
+
+def _model_version(item: Any, name: str) -> SourceModelVersion:
+    """Return a version from its model-versions/search JSON (ValueError if malformed)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"not a model version: {item!r}")
+    number = _int(item.get("version"), "version")
+    if number is None:
+        raise ValueError("no version number")
+    return SourceModelVersion(
+        name=name,
+        version=number,
+        creation_timestamp=_int(item.get("creation_timestamp"), "creation_timestamp"),
+        last_updated_timestamp=_int(item.get("last_updated_timestamp"), "last_updated_timestamp"),
+        current_stage=_str(item.get("current_stage"), "current_stage") or "None",
+        description=_text(item.get("description"), "description"),
+        user_id=_text(item.get("user_id"), "user_id"),
+        source=_text(item.get("source"), "source"),
+        storage_location=_text(item.get("storage_location"), "storage_location"),
+        run_id=_text(item.get("run_id"), "run_id"),
+        run_link=_text(item.get("run_link"), "run_link"),
+        status=_str(item.get("status"), "status") or "READY",
+        status_message=_text(item.get("status_message"), "status_message"),
+        tags=_pairs(item, "tags"),
+        model_id=_text(item.get("model_id"), "model_id"),
     )
 
 

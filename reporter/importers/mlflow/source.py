@@ -1,4 +1,6 @@
-"""What an MLflow source yields, whatever it is: experiments, runs, histories, artifacts.
+"""What an MLflow source yields, whatever it is: experiments, runs, histories, artifacts, and
+the model registry (registered models with their versions, deleted versions included where the
+source keeps them).
 
 Each reader (file_store, sqlite, rest) implements `Source`. Readers only read: nothing in
 the source is ever modified. A run or file a reader cannot read raises `SourceError` naming it;
@@ -71,6 +73,59 @@ class ArtifactFile:
     size: int | None
 
 
+@dataclass(frozen=True)
+class ArtifactPlace:
+    """Where some of a run's listed artifacts came from: its own artifact root (prefix "") or
+    one logged model's folder, listed under `prefix`. `uris` are the locations the source
+    records for it (and the local folder it was read from), to recognise a registered version
+    whose source is one of them."""
+
+    prefix: str
+    uris: tuple[str, ...]
+    model_id: str | None = None
+
+
+DELETED_STAGE = "Deleted_Internal"  # the stage MLflow's stores give a deleted version
+
+
+@dataclass(frozen=True)
+class SourceModelVersion:
+    """A version of a registered model, as MLflow holds it (`deleted`: MLflow deleted it; its
+    number stays taken, and the SQL store has redacted its source and run)."""
+
+    name: str  # the registered model's
+    version: int
+    creation_timestamp: int | None
+    last_updated_timestamp: int | None
+    current_stage: str = "None"  # None, Staging, Production or Archived
+    description: str | None = None
+    user_id: str | None = None
+    source: str | None = None
+    storage_location: str | None = None
+    run_id: str | None = None
+    run_link: str | None = None
+    status: str = "READY"
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    model_id: str | None = None  # the logged model it was made from, where the source says
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SourceRegisteredModel:
+    """A registered model with its versions; a version or alias that cannot be read is left
+    out, as a SourceError naming it in `errors` (the others still come)."""
+
+    name: str
+    creation_timestamp: int | None
+    last_updated_timestamp: int | None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)  # alias -> version number
+    versions: tuple[SourceModelVersion, ...] = ()
+    errors: tuple[SourceError, ...] = ()  # versions or aliases that cannot be read, named
+
+
 class Source(Protocol):
     """An MLflow tracking store, read-only."""
 
@@ -96,6 +151,17 @@ class Source(Protocol):
 
     def read_artifact(self, run: SourceRun, path: str) -> bytes:
         """Return one artifact file's bytes (SourceError if it cannot be read)."""
+        ...
+
+    def artifact_places(self, run: SourceRun) -> list[ArtifactPlace]:
+        """Return where the run's listed artifacts come from: its own root and each logged
+        model's folder, under the prefix `artifacts` lists them (SourceError when they cannot
+        be listed)."""
+        ...
+
+    def registered_models(self) -> list[SourceRegisteredModel | SourceError]:
+        """Return every registered model with its versions (none when the source has no
+        registry); one that cannot be read is a SourceError naming it."""
         ...
 
     def data_folders(self) -> list[Path]:
@@ -372,3 +438,27 @@ def read_from_layout(layout: Sequence[tuple[str, Path]], what: str, path: str) -
         raise SourceError(f"{what} has no artifact {path!r}")
     prefix, folder = best
     return read_regular(child_file(folder, path[len(prefix) + 1 :] if prefix else path))
+
+
+def layout_places(
+    run: SourceRun,
+    layout: Sequence[tuple[str, Path]],
+    models: Sequence[tuple[LoggedModel, Path | None]],
+) -> list[ArtifactPlace]:
+    """Return the places of a local reader's artifact layout: the run's own root (always, by
+    its recorded URI, even with nothing logged) and each logged model listed."""
+    own = [str(folder) for prefix, folder in layout if not prefix]
+    out = [ArtifactPlace("", (run.artifact_uri, *own))]
+    for prefix, folder in layout:
+        for model, where in models:
+            if prefix and where == folder:
+                out.append(
+                    ArtifactPlace(prefix, (model.artifact_location, str(where)), model.model_id)
+                )
+                break
+    return out
+
+
+def text_or_none(value: object) -> str | None:
+    """Return a stored text, None for NULL (what MLflow reads back)."""
+    return None if value is None else str(value)

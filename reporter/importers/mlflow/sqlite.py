@@ -9,6 +9,11 @@ server's proxied artifacts) are looked for under `mlartifacts/` and `mlruns/` ne
 database. Artifacts are only read inside the database's folder and the `artifact_roots`
 given; remote ones (s3://, ...) are refused with a SourceError. Only regular files are read,
 and no symbolic link is followed.
+
+The model registry: registered_models, registered_model_tags, registered_model_aliases,
+model_versions (a deleted version stays, with the stage `Deleted_Internal` and its source and
+run redacted) and model_version_tags. MLflow 3.x keys them by workspace too; the store has no
+workspaces, so a name held in two workspaces comes once (the `default` one first).
 """
 
 from __future__ import annotations
@@ -19,17 +24,23 @@ from pathlib import Path
 from urllib.parse import quote
 
 from reporter.importers.mlflow.source import (
+    DELETED_STAGE,
     ArtifactFile,
+    ArtifactPlace,
     LoggedModel,
     MetricPoint,
     SourceError,
     SourceExperiment,
+    SourceModelVersion,
+    SourceRegisteredModel,
     SourceRun,
     artifact_layout,
+    layout_places,
     list_layout,
     locate_artifacts,
     read_from_layout,
     resolve_roots,
+    text_or_none,
 )
 
 # The latest point of each metric by MLflow's rule: the highest (step, timestamp, value),
@@ -70,7 +81,10 @@ class SqliteSource:
         tables = {str(row[0]) for row in self._query("SELECT name FROM sqlite_master")}
         self._has_latest = "latest_metrics" in tables
         self._has_models = "logged_models" in tables
+        self._registry = {"registered_models", "model_versions"} <= tables
+        self._tables = tables
         self._layouts: dict[str, list[tuple[str, Path]]] = {}
+        self._located: dict[str, list[tuple[LoggedModel, Path | None]]] = {}
 
     def _query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         """Run a read query; SourceError naming the database if it fails."""
@@ -253,7 +267,13 @@ class SqliteSource:
             ]
             found = artifact_layout(self.artifact_root(run), models)
             self._layouts[run.run_id] = found
+            self._located[run.run_id] = models
         return found
+
+    def artifact_places(self, run: SourceRun) -> list[ArtifactPlace]:
+        """Return where the run's listed artifacts come from (its root, its logged models)."""
+        layout = self._layout(run)
+        return layout_places(run, layout, self._located.get(run.run_id, []))
 
     def artifacts(self, run: SourceRun) -> list[ArtifactFile]:
         """Return every regular file of the run's local artifact folder and of its logged
@@ -264,6 +284,81 @@ class SqliteSource:
         """Return one artifact file's bytes (a logged model's under its listed prefix)."""
         return read_from_layout(self._layout(run), f"Run {run.run_id} in {self.path}", path)
 
+    # the model registry ----------------------------------------------------------------------
+    def _workspace(self, table: str) -> str:
+        """Return the SQL of a table's workspace ('default' where it has no such column)."""
+        columns = {str(row[1]) for row in self._query(f"PRAGMA table_info({table})")}
+        return "workspace" if "workspace" in columns else "'default'"
+
+    def _grouped(self, table: str, columns: str) -> dict[tuple[str, str], list[tuple[object, ...]]]:
+        """Return a registry table's rows by (workspace, model name): `columns` after those."""
+        out: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+        if table not in self._tables:
+            return out
+        sql = f"SELECT {self._workspace(table)}, name, {columns} FROM {table} ORDER BY rowid"
+        for workspace, name, *rest in self._query(sql):
+            out.setdefault((str(workspace), str(name)), []).append(tuple(rest))
+        return out
+
+    def registered_models(self) -> list[SourceRegisteredModel | SourceError]:
+        """Return every registered model with its versions (none in a database from before
+        the registry); a row that cannot be read is a SourceError naming it."""
+        if not self._registry:
+            return []
+        tags = self._grouped("registered_model_tags", "key, value")
+        aliases = self._grouped("registered_model_aliases", "alias, version")
+        versions = self._grouped(
+            "model_versions",
+            "version, creation_time, last_updated_time, description, user_id, current_stage, "
+            "source, storage_location, run_id, run_link, status, status_message",
+        )
+        version_tags: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+        for key, rows in self._grouped("model_version_tags", "version, key, value").items():
+            for number, tag, value in rows:
+                by_number = version_tags.setdefault(key, {}).setdefault(str(number), {})
+                by_number[str(tag)] = "" if value is None else str(value)
+        workspace = self._workspace("registered_models")
+        rows = self._query(
+            f"SELECT {workspace}, name, creation_time, last_updated_time, description "
+            f"FROM registered_models ORDER BY {workspace} != 'default', {workspace}, name"
+        )
+        out: list[SourceRegisteredModel | SourceError] = []
+        seen: dict[str, str] = {}
+        for space, name, created, updated, description in rows:
+            key = (str(space), str(name))
+            what = f"registered model {name!r} in {self.path}"
+            if key[1] in seen:
+                out.append(
+                    SourceError(
+                        f"Cannot import {what} (workspace {key[0]!r}): the workspace "
+                        f"{seen[key[1]]!r} has a model of that name, and the store has no "
+                        "workspaces"
+                    )
+                )
+                continue
+            seen[key[1]] = key[0]
+            named, errors = _aliases(what, aliases.get(key, []))
+            numbered, broken = _versions(
+                what, key[1], versions.get(key, []), version_tags.get(key, {})
+            )
+            errors += broken
+            try:
+                out.append(
+                    SourceRegisteredModel(
+                        name=str(name),
+                        creation_timestamp=_int_or_none(created),
+                        last_updated_timestamp=_int_or_none(updated),
+                        description=text_or_none(description),
+                        tags={str(k): "" if v is None else str(v) for k, v in tags.get(key, [])},
+                        aliases=named,
+                        versions=numbered,
+                        errors=errors,
+                    )
+                )
+            except ValueError as exc:
+                out.append(SourceError(f"Cannot read {what}: {exc}"))
+        return out
+
     def data_folders(self) -> list[Path]:
         """Return the local folders holding the source's data (an import must not write there)."""
         return [self.path.parent / "mlartifacts", self.path.parent / "mlruns"]
@@ -271,6 +366,60 @@ class SqliteSource:
     def close(self) -> None:
         """Close the database."""
         self.db.close()
+
+
+def _aliases(
+    what: str, rows: list[tuple[object, ...]]
+) -> tuple[dict[str, int], tuple[SourceError, ...]]:
+    """Return a model's aliases from its rows, and an error naming each unreadable one."""
+    aliases: dict[str, int] = {}
+    errors: list[SourceError] = []
+    for alias, number in rows:
+        try:
+            aliases[str(alias)] = int(str(number))
+        except ValueError:
+            errors.append(SourceError(f"Cannot read alias {alias!r} of {what}: {number!r}"))
+    return aliases, tuple(errors)
+
+
+def _versions(
+    what: str, name: str, rows: list[tuple[object, ...]], tags: dict[str, dict[str, str]]
+) -> tuple[tuple[SourceModelVersion, ...], tuple[SourceError, ...]]:
+    """Return a model's versions from their rows (tags by version number), and an error
+    naming each unreadable one."""
+    versions: list[SourceModelVersion] = []
+    errors: list[SourceError] = []
+    for number, created, updated, description, user, stage, *rest in rows:
+        source, storage, run_id, run_link, status, message = rest
+        stage_text = str(stage or "None")
+        try:
+            versions.append(
+                SourceModelVersion(
+                    name=name,
+                    version=int(str(number)),
+                    creation_timestamp=_int_or_none(created),
+                    last_updated_timestamp=_int_or_none(updated),
+                    current_stage="None" if stage_text == DELETED_STAGE else stage_text,
+                    description=text_or_none(description),
+                    user_id=text_or_none(user),
+                    source=text_or_none(source),
+                    storage_location=text_or_none(storage),
+                    run_id=text_or_none(run_id),
+                    run_link=text_or_none(run_link),
+                    status=str(status or "READY"),
+                    status_message=text_or_none(message),
+                    tags=tags.get(str(number), {}),
+                    deleted=stage_text == DELETED_STAGE,
+                )
+            )
+        except ValueError as exc:
+            errors.append(SourceError(f"Cannot read version {number!r} of {what}: {exc}"))
+    return tuple(sorted(versions, key=lambda v: v.version)), tuple(errors)
+
+
+def _int_or_none(value: object) -> int | None:
+    """Return a stored integer, None for NULL (ValueError for anything else)."""
+    return None if value is None else int(str(value))
 
 
 def _point(value: object, stamp: object, step: object, is_nan: object) -> MetricPoint:

@@ -17,7 +17,10 @@ name then takes the next salt. A version number is claimed by publishing `versio
 put-if-absent: two processes (or servers) registering at once both read n-1 as the highest,
 one wins n, the other takes n+1; numbers are never reused, not even a deleted version's.
 Everything else is an edit file, never rewritten, so concurrent changes all stay; a record
-reads as its edits applied in file-name (time) order. One listing of `registry/` reads the
+reads as its edits applied in file-name (time) order. An import (`import_model`,
+`import_version`) writes records that carry the state MLflow had (update time, aliases; a
+version's stage, status, deletion) and publishes nothing when the registry already reads as
+the source. One listing of `registry/` reads the
 whole registry; records and edits never change, so each is read once per process.
 """
 
@@ -32,6 +35,7 @@ from typing import Any
 
 from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from reporter.core.model_registry import (
+    READY,
     STAGES,
     ModelVersion,
     RegisteredModel,
@@ -78,6 +82,17 @@ def _text_or_none(value: Any, what: str) -> str | None:
     return value
 
 
+def _numbers(value: Any, what: str) -> dict[str, int]:
+    """A stored mapping of names to version numbers (aliases)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in value.values()
+    ):
+        raise ValueError(f"{what} is not an object of version numbers")
+    return {str(k): n for k, n in value.items()}
+
+
 def _listed(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -106,6 +121,7 @@ class _Model:
     deleted: bool
     claimed_ns: int  # when its creation record claimed its first name
     versions: dict[int, tuple[ModelVersion, bool]] = field(default_factory=dict)  # n -> (v, del)
+    recorded_aliases: dict[str, int] = field(default_factory=dict)  # live versions or not
 
     def live_versions(self) -> list[ModelVersion]:
         return [v for n, (v, gone) in sorted(self.versions.items()) if not gone]
@@ -225,6 +241,7 @@ class RegistryRecords(AbstractRegistry):
                 if found is not None:
                     model.versions[number] = found
             live = {v.version for v in model.live_versions()}
+            model.recorded_aliases = dict(model.model.aliases)
             aliases = {a: n for a, n in model.model.aliases.items() if n in live}
             model.model = replace(model.model, aliases=aliases)
             for number, (version, gone) in model.versions.items():
@@ -277,19 +294,20 @@ class RegistryRecords(AbstractRegistry):
             name = data["name"]
             if not isinstance(name, str):
                 raise ValueError(f"the name is {type(name).__name__}, not text")
+            created = int(data["creation_timestamp"])
             model = RegisteredModel(
                 name=name,
-                creation_timestamp=int(data["creation_timestamp"]),
-                last_updated_timestamp=int(data["creation_timestamp"]),
+                creation_timestamp=created,
+                last_updated_timestamp=int(data.get("last_updated_timestamp") or created),
                 description=_text_or_none(data.get("description"), "description"),
                 tags=_texts(data.get("tags"), "tags"),
             )
+            aliases = _numbers(data.get("aliases"), "aliases")  # an imported model's
         except (KeyError, TypeError, ValueError) as exc:
             reader.warn_skip(self._fs, path, f"invalid registered model record ({exc})")
             self._records[path] = None  # (files never change: warned about once)
             return None
         deleted = False
-        aliases: dict[str, int] = {}
         for edit in edits.ordered_edits(self._fs, self._edits, edit_paths, self._parse_edit):
             fields = dict(edit.fields)
             deleted = bool(fields.pop("deleted", deleted))
@@ -317,16 +335,26 @@ class RegistryRecords(AbstractRegistry):
             if int(data["version"]) != number:
                 raise ValueError(f"the record says version {data['version']}")
             created = int(data["creation_timestamp"])
+            # (an imported version's record carries the stage, status and times MLflow had)
+            stage = data.get("current_stage", "None")
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r}")
+            deleted = data.get("deleted", False)
+            if not isinstance(deleted, bool):
+                raise ValueError("deleted is not true or false")
             version = ModelVersion(
                 name=model.model.name,
                 version=number,
                 creation_timestamp=created,
-                last_updated_timestamp=created,
+                last_updated_timestamp=int(data.get("last_updated_timestamp") or created),
                 description=_text_or_none(data.get("description"), "description"),
                 user_id=_text_or_none(data.get("user_id"), "user_id"),
+                current_stage=stage,
                 source=_text_or_none(data.get("source"), "source"),
                 run_id=_text_or_none(data.get("run_id"), "run_id"),
                 run_link=_text_or_none(data.get("run_link"), "run_link"),
+                status=_text_or_none(data.get("status"), "status") or READY,
+                status_message=_text_or_none(data.get("status_message"), "status_message"),
                 tags=_texts(data.get("tags"), "tags"),
                 # (the record keeps the logged model's id; MLflow 3's store reads back None)
                 storage_location=_text_or_none(data.get("storage_location"), "storage_location"),
@@ -335,7 +363,6 @@ class RegistryRecords(AbstractRegistry):
             reader.warn_skip(self._fs, path, f"invalid model version record ({exc})")
             self._records[path] = None
             return None
-        deleted = False
         for edit in edits.ordered_edits(self._fs, self._edits, edit_paths, self._parse_edit):
             fields = dict(edit.fields)
             deleted = bool(fields.pop("deleted", deleted))
@@ -594,3 +621,126 @@ class RegistryRecords(AbstractRegistry):
         if number is None:
             raise InvalidArgumentError(f"Registered model alias {alias} not found.")
         return _copy(model.versions[number][0])
+
+    # imports -----------------------------------------------------------------------------------
+    def import_model(self, model: RegisteredModel) -> bool:
+        """Create the model as given, or publish one edit with what differs (see the ABC)."""
+        name = check_model_name(model.name)
+        tags = dict(check_tag(k, v) for k, v in model.tags.items())
+        aliases = {check_alias(a): version_number(n) for a, n in model.aliases.items()}
+        description = check_description(model.description)
+        found, _ = self._state().named(name)
+        if found is None:
+            now = time.time_ns()
+            created = model.creation_timestamp or now // 1_000_000
+            record = {
+                "name": name,
+                "creation_timestamp": created,
+                "last_updated_timestamp": model.last_updated_timestamp or created,
+                "claimed_ns": now,
+                "description": description,
+                "tags": tags,
+                "aliases": aliases,
+            }
+            self._claim(name, record)
+            return True
+        have = found.model
+        if model.creation_timestamp is not None and have.creation_timestamp != (
+            model.creation_timestamp
+        ):
+            raise AlreadyExistsError(
+                f"Registered Model (name={name}) already exists here, created at "
+                f"{have.creation_timestamp} ms; the one imported was created at "
+                f"{model.creation_timestamp} ms"
+            )
+        updated = model.last_updated_timestamp or have.last_updated_timestamp
+        changed = {"description": description} if have.description != description else {}
+        new_tags = {k: v for k, v in tags.items() if have.tags.get(k) != v}
+        gone_tags = sorted(set(have.tags) - set(tags))
+        new_aliases = {a: n for a, n in aliases.items() if found.recorded_aliases.get(a) != n}
+        gone_aliases = sorted(set(found.recorded_aliases) - set(aliases))
+        if not (changed or new_tags or gone_tags or new_aliases or gone_aliases) and (
+            updated == have.last_updated_timestamp
+        ):
+            return False
+        self._edit_model(
+            name,
+            set_fields={**changed, "last_updated_timestamp": updated},
+            tags=new_tags,
+            deleted_tags=gone_tags,
+            aliases=new_aliases,
+            deleted_aliases=gone_aliases,
+            model=found,
+        )
+        return True
+
+    def import_version(self, version: ModelVersion, *, deleted: bool = False) -> bool:
+        """Create the version under its own number, or publish one edit with what differs
+        (see the ABC)."""
+        number = version_number(version.version)
+        if number < 1:
+            raise InvalidArgumentError(f"Version numbers start at 1, got {number}")
+        tags = dict(check_tag(k, v) for k, v in version.tags.items())
+        description = check_description(version.description)
+        if version.current_stage not in STAGES:
+            raise InvalidArgumentError(
+                f"Invalid Model Version stage: {version.current_stage}. Value must be one of "
+                f"{', '.join(STAGES)}."
+            )
+        model = self._find(version.name)
+        created = version.creation_timestamp
+        updated = version.last_updated_timestamp or created
+        if number not in model.versions:
+            record = {
+                "version": number,
+                "creation_timestamp": created,
+                "last_updated_timestamp": updated,
+                "source": version.source,
+                "storage_location": version.storage_location or version.source,
+                "run_id": version.run_id,
+                "run_link": version.run_link,
+                "description": description,
+                "user_id": version.user_id,
+                "current_stage": version.current_stage,
+                "status": version.status,
+                "status_message": version.status_message,
+                "tags": tags,
+                "model_id": version.model_id,
+                "deleted": deleted,
+            }
+            data = json.dumps(record, sort_keys=True, indent=1).encode()
+            path = self._fs.join(REGISTRY_FOLDER, model.key, VERSIONS_FOLDER, f"{number}.json")
+            if self._fs.write_atomic(path, data, if_absent=True):
+                return True
+            model = self._state().models[model.key]  # written meanwhile: compare with it
+        found = model.versions.get(number)
+        if found is None or found[0].creation_timestamp != created:
+            what = (
+                "a damaged record"
+                if found is None
+                else f"another version, created at {found[0].creation_timestamp} ms"
+            )
+            raise AlreadyExistsError(
+                f"Model Version (name={version.name}, version={number}) already exists here "
+                f"as {what}"
+            )
+        have, gone = found
+        if gone:
+            return False  # deleted here: it stays deleted
+        changed: dict[str, Any] = {"deleted": True} if deleted else {}
+        if have.description != description:
+            changed["description"] = description
+        if have.current_stage != version.current_stage:
+            changed["current_stage"] = version.current_stage
+        new_tags = {k: v for k, v in tags.items() if have.tags.get(k) != v}
+        gone_tags = sorted(set(have.tags) - set(tags))
+        if not (changed or new_tags or gone_tags) and updated == have.last_updated_timestamp:
+            return False
+        self._edit_version(
+            model,
+            number,
+            set_fields={**changed, "last_updated_timestamp": updated},
+            tags=new_tags,
+            deleted_tags=gone_tags,
+        )
+        return True

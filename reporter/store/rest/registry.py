@@ -1,7 +1,9 @@
 """The model registry of an MLflow tracking server, through MLflow's registry REST endpoints.
 
 Version numbers, name claims and the rules are the server's; this only speaks its messages
-(`reporter.core.wire`). Versions read back as numbers, as from a folder store.
+(`reporter.core.wire`). Versions read back as numbers, as from a folder store. Imports
+(`import_model`, `import_version`) are refused: MLflow's REST API gives each version the next
+number and its own times, so an import's numbers and times could not be kept.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reporter.core import wire
+from reporter.core.errors import UnsupportedURIError
 from reporter.core.model_registry import (
     ModelVersion,
     RegisteredModel,
@@ -166,3 +169,19 @@ class RestRegistry(AbstractRegistry):
     def delete_version_tag(self, name: str, version: Any, key: str) -> None:
         body = {"name": name, "version": str(version_number(version)), "key": key}
         self.http.call("DELETE", "model-versions/delete-tag", body=body)
+
+    # imports -----------------------------------------------------------------------------------
+    def import_model(self, model: RegisteredModel) -> bool:
+        """Refuse: see the module docstring."""
+        raise self._no_imports()
+
+    def import_version(self, version: ModelVersion, *, deleted: bool = False) -> bool:
+        """Refuse: see the module docstring."""
+        raise self._no_imports()
+
+    def _no_imports(self) -> UnsupportedURIError:
+        return UnsupportedURIError(
+            f"Cannot import a model registry into the tracking server {self.http.base}: an "
+            "import keeps MLflow's version numbers and times, which its REST API makes anew. "
+            "Import into a folder or an object store (./tracker-store, s3://bucket/prefix)."
+        )
