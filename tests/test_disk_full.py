@@ -100,3 +100,31 @@ def test_the_cli_says_disk_full_without_a_traceback(small_disk, tmp_path):
     assert proc.returncode != 0
     assert "Disk full at" in proc.stderr
     assert not [p for p in store.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_a_registration_on_a_full_disk_is_one_clear_error_and_takes_no_number(small_disk):
+    """A version whose record cannot be written is not registered: the error says disk full,
+    no temporary file is left, what was registered reads back, and once there is room the
+    next registration gets the number the failed one would have had (no gap)."""
+    store = small_disk / "store"
+    client = reporter.Client(str(store))
+    client.create_registered_model("churn", description="kept")
+    for _ in range(2):
+        client.create_model_version("churn", "s3://bucket/model")
+    client.set_registered_model_alias("churn", "champion", 2)
+    filler = fill(small_disk)
+    try:
+        for attempt in range(3):
+            with pytest.raises(reporter.StoreWriteError) as failed:
+                client.create_model_version("churn", "s3://bucket/model")
+            assert "Disk full at" in str(failed.value), attempt
+        with pytest.raises(reporter.StoreWriteError):
+            client.set_registered_model_alias("churn", "challenger", 1)
+    finally:
+        os.unlink(filler)
+    assert [p for p in store.rglob("*") if p.name.startswith(".tmp-")] == []
+    fresh = reporter.Client(str(store))
+    assert [v.version for v in fresh.search_model_versions("name = 'churn'")] == [2, 1]
+    model = fresh.get_registered_model("churn")
+    assert model.aliases == {"champion": 2} and model.description == "kept"
+    assert fresh.create_model_version("churn", "s3://bucket/model").version == 3

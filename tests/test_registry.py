@@ -198,8 +198,9 @@ def test_processes_registering_at_once_never_share_a_version_number(tmp_path):
     assert len(MlflowClient().search_registered_models()) == 1
 
 
-def test_kill_9_while_registering_leaves_whole_versions_and_the_next_number_free(tmp_path):
-    uri = str(tmp_path / "store")
+@pytest.mark.parametrize("store_kind", ["local", "s3"], indirect=True)
+def test_kill_9_while_registering_leaves_whole_versions_and_the_next_number_free(store_uri):
+    uri = store_uri  # a folder, or a bucket on the S3 test server (children inherit its env)
     for _ in range(3):
         proc = subprocess.Popen(
             [PYTHON, "-c", REGISTER, uri, "100000"],
