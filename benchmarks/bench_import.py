@@ -2,12 +2,17 @@
 
     .venv/bin/python benchmarks/bench_import.py                  # 300 runs, 3 repeats
     .venv/bin/python benchmarks/bench_import.py --runs 100 --repeat 2
+    .venv/bin/python benchmarks/bench_import.py --runs 100 --models 20 --versions 5
 
 MLflow (in its own venv, .bench/mlflow-venv: `make mlflow`) writes a database of --runs runs
 (20 params, 5 tags, 3 metrics x 100 steps each, one log_batch per run). Then, in fresh
 processes, medians of --repeat: the first import into an empty store, a re-import (nothing
 new), and as the reference MLflow itself reading every run and metric history back through
 `MlflowClient` from the same database (the least any importer that goes through MLflow does).
+
+With --models M, MLflow also registers M models of --versions versions each (from the runs,
+with a tag and an alias): the same figures from that database, MLflow's read including the
+registry's searches, and the registry's share (the first import minus the runs-only one).
 """
 
 from __future__ import annotations
@@ -39,6 +44,14 @@ for r in range(int(sys.argv[2])):
                      metrics=[Metric(k, s / (r + 1), 1_700_000_000_000 + s, s)
                               for k in ("loss", "rmse", "mae") for s in range(100)])
     client.set_terminated(rid, end_time=1_700_000_100_000 + r)
+runs = [r.info.run_id for r in client.search_runs([exp], max_results=50000)]
+for m in range(int(sys.argv[3])):
+    name = f"model-{m}"
+    client.create_registered_model(name, tags={"team": "bench"}, description="bench")
+    for v in range(int(sys.argv[4])):
+        rid = runs[(m * int(sys.argv[4]) + v) % len(runs)]
+        client.create_model_version(name, f"runs:/{rid}/model", run_id=rid, tags={"v": str(v)})
+    client.set_registered_model_alias(name, "champion", 1)
 """
 
 READ_MLFLOW = """
@@ -53,6 +66,12 @@ for exp in client.search_experiments(view_type=ViewType.ALL):
                                   max_results=50000):
         for key in run.data.metrics:
             points += len(client.get_metric_history(run.info.run_id, key))
+models = client.search_registered_models(max_results=1000)
+while models.token:
+    models = client.search_registered_models(max_results=1000, page_token=models.token)
+versions = client.search_model_versions(max_results=10000)
+while versions.token:
+    versions = client.search_model_versions(max_results=10000, page_token=versions.token)
 print(json.dumps({"seconds": time.perf_counter() - start, "points": points}))
 """
 
@@ -83,29 +102,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--models", type=int, default=0, help="registered models (0: none)")
+    parser.add_argument("--versions", type=int, default=5, help="versions of each model")
     args = parser.parse_args()
     if not MLFLOW_PYTHON.exists():
         raise SystemExit(f"no MLflow venv at {MLFLOW_PYTHON}; run `make mlflow` first")
-    times: dict[str, list[float]] = {"first import": [], "re-import": [], "mlflow read": []}
+    sources = [("", 0)] + ([(" + registry", args.models)] if args.models else [])
     with tempfile.TemporaryDirectory() as scratch:
-        db = f"sqlite:///{scratch}/mlflow.db"
-        print(f"MLflow writes {args.runs} runs ...", flush=True)
-        child(str(MLFLOW_PYTHON), WRITE, db, str(args.runs))
-        for i in range(args.repeat):
-            store = f"{scratch}/store-{i}"
-            first = child(sys.executable, IMPORT, db, store)
-            times["first import"].append(first["seconds"])
-            times["re-import"].append(child(sys.executable, IMPORT, db, store)["seconds"])
-            times["mlflow read"].append(child(str(MLFLOW_PYTHON), READ_MLFLOW, db)["seconds"])
-            print(f"  round {i + 1}/{args.repeat}: {first['points']:,.0f} points", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+        results = {}
+        for label, models in sources:
+            db = f"sqlite:///{scratch}/mlflow{models}.db"
+            print(f"MLflow writes {args.runs} runs, {models} registered models ...", flush=True)
+            child(str(MLFLOW_PYTHON), WRITE, db, str(args.runs), str(models), str(args.versions))
+            times: dict[str, list[float]] = {"first import": [], "re-import": [], "mlflow read": []}
+            for i in range(args.repeat):
+                store = f"{scratch}/store-{models}-{i}"
+                first = child(sys.executable, IMPORT, db, store)
+                times["first import"].append(first["seconds"])
+                times["re-import"].append(child(sys.executable, IMPORT, db, store)["seconds"])
+                times["mlflow read"].append(child(str(MLFLOW_PYTHON), READ_MLFLOW, db)["seconds"])
+                print(f"  round {i + 1}/{args.repeat}: {first['points']:,.0f} points", flush=True)
+            results[label] = {k: statistics.median(v) for k, v in times.items()}
     print(
         f"\n{args.runs:,} runs (20 params, 5 tags, 3 metrics x 100 steps); medians of {args.repeat}"
     )
-    for name, value in med.items():
+    for label, med in results.items():
+        for name, value in med.items():
+            print(
+                f"{name + label:<28}{value:>8.2f} s{value / med['mlflow read']:>8.2f}x MLflow's "
+                f"read{args.runs / value:>10.0f} runs/s"
+            )
+    if args.models:
+        share = results[" + registry"]["first import"] - results[""]["first import"]
+        count = args.models * args.versions
         print(
-            f"{name:<16}{value:>8.2f} s{value / med['mlflow read']:>8.2f}x MLflow's read"
-            f"{args.runs / value:>10.0f} runs/s"
+            f"registry's share of the first import: {share:.2f} s for {args.models} models, "
+            f"{count} versions ({1000 * share / count:.1f} ms a version)"
         )
 
 
