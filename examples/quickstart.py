@@ -3,7 +3,8 @@
     python examples/quickstart.py            # logs into ./tracker-store (or $TRACKER_TRACKING_URI)
 
 Trains a few random forests on scikit-learn's bundled diabetes data set and logs params, a metric
-per tree count (as steps), the final scores and the model.
+per tree count (as steps), the final scores and the model, registers each model as a version of
+`diabetes-forest` and points the `champion` alias at the best one.
 """
 
 from __future__ import annotations
@@ -43,13 +44,17 @@ def main() -> None:
             mlflow.log_metrics(
                 {"mae": mean_absolute_error(y_test, pred), "r2": r2_score(y_test, pred)}
             )
-            mlflow.sklearn.log_model(model, "model")
+            mlflow.sklearn.log_model(model, "model", registered_model_name="diabetes-forest")
             mlflow.log_dict({"features": list(load_diabetes().feature_names)}, "features.json")
 
     runs = mlflow.search_runs(order_by=["metrics.rmse ASC"])
     best = runs.iloc[0]
     print(f"Logged {len(runs)} runs into {mlflow.get_tracking_uri()}")
     print(f"Best run: {best['run_name']} rmse={best['metrics.rmse']:.2f}")
+    client = mlflow.MlflowClient()
+    (version,) = client.search_model_versions(f"run_id = '{best['run_id']}'")
+    client.set_registered_model_alias("diabetes-forest", "champion", version.version)
+    print(f"models:/diabetes-forest@champion is version {version.version}")
 
 
 if __name__ == "__main__":

@@ -208,7 +208,15 @@ def test_the_demo_site_has_every_page_kind_with_content(demo, monkeypatch):
         "run": 44,
         "compare": 4,  # each experiment's compare page and the two curated comparisons
         "report": 1,
+        "models": 1,  # the quickstart registers its forests as diabetes-forest
+        "registered-model": 1,
     }
+    forest = pages["models/diabetes-forest.html"].context
+    assert [v.version for v in forest.versions] == [3, 2, 1]
+    (champion,) = forest.aliases
+    assert champion.alias == "champion" and champion.verdict.endswith(
+        "the best of 3 versions with rmse"
+    )
     index = pages["index.html"].context
     assert {e.name: e.primary_metric for e in index.experiments} == {
         "diabetes_forest": "rmse",

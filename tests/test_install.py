@@ -102,6 +102,7 @@ def test_the_installed_cli_runs_the_quickstart_and_builds_from_outside_the_check
     run([installed / "tracker-report", "build", "--store", "tracker-store", "--out", "site"], work)
     pages = {p.relative_to(work / "site").as_posix() for p in (work / "site").rglob("*.html")}
     assert "index.html" in pages and any(p.startswith("runs/") for p in pages)
+    assert {"models/index.html", "models/diabetes-forest.html"} <= pages  # the registry's
     assert (work / "site" / "static" / "vendor" / "vega.min.js").is_file()
 
 

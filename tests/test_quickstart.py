@@ -37,6 +37,12 @@ def test_quickstart_logs_three_complete_runs(store_uri, tmp_path):
         )
         names = {f.path for f in client.list_logged_model_artifacts(model.model_id)}
         assert names == {"MLmodel", "model.pkl", "requirements.txt"}
+    # each run's model is a version of diabetes-forest; champion names the best run's
+    versions = client.search_model_versions("name = 'diabetes-forest'")
+    assert sorted(str(v.run_id) for v in versions) == sorted(runs["run_id"])
+    champion = client.get_model_version_by_alias("diabetes-forest", "champion")
+    assert champion.run_id == runs["run_id"][0]
+    assert f"@champion is version {champion.version}" in out.stdout
     exp = mlflow.get_experiment_by_name("diabetes_forest")
     assert exp is not None
     assert "diabetes" in exp.description

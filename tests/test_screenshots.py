@@ -46,6 +46,8 @@ def small_site(store_uri: str, tmp_path: Path) -> dict[str, Any]:
                     mlflow.log_params({"penalty": penalty, "lr": rate})
                     mlflow.log_metric("f1", 0.88)
         ids[name] = run.info.run_id
+        mlflow.register_model(f"runs:/{run.info.run_id}/model", "shots-model")
+    mlflow.MlflowClient().set_registered_model_alias("shots-model", "champion", 2)
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "shots.md").write_text(REPORT)
@@ -103,9 +105,12 @@ def test_each_shot_is_a_window_sized_png_of_its_page(small_site, tmp_path):
     assert urls["comparison"].endswith("/site/experiments/shots/compare/pair.html")
     assert urls["report"].endswith("/site/reports/shots.html")
     assert urls["storage"].endswith("/site/storage/index.html")
+    assert urls["models"].endswith("/site/models/index.html")
+    assert urls["registered-model"].endswith("/site/models/shots-model.html")
     assert all(u.startswith("file://") for u in urls.values())
     charts = {t.shot.name: t.charts for t in done}
-    for name in ("experiment-charts", "run", "compare", "comparison", "report", "storage"):
+    for name in ("experiment-charts", "run", "compare", "comparison", "report", "storage",
+                 "registered-model"):  # fmt: skip
         drawn, shown = charts[name]
         assert drawn == shown > 0, (name, charts[name])  # every chart drawn before the shot
     # then the files: one PNG per shot, of the window's size, reduced to a palette

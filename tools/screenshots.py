@@ -64,6 +64,9 @@ SHOTS = (
     Shot("experiment-charts-dark", "experiment", scroll_to="#charts-heading", dark=True),
     Shot("storage", "storage"),
     Shot("storage-phone", "storage", viewport="phone"),
+    Shot("models", "models"),
+    Shot("registered-model", "registered-model"),
+    Shot("registered-model-phone", "registered-model", viewport="phone", dark=True),
 )
 
 
@@ -207,6 +210,15 @@ def find_pages(
         storage = [a["href"] for a in links if a["href"].endswith("/storage/index.html")]
         if storage:  # the top bar's link
             pages["storage"] = storage[0]
+        models = [a["href"] for a in links if a["href"].endswith("/models/index.html")]
+        if models:  # the top bar's link, then the first model's page
+            pages["models"] = models[0]
+            page.goto(models[0])
+            found = [a["href"] for a in page.evaluate(LINKS) if "/models/" in a["href"]]
+            first = [h for h in found if not h.split("#")[0].endswith("/models/index.html")]
+            if first:
+                pages["registered-model"] = first[0].split("#")[0]
+            page.goto(pages["index"])
         page.goto(pages["experiment"])
         page.wait_for_function("() => document.querySelectorAll('table.runs tbody tr').length")
         rows = page.evaluate(TABLE_ROWS)
