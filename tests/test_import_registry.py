@@ -422,6 +422,42 @@ def test_one_experiment_brings_the_versions_its_runs_made(made, tmp_path, store_
     check_registry(store_uri, data, "sqlite")
 
 
+def test_what_was_changed_here_since_the_import_is_kept_by_the_next(made, tmp_path, store_uri):
+    """A re-import changes a model or version only when MLflow changed it after the store
+    did: edits made here since (a tag, an alias, a description, a stage) stay, and are
+    counted; MLflow's later changes still come."""
+    folder, data = made["sqlite"]
+    copy = tmp_path / "source"
+    shutil.copytree(folder, copy)
+    uri = source_of("sqlite", copy)
+    quiet_import(uri, store_uri)
+    client = reporter.MlflowClient(store_uri)
+    client.set_registered_model_tag("churn", "owner", "store-side")
+    client.set_registered_model_alias("churn", "here", 3)
+    client.update_model_version("churn", 4, description="edited here")
+    client.transition_model_version_stage("churn", 3, "Archived")
+    files = registry_files(store_uri)
+    summary = quiet_import(uri, store_uri)
+    assert registry_files(store_uri) == files  # nothing overwritten
+    assert summary.registry.kept == 3  # churn, its versions 4 and 3
+    churn = client.get_registered_model("churn")
+    assert churn.tags["owner"] == "store-side" and churn.aliases["here"] == 3
+    assert client.get_model_version("churn", 4).description == "edited here"
+    assert client.get_model_version("churn", 3).current_stage == "Archived"
+    # the other models and versions still read as MLflow's
+    other = data["models"]["other-model"]
+    assert client.get_registered_model("other-model").description == optional(other["description"])
+
+
+def test_one_experiment_keeps_the_numbers_of_deleted_versions(made, tmp_path, store_uri):
+    """MLflow's SQL store forgets a deleted version's run: an import of one experiment still
+    brings the model's deleted versions, so the next number here is MLflow's."""
+    folder, data = made["sqlite"]
+    shutil.copytree(folder, tmp_path / "source")
+    quiet_import(source_of("sqlite", tmp_path / "source"), store_uri, "registry")
+    assert reporter.register_model("s3://bucket/m", "churn").version == data["next"]["churn"]
+
+
 # --- damaged and hostile sources -------------------------------------------------------------
 
 
@@ -440,8 +476,12 @@ def damage(kind: str, folder: Path) -> list[str]:
     warning must name."""
     if kind == "file":
         models = folder / "mlruns" / "models"
-        (models / "empty" / "meta.yaml").write_text("name: [unclosed\n", encoding="utf-8")
-        (models / "churn" / "version-3" / "meta.yaml").write_bytes(b"\xff\xfe not yaml")
+        # (no time MLflow would write; a record of another number: read, they would import
+        # as made now, or as version 3 made in 1970)
+        (models / "empty" / "meta.yaml").write_text(
+            "name: empty\ncreation_timestamp: yesterday\n", encoding="utf-8"
+        )
+        (models / "churn" / "version-3" / "meta.yaml").write_text("version: abc\n")
         (models / "churn" / "aliases" / "challenger").write_text("four", encoding="utf-8")
         return [
             str(models / "empty" / "meta.yaml"),

@@ -396,6 +396,7 @@ def test_mlflows_checks_on_updates_orders_pages_tags_and_versions(store):
         (lambda: client.search_registered_models(max_results=1001), "at most 1000"),
         (lambda: client.search_model_versions(max_results=200_001), "at most 200000"),
         (lambda: client.set_registered_model_tag("m", "..", "x"), "must not resolve"),
+        (lambda: client.set_model_version_tag("m", 1, "nul\x00key", "x"), "NUL"),
     ]
     for call, message in cases:
         with pytest.raises(reporter.MlflowException, match=message) as err:

@@ -170,6 +170,10 @@ def check_tag(key: Any, value: Any) -> tuple[str, str]:
     """A registry tag: a non-empty key (250 characters at most), a value of 100,000 at most."""
     if not isinstance(key, str) or not key:
         raise InvalidArgumentError(f"Missing value for required parameter 'key'. Got {key!r}")
+    if "\x00" in key:
+        raise InvalidArgumentError(
+            f"Invalid value {key!r} for parameter 'key' supplied: a NUL character is not allowed"
+        )
     norm = posixpath.normpath(key)
     if norm != key or norm == "." or norm.startswith("..") or norm.startswith("/"):
         raise InvalidArgumentError(

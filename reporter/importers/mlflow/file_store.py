@@ -74,6 +74,15 @@ def _yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _created(meta: dict[str, Any], path: Path) -> int:
+    """A registry record's creation time (ms): MLflow writes one; a record without a whole
+    number there is damaged (imported, it would read as made in 1970 or now)."""
+    created = _int(meta.get("creation_timestamp"))
+    if created is None:
+        raise SourceError(f"Cannot read {path}: no creation_timestamp (a time in ms)")
+    return created
+
+
 def _is_run_meta(meta: dict[str, Any]) -> bool:
     """Return True for a run's meta.yaml (an experiment's has no run id)."""
     return bool(meta.get("run_id") or meta.get("run_uuid"))
@@ -444,6 +453,7 @@ class FileStoreSource:
                 versions.append(self._model_version(name, int(digits), sub))
             except SourceError as exc:
                 errors.append(exc)
+        _created(meta, folder / "meta.yaml")
         return SourceRegisteredModel(
             name=name,
             creation_timestamp=_int(meta.get("creation_timestamp")),
@@ -460,8 +470,9 @@ class FileStoreSource:
         """Read one `version-<n>` folder."""
         meta_file = folder / "meta.yaml"
         meta = _yaml(meta_file)
-        if _int(meta.get("version")) not in (None, number):
+        if _int(meta.get("version")) != number:
             raise SourceError(f"Cannot read {meta_file}: it says version {meta.get('version')}")
+        _created(meta, meta_file)
         stage = str(meta.get("current_stage") or "None")
         return SourceModelVersion(
             name=name,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from reporter.core import paths, system_tags
 from reporter.core.entities import LifecycleStage
-from reporter.core.errors import InvalidArgumentError, ReporterError
+from reporter.core.errors import InvalidArgumentError, ReporterError, UnsupportedURIError
 from reporter.core.validation import check_run_id
 from reporter.importers.mlflow.registry import RegistryCounts, RegistryImport
 from reporter.importers.mlflow.source import (
@@ -488,6 +488,13 @@ def import_mlflow(
     opened = open_source(source, artifact_roots)
     try:
         _check_apart(opened, store_uri)
+        if store_uri.lower().startswith(("http://", "https://")):
+            # (an import keeps MLflow's ids, numbers and times, which a server makes anew)
+            raise UnsupportedURIError(
+                f"Cannot import into the tracking server {store_uri}: an import keeps MLflow's "
+                "run ids, version numbers and times, which a server makes anew. Import into "
+                "the server's store (a folder or s3://bucket/prefix) instead."
+            )
         store = open_store(store_uri)
         return Importer(opened, store, artifacts=artifacts, progress=progress).run(experiments)
     finally:

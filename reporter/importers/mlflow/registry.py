@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
 from reporter.core.errors import (
-    NotFoundError,
     ReporterError,
     UnsupportedFeatureError,
     UnsupportedURIError,
@@ -70,6 +69,7 @@ class RegistryCounts:
     versions_new: int = 0
     versions_updated: int = 0
     versions_unchanged: int = 0
+    kept: int = 0  # models or versions changed here since MLflow last changed them
     prompts: int = 0  # left out
 
     def any(self) -> bool:
@@ -83,6 +83,8 @@ class RegistryCounts:
             f"{self.models_unchanged} unchanged; versions: {self.versions_new} new, "
             f"{self.versions_updated} updated, {self.versions_unchanged} unchanged"
         )
+        if self.kept:
+            text += f"; kept as changed here since: {self.kept}"
         return text + (f"; prompts left out: {self.prompts}" if self.prompts else "")
 
 
@@ -119,6 +121,22 @@ def below(uri: str, roots: Collection[str]) -> str | None:
     return None
 
 
+def _compare(ours: RegisteredModel | ModelVersion, theirs: RegisteredModel | ModelVersion) -> str:
+    """Say what an import does with a model or version the store has: "kept" when it was
+    changed here after MLflow last changed it (the store's change stays), "same" when it
+    reads as the source, else "changed" (the registry's import writes what differs)."""
+    if ours.creation_timestamp != theirs.creation_timestamp:
+        return "changed"  # another model or version: the registry's import says so
+    here, there = ours.last_updated_timestamp or 0, theirs.last_updated_timestamp or 0
+    if here > there:
+        return "kept"
+    fields = ("description", "tags") + (
+        ("aliases",) if isinstance(ours, RegisteredModel) else ("current_stage", "status")
+    )
+    same = here == there and all(getattr(ours, f) == getattr(theirs, f) for f in fields)
+    return "same" if same else "changed"
+
+
 def runs_uri(run_id: str, *parts: str) -> str | None:
     """Return `runs:/<run_id>/<path>` (None when the path is empty: no such URI)."""
     path = "/".join(p.strip("/") for p in parts if p.strip("/"))
@@ -146,11 +164,19 @@ class RegistryImport:
         self.partial = partial  # only some experiments: only their runs' versions come
         self.counts = RegistryCounts()
         self._places: dict[str, list[ArtifactPlace]] = {}
+        # the store's registry as the import began: what is unchanged is not written, and
+        # what was changed here after MLflow last changed it is kept (read once: an import of
+        # thousands of versions lists the registry once, not once a version)
+        self._ours: dict[str, RegisteredModel] = {}
+        self._versions: dict[tuple[str, int], ModelVersion] = {}
+        self._renamed: set[str] = set()
 
     def run(self, models: list[SourceRegisteredModel | SourceError]) -> RegistryCounts:
         """Import the models read from the source; each one that fails is skipped."""
         names = {m.name for m in models if isinstance(m, SourceRegisteredModel)}
         ours = self.registry.list_models()
+        self._ours = {m.name: m for m in ours}
+        self._versions = {(v.name, v.version): v for v in self.registry.list_versions()}
         for item in models:
             if isinstance(item, SourceError):
                 self.skip("a registered model", str(item))
@@ -163,6 +189,9 @@ class RegistryImport:
             versions = [v for v in item.versions if self._wanted(v)]
             if self.partial and not versions:
                 continue  # no version made by the experiments imported
+            if self.partial:  # deleted versions (MLflow's SQL store forgets their runs) come
+                # too, so their numbers stay taken here as there
+                versions = [v for v in item.versions if v in versions or v.deleted]
             try:
                 self._follow_rename(item, names, ours)
                 self._model(item, versions)
@@ -192,13 +221,18 @@ class RegistryImport:
         if len(matches) == 1:
             self.registry.rename_model(matches[0].name, item.name)
             matches[0].name = item.name  # (a caller's copy: the list stays true)
+            self._renamed.add(item.name)  # its versions and times are read again
 
     def _model(self, item: SourceRegisteredModel, versions: list[SourceModelVersion]) -> None:
         """Import one model and its versions."""
-        try:
-            before = self.registry.get_model(item.name)
-        except NotFoundError:
-            before = None
+        renamed = item.name in self._renamed
+        if renamed:  # read again: the rename changed its name and time here
+            before: RegisteredModel | None = self.registry.get_model(item.name)
+            for v in self.registry.list_versions():
+                if v.name == item.name:
+                    self._versions[(v.name, v.version)] = v
+        else:
+            before = self._ours.get(item.name)
         model = RegisteredModel(
             name=item.name,
             creation_timestamp=item.creation_timestamp,
@@ -207,23 +241,36 @@ class RegistryImport:
             tags=self._tags(item.tags, f"registered model {item.name!r}"),
             aliases=self._aliases(item),
         )
-        changed = self.registry.import_model(model)
-        if before is None:
-            self.counts.models_new += 1
-        elif changed:
-            self.counts.models_updated += 1
-        else:
+        state = "changed" if before is None or renamed else _compare(before, model)
+        if state == "kept":
+            self.counts.kept += 1
+        elif state == "same":
             self.counts.models_unchanged += 1
-        had = {v.version for v in self.registry.list_versions() if v.name == item.name}
+        else:
+            changed = self.registry.import_model(model)
+            if before is None:
+                self.counts.models_new += 1
+            elif changed:
+                self.counts.models_updated += 1
+            else:
+                self.counts.models_unchanged += 1
         for version in versions:
             what = f"version {version.version} of registered model {item.name!r}"
+            had = self._versions.get((item.name, version.version))
             try:
                 mapped = self._version(version, what)
+                state = "changed" if had is None or version.deleted else _compare(had, mapped)
+                if state != "changed":
+                    if state == "kept":
+                        self.counts.kept += 1
+                    else:
+                        self.counts.versions_unchanged += 1
+                    continue
                 changed = self.registry.import_version(mapped, deleted=version.deleted)
             except ReporterError as exc:
                 self.skip(what, str(exc))
                 continue
-            if changed and version.version not in had:
+            if changed and had is None:
                 self.counts.versions_new += 1
             elif changed:
                 self.counts.versions_updated += 1
