@@ -8,7 +8,9 @@ Permissions resolve as MLflow's basic-auth app does: an admin may do anything; a
 grants on an experiment come first, then their groups' grants, then the default; an explicit
 DENY among them wins; creating an experiment (or a registered model) grants its creator
 MANAGE on it. Registered models are granted by name or glob (`churn-*`); a model's own exact
-grants follow it through renames and go with it when it is deleted (as MLflow's do).
+grants follow it through renames and go with it when it is deleted (as MLflow's do) when the
+server renames or deletes it. A rename or delete made on the store directly (the library,
+`tracker-report import mlflow`) leaves grants as they are: `tracker-report grants` moves them.
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ class ModelURI:
         """Return self if it names a registered version; a clear error else."""
         if self.kind != REGISTERED or not self.name or not (self.alias or self.suffix):
             raise InvalidArgumentError(
-                f"Model URI {self.uri!r}: give models:/<name>/<version>, models:/<name>@<alias>, "
-                "models:/<name>/latest or models:/<model_id>"
+                f"Model URI {self.uri!r}: a registered model's version is "
+                "models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest or "
+                "models:/<name>/<stage>"
             )
         return self
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from reporter.core import wire
 from reporter.core.access import exact_pattern
-from reporter.core.errors import InvalidArgumentError, NotFoundError
+from reporter.core.errors import InvalidArgumentError
 from reporter.core.model_registry import ModelVersion
 from reporter.core.model_uri import LOGGED, REGISTERED, RUN, parse_model_uri
 from reporter.core.permissions import DENY
@@ -270,15 +270,14 @@ async def _require_source(
     guard, who = b.guard, identity_of(r.scope)
     if guard is None or who is None:
         return
-    experiments = []  # (the experiment, what the request named: errors name only that)
-    try:
-        if run_id:
-            experiments.append((await b.call(b.store.experiment_of, run_id), f"run {run_id}"))
-        for logged in {model_id, _logged_model_of(source)} - {None}:
-            model = await b.call(b.client.get_logged_model, logged)
-            experiments.append((model.experiment_id, f"logged model {logged}"))
-    except NotFoundError:
-        pass  # the registration says what does not exist
+    # (the experiment, what the request named: errors name only that). Each must exist: a
+    # version that names a run or logged model no one can check could point anywhere
+    experiments = []
+    if run_id:
+        experiments.append((await b.call(b.store.experiment_of, run_id), f"run {run_id}"))
+    for logged in sorted(m for m in {model_id, _logged_model_of(source)} if m):
+        model = await b.call(b.client.get_logged_model, logged)
+        experiments.append((model.experiment_id, f"logged model {logged}"))
     for exp_id, named in experiments:
         exp_name = await guard.experiment_name(exp_id)
         if exp_name is not None and not guard.permission(who, exp_id, exp_name).can_read:

@@ -46,6 +46,9 @@ experiment, or an admin, for access.</p>
 """
 
 
+MODELS_FRESH = 1.0  # seconds a listing of the registered models serves the site's requests
+
+
 class SiteViews:
     """Per-reader builds of the site, and the ASGI app that serves the right one."""
 
@@ -73,6 +76,7 @@ class SiteViews:
         self._refreshing: set[str] = set()
         self._used: dict[str, float] = {}  # folder -> monotonic time it was last served
         self._guard_lock = threading.Lock()
+        self._model_list: tuple[float, list[Any]] | None = None  # (when read, the models)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         who = identity_of(scope)
@@ -119,7 +123,15 @@ class SiteViews:
         return app
 
     def _models(self) -> list[Any]:
-        return self.store.model_registry().list_models()
+        """The registered models, read at most once a second (every request for the site,
+        its static files included, asks: a listing each would cost the store a LIST)."""
+        now = time.monotonic()
+        cached = self._model_list
+        if cached is not None and now - cached[0] < MODELS_FRESH:
+            return cached[1]
+        models = self.store.model_registry().list_models()
+        self._model_list = (now, models)
+        return models
 
     def _build(self, folder: str, view: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
         """Build a reader's view: their experiments by id (never by a name that looks like

@@ -238,6 +238,12 @@ def test_registry_permissions_are_per_registered_model(world: World) -> None:
     assert answer.status_code == 403
     message = answer.json()["message"]  # names what the request named, not the experiment
     assert world.run_id in message and world.exp_id not in message
+    # a run id no one has cannot carry a logged model of a hidden experiment past the check
+    smuggled = {"name": "denied-model", "run_id": "0" * 32, "model_id": world.model_id,
+                "source": f"models:/{world.model_id}"}  # fmt: skip
+    answer = world.call("POST", f"{API}/model-versions/create", smuggled, basic("denied"))
+    assert answer.status_code in (403, 404), answer.text
+    assert str(world.store) not in answer.text and world.exp_id not in answer.text
     from_model = {"name": "denied-model", "source": f"models:/{world.MODEL}/1"}
     assert status("denied", "POST", "model-versions/create", from_model) == 403
     assert status("denied", "POST", "registered-models/create", {"name": "shared-2"}) == 403

@@ -35,13 +35,13 @@ from reporter.core.errors import (
     UnsupportedFeatureError,
     UnsupportedURIError,
 )
-from reporter.core.logged_models import is_model_id
 from reporter.core.model_registry import (
     ModelVersion,
     RegisteredModel,
     check_alias,
     check_tag,
 )
+from reporter.core.model_uri import LOGGED, REGISTERED, RUN, RUNS_SCHEME, parse_model_uri
 from reporter.importers.mlflow.source import (
     ArtifactPlace,
     Source,
@@ -53,8 +53,6 @@ from reporter.importers.mlflow.source import (
 from reporter.store.protocol import AbstractRegistry
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow's prompts are registered models with it
-RUNS_SCHEME = "runs:/"
-MODELS_SCHEME = "models:/"
 
 Skip = Callable[[str, str], None]
 
@@ -333,13 +331,12 @@ class RegistryImport:
         it names nothing imported (it then stays as it is). SourceError when its run failed
         to import or its artifacts cannot be listed: the next import tries again."""
         source = version.source or ""
-        if not source or source.startswith(RUNS_SCHEME):
+        named = parse_model_uri(source)
+        if not source or named.kind == RUN:
             return None  # runs keep their ids: a runs:/ URI already points here
-        model_id = sub = None
-        if source.startswith(MODELS_SCHEME):
-            model_id, _, sub = source[len(MODELS_SCHEME) :].strip("/").partition("/")
-            if not is_model_id(model_id):
-                return None  # another registered version (by name): the registry comes too
+        if named.kind == REGISTERED:
+            return None  # another registered version (by name): the registry comes too
+        model_id, sub = (named.model_id, named.path) if named.kind == LOGGED else (None, None)
         run_id = version.run_id or ""
         if run_id in self.failed:
             raise SourceError(f"its run {run_id} was not imported; the next import tries again")
