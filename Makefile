@@ -13,7 +13,7 @@ MLFLOW_SPEC ?= mlflow[auth]>=3,<4
 # the autologging integrations' frameworks: their tests run in a venv of their own (and MLflow's
 # venv has them too, for the same scripts under MLflow); xgboost-cpu is XGBoost without CUDA
 FRAMEWORKS_VENV ?= .bench/frameworks-venv
-FRAMEWORKS_SPEC ?= xgboost-cpu>=2 lightgbm>=4 torch==2.13.0 lightning>=2
+FRAMEWORKS_SPEC ?= 'xgboost-cpu>=2' 'lightgbm>=4' torch==2.13.0 'lightning>=2'
 
 .PHONY: install mlflow frameworks pytest-frameworks demo demo-install demo-store demo-site screenshots test lint typecheck \
 	pytest flaky-check bench clean vendor

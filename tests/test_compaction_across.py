@@ -452,6 +452,48 @@ def test_a_running_run_is_never_compacted_until_it_ends(store_uri, tmp_path):
     check_runs(store_uri, runs)
 
 
+def test_runs_that_end_while_a_round_finds_them_running_are_compacted_by_that_compactor(
+    store_uri, client, monkeypatch
+):
+    """A round lists three runs still running and merges nothing; they end (in processes that
+    see the lease held and start no compactor) before it is done: the compactor runs another
+    round rather than leaving their parts raw with no one left to count them."""
+    monkeypatch.setenv("TRACKER_COMPACT_IN_BACKGROUND", "0")  # only the compactor below
+    exp_id = client.create_experiment(EXPERIMENT)
+    runs = {
+        index: client.create_run(exp_id, run_name=f"r{index}").info.run_id for index in (0, 1, 2)
+    }
+    for index, run_id in runs.items():
+        client.log_param(run_id, "i", index)
+        client.set_tag(run_id, "t", f"t{index % 3}")
+        for step in range(POINTS):
+            client.log_metric(run_id, "m", index * 1000 + step, step=step)
+    client.store.flush()
+    fs = StoreFS(store_uri)
+    before = len(autocompact.raw_parts(fs, exp_id))
+    rounds: list[int] = []
+    real_round = compaction.compact_in_tiers
+
+    def round_then_the_runs_end(*args: Any, **kwargs: Any) -> Any:
+        done = real_round(*args, **kwargs)
+        rounds.append(done.result.parts_merged if done is not None else -1)
+        if len(rounds) == 1:  # they end now, after the round listed them running
+            for run_id in runs.values():
+                client.set_terminated(run_id)
+            client.store.flush()
+            assert len(autocompact.raw_parts(fs, exp_id)) > before  # their ends
+        return done
+
+    monkeypatch.setattr(compaction, "compact_in_tiers", round_then_the_runs_end)
+    token = uuid.uuid4().hex
+    assert autocompact._take(fs, exp_id, token, None, os.getpid())
+    autocompact.compact(store_uri, exp_id, token)
+    assert rounds[0] == 0 and len(rounds) >= 2  # the first merged nothing: all were running
+    check_finished(store_uri, exp_id, runs)
+    lease = lease_of(store_uri, exp_id)
+    assert lease is not None and lease.state == "done" and lease.running == []
+
+
 def test_archive_summaries_are_untouched(store_uri, client, tmp_path, monkeypatch):
     archive_uri = f"{store_uri}-archive"
     here = log_quietly(monkeypatch, client, [0, 1, 2])
@@ -646,10 +688,26 @@ def test_the_lease_keeps_one_compactor_and_is_taken_over_when_stale(
     some = {p.split("/", 1)[0] for p in autocompact.raw_parts(fs, exp_id)}
     lease(state="done", running=sorted(some))
     assert autocompact.start_if_due(fs, exp_id, ()) is None
+    # ... nor when it kept the parts it saw of them and those did not change ...
+    parts = autocompact.raw_parts(fs, exp_id)
+    seen = {run: sorted(p for p in parts if p.startswith(f"{run}/")) for run in some}
+    lease(state="done", running=sorted(some), seen=seen)
+    assert autocompact.start_if_due(fs, exp_id, ()) is None
     # ... unless one ended here
     pid = autocompact.start_if_due(fs, exp_id, sorted(some))
     assert pid is not None and autocompact.read_lease(fs, exp_id)[0].pid == pid  # type: ignore[union-attr]
     assert autocompact.start_if_due(fs, exp_id, sorted(some)) is None  # it holds the lease
+    gate.touch()
+    settle(store_uri)
+    gate.unlink()
+    # runs the last compactor saw running ended in other processes, each counting only its
+    # own parts then: their ends are new parts, and the next process to count counts them
+    log_quietly(monkeypatch, client, [4, 5, 6])
+    parts = autocompact.raw_parts(fs, exp_id)
+    ended = {p.split("/", 1)[0] for p in parts}
+    seen = {run: sorted(p for p in parts if p.startswith(f"{run}/"))[:1] for run in ended}
+    lease(state="done", running=sorted(ended), seen=seen)
+    assert autocompact.start_if_due(fs, exp_id, ()) is not None
     gate.touch()
     settle(store_uri)
     gate.unlink()

@@ -211,6 +211,15 @@ def settle(page: Any) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def follow(page: Any, selector: str) -> None:
+    """Click a link and wait until the page it opens has loaded and gone quiet: a click
+    returns once the next page starts loading, and leaving it then (another click, a goto)
+    aborts its scripts' requests, which the recorder rightly counts as failed."""
+    page.click(selector)
+    page.wait_for_load_state("load")
+    settle(page)
+
+
 CHART_STATE = """() => Array.from(document.querySelectorAll('figure.chart')).map(f => ({
   key: (JSON.parse(f.querySelector('script.chart-data').textContent) || {}).key,
   drawn: f.getAttribute('data-drawn'),

@@ -25,7 +25,15 @@ from reporter.site.contract import ModelsPageContext, RegisteredModelPageContext
 from reporter.site.pages.registry import MODELS_PATH, registry_pages
 from reporter.view import loader
 from reporter.view.config import BuildConfig
-from tests.site.browser import PHONE, horizontal_overflow, open_page, serve, settle, split_words
+from tests.site.browser import (
+    PHONE,
+    follow,
+    horizontal_overflow,
+    open_page,
+    serve,
+    settle,
+    split_words,
+)
 
 RMSE = [0.52, 0.44, 0.47, 0.41, 0.43]  # version n comes from the run logging RMSE[n - 1]
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -215,13 +223,13 @@ def test_the_model_page_draws_from_file_and_a_sub_path(registry_site, browser, d
     with serve(out.parent, "/site/") as served, open_page(browser) as (tab, rec):
         tab.goto(served.url + MODELS_PATH)
         settle(tab)
-        tab.click("section.registered-model h2 a >> nth=0")
-        settle(tab)
+        follow(tab, "section.registered-model h2 a >> nth=0")
         assert tab.url.startswith(served.url + "models/")
-        tab.click("table.versions td.run a >> nth=0")  # the version's run page
+        follow(tab, "table.versions td.run a >> nth=0")  # the version's run page
         assert "/runs/" in tab.url and tab.title()
         tab.goto(served.url + page)
-        tab.click(".site-nav a >> text=Models")
+        settle(tab)
+        follow(tab, ".site-nav a >> text=Models")
         assert tab.url == served.url + MODELS_PATH
         assert rec.problems(served.url) == []
         assert all(path.startswith("/site/") for _, path, _ in served.log)

@@ -31,7 +31,15 @@ from reporter.view.config import BuildConfig, load_config
 from reporter.view.retention import select_runs
 from reporter.view.storage import StorageData, load_storage
 from reporter.view.usage_log import TAG_USAGE, TAG_USAGE_VALUE, USAGE_EXPERIMENT, usage_metric_key
-from tests.site.browser import PHONE, horizontal_overflow, open_page, serve, settle, split_words
+from tests.site.browser import (
+    PHONE,
+    follow,
+    horizontal_overflow,
+    open_page,
+    serve,
+    settle,
+    split_words,
+)
 from tests.usage_helpers import count_event_reads
 
 HOSTILE = "vision <script>window.__pwned=1</script>&\"'"
@@ -493,9 +501,9 @@ def test_the_storage_page_draws_from_file_and_a_sub_path(storage_site, browser, 
         tab.goto(served.url + STORAGE_PATH)
         settle(tab)
         assert [c["drawn"] for c in tab.evaluate(STORAGE_CHARTS)] == ["true", "true"]
-        tab.click(".site-nav a")
+        follow(tab, ".site-nav a")
         assert tab.url == served.url + STORAGE_PATH  # the page links itself, relatively
-        tab.click(".crumbs a")
+        follow(tab, ".crumbs a")
         assert tab.url == served.url + "index.html"
         assert rec.problems(served.url) == []
         assert all(path.startswith("/site/") for _, path, _ in served.log)

@@ -28,10 +28,12 @@ Guarantees:
   (children are reaped at the next check; at exit they are left to init).
 
 The lease, `runs/<experiment_id>/_compacted/compacting.json` (JSON: state, token, host, pid,
-time_ms, running), keeps the many processes that end at once from starting many compactors.
-A logging process creates it put-if-absent before it starts one; the compactor refreshes it
-every LEASE_REFRESH_S and, when done, leaves it `done` with the runs it found still running,
-whose parts do not count toward the next start until one of them ends. A lease not refreshed
+time_ms, running, seen), keeps the many processes that end at once from starting many
+compactors. A logging process creates it put-if-absent before it starts one; the compactor
+refreshes it every LEASE_REFRESH_S and, when done, leaves it `done` with the runs it found
+still running and the parts it saw of each: their parts do not count toward the next start
+until they change (a run's end writes a part), so the last of several runs that end in
+different processes counts the others' ends too. A lease not refreshed
 for LEASE_STALE_S, or whose process is gone on this host, is taken over. It is only an
 optimisation: racing compactors are safe.
 """
@@ -46,7 +48,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,6 +59,8 @@ from reporter.store.parquet.fs import StoreFS
 
 if TYPE_CHECKING:
     import subprocess
+
+    from reporter.store.parquet.compaction import RawRound
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,9 @@ class Lease:
     pid: int | None = None
     time_ms: int = 0
     running: list[str] = field(default_factory=list)  # runs the last compactor left raw
+    # each of those runs' raw parts as that compactor listed them: a run whose parts changed
+    # since has written more (its end, most often) and counts again, wherever it ended
+    seen: dict[str, list[str]] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -106,7 +113,17 @@ class Lease:
             pid=None if raw.get("pid") is None else int(raw["pid"]),
             time_ms=int(raw["time_ms"]),
             running=[str(r) for r in raw.get("running") or []],
+            seen={str(r): [str(p) for p in parts] for r, parts in (raw.get("seen") or {}).items()},
         )
+
+    def left_running(self, ended: Collection[str]) -> dict[str, set[str] | None]:
+        """Return the runs this lease left raw and did not end here, each with the parts
+        it saw of them (None from a lease written before those were kept: not counted)."""
+        return {
+            run: set(self.seen[run]) if run in self.seen else None
+            for run in self.running
+            if run not in ended
+        }
 
     def live(self, now_ms: int) -> bool:
         """Return True while a compactor holds this lease."""
@@ -187,8 +204,8 @@ def start_if_due(fs: StoreFS, exp_id: str, ended: Collection[str]) -> int | None
     lease, seen = read_lease(fs, exp_id)
     if lease is not None and lease.live(_now_ms()):
         return None
-    running = set(lease.running if lease is not None else ()) - set(ended)
-    if sum(1 for part in parts if _run_of(part) not in running) < threshold:
+    running = lease.left_running(ended) if lease is not None else {}
+    if _mergeable(parts, running) < threshold:
         return None
     token = uuid.uuid4().hex
     if not _take(fs, exp_id, token, seen):
@@ -330,12 +347,16 @@ def compact(uri: str, exp_id: str, token: str) -> None:
             for part in done.listing.parts:
                 if _run_of(part) in running:
                     running[_run_of(part)].add(part)
-            if _due(fs, exp_id, running) >= threshold and done.result.parts_merged:
-                continue  # more parts came meanwhile
+            # another round if enough mergeable parts are there and it would differ from this
+            # one: this one merged some, or parts came since its listing (a round that merged
+            # nothing of the same parts would merge nothing again)
+            if _again(fs, exp_id, running, done, threshold):
+                continue
             with lock:
                 _release(fs, exp_id, token, running)
             held = False
-            if not done.result.parts_merged or _due(fs, exp_id, running) < threshold:
+            # processes whose runs ended while the lease was held started no compactor
+            if not _again(fs, exp_id, running, done, threshold):
                 break
             with lock:
                 lease, seen = read_lease(fs, exp_id)
@@ -369,14 +390,27 @@ def _store_now_ms(fs: StoreFS, exp_id: str, token: str, lock: threading.Lock) ->
     return now if stamped is None else min(now, stamped * 1000)
 
 
-def _due(fs: StoreFS, exp_id: str, running: dict[str, set[str]]) -> int:
-    """Count the raw parts a compaction could merge now: all but those of runs found
-    running whose parts did not change since (a run that ended has a new part)."""
+def _again(
+    fs: StoreFS, exp_id: str, running: Mapping[str, set[str]], done: RawRound, threshold: int
+) -> bool:
+    """Whether another round is due after `done` (one listing): TRACKER_AUTO_COMPACT
+    mergeable parts, and `done` merged some or parts came after its listing."""
     parts = raw_parts(fs, exp_id)
+    if _mergeable(parts, running) < threshold:
+        return False
+    return bool(done.result.parts_merged) or not set(parts) <= done.listing.parts.keys()
+
+
+def _mergeable(parts: Collection[str], running: Mapping[str, set[str] | None]) -> int:
+    """Count the parts a compaction could merge: all but those of runs found running whose
+    parts did not change since they were seen (a run that ended has a new part; None: its
+    parts were not kept, so it counts as unchanged until it ends here)."""
     by_run: dict[str, set[str]] = {}
     for part in parts:
         by_run.setdefault(_run_of(part), set()).add(part)
-    unchanged = {run for run, seen in running.items() if by_run.get(run, set()) <= seen}
+    unchanged = {
+        run for run, seen in running.items() if seen is None or by_run.get(run, set()) <= seen
+    }
     return sum(1 for part in parts if _run_of(part) not in unchanged)
 
 
@@ -403,11 +437,19 @@ def _refresh(fs: StoreFS, exp_id: str, token: str) -> bool:
     return True
 
 
-def _release(fs: StoreFS, exp_id: str, token: str, running: Collection[str]) -> None:
-    """Mark the lease done (if it is still ours), keeping the runs found still running."""
+def _release(fs: StoreFS, exp_id: str, token: str, running: Mapping[str, set[str]]) -> None:
+    """Mark the lease done (if it is still ours), keeping the runs found still running and
+    the parts it saw of each."""
     lease, _ = read_lease(fs, exp_id)
     if lease is not None and lease.token == token:
-        done = Lease("done", token, pid=os.getpid(), time_ms=_now_ms(), running=sorted(running))
+        done = Lease(
+            "done",
+            token,
+            pid=os.getpid(),
+            time_ms=_now_ms(),
+            running=sorted(running),
+            seen={run: sorted(parts) for run, parts in sorted(running.items())},
+        )
         fs.write_atomic(lease_rel(exp_id), done.to_bytes())
 
 
