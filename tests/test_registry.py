@@ -429,3 +429,48 @@ def test_reporter_registers_and_loads_through_our_server_over_http(tmp_path):
             client.create_registered_model("web")
         assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
         mlflow.set_tracking_uri(str(tmp_path / "local"))  # before the server goes away
+
+
+def test_a_long_lived_registry_reads_what_a_fresh_one_reads_after_each_change(store):
+    """The registry keeps each model as its files built it: after every change made by
+    another process (here another store object), a registry that has read before reads the
+    same as one that never has: versions, edits, renames, a name taken again, deletions."""
+    from reporter.store.parquet.fs import StoreFS
+    from reporter.store.parquet.model_registry import RegistryRecords
+
+    kept = RegistryRecords(StoreFS(str(store)))
+    other = RegistryRecords(StoreFS(str(store)))
+
+    def snapshot(registry: RegistryRecords) -> Any:
+        return (
+            sorted(repr(m) for m in registry.list_models()),
+            sorted(repr(v) for v in registry.list_versions()),
+        )
+
+    changes = [
+        lambda: other.create_model("a", tags={"t": "1"}),
+        lambda: other.create_model("b"),
+        lambda: other.create_version("a", "/m1", run_id=None),
+        lambda: other.create_version("a", "/m2"),
+        lambda: other.create_version("b", "/m3"),
+        lambda: other.set_alias("a", "champion", 2),
+        lambda: other.update_version("a", 1, description="first"),
+        lambda: other.set_version_tag("a", 2, "k", "v"),
+        lambda: other.set_model_tag("b", "owner", "me"),
+        lambda: other.rename_model("a", "c"),  # a's files unchanged; its name is a claim's
+        lambda: other.create_model("a"),  # the name again, a new model
+        lambda: other.create_version("a", "/m4"),
+        lambda: other.rename_model("c", "a2"),
+        lambda: other.delete_version("a2", 1),
+        lambda: other.delete_model("b"),
+    ]
+    assert snapshot(kept) == ([], [])
+    for step, change in enumerate(changes):
+        change()
+        fresh = RegistryRecords(StoreFS(str(store)))
+        assert snapshot(kept) == snapshot(fresh), step
+        for model in fresh.list_models():  # by name, as each reads it
+            assert kept.get_model(model.name) == fresh.get_model(model.name), step
+    assert sorted(m.name for m in kept.list_models()) == ["a", "a2"]
+    assert kept.get_model("a2").aliases == {"champion": 2}
+    assert [v.version for v in kept.list_versions() if v.name == "a2"] == [2]

@@ -231,3 +231,28 @@ def test_a_big_experiment_searches_the_same_read_a_batch_of_runs_at_a_time(
         whole.sort_values("run_id").reset_index(drop=True),
     )
     assert store.list_run_inputs([exp]) == inputs
+
+
+def test_list_paths_lists_what_list_files_lists(store_uri):
+    """The registry's listing (paths only, no stat per file on a folder) finds the same files
+    as the full listing: nested folders, no temporary files, nothing outside the folder."""
+    fs = StoreFS(store_uri)
+    from reporter.store.parquet.fs import TMP_PREFIX
+
+    for rel in (
+        "reg/a/model.json",
+        "reg/a/versions/1.json",
+        "reg/a/versions/_e/1/x.edit",
+        "reg/b/model.json",
+        f"reg/b/{TMP_PREFIX}half",
+        "regx/other.json",
+    ):
+        fs.write_atomic(rel, b"{}")
+    expected = [
+        "reg/a/model.json",
+        "reg/a/versions/1.json",
+        "reg/a/versions/_e/1/x.edit",
+        "reg/b/model.json",
+    ]
+    assert fs.list_paths("reg") == [i.path for i in fs.list_files("reg")] == expected
+    assert fs.list_paths("missing") == []

@@ -431,7 +431,17 @@ class StoreFS:
             out.append(FileInfo(name[strip:], int(info.get("size") or 0), float(mtime)))
         return sorted(out, key=lambda f: f.path)
 
-    def _list_local(self, rel: str, skip: frozenset[str] = frozenset()) -> list[FileInfo]:
+    def list_paths(self, rel: str) -> list[str]:
+        """Return the path of every file below a folder, recursively and sorted, skipping
+        temporary files: `list_files` without sizes and times (on a folder, no stat call per
+        file; an object store's listing carries them anyway)."""
+        if not self.local:
+            return [info.path for info in self.list_files(rel)]
+        return [info.path for info in self._list_local(rel, stat=False)]
+
+    def _list_local(
+        self, rel: str, skip: frozenset[str] = frozenset(), *, stat: bool = True
+    ) -> list[FileInfo]:
         """List a local folder recursively with os.scandir (fast path of `list_files`)."""
         out: list[FileInfo] = []
         stack = [(rel, self.full(rel))]  # the one path checked for a link that leads out
@@ -449,6 +459,8 @@ class StoreFS:
                         if entry.is_dir(follow_symlinks=False):
                             if entry.name not in skip:  # a real folder: it stays inside
                                 stack.append((check_rel(child), entry.path))
+                        elif entry.is_file(follow_symlinks=False) and not stat:
+                            out.append(FileInfo(child, 0, 0.0))
                         elif entry.is_file(follow_symlinks=False):
                             try:
                                 st = entry.stat()

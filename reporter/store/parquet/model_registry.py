@@ -182,12 +182,14 @@ class RegistryRecords(AbstractRegistry):
         self._records: dict[str, dict[str, Any] | None] = {}  # path -> parsed record (immutable)
         self._edits: dict[str, _Edit | None] = {}
         self._built: tuple[tuple[str, ...], _State] | None = None  # the last listing's state
+        # key -> (its files at the last build, what they built): files never change
+        self._cached: dict[str, tuple[tuple[str, ...], _Model | _Claim | None]] = {}
 
     # reading -------------------------------------------------------------------------------
     def _state(self) -> _State:
         """Every registered model (deleted ones too) by key, with its versions, and every
         name claim: one listing."""
-        paths = [info.path for info in self._fs.list_files(REGISTRY_FOLDER)]
+        paths = self._fs.list_paths(REGISTRY_FOLDER)
         listed = tuple(paths)
         cached = self._built
         if cached is not None and cached[0] == listed:
@@ -197,11 +199,15 @@ class RegistryRecords(AbstractRegistry):
         return state
 
     def _build(self, paths: Sequence[str]) -> _State:
+        """The registry from one listing. A model whose files are the ones it had at the
+        last build is taken as it was built then (its files never change): a registration
+        costs the listing and the models it touched, not a re-read of every version."""
         base = REGISTRY_FOLDER + "/"
         records: dict[str, str] = {}
+        files: dict[str, list[str]] = {}  # key -> every file of the model, in listing order
         model_edits: dict[str, list[str]] = {}
         version_records: dict[str, dict[int, str]] = {}
-        version_edits: dict[tuple[str, int], list[str]] = {}
+        version_edits: dict[str, dict[int, list[str]]] = {}
         for path in paths:
             parts = path[len(base) :].split("/") if path.startswith(base) else []
             if len(parts) == 2 and parts[1] == MODEL_RECORD:
@@ -210,47 +216,47 @@ class RegistryRecords(AbstractRegistry):
                 model_edits.setdefault(parts[0], []).append(path)
             elif len(parts) == 3 and parts[1] == VERSIONS_FOLDER and parts[2].endswith(".json"):
                 digits = parts[2][: -len(".json")]
-                if digits.isdigit():
-                    version_records.setdefault(parts[0], {})[int(digits)] = path
+                if not digits.isdigit():
+                    continue
+                version_records.setdefault(parts[0], {})[int(digits)] = path
             elif (
                 len(parts) == 5
                 and parts[1] == VERSIONS_FOLDER
                 and parts[2] == schema.EDITS_FOLDER
                 and parts[3].isdigit()
             ):
-                version_edits.setdefault((parts[0], int(parts[3])), []).append(path)
+                version_edits.setdefault(parts[0], {}).setdefault(int(parts[3]), []).append(path)
+            else:
+                continue
+            files.setdefault(parts[0], []).append(path)
+        fresh = [k for k in records if self._cached.get(k, ((), None))[0] != tuple(files[k])]
+        # read together (in parallel on an object store), then built one by one
         self._read_records(
-            [*records.values(), *(p for v in version_records.values() for p in v.values())]
+            [records[k] for k in fresh]
+            + [p for k in fresh for p in version_records.get(k, {}).values()]
         )
         out: dict[str, _Model] = {}
         claims: dict[str, _Claim] = {}
+        cached: dict[str, tuple[tuple[str, ...], _Model | _Claim | None]] = {}
         for key, path in records.items():
-            data = self._records.get(path)
-            if isinstance(data, dict) and "renames" in data:
-                claim = _claim_of(data)
-                if claim is None:
-                    reader.warn_skip(self._fs, path, "invalid registered model rename record")
-                else:
-                    claims[key] = claim
-                continue
-            model = self._model(key, path, model_edits.get(key, []))
-            if model is None:
-                continue
-            for number, vpath in version_records.get(key, {}).items():
-                found = self._version(model, number, vpath, version_edits.get((key, number), []))
-                if found is not None:
-                    model.versions[number] = found
-            live = {v.version for v in model.live_versions()}
-            model.recorded_aliases = dict(model.model.aliases)
-            aliases = {a: n for a, n in model.model.aliases.items() if n in live}
-            model.model = replace(model.model, aliases=aliases)
-            for number, (version, gone) in model.versions.items():
-                named = sorted(a for a, n in aliases.items() if n == number)
-                model.versions[number] = (
-                    replace(version, name=model.model.name, aliases=named),
-                    gone,
+            signature = tuple(files.get(key, ()))
+            before = self._cached.get(key)
+            if before is not None and before[0] == signature:
+                built = before[1]
+            else:
+                built = self._model_or_claim(
+                    key,
+                    path,
+                    model_edits.get(key, []),
+                    version_records.get(key, {}),
+                    version_edits.get(key, {}),
                 )
-            out[key] = model
+            cached[key] = (signature, built)
+            if isinstance(built, _Claim):
+                claims[key] = built
+            elif built is not None:
+                out[key] = built
+        self._cached = cached
         # a model's name: its newest claim (its creation record, or a rename's record)
         for key, model in out.items():
             claims[key] = _Claim(model.model.name, key, model.claimed_ns)
@@ -261,13 +267,52 @@ class RegistryRecords(AbstractRegistry):
                 if claim.target not in newest or rank > newest[claim.target]:
                     newest[claim.target] = rank
         for target, (_, key) in newest.items():
-            model = out[target]
             name = claims[key].name
-            model.model = replace(model.model, name=name)
-            model.versions = {
-                n: (replace(v, name=name), gone) for n, (v, gone) in model.versions.items()
-            }
+            if out[target].model.name != name:  # renamed: a copy (the built one is kept)
+                out[target] = self._renamed(out[target], name)
         return _State(out, claims, {t: k for t, (_, k) in newest.items()}, set(records))
+
+    def _model_or_claim(
+        self,
+        key: str,
+        path: str,
+        edit_paths: Sequence[str],
+        version_paths: Mapping[int, str],
+        version_edits: Mapping[int, Sequence[str]],
+    ) -> _Model | _Claim | None:
+        """One key's record: a model with its versions (named as its creation record names
+        it), a rename's claim, or None (damaged: warned about)."""
+        self._read_records([path, *version_paths.values()])
+        data = self._records.get(path)
+        if isinstance(data, dict) and "renames" in data:
+            claim = _claim_of(data)
+            if claim is None:
+                reader.warn_skip(self._fs, path, "invalid registered model rename record")
+            return claim
+        model = self._model(key, path, edit_paths)
+        if model is None:
+            return None
+        for number, vpath in version_paths.items():
+            found = self._version(model, number, vpath, version_edits.get(number, []))
+            if found is not None:
+                model.versions[number] = found
+        live = {v.version for v in model.live_versions()}
+        model.recorded_aliases = dict(model.model.aliases)
+        aliases = {a: n for a, n in model.model.aliases.items() if n in live}
+        model.model = replace(model.model, aliases=aliases)
+        for number, (version, gone) in model.versions.items():
+            named = sorted(a for a, n in aliases.items() if n == number)
+            model.versions[number] = (replace(version, name=model.model.name, aliases=named), gone)
+        return model
+
+    @staticmethod
+    def _renamed(model: _Model, name: str) -> _Model:
+        """A copy of a model under its current name."""
+        return replace(
+            model,
+            model=replace(model.model, name=name),
+            versions={n: (replace(v, name=name), gone) for n, (v, gone) in model.versions.items()},
+        )
 
     def _read_records(self, paths: Sequence[str]) -> None:
         missing = [p for p in paths if p not in self._records]
@@ -567,8 +612,12 @@ class RegistryRecords(AbstractRegistry):
                 break
             number += 1  # another process took this number just now
         self._edit_model(name, model=model)  # the model's last_updated_timestamp
-        # read back by the model's key: a rename meanwhile does not make the version vanish
-        return _copy(self._state().models[model.key].versions[number][0])
+        # what was just written, as a read gives it (no listing: the number is ours)
+        self._records[path] = json.loads(data)
+        built = self._version(model, number, path, [])
+        if built is None:  # unreadable just after it was written: say so, as a read would
+            raise NotFoundError(f"Model Version (name={name}, version={number}) not found")
+        return _copy(built[0])
 
     def get_version(self, name: str, version: Any) -> ModelVersion:
         return _copy(self._find_version(name, version)[1])
