@@ -618,7 +618,33 @@
     return kindOf(data) === "line" && data.log_ok !== false;
   }
 
+  // A page of charts drawn from one bundle of specs made at build time (#<specId>, Altair)
+  // and each figure's rows (its script.chart-data): the storage page and a registered model's
+  // page. kindOf(figure) names the figure's spec in the bundle; adjust(spec, figure, view)
+  // makes a copy of it the figure's own (titles, a narrow view). A figure with nothing to draw
+  // is marked drawn at once, as each one is after its drawing.
+  function drawFigures(selector, specId, kindOf, adjust) {
+    if (typeof vegaEmbed !== "function") return;
+    var specs = readJson(document.getElementById(specId));
+    Array.prototype.forEach.call(document.querySelectorAll(selector), function (figure) {
+      var rows = readJson(figure.querySelector("script.chart-data"));
+      var view = figure.querySelector(".chart-view");
+      var base = specs && specs[kindOf(figure)];
+      if (!base || !rows || !rows.length || !view) {
+        figure.setAttribute("data-drawn", "true");
+        return;
+      }
+      var spec = JSON.parse(JSON.stringify(base));
+      if (adjust) adjust(spec, figure, view);
+      spec.datasets = { points: rows };
+      embed(view, spec, {
+        after: function () { figure.setAttribute("data-drawn", "true"); }
+      }).catch(function (err) { view.textContent = "Chart failed: " + err; });
+    });
+  }
+
   window.TrackerCharts = { draw: drawChart, read: readJson, embed: embed,
+                           drawFigures: drawFigures,
                            legend: function (f, c, h) { return runLegend(f, c, h); } };
 
   // One legend for every chart of the page: a button per run that hides or shows it in all of
