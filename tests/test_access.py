@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reporter.core.access import AccessState, Identity
+from reporter.core.access import REGISTERED_MODEL, AccessState, Identity
 from reporter.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from reporter.core.permissions import DENY, EDIT, MANAGE, NO_PERMISSIONS, READ
 from reporter.store.access import FileAccessLog, StoreAccessLog
@@ -80,7 +80,9 @@ def test_a_model_grant_made_on_the_old_name_after_a_rename_or_delete_stays() -> 
     state = apply(state_of(), {"op": "grant", "who": "user:bob", "registered_model": "rx",
                                "permission": "MANAGE"})  # fmt: skip
     moves = state.follow_rename("rx", "ry")  # before the rename
-    state = apply(state, state.grant_model("user:alice", "rx", "MANAGE"))  # alice made a new rx
+    state = apply(
+        state, state.grant("user:alice", "rx", "MANAGE", REGISTERED_MODEL)
+    )  # alice made a new rx
     state = apply(state, *moves)
     alice, bob = Identity("alice"), Identity("bob")
     assert (
@@ -90,7 +92,9 @@ def test_a_model_grant_made_on_the_old_name_after_a_rename_or_delete_stays() -> 
         state.model_permission(bob, "ry") is MANAGE and state.model_permission(alice, "ry") is READ
     )
     drops = state.forget_model("ry")  # before the delete
-    state = apply(state, state.grant_model("user:bob", "ry", "EDIT"))  # a new ry, granted again
+    state = apply(
+        state, state.grant("user:bob", "ry", "EDIT", REGISTERED_MODEL)
+    )  # a new ry, granted again
     state = apply(state, *drops)
     assert state.model_permission(bob, "ry") is EDIT
 

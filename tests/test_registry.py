@@ -351,7 +351,7 @@ def test_mlflows_client_registers_through_our_server_as_a_user_who_is_not_an_adm
         through = _read_back(tmp_path / "ours", "mlflow", server.url, user)
     assert through == theirs
     granted = {
-        (g.who, g.experiment, g.permission.name) for g in access_state(store).model_grants.values()
+        (g.who, g.selector, g.permission.name) for g in access_state(store).model_grants.values()
     }
     assert granted == {("user:ml", "churn", "MANAGE"), ("user:ml", "fraud-v2", "MANAGE")}
 

@@ -241,11 +241,14 @@ def grants_group() -> None:
 
 
 def _target(experiment: str | None, registered_model: str | None) -> tuple[str, str]:
+    """Return (resource, selector) of --experiment or --registered-model."""
+    from reporter.core.access import EXPERIMENT, REGISTERED_MODEL
+
     if (experiment is None) == (registered_model is None):
         raise click.UsageError("Give exactly one of --experiment or --registered-model")
     if experiment is not None:
-        return "experiment", experiment
-    return "registered model", str(registered_model)
+        return EXPERIMENT, experiment
+    return REGISTERED_MODEL, str(registered_model)
 
 
 @grants_group.command("set")
@@ -273,13 +276,10 @@ def grants_set(
     """Grant a permission (replacing an earlier grant to the same user or group on the same
     experiments)."""
     who = _who(user, group)
-    kind, target = _target(experiment, registered_model)
+    resource, target = _target(experiment, registered_model)
     log = _Log(store_flag, config_file, users_file)
-    state = log.state()
-    if kind == "experiment":
-        change = state.grant(who, target, permission)
-    else:
-        change = state.grant_model(who, target, permission)
+    change = log.state().grant(who, target, permission, resource)
+    kind = resource.replace("_", " ")
     log.publish(change, f"Granted {change['permission']} on {kind}s {target!r} to {who}")
 
 
@@ -299,11 +299,10 @@ def grants_remove(
 ) -> None:
     """Remove a grant."""
     who = _who(user, group)
-    kind, target = _target(experiment, registered_model)
+    resource, target = _target(experiment, registered_model)
     log = _Log(store_flag, config_file, users_file)
-    state = log.state()
-    change = state.revoke(who, target) if kind == "experiment" else state.revoke_model(who, target)
-    log.publish(change, f"Removed {who}'s grant on {kind}s {target!r}")
+    change = log.state().revoke(who, target, resource)
+    log.publish(change, f"Removed {who}'s grant on {resource.replace('_', ' ')}s {target!r}")
 
 
 @grants_group.command("default")
@@ -331,13 +330,13 @@ def grants_list(
 
     state = _Log(store_flag, config_file, users_file).state()
     rows = [
-        {"who": g.who, "experiment": g.experiment, "registered_model": "",
+        {"who": g.who, "experiment": g.selector, "registered_model": "",
          "permission": g.permission.name}
-        for g in sorted(state.grants.values(), key=lambda g: (g.experiment, g.who))
+        for g in sorted(state.grants.values(), key=lambda g: (g.selector, g.who))
     ] + [
-        {"who": g.who, "experiment": "", "registered_model": g.experiment,
+        {"who": g.who, "experiment": "", "registered_model": g.selector,
          "permission": g.permission.name}
-        for g in sorted(state.model_grants.values(), key=lambda g: (g.experiment, g.who))
+        for g in sorted(state.model_grants.values(), key=lambda g: (g.selector, g.who))
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=["who", "experiment", "registered_model", "permission"])
     _emit(frame, output_format, "No grants.")

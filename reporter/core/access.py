@@ -73,20 +73,26 @@ class Grant:
     or on registered models (a name pattern: `exact_pattern` of a name matches only it)."""
 
     who: str
-    experiment: str  # the selector (of registered models when resource says so)
+    selector: str  # a name pattern of the resource's kind (or id:ID of an experiment)
     permission: Permission
     resource: str = EXPERIMENT
     stamp: str = ""  # a digest of the change that made it: a revoke may name this one grant
 
     def matches(self, experiment_id: str, name: str) -> bool:
-        if self.resource == EXPERIMENT and self.experiment.startswith("id:"):
-            return self.experiment[3:] == experiment_id
-        return fnmatch.fnmatchcase(name, self.experiment)
+        if self.resource == EXPERIMENT and self.selector.startswith("id:"):
+            return self.selector[3:] == experiment_id
+        return fnmatch.fnmatchcase(name, self.selector)
 
 
 def exact_pattern(name: str) -> str:
     """Return the name pattern that matches only `name` (its glob characters escaped)."""
     return glob.escape(name)
+
+
+def selector_of(resource: str, resource_id: str) -> str:
+    """Return the selector naming one resource, as MLflow's permission endpoints name it: an
+    experiment by its id, a registered model by its name (glob characters taken literally)."""
+    return f"id:{resource_id}" if resource == EXPERIMENT else exact_pattern(resource_id)
 
 
 def check_user_name(name: object) -> str:
@@ -128,6 +134,15 @@ def check_model_pattern(pattern: object) -> str:
             "'churn-*'"
         )
     return pattern
+
+
+def _field(resource: str) -> str:
+    """Return the key a grant's change record keeps its selector under: the resource's name."""
+    if resource not in (EXPERIMENT, REGISTERED_MODEL):
+        raise InvalidArgumentError(
+            f"Grants are on {EXPERIMENT!r} or {REGISTERED_MODEL!r}, not {resource!r}"
+        )
+    return resource
 
 
 def _stamp(change: Mapping[str, Any]) -> str:
@@ -236,7 +251,7 @@ class AccessState:
                 )
             except InvalidArgumentError:
                 return
-            self.model_grants[(grant.who, grant.experiment)] = grant
+            self.model_grants[(grant.who, grant.selector)] = grant
         elif op == "grant":
             try:
                 grant = Grant(
@@ -246,7 +261,7 @@ class AccessState:
                 )
             except InvalidArgumentError:
                 return
-            self.grants[(grant.who, grant.experiment)] = grant
+            self.grants[(grant.who, grant.selector)] = grant
         elif op == "revoke" and REGISTERED_MODEL in change:
             key = (str(change.get("who")), str(change.get(REGISTERED_MODEL)))
             stamp = change.get("stamp")  # only that grant (a newer one of the key stays)
@@ -342,35 +357,29 @@ class AccessState:
             raise NotFoundError(f"User {name!r} has no token {token_id!r}")
         return {"op": "token.remove", "user": name, "token_id": token_id}
 
-    def grant(self, who: str, experiment: str, permission: str) -> dict[str, Any]:
-        return {"op": "grant", "who": check_who(who),
-                "experiment": check_experiment_pattern(experiment),
+    def grant(
+        self, who: str, selector: str, permission: str, resource: str = EXPERIMENT
+    ) -> dict[str, Any]:
+        """A grant on the experiments (or the registered models) the selector names."""
+        check = check_experiment_pattern if resource == EXPERIMENT else check_model_pattern
+        return {"op": "grant", "who": check_who(who), _field(resource): check(selector),
                 "permission": get_permission(permission).name}  # fmt: skip
 
-    def revoke(self, who: str, experiment: str) -> dict[str, Any]:
-        if (who, experiment) not in self.grants:
-            raise NotFoundError(f"No grant to {who} on experiments {experiment!r}")
-        return {"op": "revoke", "who": who, "experiment": experiment}
-
-    def grant_model(self, who: str, pattern: str, permission: str) -> dict[str, Any]:
-        return {"op": "grant", "who": check_who(who),
-                REGISTERED_MODEL: check_model_pattern(pattern),
-                "permission": get_permission(permission).name}  # fmt: skip
-
-    def revoke_model(self, who: str, pattern: str) -> dict[str, Any]:
-        if (who, pattern) not in self.model_grants:
-            raise NotFoundError(f"No grant to {who} on registered models {pattern!r}")
-        return {"op": "revoke", "who": who, REGISTERED_MODEL: pattern}
+    def revoke(self, who: str, selector: str, resource: str = EXPERIMENT) -> dict[str, Any]:
+        grants = self.grants if resource == EXPERIMENT else self.model_grants
+        if (who, selector) not in grants:
+            raise NotFoundError(f"No grant to {who} on {resource.replace('_', ' ')}s {selector!r}")
+        return {"op": "revoke", "who": who, _field(resource): selector}
 
     def follow_rename(self, name: str, new_name: str) -> list[dict[str, Any]]:
         """Return the changes that move a registered model's exact grants to its new name.
         Worked out before the rename: each revoke names the grant it moves, so a grant made
         on the old name after the rename (its next owner's) stays."""
         old, new = exact_pattern(name), exact_pattern(new_name)
-        moved = [g for g in self.model_grants.values() if g.experiment == old]
+        moved = [g for g in self.model_grants.values() if g.selector == old]
         return [
-            *(self.grant_model(g.who, new, g.permission.name) for g in moved),
-            *({**self.revoke_model(g.who, old), "stamp": g.stamp} for g in moved),
+            *(self.grant(g.who, new, g.permission.name, REGISTERED_MODEL) for g in moved),
+            *({**self.revoke(g.who, old, REGISTERED_MODEL), "stamp": g.stamp} for g in moved),
         ]
 
     def after_rename(self, name: str, new_name: str) -> AccessState:
@@ -387,8 +396,8 @@ class AccessState:
         """Return the changes that drop a deleted registered model's exact grants (a model made
         later under the name does not inherit them)."""
         old = exact_pattern(name)
-        return [{**self.revoke_model(g.who, old), "stamp": g.stamp}
-                for g in self.model_grants.values() if g.experiment == old]  # fmt: skip
+        return [{**self.revoke(g.who, old, REGISTERED_MODEL), "stamp": g.stamp}
+                for g in self.model_grants.values() if g.selector == old]  # fmt: skip
 
     def set_default(self, permission: str) -> dict[str, Any]:
         return {"op": "default", "permission": get_permission(permission).name}

@@ -22,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 
 from reporter.core import wire
-from reporter.core.access import exact_pattern
+from reporter.core.access import REGISTERED_MODEL, exact_pattern
 from reporter.core.errors import InvalidArgumentError
 from reporter.core.model_registry import ModelVersion
 from reporter.core.model_uri import LOGGED, REGISTERED, RUN, parse_model_uri
@@ -93,7 +93,9 @@ async def create_registered_model(b: Backend, data: dict[str, Any], r: Request) 
     )
     if guard is not None and who is not None:  # its creator manages it, as in MLflow
         state = guard.access.state()
-        await _publish(b, r, [state.grant_model(f"user:{who.user}", exact_pattern(name), "MANAGE")])
+        await _publish(
+            b, r, [state.grant(f"user:{who.user}", exact_pattern(name), "MANAGE", REGISTERED_MODEL)]
+        )
     return {"registered_model": wire.registered_model_to_json(model)}
 
 

@@ -26,7 +26,7 @@ from reporter.core.access import (
     REGISTERED_MODEL,
     Identity,
     User,
-    exact_pattern,
+    selector_of,
     verify_password,
 )
 from reporter.core.errors import InvalidArgumentError, NotFoundError
@@ -136,10 +136,7 @@ class UsersApi:
         state = self.guard.access.state()
         state.require_user(name)
         permission = req.required(data, "permission")
-        if kind == REGISTERED_MODEL:
-            change = state.grant_model(f"user:{name}", exact_pattern(resource_id), permission)
-        else:
-            change = state.grant(f"user:{name}", f"id:{resource_id}", permission)
+        change = state.grant(f"user:{name}", selector_of(kind, resource_id), permission, kind)
         await self.publish(who, change, resource_id if kind == EXPERIMENT else None)
         return {}
 
@@ -147,10 +144,7 @@ class UsersApi:
         kind, resource_id = await self._resource(who, data, "manage")
         name = req.required(data, "username")
         state = self.guard.access.state()
-        if kind == REGISTERED_MODEL:
-            change = state.revoke_model(f"user:{name}", exact_pattern(resource_id))
-        else:
-            change = state.revoke(f"user:{name}", f"id:{resource_id}")
+        change = state.revoke(f"user:{name}", selector_of(kind, resource_id), kind)
         await self.publish(who, change, resource_id if kind == EXPERIMENT else None)
         return {}
 

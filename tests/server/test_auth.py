@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reporter.core.access import AccessState
+from reporter.core.access import REGISTERED_MODEL, AccessState
 from reporter.store.access import StoreAccessLog
 from reporter.store.registry import open_store
 from reporter.tracking_server import api, registry_api
@@ -118,7 +118,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
         change_access(store, add)
     change_access(store, lambda s: s.grant("user:denied", "shared", "DENY"))
-    change_access(store, lambda s: s.grant_model("user:denied", "shared*", "DENY"))
+    change_access(store, lambda s: s.grant("user:denied", "shared*", "DENY", REGISTERED_MODEL))
     with running(store, root, ("--no-site", "--auth", "basic")) as server:
         world = World(server, store)
         try:
@@ -222,7 +222,9 @@ def test_registry_permissions_are_per_registered_model(world: World) -> None:
     assert store_state(world.store) == before
 
     # EDIT on alice-* lets reader register and tag, not move aliases or delete
-    change_access(world.store, lambda s: s.grant_model("user:reader", "alice-*", "EDIT"))
+    change_access(
+        world.store, lambda s: s.grant("user:reader", "alice-*", "EDIT", REGISTERED_MODEL)
+    )
     eventually(lambda: status("reader", "POST", "model-versions/create", version) == 200,
                "an EDIT grant on the model lets reader register")  # fmt: skip
     assert status("reader", "POST", "registered-models/set-tag", refused[2][2]) == 200
@@ -523,10 +525,12 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
     change_access(store, lambda s: s.add_user("reader", PASSWORDS["reader"]))
     change_access(store, lambda s: s.grant("user:reader", "secret-*", "NO_PERMISSIONS"))
     change_access(store, lambda s: s.grant("user:reader", "0", "DENY"))  # named like Default's id
-    change_access(store, lambda s: s.grant_model("user:reader", "secret-*", "NO_PERMISSIONS"))
+    change_access(
+        store, lambda s: s.grant("user:reader", "secret-*", "NO_PERMISSIONS", REGISTERED_MODEL)
+    )
     # analyst reads every experiment, but not every model: the whole site is not theirs
     change_access(store, lambda s: s.add_user("analyst", "analyst-pw"))
-    change_access(store, lambda s: s.grant_model("user:analyst", "secret-*", "DENY"))
+    change_access(store, lambda s: s.grant("user:analyst", "secret-*", "DENY", REGISTERED_MODEL))
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "plans.md").write_text("# Secret plans\n\nreport-prose-b71c\n")
     args = ("--auth", "basic", "--out", str(tmp_path / "site"), "--interval", "0.5")
