@@ -229,6 +229,7 @@ class IndexPageContext:
     experiments: list[ExperimentSummary]
     total_runs: int
     reports: list[Any] = field(default_factory=list)  # reports.ReportSummary, listed first
+    selected: bool = False  # the build publishes chosen experiments (others may be left out)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,12 @@ class SiteStream:
         index = Page(
             "index.html",
             PageInfo("index.html", self.info.title, [Crumb("Experiments", None)], "index"),
-            IndexPageContext(summaries, self.runs, report_list),
+            IndexPageContext(
+                summaries,
+                self.runs,
+                report_list,
+                selected=bool(config.experiments or config.exclude_experiments),
+            ),
         )
         not_found = Page(
             "404.html",

@@ -40,8 +40,8 @@ NOTHING = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
 <h1>No experiments to show</h1>
-<p>There is no experiment on this server that you may read. Ask a manager of an
-experiment, or an admin, for access.</p>
+<p>There is no experiment or registered model on this server that you may read. Ask a
+manager of an experiment or a model, or an admin, for access.</p>
 </body></html>
 """
 
@@ -107,7 +107,7 @@ class SiteViews:
         view = (tuple(readable), tuple(readable_models))
         key = hashlib.sha256(repr(view).encode()).hexdigest()[:20]
         folder = str(self.root / key)
-        if not readable:
+        if not readable and not readable_models:
             await run_in_threadpool(self._nothing, folder)
         elif folder not in self._built:
             lock = self._locks.setdefault(folder, asyncio.Lock())
@@ -148,6 +148,8 @@ class SiteViews:
             self.config,
             out=folder,
             experiments=tuple(f"id:{e}" for e in experiment_ids),
+            # no experiment: none published (an empty choice would publish them all)
+            exclude_experiments=self.config.exclude_experiments if experiment_ids else ("*",),
             registered_models=tuple(
                 exact_pattern(n) for n in model_names if matches(n, self.config.registered_models)
             ),

@@ -531,6 +531,9 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
     # analyst reads every experiment, but not every model: the whole site is not theirs
     change_access(store, lambda s: s.add_user("analyst", "analyst-pw"))
     change_access(store, lambda s: s.grant("user:analyst", "secret-*", "DENY", REGISTERED_MODEL))
+    # modeller reads models but no experiment: a site of models whose runs are not in it
+    change_access(store, lambda s: s.add_user("modeller", "modeller-pw"))
+    change_access(store, lambda s: s.grant("user:modeller", "*", "NO_PERMISSIONS"))
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "plans.md").write_text("# Secret plans\n\nreport-prose-b71c\n")
     args = ("--auth", "basic", "--out", str(tmp_path / "site"), "--interval", "0.5")
@@ -599,4 +602,12 @@ def test_the_site_shows_each_reader_only_what_they_may_read(tmp_path: Path) -> N
         analyst = http.get("/models/index.html", headers=basic("analyst", "analyst-pw")).text
         assert "open-prose-31a7" in analyst and "secret-model" not in analyst
         assert "secret-plans" in http.get("/", headers=basic("analyst", "analyst-pw")).text
+        modeller = basic("modeller", "modeller-pw")
+        home = http.get("/", headers=modeller).text
+        assert "No experiment is published in this site" in home, home
+        assert 'href="models/index.html"' in home
+        listed = http.get("/models/index.html", headers=modeller).text
+        assert "open-prose-31a7" in listed and "mixed-prose-5c0f" in listed
+        assert "not in this site" in listed and "run-of-" not in listed
+        assert "open-results" not in listed and "open-results" not in home
         assert http.get("/", headers=basic("reader", "wrong")).status_code == 401
