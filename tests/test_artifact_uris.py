@@ -76,6 +76,13 @@ def test_artifact_functions_check_their_arguments():
         artifacts.load_text("runs:/")
     with pytest.raises(reporter.InvalidArgumentError, match=r"\.\."):
         artifacts.load_text("runs:/abc/../../etc/passwd")
+    for bad in ("runs:abc/x", "models:m-abc"):  # MLflow's forms have runs:/ and models:/
+        with pytest.raises(reporter.InvalidArgumentError, match="Not a proper"):
+            artifacts.load_text(bad)
+    with pytest.raises(reporter.InvalidArgumentError, match="a registered model's version is"):
+        artifacts.load_text("models:/")
+    with pytest.raises(reporter.InvalidArgumentError, match=r"\.\."):
+        artifacts.load_text("models:/m-0123456789abcdef0123456789abcdef/../../x")
 
 
 def test_load_text_dict_and_image(logged_run):

@@ -38,7 +38,8 @@ from urllib.request import url2pathname
 
 from reporter.core import validation
 from reporter.core.errors import InvalidArgumentError, NotFoundError, UnsupportedURIError
-from reporter.core.logged_models import is_model_id
+from reporter.core.model_uri import LOGGED, REGISTERED, parse_model_uri
+from reporter.core.model_uri import RUN as RUN_URI
 from reporter.store.uris import split_uri
 from reporter.tracking import artifacts
 from reporter.tracking.client import Client, FileInfo
@@ -82,25 +83,23 @@ def resolve_artifact_uri(
     if not isinstance(uri, str) or not uri:
         raise InvalidArgumentError(f"An artifact URI must be a non-empty string, got {uri!r}")
     scheme, location = split_uri(uri)
-    if scheme == "runs":
-        run_id, _, path = location.lstrip("/").partition("/")
-        if not run_id:
-            raise InvalidArgumentError(
-                f"Not a proper runs:/ URI: {uri!r}; the form is runs:/<run_id>/<path>"
-            )
-        loc = ArtifactLocation(
-            RUN, validation.artifact_path(path.rstrip("/")), run_id, tracking_uri
-        )
-        return _model_of_run(loc) or loc
-    if scheme == "models":
-        model_id, _, path = location.lstrip("/").partition("/")
-        if not is_model_id(model_id):  # a registered version: where its source is
+    if scheme in ("runs", "models"):
+        parsed = parse_model_uri(uri)  # the one parser of runs:/ and models:/ URIs
+        if parsed.kind == RUN_URI and parsed.run_id:
+            path = validation.artifact_path(parsed.path)
+            loc = ArtifactLocation(RUN, path, parsed.run_id, tracking_uri)
+            return _model_of_run(loc) or loc
+        if parsed.kind == LOGGED:
+            path = validation.artifact_path(parsed.path)
+            return ArtifactLocation(MODEL, path, parsed.model_id, tracking_uri)
+        if parsed.kind == REGISTERED:  # a registered version: where its source is
             if _hops >= 10:
                 raise InvalidArgumentError(f"Model URI {uri!r}: sources refer to each other")
             version = Client(tracking_uri).registry_version(uri)
             return resolve_artifact_uri(str(version.source), tracking_uri, _hops=_hops + 1)
-        return ArtifactLocation(
-            MODEL, validation.artifact_path(path.rstrip("/")), model_id, tracking_uri
+        raise InvalidArgumentError(
+            f"Not a proper {scheme}:/ URI: {uri!r}; the forms are runs:/<run_id>/<path>, "
+            "models:/<model_id>[/<path>] and models:/<name>/<version> or models:/<name>@<alias>"
         )
     if scheme == "file":
         if uri.startswith("file://"):
