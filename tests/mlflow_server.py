@@ -57,11 +57,47 @@ def mlflow_json(code: str) -> Any:
     return json.loads(done.stdout)
 
 
+_GIVEN: set[int] = set()  # ports free_port handed out in this process
+
+
+def _below_ephemeral() -> range:
+    """The ports below the kernel's ephemeral range (where bind(0) and outgoing connections
+    take theirs), from 10000; empty if the range starts too low to leave room."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return range(0)
+    return range(10000, low) if low - 10000 >= 2000 else range(0)
+
+
 def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that nothing listens on, for a server started next.
+
+    A server binds its port a second or more after it was chosen; a port bind(0) gave could be
+    handed out again meanwhile (to the next server of a batch, or as an outgoing connection's
+    local port). So the port is drawn below the kernel's ephemeral range where that range
+    leaves room, and never twice in a process."""
+    import random
+
+    pool = _below_ephemeral()
+    for _ in range(2000):
+        if pool:
+            port = random.choice(pool)
+        else:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = int(probe.getsockname()[1])
+        if port in _GIVEN:
+            continue
+        try:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue  # taken, or in TIME_WAIT
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def wait_healthy(

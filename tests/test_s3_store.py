@@ -67,17 +67,20 @@ def test_objects_land_in_the_bucket_in_the_documented_layout(s3_uri, s3_endpoint
 
 def test_a_short_run_writes_no_heartbeat_a_long_one_does(s3_uri, monkeypatch):
     """A PUT saved per short run: its first events, stamped by the store, show it alive."""
-    monkeypatch.setenv("TRACKER_HEARTBEAT_INTERVAL", "0.3")
-    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
+    # the short run is open for less than its interval however slow the machine (the interval
+    # is read at each flusher round); the long one's is short
+    monkeypatch.setenv("TRACKER_HEARTBEAT_INTERVAL", "30")
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "60")
     client = reporter.Client(s3_uri)
     exp = client.create_experiment("beats")
     short = client.create_run(exp, start_time=1_600_000_000_000).info.run_id
     client.set_terminated(short)
+    monkeypatch.setenv("TRACKER_HEARTBEAT_INTERVAL", "0.3")
     long = client.create_run(exp, start_time=1_600_000_000_000).info.run_id
     assert client.get_run(long).info.status == "RUNNING"  # not KILLED by its old start_time
     fs = StoreFS(s3_uri)
     beat = fs.join(schema.RUNS_FOLDER, exp, long, schema.HEARTBEAT_FILE)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120
     while fs.mtime(beat) is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert fs.mtime(beat) is not None  # the flusher beat once the interval passed

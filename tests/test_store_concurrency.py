@@ -433,7 +433,7 @@ def test_two_compactors_racing_never_lose_or_duplicate_a_row(tmp_path):
     with children() as procs:
         compactors = [spawn(procs, COMPACTOR, store, go, stop) for _ in range(2)]
         start_together(procs, go)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 300  # a hang's limit: the checks are the row counts
         settled = 0  # reads after the store was seen fully compacted
         while settled < 3:
             assert time.monotonic() < deadline, "the compactors never finished"

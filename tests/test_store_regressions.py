@@ -115,7 +115,9 @@ def test_values_the_store_cannot_keep_are_refused_at_logging_time(store_uri, cal
 
 
 def test_liveness_does_not_trust_user_timestamps(store_uri, monkeypatch):
-    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "1")
+    # 30 s: the live run's only sign of life is its creation's stamp, read back at once (a
+    # loaded machine must not make it read KILLED); the readers' clock is moved on below
+    monkeypatch.setenv("TRACKER_HEARTBEAT_TIMEOUT", "30")
     client = reporter.Client(store_uri)
     exp = client.create_experiment("e")
     alive = client.create_run(exp, start_time=1_700_000_000_000).info.run_id
@@ -127,7 +129,7 @@ def test_liveness_does_not_trust_user_timestamps(store_uri, monkeypatch):
     other.log_batch(dead, metrics=[reporter.Metric("m", 1.0, tomorrow, 0)])
     other.flush()
     other.close()  # no more heartbeats
-    later = clock.now_ms() + 1300  # the readers' clock moves on 1.3 s: no sleep
+    later = clock.now_ms() + 31_000  # the readers' clock moves on 31 s: no sleep
     monkeypatch.setattr(clock, "now_ms", lambda: later)
     assert client.get_run(dead).info.status == "KILLED"
     client.compact()

@@ -518,28 +518,34 @@ def test_every_kind_of_acknowledged_write_survives_kill_9_with_workers(tmp_path)
 
 @pytest.mark.slow
 def test_sigterm_answers_uploads_in_flight_and_exits_0(tmp_path):
-    with running(tmp_path / "store", tmp_path, ("--no-site",)) as srv:
+    spool = tmp_path / "server-tmp"  # the server's temporary files: one per upload it handles
+    spool.mkdir()
+    with running(tmp_path / "store", tmp_path, ("--no-site",), env={"TMPDIR": str(spool)}) as srv:
         with httpx.Client(base_url=srv.url, timeout=30) as http:
             exp_id, run_id = new_run(http, "term")
         answers: dict[str, int] = {}
-        started = threading.Barrier(5)
+        go = threading.Event()  # set once SIGTERM was sent: the rest of each body follows
 
         def upload(name: str) -> None:
             def slowly() -> Iterator[bytes]:
-                started.wait()
-                for _ in range(20):
+                yield b"x" * 1000
+                go.wait(120)
+                for _ in range(19):
                     yield b"x" * 1000
-                    time.sleep(0.1)
+                    time.sleep(0.01)
 
             url = f"{srv.url}{ARTIFACTS}/{exp_id}/{run_id}/artifacts/{name}"
-            answers[name] = httpx.put(url, content=slowly(), timeout=60).status_code
+            answers[name] = httpx.put(url, content=slowly(), timeout=120).status_code
 
         threads = [threading.Thread(target=upload, args=(f"u{i}",)) for i in range(4)]
         for thread in threads:
             thread.start()
-        started.wait()
-        time.sleep(0.5)  # the bodies are arriving
+        deadline = time.monotonic() + 120  # until the server handles all four (mid-body)
+        while len(list(spool.glob("reporter-upload-*"))) < 4:
+            assert time.monotonic() < deadline, "the server never took the four uploads"
+            time.sleep(0.01)
         os.killpg(srv.proc.pid, signal.SIGTERM)
+        go.set()
         for thread in threads:
             thread.join()
         assert srv.stop() == 0

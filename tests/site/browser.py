@@ -44,7 +44,12 @@ def chromium_path() -> str:
 
 @contextmanager
 def launch() -> Iterator[Any]:
-    """Start Playwright and a headless system chromium; close both afterwards."""
+    """Start Playwright and a headless system chromium; close both afterwards. Playwright's
+    `expect` waits DRAW_TIMEOUT_MS too (its own default, 5 s, is not the pages' timeout: a
+    redraw of every chart on a loaded machine may take longer)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=DRAW_TIMEOUT_MS)
     with chromium.launch(chromium_path()) as browser:
         yield browser
 
