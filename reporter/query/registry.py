@@ -71,17 +71,24 @@ def model_row(model: RegisteredModel) -> dict[str, Any]:
     return row
 
 
+# a version's attribute columns, worked out once (a search builds a row of every version)
+_VERSION_COLUMNS = tuple(
+    (column_for("attributes", key), field)
+    for key, field in (
+        ("name", "name"),
+        ("run_id", "run_id"),
+        ("source_path", "source"),
+        ("model_id", "model_id"),
+        ("version_number", "version"),
+        ("creation_timestamp", "creation_timestamp"),
+        ("last_updated_timestamp", "last_updated_timestamp"),
+    )
+)
+
+
 def version_row(version: ModelVersion) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        column_for("attributes", "name"): version.name,
-        column_for("attributes", "run_id"): version.run_id,
-        column_for("attributes", "source_path"): version.source,
-        column_for("attributes", "model_id"): version.model_id,
-        column_for("attributes", "version_number"): version.version,
-        column_for("attributes", "creation_timestamp"): version.creation_timestamp,
-        column_for("attributes", "last_updated_timestamp"): version.last_updated_timestamp,
-    }
-    row.update({column_for("tags", k): v for k, v in version.tags.items()})
+    row: dict[str, Any] = {column: getattr(version, field) for column, field in _VERSION_COLUMNS}
+    row.update({f"tags.{k}": v for k, v in version.tags.items()})
     return row
 
 

@@ -174,8 +174,11 @@ class RegistryMixin:
         """Versions matching a filter (`name = 'churn'`, `run_id IN ('a', 'b')`)."""
         # (MLflow 3's stores leave `aliases` empty in search results; get_model_version and
         # get_model_version_by_alias fill them: the same here)
-        found = [replace(v, aliases=[]) for v in self.registry.list_versions()]
-        return search_versions(found, filter_string, max_results, order_by, page_token)
+        # (no filter or order of MLflow's reads aliases: only the page's versions are changed)
+        page = search_versions(
+            self.registry.list_versions(), filter_string, max_results, order_by, page_token
+        )
+        return PagedList([replace(v, aliases=[]) for v in page], page.token)
 
     def update_model_version(
         self, name: str, version: str | int, description: str | None = None
