@@ -7,6 +7,7 @@ Made from `reporter.view.registry` (what the build may publish), never from the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -186,7 +187,11 @@ def registry_pages(snapshot: StoreSnapshot, config: BuildConfig) -> Made:
                 versions=len(model.versions),
                 updated=text.fmt_time(model.updated),
                 metrics=[m for m, _ in shown],
-                rows=[_row(v, shown, best) for v in model.versions[:MODELS_PAGE_VERSIONS]],
+                # the model page's rows, with the first metrics only (shown is a prefix)
+                rows=[
+                    dataclasses.replace(row, metrics=row.metrics[: len(shown)])
+                    for row in rows[:MODELS_PAGE_VERSIONS]
+                ],
                 more=max(0, len(model.versions) - MODELS_PAGE_VERSIONS),
             )
         )
