@@ -474,3 +474,105 @@ def test_a_long_lived_registry_reads_what_a_fresh_one_reads_after_each_change(st
     assert sorted(m.name for m in kept.list_models()) == ["a", "a2"]
     assert kept.get_model("a2").aliases == {"champion": 2}
     assert [v.version for v in kept.list_versions() if v.name == "a2"] == [2]
+
+
+def test_foreign_and_hostile_registry_files_are_skipped_and_the_rest_reads(store):
+    """A stray or damaged file in the registry costs at most its own model or version, with a
+    warning: names with non-ASCII digits, numbers JSON cannot hold as integers, deep nesting,
+    wrong types, a model folder copied under another name."""
+    import shutil
+
+    client = MlflowClient()
+    for name in ("A", "B", "C"):
+        client.create_registered_model(name)
+        for _ in range(3):
+            client.create_model_version(name, f"/{name}")
+    client.set_registered_model_alias("A", "champ", 3)
+    before = {n: client.get_registered_model(n) for n in ("A", "B")}
+    folders = {
+        json.loads(p.read_text())["name"]: p.parent for p in store.glob("registry/*/model.json")
+    }
+    a, c = folders["A"], folders["C"]
+    (a / "versions" / "\u00b3.json").write_text("{}")  # a superscript 3: int() takes it
+    (a / "versions" / "\uff13.json").write_text("")  # a fullwidth 3, beside the real 3.json
+    (a / "versions" / "_edits" / "\uff11").mkdir(parents=True)
+    (a / "versions" / "_edits" / "\uff11" / "x.edit").write_text('{"set": {"deleted": true}}')
+    (a / "_edits" / "zz-1.edit").write_text('{"aliases": {"champ": true}}')
+    (a / "_edits" / "zz-2.edit").write_text("[" * 100_000 + "]" * 100_000)
+    record = json.loads((c / "model.json").read_text())
+    (c / "model.json").write_text(json.dumps({**record, "creation_timestamp": 1e999}))
+    (c / "versions" / "2.json").write_text('{"version": Infinity, "creation_timestamp": 1}')
+    shutil.copytree(folders["B"], folders["B"].parent / f"{folders['B'].name} (copy)")
+    from reporter.tracking import uri
+
+    uri.close_store(str(store))  # a new store object: nothing read before is cached
+    fresh = MlflowClient()
+    with pytest.warns(StoreWarning) as warned:
+        names = sorted(m.name for m in fresh.search_registered_models())
+    assert names == ["A", "B"]  # C's record is damaged; B's copy is not a second B
+    assert fresh.get_registered_model("A") == before["A"]  # champ -> 3 kept, v1 not deleted
+    assert [v.version for v in fresh.search_model_versions("name = 'A'")] == [3, 2, 1]
+    assert fresh.get_model_version_by_alias("A", "champ").version == 3
+    assert fresh.get_registered_model("B") == before["B"]
+    shown = " ".join(str(w.message) for w in warned)
+    assert "not named for it" in shown and "invalid registry edit" in shown
+    assert "invalid registered model record" in shown
+    assert mlflow.register_model("/a4", "A").version == 4  # and writing goes on
+
+
+def test_deleting_a_version_keeps_an_alias_moved_to_another_meanwhile(store, monkeypatch):
+    """Every serial order of `delete v1` and `move champ from v1 to v2` ends with champ -> 2,
+    so the interleaving where the move lands between the delete's read and its write must too."""
+    from reporter.store.parquet.fs import StoreFS
+    from reporter.store.parquet.model_registry import RegistryRecords
+
+    deleting = RegistryRecords(StoreFS(str(store)))
+    other = RegistryRecords(StoreFS(str(store)))
+    deleting.create_model("m")
+    deleting.create_version("m", "/1")
+    deleting.create_version("m", "/2")
+    deleting.set_alias("m", "champ", 1)
+    real = deleting._edit_version
+
+    def then_the_move(*args: Any, **kwargs: Any) -> None:
+        other.set_alias("m", "champ", 2)  # after the delete read champ -> 1
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(deleting, "_edit_version", then_the_move)
+    deleting.delete_version("m", 1)
+    fresh = RegistryRecords(StoreFS(str(store)))
+    assert fresh.get_model("m").aliases == {"champ": 2}
+    assert fresh.version_by_alias("m", "champ").version == 2
+
+
+def test_sync_never_mixes_two_stores_models_of_one_name(tmp_path):
+    """Two stores each registered a model `churn`: syncing one into the other keeps the
+    destination's model whole (records written once are never overwritten, no edit of the
+    source's model is applied to it), says so, and copies the models that do not clash."""
+    from reporter.store.sync import sync
+
+    laptop, team = str(tmp_path / "laptop"), str(tmp_path / "team")
+    for where, source in ((laptop, "/laptop"), (team, "/team")):
+        client = MlflowClient(tracking_uri=where, registry_uri=where)
+        client.create_experiment("e")  # (a store: a registry alone makes none)
+        client.create_registered_model("churn", description=f"from {where}")
+        for n in (1, 2):
+            client.create_model_version("churn", f"{source}/v{n}")
+        client.set_registered_model_alias("churn", "champ", 1 if source == "/team" else 2)
+    MlflowClient(tracking_uri=laptop, registry_uri=laptop).create_registered_model("only-laptop")
+    result = sync(laptop, team)
+    assert [p.rsplit("/", 1)[-1] for p in result.conflicts] == ["model.json"]
+    client = MlflowClient(tracking_uri=team, registry_uri=team)
+    churn = client.get_registered_model("churn")
+    assert churn.description == f"from {team}" and churn.aliases == {"champ": 1}
+    assert sorted(str(v.source) for v in client.search_model_versions("name = 'churn'")) == [
+        "/team/v1",
+        "/team/v2",
+    ]
+    assert client.get_registered_model("only-laptop").name == "only-laptop"
+    assert sync(laptop, team).conflicts == result.conflicts  # said again, changes nothing
+
+
+def test_a_name_that_is_not_text_is_refused(store):
+    with pytest.raises(reporter.InvalidArgumentError, match="not text"):
+        MlflowClient().create_registered_model("\ud800")

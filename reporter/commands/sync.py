@@ -31,6 +31,12 @@ def sync_command(source: str, destination: str, experiments: tuple[str, ...]) ->
     result = run_sync(source, destination, ids, lambda done, total: report("files", done, total))
     for path in result.refused:
         click.echo(f"warning: not copied: {path!r} would leave {destination}", err=True)
+    for path in result.conflicts:
+        click.echo(
+            f"warning: not copied: {path!r}: {destination} holds another registered model (or "
+            "version) under that name and number; the destination's is kept",
+            err=True,
+        )
     click.echo(
         f"Copied {result.copied} files ({result.bytes / 1e6:.1f} MB), skipped "
         f"{result.skipped} already there, {len(result.experiments)} experiments: "

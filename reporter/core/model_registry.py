@@ -122,6 +122,13 @@ def check_model_name(name: Any, what: str = "name") -> str:
         raise InvalidArgumentError(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
     if "\x00" in name:
         raise InvalidArgumentError(f"Invalid model name {name!r}: it contains a NUL character.")
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgumentError(
+                f"Invalid model name {name!r}: it is not text (a lone surrogate)."
+            ) from None
     norm = posixpath.normpath(name)
     if norm != name or norm == "." or norm.startswith(".."):
         raise InvalidArgumentError(

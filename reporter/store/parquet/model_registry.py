@@ -63,6 +63,15 @@ def model_key(name: str, salt: int = 0) -> str:
     return hashlib.sha256(f"{salt}\x00{name}".encode()).hexdigest()[:32]
 
 
+MAX_SALT = 10_000  # names claimed again after renames and deletes: far fewer in practice
+
+
+def _key_holds(key: str, name: str) -> bool:
+    """Whether `key` is one of the folder keys a claim of `name` is published at (a folder
+    copied under another name, or a record copied into another model's folder, is not)."""
+    return any(model_key(name, salt) == key for salt in range(MAX_SALT))
+
+
 def _copy(version: ModelVersion) -> ModelVersion:
     """A caller's own copy of a version (the registry's are kept between calls): its fields
     as they are, its tags and aliases its own (copy.copy: `replace` would check every field
@@ -96,6 +105,13 @@ def _numbers(value: Any, what: str) -> dict[str, int]:
     ):
         raise ValueError(f"{what} is not an object of version numbers")
     return {str(k): n for k, n in value.items()}
+
+
+def _number(value: Any, what: str) -> int:
+    """A whole number as a record holds it (not true/false, 2.9 or "3")."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} is {value!r}, not a whole number")
+    return value
 
 
 def _listed(value: Any) -> list[Any]:
@@ -221,13 +237,14 @@ class RegistryRecords(AbstractRegistry):
                 model_edits.setdefault(parts[0], []).append(path)
             elif len(parts) == 3 and parts[1] == VERSIONS_FOLDER and parts[2].endswith(".json"):
                 digits = parts[2][: -len(".json")]
-                if not digits.isdigit():
+                if not (digits.isascii() and digits.isdigit()):  # (int() takes '³' and '３')
                     continue
                 version_records.setdefault(parts[0], {})[int(digits)] = path
             elif (
                 len(parts) == 5
                 and parts[1] == VERSIONS_FOLDER
                 and parts[2] == schema.EDITS_FOLDER
+                and parts[3].isascii()
                 and parts[3].isdigit()
             ):
                 version_edits.setdefault(parts[0], {}).setdefault(int(parts[3]), []).append(path)
@@ -293,9 +310,17 @@ class RegistryRecords(AbstractRegistry):
             claim = _claim_of(data)
             if claim is None:
                 reader.warn_skip(self._fs, path, "invalid registered model rename record")
+            elif not _key_holds(key, claim.name):
+                reader.warn_skip(self._fs, path, "a rename record in a folder not named for it")
+                return None
             return claim
         model = self._model(key, path, edit_paths)
         if model is None:
+            return None
+        if not _key_holds(key, model.model.name):
+            reader.warn_skip(
+                self._fs, path, "a registered model in a folder not named for it (a copy?)"
+            )
             return None
         for number, vpath in version_paths.items():
             found = self._version(model, number, vpath, version_edits.get(number, []))
@@ -332,7 +357,7 @@ class RegistryRecords(AbstractRegistry):
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
                 self._records[rel] = data
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 reader.warn_skip(self._fs, rel, f"invalid registry record ({exc})")
                 self._records[rel] = None
 
@@ -353,7 +378,7 @@ class RegistryRecords(AbstractRegistry):
                 tags=_texts(data.get("tags"), "tags"),
             )
             aliases = _numbers(data.get("aliases"), "aliases")  # an imported model's
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             reader.warn_skip(self._fs, path, f"invalid registered model record ({exc})")
             self._records[path] = None  # (files never change: warned about once)
             return None
@@ -409,7 +434,7 @@ class RegistryRecords(AbstractRegistry):
                 # (the record keeps the logged model's id; MLflow 3's store reads back None)
                 storage_location=_text_or_none(data.get("storage_location"), "storage_location"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             reader.warn_skip(self._fs, path, f"invalid model version record ({exc})")
             self._records[path] = None
             return None
@@ -445,10 +470,10 @@ class RegistryRecords(AbstractRegistry):
                 fields=dict(fields),
                 tags=_texts(edit.get("tags"), "tags"),
                 deleted_tags=tuple(str(k) for k in _listed(edit.get("deleted_tags"))),
-                aliases={str(k): int(v) for k, v in aliases.items()},
+                aliases={str(k): _number(v, "alias") for k, v in aliases.items()},
                 deleted_aliases=tuple(str(k) for k in _listed(edit.get("deleted_aliases"))),
             )
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             reader.warn_skip(self._fs, rel, f"invalid registry edit ({exc})")
             return None
 
@@ -640,8 +665,9 @@ class RegistryRecords(AbstractRegistry):
     def delete_version(self, name: str, version: Any) -> None:
         model, found = self._find_version(name, version)
         self._edit_version(model, found.version, set_fields={"deleted": True})
-        if found.aliases:
-            self._edit_model(name, deleted_aliases=found.aliases, model=model)
+        if found.aliases:  # the model's update time (its aliases of a deleted version are
+            # hidden by reads: an edit dropping them would also drop one moved meanwhile)
+            self._edit_model(name, model=model)
 
     def set_version_tag(self, name: str, version: Any, key: str, value: Any) -> None:
         model, found = self._find_version(name, version)

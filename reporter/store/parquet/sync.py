@@ -24,6 +24,8 @@ class SyncResult:
     copied: int = 0
     skipped: int = 0
     refused: list[str] = field(default_factory=list)  # source paths that would leave dst
+    # registry records (written once) the destination holds differently: kept as they are
+    conflicts: list[str] = field(default_factory=list)
     bytes: int = 0
     experiments: set[str] = field(default_factory=set)
 
@@ -67,6 +69,7 @@ def sync(
             f"{schema.STORE_FILE}); give a new folder or an existing store as the destination."
         )
     dst.write_atomic(schema.STORE_FILE, src.read_bytes(schema.STORE_FILE), if_absent=True)
+    wanted = _without_registry_conflicts(src, dst, wanted, have, result)
     for done, info in enumerate(wanted, 1):
         there = have.get(info.path)
         immutable = (
@@ -91,6 +94,44 @@ def sync(
         if progress:
             progress(done, len(wanted))
     return result
+
+
+def _without_registry_conflicts(
+    src: StoreFS,
+    dst: StoreFS,
+    wanted: list[FileInfo],
+    have: dict[str, FileInfo],
+    result: SyncResult,
+) -> list[FileInfo]:
+    """Leave out what would mix two stores' registries. A registered model's record, or a
+    version's, is written once; one the destination holds differently is another store's
+    model of that name (or a version both registered under one number): it is kept, and none
+    of the source's files of that model (or version: its record and edits) are copied."""
+    skip: list[str] = []
+    for info in wanted:  # (in path order: a model's record before its versions')
+        if info.path in have and _registry_record(info.path):
+            if info.path.startswith(tuple(skip)) or (
+                dst.read_bytes(info.path) == src.read_bytes(info.path)
+            ):
+                continue
+            result.conflicts.append(info.path)
+            _, key, *rest = info.path.split("/")
+            if rest == ["model.json"]:
+                skip.append(f"registry/{key}/")
+            else:
+                number = rest[-1].removesuffix(".json")
+                skip += [info.path, f"registry/{key}/versions/_edits/{number}/"]
+    return [i for i in wanted if not i.path.startswith(tuple(skip))] if skip else wanted
+
+
+def _registry_record(path: str) -> bool:
+    """Whether a path is a registered model's record or a version's (`registry/<key>/model.json`,
+    `registry/<key>/versions/<n>.json`), which are written once."""
+    parts = path.split("/")
+    return parts[0] == "registry" and (
+        (len(parts) == 3 and parts[2] == "model.json")
+        or (len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".json"))
+    )
 
 
 def _files(src: StoreFS, experiments: set[str] | None) -> list[FileInfo]:
