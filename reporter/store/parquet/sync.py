@@ -115,22 +115,28 @@ def _without_registry_conflicts(
             ):
                 continue
             result.conflicts.append(info.path)
-            _, key, *rest = info.path.split("/")
-            if rest == ["model.json"]:
-                skip.append(f"registry/{key}/")
-            else:
+            top, key, *rest = info.path.split("/")
+            if len(rest) == 1:  # the model's record: all of the model
+                skip.append(f"{top}/{key}/")
+            else:  # a version's record: the version's record and edits
                 number = rest[-1].removesuffix(".json")
-                skip += [info.path, f"registry/{key}/versions/_edits/{number}/"]
+                skip += [info.path, f"{top}/{key}/{rest[0]}/{schema.EDITS_FOLDER}/{number}/"]
     return [i for i in wanted if not i.path.startswith(tuple(skip))] if skip else wanted
 
 
 def _registry_record(path: str) -> bool:
     """Whether a path is a registered model's record or a version's (`registry/<key>/model.json`,
     `registry/<key>/versions/<n>.json`), which are written once."""
+    from reporter.store.parquet.model_registry import (
+        MODEL_RECORD,
+        REGISTRY_FOLDER,
+        VERSIONS_FOLDER,
+    )
+
     parts = path.split("/")
-    return parts[0] == "registry" and (
-        (len(parts) == 3 and parts[2] == "model.json")
-        or (len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".json"))
+    return parts[0] == REGISTRY_FOLDER and (
+        (len(parts) == 3 and parts[2] == MODEL_RECORD)
+        or (len(parts) == 4 and parts[2] == VERSIONS_FOLDER and parts[3].endswith(".json"))
     )
 
 
